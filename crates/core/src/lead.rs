@@ -1,0 +1,322 @@
+//! The lead as submitted, and its enrichment.
+//!
+//! Field names follow Salesforce Web-to-Lead where one exists. Every field may be missing
+//! or malformed: [`Lead::from_json`] accepts any JSON object, keeps what it can read and
+//! reports the rest as [`FieldIssue`]s instead of failing, because an unreadable
+//! `employees` must not stop a demo request from reaching a rep.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Longest value kept for any single text field; longer input is cut and reported.
+pub const MAX_FIELD_LEN: usize = 1024;
+/// Most page-history entries kept.
+pub const MAX_PAGES: usize = 200;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Employee count as given: "250", "1,200", "200-500", "1000+".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employees: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_history: Vec<String>,
+    /// Custom fields, kept as text.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A field the engine could not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldIssue {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldIssue {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+const TEXT_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "title",
+    "phone",
+    "country",
+    "state",
+    "zip",
+    "lead_source",
+    "action",
+    "employees",
+    "industry",
+    "product",
+    "description",
+];
+
+impl Lead {
+    /// Read a lead from any JSON value, keeping every usable field. Fails only when the
+    /// value is not a JSON object at all.
+    pub fn from_json(value: &Value) -> Result<(Lead, Vec<FieldIssue>), FieldIssue> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| FieldIssue::new("(lead)", "expected a JSON object"))?;
+        let mut lead = Lead::default();
+        let mut issues = Vec::new();
+        for (key, v) in obj {
+            let key = key.as_str();
+            if TEXT_FIELDS.contains(&key) {
+                if let Some(text) = scalar_text(key, v, &mut issues) {
+                    lead.set_text(key, text);
+                }
+            } else if key == "page_history" {
+                match v {
+                    Value::Array(items) => {
+                        for item in items.iter().take(MAX_PAGES) {
+                            if let Some(t) = scalar_text("page_history[]", item, &mut issues) {
+                                lead.page_history.push(t);
+                            }
+                        }
+                        if items.len() > MAX_PAGES {
+                            issues.push(FieldIssue::new(
+                                "page_history",
+                                format!("{} entries, kept the first {MAX_PAGES}", items.len()),
+                            ));
+                        }
+                    }
+                    Value::Null => {}
+                    other => {
+                        if let Some(t) = scalar_text("page_history", other, &mut issues) {
+                            lead.page_history.push(t);
+                        }
+                    }
+                }
+            } else if key == "fields" {
+                match v {
+                    Value::Object(m) => lead.merge_custom(m, &mut issues),
+                    Value::Null => {}
+                    _ => issues.push(FieldIssue::new("fields", "expected an object; ignored")),
+                }
+            } else if let Some(t) = scalar_text(key, v, &mut issues) {
+                // Unknown top-level keys are kept as custom fields rather than dropped.
+                lead.fields.insert(key.to_string(), t);
+            }
+        }
+        Ok((lead, issues))
+    }
+
+    fn merge_custom(&mut self, m: &Map<String, Value>, issues: &mut Vec<FieldIssue>) {
+        for (k, v) in m {
+            if let Some(t) = scalar_text(&format!("fields.{k}"), v, issues) {
+                self.fields.insert(k.clone(), t);
+            }
+        }
+    }
+
+    pub fn set_text(&mut self, key: &str, text: String) {
+        let slot = match key {
+            "first_name" => &mut self.first_name,
+            "last_name" => &mut self.last_name,
+            "email" => &mut self.email,
+            "company" => &mut self.company,
+            "title" => &mut self.title,
+            "phone" => &mut self.phone,
+            "country" => &mut self.country,
+            "state" => &mut self.state,
+            "zip" => &mut self.zip,
+            "lead_source" => &mut self.lead_source,
+            "action" => &mut self.action,
+            "employees" => &mut self.employees,
+            "industry" => &mut self.industry,
+            "product" => &mut self.product,
+            "description" => &mut self.description,
+            _ => {
+                self.fields.insert(key.to_string(), text);
+                return;
+            }
+        };
+        *slot = Some(text);
+    }
+
+    /// Full name for display, "(no name)" when both parts are missing.
+    pub fn display_name(&self) -> String {
+        match (self.first_name.as_deref(), self.last_name.as_deref()) {
+            (Some(f), Some(l)) => format!("{f} {l}"),
+            (Some(f), None) => f.to_string(),
+            (None, Some(l)) => l.to_string(),
+            (None, None) => "(no name)".to_string(),
+        }
+    }
+}
+
+/// A scalar as trimmed text; empty strings count as missing. Arrays and objects are issues.
+fn scalar_text(field: &str, v: &Value, issues: &mut Vec<FieldIssue>) -> Option<String> {
+    let s = match v {
+        Value::Null => return None,
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(_) | Value::Object(_) => {
+            issues.push(FieldIssue::new(field, "expected text; ignored"));
+            return None;
+        }
+    };
+    if s.is_empty() {
+        return None;
+    }
+    if s.len() > MAX_FIELD_LEN {
+        issues.push(FieldIssue::new(
+            field,
+            format!("{} bytes, cut to {MAX_FIELD_LEN}", s.len()),
+        ));
+        let mut end = MAX_FIELD_LEN;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        return Some(s[..end].to_string());
+    }
+    Some(s)
+}
+
+/// Firmographics from enrichment providers (issue: enrichment). Every field is optional;
+/// `sources` names the provider that supplied each field, `failures` what went wrong.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employees: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revenue: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tech_stack: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkedin: Option<String>,
+    /// Marked junk by a provider or a local signal, with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junk_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+/// Parse an employee count as people type it: "250", "1,200", "1.2k", "200-500" (lower
+/// bound), "1000+", "5000 employees".
+pub fn parse_employees(input: &str) -> Option<u32> {
+    let s = input
+        .trim()
+        .to_ascii_lowercase()
+        .replace([',', '_', ' '], "");
+    let s = s
+        .trim_end_matches("employees")
+        .trim_end_matches("people")
+        .trim_end_matches('+');
+    let first = s.split(['-', '–', '/']).next()?;
+    let (num, mult) = if let Some(n) = first.strip_suffix('k') {
+        (n, 1000.0)
+    } else if let Some(n) = first.strip_suffix('m') {
+        (n, 1_000_000.0)
+    } else {
+        (first, 1.0)
+    };
+    let v: f64 = num.parse().ok()?;
+    if !v.is_finite() || v < 0.0 {
+        return None;
+    }
+    let n = (v * mult).round();
+    if n > u32::MAX as f64 {
+        return None;
+    }
+    Some(n as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_everything_it_can() {
+        let (lead, issues) = Lead::from_json(&json!({
+            "email": " Jane@Example.com ",
+            "employees": 250,
+            "company": ["not", "text"],
+            "page_history": ["/pricing", 3],
+            "fields": {"website_url": "http://spam"},
+            "utm_campaign": "q4"
+        }))
+        .unwrap();
+        assert_eq!(lead.email.as_deref(), Some("Jane@Example.com"));
+        assert_eq!(lead.employees.as_deref(), Some("250"));
+        assert_eq!(lead.company, None);
+        assert_eq!(lead.page_history, vec!["/pricing", "3"]);
+        assert_eq!(lead.fields["website_url"], "http://spam");
+        assert_eq!(lead.fields["utm_campaign"], "q4");
+        assert_eq!(
+            issues,
+            vec![FieldIssue::new("company", "expected text; ignored")]
+        );
+    }
+
+    #[test]
+    fn not_an_object_is_the_only_failure() {
+        assert!(Lead::from_json(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn employee_counts() {
+        assert_eq!(parse_employees("250"), Some(250));
+        assert_eq!(parse_employees("1,200"), Some(1200));
+        assert_eq!(parse_employees("1.2k"), Some(1200));
+        assert_eq!(parse_employees("200-500"), Some(200));
+        assert_eq!(parse_employees("1000+"), Some(1000));
+        assert_eq!(parse_employees("5000 employees"), Some(5000));
+        assert_eq!(parse_employees("lots"), None);
+        assert_eq!(parse_employees("-5"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! leadrouter-core: the pure decision core.
+//!
+//! Routing is a function `(lead, enrichment, state snapshot, config, now) -> decision +
+//! trace + effects`. Nothing in this crate does I/O on the hot path, reads the clock, holds
+//! global mutable state or spawns anything; loading a config from disk is the one
+//! exception and happens before any lead is routed.
+pub mod config;
+pub mod domains;
+pub mod engine;
+pub mod geo;
+pub mod lead;
+pub mod matrix;
+pub mod normalize;
+pub mod state;
+pub mod trace;

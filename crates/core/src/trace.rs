@@ -1,0 +1,515 @@
+//! The decision and its trace (EXP-1): every step the engine took, every rule that
+//! matched, every candidate rep and why they were skipped, and the config version.
+//!
+//! The engine records the matrix step compactly (the winning rule, the others that matched,
+//! how many were candidates). [`RoutingTrace::explain`] expands it into one line per rule
+//! considered, with the condition that failed: the trace holds the normalised facts and
+//! the config version, so the expansion is exact (EXP-2) and the hot path stays cheap.
+
+use crate::config::{CompiledConfig, Dim, Intent, Layer, Tier};
+use crate::lead::FieldIssue;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    pub id: String,
+    pub name: String,
+}
+
+/// Which branch of the hierarchy decided the lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutePath {
+    Junk,
+    KnownPerson,
+    Recycled,
+    AccountOwner,
+    NamedAccount,
+    PersonalEmailReview,
+    Qualification,
+    Nurture,
+    Territory,
+    Segment,
+    DefaultTeam,
+    CatchAll,
+}
+
+impl RoutePath {
+    pub fn label(self) -> &'static str {
+        match self {
+            RoutePath::Junk => "junk",
+            RoutePath::KnownPerson => "known person",
+            RoutePath::Recycled => "recycled",
+            RoutePath::AccountOwner => "account owner",
+            RoutePath::NamedAccount => "named account",
+            RoutePath::PersonalEmailReview => "personal email review",
+            RoutePath::Qualification => "qualification",
+            RoutePath::Nurture => "nurture",
+            RoutePath::Territory => "territory rule",
+            RoutePath::Segment => "segment rule",
+            RoutePath::DefaultTeam => "default team",
+            RoutePath::CatchAll => "catch-all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// ACC-4: the matched account's owner is inactive or missing.
+    AccountOwnerInactive,
+    /// The known person's owner is inactive or unknown to this config.
+    PriorOwnerInactive,
+    /// Several rules matched at the same precedence; the first in file order won.
+    AmbiguousRule,
+    /// Some input fields could not be used.
+    MalformedInput,
+    /// The first choice was unavailable and a fallback took the lead.
+    Fallback,
+    /// Nobody on the path was available; the lead went to an overflow queue.
+    NobodyAvailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sla {
+    /// Deadline to have the lead with a person (queues: triage by then).
+    pub route_by: Timestamp,
+    /// Deadline for first touch; only for leads assigned to a rep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_by: Option<Timestamp>,
+    pub route_within: jiff::SignedDuration,
+    pub contact_within: jiff::SignedDuration,
+}
+
+/// The routing decision (CAP-1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub owner: Option<Owner>,
+    pub queue: Option<String>,
+    pub path: RoutePath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    pub segment: Option<String>,
+    pub tier: Tier,
+    pub score: i32,
+    pub intent: Intent,
+    pub icp_fit: bool,
+    pub sla: Sla,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<Flag>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub config_version: String,
+    pub decided_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorePart {
+    pub label: String,
+    pub points: i32,
+}
+
+/// The lead as the engine saw it after normalisation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub email: Option<String>,
+    pub email_domain: Option<String>,
+    pub personal_email: bool,
+    pub disposable_email: bool,
+    pub company: Option<String>,
+    pub employees: Option<u32>,
+    pub employees_source: Option<String>,
+    pub segment: Option<String>,
+    pub industry: Option<String>,
+    pub industry_source: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub product: Option<String>,
+    pub lead_source: Option<String>,
+    pub action: Option<String>,
+    pub intent: Option<Intent>,
+    pub icp_fit: bool,
+    pub score: i32,
+    pub score_parts: Vec<ScorePart>,
+    pub tier: Option<Tier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<FieldIssue>,
+}
+
+impl Facts {
+    pub fn dim(&self, d: Dim) -> Option<&str> {
+        match d {
+            Dim::Segment => self.segment.as_deref(),
+            Dim::Industry => self.industry.as_deref(),
+            Dim::Region => self.region.as_deref(),
+            Dim::Country => self.country.as_deref(),
+            Dim::State => self.state.as_deref(),
+            Dim::PostalCode => self.postal_code.as_deref(),
+            Dim::Product => self.product.as_deref(),
+            Dim::LeadSource => self.lead_source.as_deref(),
+            Dim::Tier => self.tier.map(Tier::name),
+        }
+    }
+}
+
+/// Why a rep was not given the lead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Skip {
+    Inactive,
+    OutOfOffice {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    OutsideHours {
+        local_time: String,
+        hours: String,
+    },
+    DailyCap {
+        count: u32,
+        cap: u32,
+    },
+    AtCapacity {
+        load: f64,
+        capacity: f64,
+    },
+    Excluded,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Inactive => write!(f, "inactive"),
+            Skip::OutOfOffice { until, note } => {
+                write!(f, "out of office")?;
+                if let Some(u) = until {
+                    write!(f, " until {u}")?;
+                }
+                if let Some(n) = note {
+                    write!(f, " ({n})")?;
+                }
+                Ok(())
+            }
+            Skip::OutsideHours { local_time, hours } => {
+                write!(
+                    f,
+                    "outside working hours (local {local_time}; hours {hours})"
+                )
+            }
+            Skip::DailyCap { count, cap } => write!(f, "daily cap reached ({count}/{cap})"),
+            Skip::AtCapacity { load, capacity } => {
+                write!(f, "at capacity (load {load:.1} of {capacity:.1})")
+            }
+            Skip::Excluded => write!(
+                f,
+                "excluded for this decision (e.g. the rep who missed the SLA)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Chosen,
+    Skipped {
+        skip: Skip,
+    },
+    /// Available, but another rep came first (rotation turn or lower load).
+    Passed,
+    /// Later in the rotation than the chosen rep; not examined.
+    NotReached,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub rep: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleRef {
+    pub id: String,
+    pub layer: Layer,
+    pub priority: i32,
+    pub origin: String,
+}
+
+/// One rule as considered, from [`RoutingTrace::explain`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleCheck {
+    pub id: String,
+    pub matched: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_on: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Junk {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    KnownPerson {
+        email: String,
+        owner: Option<String>,
+        outcome: String,
+    },
+    Account {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched_by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        named: bool,
+        outcome: String,
+    },
+    PersonalEmail {
+        domain: String,
+        outcome: String,
+    },
+    Qualification {
+        outcome: String,
+    },
+    Nurture {
+        outcome: String,
+    },
+    Matrix {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched: Option<RuleRef>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also_matched: Vec<String>,
+        candidates: u32,
+        rules: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        considered: Vec<RuleCheck>,
+    },
+    Rep {
+        rep: String,
+        role: String,
+        #[serde(flatten)]
+        verdict: Verdict,
+    },
+    Team {
+        team: String,
+        method: String,
+        candidates: Vec<Candidate>,
+    },
+    Fallback {
+        from: String,
+        to: String,
+        because: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutingTrace {
+    pub config_version: String,
+    pub at: Timestamp,
+    pub facts: Facts,
+    pub steps: Vec<Step>,
+}
+
+impl RoutingTrace {
+    /// Fill in every matrix rule considered (in precedence order up to the winner, or all
+    /// of them when none matched) with the condition that failed.
+    pub fn explain(&mut self, cfg: &CompiledConfig) {
+        let facts = &self.facts;
+        for step in &mut self.steps {
+            if let Step::Matrix {
+                matched,
+                considered,
+                ..
+            } = step
+            {
+                considered.clear();
+                for rule in &cfg.rules {
+                    let failed = Dim::ALL.iter().find(|d| !rule.accepts(**d, facts.dim(**d)));
+                    let is_winner = matched.as_ref().is_some_and(|m| m.id == rule.id);
+                    considered.push(RuleCheck {
+                        id: rule.id.clone(),
+                        matched: failed.is_none(),
+                        failed_on: failed.map(|d| {
+                            format!(
+                                "{} is {} (rule wants {})",
+                                d.name(),
+                                facts.dim(*d).unwrap_or("unknown"),
+                                rule.cond(*d).join("|")
+                            )
+                        }),
+                    });
+                    if is_winner {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Human-readable trace, one step per line.
+    pub fn render(&self, decision: &Decision) -> String {
+        let mut s = String::new();
+        let f = &self.facts;
+        let _ = writeln!(
+            s,
+            "decision at {} with config {}",
+            self.at, self.config_version
+        );
+        let _ = writeln!(
+            s,
+            "lead: email={} company={} employees={} segment={} industry={} country={} region={} state={} zip={}",
+            f.email.as_deref().unwrap_or("-"),
+            f.company.as_deref().unwrap_or("-"),
+            f.employees.map(|e| e.to_string()).unwrap_or("-".into()),
+            f.segment.as_deref().unwrap_or("unknown"),
+            f.industry.as_deref().unwrap_or("unknown"),
+            f.country.as_deref().unwrap_or("-"),
+            f.region.as_deref().unwrap_or("-"),
+            f.state.as_deref().unwrap_or("-"),
+            f.postal_code.as_deref().unwrap_or("-"),
+        );
+        let parts: Vec<String> = f
+            .score_parts
+            .iter()
+            .map(|p| format!("{} {:+}", p.label, p.points))
+            .collect();
+        let _ = writeln!(
+            s,
+            "score {} ({}); intent {:?}; ICP fit {}; tier {}",
+            f.score,
+            if parts.is_empty() {
+                "no points".into()
+            } else {
+                parts.join(", ")
+            },
+            f.intent.unwrap_or(Intent::Low),
+            if f.icp_fit { "yes" } else { "no" },
+            f.tier.map(Tier::name).unwrap_or("-"),
+        );
+        for i in &f.issues {
+            let _ = writeln!(s, "input issue: {}: {}", i.field, i.problem);
+        }
+        for (n, step) in self.steps.iter().enumerate() {
+            let _ = write!(s, "{:>2}. ", n + 1);
+            match step {
+                Step::Junk { reason } => match reason {
+                    Some(r) => writeln!(s, "junk check: JUNK — {r}"),
+                    None => writeln!(s, "junk check: clean"),
+                },
+                Step::KnownPerson { email, owner, outcome } => writeln!(
+                    s,
+                    "known person {email} (owner {}): {outcome}",
+                    owner.as_deref().unwrap_or("none")
+                ),
+                Step::Account { matched_by, account, owner, named, outcome } => match account {
+                    Some(a) => writeln!(
+                        s,
+                        "account match by {}: {a}{} owned by {}: {outcome}",
+                        matched_by.as_deref().unwrap_or("?"),
+                        if *named { " (named account)" } else { "" },
+                        owner.as_deref().unwrap_or("nobody")
+                    ),
+                    None => writeln!(s, "account match: {outcome}"),
+                },
+                Step::PersonalEmail { domain, outcome } => {
+                    writeln!(s, "personal email domain {domain}: {outcome}")
+                }
+                Step::Qualification { outcome } => writeln!(s, "firmographics: {outcome}"),
+                Step::Nurture { outcome } => writeln!(s, "qualification score: {outcome}"),
+                Step::Matrix { matched, also_matched, candidates, rules, considered } => {
+                    let _ = match matched {
+                        Some(m) => writeln!(
+                            s,
+                            "matrix: {candidates} of {rules} rules match; winner {} ({:?} rule, priority {}, {})",
+                            m.id, m.layer, m.priority, m.origin
+                        ),
+                        None => writeln!(s, "matrix: none of {rules} rules match"),
+                    };
+                    if !also_matched.is_empty() {
+                        let _ = writeln!(
+                            s,
+                            "      also matched at the same precedence: {} (first in file order wins)",
+                            also_matched.join(", ")
+                        );
+                    }
+                    for c in considered {
+                        let _ = writeln!(
+                            s,
+                            "      rule {}: {}",
+                            c.id,
+                            match &c.failed_on {
+                                Some(why) => format!("no — {why}"),
+                                None => "matches".into(),
+                            }
+                        );
+                    }
+                    Ok(())
+                }
+                Step::Rep { rep, role, verdict } => {
+                    writeln!(s, "{role} {rep}: {}", verdict_text(verdict))
+                }
+                Step::Team { team, method, candidates } => {
+                    let _ = writeln!(s, "team {team} ({method}), {} candidates:", candidates.len());
+                    for c in candidates {
+                        let mut extra = String::new();
+                        if let Some(l) = c.load {
+                            let _ = write!(extra, " [load {l:.1}]");
+                        }
+                        let _ = writeln!(s, "      {}: {}{extra}", c.rep, verdict_text(&c.verdict));
+                    }
+                    Ok(())
+                }
+                Step::Fallback { from, to, because } => {
+                    writeln!(s, "fallback {from} -> {to}: {because}")
+                }
+            }
+            .ok();
+        }
+        let _ = writeln!(
+            s,
+            "=> {} — {}",
+            match (&decision.owner, &decision.queue) {
+                (Some(o), _) => format!("assigned to {} ({})", o.name, o.id),
+                (None, Some(q)) => format!("queued in {q}"),
+                _ => "unassigned".into(),
+            },
+            decision.reason
+        );
+        let _ = writeln!(
+            s,
+            "   SLA: route by {}{}",
+            decision.sla.route_by,
+            decision
+                .sla
+                .contact_by
+                .map(|c| format!(", first touch by {c}"))
+                .unwrap_or_default()
+        );
+        s
+    }
+}
+
+fn verdict_text(v: &Verdict) -> String {
+    match v {
+        Verdict::Chosen => "CHOSEN".into(),
+        Verdict::Skipped { skip } => format!("skipped — {skip}"),
+        Verdict::Passed => "available, not chosen".into(),
+        Verdict::NotReached => "later in rotation".into(),
+    }
+}

@@ -1,0 +1,133 @@
+//! The `leadrouter` binary: wires the core (and, later, the store and server) to a CLI.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use leadrouter_core::config::{self, CompiledConfig};
+use leadrouter_core::engine::{RoutingInput, decide};
+use leadrouter_core::lead::{Enrichment, Lead};
+use leadrouter_core::state::StateSnapshot;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod check_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "leadrouter",
+    version,
+    about = "Route inbound leads to the right rep, in milliseconds, with the reason"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a config: errors (exit 1), and warnings — coverage gaps, shadowed and
+    /// overlapping rules, inactive or unknown reps (exit 0 unless --strict).
+    Check {
+        config: PathBuf,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        strict: bool,
+        /// Print findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Route one lead offline and print the decision with its trace.
+    Route {
+        #[arg(long, env = "LEADROUTER_CONFIG")]
+        config: PathBuf,
+        /// The instant to decide at (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// State snapshot JSON (rotations, loads, daily counts, availability, people).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Enrichment JSON for the lead.
+        #[arg(long)]
+        enrichment: Option<PathBuf>,
+        /// Print decision, trace and effects as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The lead JSON file ("-" for stdin).
+        lead: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check {
+            config,
+            strict,
+            json,
+        } => check_cmd::run(&config, strict, json),
+        Command::Route {
+            config,
+            at,
+            state,
+            enrichment,
+            json,
+            lead,
+        } => {
+            let cfg = load_config(&config)?;
+            let now = match at {
+                Some(s) => s.parse::<jiff::Timestamp>().with_context(|| {
+                    format!("--at {s:?}: expected an RFC 3339 instant such as 2026-11-23T15:00:00Z")
+                })?,
+                None => jiff::Timestamp::now(),
+            };
+            let state: StateSnapshot = match state {
+                Some(p) => read_json(&p)?,
+                None => StateSnapshot::default(),
+            };
+            let enrichment: Option<Enrichment> = enrichment.map(|p| read_json(&p)).transpose()?;
+            let value: serde_json::Value = read_json(&lead)?;
+            let (lead_v, issues) = Lead::from_json(&value)
+                .map_err(|e| anyhow::anyhow!("{}: {}: {}", lead.display(), e.field, e.problem))?;
+            let mut input = RoutingInput::new(&lead_v, &state, now);
+            input.enrichment = enrichment.as_ref();
+            input.issues = &issues;
+            let mut routed = decide(&cfg, input);
+            routed.trace.explain(&cfg);
+            if json {
+                let out = serde_json::json!({
+                    "decision": routed.decision,
+                    "trace": routed.trace,
+                    "effects": routed.effects,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", routed.trace.render(&routed.decision));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub(crate) fn load_config(path: &Path) -> Result<CompiledConfig> {
+    match config::load(path) {
+        Ok(c) => Ok(c),
+        Err(e) => bail!("{e}"),
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+}
