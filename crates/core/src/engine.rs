@@ -76,6 +76,47 @@ struct Ctx<'a> {
     local: Vec<Option<(usize, u16, Date)>>,
 }
 
+/// ASG-6: assign a lead to a named rep by hand. The choice stands even if the rep is
+/// unavailable (the trace says what it overrode); load, daily count and ownership are
+/// updated as for any assignment. Errors only for an unknown rep id.
+pub fn assign_manually(
+    cfg: &CompiledConfig,
+    input: RoutingInput<'_>,
+    rep_id: &str,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Routed, String> {
+    let rep = *cfg
+        .rep_by_id
+        .get(rep_id)
+        .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
+    let facts = normalize(cfg, &input);
+    let mut cx = Ctx {
+        cfg,
+        input,
+        facts,
+        steps: Vec::with_capacity(2),
+        flags: Vec::new(),
+        notes: Vec::new(),
+        fallbacks: Vec::new(),
+        effects: Vec::with_capacity(3),
+        local: vec![None; cfg.zones.len()],
+    };
+    let overridden = cx.check_rep(rep, true).err();
+    cx.steps.push(Step::Manual {
+        by: by.to_string(),
+        rep: rep_id.to_string(),
+        note: note.map(str::to_string),
+        overridden,
+    });
+    if let Some(n) = note {
+        cx.notes.push(n.to_string());
+    }
+    cx.assign_effects(rep);
+    let headline = format!("manually assigned by {by}");
+    Ok(cx.finish(RoutePath::Manual, Outcome::Rep(rep, None), None, headline))
+}
+
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     let facts = normalize(cfg, &input);
@@ -314,6 +355,7 @@ impl<'a> Ctx<'a> {
                         && r.layer == rule.layer
                         && r.specificity == rule.specificity
                 })
+                .filter(|r| r.target != rule.target)
                 .map(|r| r.id.clone())
                 .collect();
             if !also.is_empty() {
@@ -938,7 +980,19 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
         Some(code) => code.to_string(),
         None => s.trim().to_uppercase(),
     });
-    f.postal_code = lead.zip.as_deref().map(postal).filter(|p| !p.is_empty());
+    f.postal_code = lead
+        .zip
+        .as_deref()
+        .map(postal)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            // US ZIP+4 ("10017-1234") matches rules written for the 5-digit ZIP.
+            if country == Some("US") && p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) {
+                p[..5].to_string()
+            } else {
+                p
+            }
+        });
     f.product = lead.product.as_deref().map(token).filter(|p| !p.is_empty());
     f.lead_source = lead
         .lead_source

@@ -4,6 +4,7 @@
 //! trace + effects`. Nothing in this crate does I/O on the hot path, reads the clock, holds
 //! global mutable state or spawns anything; loading a config from disk is the one
 //! exception and happens before any lead is routed.
+pub mod analysis;
 pub mod config;
 pub mod domains;
 pub mod engine;

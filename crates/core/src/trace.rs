@@ -34,6 +34,8 @@ pub enum RoutePath {
     Segment,
     DefaultTeam,
     CatchAll,
+    /// ASG-6: a person chose the owner.
+    Manual,
 }
 
 impl RoutePath {
@@ -51,6 +53,7 @@ impl RoutePath {
             RoutePath::Segment => "segment rule",
             RoutePath::DefaultTeam => "default team",
             RoutePath::CatchAll => "catch-all",
+            RoutePath::Manual => "manual assignment",
         }
     }
 }
@@ -316,6 +319,15 @@ pub enum Step {
         to: String,
         because: String,
     },
+    Manual {
+        by: String,
+        rep: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// What the rep's availability check said; a manual choice overrides it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overridden: Option<Skip>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -478,6 +490,15 @@ impl RoutingTrace {
                 Step::Fallback { from, to, because } => {
                     writeln!(s, "fallback {from} -> {to}: {because}")
                 }
+                Step::Manual { by, rep, note, overridden } => writeln!(
+                    s,
+                    "manual assignment to {rep} by {by}{}{}",
+                    note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+                    overridden
+                        .as_ref()
+                        .map(|o| format!("; overrides: {o}"))
+                        .unwrap_or_default()
+                ),
             }
             .ok();
         }

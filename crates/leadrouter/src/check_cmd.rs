@@ -1,25 +1,67 @@
-//! `leadrouter check`: compile errors, then the static analysis findings.
+//! `leadrouter check CONFIG`: compile (errors → exit 1), then static analysis (warnings →
+//! exit 0, or 1 with --strict; notes never fail).
 use anyhow::Result;
+use leadrouter_core::analysis::{Severity, analyze};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path, _strict: bool, _json: bool) -> Result<ExitCode> {
-    match leadrouter_core::config::load(path) {
-        Ok(cfg) => {
-            println!(
-                "{}: ok ({} reps, {} teams, {} accounts, {} rules), version {}",
-                path.display(),
-                cfg.reps.len(),
-                cfg.teams.len(),
-                cfg.accounts.len(),
-                cfg.rules.len(),
-                cfg.version
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
+    let cfg = match leadrouter_core::config::load(path) {
+        Ok(cfg) => cfg,
         Err(e) => {
-            eprintln!("{e}");
-            Ok(ExitCode::from(1))
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "ok": false,
+                        "message": e.to_string(),
+                        "errors": e.errors(),
+                    }))?
+                );
+            } else {
+                eprintln!("{e}");
+            }
+            return Ok(ExitCode::from(1));
         }
+    };
+    let findings = analyze(&cfg);
+    let warnings = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .count();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "ok": true,
+                "version": cfg.version,
+                "reps": cfg.reps.len(),
+                "teams": cfg.teams.len(),
+                "accounts": cfg.accounts.len(),
+                "rules": cfg.rules.len(),
+                "warnings": warnings,
+                "findings": findings,
+            }))?
+        );
+    } else {
+        for f in &findings {
+            println!("{f}");
+        }
+        println!(
+            "{}: {} reps, {} teams, {} accounts, {} rules; config version {}; {} warning(s), {} note(s)",
+            path.display(),
+            cfg.reps.len(),
+            cfg.teams.len(),
+            cfg.accounts.len(),
+            cfg.rules.len(),
+            cfg.version,
+            warnings,
+            findings.len() - warnings
+        );
     }
+    Ok(if strict && warnings > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

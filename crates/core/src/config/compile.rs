@@ -124,6 +124,18 @@ impl<'a> Compiler<'a> {
             (QueueRole::Junk, &q.junk, "junk"),
         ] {
             let name = name.clone().unwrap_or_else(|| default.to_string());
+            if queues.contains(&name) {
+                self.e.at(
+                    None,
+                    "queues",
+                    Some(&name),
+                    "two queue roles share one name",
+                    Some(
+                        "give catch_all, review, qualification, nurture and junk distinct names"
+                            .into(),
+                    ),
+                );
+            }
             queue_roles.insert(role, queues.len() as QueueIdx);
             queues.push(name);
         }
@@ -859,6 +871,15 @@ impl<'a> Compiler<'a> {
                         fix,
                     });
                 };
+            if spec.id.trim().is_empty() {
+                push(
+                    "id",
+                    "",
+                    "empty rule id".into(),
+                    Some("give every rule a unique id".into()),
+                    spec.line,
+                );
+            }
             if let Some(prev) = rule_ids.insert(spec.id.clone(), origin.clone()) {
                 push(
                     "id",
@@ -1021,6 +1042,42 @@ impl<'a> Compiler<'a> {
             .as_ref()
             .and_then(|t| self.lookup(&team_by_id, t, "routing.default_team", "team"));
 
+        let mut forms: Vec<Form> = Vec::new();
+        for f in &raw.forms {
+            let r = f.get_ref();
+            let key_ok = !r.key.is_empty()
+                && r.key.len() <= 64
+                && r.key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !key_ok {
+                self.e.at(
+                    self.line(f.span(), "key"),
+                    "form.key",
+                    Some(&r.key),
+                    "form keys are 1-64 characters of letters, digits, - and _",
+                    Some("they appear in the form's action URL /v1/forms/{key}".into()),
+                );
+            }
+            if forms.iter().any(|x| x.key == r.key) {
+                self.e.at(
+                    self.line(f.span(), "key"),
+                    "form.key",
+                    Some(&r.key),
+                    "form defined twice",
+                    None,
+                );
+            }
+            forms.push(Form {
+                key: r.key.clone(),
+                name: r.name.clone().unwrap_or_else(|| r.key.clone()),
+                lead_source: r.lead_source.clone(),
+                action: r.action.clone(),
+                product: r.product.clone(),
+                return_hosts: r.return_hosts.iter().map(|h| h.to_lowercase()).collect(),
+            });
+        }
+
         let domains = DomainLists::shipped().with_overrides(
             &raw.routing.personal_domains,
             &raw.routing.corporate_domains,
@@ -1072,6 +1129,7 @@ impl<'a> Compiler<'a> {
             geo,
             domains,
             sources: Vec::new(),
+            forms,
         })
     }
 
@@ -1301,10 +1359,10 @@ pub fn parse_working_hours(ranges: &[String]) -> Result<WorkingHours, String> {
     for r in ranges {
         let (days, times) = r
             .trim()
-            .split_once(char::is_whitespace)
+            .rsplit_once(char::is_whitespace)
             .ok_or_else(|| format!("`{r}` needs days and times"))?;
         let mut day_list = Vec::new();
-        for part in days.split(',') {
+        for part in days.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.split_once('-') {
                 Some((a, b)) => {
                     let (a, b) = (

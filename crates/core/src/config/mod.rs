@@ -384,6 +384,17 @@ pub struct RoutingOptions {
     pub honeypot_field: String,
 }
 
+/// A public intake form (CAP-2).
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub key: String,
+    pub name: String,
+    pub lead_source: Option<String>,
+    pub action: Option<String>,
+    pub product: Option<String>,
+    pub return_hosts: Vec<String>,
+}
+
 /// The validated, indexed config every decision runs against.
 #[derive(Debug, Clone)]
 pub struct CompiledConfig {
@@ -418,6 +429,7 @@ pub struct CompiledConfig {
     pub domains: DomainLists,
     /// Every source file and its text (config, CSV), for diagnostics.
     pub sources: Vec<String>,
+    pub forms: Vec<Form>,
 }
 
 impl CompiledConfig {

@@ -46,6 +46,23 @@ pub struct RawConfig {
     pub accounts: Vec<Spanned<RawAccount>>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Spanned<RawRule>>,
+    #[serde(default, rename = "form")]
+    pub forms: Vec<Spanned<RawForm>>,
+}
+
+/// A public HTML form posting to `/v1/forms/{key}` (CAP-2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForm {
+    pub key: String,
+    pub name: Option<String>,
+    /// Defaults for leads from this form when the form does not send them.
+    pub lead_source: Option<String>,
+    pub action: Option<String>,
+    pub product: Option<String>,
+    /// Hosts `retURL` may point at (open-redirect protection); relative URLs always work.
+    #[serde(default)]
+    pub return_hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -114,13 +131,13 @@ pub struct RawIntent {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawIcp {
-    /// Segments that fit the ICP (default: enterprise, mid_market, smb).
+    /// Segments that fit the ICP (default: every segment but the smallest).
     pub segments: Option<Vec<Spanned<String>>>,
-    /// Industries that fit; empty or absent means any known industry fits.
+    /// Industries that fit; empty or absent means the industry is not considered.
     pub industries: Option<Vec<String>>,
-    /// Regions that fit; absent means any.
+    /// Regions that fit; absent means the region is not considered.
     pub regions: Option<Vec<String>>,
-    /// Countries that fit (ISO codes or names); absent means any.
+    /// Countries that fit (ISO codes or names); absent means the country is not considered.
     pub countries: Option<Vec<String>>,
 }
 

@@ -1,0 +1,524 @@
+//! The two backends. Their SQL is the same text (SQLite ≥ 3.24 and PostgreSQL share
+//! `INSERT … ON CONFLICT … DO UPDATE`, and `QueryBuilder` writes each one's placeholders),
+//! so one body is expanded per backend by `backend!`; only connecting, beginning and
+//! locking differ.
+
+use crate::*;
+use sqlx::{QueryBuilder, Row};
+use std::str::FromStr;
+
+/// Rows per multi-row INSERT: keeps binds under SQLite's 32,766 and PostgreSQL's 65,535.
+const CHUNK: usize = 400;
+
+fn json_or_null(s: Option<String>) -> Option<serde_json::Value> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+macro_rules! backend {
+    ($store:ident, $tx:ident, $db:ty, $lock_sql:expr) => {
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                self.name
+            }
+
+            async fn begin(&self) -> Result<Box<dyn Tx>> {
+                let tx = self.begin_tx().await?;
+                Ok(Box::new($tx { tx }))
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn lead(&self, id: &str) -> Result<Option<LeadRecord>> {
+                let row = sqlx::query("SELECT * FROM leads WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| lead_from_row(&r)).transpose()
+            }
+
+            async fn history(&self, lead_id: &str) -> Result<Vec<DecisionRecord>> {
+                let rows = sqlx::query("SELECT * FROM decisions WHERE lead_id = $1 ORDER BY id")
+                    .bind(lead_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(DecisionRecord {
+                            lead_id: r.try_get("lead_id")?,
+                            kind: r.try_get("kind")?,
+                            decided_at: r.try_get("decided_at")?,
+                            owner: r.try_get("owner")?,
+                            queue: r.try_get("queue")?,
+                            reason: r.try_get("reason")?,
+                            actor: r.try_get("actor")?,
+                            config_version: r.try_get("config_version")?,
+                            decision: json_or_null(r.try_get("decision")?),
+                            trace: json_or_null(r.try_get("trace")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn idempotent(&self, key: &str) -> Result<Option<StoredResponse>> {
+                let row = sqlx::query("SELECT lead_id, status, response FROM idempotency WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| stored_from_row(&r)).transpose()
+            }
+
+            async fn owner_counts(&self) -> Result<Vec<(Option<String>, i64)>> {
+                let rows = sqlx::query("SELECT owner, COUNT(*) AS n FROM leads GROUP BY owner ORDER BY owner")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("owner")?, r.try_get("n")?)))
+                    .collect()
+            }
+
+            async fn lead_count(&self) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM leads")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+
+            async fn state(&self) -> Result<StateSnapshot> {
+                let mut conn = self.pool.acquire().await?;
+                load_state(&mut conn).await
+            }
+        }
+
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        fn lead_from_row(r: &<$db as sqlx::Database>::Row) -> Result<LeadRecord> {
+            let payload: String = r.try_get("payload")?;
+            Ok(LeadRecord {
+                id: r.try_get("id")?,
+                source: r.try_get("source")?,
+                email: r.try_get("email")?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("lead payload: {e}")))?,
+                received_at: r.try_get("received_at")?,
+                routed_at: r.try_get("routed_at")?,
+                owner: r.try_get("owner")?,
+                queue: r.try_get("queue")?,
+                team: r.try_get("team")?,
+                segment: r.try_get("segment")?,
+                tier: r.try_get("tier")?,
+                score: r.try_get("score")?,
+                path: r.try_get("path")?,
+                rule: r.try_get("rule")?,
+                status: r.try_get("status")?,
+                stage: r.try_get("stage")?,
+                outcome: r.try_get("outcome")?,
+                outcome_at: r.try_get("outcome_at")?,
+                route_by: r.try_get("route_by")?,
+                contact_by: r.try_get("contact_by")?,
+                config_version: r.try_get("config_version")?,
+            })
+        }
+
+        fn stored_from_row(r: &<$db as sqlx::Database>::Row) -> Result<StoredResponse> {
+            let response: String = r.try_get("response")?;
+            let status: i64 = r.try_get("status")?;
+            Ok(StoredResponse {
+                lead_id: r.try_get("lead_id")?,
+                status: status as u16,
+                response: serde_json::from_str(&response)
+                    .map_err(|e| StoreError::Corrupt(format!("idempotent response: {e}")))?,
+            })
+        }
+
+        async fn load_state(conn: &mut <$db as sqlx::Database>::Connection) -> Result<StateSnapshot> {
+            use leadrouter_core::state::*;
+            let mut s = StateSnapshot::default();
+            for r in sqlx::query("SELECT team, virtual_time FROM rotation_clocks")
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let vt: i64 = r.try_get("virtual_time")?;
+                s.rotations.entry(r.try_get("team")?).or_default().virtual_time = vt.max(0) as u64;
+            }
+            for r in sqlx::query("SELECT team, rep, pass FROM rotations")
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let pass: i64 = r.try_get("pass")?;
+                s.rotations
+                    .entry(r.try_get("team")?)
+                    .or_default()
+                    .passes
+                    .insert(r.try_get("rep")?, pass.max(0) as u64);
+            }
+            for r in sqlx::query("SELECT * FROM rep_state").fetch_all(&mut *conn).await? {
+                let rep: String = r.try_get("rep")?;
+                let (early, mid, late): (i64, i64, i64) =
+                    (r.try_get("early")?, r.try_get("mid")?, r.try_get("late")?);
+                s.loads.insert(
+                    rep.clone(),
+                    RepLoad {
+                        early: early.max(0) as u32,
+                        mid: mid.max(0) as u32,
+                        late: late.max(0) as u32,
+                    },
+                );
+                let date: Option<String> = r.try_get("daily_date")?;
+                if let Some(d) = date.and_then(|d| jiff::civil::Date::from_str(&d).ok()) {
+                    let count: i64 = r.try_get("daily_count")?;
+                    s.daily.insert(rep.clone(), DailyCount { date: d, count: count.max(0) as u32 });
+                }
+                let out: i64 = r.try_get("out")?;
+                let until: Option<i64> = r.try_get("out_until")?;
+                if out != 0 {
+                    s.availability.insert(
+                        rep,
+                        AvailabilityOverride {
+                            out: true,
+                            out_until: until.map(from_micros),
+                            note: r.try_get("out_note")?,
+                        },
+                    );
+                }
+            }
+            Ok(s)
+        }
+
+        #[async_trait]
+        impl Tx for $tx {
+            async fn lock_state(&mut self) -> Result<i64> {
+                Ok(sqlx::query($lock_sql)
+                    .fetch_one(&mut *self.tx)
+                    .await?
+                    .try_get("version")?)
+            }
+
+            async fn load_state(&mut self) -> Result<StateSnapshot> {
+                load_state(&mut self.tx).await
+            }
+
+            async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>> {
+                let mut out = HashMap::new();
+                for chunk in keys.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT key, lead_id, status, response FROM idempotency WHERE key IN (");
+                    let mut sep = q.separated(", ");
+                    for k in chunk {
+                        sep.push_bind(k.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *self.tx).await? {
+                        out.insert(r.try_get("key")?, stored_from_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, PriorPerson>> {
+                use leadrouter_core::state::PriorStatus;
+                let mut out = HashMap::new();
+                for chunk in emails.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note FROM people WHERE email IN (");
+                    let mut sep = q.separated(", ");
+                    for e in chunk {
+                        sep.push_bind(e.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *self.tx).await? {
+                        let status: String = r.try_get("status")?;
+                        let dq: Option<i64> = r.try_get("disqualified_at")?;
+                        out.insert(
+                            r.try_get("email")?,
+                            PriorPerson {
+                                owner: r.try_get("owner")?,
+                                status: if status == "disqualified" { PriorStatus::Disqualified } else { PriorStatus::Open },
+                                disqualified_at: dq.map(from_micros),
+                                note: r.try_get("note")?,
+                            },
+                        );
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM leads WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *self.tx).await? {
+                        out.push(lead_from_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn write(&mut self, b: &BatchWrite, version: i64) -> Result<()> {
+                let tx = &mut *self.tx;
+                for chunk in b.leads.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version) ",
+                    );
+                    q.push_values(chunk, |mut v, l| {
+                        v.push_bind(l.id.clone())
+                            .push_bind(l.source.clone())
+                            .push_bind(l.email.clone())
+                            .push_bind(l.payload.to_string())
+                            .push_bind(l.received_at)
+                            .push_bind(l.routed_at)
+                            .push_bind(l.owner.clone())
+                            .push_bind(l.queue.clone())
+                            .push_bind(l.team.clone())
+                            .push_bind(l.segment.clone())
+                            .push_bind(l.tier.clone())
+                            .push_bind(l.score)
+                            .push_bind(l.path.clone())
+                            .push_bind(l.rule.clone())
+                            .push_bind(l.status.clone())
+                            .push_bind(l.stage.clone())
+                            .push_bind(l.outcome.clone())
+                            .push_bind(l.outcome_at)
+                            .push_bind(l.route_by)
+                            .push_bind(l.contact_by)
+                            .push_bind(l.config_version.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for u in &b.lead_updates {
+                    sqlx::query("UPDATE leads SET owner = $1, queue = $2, team = $3, status = $4, stage = $5, outcome = $6, outcome_at = $7, contact_by = $8 WHERE id = $9")
+                        .bind(u.owner.clone())
+                        .bind(u.queue.clone())
+                        .bind(u.team.clone())
+                        .bind(u.status.clone())
+                        .bind(u.stage.clone())
+                        .bind(u.outcome.clone())
+                        .bind(u.outcome_at)
+                        .bind(u.contact_by)
+                        .bind(u.id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for chunk in b.decisions.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision, trace) ",
+                    );
+                    q.push_values(chunk, |mut v, d| {
+                        v.push_bind(d.lead_id.clone())
+                            .push_bind(d.kind.clone())
+                            .push_bind(d.decided_at)
+                            .push_bind(d.owner.clone())
+                            .push_bind(d.queue.clone())
+                            .push_bind(d.reason.clone())
+                            .push_bind(d.actor.clone())
+                            .push_bind(d.config_version.clone())
+                            .push_bind(d.decision.as_ref().map(|x| x.to_string()))
+                            .push_bind(d.trace.as_ref().map(|x| x.to_string()));
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.people.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO people (email, owner, status, disqualified_at, note, first_seen_at, last_seen_at, lead_count, last_lead_id) ",
+                    );
+                    q.push_values(chunk, |mut v, p| {
+                        let status = match p.prior.status {
+                            leadrouter_core::state::PriorStatus::Open => "open",
+                            leadrouter_core::state::PriorStatus::Disqualified => "disqualified",
+                        };
+                        v.push_bind(p.email.clone())
+                            .push_bind(p.prior.owner.clone())
+                            .push_bind(status)
+                            .push_bind(p.prior.disqualified_at.map(micros))
+                            .push_bind(p.prior.note.clone())
+                            .push_bind(p.seen_at)
+                            .push_bind(p.seen_at)
+                            .push_bind(p.new_leads)
+                            .push_bind(p.last_lead_id.clone());
+                    });
+                    q.push(" ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, status = excluded.status, disqualified_at = excluded.disqualified_at, note = excluded.note, last_seen_at = excluded.last_seen_at, lead_count = people.lead_count + excluded.lead_count, last_lead_id = excluded.last_lead_id");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.rotations.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO rotations (team, rep, pass) ");
+                    q.push_values(chunk, |mut v, (team, rep, pass)| {
+                        v.push_bind(team.clone()).push_bind(rep.clone()).push_bind(*pass);
+                    });
+                    q.push(" ON CONFLICT (team, rep) DO UPDATE SET pass = excluded.pass");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.clocks.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO rotation_clocks (team, virtual_time) ");
+                    q.push_values(chunk, |mut v, (team, vt)| {
+                        v.push_bind(team.clone()).push_bind(*vt);
+                    });
+                    q.push(" ON CONFLICT (team) DO UPDATE SET virtual_time = excluded.virtual_time");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.rep_state.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO rep_state (rep, early, mid, late, daily_date, daily_count, out, out_until, out_note) ",
+                    );
+                    q.push_values(chunk, |mut v, r| {
+                        v.push_bind(r.rep.clone())
+                            .push_bind(r.early)
+                            .push_bind(r.mid)
+                            .push_bind(r.late)
+                            .push_bind(r.daily_date.clone())
+                            .push_bind(r.daily_count)
+                            .push_bind(i64::from(r.out))
+                            .push_bind(r.out_until)
+                            .push_bind(r.out_note.clone());
+                    });
+                    q.push(" ON CONFLICT (rep) DO UPDATE SET early = excluded.early, mid = excluded.mid, late = excluded.late, daily_date = excluded.daily_date, daily_count = excluded.daily_count, out = excluded.out, out_until = excluded.out_until, out_note = excluded.out_note");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.idempotency.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO idempotency (key, lead_id, status, response, created_at) ");
+                    q.push_values(chunk, |mut v, (key, r, at)| {
+                        v.push_bind(key.clone())
+                            .push_bind(r.lead_id.clone())
+                            .push_bind(i64::from(r.status))
+                            .push_bind(r.response.to_string())
+                            .push_bind(*at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rollback(self: Box<Self>) -> Result<()> {
+                self.tx.rollback().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub mod sqlite {
+    use super::*;
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+
+    /// Embedded SQLite: WAL journal, `synchronous=FULL` (a commit is on disk before it
+    /// returns), `BEGIN IMMEDIATE` for routing transactions.
+    pub struct SqliteStore {
+        pub(crate) pool: sqlx::SqlitePool,
+        name: &'static str,
+    }
+
+    impl SqliteStore {
+        pub async fn open(url: &str) -> Result<Self> {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+            }
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Ok(SqliteStore {
+                pool,
+                name: "sqlite",
+            })
+        }
+
+        async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+            Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        }
+    }
+
+    backend!(
+        SqliteStore,
+        SqliteTx,
+        sqlx::Sqlite,
+        "SELECT version FROM state_version WHERE id = 1"
+    );
+}
+
+pub mod postgres {
+    use super::*;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    /// PostgreSQL: several instances share one database; the routing state is taken under
+    /// a row lock (`state_version … FOR UPDATE`) so no two instances hand out the same turn
+    /// or exceed a capacity limit. `synchronous_commit` stays on.
+    pub struct PgStore {
+        pub(crate) pool: sqlx::PgPool,
+        name: &'static str,
+    }
+
+    impl PgStore {
+        pub async fn open(url: &str) -> Result<Self> {
+            let opts = PgConnectOptions::from_str(url)?
+                .options([("synchronous_commit", "on"), ("statement_timeout", "30000")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            // Several instances may start at once: migrate under an advisory lock
+            // (sqlx's migrator takes one itself on PostgreSQL).
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Ok(PgStore {
+                pool,
+                name: "postgres",
+            })
+        }
+
+        async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+            Ok(self.pool.begin().await?)
+        }
+
+        /// Drop every table (tests use a fresh schema per run).
+        pub async fn reset(url: &str) -> Result<()> {
+            let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+            sqlx::query("DROP SCHEMA public CASCADE")
+                .execute(&pool)
+                .await?;
+            sqlx::query("CREATE SCHEMA public").execute(&pool).await?;
+            Ok(())
+        }
+    }
+
+    backend!(
+        PgStore,
+        PgTx,
+        sqlx::Postgres,
+        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE"
+    );
+}
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;

@@ -1,0 +1,197 @@
+//! Storage for leadrouter: one [`Store`] trait, implemented for SQLite (embedded default,
+//! WAL, `BEGIN IMMEDIATE`) and PostgreSQL (several instances; the routing state is taken
+//! under a row lock). Each backend has its own migrations under `migrations/`.
+//!
+//! Writes happen in routing transactions ([`Tx`]): lock the routing state, read what the
+//! decisions need (state if it changed, known people, idempotency keys), write the leads,
+//! their decisions and the state changes, commit. The server batches many leads into one
+//! transaction (group commit); nothing is acknowledged before its commit returns.
+
+mod backend;
+
+use async_trait::async_trait;
+use leadrouter_core::state::{PriorPerson, StateSnapshot};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use backend::{PgStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    Url(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Microseconds since the Unix epoch.
+pub fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub fn from_micros(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// A lead as stored, with its current owner/queue and lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadRecord {
+    pub id: String,
+    pub source: String,
+    pub email: Option<String>,
+    pub payload: serde_json::Value,
+    pub received_at: i64,
+    pub routed_at: i64,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub team: Option<String>,
+    pub segment: Option<String>,
+    pub tier: String,
+    pub score: i64,
+    pub path: String,
+    pub rule: Option<String>,
+    pub status: String,
+    pub stage: String,
+    pub outcome: Option<String>,
+    pub outcome_at: Option<i64>,
+    pub route_by: Option<i64>,
+    pub contact_by: Option<i64>,
+    pub config_version: String,
+}
+
+/// One entry of a lead's decision history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub lead_id: String,
+    pub kind: String,
+    pub decided_at: i64,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub reason: String,
+    pub actor: Option<String>,
+    pub config_version: String,
+    pub decision: Option<serde_json::Value>,
+    pub trace: Option<serde_json::Value>,
+}
+
+/// The first response given for an idempotency key (CAP-4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub lead_id: String,
+    pub status: u16,
+    pub response: serde_json::Value,
+}
+
+/// A person row to upsert (VAL-3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonWrite {
+    pub email: String,
+    pub prior: PriorPerson,
+    pub seen_at: i64,
+    pub new_leads: i64,
+    pub last_lead_id: String,
+}
+
+/// Per-rep state row: load by stage, today's count, availability override.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepStateWrite {
+    pub rep: String,
+    pub early: i64,
+    pub mid: i64,
+    pub late: i64,
+    pub daily_date: Option<String>,
+    pub daily_count: i64,
+    pub out: bool,
+    pub out_until: Option<i64>,
+    pub out_note: Option<String>,
+}
+
+/// Changes to an existing lead (reassignment, disqualification, outcome).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadUpdate {
+    pub id: String,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub team: Option<String>,
+    pub status: String,
+    pub stage: String,
+    pub outcome: Option<String>,
+    pub outcome_at: Option<i64>,
+    pub contact_by: Option<i64>,
+}
+
+/// Everything one routing transaction writes.
+#[derive(Debug, Clone, Default)]
+pub struct BatchWrite {
+    pub leads: Vec<LeadRecord>,
+    pub lead_updates: Vec<LeadUpdate>,
+    pub decisions: Vec<DecisionRecord>,
+    pub people: Vec<PersonWrite>,
+    pub rotations: Vec<(String, String, i64)>,
+    pub clocks: Vec<(String, i64)>,
+    pub rep_state: Vec<RepStateWrite>,
+    pub idempotency: Vec<(String, StoredResponse, i64)>,
+}
+
+impl BatchWrite {
+    pub fn is_empty(&self) -> bool {
+        self.leads.is_empty()
+            && self.lead_updates.is_empty()
+            && self.decisions.is_empty()
+            && self.people.is_empty()
+            && self.rotations.is_empty()
+            && self.clocks.is_empty()
+            && self.rep_state.is_empty()
+            && self.idempotency.is_empty()
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+    /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+    async fn ping(&self) -> Result<()>;
+    async fn lead(&self, id: &str) -> Result<Option<LeadRecord>>;
+    async fn history(&self, lead_id: &str) -> Result<Vec<DecisionRecord>>;
+    async fn idempotent(&self, key: &str) -> Result<Option<StoredResponse>>;
+    /// Number of stored leads per owner (None = queued), for checks and metrics.
+    async fn owner_counts(&self) -> Result<Vec<(Option<String>, i64)>>;
+    async fn lead_count(&self) -> Result<i64>;
+    /// The full routing state as committed.
+    async fn state(&self) -> Result<StateSnapshot>;
+}
+
+#[async_trait]
+pub trait Tx: Send {
+    /// Take the routing-state lock (PostgreSQL: row lock on `state_version`) and return
+    /// the committed state version.
+    async fn lock_state(&mut self) -> Result<i64>;
+    async fn load_state(&mut self) -> Result<StateSnapshot>;
+    async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>>;
+    async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, PriorPerson>>;
+    async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>>;
+    /// Write a batch and set the state version.
+    async fn write(&mut self, batch: &BatchWrite, version: i64) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Open a store by URL: `sqlite://PATH` (created if missing) or `postgres://…`.
+/// Runs migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Url(url.to_string()))
+    }
+}
