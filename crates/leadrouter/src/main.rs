@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod check_cmd;
+mod import_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,54 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the service: intake API, forms, imports, admin API, metrics.
+    Serve {
+        /// Routing config (TOML).
+        #[arg(long, env = "LEADROUTER_CONFIG", default_value = "examples/demo.toml")]
+        config: PathBuf,
+        /// sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
+        #[arg(
+            long = "database",
+            env = "LEADROUTER_DATABASE_URL",
+            default_value = "sqlite://data/leadrouter.db"
+        )]
+        database_url: String,
+        /// Address to listen on (port 0 picks a free port; the chosen one is printed).
+        #[arg(long, env = "LEADROUTER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Comma-separated intake keys (may only POST /v1/leads).
+        #[arg(
+            long,
+            env = "LEADROUTER_INTAKE_KEYS",
+            default_value = "",
+            hide_env_values = true
+        )]
+        intake_keys: String,
+        /// Comma-separated admin keys; a random one is generated and printed when empty.
+        #[arg(
+            long,
+            env = "LEADROUTER_ADMIN_KEYS",
+            default_value = "",
+            hide_env_values = true
+        )]
+        admin_keys: String,
+    },
+    /// Import a CSV list into a running service (CAP-3), with a progress bar and per-row errors.
+    Import {
+        /// The CSV file (Excel exports with BOM and `;` are fine).
+        file: PathBuf,
+        #[arg(long, env = "LEADROUTER_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin key.
+        #[arg(long, env = "LEADROUTER_ADMIN_KEY", hide_env_values = true)]
+        key: String,
+        /// Rows per request.
+        #[arg(long, default_value_t = 500)]
+        chunk: usize,
+        /// Print the per-row results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Route one lead offline and print the decision with its trace.
     Route {
         #[arg(long, env = "LEADROUTER_CONFIG")]
@@ -57,6 +106,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEADROUTER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -68,6 +124,33 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Serve {
+            config,
+            database_url,
+            listen,
+            intake_keys,
+            admin_keys,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(leadrouter_server::serve(leadrouter_server::ServeOptions {
+                config,
+                database_url,
+                listen,
+                intake_keys,
+                admin_keys,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            file,
+            url,
+            key,
+            chunk,
+            json,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(import_cmd::run(&file, &url, &key, chunk.max(1), json))
+        }
         Command::Check {
             config,
             strict,

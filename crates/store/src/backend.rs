@@ -219,11 +219,11 @@ macro_rules! backend {
                 Ok(out)
             }
 
-            async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, PriorPerson>> {
+            async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>> {
                 use leadrouter_core::state::PriorStatus;
                 let mut out = HashMap::new();
                 for chunk in emails.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note FROM people WHERE email IN (");
+                    let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note, last_lead_id FROM people WHERE email IN (");
                     let mut sep = q.separated(", ");
                     for e in chunk {
                         sep.push_bind(e.clone());
@@ -234,11 +234,14 @@ macro_rules! backend {
                         let dq: Option<i64> = r.try_get("disqualified_at")?;
                         out.insert(
                             r.try_get("email")?,
-                            PriorPerson {
-                                owner: r.try_get("owner")?,
-                                status: if status == "disqualified" { PriorStatus::Disqualified } else { PriorStatus::Open },
-                                disqualified_at: dq.map(from_micros),
-                                note: r.try_get("note")?,
+                            StoredPerson {
+                                prior: PriorPerson {
+                                    owner: r.try_get("owner")?,
+                                    status: if status == "disqualified" { PriorStatus::Disqualified } else { PriorStatus::Open },
+                                    disqualified_at: dq.map(from_micros),
+                                    note: r.try_get("note")?,
+                                },
+                                last_lead_id: r.try_get("last_lead_id")?,
                             },
                         );
                     }

@@ -89,6 +89,13 @@ pub struct StoredResponse {
     pub response: serde_json::Value,
 }
 
+/// A known person as read back (VAL-3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPerson {
+    pub prior: PriorPerson,
+    pub last_lead_id: Option<String>,
+}
+
 /// A person row to upsert (VAL-3).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonWrite {
@@ -176,7 +183,8 @@ pub trait Tx: Send {
     async fn lock_state(&mut self) -> Result<i64>;
     async fn load_state(&mut self) -> Result<StateSnapshot>;
     async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>>;
-    async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, PriorPerson>>;
+    /// Known people by normalised email, with the id of their latest lead.
+    async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>>;
     async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>>;
     /// Write a batch and set the state version.
     async fn write(&mut self, batch: &BatchWrite, version: i64) -> Result<()>;

@@ -1,0 +1,594 @@
+//! The HTTP API. Handlers parse and validate, hand work to the sequencer, and turn its
+//! answer into a response; they never write to the database themselves.
+
+use crate::auth::{Keys, Role, presented_key};
+use crate::intake::{self, CsvRow, FieldError};
+use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, lead_json};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use leadrouter_core::lead::Lead;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Longest a request waits for the sequencer before answering 503.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_JSON_BYTES: usize = 256 * 1024;
+const MAX_FORM_BYTES: usize = 64 * 1024;
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub shared: Arc<Shared>,
+    pub sequencer: Sequencer,
+    pub keys: Keys,
+    pub config_path: PathBuf,
+}
+
+/// One error shape for the whole API: a code, a message, field errors when there are
+/// any. Internals are logged, never sent.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized,
+    Forbidden,
+    NotFound(String),
+    BadRequest(String),
+    Invalid(Vec<FieldError>),
+    Unavailable(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, errors) = match self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong API key: send `Authorization: Bearer <key>`".to_string(),
+                vec![],
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this key may only submit leads; use an admin key".to_string(),
+                vec![],
+            ),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                vec![],
+            ),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, vec![]),
+            ApiError::Invalid(errors) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "the request has invalid fields; nothing was stored".to_string(),
+                errors,
+            ),
+            ApiError::Unavailable(m) => {
+                tracing::warn!(error = %m, "answering 503");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; nothing was stored, retry with the same Idempotency-Key".to_string(), vec![])
+            }
+        };
+        let mut body = json!({ "error": code, "message": message });
+        if !errors.is_empty() {
+            body["errors"] = json!(errors);
+        }
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::NotFound(w) => ApiError::NotFound(w),
+            JobError::Invalid { field, message } => ApiError::Invalid(vec![FieldError {
+                field,
+                message,
+                value: None,
+            }]),
+            JobError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}
+
+fn require(st: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
+    let Some(key) = presented_key(headers) else {
+        return Err(ApiError::Unauthorized);
+    };
+    match st.keys.role(key) {
+        None => Err(ApiError::Unauthorized),
+        Some(r) if r < role => Err(ApiError::Forbidden),
+        Some(_) => Ok(()),
+    }
+}
+
+async fn wait<T>(rx: oneshot::Receiver<Result<T, JobError>>) -> Result<T, ApiError> {
+    match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
+        Ok(Ok(r)) => r.map_err(ApiError::from),
+        Ok(Err(_)) => Err(ApiError::Unavailable(
+            "the writer dropped the request".into(),
+        )),
+        Err(_) => Err(ApiError::Unavailable(
+            "timed out waiting for the writer".into(),
+        )),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/leads",
+            post(create_lead).layer(DefaultBodyLimit::max(MAX_JSON_BYTES)),
+        )
+        .route("/v1/leads/{id}", get(get_lead))
+        .route("/v1/leads/{id}/reassign", post(reassign))
+        .route("/v1/leads/{id}/disqualify", post(disqualify))
+        .route("/v1/leads/{id}/outcome", post(outcome))
+        .route(
+            "/v1/forms/{key}",
+            post(form_post).layer(DefaultBodyLimit::max(MAX_FORM_BYTES)),
+        )
+        .route(
+            "/v1/imports",
+            post(import).layer(DefaultBodyLimit::max(intake::MAX_IMPORT_BYTES)),
+        )
+        .route("/v1/reps/{id}/availability", put(set_availability))
+        .route("/v1/admin/reload", post(reload))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+#[derive(Deserialize, Default)]
+struct ExplainQuery {
+    #[serde(default)]
+    explain: Option<String>,
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn route_response(r: crate::sequencer::RouteReply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::CREATED);
+    let mut resp = (status, Json(r.body)).into_response();
+    if r.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+async fn submit_route(
+    st: &AppState,
+    job: RouteJob,
+) -> Result<crate::sequencer::RouteReply, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    st.sequencer.submit(Job::Route(Box::new(job), tx)).await?;
+    wait(rx).await
+}
+
+async fn create_lead(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ExplainQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let received_at = Timestamp::now();
+    require(&st, &headers, Role::Intake)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map_err(|_| {
+                ApiError::BadRequest("Idempotency-Key must be visible ASCII".into())
+            })?;
+            if k.is_empty() || k.len() > MAX_KEY_LEN {
+                return Err(ApiError::BadRequest(format!(
+                    "Idempotency-Key must be 1-{MAX_KEY_LEN} characters"
+                )));
+            }
+            Some(k.to_string())
+        }
+    };
+    let payload = parse_json(&body)?;
+    let (lead, issues) = Lead::from_json(&payload).map_err(|e| {
+        ApiError::Invalid(vec![FieldError {
+            field: e.field,
+            message: e.problem,
+            value: None,
+        }])
+    })?;
+    intake::validate(&lead).map_err(ApiError::Invalid)?;
+    let explain = matches!(q.explain.as_deref(), Some("true" | "1" | "yes"));
+    let reply = submit_route(
+        &st,
+        RouteJob {
+            lead,
+            payload,
+            issues,
+            source: "api".into(),
+            idempotency_key: key,
+            received_at,
+            explain,
+        },
+    )
+    .await?;
+    Ok(route_response(reply))
+}
+
+async fn form_post(
+    State(st): State<AppState>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let received_at = Timestamp::now();
+    let cfg = st.shared.config.load_full();
+    let Some(form) = cfg.forms.iter().find(|f| f.key == key) else {
+        return Err(ApiError::NotFound(format!("form {key}")));
+    };
+    let f = intake::from_form(&body, form);
+    intake::validate(&f.lead).map_err(ApiError::Invalid)?;
+    let reply = submit_route(
+        &st,
+        RouteJob {
+            lead: f.lead,
+            payload: f.payload,
+            issues: f.issues,
+            source: format!("form:{key}"),
+            idempotency_key: None,
+            received_at,
+            explain: false,
+        },
+    )
+    .await?;
+    match f.return_url {
+        Some(url) => Ok(Redirect::to(&url).into_response()),
+        None => Ok(route_response(reply)),
+    }
+}
+
+async fn import(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let received_at = Timestamp::now();
+    require(&st, &headers, Role::Admin)?;
+    let offset: u64 = headers
+        .get("x-import-line-offset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let import_id = headers
+        .get("x-import-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the CSV is not UTF-8 (byte {}); save it as CSV UTF-8",
+            e.valid_up_to()
+        ))
+    })?;
+    let rows = intake::parse_csv(text, offset).map_err(|e| ApiError::Invalid(vec![e]))?;
+    let mut pending = Vec::new();
+    let mut errors = Vec::new();
+    for row in rows {
+        match row {
+            CsvRow::Error { line, errors: e } => errors.push(json!({ "line": line, "errors": e })),
+            CsvRow::Lead {
+                line,
+                lead,
+                payload,
+                issues,
+            } => {
+                let (tx, rx) = oneshot::channel();
+                // Each row is keyed by import and line, so re-sending a chunk after a
+                // failure never imports a row twice.
+                let job = RouteJob {
+                    lead,
+                    payload,
+                    issues,
+                    source: format!("import:{import_id}"),
+                    idempotency_key: Some(format!("import:{import_id}:{line}")),
+                    received_at,
+                    explain: false,
+                };
+                st.sequencer.submit(Job::Route(Box::new(job), tx)).await?;
+                pending.push((line, rx));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for (line, rx) in pending {
+        match wait(rx).await {
+            Ok(r) => results.push(json!({
+                "line": line,
+                "lead_id": r.body["lead_id"],
+                "owner": r.body["owner"],
+                "queue": r.body["queue"],
+            })),
+            Err(ApiError::Unavailable(m)) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("not stored: {m}; re-send this file to retry (rows already stored are skipped)")}] })),
+            Err(e) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("{e:?}")}] })),
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "import_id": import_id,
+            "imported": results.len(),
+            "rejected": errors.len(),
+            "results": results,
+            "errors": errors,
+        })),
+    )
+        .into_response())
+}
+
+async fn get_lead(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let store = &st.shared.store;
+    let lead = store
+        .lead(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or(ApiError::NotFound(format!("lead {id}")))?;
+    let history = store
+        .history(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let cfg = st.shared.config.load_full();
+    let history: Vec<Value> = history
+        .into_iter()
+        .map(|h| {
+            let mut trace = h.trace.clone();
+            let mut text = None;
+            // A trace is expanded against the config it was decided with; when that
+            // config is no longer live, the recorded (compact) trace is returned as is.
+            if h.config_version == cfg.version
+                && let Some(t) = &h.trace
+                && let Ok(mut rt) =
+                    serde_json::from_value::<leadrouter_core::trace::RoutingTrace>(t.clone())
+            {
+                rt.explain(&cfg);
+                if let Some(d) = h
+                    .decision
+                    .as_ref()
+                    .and_then(|d| serde_json::from_value(d.clone()).ok())
+                {
+                    text = Some(rt.render(&d));
+                }
+                trace = serde_json::to_value(&rt).ok();
+            }
+            json!({
+                "kind": h.kind,
+                "decided_at": leadrouter_store::from_micros(h.decided_at),
+                "owner": h.owner,
+                "queue": h.queue,
+                "reason": h.reason,
+                "actor": h.actor,
+                "config_version": h.config_version,
+                "decision": h.decision,
+                "trace": trace,
+                "trace_text": text,
+            })
+        })
+        .collect();
+    let mut body = lead_json(&lead);
+    body["history"] = Value::Array(history);
+    Ok(Json(body).into_response())
+}
+
+fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get("x-actor")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .unwrap_or("admin-api")
+        .to_string()
+}
+
+async fn lead_op(
+    st: &AppState,
+    headers: &HeaderMap,
+    id: String,
+    op: LeadOp,
+) -> Result<Response, ApiError> {
+    require(st, headers, Role::Admin)?;
+    let (tx, rx) = oneshot::channel();
+    st.sequencer
+        .submit(Job::Lead {
+            lead_id: id,
+            op,
+            actor: actor(headers),
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(wait(rx).await?).into_response())
+}
+
+fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let v = parse_json(body)?;
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::Invalid(vec![FieldError {
+            field: "body".into(),
+            message: e.to_string(),
+            value: None,
+        }])
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReassignBody {
+    rep: String,
+    note: Option<String>,
+}
+
+async fn reassign(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: ReassignBody = body_json(&body)?;
+    lead_op(
+        &st,
+        &headers,
+        id,
+        LeadOp::Reassign {
+            rep: b.rep,
+            note: b.note,
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DisqualifyBody {
+    reason: Option<String>,
+}
+
+async fn disqualify(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: DisqualifyBody = if body.is_empty() {
+        DisqualifyBody::default()
+    } else {
+        body_json(&body)?
+    };
+    lead_op(&st, &headers, id, LeadOp::Disqualify { reason: b.reason }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    outcome: String,
+}
+
+async fn outcome(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: OutcomeBody = body_json(&body)?;
+    lead_op(&st, &headers, id, LeadOp::Outcome { outcome: b.outcome }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityBody {
+    out_of_office: bool,
+    until: Option<String>,
+    note: Option<String>,
+}
+
+async fn set_availability(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(rep): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let b: AvailabilityBody = body_json(&body)?;
+    let until = match b.until {
+        None => None,
+        Some(s) => Some(s.parse::<Timestamp>().map_err(|e| {
+            ApiError::Invalid(vec![FieldError {
+                field: "until".into(),
+                message: format!("not an RFC 3339 instant: {e}"),
+                value: Some(s.clone()),
+            }])
+        })?),
+    };
+    let (tx, rx) = oneshot::channel();
+    st.sequencer
+        .submit(Job::Availability {
+            rep,
+            out: b.out_of_office,
+            until,
+            note: b.note,
+            reply: tx,
+        })
+        .await?;
+    Ok(Json(wait(rx).await?).into_response())
+}
+
+async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    match crate::reload_config(&st) {
+        Ok(version) => Ok(Json(json!({ "reloaded": true, "version": version })).into_response()),
+        Err(e) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": "invalid_config",
+                "message": e.to_string(),
+                "errors": e.errors(),
+                "serving": st.shared.config.load().version,
+            })),
+        )
+            .into_response()),
+    }
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    let db = tokio::time::timeout(Duration::from_secs(2), st.shared.store.ping()).await;
+    match db {
+        Ok(Ok(())) if st.sequencer.is_alive() => (StatusCode::OK, "ready").into_response(),
+        Ok(Ok(())) => (StatusCode::SERVICE_UNAVAILABLE, "writer stopped").into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database: ping timed out").into_response(),
+    }
+}
+
+async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.shared.metrics.encode(),
+    )
+        .into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}

@@ -1,0 +1,116 @@
+//! leadrouter's HTTP service: `serve` loads the config, opens the store, starts the
+//! sequencer (the single writer that group-commits decisions) and the API.
+
+pub mod api;
+pub mod auth;
+pub mod intake;
+pub mod metrics;
+pub mod sequencer;
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use leadrouter_core::config::{self, LoadError};
+use sequencer::{Sequencer, Shared};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct ServeOptions {
+    pub config: PathBuf,
+    pub database_url: String,
+    pub listen: String,
+    pub intake_keys: String,
+    pub admin_keys: String,
+}
+
+/// Recompile the config from its file; on error the old one keeps serving.
+pub fn reload_config(st: &api::AppState) -> Result<String, LoadError> {
+    let cfg = config::load(&st.config_path)?;
+    let version = cfg.version.clone();
+    st.shared.config.store(Arc::new(cfg));
+    tracing::info!(%version, "config reloaded");
+    Ok(version)
+}
+
+pub async fn serve(opts: ServeOptions) -> Result<()> {
+    let cfg = config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(version = %cfg.version, config = %opts.config.display(), "config loaded");
+    let store = leadrouter_store::open(&opts.database_url)
+        .await
+        .with_context(|| format!("opening database {}", redact(&opts.database_url)))?;
+    let mut keys = auth::Keys::new(&opts.intake_keys, &opts.admin_keys);
+    if keys.is_empty() {
+        let admin = auth::generate();
+        eprintln!(
+            "leadrouter: no LEADROUTER_ADMIN_KEYS set; generated an admin key for this run: {admin}"
+        );
+        keys = auth::Keys::new(&opts.intake_keys, &admin);
+    }
+    let shared = Arc::new(Shared {
+        config: ArcSwap::from_pointee(cfg),
+        store,
+        metrics: metrics::Metrics::default(),
+    });
+    let sequencer = Sequencer::start(shared.clone());
+    let state = api::AppState {
+        shared: shared.clone(),
+        sequencer,
+        keys,
+        config_path: opts.config.clone(),
+    };
+    #[cfg(unix)]
+    {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                if let Err(e) = reload_config(&st) {
+                    tracing::error!(error = %e, "config reload rejected; the previous config keeps serving");
+                    eprintln!(
+                        "leadrouter: config reload rejected; still serving the previous config:\n{e}"
+                    );
+                }
+            }
+        });
+    }
+    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!(
+        "leadrouter listening on http://{addr} (database: {})",
+        shared.store.backend()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}

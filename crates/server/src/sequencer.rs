@@ -1,0 +1,860 @@
+//! The sequencer: the one task per process that writes to the database.
+//!
+//! Requests hand it jobs over a channel. It takes whatever is queued (up to
+//! [`MAX_BATCH`]) and processes the batch in one transaction: take the routing-state lock,
+//! reload the state if another instance changed it, read the batch's known people and
+//! idempotency keys, decide each lead in arrival order (each decision sees the effects of
+//! the ones before it), write leads, decisions and state, commit — and only then answer
+//! every request in the batch. One fsync serves the whole batch (group commit); nothing
+//! is acknowledged before it is durable. If the transaction fails, every request in the
+//! batch gets an error and the cached state is dropped, so nothing half-done is served.
+
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use jiff::Timestamp;
+use leadrouter_core::config::{CompiledConfig, StageWeights};
+use leadrouter_core::engine::{RoutingInput, assign_manually, decide};
+use leadrouter_core::lead::{FieldIssue, Lead};
+use leadrouter_core::state::{
+    AvailabilityOverride, Effect, PriorPerson, PriorStatus, RepLoad, StateSnapshot,
+};
+use leadrouter_core::trace::{Decision, RoutePath, RoutingTrace};
+use leadrouter_store::{
+    BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, PersonWrite, RepStateWrite, Store,
+    StoredPerson, StoredResponse, micros,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs committed in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// Longest a routing transaction may take before its requests get an error.
+pub const TX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a job was not done. Every variant leaves nothing written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum JobError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub struct RouteJob {
+    pub lead: Lead,
+    pub payload: Value,
+    pub issues: Vec<FieldIssue>,
+    pub source: String,
+    pub idempotency_key: Option<String>,
+    pub received_at: Timestamp,
+    pub explain: bool,
+}
+
+/// What a route request gets back: the status and body, and whether it is a replay.
+#[derive(Debug, Clone)]
+pub struct RouteReply {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum LeadOp {
+    Reassign { rep: String, note: Option<String> },
+    Disqualify { reason: Option<String> },
+    Outcome { outcome: String },
+}
+
+pub enum Job {
+    Route(Box<RouteJob>, oneshot::Sender<Result<RouteReply, JobError>>),
+    Lead {
+        lead_id: String,
+        op: LeadOp,
+        actor: String,
+        reply: oneshot::Sender<Result<Value, JobError>>,
+    },
+    Availability {
+        rep: String,
+        out: bool,
+        until: Option<Timestamp>,
+        note: Option<String>,
+        reply: oneshot::Sender<Result<Value, JobError>>,
+    },
+}
+
+/// Shared by the HTTP handlers and the sequencer.
+pub struct Shared {
+    pub config: ArcSwap<CompiledConfig>,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+}
+
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Sequencer {
+    pub fn start(shared: Arc<Shared>) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+        tokio::spawn(run(shared, rx));
+        Sequencer { tx }
+    }
+
+    pub async fn submit(&self, job: Job) -> Result<(), JobError> {
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| JobError::Unavailable("the writer has stopped".into()))
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+struct Cache {
+    version: i64,
+    state: StateSnapshot,
+}
+
+async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
+    let mut cache: Option<Cache> = None;
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let cfg = shared.config.load_full();
+        let started = std::time::Instant::now();
+        let n = jobs.len();
+        let result = tokio::time::timeout(
+            TX_TIMEOUT,
+            process(&*shared.store, &cfg, &mut cache, &jobs, &shared.metrics),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(JobError::Unavailable(
+                "routing transaction timed out".into(),
+            ))
+        });
+        shared.metrics.observe_batch(n, started.elapsed());
+        match result {
+            Ok(replies) => {
+                for (job, reply) in jobs.drain(..).zip(replies) {
+                    deliver(job, reply);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = n, "routing transaction failed; nothing in it was acknowledged");
+                cache = None;
+                for job in jobs.drain(..) {
+                    deliver(job, Reply::Failed(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+enum Reply {
+    Route(Result<RouteReply, JobError>),
+    Value(Result<Value, JobError>),
+    Failed(JobError),
+}
+
+fn deliver(job: Job, reply: Reply) {
+    // A requester that gave up (timeout, disconnect) just drops its receiver; the work
+    // is committed all the same and a retry with the same idempotency key finds it.
+    match (job, reply) {
+        (Job::Route(_, tx), Reply::Route(r)) => {
+            let _ = tx.send(r);
+        }
+        (Job::Route(_, tx), Reply::Failed(e)) => {
+            let _ = tx.send(Err(e));
+        }
+        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Value(r)) => {
+            let _ = reply.send(r);
+        }
+        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Failed(e)) => {
+            let _ = reply.send(Err(e));
+        }
+        (Job::Route(_, tx), Reply::Value(_)) => {
+            let _ = tx.send(Err(JobError::Unavailable(
+                "internal: reply mismatch".into(),
+            )));
+        }
+        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Route(_)) => {
+            let _ = reply.send(Err(JobError::Unavailable(
+                "internal: reply mismatch".into(),
+            )));
+        }
+    }
+}
+
+fn db(e: leadrouter_store::StoreError) -> JobError {
+    JobError::Unavailable(e.to_string())
+}
+
+/// The rows a batch will write, and which parts of the state it touched.
+#[derive(Default)]
+struct Writes {
+    batch: BatchWrite,
+    reps: BTreeSet<String>,
+    rotations: BTreeSet<(String, String)>,
+    teams: BTreeSet<String>,
+    people: HashMap<String, PersonWrite>,
+}
+
+impl Writes {
+    fn apply(&mut self, state: &mut StateSnapshot, effects: &[Effect]) {
+        state.apply(effects);
+        for e in effects {
+            match e {
+                Effect::AdvanceRotation { team, rep, .. } => {
+                    self.rotations.insert((team.clone(), rep.clone()));
+                    self.teams.insert(team.clone());
+                }
+                Effect::AddEarlyLoad { rep } | Effect::CountDaily { rep, .. } => {
+                    self.reps.insert(rep.clone());
+                }
+                Effect::SetOwner { .. } => {}
+            }
+        }
+    }
+
+    fn person(
+        &mut self,
+        state: &StateSnapshot,
+        email: &str,
+        at: i64,
+        new_lead: bool,
+        lead_id: &str,
+    ) {
+        let prior = state.people.get(email).cloned().unwrap_or(PriorPerson {
+            owner: None,
+            status: PriorStatus::Open,
+            disqualified_at: None,
+            note: None,
+        });
+        let w = self.people.entry(email.to_string()).or_insert(PersonWrite {
+            email: email.to_string(),
+            prior: prior.clone(),
+            seen_at: at,
+            new_leads: 0,
+            last_lead_id: lead_id.to_string(),
+        });
+        w.prior = prior;
+        w.seen_at = at;
+        w.new_leads += i64::from(new_lead);
+        w.last_lead_id = lead_id.to_string();
+    }
+
+    fn finish(mut self, state: &StateSnapshot) -> BatchWrite {
+        for (team, rep) in &self.rotations {
+            if let Some(p) = state.rotations.get(team).and_then(|r| r.passes.get(rep)) {
+                self.batch
+                    .rotations
+                    .push((team.clone(), rep.clone(), clamp(*p)));
+            }
+        }
+        for team in &self.teams {
+            if let Some(r) = state.rotations.get(team) {
+                self.batch
+                    .clocks
+                    .push((team.clone(), clamp(r.virtual_time)));
+            }
+        }
+        for rep in &self.reps {
+            let load = state.loads.get(rep).copied().unwrap_or_default();
+            let daily = state.daily.get(rep);
+            let avail = state.availability.get(rep);
+            self.batch.rep_state.push(RepStateWrite {
+                rep: rep.clone(),
+                early: load.early.into(),
+                mid: load.mid.into(),
+                late: load.late.into(),
+                daily_date: daily.map(|d| d.date.to_string()),
+                daily_count: daily.map(|d| i64::from(d.count)).unwrap_or(0),
+                out: avail.is_some_and(|a| a.out),
+                out_until: avail.and_then(|a| a.out_until).map(micros),
+                out_note: avail.and_then(|a| a.note.clone()),
+            });
+        }
+        let mut people: Vec<PersonWrite> = self.people.into_values().collect();
+        people.sort_by(|a, b| a.email.cmp(&b.email));
+        self.batch.people = people;
+        self.batch
+    }
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Move one open lead's weight between stages or reps (ASG-4 load).
+fn shift_load(state: &mut StateSnapshot, w: &mut Writes, rep: &str, stage: &str, delta: i32) {
+    let l = state
+        .loads
+        .entry(rep.to_string())
+        .or_insert(RepLoad::default());
+    let slot = match stage {
+        "mid" => &mut l.mid,
+        "late" => &mut l.late,
+        _ => &mut l.early,
+    };
+    *slot = slot.saturating_add_signed(delta);
+    w.reps.insert(rep.to_string());
+}
+
+async fn process(
+    store: &dyn Store,
+    cfg: &Arc<CompiledConfig>,
+    cache: &mut Option<Cache>,
+    jobs: &[Job],
+    metrics: &Metrics,
+) -> Result<Vec<Reply>, JobError> {
+    let mut tx = store.begin().await.map_err(db)?;
+    let version = tx.lock_state().await.map_err(db)?;
+    if cache.as_ref().is_none_or(|c| c.version != version) {
+        let state = tx.load_state().await.map_err(db)?;
+        *cache = Some(Cache { version, state });
+    }
+    let Some(c) = cache.as_mut() else {
+        return Err(JobError::Unavailable("state cache missing".into()));
+    };
+    let state = &mut c.state;
+
+    // Reads for the whole batch, one query each.
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match j {
+            Job::Route(r, _) => r.idempotency_key.clone(),
+            _ => None,
+        })
+        .collect();
+    let replays = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        tx.idempotent(&keys).await.map_err(db)?
+    };
+    let emails: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match j {
+            Job::Route(r, _) => r.lead.email.as_deref(),
+            _ => None,
+        })
+        .filter_map(|e| leadrouter_core::domains::parse_email(e).ok())
+        .map(|e| e.normalized)
+        .collect();
+    let known: HashMap<String, StoredPerson> = if emails.is_empty() {
+        HashMap::new()
+    } else {
+        tx.people(&emails).await.map_err(db)?
+    };
+    state.people = known
+        .iter()
+        .map(|(k, v)| (k.clone(), v.prior.clone()))
+        .collect();
+    let mut last_lead: HashMap<String, String> = known
+        .into_iter()
+        .filter_map(|(k, v)| v.last_lead_id.map(|id| (k, id)))
+        .collect();
+    let mut lead_ids: Vec<String> = last_lead.values().cloned().collect();
+    lead_ids.extend(jobs.iter().filter_map(|j| match j {
+        Job::Lead { lead_id, .. } => Some(lead_id.clone()),
+        _ => None,
+    }));
+    let mut leads: HashMap<String, LeadRecord> = if lead_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.leads(&lead_ids)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|l| (l.id.clone(), l))
+            .collect()
+    };
+
+    let mut w = Writes::default();
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut in_batch: HashMap<String, RouteReply> = HashMap::new();
+    let weights = cfg.stage_weights;
+    for job in jobs {
+        let reply = match job {
+            Job::Route(r, _) => {
+                if let Some(key) = &r.idempotency_key {
+                    if let Some(s) = replays.get(key) {
+                        replies.push(Reply::Route(Ok(RouteReply {
+                            status: s.status,
+                            body: s.response.clone(),
+                            replayed: true,
+                        })));
+                        continue;
+                    }
+                    if let Some(first) = in_batch.get(key) {
+                        let mut again = first.clone();
+                        again.replayed = true;
+                        replies.push(Reply::Route(Ok(again)));
+                        continue;
+                    }
+                }
+                let reply = route_one(cfg, state, &mut w, &mut leads, &mut last_lead, r, metrics);
+                if let Some(key) = &r.idempotency_key {
+                    w.batch.idempotency.push((
+                        key.clone(),
+                        StoredResponse {
+                            lead_id: reply.body["lead_id"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                            status: reply.status,
+                            response: reply.body.clone(),
+                        },
+                        micros(r.received_at),
+                    ));
+                    in_batch.insert(key.clone(), reply.clone());
+                }
+                Reply::Route(Ok(reply))
+            }
+            Job::Lead {
+                lead_id, op, actor, ..
+            } => Reply::Value(lead_op(
+                cfg, state, &mut w, &mut leads, lead_id, op, actor, weights,
+            )),
+            Job::Availability {
+                rep,
+                out,
+                until,
+                note,
+                ..
+            } => Reply::Value(availability(
+                cfg,
+                state,
+                &mut w,
+                rep,
+                *out,
+                *until,
+                note.clone(),
+            )),
+        };
+        replies.push(reply);
+    }
+    let batch = w.finish(state);
+    if !batch.is_empty() {
+        tx.write(&batch, version + 1).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        c.version = version + 1;
+    } else {
+        tx.rollback().await.map_err(db)?;
+    }
+    Ok(replies)
+}
+
+fn route_one(
+    cfg: &CompiledConfig,
+    state: &mut StateSnapshot,
+    w: &mut Writes,
+    leads: &mut HashMap<String, LeadRecord>,
+    last_lead: &mut HashMap<String, String>,
+    r: &RouteJob,
+    metrics: &Metrics,
+) -> RouteReply {
+    let now = Timestamp::now();
+    let mut input = RoutingInput::new(&r.lead, state, now);
+    input.issues = &r.issues;
+    let routed = decide(cfg, input);
+    let d = &routed.decision;
+    let email = routed.trace.facts.email.clone();
+    // VAL-3: a known person with an open lead updates that lead; VAL-4: a recycled one
+    // reopens it. Everything else is a new lead record.
+    let existing = email
+        .as_ref()
+        .and_then(|e| last_lead.get(e))
+        .and_then(|id| leads.get(id))
+        .filter(|l| match d.path {
+            RoutePath::KnownPerson => l.status == "open",
+            RoutePath::Recycled => l.status == "disqualified",
+            _ => false,
+        })
+        .cloned();
+    let mut effects = routed.effects.clone();
+    let (lead_id, kind, dedup) = match &existing {
+        Some(old) => {
+            let new_owner = d.owner.as_ref().map(|o| o.id.as_str());
+            if d.path == RoutePath::KnownPerson {
+                if old.owner.as_deref() == new_owner {
+                    // Same owner, same open lead: nothing new for the rep to carry.
+                    effects.retain(|e| {
+                        !matches!(e, Effect::AddEarlyLoad { .. } | Effect::CountDaily { .. })
+                    });
+                } else if let Some(prev) = &old.owner {
+                    shift_load(state, w, prev, &old.stage, -1);
+                }
+            }
+            let stage = if d.path == RoutePath::Recycled || old.owner.as_deref() != new_owner {
+                "early".to_string()
+            } else {
+                old.stage.clone()
+            };
+            let update = LeadUpdate {
+                id: old.id.clone(),
+                owner: d.owner.as_ref().map(|o| o.id.clone()),
+                queue: d.queue.clone(),
+                team: d.team.clone(),
+                status: "open".into(),
+                stage: stage.clone(),
+                outcome: old.outcome.clone(),
+                outcome_at: old.outcome_at,
+                contact_by: d.sla.contact_by.map(micros),
+            };
+            if let Some(l) = leads.get_mut(&old.id) {
+                l.owner = update.owner.clone();
+                l.queue = update.queue.clone();
+                l.status = "open".into();
+                l.stage = stage;
+            }
+            w.batch.lead_updates.push(update);
+            let kind = if d.path == RoutePath::Recycled {
+                "recycle"
+            } else {
+                "resubmission"
+            };
+            (old.id.clone(), kind, true)
+        }
+        None => (uuid::Uuid::now_v7().to_string(), "route", false),
+    };
+    w.apply(state, &effects);
+    if let Some(e) = &email {
+        if let Some(p) = state.people.get_mut(e) {
+            p.status = PriorStatus::Open;
+        }
+        w.person(state, e, micros(now), !dedup, &lead_id);
+        last_lead.insert(e.clone(), lead_id.clone());
+    }
+    if !dedup {
+        let rec = lead_record(&lead_id, r, d, now);
+        leads.insert(lead_id.clone(), rec.clone());
+        w.batch.leads.push(rec);
+    }
+    w.batch.decisions.push(DecisionRecord {
+        lead_id: lead_id.clone(),
+        kind: kind.into(),
+        decided_at: micros(now),
+        owner: d.owner.as_ref().map(|o| o.id.clone()),
+        queue: d.queue.clone(),
+        reason: d.reason.clone(),
+        actor: None,
+        config_version: d.config_version.clone(),
+        decision: serde_json::to_value(d).ok(),
+        trace: serde_json::to_value(&routed.trace).ok(),
+    });
+    metrics.observe_route(d, r.received_at, now);
+    let mut trace = None;
+    if r.explain {
+        let mut t = routed.trace.clone();
+        t.explain(cfg);
+        trace = Some(t);
+    }
+    RouteReply {
+        status: 201,
+        body: route_body(&lead_id, d, trace.as_ref(), r.received_at, now, dedup),
+        replayed: false,
+    }
+}
+
+fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadRecord {
+    LeadRecord {
+        id: id.to_string(),
+        source: r.source.clone(),
+        email: r.lead.email.clone(),
+        payload: r.payload.clone(),
+        received_at: micros(r.received_at),
+        routed_at: micros(now),
+        owner: d.owner.as_ref().map(|o| o.id.clone()),
+        queue: d.queue.clone(),
+        team: d.team.clone(),
+        segment: d.segment.clone(),
+        tier: d.tier.name().into(),
+        score: d.score.into(),
+        path: serde_json::to_value(d.path)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        rule: d.rule.clone(),
+        status: "open".into(),
+        stage: "early".into(),
+        outcome: None,
+        outcome_at: None,
+        route_by: Some(micros(d.sla.route_by)),
+        contact_by: d.sla.contact_by.map(micros),
+        config_version: d.config_version.clone(),
+    }
+}
+
+/// The CAP-1 response body.
+pub fn route_body(
+    lead_id: &str,
+    d: &Decision,
+    trace: Option<&RoutingTrace>,
+    received_at: Timestamp,
+    routed_at: Timestamp,
+    deduplicated: bool,
+) -> Value {
+    let mut v = json!({
+        "lead_id": lead_id,
+        "owner": d.owner,
+        "queue": d.queue,
+        "team": d.team,
+        "segment": d.segment,
+        "tier": d.tier,
+        "tier_number": d.tier.number(),
+        "score": d.score,
+        "path": d.path,
+        "rule": d.rule,
+        "sla": d.sla,
+        "reason": d.reason,
+        "flags": d.flags,
+        "notes": d.notes,
+        "deduplicated": deduplicated,
+        "received_at": received_at,
+        "routed_at": routed_at,
+        "config_version": d.config_version,
+    });
+    if let Some(t) = trace {
+        v["trace"] = serde_json::to_value(t).unwrap_or(Value::Null);
+        v["trace_text"] = Value::String(t.render(d));
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lead_op(
+    cfg: &CompiledConfig,
+    state: &mut StateSnapshot,
+    w: &mut Writes,
+    leads: &mut HashMap<String, LeadRecord>,
+    lead_id: &str,
+    op: &LeadOp,
+    actor: &str,
+    _weights: StageWeights,
+) -> Result<Value, JobError> {
+    let Some(lead) = leads.get(lead_id).cloned() else {
+        return Err(JobError::NotFound(format!("lead {lead_id}")));
+    };
+    let now = Timestamp::now();
+    let mut update = LeadUpdate {
+        id: lead.id.clone(),
+        owner: lead.owner.clone(),
+        queue: lead.queue.clone(),
+        team: lead.team.clone(),
+        status: lead.status.clone(),
+        stage: lead.stage.clone(),
+        outcome: lead.outcome.clone(),
+        outcome_at: lead.outcome_at,
+        contact_by: lead.contact_by,
+    };
+    let open = lead.status == "open";
+    let email = lead
+        .email
+        .as_deref()
+        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
+        .map(|e| e.normalized);
+    let (kind, reason, decision, trace) = match op {
+        LeadOp::Reassign { rep, note } => {
+            let (parsed, issues) =
+                Lead::from_json(&lead.payload).map_err(|e| JobError::Invalid {
+                    field: "payload".into(),
+                    message: e.problem,
+                })?;
+            let mut input = RoutingInput::new(&parsed, state, now);
+            input.issues = &issues;
+            let routed = assign_manually(cfg, input, rep, actor, note.as_deref()).map_err(|m| {
+                JobError::Invalid {
+                    field: "rep".into(),
+                    message: m,
+                }
+            })?;
+            if lead.owner.as_deref() == Some(rep.as_str()) {
+                return Ok(lead_json(&lead));
+            }
+            // The lead keeps its stage; its weight moves from the old owner to the new.
+            let effects: Vec<Effect> = routed
+                .effects
+                .iter()
+                .filter(|e| !matches!(e, Effect::AddEarlyLoad { .. }))
+                .cloned()
+                .collect();
+            w.apply(state, &effects);
+            if open {
+                if let Some(prev) = &lead.owner {
+                    shift_load(state, w, prev, &lead.stage, -1);
+                }
+                shift_load(state, w, rep, &lead.stage, 1);
+            }
+            let d = &routed.decision;
+            update.owner = Some(rep.clone());
+            update.queue = None;
+            update.team = d.team.clone();
+            update.contact_by = d.sla.contact_by.map(micros);
+            (
+                "manual",
+                d.reason.clone(),
+                serde_json::to_value(d).ok(),
+                serde_json::to_value(&routed.trace).ok(),
+            )
+        }
+        LeadOp::Disqualify { reason } => {
+            if !open {
+                return Err(JobError::Invalid {
+                    field: "status".into(),
+                    message: format!(
+                        "lead is {}, only open leads can be disqualified",
+                        lead.status
+                    ),
+                });
+            }
+            if let Some(o) = &lead.owner {
+                shift_load(state, w, o, &lead.stage, -1);
+            }
+            update.status = "disqualified".into();
+            if let Some(e) = &email {
+                state.people.insert(
+                    e.clone(),
+                    PriorPerson {
+                        owner: lead.owner.clone(),
+                        status: PriorStatus::Disqualified,
+                        disqualified_at: Some(now),
+                        note: reason.clone(),
+                    },
+                );
+                w.person(state, e, micros(now), false, &lead.id);
+            }
+            (
+                "disqualify",
+                format!(
+                    "disqualified{}",
+                    reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+                None,
+                None,
+            )
+        }
+        LeadOp::Outcome { outcome } => {
+            let (status, stage) = match outcome.as_str() {
+                "opportunity" => ("open", "mid"),
+                "proposal" => ("open", "late"),
+                "won" => ("won", lead.stage.as_str()),
+                "lost" => ("lost", lead.stage.as_str()),
+                other => {
+                    return Err(JobError::Invalid {
+                        field: "outcome".into(),
+                        message: format!(
+                            "`{other}` is not an outcome; use opportunity, proposal, won or lost"
+                        ),
+                    });
+                }
+            };
+            if open && let Some(o) = &lead.owner {
+                shift_load(state, w, o, &lead.stage, -1);
+                if status == "open" {
+                    shift_load(state, w, o, stage, 1);
+                }
+            }
+            update.status = status.into();
+            update.stage = stage.into();
+            update.outcome = Some(outcome.clone());
+            update.outcome_at = Some(micros(now));
+            ("outcome", format!("outcome: {outcome}"), None, None)
+        }
+    };
+    w.batch.decisions.push(DecisionRecord {
+        lead_id: lead.id.clone(),
+        kind: kind.into(),
+        decided_at: micros(now),
+        owner: update.owner.clone(),
+        queue: update.queue.clone(),
+        reason,
+        actor: Some(actor.to_string()),
+        config_version: cfg.version.clone(),
+        decision,
+        trace,
+    });
+    let mut after = lead.clone();
+    after.owner = update.owner.clone();
+    after.queue = update.queue.clone();
+    after.team = update.team.clone();
+    after.status = update.status.clone();
+    after.stage = update.stage.clone();
+    after.outcome = update.outcome.clone();
+    after.outcome_at = update.outcome_at;
+    after.contact_by = update.contact_by;
+    leads.insert(after.id.clone(), after.clone());
+    w.batch.lead_updates.push(update);
+    Ok(lead_json(&after))
+}
+
+pub fn lead_json(l: &LeadRecord) -> Value {
+    let ts = |us: i64| leadrouter_store::from_micros(us).to_string();
+    json!({
+        "lead_id": l.id,
+        "source": l.source,
+        "email": l.email,
+        "owner": l.owner,
+        "queue": l.queue,
+        "team": l.team,
+        "segment": l.segment,
+        "tier": l.tier,
+        "score": l.score,
+        "path": l.path,
+        "rule": l.rule,
+        "status": l.status,
+        "stage": l.stage,
+        "outcome": l.outcome,
+        "outcome_at": l.outcome_at.map(ts),
+        "received_at": ts(l.received_at),
+        "routed_at": ts(l.routed_at),
+        "route_by": l.route_by.map(ts),
+        "contact_by": l.contact_by.map(ts),
+        "config_version": l.config_version,
+        "lead": l.payload,
+    })
+}
+
+fn availability(
+    cfg: &CompiledConfig,
+    state: &mut StateSnapshot,
+    w: &mut Writes,
+    rep: &str,
+    out: bool,
+    until: Option<Timestamp>,
+    note: Option<String>,
+) -> Result<Value, JobError> {
+    if !cfg.rep_by_id.contains_key(rep) {
+        return Err(JobError::NotFound(format!("rep {rep}")));
+    }
+    if out {
+        state.availability.insert(
+            rep.to_string(),
+            AvailabilityOverride {
+                out: true,
+                out_until: until,
+                note: note.clone(),
+            },
+        );
+    } else {
+        state.availability.remove(rep);
+    }
+    w.reps.insert(rep.to_string());
+    Ok(json!({ "rep": rep, "out_of_office": out, "until": until, "note": note }))
+}
