@@ -72,6 +72,7 @@ struct Ctx<'a> {
     notes: Vec<String>,
     fallbacks: Vec<String>,
     effects: Vec<Effect>,
+    account: Option<String>,
     /// Local (weekday Mon=0, minute of day, date, "HH:MM") per zone, computed on first use.
     local: Vec<Option<(usize, u16, Date)>>,
 }
@@ -100,6 +101,7 @@ pub fn assign_manually(
         notes: Vec::new(),
         fallbacks: Vec::new(),
         effects: Vec::with_capacity(3),
+        account: None,
         local: vec![None; cfg.zones.len()],
     };
     let overridden = cx.check_rep(rep, true).err();
@@ -129,6 +131,7 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
         notes: Vec::new(),
         fallbacks: Vec::new(),
         effects: Vec::with_capacity(4),
+        account: None,
         local: vec![None; cfg.zones.len()],
     };
     if !cx.facts.issues.is_empty() {
@@ -233,6 +236,7 @@ impl<'a> Ctx<'a> {
         let account = self.match_account();
         if let Some((idx, by)) = account {
             let a = &cfg.accounts[idx as usize];
+            self.account = Some(a.domain.clone());
             let kind = if a.named { "named account" } else { "account" };
             let path = if a.named {
                 RoutePath::NamedAccount
@@ -844,6 +848,7 @@ impl<'a> Ctx<'a> {
             path,
             rule,
             team,
+            account: self.account,
             segment: self.facts.segment.clone(),
             tier,
             score: self.facts.score,

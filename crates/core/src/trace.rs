@@ -96,6 +96,9 @@ pub struct Decision {
     pub rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// Registrable domain of the matched account, if any (ACC-1/2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub segment: Option<String>,
     pub tier: Tier,
     pub score: i32,

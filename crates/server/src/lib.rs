@@ -24,11 +24,35 @@ pub struct ServeOptions {
 
 /// Recompile the config from its file; on error the old one keeps serving.
 pub fn reload_config(st: &api::AppState) -> Result<String, LoadError> {
-    let cfg = config::load(&st.config_path)?;
+    let cfg = Arc::new(config::load(&st.config_path)?);
     let version = cfg.version.clone();
-    st.shared.config.store(Arc::new(cfg));
+    st.shared.config.store(cfg.clone());
     tracing::info!(%version, "config reloaded");
+    spawn_account_sync(st.shared.clone(), cfg);
     Ok(version)
+}
+
+/// Mirror the config's accounts into the database in the background (reporting only;
+/// routing reads the compiled config).
+fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
+    tokio::spawn(async move {
+        let rows: Vec<leadrouter_store::AccountRow> = cfg
+            .accounts
+            .iter()
+            .map(|a| leadrouter_store::AccountRow {
+                domain: a.domain.clone(),
+                name: a.name.clone(),
+                owner: a.owner.map(|o| cfg.rep(o).id.clone()),
+                named: a.named,
+            })
+            .collect();
+        let sync = shared.store.sync_accounts(&rows, &cfg.version);
+        match tokio::time::timeout(std::time::Duration::from_secs(120), sync).await {
+            Ok(Ok(())) => tracing::info!(accounts = rows.len(), "accounts mirrored"),
+            Ok(Err(e)) => tracing::error!(error = %e, "mirroring accounts failed"),
+            Err(_) => tracing::error!("mirroring accounts timed out"),
+        }
+    });
 }
 
 pub async fn serve(opts: ServeOptions) -> Result<()> {
@@ -51,6 +75,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         metrics: metrics::Metrics::default(),
     });
     let sequencer = Sequencer::start(shared.clone());
+    spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {
         shared: shared.clone(),
         sequencer,

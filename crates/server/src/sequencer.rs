@@ -596,6 +596,7 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         route_by: Some(micros(d.sla.route_by)),
         contact_by: d.sla.contact_by.map(micros),
         config_version: d.config_version.clone(),
+        account_domain: d.account.clone(),
     }
 }
 
@@ -613,6 +614,7 @@ pub fn route_body(
         "owner": d.owner,
         "queue": d.queue,
         "team": d.team,
+        "account": d.account,
         "segment": d.segment,
         "tier": d.tier,
         "tier_number": d.tier.number(),
@@ -813,6 +815,7 @@ pub fn lead_json(l: &LeadRecord) -> Value {
         "owner": l.owner,
         "queue": l.queue,
         "team": l.team,
+        "account": l.account_domain,
         "segment": l.segment,
         "tier": l.tier,
         "score": l.score,

@@ -91,6 +91,35 @@ macro_rules! backend {
                 let mut conn = self.pool.acquire().await?;
                 load_state(&mut conn).await
             }
+
+            async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for chunk in accounts.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (domain, name, owner, named, config_version) ");
+                    q.push_values(chunk, |mut v, a| {
+                        v.push_bind(a.domain.clone())
+                            .push_bind(a.name.clone())
+                            .push_bind(a.owner.clone())
+                            .push_bind(i64::from(a.named))
+                            .push_bind(config_version.to_string());
+                    });
+                    q.push(" ON CONFLICT (domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, named = excluded.named, config_version = excluded.config_version");
+                    q.build().execute(&mut *tx).await?;
+                }
+                sqlx::query("DELETE FROM accounts WHERE config_version <> $1")
+                    .bind(config_version.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn account_count(&self) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
         }
 
         pub struct $tx {
@@ -122,6 +151,7 @@ macro_rules! backend {
                 route_by: r.try_get("route_by")?,
                 contact_by: r.try_get("contact_by")?,
                 config_version: r.try_get("config_version")?,
+                account_domain: r.try_get("account_domain")?,
             })
         }
 
@@ -269,7 +299,7 @@ macro_rules! backend {
                 let tx = &mut *self.tx;
                 for chunk in b.leads.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version) ",
+                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain) ",
                     );
                     q.push_values(chunk, |mut v, l| {
                         v.push_bind(l.id.clone())
@@ -292,7 +322,8 @@ macro_rules! backend {
                             .push_bind(l.outcome_at)
                             .push_bind(l.route_by)
                             .push_bind(l.contact_by)
-                            .push_bind(l.config_version.clone());
+                            .push_bind(l.config_version.clone())
+                            .push_bind(l.account_domain.clone());
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -64,6 +64,17 @@ pub struct LeadRecord {
     pub route_by: Option<i64>,
     pub contact_by: Option<i64>,
     pub config_version: String,
+    #[serde(default)]
+    pub account_domain: Option<String>,
+}
+
+/// An account as configured, mirrored for reporting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub domain: String,
+    pub name: String,
+    pub owner: Option<String>,
+    pub named: bool,
 }
 
 /// One entry of a lead's decision history.
@@ -174,6 +185,9 @@ pub trait Store: Send + Sync + 'static {
     async fn lead_count(&self) -> Result<i64>;
     /// The full routing state as committed.
     async fn state(&self) -> Result<StateSnapshot>;
+    /// Replace the mirrored account list with the config's (one transaction).
+    async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()>;
+    async fn account_count(&self) -> Result<i64>;
 }
 
 #[async_trait]
