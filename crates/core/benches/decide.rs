@@ -119,6 +119,10 @@ impl Rng {
         &xs[self.below(xs.len())]
     }
 
+    fn pick_str(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len())]
+    }
+
     /// `k` distinct items (or all of them when there are fewer).
     fn some<T: Clone>(&mut self, xs: &[T], k: usize) -> Vec<T> {
         let mut idx: Vec<usize> = (0..xs.len()).collect();
@@ -618,11 +622,11 @@ const TEAM_SIZES: [usize; 5] = [14, 18, 20, 22, 26];
 fn team_for(region: &str, segment: &str, rng: &mut Rng) -> &'static str {
     match (region, segment) {
         ("AMER", "enterprise") => {
-            *rng.pick(&["amer-ent-east", "amer-ent-central", "amer-ent-west"])
+            rng.pick_str(&["amer-ent-east", "amer-ent-central", "amer-ent-west"])
         }
-        ("AMER", "mid_market") => *rng.pick(&["amer-mm-east", "amer-mm-west"]),
-        ("AMER", _) => *rng.pick(&["amer-smb-1", "amer-smb-2"]),
-        ("EMEA", "enterprise") => *rng.pick(&[
+        ("AMER", "mid_market") => rng.pick_str(&["amer-mm-east", "amer-mm-west"]),
+        ("AMER", _) => rng.pick_str(&["amer-smb-1", "amer-smb-2"]),
+        ("EMEA", "enterprise") => rng.pick_str(&[
             "emea-ent-uk",
             "emea-ent-dach",
             "emea-ent-france",
@@ -630,7 +634,7 @@ fn team_for(region: &str, segment: &str, rng: &mut Rng) -> &'static str {
         ]),
         ("EMEA", "mid_market") => "emea-mm",
         ("EMEA", _) => "emea-smb",
-        ("APAC", "enterprise") => *rng.pick(&["apac-ent-anz", "apac-ent-japan", "apac-ent-sea"]),
+        ("APAC", "enterprise") => rng.pick_str(&["apac-ent-anz", "apac-ent-japan", "apac-ent-sea"]),
         ("APAC", "mid_market") => "apac-mm",
         ("APAC", _) => "apac-smb",
         _ => "inbound-general",
@@ -915,6 +919,7 @@ late = 1.5
         let (first, last) = r.id.split_once('.').unwrap_or((&r.id, ""));
         let _ = writeln!(t, "[[rep]]");
         let _ = writeln!(t, "id = \"{}\"", r.id);
+        let last = last.trim_end_matches(|c: char| c.is_ascii_digit());
         let _ = writeln!(t, "name = \"{} {}\"", cap(first), cap(last));
         let _ = writeln!(t, "email = \"{}@bench.example\"", r.id);
         let _ = writeln!(t, "phone = \"+1212555{:04}\"", i);
@@ -1792,6 +1797,14 @@ fn read_kb(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The 1-minute load average: other work on the machine skews the tail figures.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
 fn mib(b: isize) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
@@ -1812,7 +1825,8 @@ fn main() {
     let compile_runs = env_usize("LR_BENCH_COMPILE_RUNS", 5).max(1);
     let skip_compile = std::env::var("LR_BENCH_SKIP_COMPILE").is_ok_and(|v| v == "1");
 
-    println!("leadrouter-core decide benchmark");
+    let load_start = loadavg();
+    println!("leadrouter-core decide benchmark (1-min load average at start: {load_start:.2})");
     let t_gen = Instant::now();
     let mut rng = Rng::new(0x1EAD_2026);
     let g = generate_config(&mut rng);
@@ -1913,6 +1927,8 @@ fn main() {
     // Warm-up, and the mix of paths and the size of the trace.
     let mut paths: HashMap<&'static str, usize> = HashMap::new();
     let mut path_of: Vec<&'static str> = Vec::with_capacity(cases.len());
+    // Rep verdicts recorded per lead (team candidates plus single-rep checks).
+    let mut verdicts_of: Vec<usize> = Vec::with_capacity(cases.len());
     let (mut steps, mut team_cands, mut fallbacks, mut ambiguous) =
         (0usize, 0usize, 0usize, 0usize);
     let (mut considered, mut render_bytes, mut explain_render_bytes) = (0usize, 0usize, 0usize);
@@ -1922,14 +1938,20 @@ fn main() {
         *paths.entry(label).or_default() += 1;
         path_of.push(label);
         steps += r.trace.steps.len();
+        let mut verdicts = 0;
         for s in &r.trace.steps {
             match s {
-                Step::Team { candidates, .. } => team_cands += candidates.len(),
+                Step::Team { candidates, .. } => {
+                    team_cands += candidates.len();
+                    verdicts += candidates.len();
+                }
+                Step::Rep { .. } => verdicts += 1,
                 Step::Fallback { .. } => fallbacks += 1,
                 Step::Matrix { also_matched, .. } if !also_matched.is_empty() => ambiguous += 1,
                 _ => {}
             }
         }
+        verdicts_of.push(verdicts);
         render_bytes += r.trace.render(&r.decision).len();
         r.trace.explain(&cfg);
         for s in &r.trace.steps {
@@ -1945,56 +1967,12 @@ fn main() {
         }
     }
     let n_cases = cases.len() as f64;
-    {
-        use leadrouter_core::trace::*;
-        eprintln!(
-            "DIAG sizes Step {} Candidate {} Skip {} Routed {} Facts {} Decision {}",
-            std::mem::size_of::<Step>(),
-            std::mem::size_of::<Candidate>(),
-            std::mem::size_of::<Skip>(),
-            std::mem::size_of::<Routed>(),
-            std::mem::size_of::<Facts>(),
-            std::mem::size_of::<Decision>()
-        );
-        let mut issues: HashMap<String, usize> = HashMap::new();
-        let mut segs: HashMap<String, usize> = HashMap::new();
-        let mut tiers: HashMap<String, usize> = HashMap::new();
-        let mut regions: HashMap<String, usize> = HashMap::new();
-        for i in 0..cases.len() {
-            let r = decide(&cfg, input(i));
-            for is in &r.trace.facts.issues {
-                *issues
-                    .entry(format!(
-                        "{}: {}",
-                        is.field,
-                        is.problem.split('`').next().unwrap_or("")
-                    ))
-                    .or_default() += 1;
-                if is.field == "country" {
-                    eprintln!("DIAG country {}", is.problem);
-                }
-            }
-            *segs
-                .entry(format!("{:?}", r.trace.facts.segment))
-                .or_default() += 1;
-            *tiers.entry(format!("{:?}", r.decision.tier)).or_default() += 1;
-            *regions
-                .entry(format!("{:?}", r.trace.facts.region))
-                .or_default() += 1;
-            if i < 3 || i == 100 {
-                let mut t = r.trace.clone();
-                t.explain(&cfg);
-                eprintln!("{}", r.trace.render(&r.decision));
-            }
-        }
-        eprintln!("DIAG issues {issues:?}\nsegs {segs:?}\ntiers {tiers:?}\nregions {regions:?}");
-    }
     let issues_total: usize = cases.iter().map(|c| c.issues.len()).sum();
     let mut path_list: Vec<(&str, usize)> = paths.iter().map(|(k, v)| (*k, *v)).collect();
     path_list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
 
     // Clock overhead.
-    let clock = Summary::of(&measure(100_000, 100_000, Duration::MAX, |i| black_box(i)));
+    let clock = Summary::of(&measure(100_000, 100_000, Duration::MAX, black_box));
 
     // ---- Decisions.
     let budget = Duration::from_secs(20);
@@ -2075,6 +2053,41 @@ fn main() {
         j["share"] = json!(r3(*n as f64 / n_cases));
         path_json.insert(p.to_string(), j);
     }
+    // Latency by how many rep verdicts the trace records (the team walk dominates).
+    const BUCKETS: [(usize, usize, &str); 5] = [
+        (0, 0, "0 (queue / no rep)"),
+        (1, 3, "1-3 (owner chain)"),
+        (4, 20, "4-20 (one team)"),
+        (21, 45, "21-45 (overflow)"),
+        (46, usize::MAX, "46+ (overflow chain)"),
+    ];
+    println!();
+    println!("   decide by rep verdicts in trace   share      p50      p99    p99.9");
+    let mut bucket_json = serde_json::Map::new();
+    for (lo, hi, label) in BUCKETS {
+        let ns: Vec<u64> = d_ns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (lo..=hi).contains(&verdicts_of[i % cases.len()]))
+            .map(|(_, ns)| *ns)
+            .collect();
+        if ns.is_empty() {
+            continue;
+        }
+        let s = Summary::of(&ns);
+        let share = ns.len() as f64 / d_ns.len() as f64;
+        println!(
+            "   {:<32} {:>5.1}% {:>8.2} {:>8.2} {:>8.2}",
+            label,
+            share * 100.0,
+            s.p50,
+            s.p99,
+            s.p999
+        );
+        let mut j = s.json();
+        j["share"] = json!(r3(share));
+        bucket_json.insert(label.to_string(), j);
+    }
     println!();
     println!(
         "   trace per decision (mean): {:.2} steps, {:.1} team candidates with verdicts, {:.2} fallbacks; {:.1}% with ambiguous matches; {:.0} rules listed after explain; render {:.0} bytes ({:.0} after explain); {:.2} input issues",
@@ -2088,7 +2101,7 @@ fn main() {
         issues_total as f64 / n_cases,
     );
 
-    let report = json!({
+    let mut report = json!({
         "bench": "decide",
         "config": {
             "reps": cfg.reps.len(), "teams": cfg.teams.len(), "zones": cfg.zones.len(),
@@ -2112,6 +2125,7 @@ fn main() {
             "decide_explain": e.json(),
             "decide_explain_render": er.json(),
             "by_path": path_json,
+            "by_rep_verdicts": bucket_json,
             "target_p99_us": 5.0, "met": d.p99 <= 5.0,
         },
         "trace_mean": {
@@ -2127,6 +2141,12 @@ fn main() {
             "threads_used": 1,
         },
     });
+    let load_end = loadavg();
+    println!(
+        "   1-min load average: {load_start:.2} at start, {load_end:.2} at end (>1 means other work shared the 2 cores)"
+    );
+    report["machine"]["loadavg_start"] = json!(load_start);
+    report["machine"]["loadavg_end"] = json!(load_end);
     let path = json_path();
     match std::fs::write(
         &path,

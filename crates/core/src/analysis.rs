@@ -263,9 +263,10 @@ fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                         "rules {} ({}) and {} overlap at priority {} with different targets; {} wins only by file order",
                         a.id, a.origin, b.id, b.priority, a.id
                     ),
-                    fix: Some(format!(
+                    fix: Some(
                         "give one of them a higher priority, or make them disjoint (the tiebreaker must be explicit)"
-                    )),
+                            .into(),
+                    ),
                 });
             }
         }

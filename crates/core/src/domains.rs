@@ -79,12 +79,16 @@ fn parse_list(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// The shipped lists, parsed once per process (~100k entries): constant data, shared by
+/// every compiled config through `Arc`.
+static SHIPPED: std::sync::LazyLock<DomainLists> = std::sync::LazyLock::new(|| DomainLists {
+    personal: Arc::new(parse_list(PERSONAL)),
+    disposable: Arc::new(parse_list(DISPOSABLE)),
+});
+
 impl DomainLists {
     pub fn shipped() -> Self {
-        DomainLists {
-            personal: Arc::new(parse_list(PERSONAL)),
-            disposable: Arc::new(parse_list(DISPOSABLE)),
-        }
+        SHIPPED.clone()
     }
 
     pub fn with_overrides(

@@ -175,7 +175,7 @@ impl<'a> Ctx<'a> {
                 ),
                 (PriorStatus::Disqualified, at) => {
                     let days = at
-                        .map(|t| self.input.now.duration_since(t).as_hours() / 24)
+                        .map(|t| (self.input.now.duration_since(t).as_hours() / 24).max(0))
                         .unwrap_or(i64::MAX);
                     if days < cfg.routing.recycle_after_days as i64 {
                         let note = prior
@@ -216,7 +216,7 @@ impl<'a> Ctx<'a> {
                     let out = self.resolve(Target::Rep(rep), "owner");
                     return (path, out, None, outcome_text);
                 }
-                (Some(_), None) => {
+                (Some(_), None) if prior.owner.is_some() => {
                     self.flags.push(Flag::PriorOwnerInactive);
                     self.steps.push(Step::KnownPerson {
                         email: email.clone(),
@@ -224,6 +224,11 @@ impl<'a> Ctx<'a> {
                         outcome: "owner inactive or unknown: routed as new and flagged".into(),
                     });
                 }
+                (Some(_), None) => self.steps.push(Step::KnownPerson {
+                    email: email.clone(),
+                    owner: None,
+                    outcome: "known person without an owner: routed as new".into(),
+                }),
                 (None, _) => self.steps.push(Step::KnownPerson {
                     email: email.clone(),
                     owner: owner_name,
@@ -476,6 +481,22 @@ impl<'a> Ctx<'a> {
                             );
                             target = Target::Team(t);
                             role = "team".into();
+                        }
+                        _ if self
+                            .cfg
+                            .routing
+                            .default_team
+                            .is_some_and(|t| !visited_teams.contains(&t)) =>
+                        {
+                            // ASG-1: the default team comes before the catch-all.
+                            let t = self.cfg.routing.default_team.unwrap_or_default();
+                            self.fallback(
+                                &from,
+                                &format!("team:{}", self.cfg.team(t).id),
+                                &because,
+                            );
+                            target = Target::Team(t);
+                            role = "default team".into();
                         }
                         _ => {
                             self.flags.push(Flag::NobodyAvailable);
@@ -1140,7 +1161,7 @@ fn junk_reason(
         s.as_deref().is_some_and(|v| {
             let v = v.trim().to_lowercase();
             FAKE_WORDS.contains(&v.as_str())
-                || (v.chars().count() >= 3 && v.chars().all(|c| Some(c) == v.chars().next()))
+                || (v.chars().count() >= 3 && v.chars().all(|c| v.starts_with(c)))
         })
     };
     let fakes = [&lead.first_name, &lead.last_name, &lead.company]

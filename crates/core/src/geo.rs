@@ -37,6 +37,20 @@ impl Geo {
     /// Build the tables. `regions` maps a region name to ISO alpha-2 codes and replaces the
     /// built-in AMER/EMEA/APAC assignment for those countries.
     pub fn new(regions: &HashMap<String, Vec<String>>) -> Self {
+        static BASE: std::sync::LazyLock<Geo> = std::sync::LazyLock::new(Geo::build);
+        let mut geo = BASE.clone();
+        for (region, countries) in regions {
+            for c in countries {
+                if let Some(a2) = geo.country_by_name.get(&fold_key(c)).copied() {
+                    geo.region_by_country.insert(a2, region.clone());
+                }
+            }
+        }
+        geo
+    }
+
+    /// The ISO 3166 tables, built once per process (constant data).
+    fn build() -> Self {
         let mut country_by_name = HashMap::new();
         let mut region_by_country = HashMap::new();
         let mut subdivision_by_name = HashMap::new();
@@ -97,13 +111,6 @@ impl Geo {
         ] {
             if let Some(a2) = country_by_name.get(&fold_key(code)).copied() {
                 country_by_name.entry(alias.to_string()).or_insert(a2);
-            }
-        }
-        for (region, countries) in regions {
-            for c in countries {
-                if let Some(a2) = country_by_name.get(&fold_key(c)).copied() {
-                    region_by_country.insert(a2, region.clone());
-                }
             }
         }
         Geo {

@@ -64,7 +64,7 @@ impl RuleIndex {
     /// Bitset of rules whose every condition accepts the lead's values.
     pub fn candidates(&self, values: &DimValues) -> Vec<u64> {
         let mut acc = vec![u64::MAX; self.words];
-        if self.rules % 64 != 0 {
+        if !self.rules.is_multiple_of(64) {
             acc[self.words - 1] = (1u64 << (self.rules % 64)) - 1;
         }
         if self.rules == 0 {

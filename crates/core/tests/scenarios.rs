@@ -56,12 +56,18 @@ fn cfg(toml: &str) -> CompiledConfig {
     compile_with(toml, &[])
 }
 
-fn demo() -> CompiledConfig {
+fn load_demo() -> CompiledConfig {
     config::load(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/demo.toml"
     ))
     .unwrap_or_else(|e| panic!("demo config: {e}"))
+}
+
+/// The demo config, compiled once for the whole file.
+fn demo() -> &'static CompiledConfig {
+    static DEMO: std::sync::LazyLock<CompiledConfig> = std::sync::LazyLock::new(load_demo);
+    &DEMO
 }
 
 fn demo_file(rel: &str) -> serde_json::Value {
@@ -261,7 +267,7 @@ fn acc_1_existing_account_goes_to_account_owner() {
     // owner of Globex Corporation.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/02-existing-account-subdomain.json")),
         &StateSnapshot::default(),
     );
@@ -331,7 +337,7 @@ route_to = "rep:jordan"
     // The demo's named account from accounts.csv.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/03-named-account.json")),
         &StateSnapshot::default(),
     );
@@ -413,7 +419,7 @@ fn acc_3_personal_email_mapped_by_company() {
     // The demo: gmail + company "Initech".
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file(
             "leads/05-personal-email-company-maps-account.json",
         )),
@@ -529,7 +535,7 @@ name = "Orphan Inc"
     // The demo: Harborview Capital, owned by inactive greg.walsh → his backup priya.shah.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/06-inactive-account-owner.json")),
         &StateSnapshot::default(),
     );
@@ -740,7 +746,7 @@ fn val_4_recycled_within_90_days() {
     // The demo: lead 24 with state/returning.json goes back to tyler.brooks.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/24-returning-lead.json")),
         &demo_state("state/returning.json"),
     );
@@ -869,7 +875,7 @@ fn enr_5_industry_only_routes_by_industry() {
     // The demo's lead 07: industry only → ind-amer-size-unknown → amer-midmarket.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/07-partial-data-industry-only.json")),
         &StateSnapshot::default(),
     );
@@ -1287,7 +1293,7 @@ fn tier_4_unqualified_to_nurture() {
     // The demo's lead 09.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/09-low-intent-nurture.json")),
         &StateSnapshot::default(),
     );
@@ -1789,7 +1795,7 @@ fn asg_2_weighted_round_robin() {
     assert_eq!((n["a"], n["b"], n["c"]), (40, 20, 10), "{picks:?}");
     // Spread out, not in blocks: in every window of 7 leads the shares hold within one.
     for w in picks.windows(7) {
-        let n = counts(&w.to_vec());
+        let n = counts(w);
         let get = |k: &str| n.get(k).copied().unwrap_or(0) as i64;
         assert!(
             (get("a") - 4).abs() <= 1 && (get("b") - 2).abs() <= 1 && (get("c") - 1).abs() <= 1,
@@ -1961,7 +1967,7 @@ route_to = "rep:health"
         ("leads/27-latam-country-territory.json", "lucas.almeida"),
         ("leads/28-dach-enterprise-country.json", "jonas.weber"),
     ] {
-        let r = route(&d, &lead(demo_file(file)), &st);
+        let r = route(d, &lead(demo_file(file)), &st);
         assert_eq!(owner(&r), Some(rep), "{file}\n{}", why(&r));
         assert_eq!(r.decision.path, RoutePath::Territory, "{file}");
     }
@@ -2322,13 +2328,13 @@ id = "east"
     // rule's rep, backup and team lead are all asleep → the APAC pool's late shift.
     let d = demo();
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/23-ooo-rep-territory.json")),
         &StateSnapshot::default(),
     );
     assert_eq!(owner(&r), Some("owen.price"), "{}", why(&r));
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/26-anz-enterprise-after-hours.json")),
         &StateSnapshot::default(),
     );
@@ -2813,7 +2819,7 @@ fn exp_1_trace_lists_rules_candidates_and_version() {
 #[test]
 fn exp_2_deterministic() {
     let d = demo();
-    let d2 = demo();
+    let d2 = load_demo();
     assert_eq!(
         d.version, d2.version,
         "the same files give the same version"
@@ -2836,8 +2842,8 @@ fn exp_2_deterministic() {
             issues: &issues,
             ..RoutingInput::new(&l, &st, now())
         };
-        let a = engine::decide(&d, input);
-        let b = engine::decide(&d, input);
+        let a = engine::decide(d, input);
+        let b = engine::decide(d, input);
         let c = engine::decide(&d2, input);
         assert_eq!(a, b, "{f}: same input, different result");
         assert_eq!(a, c, "{f}: recompiled config, different result");
@@ -2845,7 +2851,7 @@ fn exp_2_deterministic() {
         // The trace (explained), decision and effects survive storage as JSON unchanged,
         // so a stored decision can be re-explained offline.
         let mut trace = a.trace.clone();
-        trace.explain(&d);
+        trace.explain(d);
         let json = serde_json::to_string(&trace).unwrap();
         let back: leadrouter_core::trace::RoutingTrace = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("{f}: trace JSON does not read back: {e}\n{json}"));
@@ -2881,7 +2887,7 @@ fn exp_2_deterministic() {
         }
         (out, st)
     };
-    assert_eq!(seq(&d), seq(&d2));
+    assert_eq!(seq(d), seq(&d2));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2892,7 +2898,8 @@ fn exp_2_deterministic() {
 fn demo_examples_route_as_documented() {
     let d = demo();
     // (file, owner or "queue:NAME", tier and score when not junk)
-    let expected: [(&str, &str, Option<(Tier, i32)>); 29] = [
+    type Expected = (&'static str, &'static str, Option<(Tier, i32)>);
+    let expected: [Expected; 29] = [
         (
             "01-hot-enterprise-demo-amer.json",
             "ana.lopez",
@@ -3032,7 +3039,7 @@ fn demo_examples_route_as_documented() {
             _ => StateSnapshot::default(),
         };
         let r = engine::decide(
-            &d,
+            d,
             RoutingInput {
                 issues: &issues,
                 ..RoutingInput::new(&l, &st, now())
@@ -3057,7 +3064,7 @@ fn demo_examples_route_as_documented() {
     }
     // Lead 01: the hot × enterprise override (contact within 3m).
     let r = route(
-        &d,
+        d,
         &lead(demo_file("leads/01-hot-enterprise-demo-amer.json")),
         &StateSnapshot::default(),
     );

@@ -180,7 +180,7 @@ impl<'a> Compiler<'a> {
                 })
                 .collect()
         };
-        segments.sort_by(|a, b| b.min_employees.cmp(&a.min_employees));
+        segments.sort_by_key(|s| std::cmp::Reverse(s.min_employees));
         let segment_names: Vec<String> = segments.iter().map(|s| s.name.clone()).collect();
 
         // Industries and regions.
@@ -739,12 +739,12 @@ impl<'a> Compiler<'a> {
                 }
             })
             .collect();
-        if let Some(path) = &raw.routing.accounts_csv {
-            if let Some(src) = self.read_table(read_rel, path, "routing.accounts_csv", hasher) {
-                match tables::read_accounts(&src) {
-                    Ok(v) => specs.extend(v),
-                    Err(errs) => self.extra_errors.extend(errs),
-                }
+        if let Some(path) = &raw.routing.accounts_csv
+            && let Some(src) = self.read_table(read_rel, path, "routing.accounts_csv", hasher)
+        {
+            match tables::read_accounts(&src) {
+                Ok(v) => specs.extend(v),
+                Err(errs) => self.extra_errors.extend(errs),
             }
         }
         let mut accounts = Vec::new();
@@ -842,12 +842,12 @@ impl<'a> Compiler<'a> {
                 }
             })
             .collect();
-        if let Some(path) = &raw.routing.matrix_csv {
-            if let Some(src) = self.read_table(read_rel, path, "routing.matrix_csv", hasher) {
-                match tables::read_matrix(&src) {
-                    Ok(v) => rule_specs.extend(v),
-                    Err(errs) => self.extra_errors.extend(errs),
-                }
+        if let Some(path) = &raw.routing.matrix_csv
+            && let Some(src) = self.read_table(read_rel, path, "routing.matrix_csv", hasher)
+        {
+            match tables::read_matrix(&src) {
+                Ok(v) => rule_specs.extend(v),
+                Err(errs) => self.extra_errors.extend(errs),
             }
         }
         let known_regions: BTreeSet<String> =
