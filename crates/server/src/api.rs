@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Longest a request waits for the sequencer before answering 503.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(45);
 const MAX_JSON_BYTES: usize = 256 * 1024;
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_KEY_LEN: usize = 255;
@@ -43,6 +43,7 @@ pub enum ApiError {
     BadRequest(String),
     Invalid(Vec<FieldError>),
     Unavailable(String),
+    Unknown(String),
 }
 
 impl IntoResponse for ApiError {
@@ -77,6 +78,10 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = %m, "answering 503");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; nothing was stored, retry with the same Idempotency-Key".to_string(), vec![])
             }
+            ApiError::Unknown(m) => {
+                tracing::warn!(error = %m, "answering 503 with an unknown outcome");
+                (StatusCode::SERVICE_UNAVAILABLE, "outcome_unknown", "the request may or may not have been stored; retry with the same Idempotency-Key (a retry never creates a duplicate)".to_string(), vec![])
+            }
         };
         let mut body = json!({ "error": code, "message": message });
         if !errors.is_empty() {
@@ -84,6 +89,7 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Clients should back off briefly and retry with the same key.
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -101,6 +107,7 @@ impl From<JobError> for ApiError {
                 value: None,
             }]),
             JobError::Unavailable(m) => ApiError::Unavailable(m),
+            JobError::Unknown(m) => ApiError::Unknown(m),
         }
     }
 }
@@ -309,7 +316,7 @@ async fn import(
                 // Each row is keyed by import and line, so re-sending a chunk after a
                 // failure never imports a row twice.
                 let job = RouteJob {
-                    lead,
+                    lead: *lead,
                     payload,
                     issues,
                     source: format!("import:{import_id}"),
@@ -331,7 +338,7 @@ async fn import(
                 "owner": r.body["owner"],
                 "queue": r.body["queue"],
             })),
-            Err(ApiError::Unavailable(m)) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("not stored: {m}; re-send this file to retry (rows already stored are skipped)")}] })),
+            Err(ApiError::Unavailable(m) | ApiError::Unknown(m)) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("not confirmed: {m}; re-send this file to retry (rows already stored are skipped)")}] })),
             Err(e) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("{e:?}")}] })),
         }
     }

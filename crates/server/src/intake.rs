@@ -197,14 +197,14 @@ pub fn return_allowed(url: &str, form: &Form) -> bool {
         .next()
         .unwrap_or("")
         .to_lowercase();
-    form.return_hosts.iter().any(|h| *h == host)
+    form.return_hosts.contains(&host)
 }
 
 /// One CSV row's outcome before routing.
 pub enum CsvRow {
     Lead {
         line: u64,
-        lead: Lead,
+        lead: Box<Lead>,
         payload: Value,
         issues: Vec<FieldIssue>,
     },
@@ -314,7 +314,7 @@ pub fn parse_csv(text: &str, line_offset: u64) -> Result<Vec<CsvRow>, FieldError
         match validate(&lead) {
             Ok(()) => rows.push(CsvRow::Lead {
                 line,
-                lead,
+                lead: Box::new(lead),
                 payload,
                 issues,
             }),

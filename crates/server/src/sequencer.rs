@@ -16,7 +16,7 @@ use leadrouter_core::config::{CompiledConfig, StageWeights};
 use leadrouter_core::engine::{RoutingInput, assign_manually, decide};
 use leadrouter_core::lead::{FieldIssue, Lead};
 use leadrouter_core::state::{
-    AvailabilityOverride, Effect, PriorPerson, PriorStatus, RepLoad, StateSnapshot,
+    AvailabilityOverride, Effect, PriorPerson, PriorStatus, StateSnapshot,
 };
 use leadrouter_core::trace::{Decision, RoutePath, RoutingTrace};
 use leadrouter_store::{
@@ -30,8 +30,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs committed in one transaction.
 pub const MAX_BATCH: usize = 512;
-/// Longest a routing transaction may take before its requests get an error.
-pub const TX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Longest the work before COMMIT may take before its requests get an error (nothing
+/// is stored then).
+pub const TX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Longest a COMMIT may take; past it the outcome is reported as unknown.
+pub const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Why a job was not done. Every variant leaves nothing written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -42,6 +45,11 @@ pub enum JobError {
     Invalid { field: String, message: String },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The commit was sent but its result is unknown (timeout or lost connection during
+    /// COMMIT): the work may or may not be stored. Retrying with the same idempotency key
+    /// is safe either way.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 pub struct RouteJob {
@@ -301,10 +309,7 @@ fn clamp(v: u64) -> i64 {
 
 /// Move one open lead's weight between stages or reps (ASG-4 load).
 fn shift_load(state: &mut StateSnapshot, w: &mut Writes, rep: &str, stage: &str, delta: i32) {
-    let l = state
-        .loads
-        .entry(rep.to_string())
-        .or_insert(RepLoad::default());
+    let l = state.loads.entry(rep.to_string()).or_default();
     let slot = match stage {
         "mid" => &mut l.mid,
         "late" => &mut l.late,
@@ -448,14 +453,21 @@ async fn process(
         replies.push(reply);
     }
     let batch = w.finish(state);
-    if !batch.is_empty() {
-        tx.write(&batch, version + 1).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        c.version = version + 1;
-    } else {
+    if batch.is_empty() {
         tx.rollback().await.map_err(db)?;
+        return Ok(replies);
     }
-    Ok(replies)
+    tx.write(&batch, version + 1).await.map_err(db)?;
+    // From here the outcome can be unknown: a COMMIT that errors or times out may still
+    // have been applied by the database.
+    match tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await {
+        Ok(Ok(())) => {
+            c.version = version + 1;
+            Ok(replies)
+        }
+        Ok(Err(e)) => Err(JobError::Unknown(e.to_string())),
+        Err(_) => Err(JobError::Unknown("COMMIT timed out".into())),
+    }
 }
 
 fn route_one(

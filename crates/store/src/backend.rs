@@ -72,7 +72,7 @@ macro_rules! backend {
             }
 
             async fn owner_counts(&self) -> Result<Vec<(Option<String>, i64)>> {
-                let rows = sqlx::query("SELECT owner, COUNT(*) AS n FROM leads GROUP BY owner ORDER BY owner")
+                let rows = sqlx::query("SELECT owner, COUNT(*) AS n FROM leads GROUP BY owner ORDER BY owner NULLS FIRST")
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter()

@@ -1,0 +1,787 @@
+//! One storage test suite, run against both backends: every case is a plain async fn over
+//! a database URL, called from a `sqlite_*` and a `postgres_*` test (see `both!`).
+//!
+//! PostgreSQL cases need a server (`LEADROUTER_TEST_PG`, default
+//! `postgres://postgres@127.0.0.1:5432/test`); without one they fail and say how to skip
+//! them (`LEADROUTER_SKIP_PG=1`).
+
+mod support;
+
+use leadrouter_core::state::{
+    AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
+};
+use leadrouter_store::{
+    AccountRow, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, PersonWrite, RepStateWrite,
+    Store, StoredPerson, StoredResponse, from_micros,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{PeopleColumns, TestDb};
+
+/// 2026-11-23T15:00:00Z in microseconds; every timestamp in the suite is relative to it.
+const T0: i64 = 1_795_446_000_000_000;
+const MINUTE: i64 = 60_000_000;
+
+macro_rules! both {
+    ($($case:ident: $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            let db = TestDb::sqlite();
+            $case(&db.url).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let Some(db) = TestDb::postgres().await else {
+                return;
+            };
+            $case(&db.url).await;
+        }
+    )*};
+}
+
+both! {
+    migrations_apply_once_and_reopen: sqlite_migrations_apply_once_and_reopen, postgres_migrations_apply_once_and_reopen;
+    batch_reads_back_exactly: sqlite_batch_reads_back_exactly, postgres_batch_reads_back_exactly;
+    lead_updates_change_the_lead: sqlite_lead_updates_change_the_lead, postgres_lead_updates_change_the_lead;
+    people_upsert_accumulates: sqlite_people_upsert_accumulates, postgres_people_upsert_accumulates;
+    lock_state_returns_written_version: sqlite_lock_state_returns_written_version, postgres_lock_state_returns_written_version;
+    rollback_leaves_nothing: sqlite_rollback_leaves_nothing, postgres_rollback_leaves_nothing;
+    duplicate_keys_are_rejected: sqlite_duplicate_keys_are_rejected, postgres_duplicate_keys_are_rejected;
+    second_writer_waits_for_first: sqlite_second_writer_waits_for_first, postgres_second_writer_waits_for_first;
+    accounts_sync_replaces_the_list: sqlite_accounts_sync_replaces_the_list, postgres_accounts_sync_replaces_the_list;
+}
+
+async fn open(url: &str) -> Arc<dyn Store> {
+    leadrouter_store::open(url)
+        .await
+        .unwrap_or_else(|e| panic!("open {url}: {e}"))
+}
+
+async fn commit(store: &dyn Store, batch: &BatchWrite, version: i64) {
+    let mut tx = store.begin().await.expect("begin");
+    tx.lock_state().await.expect("lock_state");
+    tx.write(batch, version).await.expect("write");
+    tx.commit().await.expect("commit");
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------
+
+fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>) -> LeadRecord {
+    LeadRecord {
+        id: id.into(),
+        source: "api".into(),
+        email: email.map(str::to_string),
+        payload: json!({
+            "email": email,
+            "first_name": "Rebecca",
+            "employees": 2400,
+            "page_history": ["/pricing", "/demo"],
+            "fields": { "utm_campaign": "q4 – ünïcode" },
+        }),
+        received_at: T0,
+        routed_at: T0 + 1_234,
+        owner: owner.map(str::to_string),
+        queue: queue.map(str::to_string),
+        team: owner.map(|_| "pool".to_string()),
+        segment: Some("enterprise".into()),
+        tier: "hot".into(),
+        score: 140,
+        path: "matrix".into(),
+        rule: Some("catch-all".into()),
+        status: "open".into(),
+        stage: "early".into(),
+        outcome: None,
+        outcome_at: None,
+        route_by: Some(T0 + 5 * MINUTE),
+        contact_by: owner.map(|_| T0 + 3 * MINUTE),
+        config_version: "sha256:0123456789abcdef".into(),
+        account_domain: email
+            .and_then(|e| e.split_once('@'))
+            .map(|(_, d)| d.to_string()),
+    }
+}
+
+fn decision(lead_id: &str, kind: &str, owner: Option<&str>, at: i64) -> DecisionRecord {
+    DecisionRecord {
+        lead_id: lead_id.into(),
+        kind: kind.into(),
+        decided_at: at,
+        owner: owner.map(str::to_string),
+        queue: owner.is_none().then(|| "unassigned".to_string()),
+        reason: format!("{kind} for {lead_id}"),
+        actor: (kind == "manual").then(|| "admin-api".to_string()),
+        config_version: "sha256:0123456789abcdef".into(),
+        decision: (kind == "route").then(|| json!({ "owner": owner, "score": 140 })),
+        trace: (kind == "route")
+            .then(|| json!({ "steps": [{ "n": 1, "text": "rule catch-all" }] })),
+    }
+}
+
+fn person(email: &str, owner: &str, seen_at: i64, new_leads: i64, last: &str) -> PersonWrite {
+    PersonWrite {
+        email: email.into(),
+        prior: PriorPerson {
+            owner: Some(owner.into()),
+            status: PriorStatus::Open,
+            disqualified_at: None,
+            note: None,
+        },
+        seen_at,
+        new_leads,
+        last_lead_id: last.into(),
+    }
+}
+
+fn response(lead_id: &str, owner: Option<&str>) -> StoredResponse {
+    StoredResponse {
+        lead_id: lead_id.into(),
+        status: 201,
+        response: json!({ "lead_id": lead_id, "owner": owner.map(|o| json!({ "id": o, "name": o })), "deduplicated": false }),
+    }
+}
+
+/// A batch touching every table.
+fn full_batch() -> BatchWrite {
+    BatchWrite {
+        leads: vec![
+            lead("L1", Some("ann@globex.com"), Some("r1"), None),
+            lead("L2", Some("bob@initech.com"), Some("r2"), None),
+            lead("L3", None, None, Some("unassigned")),
+        ],
+        lead_updates: vec![],
+        decisions: vec![
+            decision("L1", "route", Some("r1"), T0),
+            decision("L2", "route", Some("r2"), T0 + 1),
+            decision("L3", "route", None, T0 + 2),
+            decision("L1", "manual", Some("r1"), T0 + 3),
+        ],
+        people: vec![
+            person("ann@globex.com", "r1", T0, 1, "L1"),
+            PersonWrite {
+                email: "bob@initech.com".into(),
+                prior: PriorPerson {
+                    owner: Some("r2".into()),
+                    status: PriorStatus::Disqualified,
+                    disqualified_at: Some(from_micros(T0 - 10 * MINUTE)),
+                    note: Some("not a buyer".into()),
+                },
+                seen_at: T0 + 1,
+                new_leads: 1,
+                last_lead_id: "L2".into(),
+            },
+        ],
+        rotations: vec![
+            ("pool".into(), "r1".into(), 2_000_000_000),
+            ("pool".into(), "r2".into(), 1_000_000_000),
+            ("emea".into(), "r3".into(), 7),
+        ],
+        clocks: vec![("pool".into(), 1_000_000_000), ("emea".into(), 0)],
+        rep_state: vec![
+            RepStateWrite {
+                rep: "r1".into(),
+                early: 2,
+                mid: 1,
+                late: 3,
+                daily_date: Some("2026-11-23".into()),
+                daily_count: 4,
+                out: false,
+                out_until: None,
+                out_note: None,
+            },
+            RepStateWrite {
+                rep: "r2".into(),
+                early: 1,
+                out: true,
+                out_until: Some(T0 + 60 * MINUTE),
+                out_note: Some("dentist".into()),
+                ..Default::default()
+            },
+            RepStateWrite {
+                rep: "r3".into(),
+                out: true,
+                ..Default::default()
+            },
+        ],
+        idempotency: vec![
+            ("key-1".into(), response("L1", Some("r1")), T0),
+            ("key-3".into(), response("L3", None), T0 + 2),
+        ],
+    }
+}
+
+fn full_batch_state() -> StateSnapshot {
+    let mut s = StateSnapshot::default();
+    s.rotations.insert(
+        "pool".into(),
+        Rotation {
+            virtual_time: 1_000_000_000,
+            passes: BTreeMap::from([
+                ("r1".to_string(), 2_000_000_000),
+                ("r2".to_string(), 1_000_000_000),
+            ]),
+        },
+    );
+    s.rotations.insert(
+        "emea".into(),
+        Rotation {
+            virtual_time: 0,
+            passes: BTreeMap::from([("r3".to_string(), 7)]),
+        },
+    );
+    s.loads.insert(
+        "r1".into(),
+        RepLoad {
+            early: 2,
+            mid: 1,
+            late: 3,
+        },
+    );
+    s.loads.insert(
+        "r2".into(),
+        RepLoad {
+            early: 1,
+            mid: 0,
+            late: 0,
+        },
+    );
+    s.loads.insert("r3".into(), RepLoad::default());
+    s.daily.insert(
+        "r1".into(),
+        DailyCount {
+            date: "2026-11-23".parse().unwrap(),
+            count: 4,
+        },
+    );
+    s.availability.insert(
+        "r2".into(),
+        AvailabilityOverride {
+            out: true,
+            out_until: Some(from_micros(T0 + 60 * MINUTE)),
+            note: Some("dentist".into()),
+        },
+    );
+    s.availability.insert(
+        "r3".into(),
+        AvailabilityOverride {
+            out: true,
+            out_until: None,
+            note: None,
+        },
+    );
+    s
+}
+
+fn sorted(mut v: Vec<(Option<String>, i64)>) -> Vec<(Option<String>, i64)> {
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases
+// ---------------------------------------------------------------------------------------
+
+/// Opening runs the migrations; opening again (a restart) applies nothing new and keeps
+/// the data.
+async fn migrations_apply_once_and_reopen(url: &str) {
+    let store = open(url).await;
+    assert_eq!(store.lead_count().await.unwrap(), 0);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.lock_state().await.unwrap(),
+        0,
+        "a fresh database is at version 0"
+    );
+    tx.rollback().await.unwrap();
+    commit(&*store, &full_batch(), 1).await;
+    drop(store);
+
+    let again = open(url).await;
+    assert_eq!(
+        again.lead_count().await.unwrap(),
+        3,
+        "reopening kept the data"
+    );
+    assert_eq!(again.state().await.unwrap(), full_batch_state());
+    let third = open(url).await;
+    assert_eq!(third.lead_count().await.unwrap(), 3);
+    let dir = if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let files = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .count() as i64;
+    assert_eq!(
+        support::applied_migrations(url).await,
+        files,
+        "each migration is recorded once"
+    );
+    let mut tx = third.begin().await.unwrap();
+    assert_eq!(
+        tx.lock_state().await.unwrap(),
+        1,
+        "reopening kept the version"
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// Everything a routing transaction writes reads back exactly, through every reader.
+async fn batch_reads_back_exactly(url: &str) {
+    let store = open(url).await;
+    let batch = full_batch();
+    commit(&*store, &batch, 1).await;
+
+    for l in &batch.leads {
+        assert_eq!(
+            store.lead(&l.id).await.unwrap().as_ref(),
+            Some(l),
+            "lead {}",
+            l.id
+        );
+    }
+    assert_eq!(store.lead("nope").await.unwrap(), None);
+
+    let h1 = store.history("L1").await.unwrap();
+    assert_eq!(
+        h1,
+        vec![batch.decisions[0].clone(), batch.decisions[3].clone()]
+    );
+    assert_eq!(
+        store.history("L3").await.unwrap(),
+        vec![batch.decisions[2].clone()]
+    );
+    assert_eq!(store.history("nope").await.unwrap(), vec![]);
+
+    assert_eq!(
+        store.idempotent("key-1").await.unwrap(),
+        Some(response("L1", Some("r1")))
+    );
+    assert_eq!(
+        store.idempotent("key-3").await.unwrap(),
+        Some(response("L3", None))
+    );
+    assert_eq!(store.idempotent("key-2").await.unwrap(), None);
+
+    assert_eq!(store.state().await.unwrap(), full_batch_state());
+    // The trait does not promise an order (SQLite sorts NULL first, PostgreSQL last).
+    assert_eq!(
+        sorted(store.owner_counts().await.unwrap()),
+        vec![(None, 1), (Some("r1".into()), 1), (Some("r2".into()), 1)]
+    );
+    assert_eq!(store.lead_count().await.unwrap(), 3);
+
+    // The same rows through a transaction's readers.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_state().await.unwrap(), 1);
+    assert_eq!(tx.load_state().await.unwrap(), full_batch_state());
+    let keys = vec![
+        "key-1".to_string(),
+        "key-2".to_string(),
+        "key-3".to_string(),
+    ];
+    let found = tx.idempotent(&keys).await.unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found["key-1"], response("L1", Some("r1")));
+    assert_eq!(found["key-3"], response("L3", None));
+    let mut leads = tx
+        .leads(&["L3".into(), "L1".into(), "missing".into()])
+        .await
+        .unwrap();
+    leads.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(leads, vec![batch.leads[0].clone(), batch.leads[2].clone()]);
+    let people = tx
+        .people(&[
+            "ann@globex.com".into(),
+            "bob@initech.com".into(),
+            "zed@x.com".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(
+        people["ann@globex.com"],
+        StoredPerson {
+            prior: batch.people[0].prior.clone(),
+            last_lead_id: Some("L1".into()),
+        }
+    );
+    assert_eq!(
+        people["bob@initech.com"],
+        StoredPerson {
+            prior: batch.people[1].prior.clone(),
+            last_lead_id: Some("L2".into()),
+        }
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// Reassignment, disqualification and outcomes update the stored lead in place.
+async fn lead_updates_change_the_lead(url: &str) {
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    let update = LeadUpdate {
+        id: "L1".into(),
+        owner: None,
+        queue: Some("review".into()),
+        team: None,
+        status: "won".into(),
+        stage: "late".into(),
+        outcome: Some("won".into()),
+        outcome_at: Some(T0 + 90 * MINUTE),
+        contact_by: None,
+    };
+    let batch = BatchWrite {
+        lead_updates: vec![update],
+        decisions: vec![decision("L1", "outcome", None, T0 + 90 * MINUTE)],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 2).await;
+    let mut want = lead("L1", Some("ann@globex.com"), Some("r1"), None);
+    want.owner = None;
+    want.queue = Some("review".into());
+    want.team = None;
+    want.status = "won".into();
+    want.stage = "late".into();
+    want.outcome = Some("won".into());
+    want.outcome_at = Some(T0 + 90 * MINUTE);
+    want.contact_by = None;
+    assert_eq!(store.lead("L1").await.unwrap(), Some(want));
+    assert_eq!(store.history("L1").await.unwrap().len(), 3);
+    assert_eq!(
+        store.lead("L2").await.unwrap(),
+        Some(full_batch().leads[1].clone()),
+        "other leads untouched"
+    );
+}
+
+/// VAL-3 bookkeeping: an upsert adds to `lead_count`, keeps `first_seen_at`, moves
+/// `last_seen_at`, and replaces owner, status and the latest lead id.
+async fn people_upsert_accumulates(url: &str) {
+    let store = open(url).await;
+    let first = BatchWrite {
+        people: vec![person("ann@globex.com", "r1", T0, 1, "L1")],
+        ..Default::default()
+    };
+    commit(&*store, &first, 1).await;
+    assert_eq!(
+        support::people_columns(url, "ann@globex.com").await,
+        Some(PeopleColumns {
+            first_seen_at: T0,
+            last_seen_at: T0,
+            lead_count: 1
+        })
+    );
+
+    let later = T0 + 30 * MINUTE;
+    let disqualified = PriorPerson {
+        owner: Some("r2".into()),
+        status: PriorStatus::Disqualified,
+        disqualified_at: Some(from_micros(later)),
+        note: Some("student".into()),
+    };
+    let second = BatchWrite {
+        people: vec![PersonWrite {
+            email: "ann@globex.com".into(),
+            prior: disqualified.clone(),
+            seen_at: later,
+            new_leads: 2,
+            last_lead_id: "L9".into(),
+        }],
+        ..Default::default()
+    };
+    commit(&*store, &second, 2).await;
+    assert_eq!(
+        support::people_columns(url, "ann@globex.com").await,
+        Some(PeopleColumns {
+            first_seen_at: T0,
+            last_seen_at: later,
+            lead_count: 3
+        })
+    );
+
+    // A touch that adds no lead (a disqualification) keeps the count.
+    let third = BatchWrite {
+        people: vec![PersonWrite {
+            new_leads: 0,
+            seen_at: later + 1,
+            ..second.people[0].clone()
+        }],
+        ..Default::default()
+    };
+    commit(&*store, &third, 3).await;
+    assert_eq!(
+        support::people_columns(url, "ann@globex.com")
+            .await
+            .map(|c| c.lead_count),
+        Some(3)
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    tx.lock_state().await.unwrap();
+    let people = tx
+        .people(&["ann@globex.com".into(), "nobody@globex.com".into()])
+        .await
+        .unwrap();
+    assert_eq!(people.len(), 1, "unknown emails are absent: {people:?}");
+    assert_eq!(
+        people["ann@globex.com"],
+        StoredPerson {
+            prior: disqualified,
+            last_lead_id: Some("L9".into()),
+        }
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// `write` sets the version; the next transaction's `lock_state` returns it.
+async fn lock_state_returns_written_version(url: &str) {
+    let store = open(url).await;
+    let mut version = {
+        let mut tx = store.begin().await.unwrap();
+        let v = tx.lock_state().await.unwrap();
+        tx.rollback().await.unwrap();
+        v
+    };
+    assert_eq!(version, 0);
+    for next in [1, 2, 7, 8] {
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.lock_state().await.unwrap(), version);
+        let batch = BatchWrite {
+            clocks: vec![("pool".into(), next)],
+            ..Default::default()
+        };
+        tx.write(&batch, next).await.unwrap();
+        tx.commit().await.unwrap();
+        version = next;
+    }
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_state().await.unwrap(), 8);
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        store.state().await.unwrap().rotations["pool"].virtual_time,
+        8
+    );
+}
+
+/// A rolled-back transaction leaves no lead, decision, person, state or key behind.
+async fn rollback_leaves_nothing(url: &str) {
+    let store = open(url).await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_state().await.unwrap(), 0);
+    tx.write(&full_batch(), 1).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(store.lead_count().await.unwrap(), 0);
+    assert_eq!(store.lead("L1").await.unwrap(), None);
+    assert_eq!(store.history("L1").await.unwrap(), vec![]);
+    assert_eq!(store.idempotent("key-1").await.unwrap(), None);
+    assert_eq!(store.owner_counts().await.unwrap(), vec![]);
+    assert_eq!(store.state().await.unwrap(), StateSnapshot::default());
+    assert_eq!(support::people_columns(url, "ann@globex.com").await, None);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.lock_state().await.unwrap(),
+        0,
+        "the version did not move"
+    );
+    assert!(
+        tx.people(&["ann@globex.com".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.rollback().await.unwrap();
+
+    // A transaction dropped without commit or rollback (a crashed request) is rolled back too.
+    {
+        let mut tx = store.begin().await.unwrap();
+        tx.lock_state().await.unwrap();
+        tx.write(&full_batch(), 1).await.unwrap();
+    }
+    assert_eq!(store.lead_count().await.unwrap(), 0);
+    commit(&*store, &full_batch(), 1).await;
+    assert_eq!(
+        store.lead_count().await.unwrap(),
+        3,
+        "the store still works"
+    );
+}
+
+/// CAP-4: an idempotency key (and a lead id) can be stored once; a second insert fails
+/// and rolls back the whole transaction, leaving the first response in place.
+async fn duplicate_keys_are_rejected(url: &str) {
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+
+    let again = BatchWrite {
+        leads: vec![lead("L4", Some("dan@hooli.com"), Some("r1"), None)],
+        idempotency: vec![("key-1".into(), response("L4", Some("r1")), T0 + 5)],
+        ..Default::default()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.lock_state().await.unwrap();
+    let err = tx.write(&again, 2).await;
+    assert!(
+        err.is_err(),
+        "a second row for idempotency key key-1 must violate the unique key"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        store.idempotent("key-1").await.unwrap(),
+        Some(response("L1", Some("r1"))),
+        "the first response stays"
+    );
+    assert_eq!(
+        store.lead("L4").await.unwrap(),
+        None,
+        "nothing of the failed batch"
+    );
+
+    // Twice in one batch.
+    let twice = BatchWrite {
+        idempotency: vec![
+            ("key-9".into(), response("L1", None), T0),
+            ("key-9".into(), response("L2", None), T0),
+        ],
+        ..Default::default()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.lock_state().await.unwrap();
+    assert!(tx.write(&twice, 2).await.is_err());
+    tx.rollback().await.unwrap();
+    assert_eq!(store.idempotent("key-9").await.unwrap(), None);
+
+    // A lead id is unique too.
+    let dup_lead = BatchWrite {
+        leads: vec![lead("L1", None, None, Some("unassigned"))],
+        ..Default::default()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.lock_state().await.unwrap();
+    assert!(tx.write(&dup_lead, 2).await.is_err());
+    tx.rollback().await.unwrap();
+    assert_eq!(store.lead_count().await.unwrap(), 3);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.lock_state().await.unwrap(),
+        1,
+        "failed batches did not move the version"
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// Two routing transactions at once (two instances on PostgreSQL, two writers on
+/// SQLite): the second cannot take the state until the first commits, and then sees the
+/// first one's version. This is what keeps two instances from handing out the same turn.
+async fn second_writer_waits_for_first(url: &str) {
+    let store = open(url).await;
+    let mut first = store.begin().await.unwrap();
+    let v = first.lock_state().await.unwrap();
+    assert_eq!(v, 0);
+
+    let other = store.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = other.begin().await.expect("second begin");
+        let seen = tx.lock_state().await.expect("second lock_state");
+        let locked_at = Instant::now();
+        (tx, seen, locked_at)
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !second.is_finished(),
+        "the second transaction took the routing state while the first held it"
+    );
+
+    let batch = BatchWrite {
+        rotations: vec![("pool".into(), "r1".into(), 1_000_000_000)],
+        clocks: vec![("pool".into(), 0)],
+        ..Default::default()
+    };
+    first.write(&batch, v + 1).await.unwrap();
+    let committing = Instant::now();
+    first.commit().await.unwrap();
+
+    let (mut tx, seen, locked_at) = tokio::time::timeout(Duration::from_secs(15), second)
+        .await
+        .expect("the second transaction never got the lock after the first committed")
+        .expect("second task panicked");
+    assert!(
+        locked_at >= committing,
+        "the second lock was granted before the first transaction committed"
+    );
+    assert_eq!(
+        seen,
+        v + 1,
+        "the second transaction must see the committed version"
+    );
+    assert_eq!(
+        tx.load_state().await.unwrap().rotations["pool"].passes["r1"],
+        1_000_000_000,
+        "and the committed state"
+    );
+    tx.write(&BatchWrite::default(), seen + 1).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_state().await.unwrap(), 2);
+    tx.rollback().await.unwrap();
+}
+
+/// The account mirror follows the config: a sync upserts the config's accounts and
+/// removes the ones it no longer has.
+async fn accounts_sync_replaces_the_list(url: &str) {
+    let store = open(url).await;
+    let account = |domain: &str, owner: Option<&str>| AccountRow {
+        domain: domain.into(),
+        name: domain.into(),
+        owner: owner.map(str::to_string),
+        named: owner.is_some(),
+    };
+    assert_eq!(store.account_count().await.unwrap(), 0);
+    store
+        .sync_accounts(
+            &[
+                account("globex.com", Some("r1")),
+                account("initech.com", None),
+            ],
+            "sha256:1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.account_count().await.unwrap(), 2);
+    store
+        .sync_accounts(&[account("globex.com", Some("r2"))], "sha256:2")
+        .await
+        .unwrap();
+    assert_eq!(store.account_count().await.unwrap(), 1);
+    store.sync_accounts(&[], "sha256:3").await.unwrap();
+    assert_eq!(store.account_count().await.unwrap(), 0);
+}
+
+/// Several instances start at once on a fresh PostgreSQL database: the migrations run
+/// once (sqlx takes an advisory lock) and every instance opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_open_concurrently() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { leadrouter_store::PgStore::open(&url).await })
+        })
+        .collect();
+    for o in opens {
+        let store = o.await.unwrap().expect("concurrent open");
+        assert_eq!(store.lead_count().await.unwrap(), 0);
+    }
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count() as i64;
+    assert_eq!(support::applied_migrations(&db.url).await, files);
+}
