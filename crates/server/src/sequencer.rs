@@ -526,6 +526,8 @@ fn route_one(
                 outcome: old.outcome.clone(),
                 outcome_at: old.outcome_at,
                 contact_by: d.sla.contact_by.map(micros),
+                accepted_at: None,
+                first_touch_at: None,
             };
             if let Some(l) = leads.get_mut(&old.id) {
                 l.owner = update.owner.clone();
@@ -609,6 +611,8 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         contact_by: d.sla.contact_by.map(micros),
         config_version: d.config_version.clone(),
         account_domain: d.account.clone(),
+        accepted_at: None,
+        first_touch_at: None,
     }
 }
 
@@ -674,6 +678,8 @@ fn lead_op(
         outcome: lead.outcome.clone(),
         outcome_at: lead.outcome_at,
         contact_by: lead.contact_by,
+        accepted_at: lead.accepted_at,
+        first_touch_at: lead.first_touch_at,
     };
     let open = lead.status == "open";
     let email = lead

@@ -14,8 +14,24 @@ fn json_or_null(s: Option<String>) -> Option<serde_json::Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
+fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
+    serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
+}
+
+/// Claims the oldest deliverable rows; the lock clause is `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL and empty on SQLite (one process per file).
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE outbox SET claimed_until = $1, claimed_by = $2 WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until < $3) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id AND p.channel = o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY o.next_attempt_at, o.id LIMIT $4 ",
+            $lock,
+            ") RETURNING *"
+        )
+    };
+}
+
 macro_rules! backend {
-    ($store:ident, $tx:ident, $db:ty, $lock_sql:expr) => {
+    ($store:ident, $tx:ident, $db:ty, $lock_sql:expr, $claim_lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -120,6 +136,106 @@ macro_rules! backend {
                     .await?
                     .try_get("n")?)
             }
+
+            async fn claim_outbox(&self, worker: &str, now: i64, lease_us: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+                let rows = sqlx::query(claim_sql!($claim_lock))
+                    .bind(now + lease_us)
+                    .bind(worker.to_string())
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out: Vec<OutboxRow> = rows.iter().map(outbox_from_row).collect::<Result<_>>()?;
+                out.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok(out)
+            }
+
+            async fn complete_outbox(&self, id: &str, result: &OutboxResult) -> Result<()> {
+                let q = match result {
+                    OutboxResult::Delivered { at } => sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                        .bind(*at)
+                        .bind(id.to_string()),
+                    OutboxResult::Retry { next_at, error } => sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $3 AND status = 'pending'")
+                        .bind(*next_at)
+                        .bind(error.clone())
+                        .bind(id.to_string()),
+                    OutboxResult::Dead { error } => sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, attempts = attempts + 1, claimed_until = NULL WHERE id = $2 AND status = 'pending'")
+                        .bind(error.clone())
+                        .bind(id.to_string()),
+                };
+                q.execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn outbox(&self, lead_id: &str) -> Result<Vec<OutboxRow>> {
+                let rows = sqlx::query("SELECT * FROM outbox WHERE lead_id = $1 ORDER BY id")
+                    .bind(lead_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>> {
+                let rows = sqlx::query("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn due_timers(&self, now: i64, limit: i64) -> Result<Vec<TimerRow>> {
+                let rows = sqlx::query("SELECT * FROM sla_timers WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2")
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(timer_from_row).collect()
+            }
+
+            async fn timers(&self, lead_id: &str) -> Result<Vec<TimerRow>> {
+                let rows = sqlx::query("SELECT * FROM sla_timers WHERE lead_id = $1 ORDER BY due_at, id")
+                    .bind(lead_id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(timer_from_row).collect()
+            }
+
+            async fn pending_timer_count(&self) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM sla_timers WHERE status = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+        }
+
+        fn outbox_from_row(r: &<$db as sqlx::Database>::Row) -> Result<OutboxRow> {
+            Ok(OutboxRow {
+                id: r.try_get("id")?,
+                lead_id: r.try_get("lead_id")?,
+                kind: r.try_get("kind")?,
+                channel: r.try_get("channel")?,
+                recipient: r.try_get("recipient")?,
+                payload: outbox_from_json(r.try_get("payload")?)?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                created_at: r.try_get("created_at")?,
+                delivered_at: r.try_get("delivered_at")?,
+            })
+        }
+
+        fn timer_from_row(r: &<$db as sqlx::Database>::Row) -> Result<TimerRow> {
+            Ok(TimerRow {
+                id: r.try_get("id")?,
+                lead_id: r.try_get("lead_id")?,
+                step: r.try_get("step")?,
+                due_at: r.try_get("due_at")?,
+                status: r.try_get("status")?,
+                owner: r.try_get("owner")?,
+                fired_at: r.try_get("fired_at")?,
+                created_at: r.try_get("created_at")?,
+            })
         }
 
         pub struct $tx {
@@ -152,6 +268,8 @@ macro_rules! backend {
                 contact_by: r.try_get("contact_by")?,
                 config_version: r.try_get("config_version")?,
                 account_domain: r.try_get("account_domain")?,
+                accepted_at: r.try_get("accepted_at")?,
+                first_touch_at: r.try_get("first_touch_at")?,
             })
         }
 
@@ -295,6 +413,22 @@ macro_rules! backend {
                 Ok(out)
             }
 
+            async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM sla_timers WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *self.tx).await? {
+                        out.push(timer_from_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
             async fn write(&mut self, b: &BatchWrite, version: i64) -> Result<()> {
                 let tx = &mut *self.tx;
                 for chunk in b.leads.chunks(CHUNK) {
@@ -328,7 +462,7 @@ macro_rules! backend {
                     q.build().execute(&mut *tx).await?;
                 }
                 for u in &b.lead_updates {
-                    sqlx::query("UPDATE leads SET owner = $1, queue = $2, team = $3, status = $4, stage = $5, outcome = $6, outcome_at = $7, contact_by = $8 WHERE id = $9")
+                    sqlx::query("UPDATE leads SET owner = $1, queue = $2, team = $3, status = $4, stage = $5, outcome = $6, outcome_at = $7, contact_by = $8, accepted_at = $9, first_touch_at = $10 WHERE id = $11")
                         .bind(u.owner.clone())
                         .bind(u.queue.clone())
                         .bind(u.team.clone())
@@ -337,6 +471,8 @@ macro_rules! backend {
                         .bind(u.outcome.clone())
                         .bind(u.outcome_at)
                         .bind(u.contact_by)
+                        .bind(u.accepted_at)
+                        .bind(u.first_touch_at)
                         .bind(u.id.clone())
                         .execute(&mut *tx)
                         .await?;
@@ -426,6 +562,49 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
+                for lead in &b.cancel_timers {
+                    sqlx::query("UPDATE sla_timers SET status = 'cancelled' WHERE lead_id = $1 AND status = 'pending'")
+                        .bind(lead.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for (id, at) in &b.fired_timers {
+                    sqlx::query("UPDATE sla_timers SET status = 'fired', fired_at = $1 WHERE id = $2")
+                        .bind(*at)
+                        .bind(id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for chunk in b.timers.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO sla_timers (id, lead_id, step, due_at, status, owner, fired_at, created_at) ");
+                    q.push_values(chunk, |mut v, t| {
+                        v.push_bind(t.id.clone())
+                            .push_bind(t.lead_id.clone())
+                            .push_bind(t.step.clone())
+                            .push_bind(t.due_at)
+                            .push_bind(t.status.clone())
+                            .push_bind(t.owner.clone())
+                            .push_bind(t.fired_at)
+                            .push_bind(t.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in b.outbox.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
+                    q.push_values(chunk, |mut v, o| {
+                        v.push_bind(o.id.clone())
+                            .push_bind(o.lead_id.clone())
+                            .push_bind(o.kind.clone())
+                            .push_bind(o.channel.clone())
+                            .push_bind(o.recipient.clone())
+                            .push_bind(o.payload.to_string())
+                            .push_bind(o.status.clone())
+                            .push_bind(o.attempts)
+                            .push_bind(o.next_attempt_at)
+                            .push_bind(o.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
                 sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
                     .bind(version)
                     .execute(&mut *tx)
@@ -497,7 +676,8 @@ pub mod sqlite {
         SqliteStore,
         SqliteTx,
         sqlx::Sqlite,
-        "SELECT version FROM state_version WHERE id = 1"
+        "SELECT version FROM state_version WHERE id = 1",
+        ""
     );
 }
 
@@ -550,7 +730,8 @@ pub mod postgres {
         PgStore,
         PgTx,
         sqlx::Postgres,
-        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE"
+        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE",
+        "FOR UPDATE SKIP LOCKED"
     );
 }
 

@@ -66,6 +66,49 @@ pub struct LeadRecord {
     pub config_version: String,
     #[serde(default)]
     pub account_domain: Option<String>,
+    /// SLA-1: when the rep accepted the lead, and first touched it.
+    #[serde(default)]
+    pub accepted_at: Option<i64>,
+    #[serde(default)]
+    pub first_touch_at: Option<i64>,
+}
+
+/// A message to deliver (transactional outbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub id: String,
+    pub lead_id: String,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxResult {
+    Delivered { at: i64 },
+    Retry { next_at: i64, error: String },
+    Dead { error: String },
+}
+
+/// An SLA timer (SLA-1..3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerRow {
+    pub id: String,
+    pub lead_id: String,
+    pub step: String,
+    pub due_at: i64,
+    pub status: String,
+    pub owner: Option<String>,
+    pub fired_at: Option<i64>,
+    pub created_at: i64,
 }
 
 /// An account as configured, mirrored for reporting.
@@ -143,6 +186,8 @@ pub struct LeadUpdate {
     pub outcome: Option<String>,
     pub outcome_at: Option<i64>,
     pub contact_by: Option<i64>,
+    pub accepted_at: Option<i64>,
+    pub first_touch_at: Option<i64>,
 }
 
 /// Everything one routing transaction writes.
@@ -156,11 +201,21 @@ pub struct BatchWrite {
     pub clocks: Vec<(String, i64)>,
     pub rep_state: Vec<RepStateWrite>,
     pub idempotency: Vec<(String, StoredResponse, i64)>,
+    pub outbox: Vec<OutboxRow>,
+    pub timers: Vec<TimerRow>,
+    /// Timers that fired: (id, fired_at).
+    pub fired_timers: Vec<(String, i64)>,
+    /// Leads whose pending timers are cancelled (accepted or touched, reassigned, closed).
+    pub cancel_timers: Vec<String>,
 }
 
 impl BatchWrite {
     pub fn is_empty(&self) -> bool {
-        self.leads.is_empty()
+        self.outbox.is_empty()
+            && self.timers.is_empty()
+            && self.fired_timers.is_empty()
+            && self.cancel_timers.is_empty()
+            && self.leads.is_empty()
             && self.lead_updates.is_empty()
             && self.decisions.is_empty()
             && self.people.is_empty()
@@ -188,6 +243,23 @@ pub trait Store: Send + Sync + 'static {
     /// Replace the mirrored account list with the config's (one transaction).
     async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()>;
     async fn account_count(&self) -> Result<i64>;
+    /// Claim up to `limit` deliverable outbox rows for `lease_us` (PostgreSQL: `FOR UPDATE
+    /// SKIP LOCKED`, so instances share the work). Only the oldest pending row of each
+    /// (lead, channel) is deliverable, which keeps delivery in order per lead.
+    async fn claim_outbox(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_us: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>>;
+    async fn complete_outbox(&self, id: &str, result: &OutboxResult) -> Result<()>;
+    async fn outbox(&self, lead_id: &str) -> Result<Vec<OutboxRow>>;
+    async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>>;
+    /// Pending timers due at or before `now`.
+    async fn due_timers(&self, now: i64, limit: i64) -> Result<Vec<TimerRow>>;
+    async fn timers(&self, lead_id: &str) -> Result<Vec<TimerRow>>;
+    async fn pending_timer_count(&self) -> Result<i64>;
 }
 
 #[async_trait]
@@ -200,6 +272,7 @@ pub trait Tx: Send {
     /// Known people by normalised email, with the id of their latest lead.
     async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>>;
     async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>>;
+    async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>>;
     /// Write a batch and set the state version.
     async fn write(&mut self, batch: &BatchWrite, version: i64) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;

@@ -11,8 +11,8 @@ use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
 use leadrouter_store::{
-    AccountRow, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, PersonWrite, RepStateWrite,
-    Store, StoredPerson, StoredResponse, from_micros,
+    AccountRow, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, OutboxResult, OutboxRow,
+    PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse, TimerRow, from_micros,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -52,6 +52,176 @@ both! {
     duplicate_keys_are_rejected: sqlite_duplicate_keys_are_rejected, postgres_duplicate_keys_are_rejected;
     second_writer_waits_for_first: sqlite_second_writer_waits_for_first, postgres_second_writer_waits_for_first;
     accounts_sync_replaces_the_list: sqlite_accounts_sync_replaces_the_list, postgres_accounts_sync_replaces_the_list;
+    outbox_delivers_in_order_with_retries_and_dead_letters: sqlite_outbox_delivers_in_order_with_retries_and_dead_letters, postgres_outbox_delivers_in_order_with_retries_and_dead_letters;
+    timers_come_due_fire_and_cancel: sqlite_timers_come_due_fire_and_cancel, postgres_timers_come_due_fire_and_cancel;
+}
+
+fn outbox_row(id: &str, lead_id: &str, channel: &str, at: i64) -> OutboxRow {
+    OutboxRow {
+        id: id.into(),
+        lead_id: lead_id.into(),
+        kind: "rep_notification".into(),
+        channel: channel.into(),
+        recipient: "r1".into(),
+        payload: serde_json::json!({"text": id}),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: at,
+        last_error: None,
+        created_at: at,
+        delivered_at: None,
+    }
+}
+
+/// Only the oldest pending message of a (lead, channel) is deliverable; a claim hides rows
+/// from other workers until its lease runs out; retries and dead letters are recorded.
+async fn outbox_delivers_in_order_with_retries_and_dead_letters(url: &str) {
+    let store = open(url).await;
+    let batch = BatchWrite {
+        outbox: vec![
+            outbox_row("o1", "L1", "slack", T0),
+            outbox_row("o2", "L1", "slack", T0),
+            outbox_row("o3", "L1", "email", T0),
+            outbox_row("o4", "L2", "slack", T0 + MINUTE),
+        ],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 1).await;
+    let ids = |v: Vec<OutboxRow>| v.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    // At T0: o1 (first on L1/slack) and o3 (first on L1/email); o2 waits behind o1, o4 is not due.
+    let claimed = ids(store.claim_outbox("w1", T0, MINUTE, 10).await.unwrap());
+    assert_eq!(claimed, vec!["o1", "o3"]);
+    // A second worker sees nothing while the lease holds…
+    assert!(
+        store
+            .claim_outbox("w2", T0 + 1, MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // …and takes over when it lapses (the first worker died).
+    let again = ids(store
+        .claim_outbox("w2", T0 + 2 * MINUTE, MINUTE, 10)
+        .await
+        .unwrap());
+    assert_eq!(again, vec!["o1", "o3", "o4"]);
+    store
+        .complete_outbox(
+            "o1",
+            &OutboxResult::Retry {
+                next_at: T0 + 10 * MINUTE,
+                error: "HTTP 500".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .complete_outbox(
+            "o3",
+            &OutboxResult::Delivered {
+                at: T0 + 2 * MINUTE,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .complete_outbox(
+            "o4",
+            &OutboxResult::Dead {
+                error: "HTTP 400".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // o1 is waiting for its retry, so o2 (same lead and channel) must wait too.
+    assert!(
+        store
+            .claim_outbox("w2", T0 + 5 * MINUTE, MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = ids(store
+        .claim_outbox("w2", T0 + 10 * MINUTE, MINUTE, 10)
+        .await
+        .unwrap());
+    assert_eq!(later, vec!["o1"]);
+    store
+        .complete_outbox(
+            "o1",
+            &OutboxResult::Delivered {
+                at: T0 + 10 * MINUTE,
+            },
+        )
+        .await
+        .unwrap();
+    let last = ids(store
+        .claim_outbox("w2", T0 + 10 * MINUTE, MINUTE, 10)
+        .await
+        .unwrap());
+    assert_eq!(last, vec!["o2"]);
+    let l1 = store.outbox("L1").await.unwrap();
+    let o1 = l1.iter().find(|o| o.id == "o1").unwrap();
+    assert_eq!((o1.status.as_str(), o1.attempts), ("delivered", 2));
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
+    assert_eq!(dead[0].payload, serde_json::json!({"text": "o4"}));
+}
+
+fn timer(id: &str, lead_id: &str, step: &str, due: i64) -> TimerRow {
+    TimerRow {
+        id: id.into(),
+        lead_id: lead_id.into(),
+        step: step.into(),
+        due_at: due,
+        status: "pending".into(),
+        owner: Some("r1".into()),
+        fired_at: None,
+        created_at: T0,
+    }
+}
+
+async fn timers_come_due_fire_and_cancel(url: &str) {
+    let store = open(url).await;
+    let batch = BatchWrite {
+        timers: vec![
+            timer("t1", "L1", "manager", T0 + 5 * MINUTE),
+            timer("t2", "L1", "reassign", T0 + 10 * MINUTE),
+            timer("t3", "L2", "manager", T0 + 5 * MINUTE),
+        ],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 1).await;
+    assert_eq!(store.pending_timer_count().await.unwrap(), 3);
+    let due: Vec<String> = store
+        .due_timers(T0 + 5 * MINUTE, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(due, vec!["t1", "t3"]);
+    let fire = BatchWrite {
+        fired_timers: vec![("t1".into(), T0 + 5 * MINUTE)],
+        cancel_timers: vec!["L2".into()],
+        ..Default::default()
+    };
+    commit(&*store, &fire, 2).await;
+    let l1 = store.timers("L1").await.unwrap();
+    assert_eq!(l1[0].status, "fired");
+    assert_eq!(l1[0].fired_at, Some(T0 + 5 * MINUTE));
+    assert_eq!(l1[1].status, "pending");
+    assert_eq!(store.timers("L2").await.unwrap()[0].status, "cancelled");
+    assert_eq!(store.pending_timer_count().await.unwrap(), 1);
+    let mut tx = store.begin().await.unwrap();
+    let by_id = tx
+        .timers_by_id(&["t2".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].step, "reassign");
+    tx.rollback().await.unwrap();
 }
 
 async fn open(url: &str) -> Arc<dyn Store> {
@@ -103,6 +273,8 @@ fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>)
         account_domain: email
             .and_then(|e| e.split_once('@'))
             .map(|(_, d)| d.to_string()),
+        accepted_at: None,
+        first_touch_at: None,
     }
 }
 
@@ -211,6 +383,7 @@ fn full_batch() -> BatchWrite {
             ("key-1".into(), response("L1", Some("r1")), T0),
             ("key-3".into(), response("L3", None), T0 + 2),
         ],
+        ..Default::default()
     }
 }
 
@@ -435,6 +608,8 @@ async fn lead_updates_change_the_lead(url: &str) {
         outcome: Some("won".into()),
         outcome_at: Some(T0 + 90 * MINUTE),
         contact_by: None,
+        accepted_at: Some(T0 + MINUTE),
+        first_touch_at: Some(T0 + 2 * MINUTE),
     };
     let batch = BatchWrite {
         lead_updates: vec![update],
@@ -451,6 +626,8 @@ async fn lead_updates_change_the_lead(url: &str) {
     want.outcome = Some("won".into());
     want.outcome_at = Some(T0 + 90 * MINUTE);
     want.contact_by = None;
+    want.accepted_at = Some(T0 + MINUTE);
+    want.first_touch_at = Some(T0 + 2 * MINUTE);
     assert_eq!(store.lead("L1").await.unwrap(), Some(want));
     assert_eq!(store.history("L1").await.unwrap().len(), 3);
     assert_eq!(
