@@ -3,7 +3,7 @@
 
 use crate::auth::{Keys, Role, presented_key};
 use crate::intake::{self, CsvRow, FieldError};
-use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, lead_json};
+use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, Touch, lead_json};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -153,6 +153,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/imports",
             post(import).layer(DefaultBodyLimit::max(intake::MAX_IMPORT_BYTES)),
         )
+        .route("/v1/leads/{id}/accept", post(accept))
+        .route("/v1/leads/{id}/contacted", post(contacted))
+        .route("/v1/outbox/dead", get(dead_letters))
+        .route("/v1/admin/clock", post(move_clock))
+        .route("/l/{token}", get(link_page).post(link_act))
         .route("/v1/reps/{id}/availability", put(set_availability))
         .route("/v1/admin/reload", post(reload))
         .route("/v1/openapi.json", get(openapi))
@@ -203,7 +208,7 @@ async fn create_lead(
     Query(q): Query<ExplainQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let received_at = Timestamp::now();
+    let received_at = st.shared.clock.now();
     require(&st, &headers, Role::Intake)?;
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -250,7 +255,7 @@ async fn form_post(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let received_at = Timestamp::now();
+    let received_at = st.shared.clock.now();
     let cfg = st.shared.config.load_full();
     let Some(form) = cfg.forms.iter().find(|f| f.key == key) else {
         return Err(ApiError::NotFound(format!("form {key}")));
@@ -281,7 +286,7 @@ async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let received_at = Timestamp::now();
+    let received_at = st.shared.clock.now();
     require(&st, &headers, Role::Admin)?;
     let offset: u64 = headers
         .get("x-import-line-offset")
@@ -410,6 +415,39 @@ async fn get_lead(
         .collect();
     let mut body = lead_json(&lead);
     body["history"] = Value::Array(history);
+    let messages = store
+        .outbox(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    body["messages"] = Value::Array(
+        messages
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id, "kind": m.kind, "channel": m.channel, "recipient": m.recipient,
+                    "status": m.status, "attempts": m.attempts, "last_error": m.last_error,
+                    "created_at": leadrouter_store::from_micros(m.created_at),
+                    "delivered_at": m.delivered_at.map(leadrouter_store::from_micros),
+                })
+            })
+            .collect(),
+    );
+    let timers = store
+        .timers(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    body["sla_timers"] = Value::Array(
+        timers
+            .iter()
+            .map(|t| {
+                json!({
+                    "step": t.step, "status": t.status, "owner": t.owner,
+                    "due_at": leadrouter_store::from_micros(t.due_at),
+                    "fired_at": t.fired_at.map(leadrouter_store::from_micros),
+                })
+            })
+            .collect(),
+    );
     Ok(Json(body).into_response())
 }
 
@@ -551,6 +589,171 @@ async fn set_availability(
         })
         .await?;
     Ok(Json(wait(rx).await?).into_response())
+}
+
+async fn touch(st: &AppState, id: String, touch: Touch, actor: String) -> Result<Value, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    st.sequencer
+        .submit(Job::Touch {
+            lead_id: id,
+            touch,
+            actor,
+            reply: tx,
+        })
+        .await?;
+    wait(rx).await
+}
+
+async fn accept(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    Ok(Json(touch(&st, id, Touch::Accept, actor(&headers)).await?).into_response())
+}
+
+async fn contacted(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers)).await?).into_response())
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    // Everything interpolated here is produced by us (no lead input), and escaped anyway.
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        format!(
+            "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\"><h1>{t}</h1>{body}</body></html>",
+            t = esc(title)
+        ),
+    )
+        .into_response()
+}
+
+/// A signed accept/contacted link opened in a browser: a confirmation page. Acting only
+/// on POST keeps mail scanners that prefetch links from accepting leads.
+async fn link_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
+    let nrt = st.shared.notify.load_full();
+    match nrt.links.verify(&token, st.shared.clock.now()) {
+        Ok((_lead, action)) => {
+            let what = match action {
+                leadrouter_notify::LinkAction::Accept => "Accept this lead",
+                leadrouter_notify::LinkAction::Contacted => "Record first contact",
+            };
+            page(
+                StatusCode::OK,
+                what,
+                &format!(
+                    "<form method=post><button type=submit style=\"font-size:1.2rem;padding:.6rem 1.2rem\">{what}</button></form>"
+                ),
+            )
+        }
+        Err(e) => page(
+            StatusCode::BAD_REQUEST,
+            "This link cannot be used",
+            &format!("<p>{e}</p>"),
+        ),
+    }
+}
+
+async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Response {
+    let nrt = st.shared.notify.load_full();
+    let (lead_id, action) = match nrt.links.verify(&token, st.shared.clock.now()) {
+        Ok(v) => v,
+        Err(e) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "This link cannot be used",
+                &format!("<p>{e}</p>"),
+            );
+        }
+    };
+    let t = match action {
+        leadrouter_notify::LinkAction::Accept => Touch::Accept,
+        leadrouter_notify::LinkAction::Contacted => Touch::Contacted,
+    };
+    match touch(&st, lead_id, t, "rep-link".into()).await {
+        Ok(v) => page(
+            StatusCode::OK,
+            "Thanks — recorded",
+            &format!(
+                "<p>Lead owner: {}. The SLA clock has stopped.</p>",
+                v["owner"].as_str().unwrap_or("-").replace('<', "&lt;")
+            ),
+        ),
+        Err(ApiError::NotFound(_)) => page(StatusCode::NOT_FOUND, "Lead not found", ""),
+        Err(_) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "<p>We could not record this right now.</p>",
+        ),
+    }
+}
+
+async fn dead_letters(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let rows = st
+        .shared
+        .store
+        .dead_letters(500)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let v: Vec<Value> = rows
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "lead_id": m.lead_id, "kind": m.kind, "channel": m.channel,
+                "recipient": m.recipient, "attempts": m.attempts, "last_error": m.last_error,
+                "created_at": leadrouter_store::from_micros(m.created_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "dead_letters": v })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance: String,
+}
+
+/// Move the test clock forward (only with LEADROUTER_TEST_CLOCK=1).
+async fn move_clock(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let b: ClockBody = body_json(&body)?;
+    let by: jiff::SignedDuration = b.advance.parse().map_err(|e| {
+        ApiError::Invalid(vec![FieldError {
+            field: "advance".into(),
+            message: format!("not a duration (\"10m\", \"2h\"): {e}"),
+            value: Some(b.advance.clone()),
+        }])
+    })?;
+    match st.shared.clock.advance(by) {
+        Ok(now) => Ok(Json(json!({ "now": now })).into_response()),
+        Err(m) => Err(ApiError::Invalid(vec![FieldError {
+            field: "clock".into(),
+            message: m.into(),
+            value: None,
+        }])),
+    }
 }
 
 async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -3,9 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod delivery;
 pub mod intake;
 pub mod metrics;
+pub mod runtime;
 pub mod sequencer;
+pub mod sla;
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
@@ -23,13 +26,37 @@ pub struct ServeOptions {
 }
 
 /// Recompile the config from its file; on error the old one keeps serving.
-pub fn reload_config(st: &api::AppState) -> Result<String, LoadError> {
-    let cfg = Arc::new(config::load(&st.config_path)?);
+pub fn reload_config(st: &api::AppState) -> Result<String, ReloadError> {
+    let cfg = Arc::new(config::load(&st.config_path).map_err(ReloadError::Config)?);
+    let nrt = runtime::NotifyRuntime::build(&cfg).map_err(ReloadError::Notify)?;
     let version = cfg.version.clone();
     st.shared.config.store(cfg.clone());
+    st.shared.notify.store(Arc::new(nrt));
     tracing::info!(%version, "config reloaded");
     spawn_account_sync(st.shared.clone(), cfg);
     Ok(version)
+}
+
+/// Why a reload was refused (the previous config keeps serving).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Config(LoadError),
+    #[error("invalid [notify] settings:\n{0}")]
+    Notify(String),
+}
+
+impl ReloadError {
+    pub fn errors(&self) -> Vec<serde_json::Value> {
+        match self {
+            ReloadError::Config(e) => e
+                .errors()
+                .iter()
+                .map(|x| serde_json::to_value(x).unwrap_or_default())
+                .collect(),
+            ReloadError::Notify(m) => vec![serde_json::json!({ "field": "notify", "message": m })],
+        }
+    }
 }
 
 /// Mirror the config's accounts into the database in the background (reporting only;
@@ -57,6 +84,8 @@ fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
 
 pub async fn serve(opts: ServeOptions) -> Result<()> {
     let cfg = config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let nrt = runtime::NotifyRuntime::build(&cfg)
+        .map_err(|e| anyhow::anyhow!("invalid [notify] settings:\n{e}"))?;
     tracing::info!(version = %cfg.version, config = %opts.config.display(), "config loaded");
     let store = leadrouter_store::open(&opts.database_url)
         .await
@@ -69,12 +98,23 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         );
         keys = auth::Keys::new(&opts.intake_keys, &admin);
     }
+    let test_clock = std::env::var("LEADROUTER_TEST_CLOCK").is_ok_and(|v| v == "1");
+    if test_clock {
+        eprintln!(
+            "leadrouter: LEADROUTER_TEST_CLOCK=1: the clock can be moved with POST /v1/admin/clock (tests only)"
+        );
+    }
     let shared = Arc::new(Shared {
         config: ArcSwap::from_pointee(cfg),
         store,
         metrics: metrics::Metrics::default(),
+        notify: ArcSwap::from_pointee(nrt),
+        clock: runtime::Clock::new(test_clock),
+        outbox_wake: tokio::sync::Notify::new(),
     });
     let sequencer = Sequencer::start(shared.clone());
+    delivery::spawn(shared.clone());
+    sla::spawn(shared.clone(), sequencer.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {
         shared: shared.clone(),

@@ -23,6 +23,15 @@ pub struct Metrics {
     speed_to_assign: Histogram,
     batch_size: Histogram,
     batch_seconds: Histogram,
+    deliveries: Family<DeliveryLabels, Counter>,
+    delivery_latency: Histogram,
+    timer_lag: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+    pub outcome: String,
 }
 
 impl Default for Metrics {
@@ -58,7 +67,28 @@ impl Default for Metrics {
             "Duration of a routing transaction",
             batch_seconds.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by channel and outcome (delivered, retry, dead)",
+            deliveries.clone(),
+        );
+        let delivery_latency = Histogram::new(exponential_buckets(0.001, 2.0, 20));
+        registry.register(
+            "delivery_latency_seconds",
+            "From the message being queued (assignment) to its delivery",
+            delivery_latency.clone(),
+        );
+        let timer_lag = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "sla_timer_lag_seconds",
+            "How late SLA timers were picked up after coming due",
+            timer_lag.clone(),
+        );
         Metrics {
+            deliveries,
+            delivery_latency,
+            timer_lag,
             registry: Mutex::new(registry),
             routed,
             fallbacks,
@@ -92,6 +122,33 @@ impl Metrics {
     pub fn observe_batch(&self, n: usize, took: std::time::Duration) {
         self.batch_size.observe(n as f64);
         self.batch_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn observe_delivery(
+        &self,
+        row: &leadrouter_store::OutboxRow,
+        result: &leadrouter_store::OutboxResult,
+        now: jiff::Timestamp,
+    ) {
+        let outcome = match result {
+            leadrouter_store::OutboxResult::Delivered { .. } => "delivered",
+            leadrouter_store::OutboxResult::Retry { .. } => "retry",
+            leadrouter_store::OutboxResult::Dead { .. } => "dead",
+        };
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: row.channel.clone(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        if outcome == "delivered" {
+            let secs = (now.as_microsecond() - row.created_at) as f64 / 1e6;
+            self.delivery_latency.observe(secs.max(0.0));
+        }
+    }
+
+    pub fn observe_timer_lag(&self, secs: f64) {
+        self.timer_lag.observe(secs);
     }
 
     pub fn encode(&self) -> String {

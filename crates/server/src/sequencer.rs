@@ -10,6 +10,7 @@
 //! batch gets an error and the cached state is dropped, so nothing half-done is served.
 
 use crate::metrics::Metrics;
+use crate::runtime::{Clock, NotifyRuntime};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
 use leadrouter_core::config::{CompiledConfig, StageWeights};
@@ -19,10 +20,12 @@ use leadrouter_core::state::{
     AvailabilityOverride, Effect, PriorPerson, PriorStatus, StateSnapshot,
 };
 use leadrouter_core::trace::{Decision, RoutePath, RoutingTrace};
+use leadrouter_notify::{Contact, Firmographics, NotifyContext, Outgoing, RepContact};
 use leadrouter_store::{
     BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, PersonWrite, RepStateWrite, Store,
     StoredPerson, StoredResponse, micros,
 };
+use leadrouter_store::{OutboxRow, TimerRow};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -92,6 +95,24 @@ pub enum Job {
         note: Option<String>,
         reply: oneshot::Sender<Result<Value, JobError>>,
     },
+    /// SLA-1: the rep accepted the lead or recorded first touch.
+    Touch {
+        lead_id: String,
+        touch: Touch,
+        actor: String,
+        reply: oneshot::Sender<Result<Value, JobError>>,
+    },
+    /// SLA-2/3: a timer came due.
+    Sla {
+        timer_id: String,
+        reply: oneshot::Sender<Result<Value, JobError>>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touch {
+    Accept,
+    Contacted,
 }
 
 /// Shared by the HTTP handlers and the sequencer.
@@ -99,6 +120,19 @@ pub struct Shared {
     pub config: ArcSwap<CompiledConfig>,
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
+    pub notify: ArcSwap<NotifyRuntime>,
+    pub clock: Clock,
+    /// Woken after a commit that queued messages, so delivery starts at once.
+    pub outbox_wake: tokio::sync::Notify,
+}
+
+/// What a batch needs besides the store: the config and notify runtime it was started
+/// with, the clock and the metrics.
+struct BatchCtx<'a> {
+    cfg: &'a CompiledConfig,
+    nrt: &'a NotifyRuntime,
+    clock: &'a Clock,
+    metrics: &'a Metrics,
 }
 
 #[derive(Clone)]
@@ -142,21 +176,30 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let cfg = shared.config.load_full();
+        let nrt = shared.notify.load_full();
+        let bx = BatchCtx {
+            cfg: &cfg,
+            nrt: &nrt,
+            clock: &shared.clock,
+            metrics: &shared.metrics,
+        };
         let started = std::time::Instant::now();
         let n = jobs.len();
+        // The COMMIT carries its own timeout inside `process`; this one bounds the rest,
+        // and since it may cut into the COMMIT its outcome is reported as unknown.
         let result = tokio::time::timeout(
-            TX_TIMEOUT,
-            process(&*shared.store, &cfg, &mut cache, &jobs, &shared.metrics),
+            TX_TIMEOUT + COMMIT_TIMEOUT,
+            process(&*shared.store, &bx, &mut cache, &jobs),
         )
         .await
-        .unwrap_or_else(|_| {
-            Err(JobError::Unavailable(
-                "routing transaction timed out".into(),
-            ))
-        });
+        .unwrap_or_else(|_| Err(JobError::Unknown("routing transaction timed out".into())));
         shared.metrics.observe_batch(n, started.elapsed());
         match result {
-            Ok(replies) => {
+            Ok((replies, queued_messages)) => {
+                if queued_messages {
+                    shared.outbox_wake.notify_waiters();
+                    shared.outbox_wake.notify_one();
+                }
                 for (job, reply) in jobs.drain(..).zip(replies) {
                     deliver(job, reply);
                 }
@@ -181,28 +224,23 @@ enum Reply {
 fn deliver(job: Job, reply: Reply) {
     // A requester that gave up (timeout, disconnect) just drops its receiver; the work
     // is committed all the same and a retry with the same idempotency key finds it.
-    match (job, reply) {
-        (Job::Route(_, tx), Reply::Route(r)) => {
-            let _ = tx.send(r);
+    match job {
+        Job::Route(_, tx) => {
+            let _ = tx.send(match reply {
+                Reply::Route(r) => r,
+                Reply::Failed(e) => Err(e),
+                Reply::Value(_) => Err(JobError::Unavailable("internal: reply mismatch".into())),
+            });
         }
-        (Job::Route(_, tx), Reply::Failed(e)) => {
-            let _ = tx.send(Err(e));
-        }
-        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Value(r)) => {
-            let _ = reply.send(r);
-        }
-        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Failed(e)) => {
-            let _ = reply.send(Err(e));
-        }
-        (Job::Route(_, tx), Reply::Value(_)) => {
-            let _ = tx.send(Err(JobError::Unavailable(
-                "internal: reply mismatch".into(),
-            )));
-        }
-        (Job::Lead { reply, .. } | Job::Availability { reply, .. }, Reply::Route(_)) => {
-            let _ = reply.send(Err(JobError::Unavailable(
-                "internal: reply mismatch".into(),
-            )));
+        Job::Lead { reply: tx, .. }
+        | Job::Availability { reply: tx, .. }
+        | Job::Touch { reply: tx, .. }
+        | Job::Sla { reply: tx, .. } => {
+            let _ = tx.send(match reply {
+                Reply::Value(r) => r,
+                Reply::Failed(e) => Err(e),
+                Reply::Route(_) => Err(JobError::Unavailable("internal: reply mismatch".into())),
+            });
         }
     }
 }
@@ -265,6 +303,54 @@ impl Writes {
         w.last_lead_id = lead_id.to_string();
     }
 
+    /// Cancel a lead's pending timers, including any this batch created.
+    fn cancel_timers(&mut self, lead_id: &str) {
+        self.batch.timers.retain(|t| t.lead_id != lead_id);
+        if !self.batch.cancel_timers.iter().any(|l| l == lead_id) {
+            self.batch.cancel_timers.push(lead_id.to_string());
+        }
+    }
+
+    fn queue_messages(&mut self, lead_id: &str, messages: Vec<Outgoing>, now: Timestamp) {
+        for m in messages {
+            let payload = serde_json::to_value(&m).unwrap_or(Value::Null);
+            self.batch.outbox.push(OutboxRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                lead_id: lead_id.to_string(),
+                kind: label(&m.kind),
+                channel: label(&m.channel),
+                recipient: m.recipient.clone(),
+                payload,
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: micros(now),
+                last_error: None,
+                created_at: micros(now),
+                delivered_at: None,
+            });
+        }
+    }
+
+    fn timer(
+        &mut self,
+        lead_id: &str,
+        step: &str,
+        due: Timestamp,
+        owner: Option<&str>,
+        now: Timestamp,
+    ) {
+        self.batch.timers.push(TimerRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            lead_id: lead_id.to_string(),
+            step: step.to_string(),
+            due_at: micros(due),
+            status: "pending".into(),
+            owner: owner.map(str::to_string),
+            fired_at: None,
+            created_at: micros(now),
+        });
+    }
+
     fn finish(mut self, state: &StateSnapshot) -> BatchWrite {
         for (team, rep) in &self.rotations {
             if let Some(p) = state.rotations.get(team).and_then(|r| r.passes.get(rep)) {
@@ -321,11 +407,11 @@ fn shift_load(state: &mut StateSnapshot, w: &mut Writes, rep: &str, stage: &str,
 
 async fn process(
     store: &dyn Store,
-    cfg: &Arc<CompiledConfig>,
+    bx: &BatchCtx<'_>,
     cache: &mut Option<Cache>,
     jobs: &[Job],
-    metrics: &Metrics,
-) -> Result<Vec<Reply>, JobError> {
+) -> Result<(Vec<Reply>, bool), JobError> {
+    let cfg = bx.cfg;
     let mut tx = store.begin().await.map_err(db)?;
     let version = tx.lock_state().await.map_err(db)?;
     if cache.as_ref().is_none_or(|c| c.version != version) {
@@ -372,11 +458,29 @@ async fn process(
         .into_iter()
         .filter_map(|(k, v)| v.last_lead_id.map(|id| (k, id)))
         .collect();
+    let timer_ids: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| match j {
+            Job::Sla { timer_id, .. } => Some(timer_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let timers: HashMap<String, TimerRow> = if timer_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.timers_by_id(&timer_ids)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|t| (t.id.clone(), t))
+            .collect()
+    };
     let mut lead_ids: Vec<String> = last_lead.values().cloned().collect();
     lead_ids.extend(jobs.iter().filter_map(|j| match j {
-        Job::Lead { lead_id, .. } => Some(lead_id.clone()),
+        Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => Some(lead_id.clone()),
         _ => None,
     }));
+    lead_ids.extend(timers.values().map(|t| t.lead_id.clone()));
     let mut leads: HashMap<String, LeadRecord> = if lead_ids.is_empty() {
         HashMap::new()
     } else {
@@ -411,7 +515,7 @@ async fn process(
                         continue;
                     }
                 }
-                let reply = route_one(cfg, state, &mut w, &mut leads, &mut last_lead, r, metrics);
+                let reply = route_one(bx, state, &mut w, &mut leads, &mut last_lead, r);
                 if let Some(key) = &r.idempotency_key {
                     w.batch.idempotency.push((
                         key.clone(),
@@ -432,8 +536,18 @@ async fn process(
             Job::Lead {
                 lead_id, op, actor, ..
             } => Reply::Value(lead_op(
-                cfg, state, &mut w, &mut leads, lead_id, op, actor, weights,
+                bx, state, &mut w, &mut leads, lead_id, op, actor, weights,
             )),
+            Job::Touch {
+                lead_id,
+                touch,
+                actor,
+                ..
+            } => Reply::Value(touch_lead(bx, &mut w, &mut leads, lead_id, *touch, actor)),
+            Job::Sla { timer_id, .. } => Reply::Value(match timers.get(timer_id) {
+                None => Err(JobError::NotFound(format!("timer {timer_id}"))),
+                Some(t) => fire_timer(bx, state, &mut w, &mut leads, t),
+            }),
             Job::Availability {
                 rep,
                 out,
@@ -455,15 +569,16 @@ async fn process(
     let batch = w.finish(state);
     if batch.is_empty() {
         tx.rollback().await.map_err(db)?;
-        return Ok(replies);
+        return Ok((replies, false));
     }
+    let queued_messages = !batch.outbox.is_empty();
     tx.write(&batch, version + 1).await.map_err(db)?;
     // From here the outcome can be unknown: a COMMIT that errors or times out may still
     // have been applied by the database.
     match tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await {
         Ok(Ok(())) => {
             c.version = version + 1;
-            Ok(replies)
+            Ok((replies, queued_messages))
         }
         Ok(Err(e)) => Err(JobError::Unknown(e.to_string())),
         Err(_) => Err(JobError::Unknown("COMMIT timed out".into())),
@@ -471,15 +586,16 @@ async fn process(
 }
 
 fn route_one(
-    cfg: &CompiledConfig,
+    bx: &BatchCtx<'_>,
     state: &mut StateSnapshot,
     w: &mut Writes,
     leads: &mut HashMap<String, LeadRecord>,
     last_lead: &mut HashMap<String, String>,
     r: &RouteJob,
-    metrics: &Metrics,
 ) -> RouteReply {
-    let now = Timestamp::now();
+    let cfg = bx.cfg;
+    let metrics = bx.metrics;
+    let now = bx.clock.now();
     let mut input = RoutingInput::new(&r.lead, state, now);
     input.issues = &r.issues;
     let routed = decide(cfg, input);
@@ -571,6 +687,20 @@ fn route_one(
         trace: serde_json::to_value(&routed.trace).ok(),
     });
     metrics.observe_route(d, r.received_at, now);
+    let previous = existing.as_ref().map(|old| old.owner.clone());
+    notify_decision(
+        bx,
+        w,
+        &lead_id,
+        &r.lead,
+        d,
+        &routed.trace,
+        now,
+        previous
+            .as_ref()
+            .map(|p| p.as_deref())
+            .filter(|p| *p != d.owner.as_ref().map(|o| o.id.as_str())),
+    );
     let mut trace = None;
     if r.explain {
         let mut t = routed.trace.clone();
@@ -655,7 +785,7 @@ pub fn route_body(
 
 #[allow(clippy::too_many_arguments)]
 fn lead_op(
-    cfg: &CompiledConfig,
+    bx: &BatchCtx<'_>,
     state: &mut StateSnapshot,
     w: &mut Writes,
     leads: &mut HashMap<String, LeadRecord>,
@@ -664,10 +794,11 @@ fn lead_op(
     actor: &str,
     _weights: StageWeights,
 ) -> Result<Value, JobError> {
+    let cfg = bx.cfg;
     let Some(lead) = leads.get(lead_id).cloned() else {
         return Err(JobError::NotFound(format!("lead {lead_id}")));
     };
-    let now = Timestamp::now();
+    let now = bx.clock.now();
     let mut update = LeadUpdate {
         id: lead.id.clone(),
         owner: lead.owner.clone(),
@@ -724,6 +855,16 @@ fn lead_op(
             update.queue = None;
             update.team = d.team.clone();
             update.contact_by = d.sla.contact_by.map(micros);
+            notify_decision(
+                bx,
+                w,
+                &lead.id,
+                &parsed,
+                d,
+                &routed.trace,
+                now,
+                Some(lead.owner.as_deref()),
+            );
             (
                 "manual",
                 d.reason.clone(),
@@ -745,6 +886,7 @@ fn lead_op(
                 shift_load(state, w, o, &lead.stage, -1);
             }
             update.status = "disqualified".into();
+            w.cancel_timers(&lead.id);
             if let Some(e) = &email {
                 state.people.insert(
                     e.clone(),
@@ -790,6 +932,9 @@ fn lead_op(
                 if status == "open" {
                     shift_load(state, w, o, stage, 1);
                 }
+            }
+            if status != "open" {
+                w.cancel_timers(&lead.id);
             }
             update.status = status.into();
             update.stage = stage.into();
@@ -847,6 +992,11 @@ pub fn lead_json(l: &LeadRecord) -> Value {
         "routed_at": ts(l.routed_at),
         "route_by": l.route_by.map(ts),
         "contact_by": l.contact_by.map(ts),
+        "accepted_at": l.accepted_at.map(ts),
+        "first_touch_at": l.first_touch_at.map(ts),
+        // MET-1: acceptance time and speed to contact.
+        "acceptance_seconds": l.accepted_at.map(|a| (a - l.routed_at) as f64 / 1e6),
+        "speed_to_contact_seconds": l.first_touch_at.map(|a| (a - l.routed_at) as f64 / 1e6),
         "config_version": l.config_version,
         "lead": l.payload,
     })
@@ -878,4 +1028,426 @@ fn availability(
     }
     w.reps.insert(rep.to_string());
     Ok(json!({ "rep": rep, "out_of_office": out, "until": until, "note": note }))
+}
+
+/// "slack", "email", "webhook:crm", "rep_notification": a serde enum as a short label.
+fn label<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v).unwrap_or(Value::Null) {
+        Value::String(s) => s,
+        Value::Object(m) => m
+            .iter()
+            .next()
+            .map(|(k, v)| match v {
+                Value::Object(inner) => match inner.values().next() {
+                    Some(Value::String(x)) => format!("{k}:{x}"),
+                    _ => k.clone(),
+                },
+                Value::String(x) => format!("{k}:{x}"),
+                _ => k.clone(),
+            })
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn notify_context(
+    bx: &BatchCtx<'_>,
+    lead_id: &str,
+    lead: &Lead,
+    d: &Decision,
+    trace: Option<&RoutingTrace>,
+    now: Timestamp,
+) -> NotifyContext {
+    let cfg = bx.cfg;
+    let rep = d
+        .owner
+        .as_ref()
+        .and_then(|o| cfg.rep_by_id.get(&o.id))
+        .map(|i| RepContact::from_rep(cfg.rep(*i)));
+    let facts = trace.map(|t| &t.facts);
+    NotifyContext {
+        lead_id: lead_id.to_string(),
+        lead: lead.clone(),
+        decision: d.clone(),
+        reason_lines: trace
+            .map(|t| leadrouter_notify::render::reason_lines(d, t))
+            .unwrap_or_else(|| vec![d.reason.clone()]),
+        rep,
+        firmographics: Firmographics {
+            company: facts
+                .and_then(|f| f.company.clone())
+                .or_else(|| lead.company.clone()),
+            employees: facts.and_then(|f| f.employees),
+            industry: facts.and_then(|f| f.industry.clone()),
+            linkedin: None,
+        },
+        record_url: String::new(),
+        accept_url: None,
+        contacted_url: None,
+    }
+    .with_links(bx.nrt.links.links(lead_id, now))
+}
+
+/// NTF-1..4 and SLA-1/3 for a fresh decision: messages into the outbox and the SLA
+/// ladder's timers, in the same transaction as the assignment. `previous` is set for a
+/// reassignment (Some(None) = from a queue).
+#[allow(clippy::too_many_arguments)]
+fn notify_decision(
+    bx: &BatchCtx<'_>,
+    w: &mut Writes,
+    lead_id: &str,
+    lead: &Lead,
+    d: &Decision,
+    trace: &RoutingTrace,
+    now: Timestamp,
+    previous: Option<Option<&str>>,
+) {
+    let ctx = notify_context(bx, lead_id, lead, d, Some(trace), now);
+    let rendered = match previous {
+        None => bx.nrt.renderer.assignment(&ctx, now),
+        Some(prev) => bx.nrt.renderer.reassignment(&ctx, prev, now),
+    };
+    for warn in &rendered.warnings {
+        tracing::warn!(lead = lead_id, warning = %warn, "template override failed; built-in template used");
+    }
+    w.queue_messages(lead_id, rendered.messages, now);
+    w.cancel_timers(lead_id);
+    match (&d.owner, &d.queue) {
+        (Some(o), _) => {
+            // SLA-2: 1x → manager, 2x → reassign, 3x → leadership.
+            let sla = d.sla.contact_within;
+            for (k, step) in [(1, "manager"), (2, "reassign"), (3, "leadership")] {
+                let due = now.saturating_add(sla * k).unwrap_or(now);
+                w.timer(lead_id, step, due, Some(&o.id), now);
+            }
+        }
+        (None, Some(q)) if bx.nrt.alert_queues.contains(q) => {
+            let due = now.saturating_add(bx.nrt.queue_alert_after).unwrap_or(now);
+            w.timer(lead_id, "queue_age", due, None, now);
+        }
+        _ => {}
+    }
+}
+
+fn parsed_lead(l: &LeadRecord) -> Lead {
+    Lead::from_json(&l.payload).map(|x| x.0).unwrap_or_default()
+}
+
+fn stored_decision(l: &LeadRecord, cfg: &CompiledConfig) -> Decision {
+    use leadrouter_core::trace::{Owner, Sla};
+    let owner = l.owner.as_ref().map(|id| Owner {
+        id: id.clone(),
+        name: cfg
+            .rep_by_id
+            .get(id)
+            .map(|i| cfg.rep(*i).name.clone())
+            .unwrap_or_else(|| id.clone()),
+    });
+    let tier = leadrouter_core::config::Tier::parse(&l.tier)
+        .unwrap_or(leadrouter_core::config::Tier::Standard);
+    let times = cfg.sla_for(tier, l.segment.as_deref());
+    Decision {
+        owner,
+        queue: l.queue.clone(),
+        path: serde_json::from_value(Value::String(l.path.clone())).unwrap_or(RoutePath::CatchAll),
+        rule: l.rule.clone(),
+        team: l.team.clone(),
+        account: l.account_domain.clone(),
+        segment: l.segment.clone(),
+        tier,
+        score: l.score as i32,
+        intent: leadrouter_core::config::Intent::Low,
+        icp_fit: false,
+        sla: Sla {
+            route_by: l
+                .route_by
+                .map(leadrouter_store::from_micros)
+                .unwrap_or_else(|| leadrouter_store::from_micros(l.routed_at)),
+            contact_by: l.contact_by.map(leadrouter_store::from_micros),
+            route_within: times.route_within,
+            contact_within: times.contact_within,
+        },
+        reason: String::new(),
+        flags: Vec::new(),
+        notes: Vec::new(),
+        config_version: l.config_version.clone(),
+        decided_at: leadrouter_store::from_micros(l.routed_at),
+    }
+}
+
+/// SLA-1: accept / first touch. Stops the escalation ladder.
+fn touch_lead(
+    bx: &BatchCtx<'_>,
+    w: &mut Writes,
+    leads: &mut HashMap<String, LeadRecord>,
+    lead_id: &str,
+    touch: Touch,
+    actor: &str,
+) -> Result<Value, JobError> {
+    let Some(mut lead) = leads.get(lead_id).cloned() else {
+        return Err(JobError::NotFound(format!("lead {lead_id}")));
+    };
+    let now = micros(bx.clock.now());
+    let (kind, changed) = match touch {
+        Touch::Accept => ("accepted", lead.accepted_at.is_none()),
+        Touch::Contacted => ("contacted", lead.first_touch_at.is_none()),
+    };
+    if !changed {
+        return Ok(lead_json(&lead));
+    }
+    if lead.accepted_at.is_none() {
+        lead.accepted_at = Some(now);
+    }
+    if touch == Touch::Contacted {
+        lead.first_touch_at = Some(now);
+    }
+    w.cancel_timers(&lead.id);
+    let event = match touch {
+        Touch::Accept => leadrouter_notify::EventType::LeadAccepted,
+        Touch::Contacted => leadrouter_notify::EventType::LeadContacted,
+    };
+    let d = stored_decision(&lead, bx.cfg);
+    let ctx = notify_context(
+        bx,
+        &lead.id,
+        &parsed_lead(&lead),
+        &d,
+        None,
+        leadrouter_store::from_micros(now),
+    );
+    let events = bx.nrt.renderer.event(
+        event,
+        &ctx,
+        Default::default(),
+        leadrouter_store::from_micros(now),
+    );
+    w.queue_messages(&lead.id, events, leadrouter_store::from_micros(now));
+    w.batch.decisions.push(DecisionRecord {
+        lead_id: lead.id.clone(),
+        kind: kind.into(),
+        decided_at: now,
+        owner: lead.owner.clone(),
+        queue: lead.queue.clone(),
+        reason: format!("{kind} by {actor}"),
+        actor: Some(actor.to_string()),
+        config_version: bx.cfg.version.clone(),
+        decision: None,
+        trace: None,
+    });
+    w.batch.lead_updates.push(LeadUpdate {
+        id: lead.id.clone(),
+        owner: lead.owner.clone(),
+        queue: lead.queue.clone(),
+        team: lead.team.clone(),
+        status: lead.status.clone(),
+        stage: lead.stage.clone(),
+        outcome: lead.outcome.clone(),
+        outcome_at: lead.outcome_at,
+        contact_by: lead.contact_by,
+        accepted_at: lead.accepted_at,
+        first_touch_at: lead.first_touch_at,
+    });
+    leads.insert(lead.id.clone(), lead.clone());
+    Ok(lead_json(&lead))
+}
+
+/// SLA-2/3: a timer came due. Acts only if the lead is still waiting for the owner the
+/// step was set for; the timer is marked fired either way (exactly once: the timer row is
+/// read inside the locked routing transaction).
+fn fire_timer(
+    bx: &BatchCtx<'_>,
+    state: &mut StateSnapshot,
+    w: &mut Writes,
+    leads: &mut HashMap<String, LeadRecord>,
+    t: &TimerRow,
+) -> Result<Value, JobError> {
+    let cfg = bx.cfg;
+    let now = bx.clock.now();
+    if t.status != "pending" || w.batch.fired_timers.iter().any(|(id, _)| *id == t.id) {
+        return Ok(json!({"timer": t.id, "action": "none", "why": "already handled"}));
+    }
+    w.batch.fired_timers.push((t.id.clone(), micros(now)));
+    let Some(lead) = leads.get(&t.lead_id).cloned() else {
+        return Ok(json!({"timer": t.id, "action": "none", "why": "lead not found"}));
+    };
+    let untouched =
+        lead.status == "open" && lead.first_touch_at.is_none() && lead.accepted_at.is_none();
+    let still_owner = lead.owner.is_some() && lead.owner == t.owner;
+    let parsed = parsed_lead(&lead);
+    let d = stored_decision(&lead, cfg);
+    let ctx = notify_context(bx, &lead.id, &parsed, &d, None, now);
+    let manager_of = |rep: &str| -> Option<Contact> {
+        let r = cfg.rep(*cfg.rep_by_id.get(rep)?);
+        let m = r
+            .manager
+            .or_else(|| r.team.and_then(|tm| cfg.team(tm).manager))?;
+        Some(Contact::from_manager(&cfg.managers[m as usize]))
+    };
+    let record = |w: &mut Writes,
+                  kind: &str,
+                  reason: String,
+                  owner: Option<String>,
+                  queue: Option<String>| {
+        w.batch.decisions.push(DecisionRecord {
+            lead_id: lead.id.clone(),
+            kind: kind.into(),
+            decided_at: micros(now),
+            owner,
+            queue,
+            reason,
+            actor: Some("sla".into()),
+            config_version: cfg.version.clone(),
+            decision: None,
+            trace: None,
+        });
+    };
+    let escalated = |w: &mut Writes, step: &str| {
+        let mut extra = serde_json::Map::new();
+        extra.insert("step".into(), Value::String(step.into()));
+        let ev = bx.nrt.renderer.event(
+            leadrouter_notify::EventType::LeadSlaEscalated,
+            &ctx,
+            extra,
+            now,
+        );
+        w.queue_messages(&lead.id, ev, now);
+    };
+    match t.step.as_str() {
+        "manager" if untouched && still_owner => {
+            let owner = lead.owner.clone().unwrap_or_default();
+            let Some(m) = manager_of(&owner) else {
+                record(
+                    w,
+                    "sla_manager_alert",
+                    format!("SLA missed by {owner}; no manager configured"),
+                    lead.owner.clone(),
+                    None,
+                );
+                return Ok(json!({"timer": t.id, "action": "none", "why": "no manager"}));
+            };
+            let r = bx.nrt.renderer.manager_alert(&ctx, &m, 1);
+            w.queue_messages(&lead.id, r.messages, now);
+            escalated(w, "manager");
+            record(
+                w,
+                "sla_manager_alert",
+                format!("not touched within SLA: alerted manager {}", m.id),
+                lead.owner.clone(),
+                None,
+            );
+            Ok(json!({"timer": t.id, "action": "manager_alert", "manager": m.id}))
+        }
+        "reassign" if untouched && still_owner => {
+            let owner = lead.owner.clone().unwrap_or_default();
+            let exclude = [owner.as_str()];
+            let mut input = RoutingInput::new(&parsed, state, now);
+            input.exclude = &exclude;
+            let routed = decide(cfg, input);
+            let nd = &routed.decision;
+            let Some(new_owner) = nd.owner.clone().filter(|o| o.id != owner) else {
+                record(
+                    w,
+                    "sla_reassign",
+                    format!("2x SLA: no other rep available; stays with {owner}"),
+                    lead.owner.clone(),
+                    None,
+                );
+                return Ok(
+                    json!({"timer": t.id, "action": "none", "why": "no other rep available"}),
+                );
+            };
+            // Move the lead: the rotation/daily effects of the new pick, and its load.
+            let effects: Vec<Effect> = routed
+                .effects
+                .iter()
+                .filter(|e| !matches!(e, Effect::AddEarlyLoad { .. }))
+                .cloned()
+                .collect();
+            w.apply(state, &effects);
+            shift_load(state, w, &owner, &lead.stage, -1);
+            shift_load(state, w, &new_owner.id, &lead.stage, 1);
+            let mut after = lead.clone();
+            after.owner = Some(new_owner.id.clone());
+            after.team = nd.team.clone();
+            after.contact_by = nd.sla.contact_by.map(micros);
+            w.batch.lead_updates.push(LeadUpdate {
+                id: after.id.clone(),
+                owner: after.owner.clone(),
+                queue: None,
+                team: after.team.clone(),
+                status: after.status.clone(),
+                stage: after.stage.clone(),
+                outcome: after.outcome.clone(),
+                outcome_at: after.outcome_at,
+                contact_by: after.contact_by,
+                accepted_at: None,
+                first_touch_at: None,
+            });
+            let nctx = notify_context(bx, &lead.id, &parsed, nd, Some(&routed.trace), now);
+            let r = bx.nrt.renderer.reassignment(&nctx, Some(&owner), now);
+            w.queue_messages(&lead.id, r.messages, now);
+            escalated(w, "reassign");
+            w.batch.decisions.push(DecisionRecord {
+                lead_id: lead.id.clone(),
+                kind: "sla_reassign".into(),
+                decided_at: micros(now),
+                owner: after.owner.clone(),
+                queue: None,
+                reason: format!("not touched within 2x SLA by {owner}: {}", nd.reason),
+                actor: Some("sla".into()),
+                config_version: cfg.version.clone(),
+                decision: serde_json::to_value(nd).ok(),
+                trace: serde_json::to_value(&routed.trace).ok(),
+            });
+            leads.insert(after.id.clone(), after);
+            Ok(json!({"timer": t.id, "action": "reassigned", "from": owner, "to": new_owner.id}))
+        }
+        "leadership" if untouched && lead.owner.is_some() => {
+            let mut sent = Vec::new();
+            for m in &cfg.leadership {
+                let c = Contact::from_manager(&cfg.managers[*m as usize]);
+                let r = bx.nrt.renderer.manager_alert(&ctx, &c, 3);
+                w.queue_messages(&lead.id, r.messages, now);
+                sent.push(c.id);
+            }
+            escalated(w, "leadership");
+            record(
+                w,
+                "sla_leadership_alert",
+                format!(
+                    "not touched within 3x SLA: alerted {}",
+                    if sent.is_empty() {
+                        "nobody (no leadership configured)".to_string()
+                    } else {
+                        sent.join(", ")
+                    }
+                ),
+                lead.owner.clone(),
+                None,
+            );
+            Ok(json!({"timer": t.id, "action": "leadership_alert", "to": sent}))
+        }
+        "queue_age" if lead.status == "open" && lead.owner.is_none() => {
+            let queue = lead.queue.clone().unwrap_or_default();
+            let age = now.duration_since(leadrouter_store::from_micros(lead.received_at));
+            let r = bx.nrt.renderer.queue_alert(&ctx, &queue, age);
+            w.queue_messages(&lead.id, r.messages, now);
+            record(
+                w,
+                "queue_alert",
+                format!(
+                    "in queue {queue} for {}",
+                    jiff::Span::try_from(age)
+                        .map(|s| format!("{s:#}"))
+                        .unwrap_or_default()
+                ),
+                None,
+                Some(queue.clone()),
+            );
+            Ok(json!({"timer": t.id, "action": "queue_alert", "queue": queue}))
+        }
+        _ => Ok(
+            json!({"timer": t.id, "action": "none", "why": "lead already touched, reassigned or closed"}),
+        ),
+    }
 }

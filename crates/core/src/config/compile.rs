@@ -1130,6 +1130,9 @@ impl<'a> Compiler<'a> {
             domains,
             sources: Vec::new(),
             forms,
+            notify: raw.notify.clone(),
+            enrichment: raw.enrichment.clone(),
+            base_dir: std::path::PathBuf::from("."),
         })
     }
 

@@ -28,13 +28,15 @@ pub fn load(path: impl AsRef<Path>) -> Result<CompiledConfig, LoadError> {
     let path = path.as_ref();
     let text = read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    compile::compile(
+    let mut cfg = compile::compile(
         SourceText::new(path.display().to_string(), text),
         &|rel: &str| {
             let p = base.join(rel);
             read(&p).map(|t| SourceText::new(p.display().to_string(), t))
         },
-    )
+    )?;
+    cfg.base_dir = base.to_path_buf();
+    Ok(cfg)
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
@@ -430,6 +432,12 @@ pub struct CompiledConfig {
     /// Every source file and its text (config, CSV), for diagnostics.
     pub sources: Vec<String>,
     pub forms: Vec<Form>,
+    /// `[notify]` and `[enrichment]` as written: their own crates validate them (the
+    /// server refuses to start or reload when they are invalid).
+    pub notify: Option<toml::Table>,
+    pub enrichment: Option<toml::Table>,
+    /// Directory of the config file, for paths inside those tables.
+    pub base_dir: std::path::PathBuf,
 }
 
 impl CompiledConfig {

@@ -48,6 +48,12 @@ pub struct RawConfig {
     pub rules: Vec<Spanned<RawRule>>,
     #[serde(default, rename = "form")]
     pub forms: Vec<Spanned<RawForm>>,
+    /// Notification channels, templates and alerts; parsed by the server's notify crate.
+    #[serde(default)]
+    pub notify: Option<toml::Table>,
+    /// Enrichment provider chain; parsed by the enrich crate.
+    #[serde(default)]
+    pub enrichment: Option<toml::Table>,
 }
 
 /// A public HTML form posting to `/v1/forms/{key}` (CAP-2).

@@ -1,0 +1,118 @@
+//! The outbox worker (NTF-5): claims due messages (a lease, so a worker that dies mid-send
+//! gives its rows back when the lease runs out; `SKIP LOCKED` on PostgreSQL so instances
+//! share the work), delivers them with the row id as idempotency key, and records the
+//! outcome: delivered, retry with exponential backoff (or the server's Retry-After), or
+//! dead after `MAX_ATTEMPTS` — dead letters stay visible through the API. Routing never
+//! waits for any of this.
+
+use crate::sequencer::Shared;
+use jiff::SignedDuration;
+use leadrouter_notify::{DeliveryResult, Outgoing};
+use leadrouter_store::{OutboxResult, OutboxRow, micros};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Attempts before a message is dead-lettered (about 17 hours of backoff in all).
+pub const MAX_ATTEMPTS: i64 = 12;
+/// How long a claim holds before another worker may take the row.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
+const BATCH: i64 = 64;
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Backoff before retry `attempt` (1-based): 2 s, 4 s, 8 s, … capped at 4 h, ±20% jitter.
+pub fn backoff(attempt: i64) -> SignedDuration {
+    let base = 2f64.powi(attempt.clamp(1, 20) as i32).min(4.0 * 3600.0);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    SignedDuration::from_secs_f64(base * jitter)
+}
+
+pub fn spawn(shared: Arc<Shared>) {
+    let worker = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    tokio::spawn(async move {
+        loop {
+            let now = shared.clock.now();
+            let claimed = shared
+                .store
+                .claim_outbox(&worker, micros(now), micros_of(LEASE), BATCH)
+                .await;
+            let rows = match claimed {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming outbox rows failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if rows.is_empty() {
+                // Woken by the sequencer after a commit with messages, or poll.
+                let _ = tokio::time::timeout(IDLE_POLL, shared.outbox_wake.notified()).await;
+                continue;
+            }
+            let nrt = shared.notify.load_full();
+            let sends = rows.into_iter().map(|row| {
+                let nrt = nrt.clone();
+                let shared = shared.clone();
+                async move {
+                    let result = attempt(&nrt.notifier, &row).await;
+                    let now = shared.clock.now();
+                    let outcome = outcome(&row, result, now);
+                    shared.metrics.observe_delivery(&row, &outcome, now);
+                    if let Err(e) = shared.store.complete_outbox(&row.id, &outcome).await {
+                        // The lease will lapse and the row be retried; the idempotency key
+                        // lets receivers drop the duplicate.
+                        tracing::error!(error = %e, id = %row.id, "recording a delivery failed");
+                    }
+                }
+            });
+            futures::future::join_all(sends).await;
+        }
+    });
+}
+
+fn micros_of(d: SignedDuration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+async fn attempt(notifier: &leadrouter_notify::Notifier, row: &OutboxRow) -> DeliveryResult {
+    let out: Outgoing = match serde_json::from_value(row.payload.clone()) {
+        Ok(o) => o,
+        Err(e) => {
+            return DeliveryResult::Failed {
+                error: format!("stored message is unreadable: {e}"),
+            };
+        }
+    };
+    // The notifier enforces its own per-call timeout; this is the outer guard.
+    match tokio::time::timeout(Duration::from_secs(30), notifier.deliver(&out, &row.id)).await {
+        Ok(r) => r,
+        Err(_) => DeliveryResult::Retry {
+            after: None,
+            error: "delivery timed out after 30 s".into(),
+        },
+    }
+}
+
+fn outcome(row: &OutboxRow, result: DeliveryResult, now: jiff::Timestamp) -> OutboxResult {
+    match result {
+        DeliveryResult::Delivered => OutboxResult::Delivered { at: micros(now) },
+        DeliveryResult::Failed { error } => OutboxResult::Dead { error },
+        DeliveryResult::Retry { after, error } => {
+            let attempt = row.attempts + 1;
+            if attempt >= MAX_ATTEMPTS {
+                return OutboxResult::Dead {
+                    error: format!("gave up after {attempt} attempts: {error}"),
+                };
+            }
+            let wait = match after {
+                Some(a) => SignedDuration::try_from(a)
+                    .unwrap_or(backoff(attempt))
+                    .max(backoff(attempt) / 4),
+                None => backoff(attempt),
+            };
+            OutboxResult::Retry {
+                next_at: micros(now.saturating_add(wait).unwrap_or(now)),
+                error,
+            }
+        }
+    }
+}
