@@ -727,11 +727,14 @@ impl<'a> Ctx<'a> {
             .iter()
             .enumerate()
             .map(|(pos, &r)| {
-                let p = rotation
-                    .and_then(|rot| rot.passes.get(&cfg.rep(r).id))
-                    .copied()
-                    .unwrap_or(vt)
-                    .max(vt);
+                let p = match rotation.and_then(|rot| rot.passes.get(&cfg.rep(r).id)) {
+                    None => vt,
+                    Some(&p) if p >= vt => p,
+                    // Skipped while away: just after the clock, so whoever is due at the
+                    // clock goes first and the returning rep's next pass does not tie
+                    // with (and, by file order, win against) the rep who just had a turn.
+                    Some(_) => vt.saturating_add(1),
+                };
                 (p, pos, r)
             })
             .collect();

@@ -16,7 +16,9 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
         .with_context(|| format!("{} is not UTF-8: save it as CSV UTF-8", file.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
     // Record boundaries from a real CSV parser (quoted cells may span lines).
+    // has_headers(false): the first read_record below must return the header itself.
     let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
     let header_end = {
@@ -33,7 +35,10 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
         if !rdr.read_record(&mut rec).unwrap_or(true) {
             break;
         }
-        starts.push((pos.byte() as usize, pos.line()));
+        starts.push((
+            pos.byte() as usize,
+            leadrouter_server::intake::line_at(&text, pos.byte()),
+        ));
     }
     let total = starts.len() as u64;
     if total == 0 {

@@ -119,6 +119,28 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// One line: throughput, median and tail, errors and the first of them.
+    pub fn one_line(&self) -> String {
+        let mut line = format!(
+            "{:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} errors",
+            self.throughput_rps,
+            self.latency_ms.p50,
+            self.latency_ms.p99,
+            self.errors.total()
+        );
+        if let Some(sta) = &self.speed_to_assign_ms {
+            let _ = write!(
+                line,
+                ", to assign p50 {:.3} ms p99 {:.3} ms",
+                sta.p50, sta.p99
+            );
+        }
+        if let Some(first) = &self.errors.first {
+            let _ = write!(line, " (first: {first})");
+        }
+        line
+    }
+
     /// A few lines for a person at a terminal.
     pub fn to_text(&self) -> String {
         let mut out = String::new();

@@ -503,6 +503,7 @@ async fn reassign(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
     let b: ReassignBody = body_json(&body)?;
     lead_op(
         &st,
@@ -528,6 +529,7 @@ async fn disqualify(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
     let b: DisqualifyBody = if body.is_empty() {
         DisqualifyBody::default()
     } else {
@@ -548,6 +550,7 @@ async fn outcome(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
     let b: OutcomeBody = body_json(&body)?;
     lead_op(&st, &headers, id, LeadOp::Outcome { outcome: b.outcome }).await
 }

@@ -200,6 +200,18 @@ pub fn return_allowed(url: &str, form: &Form) -> bool {
     form.return_hosts.contains(&host)
 }
 
+/// The 1-based line on which the record at byte `byte` of `text` starts. The csv
+/// crate's own line count lags by one on CRLF input (Excel on Windows): a record's
+/// position is the `\n` of the previous line's CRLF, counted before that `\n`.
+pub fn line_at(text: &str, byte: u64) -> u64 {
+    let b = text.as_bytes();
+    let mut i = usize::try_from(byte).unwrap_or(usize::MAX).min(b.len());
+    while i < b.len() && (b[i] == b'\r' || b[i] == b'\n') {
+        i += 1;
+    }
+    1 + b[..i].iter().filter(|c| **c == b'\n').count() as u64
+}
+
 /// One CSV row's outcome before routing.
 pub enum CsvRow {
     Lead {
@@ -256,7 +268,7 @@ pub fn parse_csv(text: &str, line_offset: u64) -> Result<Vec<CsvRow>, FieldError
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0) + line_offset;
+                let line = e.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + line_offset;
                 rows.push(CsvRow::Error {
                     line,
                     errors: vec![FieldError {
@@ -268,7 +280,7 @@ pub fn parse_csv(text: &str, line_offset: u64) -> Result<Vec<CsvRow>, FieldError
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0) + line_offset;
+        let line = rec.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + line_offset;
         if rec.iter().all(str::is_empty) {
             continue;
         }

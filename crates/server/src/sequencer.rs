@@ -844,6 +844,11 @@ fn lead_op(
                 .cloned()
                 .collect();
             w.apply(state, &effects);
+            // ASG-6: the person now belongs to the new owner, so a resubmission (VAL-3)
+            // follows the reassignment instead of the stored pre-reassignment owner.
+            if let Some(e) = &email {
+                w.person(state, e, micros(now), false, &lead.id);
+            }
             if open {
                 if let Some(prev) = &lead.owner {
                     shift_load(state, w, prev, &lead.stage, -1);

@@ -42,7 +42,29 @@ struct Args {
     /// Server runtime threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+
+    /// SQLite's `wal_autocheckpoint` in pages. The checkpoint runs inside the commit that
+    /// crosses it, so the default (1000) puts an occasional multi-millisecond stall on
+    /// the request path; 0 turns it off (the WAL then grows for the whole run).
+    #[arg(long, default_value_t = 1000)]
+    wal_autocheckpoint: u32,
+
+    /// How a batch is written: one INSERT statement per lead, or multi-row INSERTs.
+    #[arg(long, value_enum, default_value_t = InsertStyle::PerRow)]
+    insert: InsertStyle,
 }
+
+/// How the writer turns a batch into SQL. Both insert one row per lead in one transaction;
+/// multi-row saves sqlx-sqlite's per-statement hand-off to its worker thread, which is
+/// most of the writer's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum InsertStyle {
+    PerRow,
+    MultiRow,
+}
+
+/// Rows per multi-row INSERT: 17 parameters each, well under SQLite's 32,766 limit.
+const ROWS_PER_STATEMENT: usize = 256;
 
 /// A lead waiting for its commit, and where to send its row id.
 struct Pending {
@@ -74,6 +96,7 @@ async fn serve(args: Args) -> Result<()> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
+        .pragma("wal_autocheckpoint", args.wal_autocheckpoint.to_string())
         .connect()
         .await
         .with_context(|| format!("opening {url}"))?;
@@ -93,7 +116,7 @@ async fn serve(args: Args) -> Result<()> {
 
     // Bounded, so a writer that cannot keep up pushes back on the handlers.
     let (tx, rx) = mpsc::channel::<Pending>(args.max_batch * 8);
-    let writer = tokio::spawn(writer(conn, rx, args.max_batch));
+    let writer = tokio::spawn(writer(conn, rx, args.max_batch, args.insert));
 
     let app = Router::new()
         .route("/v1/leads", post(create_lead))
@@ -103,17 +126,44 @@ async fn serve(args: Args) -> Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     eprintln!(
-        "bare-baseline listening on http://{} (database {url}, max batch {})",
+        "bare-baseline listening on http://{} (database {url}, max batch {}, {:?} inserts)",
         listener.local_addr()?,
-        args.max_batch
+        args.max_batch,
+        args.insert
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
-    drop(writer);
+    // The router, and with it the channel's sender, is gone: the writer drains and ends.
+    let stats = writer.await?;
+    eprintln!(
+        "bare-baseline: {} leads in {} commits (mean batch {:.1}, largest {}), mean commit {:.3} ms",
+        stats.rows,
+        stats.commits,
+        stats.rows as f64 / stats.commits.max(1) as f64,
+        stats.largest,
+        stats.commit_time.as_secs_f64() * 1e3 / stats.commits.max(1) as f64
+    );
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what the benchmark script sends).
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// What the writer did, printed at shutdown to show how well commits were grouped.
+#[derive(Default)]
+struct WriterStats {
+    commits: u64,
+    rows: u64,
+    largest: usize,
+    commit_time: std::time::Duration,
 }
 
 async fn create_lead(State(tx): State<mpsc::Sender<Pending>>, Json(lead): Json<Lead>) -> Response {
@@ -134,10 +184,25 @@ async fn create_lead(State(tx): State<mpsc::Sender<Pending>>, Json(lead): Json<L
 }
 
 /// The single writer: one transaction, one fsync, per batch of whatever is queued.
-async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
+async fn writer(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    insert: InsertStyle,
+) -> WriterStats {
+    let mut stats = WriterStats::default();
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        match commit(&mut conn, &batch).await {
+        let started = std::time::Instant::now();
+        let committed = match insert {
+            InsertStyle::PerRow => commit_per_row(&mut conn, &batch).await,
+            InsertStyle::MultiRow => commit_multi_row(&mut conn, &batch).await,
+        };
+        stats.commit_time += started.elapsed();
+        stats.commits += 1;
+        stats.rows += batch.len() as u64;
+        stats.largest = stats.largest.max(batch.len());
+        match committed {
             Ok(ids) => {
                 for (pending, id) in batch.drain(..).zip(ids) {
                     let _ = pending.reply.send(Ok(id));
@@ -155,9 +220,10 @@ async fn writer(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Pending>, max
             }
         }
     }
+    stats
 }
 
-async fn commit(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<Vec<i64>> {
+async fn commit_per_row(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<Vec<i64>> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut ids = Vec::with_capacity(batch.len());
     for pending in batch {
@@ -188,6 +254,57 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<Vec<i6
         .execute(&mut *tx)
         .await?;
         ids.push(done.last_insert_rowid());
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+async fn commit_multi_row(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<Vec<i64>> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let mut ids = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO leads (received_at, first_name, last_name, email, company, title,
+                phone, country, state, zip, lead_source, action, employees, industry, product,
+                page_history, fields) ",
+        );
+        // Vec<String> and a string map always serialise; the error arm is never taken.
+        let mut encoded: Result<(), serde_json::Error> = Ok(());
+        insert.push_values(chunk, |mut row, pending| {
+            let lead = &pending.lead;
+            let pages = serde_json::to_string(&lead.page_history);
+            let fields = serde_json::to_string(&lead.fields);
+            let (pages, fields) = match (pages, fields) {
+                (Ok(pages), Ok(fields)) => (pages, fields),
+                (Err(e), _) | (_, Err(e)) => {
+                    encoded = Err(e);
+                    (String::new(), String::new())
+                }
+            };
+            row.push_bind(pending.received_at.to_string())
+                .push_bind(lead.first_name.clone())
+                .push_bind(lead.last_name.clone())
+                .push_bind(lead.email.clone())
+                .push_bind(lead.company.clone())
+                .push_bind(lead.title.clone())
+                .push_bind(lead.phone.clone())
+                .push_bind(lead.country.clone())
+                .push_bind(lead.state.clone())
+                .push_bind(lead.zip.clone())
+                .push_bind(lead.lead_source.clone())
+                .push_bind(lead.action.clone())
+                .push_bind(lead.employees.as_ref().map(|e| e.to_string()))
+                .push_bind(lead.industry.clone())
+                .push_bind(lead.product.clone())
+                .push_bind(pages)
+                .push_bind(fields);
+        });
+        encoded?;
+        let done = insert.build().execute(&mut *tx).await?;
+        // One writer holds the write lock, so the new row ids are consecutive.
+        let last = done.last_insert_rowid();
+        let first = last - chunk.len() as i64 + 1;
+        ids.extend(first..=last);
     }
     tx.commit().await?;
     Ok(ids)

@@ -175,6 +175,8 @@ fn main() -> Result<()> {
         run(Arc::new(plan)).await
     })?;
     if json {
+        // Scripts read stdout; a person watching the script still sees each run.
+        eprintln!("   {}", summary.one_line());
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         print!("{}", summary.to_text());
