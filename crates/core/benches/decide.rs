@@ -1979,6 +1979,15 @@ fn main() {
     let d_ns = measure(decisions, decisions, Duration::MAX, |i| {
         decide(black_box(&cfg), black_box(input(i)))
     });
+    // The same with the result dropped inside the timed region (what a caller pays in all).
+    let dd_ns = measure(
+        decisions / 3,
+        cases.len().min(decisions),
+        Duration::MAX,
+        |i| {
+            drop(decide(black_box(&cfg), black_box(input(i))));
+        },
+    );
     let min_expanded = cases.len().min(expanded);
     let r_ns = measure(expanded, min_expanded, budget, |i| {
         let r = decide(black_box(&cfg), black_box(input(i)));
@@ -1997,7 +2006,26 @@ fn main() {
         (r, s)
     });
     let d = Summary::of(&d_ns);
+    // Noise-robust view: each lead was decided ~30 times; the median per lead drops the
+    // samples another process or the hypervisor interrupted, and the percentiles are then
+    // taken over the 10,000 leads (the workload's own tail, not the machine's).
+    let per_lead = {
+        let mut groups: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
+        for (i, ns) in d_ns.iter().enumerate() {
+            groups[i % cases.len()].push(*ns);
+        }
+        let medians: Vec<u64> = groups
+            .iter_mut()
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                g.sort_unstable();
+                g[g.len() / 2]
+            })
+            .collect();
+        Summary::of(&medians)
+    };
     let rr = Summary::of(&r_ns);
+    let dd = Summary::of(&dd_ns);
     let e = Summary::of(&e_ns);
     let er = Summary::of(&er_ns);
 
@@ -2020,6 +2048,8 @@ fn main() {
         "microseconds per decision", "n", "p50", "p90", "p99", "p99.9", "max", "mean"
     );
     println!("{}", d.row("decide (full trace)"));
+    println!("{}", per_lead.row("  same, per-lead median of runs"));
+    println!("{}", dd.row("decide + drop of the result"));
     println!("{}", rr.row("decide + render"));
     println!("{}", e.row("decide + explain"));
     println!("{}", er.row("decide + explain + render"));
@@ -2121,6 +2151,8 @@ fn main() {
             "leads": cases.len(), "instants": NOWS.len(),
             "clock_overhead_p50_us": r3(clock.p50),
             "decide": d.json(),
+            "decide_per_lead_median": per_lead.json(),
+            "decide_drop": dd.json(),
             "decide_render": rr.json(),
             "decide_explain": e.json(),
             "decide_explain_render": er.json(),
