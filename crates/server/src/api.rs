@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leads/{id}/accept", post(accept))
         .route("/v1/leads/{id}/contacted", post(contacted))
         .route("/v1/outbox/dead", get(dead_letters))
+        .route("/v1/enrichment/stats", get(enrichment_stats))
         .route("/v1/admin/clock", post(move_clock))
         .route("/l/{token}", get(link_page).post(link_act))
         .route("/v1/reps/{id}/availability", put(set_availability))
@@ -238,6 +239,7 @@ async fn create_lead(
         &st,
         RouteJob {
             lead,
+            enrichment: None,
             payload,
             issues,
             source: "api".into(),
@@ -266,6 +268,7 @@ async fn form_post(
         &st,
         RouteJob {
             lead: f.lead,
+            enrichment: None,
             payload: f.payload,
             issues: f.issues,
             source: format!("form:{key}"),
@@ -320,8 +323,9 @@ async fn import(
                 let (tx, rx) = oneshot::channel();
                 // Each row is keyed by import and line, so re-sending a chunk after a
                 // failure never imports a row twice.
-                let job = RouteJob {
+                let mut job = RouteJob {
                     lead: *lead,
+                    enrichment: None,
                     payload,
                     issues,
                     source: format!("import:{import_id}"),
@@ -329,6 +333,7 @@ async fn import(
                     received_at,
                     explain: false,
                 };
+                job.enrichment = Some(st.shared.enricher.load_full().enrich(&job.lead).await);
                 st.sequencer.submit(Job::Route(Box::new(job), tx)).await?;
                 pending.push((line, rx));
             }
@@ -702,6 +707,16 @@ async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Resp
             "<p>We could not record this right now.</p>",
         ),
     }
+}
+
+/// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
+async fn enrichment_stats(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let stats = st.shared.enricher.load_full().stats();
+    Ok(Json(json!({ "providers": stats })).into_response())
 }
 
 async fn dead_letters(

@@ -29,9 +29,12 @@ pub struct ServeOptions {
 pub fn reload_config(st: &api::AppState) -> Result<String, ReloadError> {
     let cfg = Arc::new(config::load(&st.config_path).map_err(ReloadError::Config)?);
     let nrt = runtime::NotifyRuntime::build(&cfg).map_err(ReloadError::Notify)?;
+    let enricher =
+        runtime::build_enricher(&cfg, st.shared.store.clone()).map_err(ReloadError::Enrichment)?;
     let version = cfg.version.clone();
     st.shared.config.store(cfg.clone());
     st.shared.notify.store(Arc::new(nrt));
+    st.shared.enricher.store(Arc::new(enricher));
     tracing::info!(%version, "config reloaded");
     spawn_account_sync(st.shared.clone(), cfg);
     Ok(version)
@@ -44,6 +47,8 @@ pub enum ReloadError {
     Config(LoadError),
     #[error("invalid [notify] settings:\n{0}")]
     Notify(String),
+    #[error("invalid [enrichment] settings:\n{0}")]
+    Enrichment(String),
 }
 
 impl ReloadError {
@@ -55,6 +60,9 @@ impl ReloadError {
                 .map(|x| serde_json::to_value(x).unwrap_or_default())
                 .collect(),
             ReloadError::Notify(m) => vec![serde_json::json!({ "field": "notify", "message": m })],
+            ReloadError::Enrichment(m) => {
+                vec![serde_json::json!({ "field": "enrichment", "message": m })]
+            }
         }
     }
 }
@@ -90,6 +98,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let store = leadrouter_store::open(&opts.database_url)
         .await
         .with_context(|| format!("opening database {}", redact(&opts.database_url)))?;
+    let enricher = runtime::build_enricher(&cfg, store.clone())
+        .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{e}"))?;
     let mut keys = auth::Keys::new(&opts.intake_keys, &opts.admin_keys);
     if keys.is_empty() {
         let admin = auth::generate();
@@ -110,6 +120,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         metrics: metrics::Metrics::default(),
         notify: ArcSwap::from_pointee(nrt),
         clock: runtime::Clock::new(test_clock),
+        enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
     });
     let sequencer = Sequencer::start(shared.clone());

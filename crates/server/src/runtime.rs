@@ -88,3 +88,58 @@ impl Clock {
         Ok(self.now())
     }
 }
+
+/// The enrichment chain for one config version, with its cache persisted in the store.
+pub fn build_enricher(
+    cfg: &CompiledConfig,
+    store: std::sync::Arc<dyn leadrouter_store::Store>,
+) -> Result<leadrouter_enrich::Enricher, String> {
+    let cache: std::sync::Arc<dyn leadrouter_enrich::PersistentCache> =
+        std::sync::Arc::new(StoreCache { store });
+    let e = leadrouter_enrich::Enricher::from_config(
+        cfg.enrichment.as_ref(),
+        &cfg.base_dir,
+        Some(cache),
+    )
+    .map_err(|errs| {
+        errs.iter()
+            .map(|x| format!("  [enrichment] {x}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    e.set_domain_lists(cfg.domains.clone());
+    Ok(e)
+}
+
+/// ENR-2: enrichment results survive restarts in the database, so a restart does not
+/// re-spend API credits. Failures to read or write the cache only cost a provider call.
+struct StoreCache {
+    store: std::sync::Arc<dyn leadrouter_store::Store>,
+}
+
+#[async_trait::async_trait]
+impl leadrouter_enrich::PersistentCache for StoreCache {
+    async fn get(&self, provider: &str, key: &str) -> Option<(serde_json::Value, Timestamp)> {
+        let now = Timestamp::now().as_microsecond();
+        let fut = self.store.cache_get(provider, key, now);
+        match tokio::time::timeout(std::time::Duration::from_millis(200), fut).await {
+            Ok(Ok(Some((v, exp)))) => Some((v, leadrouter_store::from_micros(exp))),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "enrichment cache read failed");
+                None
+            }
+            _ => None,
+        }
+    }
+
+    async fn put(&self, provider: &str, key: &str, value: &serde_json::Value, expires: Timestamp) {
+        let fut = self
+            .store
+            .cache_put(provider, key, value, expires.as_microsecond());
+        match tokio::time::timeout(std::time::Duration::from_secs(2), fut).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "enrichment cache write failed"),
+            Err(_) => tracing::warn!("enrichment cache write timed out"),
+        }
+    }
+}

@@ -57,6 +57,9 @@ pub enum JobError {
 
 pub struct RouteJob {
     pub lead: Lead,
+    /// Filled in the request path (bounded by the enrichment budget) before the job is
+    /// queued, so a slow provider never holds up the writer.
+    pub enrichment: Option<leadrouter_core::lead::Enrichment>,
     pub payload: Value,
     pub issues: Vec<FieldIssue>,
     pub source: String,
@@ -122,6 +125,7 @@ pub struct Shared {
     pub metrics: Metrics,
     pub notify: ArcSwap<NotifyRuntime>,
     pub clock: Clock,
+    pub enricher: ArcSwap<leadrouter_enrich::Enricher>,
     /// Woken after a commit that queued messages, so delivery starts at once.
     pub outbox_wake: tokio::sync::Notify,
 }
@@ -598,6 +602,7 @@ fn route_one(
     let now = bx.clock.now();
     let mut input = RoutingInput::new(&r.lead, state, now);
     input.issues = &r.issues;
+    input.enrichment = r.enrichment.as_ref();
     let routed = decide(cfg, input);
     let d = &routed.decision;
     let email = routed.trace.facts.email.clone();

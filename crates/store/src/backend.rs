@@ -200,6 +200,34 @@ macro_rules! backend {
                 rows.iter().map(timer_from_row).collect()
             }
 
+            async fn cache_get(&self, provider: &str, key: &str, now: i64) -> Result<Option<(serde_json::Value, i64)>> {
+                let row = sqlx::query("SELECT value, expires_at FROM enrichment_cache WHERE provider = $1 AND key = $2 AND expires_at > $3")
+                    .bind(provider.to_string())
+                    .bind(key.to_string())
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => {
+                        let v: String = r.try_get("value")?;
+                        let value = serde_json::from_str(&v).map_err(|e| StoreError::Corrupt(format!("enrichment cache: {e}")))?;
+                        Ok(Some((value, r.try_get("expires_at")?)))
+                    }
+                }
+            }
+
+            async fn cache_put(&self, provider: &str, key: &str, value: &serde_json::Value, expires_at: i64) -> Result<()> {
+                sqlx::query("INSERT INTO enrichment_cache (provider, key, value, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (provider, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at")
+                    .bind(provider.to_string())
+                    .bind(key.to_string())
+                    .bind(value.to_string())
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn pending_timer_count(&self) -> Result<i64> {
                 Ok(sqlx::query("SELECT COUNT(*) AS n FROM sla_timers WHERE status = 'pending'")
                     .fetch_one(&self.pool)

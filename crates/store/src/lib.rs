@@ -260,6 +260,20 @@ pub trait Store: Send + Sync + 'static {
     async fn due_timers(&self, now: i64, limit: i64) -> Result<Vec<TimerRow>>;
     async fn timers(&self, lead_id: &str) -> Result<Vec<TimerRow>>;
     async fn pending_timer_count(&self) -> Result<i64>;
+    /// Enrichment cache (ENR-2): the value and its expiry, if present and not expired.
+    async fn cache_get(
+        &self,
+        provider: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<(serde_json::Value, i64)>>;
+    async fn cache_put(
+        &self,
+        provider: &str,
+        key: &str,
+        value: &serde_json::Value,
+        expires_at: i64,
+    ) -> Result<()>;
 }
 
 #[async_trait]
