@@ -2830,7 +2830,7 @@ fn exp_2_deterministic() {
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
     files.sort();
-    assert_eq!(files.len(), 29);
+    assert_eq!(files.len(), 30);
     for f in files {
         let (l, issues) = Lead::from_json(&demo_file(&format!("leads/{f}"))).unwrap();
         let st = match f.as_str() {
@@ -2899,7 +2899,7 @@ fn demo_examples_route_as_documented() {
     let d = demo();
     // (file, owner or "queue:NAME", tier and score when not junk)
     type Expected = (&'static str, &'static str, Option<(Tier, i32)>);
-    let expected: [Expected; 29] = [
+    let expected: [Expected; 30] = [
         (
             "01-hot-enterprise-demo-amer.json",
             "ana.lopez",
@@ -3028,6 +3028,12 @@ fn demo_examples_route_as_documented() {
             "29-no-region-default-team.json",
             "arjun.mehta",
             Some((Tier::Warm, 85)),
+        ),
+        (
+            // Without enrichment (the core alone): size and industry unknown (ENR-5).
+            "30-enriched-from-file.json",
+            "queue:qualification",
+            Some((Tier::Warm, 50)),
         ),
     ];
     let mut failures = Vec::new();

@@ -100,6 +100,10 @@ enum Command {
         /// Print decision, trace and effects as JSON.
         #[arg(long)]
         json: bool,
+        /// Run the config's enrichment chain first, as the service does (network
+        /// providers included); `--enrichment FILE` wins over it.
+        #[arg(long)]
+        enrich: bool,
         /// The lead JSON file ("-" for stdin).
         lead: PathBuf,
     },
@@ -162,6 +166,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             state,
             enrichment,
             json,
+            enrich,
             lead,
         } => {
             let cfg = load_config(&config)?;
@@ -175,10 +180,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(p) => read_json(&p)?,
                 None => StateSnapshot::default(),
             };
-            let enrichment: Option<Enrichment> = enrichment.map(|p| read_json(&p)).transpose()?;
+            let mut enrichment: Option<Enrichment> =
+                enrichment.map(|p| read_json(&p)).transpose()?;
             let value: serde_json::Value = read_json(&lead)?;
             let (lead_v, issues) = Lead::from_json(&value)
                 .map_err(|e| anyhow::anyhow!("{}: {}: {}", lead.display(), e.field, e.problem))?;
+            if enrich && enrichment.is_none() {
+                let enricher = leadrouter_enrich::Enricher::from_config(
+                    cfg.enrichment.as_ref(),
+                    &cfg.base_dir,
+                    None,
+                )
+                .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{}", e.join("\n")))?;
+                enricher.set_domain_lists(cfg.domains.clone());
+                let rt = tokio::runtime::Runtime::new()?;
+                enrichment = Some(rt.block_on(enricher.enrich(&lead_v)));
+            }
             let mut input = RoutingInput::new(&lead_v, &state, now);
             input.enrichment = enrichment.as_ref();
             input.issues = &issues;
