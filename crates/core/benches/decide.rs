@@ -30,7 +30,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
@@ -42,6 +42,9 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(true);
 static CURRENT: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
+/// Number of `alloc` / `alloc_zeroed` and of `realloc` calls while counting is on.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static REALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 fn account(delta: isize) {
     let now = CURRENT.fetch_add(delta, Relaxed) + delta;
@@ -52,6 +55,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() && COUNTING.load(Relaxed) {
+            ALLOCS.fetch_add(1, Relaxed);
             account(layout.size() as isize);
         }
         p
@@ -60,6 +64,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() && COUNTING.load(Relaxed) {
+            ALLOCS.fetch_add(1, Relaxed);
             account(layout.size() as isize);
         }
         p
@@ -75,6 +80,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() && COUNTING.load(Relaxed) {
+            REALLOCS.fetch_add(1, Relaxed);
             account(new_size as isize - layout.size() as isize);
         }
         p
@@ -1761,6 +1767,23 @@ impl Summary {
     }
 }
 
+/// FNV-1a (64 bit) over a stream of byte strings, each followed by a separator.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().chain(&[0xff]) {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -1932,8 +1955,20 @@ fn main() {
     let (mut steps, mut team_cands, mut fallbacks, mut ambiguous) =
         (0usize, 0usize, 0usize, 0usize);
     let (mut considered, mut render_bytes, mut explain_render_bytes) = (0usize, 0usize, 0usize);
+    // Digest of everything the engine outputs for every lead (decision, trace and effects
+    // as JSON, the rendered trace, then the same after `explain`): a change that alters
+    // any output byte changes it, so speed-ups can be checked for identical behaviour.
+    let mut digest = Fnv::default();
     for i in 0..cases.len() {
         let mut r = decide(&cfg, input(i));
+        for part in [
+            serde_json::to_vec(&r.decision),
+            serde_json::to_vec(&r.trace),
+            serde_json::to_vec(&r.effects),
+        ] {
+            digest.update(&part.expect("serialisable"));
+        }
+        digest.update(r.trace.render(&r.decision).as_bytes());
         let label = r.decision.path.label();
         *paths.entry(label).or_default() += 1;
         path_of.push(label);
@@ -1959,13 +1994,27 @@ fn main() {
                 considered += c.len();
             }
         }
-        explain_render_bytes += r.trace.render(&r.decision).len();
+        let rendered = r.trace.render(&r.decision);
+        explain_render_bytes += rendered.len();
+        digest.update(&serde_json::to_vec(&r.trace).expect("serialisable"));
+        digest.update(rendered.as_bytes());
     }
+    let digest = format!("fnv1a64:{:016x}", digest.0);
     for _ in 0..2 {
         for i in 0..cases.len() {
             black_box(decide(&cfg, input(i)));
         }
     }
+    // Heap allocations per decision (counting allocator on for one untimed pass).
+    ALLOCS.store(0, Relaxed);
+    REALLOCS.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    for i in 0..cases.len() {
+        drop(black_box(decide(&cfg, input(i))));
+    }
+    COUNTING.store(false, Relaxed);
+    let allocs = ALLOCS.load(Relaxed) as f64 / cases.len() as f64;
+    let reallocs = REALLOCS.load(Relaxed) as f64 / cases.len() as f64;
     let n_cases = cases.len() as f64;
     let issues_total: usize = cases.iter().map(|c| c.issues.len()).sum();
     let mut path_list: Vec<(&str, usize)> = paths.iter().map(|(k, v)| (*k, *v)).collect();
@@ -2131,6 +2180,10 @@ fn main() {
         issues_total as f64 / n_cases,
     );
 
+    println!(
+        "   heap per decision (mean): {allocs:.1} allocations, {reallocs:.1} reallocations; output digest {digest}"
+    );
+
     let mut report = json!({
         "bench": "decide",
         "config": {
@@ -2167,7 +2220,9 @@ fn main() {
             "explain_rules": considered as f64 / n_cases,
             "render_bytes": render_bytes as f64 / n_cases,
             "explain_render_bytes": explain_render_bytes as f64 / n_cases,
+            "allocations": allocs, "reallocations": reallocs,
         },
+        "output_digest": digest,
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "threads_used": 1,

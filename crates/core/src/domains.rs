@@ -2,7 +2,7 @@
 //! the Public Suffix List via `psl`), and the shipped lists of personal (free-mail) and
 //! disposable domains in `data/`, with config overrides.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 const PERSONAL: &str = include_str!("../../../data/personal_domains.txt");
@@ -19,7 +19,56 @@ pub struct EmailAddress {
 /// Parse an address strictly enough to trust its domain: one `@`, a non-empty local part,
 /// a domain with a public suffix. Returns a reason when it cannot be used.
 pub fn parse_email(input: &str) -> Result<EmailAddress, &'static str> {
-    let s = input.trim().to_lowercase();
+    let e = parse_email_parts(input)?;
+    Ok(EmailAddress {
+        domain: e.domain().to_string(),
+        registrable: e.registrable().to_string(),
+        normalized: e.into_normalized(),
+    })
+}
+
+/// [`parse_email`] without the copies: the normalised address, with the domain and the
+/// registrable domain as parts of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailParts {
+    normalized: String,
+    domain: usize,
+    registrable: Registrable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Registrable {
+    /// `normalized[i..]`.
+    Suffix(usize),
+    /// Not a suffix of the address (only for non-ASCII domains whose lower case is not
+    /// stable).
+    Own(String),
+}
+
+impl EmailParts {
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.normalized[self.domain..]
+    }
+
+    pub fn registrable(&self) -> &str {
+        match &self.registrable {
+            Registrable::Suffix(i) => &self.normalized[*i..],
+            Registrable::Own(s) => s,
+        }
+    }
+
+    pub fn into_normalized(self) -> String {
+        self.normalized
+    }
+}
+
+/// See [`parse_email`].
+pub fn parse_email_parts(input: &str) -> Result<EmailParts, &'static str> {
+    let mut s = input.trim().to_lowercase();
     if s.len() > 254 {
         return Err("longer than 254 characters");
     }
@@ -37,10 +86,27 @@ pub fn parse_email(input: &str) -> Result<EmailAddress, &'static str> {
     {
         return Err("invalid domain");
     }
-    let registrable = registrable_domain(domain).ok_or("domain has no registrable part")?;
-    Ok(EmailAddress {
-        normalized: format!("{local}@{domain}"),
-        domain: domain.to_string(),
+    let registrable = if domain.is_ascii() {
+        // Already trimmed, lower case and free of scheme, path and port: what
+        // `registrable_domain` would make of it is a suffix of it.
+        let d = registrable_part(domain.strip_prefix("www.").unwrap_or(domain))
+            .ok_or("domain has no registrable part")?;
+        Registrable::Suffix(local.len() + 1 + domain.len() - d.len())
+    } else {
+        Registrable::Own(registrable_domain(domain).ok_or("domain has no registrable part")?)
+    };
+    // The normalised address is "local@domain": the lower-cased input without the
+    // domain's trailing dots.
+    let end = local.len() + 1 + domain.len();
+    let domain_at = local.len() + 1;
+    s.truncate(end);
+    let registrable = match registrable {
+        Registrable::Own(r) if s.ends_with(r.as_str()) => Registrable::Suffix(end - r.len()),
+        other => other,
+    };
+    Ok(EmailParts {
+        normalized: s,
+        domain: domain_at,
         registrable,
     })
 }
@@ -54,36 +120,59 @@ pub fn registrable_domain(host: &str) -> Option<String> {
         .unwrap_or(&host);
     let host = host.split(['/', ':', '?']).next().unwrap_or(host);
     let host = host.strip_prefix("www.").unwrap_or(host);
-    let d = psl::domain_str(host)?;
+    registrable_part(host).map(str::to_string)
+}
+
+/// The registrable domain of a clean host name, as a suffix of it.
+fn registrable_part(host: &str) -> Option<&str> {
+    let d = psl::domain(host.as_bytes())?;
     // psl answers for unknown suffixes too (the "*" rule); we want a listed suffix.
-    let suffix = psl::suffix(host.as_bytes())?;
-    if !suffix.is_known() {
+    if !d.suffix().is_known() {
         return None;
     }
-    Some(d.to_string())
+    std::str::from_utf8(d.trim().as_bytes()).ok()
 }
 
 /// Personal and disposable domain sets: the shipped lists plus config additions and
 /// removals. Shared between config versions that do not change them.
 #[derive(Debug, Clone)]
 pub struct DomainLists {
-    personal: Arc<HashSet<String>>,
-    disposable: Arc<HashSet<String>>,
+    /// Every shipped domain with the lists it is on (personal and/or disposable bits):
+    /// one probe answers both questions. Shared by every config.
+    kinds: Arc<FxHashMap<String, u8>>,
+    /// The config's additions and removals on top: domain -> (bits set, bits cleared).
+    changes: Arc<FxHashMap<String, (u8, u8)>>,
+    personal: usize,
+    disposable: usize,
 }
 
-fn parse_list(text: &str) -> HashSet<String> {
+const PERSONAL_KIND: u8 = 1;
+const DISPOSABLE_KIND: u8 = 2;
+
+fn parse_list(text: &str) -> impl Iterator<Item = String> + '_ {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_lowercase)
-        .collect()
 }
 
 /// The shipped lists, parsed once per process (~100k entries): constant data, shared by
 /// every compiled config through `Arc`.
-static SHIPPED: std::sync::LazyLock<DomainLists> = std::sync::LazyLock::new(|| DomainLists {
-    personal: Arc::new(parse_list(PERSONAL)),
-    disposable: Arc::new(parse_list(DISPOSABLE)),
+static SHIPPED: std::sync::LazyLock<DomainLists> = std::sync::LazyLock::new(|| {
+    let mut kinds: FxHashMap<String, u8> = FxHashMap::default();
+    for d in parse_list(PERSONAL) {
+        *kinds.entry(d).or_default() |= PERSONAL_KIND;
+    }
+    for d in parse_list(DISPOSABLE) {
+        *kinds.entry(d).or_default() |= DISPOSABLE_KIND;
+    }
+    let count = |k: u8| kinds.values().filter(|v| *v & k != 0).count();
+    DomainLists {
+        personal: count(PERSONAL_KIND),
+        disposable: count(DISPOSABLE_KIND),
+        kinds: Arc::new(kinds),
+        changes: Arc::default(),
+    }
 });
 
 impl DomainLists {
@@ -97,38 +186,96 @@ impl DomainLists {
         not_personal: &[String],
         extra_disposable: &[String],
     ) -> Self {
-        if !extra_personal.is_empty() || !not_personal.is_empty() {
-            let mut p = (*self.personal).clone();
-            p.extend(extra_personal.iter().map(|d| d.trim().to_lowercase()));
-            for d in not_personal {
-                p.remove(&d.trim().to_lowercase());
+        if extra_personal.is_empty() && not_personal.is_empty() && extra_disposable.is_empty() {
+            return self;
+        }
+        // As applied one after the other: personal additions, personal removals (so a
+        // domain in both is not personal), disposable additions.
+        let mut changes = (*self.changes).clone();
+        let key = |d: &String| d.trim().to_lowercase();
+        for d in extra_personal {
+            changes.entry(key(d)).or_default().0 |= PERSONAL_KIND;
+        }
+        for d in not_personal {
+            let c = changes.entry(key(d)).or_default();
+            c.0 &= !PERSONAL_KIND;
+            c.1 |= PERSONAL_KIND;
+        }
+        for d in extra_disposable {
+            let c = changes.entry(key(d)).or_default();
+            c.0 |= DISPOSABLE_KIND;
+            c.1 &= !DISPOSABLE_KIND;
+        }
+        // Counts: the shipped lists' (`kinds` is always theirs), adjusted by every change.
+        (self.personal, self.disposable) = (SHIPPED.personal, SHIPPED.disposable);
+        for (d, (set, clear)) in &changes {
+            let base = self.kinds.get(d).copied().unwrap_or(0);
+            let now = (base | set) & !clear;
+            for (bit, n) in [
+                (PERSONAL_KIND, &mut self.personal),
+                (DISPOSABLE_KIND, &mut self.disposable),
+            ] {
+                match (base & bit != 0, now & bit != 0) {
+                    (false, true) => *n += 1,
+                    (true, false) => *n -= 1,
+                    _ => {}
+                }
             }
-            self.personal = Arc::new(p);
         }
-        if !extra_disposable.is_empty() {
-            let mut d = (*self.disposable).clone();
-            d.extend(extra_disposable.iter().map(|d| d.trim().to_lowercase()));
-            self.disposable = Arc::new(d);
-        }
+        self.changes = Arc::new(changes);
         self
     }
 
     /// A consumer mailbox provider (gmail.com, yahoo.co.uk, …).
     pub fn is_personal(&self, email: &EmailAddress) -> bool {
-        self.personal.contains(&email.domain) || self.personal.contains(&email.registrable)
+        self.is_personal_domain(&email.domain, &email.registrable)
     }
 
     /// A throwaway-address service (mailinator.com, …).
     pub fn is_disposable(&self, email: &EmailAddress) -> bool {
-        self.disposable.contains(&email.domain) || self.disposable.contains(&email.registrable)
+        self.is_disposable_domain(&email.domain, &email.registrable)
+    }
+
+    /// [`Self::is_personal`] for an address's domain and registrable domain.
+    pub fn is_personal_domain(&self, domain: &str, registrable: &str) -> bool {
+        self.kind(domain, registrable) & PERSONAL_KIND != 0
+    }
+
+    /// [`Self::is_disposable`] for an address's domain and registrable domain.
+    pub fn is_disposable_domain(&self, domain: &str, registrable: &str) -> bool {
+        self.kind(domain, registrable) & DISPOSABLE_KIND != 0
+    }
+
+    /// Whether an address's domain or registrable domain is (personal, disposable).
+    pub fn classify(&self, domain: &str, registrable: &str) -> (bool, bool) {
+        let k = self.kind(domain, registrable);
+        (k & PERSONAL_KIND != 0, k & DISPOSABLE_KIND != 0)
+    }
+
+    fn kind(&self, domain: &str, registrable: &str) -> u8 {
+        let of = |d: &str| {
+            let base = self.kinds.get(d).copied().unwrap_or(0);
+            if self.changes.is_empty() {
+                return base;
+            }
+            match self.changes.get(d) {
+                Some((set, clear)) => (base | set) & !clear,
+                None => base,
+            }
+        };
+        if domain == registrable {
+            of(domain)
+        } else {
+            of(domain) | of(registrable)
+        }
     }
 
     pub fn personal_count(&self) -> usize {
-        self.personal.len()
+        self.personal
     }
 
     pub fn disposable_count(&self) -> usize {
-        self.disposable.len()
+        self.disposable
     }
 }
 
@@ -203,5 +350,23 @@ mod tests {
         assert!(lists.is_personal(&parse_email("a@example-isp.net").unwrap()));
         assert!(!lists.is_personal(&parse_email("a@gmail.com").unwrap()));
         assert!(lists.is_disposable(&parse_email("a@burner.dev").unwrap()));
+        let shipped = DomainLists::shipped();
+        assert_eq!(lists.personal_count(), shipped.personal_count());
+        assert_eq!(lists.disposable_count(), shipped.disposable_count() + 1);
+        assert_eq!(
+            lists.classify("mail.burner.dev", "burner.dev"),
+            (false, true)
+        );
+        assert_eq!(shipped.classify("gmail.com", "gmail.com"), (true, false));
+        // Applied in order: a domain both added and removed as personal is not personal.
+        let both = DomainLists::shipped().with_overrides(
+            &["x-isp.net".into(), "gmail.com".into()],
+            &[" X-ISP.net ".into()],
+            &["gmail.com".into()],
+        );
+        assert_eq!(both.classify("x-isp.net", "x-isp.net"), (false, false));
+        assert_eq!(both.classify("gmail.com", "gmail.com"), (true, true));
+        assert_eq!(both.personal_count(), shipped.personal_count());
+        assert_eq!(both.disposable_count(), shipped.disposable_count() + 1);
     }
 }

@@ -10,19 +10,27 @@
 //!
 //! No I/O, no clock, no globals: everything comes in through [`RoutingInput`], everything
 //! to remember goes out as [`Effect`]s.
+//!
+//! The hot path allocates little: ids, names, labels and fixed phrases in the trace are
+//! [`Text`]s shared with the config (see [`crate::config::TraceText`]), skip reasons
+//! keep their parts and are formatted only when shown, and scratch lists live on the
+//! stack.
 
 use crate::config::{
     CompiledConfig, Intent, Layer, Method, QueueRole, RepIdx, STRIDE_SCALE, Target, TeamIdx,
     Tiebreaker, Tier,
 };
-use crate::domains::parse_email;
+use crate::domains::parse_email_parts;
 use crate::lead::{Enrichment, FieldIssue, Lead, parse_employees};
 use crate::matrix::ones;
-use crate::normalize::{company_key, postal, token};
-use crate::state::{Effect, PriorStatus, StateSnapshot};
+use crate::normalize::{company_key, postal};
+use crate::state::{AvailabilityOverride, Effect, PriorStatus, StateSnapshot};
+use crate::text::Text;
 use crate::trace::*;
 use jiff::Timestamp;
 use jiff::civil::Date;
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// Everything a decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -63,18 +71,48 @@ enum Outcome {
     Queue(u32),
 }
 
+/// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
+type LocalNow = (usize, u16, Date);
+
 struct Ctx<'a> {
     cfg: &'a CompiledConfig,
     input: RoutingInput<'a>,
     facts: Facts,
+    /// Index of `facts.segment` in the config's segments.
+    segment: Option<usize>,
     steps: Vec<Step>,
     flags: Vec<Flag>,
     notes: Vec<String>,
-    fallbacks: Vec<String>,
     effects: Vec<Effect>,
     account: Option<String>,
-    /// Local (weekday Mon=0, minute of day, date, "HH:MM") per zone, computed on first use.
-    local: Vec<Option<(usize, u16, Date)>>,
+    /// Local time per zone, computed on first use.
+    local: SmallVec<[Option<LocalNow>; 64]>,
+    /// The state's availability overrides by rep index, built for the first team walk
+    /// when there are few of them (then a scan of a few integers beats a map lookup by
+    /// rep id for every member).
+    availability: Option<SmallVec<[(RepIdx, &'a AvailabilityOverride); 16]>>,
+}
+
+/// Most availability overrides indexed per decision (see `Ctx::availability`).
+const AVAILABILITY_INDEX_MAX: usize = 16;
+
+impl<'a> Ctx<'a> {
+    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize, effects: usize) -> Self {
+        let (facts, segment) = normalize(cfg, &input);
+        Ctx {
+            cfg,
+            input,
+            facts,
+            segment,
+            steps: Vec::with_capacity(steps),
+            flags: Vec::new(),
+            notes: Vec::new(),
+            effects: Vec::with_capacity(effects),
+            account: None,
+            local: smallvec::smallvec![None; cfg.zones.len()],
+            availability: None,
+        }
+    }
 }
 
 /// ASG-6: assign a lead to a named rep by hand. The choice stands even if the rep is
@@ -91,20 +129,8 @@ pub fn assign_manually(
         .rep_by_id
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
-    let facts = normalize(cfg, &input);
-    let mut cx = Ctx {
-        cfg,
-        input,
-        facts,
-        steps: Vec::with_capacity(2),
-        flags: Vec::new(),
-        notes: Vec::new(),
-        fallbacks: Vec::new(),
-        effects: Vec::with_capacity(3),
-        account: None,
-        local: vec![None; cfg.zones.len()],
-    };
-    let overridden = cx.check_rep(rep, true).err();
+    let mut cx = Ctx::new(cfg, input, 2, 3);
+    let overridden = cx.check_rep(rep, true, None).err();
     cx.steps.push(Step::Manual {
         by: by.to_string(),
         rep: rep_id.to_string(),
@@ -121,19 +147,9 @@ pub fn assign_manually(
 
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
-    let facts = normalize(cfg, &input);
-    let mut cx = Ctx {
-        cfg,
-        input,
-        facts,
-        steps: Vec::with_capacity(8),
-        flags: Vec::new(),
-        notes: Vec::new(),
-        fallbacks: Vec::new(),
-        effects: Vec::with_capacity(4),
-        account: None,
-        local: vec![None; cfg.zones.len()],
-    };
+    // Steps: 7 × 128 bytes stays under 1 KiB, where allocators switch to their slower
+    // large-block path (most traces have 4–6 steps).
+    let mut cx = Ctx::new(cfg, input, 7, 4);
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
@@ -141,8 +157,27 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     cx.finish(path, outcome, rule, headline)
 }
 
+/// The decision's reason starts as this headline: room for what `finish` appends (the
+/// owner or queue), so that is not a second allocation.
+fn start_reason(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 48);
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// Concatenate into a string of exactly the right capacity.
+fn cat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 impl<'a> Ctx<'a> {
-    fn route(&mut self) -> (RoutePath, Outcome, Option<String>, String) {
+    fn route(&mut self) -> (RoutePath, Outcome, Option<Text>, String) {
         let cfg = self.cfg;
         // VAL-2: junk never reaches a rep.
         let junk = junk_reason(cfg, self.input.lead, self.input.enrichment, &self.facts);
@@ -154,24 +189,29 @@ impl<'a> Ctx<'a> {
                 RoutePath::Junk,
                 Outcome::Queue(cfg.queue(QueueRole::Junk)),
                 None,
-                format!("junk: {r}"),
+                start_reason(&["junk: ", &r]),
             );
         }
 
         // VAL-3 / VAL-4: a known person goes back to their owner.
-        if let Some(email) = self.facts.email.clone()
-            && let Some(prior) = self.input.state.people.get(&email)
+        let state = self.input.state;
+        if let Some(prior) = self
+            .facts
+            .email
+            .as_deref()
+            .and_then(|e| state.people.get(e))
         {
+            let email = self.facts.email.clone().unwrap_or_default();
             let owner = prior
                 .owner
                 .as_deref()
                 .and_then(|o| cfg.rep_by_id.get(o).copied());
             let owner_name = prior.owner.clone();
             let usable = owner.filter(|r| cfg.rep(*r).active);
-            let (path, outcome_text) = match (prior.status, prior.disqualified_at) {
+            let (path, outcome_text): (_, Text) = match (prior.status, prior.disqualified_at) {
                 (PriorStatus::Open, _) => (
                     Some(RoutePath::KnownPerson),
-                    "existing person: stays with the current owner".to_string(),
+                    "existing person: stays with the current owner".into(),
                 ),
                 (PriorStatus::Disqualified, at) => {
                     let days = at
@@ -189,7 +229,7 @@ impl<'a> Ctx<'a> {
                         self.notes.push(format!(
                             "Previous interaction: disqualified {days} day(s) ago{note}."
                         ));
-                        (Some(RoutePath::Recycled), text)
+                        (Some(RoutePath::Recycled), text.into())
                     } else {
                         (
                             None,
@@ -201,7 +241,8 @@ impl<'a> Ctx<'a> {
                                     days.to_string()
                                 },
                                 cfg.routing.recycle_after_days
-                            ),
+                            )
+                            .into(),
                         )
                     }
                 }
@@ -209,28 +250,28 @@ impl<'a> Ctx<'a> {
             match (path, usable) {
                 (Some(path), Some(rep)) => {
                     self.steps.push(Step::KnownPerson {
-                        email: email.clone(),
+                        email,
                         owner: owner_name,
                         outcome: outcome_text.clone(),
                     });
                     let out = self.resolve(Target::Rep(rep), "owner");
-                    return (path, out, None, outcome_text);
+                    return (path, out, None, start_reason(&[&outcome_text]));
                 }
                 (Some(_), None) if prior.owner.is_some() => {
                     self.flags.push(Flag::PriorOwnerInactive);
                     self.steps.push(Step::KnownPerson {
-                        email: email.clone(),
+                        email,
                         owner: owner_name,
                         outcome: "owner inactive or unknown: routed as new and flagged".into(),
                     });
                 }
                 (Some(_), None) => self.steps.push(Step::KnownPerson {
-                    email: email.clone(),
+                    email,
                     owner: None,
                     outcome: "known person without an owner: routed as new".into(),
                 }),
                 (None, _) => self.steps.push(Step::KnownPerson {
-                    email: email.clone(),
+                    email,
                     owner: owner_name,
                     outcome: outcome_text,
                 }),
@@ -248,44 +289,46 @@ impl<'a> Ctx<'a> {
             } else {
                 RoutePath::AccountOwner
             };
+            let label = cat(&[&a.name, " (", &a.domain, ")"]);
             match a.owner {
                 Some(owner) => {
                     let active = cfg.rep(owner).active;
-                    let outcome =
-                        if active {
-                            "account owner wins".to_string()
-                        } else {
-                            // ACC-4: keep the account with its team through the owner's
-                            // fallback chain, and flag it for reassignment.
-                            self.flags.push(Flag::AccountOwnerInactive);
-                            self.notes.push(format!(
+                    let outcome: Text = if active {
+                        "account owner wins".into()
+                    } else {
+                        // ACC-4: keep the account with its team through the owner's
+                        // fallback chain, and flag it for reassignment.
+                        self.flags.push(Flag::AccountOwnerInactive);
+                        self.notes.push(format!(
                             "Account {} ({}) is owned by inactive rep {}: reassign the account.",
-                            a.name, a.domain, cfg.rep(owner).id
+                            a.name,
+                            a.domain,
+                            cfg.rep(owner).id
                         ));
-                            "owner inactive: routed by the owner's fallback chain and flagged"
-                                .to_string()
-                        };
+                        "owner inactive: routed by the owner's fallback chain and flagged".into()
+                    };
+                    let headline = start_reason(&[kind, " ", &label]);
                     self.steps.push(Step::Account {
-                        matched_by: Some(by.to_string()),
-                        account: Some(format!("{} ({})", a.name, a.domain)),
-                        owner: Some(cfg.rep(owner).id.clone()),
+                        matched_by: Some(Text::from_static(by)),
+                        account: Some(label),
+                        owner: Some(cfg.text.rep_id[owner as usize].clone()),
                         named: a.named,
                         outcome,
                     });
                     let out = self.resolve(Target::Rep(owner), "account owner");
-                    return (path, out, None, format!("{kind} {} ({})", a.name, a.domain));
+                    return (path, out, None, headline);
                 }
                 None => {
                     self.flags.push(Flag::AccountOwnerInactive);
-                    let why = "account has no owner: routed by the matrix and flagged".to_string();
+                    let why = "account has no owner: routed by the matrix and flagged";
                     self.notes
                         .push(format!("Account {} ({}): {why}.", a.name, a.domain));
                     self.steps.push(Step::Account {
-                        matched_by: Some(by.to_string()),
-                        account: Some(format!("{} ({})", a.name, a.domain)),
+                        matched_by: Some(Text::from_static(by)),
+                        account: Some(label),
                         owner: None,
                         named: a.named,
-                        outcome: why,
+                        outcome: Text::from_static(why),
                     });
                 }
             }
@@ -296,7 +339,7 @@ impl<'a> Ctx<'a> {
                 owner: None,
                 named: false,
                 outcome: match &self.facts.email_domain {
-                    Some(d) => format!("no account for {d}"),
+                    Some(d) => cat(&["no account for ", d]).into(),
                     None => "no usable email domain".into(),
                 },
             });
@@ -304,15 +347,20 @@ impl<'a> Ctx<'a> {
 
         if self.facts.personal_email && account.is_none() {
             let domain = self.facts.email_domain.clone().unwrap_or_default();
+            let headline = start_reason(&[
+                "personal email (",
+                &domain,
+                ") not mapped to a known account: needs review",
+            ]);
             self.steps.push(Step::PersonalEmail {
-                domain: domain.clone(),
+                domain,
                 outcome: "no account mapped from company or enrichment: review queue".into(),
             });
             return (
                 RoutePath::PersonalEmailReview,
                 Outcome::Queue(cfg.queue(QueueRole::Review)),
                 None,
-                format!("personal email ({domain}) not mapped to a known account: needs review"),
+                headline,
             );
         }
 
@@ -328,7 +376,7 @@ impl<'a> Ctx<'a> {
                 RoutePath::Qualification,
                 Outcome::Queue(cfg.queue(QueueRole::Qualification)),
                 None,
-                "company size and industry both unknown: general qualification".into(),
+                start_reason(&["company size and industry both unknown: general qualification"]),
             );
         }
 
@@ -339,43 +387,43 @@ impl<'a> Ctx<'a> {
                 "tier standard with score {} below {}: nurture",
                 self.facts.score, cfg.scoring.nurture_below
             );
-            self.steps.push(Step::Nurture {
-                outcome: text.clone(),
-            });
+            let headline = start_reason(&["unqualified (", &text, ")"]);
+            self.steps.push(Step::Nurture { outcome: text });
             return (
                 RoutePath::Nurture,
                 Outcome::Queue(cfg.queue(QueueRole::Nurture)),
                 None,
-                format!("unqualified ({text})"),
+                headline,
             );
         }
 
         // SEG-2 matrix.
         let values = crate::config::Dim::ALL.map(|d| self.facts.dim(d));
-        let cands = cfg.rule_index.candidates(&values);
+        let cands = cfg.rule_index.candidate_bits(&values);
         let mut it = ones(&cands);
         let count = cands.iter().map(|w| w.count_ones()).sum::<u32>();
         if let Some(w) = it.next() {
             let rule = &cfg.rules[w];
-            let also: Vec<String> = it
-                .map(|i| &cfg.rules[i])
-                .take_while(|r| {
+            let also: Vec<Text> = it
+                .map(|i| (i, &cfg.rules[i]))
+                .take_while(|(_, r)| {
                     r.priority == rule.priority
                         && r.layer == rule.layer
                         && r.specificity == rule.specificity
                 })
-                .filter(|r| r.target != rule.target)
-                .map(|r| r.id.clone())
+                .filter(|(_, r)| r.target != rule.target)
+                .map(|(i, _)| cfg.text.rule_id[i].clone())
                 .collect();
             if !also.is_empty() {
                 self.flags.push(Flag::AmbiguousRule);
             }
+            let id = &cfg.text.rule_id[w];
             self.steps.push(Step::Matrix {
                 matched: Some(RuleRef {
-                    id: rule.id.clone(),
+                    id: id.clone(),
                     layer: rule.layer,
                     priority: rule.priority,
-                    origin: rule.origin.to_string(),
+                    origin: cfg.text.rule_origin[w].clone(),
                 }),
                 also_matched: also,
                 candidates: count,
@@ -387,13 +435,14 @@ impl<'a> Ctx<'a> {
                 Layer::Segment => RoutePath::Segment,
             };
             let out = self.resolve(rule.target, "rule target");
-            let headline = format!(
-                "{} {} matched{}",
+            let headline = start_reason(&[
                 path.label(),
-                rule.id,
-                describe_conditions(rule)
-            );
-            return (path, out, Some(rule.id.clone()), headline);
+                " ",
+                id,
+                " matched",
+                &cfg.text.rule_conditions[w],
+            ]);
+            return (path, out, Some(id.clone()), headline);
         }
         self.steps.push(Step::Matrix {
             matched: None,
@@ -408,14 +457,14 @@ impl<'a> Ctx<'a> {
                 RoutePath::DefaultTeam,
                 out,
                 None,
-                format!("no matrix rule matched: default team {}", cfg.team(t).id),
+                start_reason(&["no matrix rule matched: default team ", &cfg.team(t).id]),
             );
         }
         (
             RoutePath::CatchAll,
             Outcome::Queue(cfg.queue(QueueRole::CatchAll)),
             None,
-            "no matrix rule matched and no default team: catch-all".into(),
+            start_reason(&["no matrix rule matched and no default team: catch-all"]),
         )
     }
 
@@ -455,56 +504,48 @@ impl<'a> Ctx<'a> {
     }
 
     /// Resolve a target to an owner or a queue, following ASG-5 fallbacks.
-    fn resolve(&mut self, target: Target, role: &str) -> Outcome {
-        let mut visited_teams: Vec<TeamIdx> = Vec::new();
+    fn resolve(&mut self, target: Target, role: &'static str) -> Outcome {
+        let cfg = self.cfg;
+        let mut visited_teams: SmallVec<[TeamIdx; 8]> = SmallVec::new();
         let mut target = target;
-        let mut role = role.to_string();
+        let mut role = role;
         loop {
             match target {
                 Target::Queue(q) => return Outcome::Queue(q),
                 Target::Rep(r) => {
-                    let last = match self.rep_chain(r, &role) {
+                    let last = match self.rep_chain(r, role) {
                         Ok(out) => return out,
                         Err(last) => last,
                     };
-                    let (from, because) = match last {
-                        Some((rep, skip)) => (self.cfg.rep(rep).id.clone(), skip.to_string()),
-                        None => (self.cfg.rep(r).id.clone(), "unavailable".to_string()),
+                    let (from, because): (Text, Text) = match last {
+                        Some((rep, skip)) => (cfg.text.rep_id[rep as usize].clone(), skip.text()),
+                        None => (cfg.text.rep_id[r as usize].clone(), "unavailable".into()),
                     };
                     // Fell through the chain: the rep's team, else the catch-all.
-                    match self.cfg.rep(r).team {
+                    match cfg.rep(r).team {
                         Some(t) if !visited_teams.contains(&t) => {
-                            self.fallback(
-                                &from,
-                                &format!("team:{}", self.cfg.team(t).id),
-                                &because,
-                            );
+                            self.fallback(from, cfg.text.team_label[t as usize].clone(), because);
                             target = Target::Team(t);
-                            role = "team".into();
+                            role = "team";
                         }
-                        _ if self
-                            .cfg
+                        _ if cfg
                             .routing
                             .default_team
                             .is_some_and(|t| !visited_teams.contains(&t)) =>
                         {
                             // ASG-1: the default team comes before the catch-all.
-                            let t = self.cfg.routing.default_team.unwrap_or_default();
-                            self.fallback(
-                                &from,
-                                &format!("team:{}", self.cfg.team(t).id),
-                                &because,
-                            );
+                            let t = cfg.routing.default_team.unwrap_or_default();
+                            self.fallback(from, cfg.text.team_label[t as usize].clone(), because);
                             target = Target::Team(t);
-                            role = "default team".into();
+                            role = "default team";
                         }
                         _ => {
                             self.flags.push(Flag::NobodyAvailable);
-                            let q = self.cfg.queue(QueueRole::CatchAll);
+                            let q = cfg.queue(QueueRole::CatchAll);
                             self.fallback(
-                                &from,
-                                &format!("queue:{}", self.cfg.queue_name(q)),
-                                &format!("{because}; nobody else on the path"),
+                                from,
+                                cfg.text.queue_label[q as usize].clone(),
+                                cat(&[&because, "; nobody else on the path"]).into(),
                             );
                             return Outcome::Queue(q);
                         }
@@ -515,10 +556,10 @@ impl<'a> Ctx<'a> {
                     if let Some(rep) = self.pick_from_team(t) {
                         return Outcome::Rep(rep, Some(t));
                     }
-                    let over = self.cfg.team(t).overflow;
+                    let over = cfg.team(t).overflow;
                     let over = match over {
                         Target::Team(o) if visited_teams.contains(&o) => {
-                            Target::Queue(self.cfg.queue(QueueRole::CatchAll))
+                            Target::Queue(cfg.queue(QueueRole::CatchAll))
                         }
                         other => other,
                     };
@@ -526,9 +567,9 @@ impl<'a> Ctx<'a> {
                         self.flags.push(Flag::NobodyAvailable);
                     }
                     self.fallback(
-                        &format!("team:{}", self.cfg.team(t).id),
-                        &self.cfg.target_label(over),
-                        "no member available",
+                        cfg.text.team_label[t as usize].clone(),
+                        cfg.text.target_label(over),
+                        "no member available".into(),
                     );
                     target = over;
                 }
@@ -536,26 +577,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn fallback(&mut self, from: &str, to: &str, because: &str) {
+    fn fallback(&mut self, from: Text, to: Text, because: Text) {
         if !self.flags.contains(&Flag::Fallback) {
             self.flags.push(Flag::Fallback);
         }
-        self.fallbacks.push(format!("{from}: {because} → {to}"));
-        self.steps.push(Step::Fallback {
-            from: from.to_string(),
-            to: to.to_string(),
-            because: because.to_string(),
-        });
+        self.steps.push(Step::Fallback { from, to, because });
     }
 
     /// Primary → backup → team lead. None when all three are unavailable.
     fn rep_chain(
         &mut self,
         primary: RepIdx,
-        role: &str,
+        role: &'static str,
     ) -> Result<Outcome, Option<(RepIdx, Skip)>> {
         let cfg = self.cfg;
-        let mut tried: Vec<RepIdx> = Vec::with_capacity(3);
+        let mut tried: SmallVec<[RepIdx; 3]> = SmallVec::new();
         let backup = cfg.rep(primary).backup;
         let lead = cfg.rep(primary).team.and_then(|t| cfg.team(t).lead);
         let chain = [
@@ -564,29 +600,30 @@ impl<'a> Ctx<'a> {
             (lead, "team lead"),
         ];
         let mut last: Option<(RepIdx, Skip)> = None;
-        for (rep, role) in chain {
+        for (i, (rep, role)) in chain.into_iter().enumerate() {
             let Some(rep) = rep else { continue };
             if tried.contains(&rep) {
                 continue;
             }
             tried.push(rep);
             if let Some((prev, why)) = last.take() {
-                self.fallback(
-                    &cfg.rep(prev).id,
-                    &format!("{role} {}", cfg.rep(rep).id),
-                    &why.to_string(),
-                );
+                // Only the backup and the team lead are ever fallen back to.
+                let to = match i {
+                    1 => cfg.text.rep_as_backup[rep as usize].clone(),
+                    _ => cfg.text.rep_as_team_lead[rep as usize].clone(),
+                };
+                self.fallback(cfg.text.rep_id[prev as usize].clone(), to, why.text());
             }
             let respect = cfg
                 .rep(rep)
                 .team
                 .map(|t| cfg.team(t).respect_working_hours)
                 .unwrap_or(true);
-            match self.check_rep(rep, respect) {
+            match self.check_rep(rep, respect, None) {
                 Ok(()) => {
                     self.steps.push(Step::Rep {
-                        rep: cfg.rep(rep).id.clone(),
-                        role: role.to_string(),
+                        rep: cfg.text.rep_id[rep as usize].clone(),
+                        role: Text::from_static(role),
                         verdict: Verdict::Chosen,
                     });
                     self.assign_effects(rep);
@@ -594,8 +631,8 @@ impl<'a> Ctx<'a> {
                 }
                 Err(skip) => {
                     self.steps.push(Step::Rep {
-                        rep: cfg.rep(rep).id.clone(),
-                        role: role.to_string(),
+                        rep: cfg.text.rep_id[rep as usize].clone(),
+                        role: Text::from_static(role),
                         verdict: Verdict::Skipped { skip: skip.clone() },
                     });
                     last = Some((rep, skip));
@@ -605,77 +642,75 @@ impl<'a> Ctx<'a> {
         Err(last)
     }
 
-    fn local_time(&mut self, zone: u16) -> (usize, u16, Date) {
+    fn local_time(&mut self, zone: u16) -> LocalNow {
         if let Some(v) = self.local[zone as usize] {
             return v;
         }
-        let z = self
-            .input
-            .now
-            .to_zoned(self.cfg.zones[zone as usize].clone());
+        let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
         let v = (
-            z.weekday().to_monday_zero_offset() as usize,
-            z.hour() as u16 * 60 + z.minute() as u16,
-            z.date(),
+            dt.weekday().to_monday_zero_offset() as usize,
+            dt.hour() as u16 * 60 + dt.minute() as u16,
+            dt.date(),
         );
         self.local[zone as usize] = Some(v);
         v
     }
 
-    /// ASG-4 / ASG-5 availability of one rep at `now`.
-    fn check_rep(&mut self, r: RepIdx, respect_hours: bool) -> Result<(), Skip> {
+    /// ASG-4 / ASG-5 availability of one rep at `now`. `load` is the rep's load when the
+    /// caller already has it.
+    fn check_rep(&mut self, r: RepIdx, respect_hours: bool, load: Option<f64>) -> Result<(), Skip> {
         let cfg = self.cfg;
-        let rep = cfg.rep(r);
+        let rc = &cfg.text.rep_check[r as usize];
+        let id = cfg.text.rep_id[r as usize].as_str();
         let now = self.input.now;
-        if !rep.active {
+        if !rc.active {
             return Err(Skip::Inactive);
         }
-        if self.input.exclude.contains(&rep.id.as_str()) {
+        if self.input.exclude.contains(&id) {
             return Err(Skip::Excluded);
         }
-        if let Some(o) = self.input.state.availability.get(&rep.id)
+        let overrides = &self.input.state.availability;
+        let over = match &self.availability {
+            _ if overrides.is_empty() => None,
+            Some(index) => index.iter().find(|(i, _)| *i == r).map(|(_, o)| *o),
+            None => overrides.get(id),
+        };
+        if let Some(o) = over
             && o.out
             && o.out_until.is_none_or(|u| now < u)
         {
             return Err(Skip::OutOfOffice {
                 until: o.out_until,
-                note: o.note.clone(),
+                note: o.note.as_deref().map(Text::copy),
             });
         }
-        if let Some(w) = rep
-            .out_of_office
-            .iter()
-            .find(|w| w.from <= now && now < w.to)
+        if rc.has_out_of_office
+            && let Some(w) = cfg
+                .rep(r)
+                .out_of_office
+                .iter()
+                .find(|w| w.from <= now && now < w.to)
         {
             return Err(Skip::OutOfOffice {
                 until: Some(w.to),
-                note: w.note.clone(),
+                note: w.note.as_deref().map(Text::copy),
             });
         }
-        let (wd, minute, date) = self.local_time(rep.zone);
-        if respect_hours
-            && let Some(h) = &rep.working_hours
-            && !h.contains(wd, minute)
-        {
+        let (wd, minute, date) = self.local_time(rc.zone);
+        if respect_hours && !rc.within_hours(cfg.rep(r), wd, minute) {
             return Err(Skip::OutsideHours {
-                local_time: format!(
-                    "{} {:02}:{:02} {}",
-                    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][wd],
-                    minute / 60,
-                    minute % 60,
-                    rep.tz_name
-                ),
-                hours: h.text.clone(),
+                local_time: LocalTime::new(wd, minute, cfg.text.rep_zone[r as usize].clone()),
+                hours: cfg.text.rep_hours[r as usize].clone(),
             });
         }
-        if let Some(cap) = rep.daily_cap {
-            let count = self.input.state.daily_count(&rep.id, date);
+        if let Some(cap) = rc.daily_cap {
+            let count = self.input.state.daily_count(id, date);
             if count >= cap {
                 return Err(Skip::DailyCap { count, cap });
             }
         }
-        if let Some(capacity) = rep.capacity {
-            let load = self.load(r);
+        if let Some(capacity) = rc.capacity {
+            let load = load.unwrap_or_else(|| self.load(r));
             if load + cfg.stage_weights.early > capacity + 1e-9 {
                 return Err(Skip::AtCapacity { load, capacity });
             }
@@ -687,26 +722,44 @@ impl<'a> Ctx<'a> {
         self.input
             .state
             .loads
-            .get(&self.cfg.rep(r).id)
+            .get(self.cfg.text.rep_id[r as usize].as_str())
             .map(|l| l.weighted(&self.cfg.stage_weights))
             .unwrap_or(0.0)
     }
 
     fn assign_effects(&mut self, r: RepIdx) {
         let rep = self.cfg.rep(r);
+        let id = &self.cfg.text.rep_id[r as usize];
         let (_, _, date) = self.local_time(rep.zone);
-        self.effects.push(Effect::AddEarlyLoad {
-            rep: rep.id.clone(),
-        });
+        self.effects.push(Effect::AddEarlyLoad { rep: id.clone() });
         self.effects.push(Effect::CountDaily {
-            rep: rep.id.clone(),
+            rep: id.clone(),
             date,
         });
         if let Some(email) = &self.facts.email {
             self.effects.push(Effect::SetOwner {
                 email: email.clone(),
-                rep: rep.id.clone(),
+                rep: id.clone(),
             });
+        }
+    }
+
+    /// Index the availability overrides by rep before a team walk (see `availability`).
+    fn index_availability(&mut self) {
+        let overrides = &self.input.state.availability;
+        if self.availability.is_none()
+            && !overrides.is_empty()
+            && overrides.len() <= AVAILABILITY_INDEX_MAX
+        {
+            // Rep ids are unique, so the override found by index is the one found by id;
+            // overrides for ids this config does not know can match no rep.
+            let rep_by_id = &self.cfg.rep_by_id;
+            self.availability = Some(
+                overrides
+                    .iter()
+                    .filter_map(|(id, o)| rep_by_id.get(id).map(|&r| (r, o)))
+                    .collect(),
+            );
         }
     }
 
@@ -714,6 +767,7 @@ impl<'a> Ctx<'a> {
     fn pick_from_team(&mut self, t: TeamIdx) -> Option<RepIdx> {
         let cfg = self.cfg;
         let team = cfg.team(t);
+        self.index_availability();
         let rotation = self.input.state.rotations.get(&team.id);
         let vt = rotation.map(|r| r.virtual_time).unwrap_or(0);
         let stride = |r: RepIdx| match team.method {
@@ -722,38 +776,69 @@ impl<'a> Ctx<'a> {
         };
         // Effective pass: a rep new to the rotation, or back from time away, starts at the
         // team's clock — no reset for others, no catch-up burst for them.
-        let mut order: Vec<(u64, usize, RepIdx)> = team
-            .members
-            .iter()
-            .enumerate()
-            .map(|(pos, &r)| {
-                let p = match rotation.and_then(|rot| rot.passes.get(&cfg.rep(r).id)) {
-                    None => vt,
-                    Some(&p) if p >= vt => p,
-                    // Skipped while away: just after the clock, so whoever is due at the
-                    // clock goes first and the returning rep's next pass does not tie
-                    // with (and, by file order, win against) the rep who just had a turn.
-                    Some(_) => vt.saturating_add(1),
-                };
-                (p, pos, r)
-            })
-            .collect();
-        let mut candidates = Vec::with_capacity(order.len());
+        let effective = |pass: u64| {
+            if pass >= vt {
+                pass
+            } else {
+                // Skipped while away: just after the clock, so whoever is due at the clock
+                // goes first and the returning rep's next pass does not tie with (and, by
+                // file order, win against) the rep who just had a turn.
+                vt.saturating_add(1)
+            }
+        };
+        // (pass, position, rep) per member, on the stack for teams of up to 64.
+        let n = team.members.len();
+        let mut inline = [(0u64, 0usize, 0 as RepIdx); 64];
+        let mut heap = Vec::new();
+        let order: &mut [(u64, usize, RepIdx)] = if n <= inline.len() {
+            &mut inline[..n]
+        } else {
+            heap.resize(n, (0, 0, 0));
+            &mut heap
+        };
+        for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
+            *slot = (vt, pos, r);
+        }
+        // The members' passes, read from the rotation (keyed by rep id) in one ordered
+        // pass over both when that is cheaper than a lookup per member.
+        if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
+            let slots = &mut *order;
+            if rot.passes.len() <= 4 * slots.len() {
+                let mut entries = rot.passes.iter().peekable();
+                for &pos in &cfg.text.team_members_by_id[t as usize] {
+                    let slot = &mut slots[pos];
+                    let id = cfg.text.rep_id[slot.2 as usize].as_str();
+                    while entries.next_if(|(k, _)| k.as_str() < id).is_some() {}
+                    if let Some((k, p)) = entries.peek()
+                        && k.as_str() == id
+                    {
+                        slot.0 = effective(**p);
+                    }
+                }
+            } else {
+                for slot in slots.iter_mut() {
+                    if let Some(p) = rot.passes.get(cfg.text.rep_id[slot.2 as usize].as_str()) {
+                        slot.0 = effective(*p);
+                    }
+                }
+            }
+        }
+        let mut candidates = Vec::with_capacity(n);
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
-                order.sort_unstable();
-                for &(pass, _, r) in &order {
+                sort_small(order);
+                for &(pass, _, r) in order.iter() {
                     if chosen.is_some() {
                         candidates.push(Candidate {
-                            rep: cfg.rep(r).id.clone(),
+                            rep: cfg.text.rep_id[r as usize].clone(),
                             verdict: Verdict::NotReached,
                             load: None,
                             pass: Some(pass),
                         });
                         continue;
                     }
-                    let verdict = match self.check_rep(r, team.respect_working_hours) {
+                    let verdict = match self.check_rep(r, team.respect_working_hours, None) {
                         Ok(()) => {
                             chosen = Some((r, pass));
                             Verdict::Chosen
@@ -761,7 +846,7 @@ impl<'a> Ctx<'a> {
                         Err(skip) => Verdict::Skipped { skip },
                     };
                     candidates.push(Candidate {
-                        rep: cfg.rep(r).id.clone(),
+                        rep: cfg.text.rep_id[r as usize].clone(),
                         verdict,
                         load: None,
                         pass: Some(pass),
@@ -769,11 +854,12 @@ impl<'a> Ctx<'a> {
                 }
             }
             Method::LeastLoaded => {
+                // Every member gets a verdict in member order; the chosen one (or ones, if
+                // listed twice) is marked once the least loaded is known.
                 let mut best: Option<(f64, u64, usize, RepIdx)> = None;
-                let mut rows = Vec::with_capacity(order.len());
-                for &(pass, pos, r) in &order {
+                for &(pass, pos, r) in order.iter() {
                     let load = self.load(r);
-                    let res = self.check_rep(r, team.respect_working_hours);
+                    let res = self.check_rep(r, team.respect_working_hours, Some(load));
                     if res.is_ok() {
                         let key_pass = match team.tiebreaker {
                             Tiebreaker::Rotation => pass,
@@ -787,36 +873,36 @@ impl<'a> Ctx<'a> {
                             best = Some((load, key_pass, pos, r));
                         }
                     }
-                    rows.push((r, pass, load, res));
-                }
-                if let Some((_, _, _, r)) = best {
-                    let pass = rows.iter().find(|x| x.0 == r).map(|x| x.1).unwrap_or(vt);
-                    chosen = Some((r, pass));
-                }
-                for (r, pass, load, res) in rows {
-                    let verdict = match res {
-                        Err(skip) => Verdict::Skipped { skip },
-                        Ok(()) if chosen.is_some_and(|c| c.0 == r) => Verdict::Chosen,
-                        Ok(()) => Verdict::Passed,
-                    };
                     candidates.push(Candidate {
-                        rep: cfg.rep(r).id.clone(),
-                        verdict,
+                        rep: cfg.text.rep_id[r as usize].clone(),
+                        verdict: match res {
+                            Err(skip) => Verdict::Skipped { skip },
+                            Ok(()) => Verdict::Passed,
+                        },
                         load: Some(load),
                         pass: Some(pass),
                     });
                 }
+                if let Some((_, _, _, r)) = best {
+                    let pass = order.iter().find(|x| x.2 == r).map(|x| x.0).unwrap_or(vt);
+                    chosen = Some((r, pass));
+                    for (c, o) in candidates.iter_mut().zip(order.iter()) {
+                        if o.2 == r && matches!(c.verdict, Verdict::Passed) {
+                            c.verdict = Verdict::Chosen;
+                        }
+                    }
+                }
             }
         }
         self.steps.push(Step::Team {
-            team: team.id.clone(),
-            method: team.method.name().to_string(),
+            team: cfg.text.team_id[t as usize].clone(),
+            method: Text::from_static(team.method.name()),
             candidates,
         });
         let (rep, pass) = chosen?;
         self.effects.push(Effect::AdvanceRotation {
-            team: team.id.clone(),
-            rep: cfg.rep(rep).id.clone(),
+            team: cfg.text.team_id[t as usize].clone(),
+            rep: cfg.text.rep_id[rep as usize].clone(),
             pass: pass.saturating_add(stride(rep)),
             virtual_time: pass,
         });
@@ -828,12 +914,12 @@ impl<'a> Ctx<'a> {
         mut self,
         path: RoutePath,
         outcome: Outcome,
-        rule: Option<String>,
+        rule: Option<Text>,
         headline: String,
     ) -> Routed {
         let cfg = self.cfg;
         let tier = self.facts.tier.unwrap_or(Tier::Standard);
-        let times = cfg.sla_for(tier, self.facts.segment.as_deref());
+        let times = cfg.text.sla_for(tier, self.segment);
         let now = self.input.now;
         let (owner, queue, team) = match outcome {
             Outcome::Rep(r, t) => {
@@ -853,14 +939,36 @@ impl<'a> Ctx<'a> {
             // A queued lead is owned by nobody yet: no load, no daily count, no rotation.
             self.effects.clear();
         }
+        // The reason: the headline, each fallback taken ("from: because → to"), and who
+        // or where the lead went.
         let mut reason = headline;
-        if !self.fallbacks.is_empty() {
-            reason.push_str("; ");
-            reason.push_str(&self.fallbacks.join("; "));
+        let fallbacks = self.steps.iter().filter_map(|s| match s {
+            Step::Fallback { from, to, because } => Some(from.len() + to.len() + because.len()),
+            _ => None,
+        });
+        // "; " from ": " because " → " to, and " → " name or " → queue " queue.
+        let end = match (&owner, &queue) {
+            (Some(o), _) => 5 + o.name.len(),
+            (None, Some(q)) => 11 + q.len(),
+            _ => 0,
+        };
+        reason.reserve(fallbacks.map(|n| n + 9).sum::<usize>() + end);
+        for step in &self.steps {
+            if let Step::Fallback { from, to, because } = step {
+                for part in ["; ", from, ": ", because, " → ", to] {
+                    reason.push_str(part);
+                }
+            }
         }
         match (&owner, &queue) {
-            (Some(o), _) => reason.push_str(&format!(" → {}", o.name)),
-            (None, Some(q)) => reason.push_str(&format!(" → queue {q}")),
+            (Some(o), _) => {
+                reason.push_str(" → ");
+                reason.push_str(&o.name);
+            }
+            (None, Some(q)) => {
+                reason.push_str(" → queue ");
+                reason.push_str(q);
+            }
             _ => {}
         }
         let contact_by = owner
@@ -887,13 +995,13 @@ impl<'a> Ctx<'a> {
             reason,
             flags: self.flags,
             notes: self.notes,
-            config_version: cfg.version.clone(),
+            config_version: cfg.text.version.clone(),
             decided_at: now,
         };
         Routed {
             decision,
             trace: RoutingTrace {
-                config_version: cfg.version.clone(),
+                config_version: cfg.text.version.clone(),
                 at: now,
                 facts: self.facts,
                 steps: self.steps,
@@ -903,21 +1011,49 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn describe_conditions(rule: &crate::config::Rule) -> String {
-    let parts: Vec<String> = crate::config::Dim::ALL
-        .iter()
-        .filter(|d| !rule.cond(**d).is_empty())
-        .map(|d| format!("{}={}", d.name(), rule.cond(*d).join("|")))
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", parts.join(", "))
+/// Sort a short list in place (insertion sort: no set-up, and the rotation order is
+/// often nearly sorted already); the result is `sort_unstable`'s for a total order.
+fn sort_small<T: Ord + Copy>(v: &mut [T]) {
+    if v.len() > 32 {
+        v.sort_unstable();
+        return;
+    }
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
     }
 }
 
-/// Normalise the lead and its enrichment into the facts rules are matched on, and score it.
-fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
+/// `haystack.contains(needle)` for the short texts and keywords of scoring, without the
+/// set-up of the general substring search.
+fn has_word(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    if n.len() > h.len() {
+        return false;
+    }
+    (0..=h.len() - n.len()).any(|i| h[i] == first && h[i + 1..i + n.len()] == *rest)
+}
+
+/// `s` in lower case, borrowed when it already is (ASCII without capitals).
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// Normalise the lead and its enrichment into the facts rules are matched on, and score
+/// it. Also returns the index of the lead's segment.
+fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize>) {
     let lead = input.lead;
     let enr = input.enrichment;
     let mut f = Facts {
@@ -925,12 +1061,12 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
         ..Default::default()
     };
     if let Some(raw) = &lead.email {
-        match parse_email(raw) {
+        match parse_email_parts(raw) {
             Ok(e) => {
-                f.personal_email = cfg.domains.is_personal(&e);
-                f.disposable_email = cfg.domains.is_disposable(&e);
-                f.email_domain = Some(e.registrable.clone());
-                f.email = Some(e.normalized);
+                (f.personal_email, f.disposable_email) =
+                    cfg.domains.classify(e.domain(), e.registrable());
+                f.email_domain = Some(e.registrable().to_string());
+                f.email = Some(e.into_normalized());
             }
             Err(why) => f.issues.push(FieldIssue::new(
                 "email",
@@ -944,10 +1080,11 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
         .or_else(|| enr.and_then(|e| e.company.clone()));
 
     // Firmographics: the provider's figure beats what the visitor typed.
-    let source = |field: &str| {
-        enr.and_then(|e| e.sources.get(field).cloned())
-            .map(|p| format!("enrichment:{p}"))
-            .unwrap_or_else(|| "enrichment".into())
+    let source = |field: &str| -> Text {
+        match enr.and_then(|e| e.sources.get(field)) {
+            Some(p) => cat(&["enrichment:", p]).into(),
+            None => "enrichment".into(),
+        }
     };
     if let Some(n) = enr.and_then(|e| e.employees) {
         f.employees = Some(n);
@@ -964,10 +1101,8 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
             )),
         }
     }
-    f.segment = f
-        .employees
-        .and_then(|n| cfg.segment_for(n))
-        .map(str::to_string);
+    let segment = f.employees.and_then(|n| cfg.segment_index(n));
+    f.segment = segment.map(|i| cfg.text.segment[i].clone());
     if let Some(i) = enr
         .and_then(|e| e.industry.as_deref())
         .and_then(|i| cfg.normalize_industry(i))
@@ -999,36 +1134,31 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
             .and_then(|e| e.country.as_deref())
             .and_then(|c| cfg.geo.country(c));
     }
-    f.country = country.map(str::to_string);
-    f.region = country.and_then(|c| cfg.geo.region(c)).map(str::to_string);
+    f.country = country.map(Text::from_static);
+    f.region = country.and_then(|c| cfg.geo.region_text(c));
     let state = lead
         .state
         .as_deref()
         .or_else(|| enr.and_then(|e| e.state.as_deref()));
     f.state = state.map(|s| match country.and_then(|c| cfg.geo.subdivision(c, s)) {
-        Some(code) => code.to_string(),
-        None => s.trim().to_uppercase(),
+        Some(code) => Text::from_static(code),
+        None => s.trim().to_uppercase().into(),
     });
     f.postal_code = lead
         .zip
         .as_deref()
         .map(postal)
         .filter(|p| !p.is_empty())
-        .map(|p| {
+        .map(|mut p| {
             // US ZIP+4 ("10017-1234") matches rules written for the 5-digit ZIP.
             if country == Some("US") && p.len() == 9 && p.bytes().all(|b| b.is_ascii_digit()) {
-                p[..5].to_string()
-            } else {
-                p
+                p.truncate(5);
             }
+            p
         });
-    f.product = lead.product.as_deref().map(token).filter(|p| !p.is_empty());
-    f.lead_source = lead
-        .lead_source
-        .as_deref()
-        .map(token)
-        .filter(|p| !p.is_empty());
-    f.action = lead.action.as_deref().map(token).filter(|p| !p.is_empty());
+    f.product = lead.product.as_deref().and_then(|p| cfg.text.token(p));
+    f.lead_source = lead.lead_source.as_deref().and_then(|s| cfg.text.token(s));
+    f.action = lead.action.as_deref().and_then(|a| cfg.text.token(a));
 
     // TIER-1 intent, TIER-2 fit and score, TIER-3 tier.
     let intent = f
@@ -1038,60 +1168,62 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
         .unwrap_or(Intent::Low);
     f.intent = Some(intent);
     let icp = &cfg.icp;
-    f.icp_fit = f.segment.as_ref().is_some_and(|s| icp.segments.contains(s))
+    let listed = |l: &[String], v: Option<&str>| v.is_some_and(|v| l.iter().any(|x| x == v));
+    f.icp_fit = listed(&icp.segments, f.segment.as_deref())
         && icp
             .industries
             .as_ref()
-            .is_none_or(|l| f.industry.as_ref().is_some_and(|i| l.contains(i)))
+            .is_none_or(|l| listed(l, f.industry.as_deref()))
         && icp
             .regions
             .as_ref()
-            .is_none_or(|l| f.region.as_ref().is_some_and(|r| l.contains(r)))
+            .is_none_or(|l| listed(l, f.region.as_deref()))
         && icp
             .countries
             .as_ref()
-            .is_none_or(|l| f.country.as_ref().is_some_and(|c| l.contains(c)));
+            .is_none_or(|l| listed(l, f.country.as_deref()));
+    // Points by rule, with the labels the config prepared ("segment enterprise", …).
     let sc = &cfg.scoring;
-    let mut parts = Vec::new();
-    if let Some(p) = f.segment.as_ref().and_then(|s| sc.segment.get(s)) {
-        parts.push(ScorePart {
-            label: format!("segment {}", f.segment.as_deref().unwrap_or("")),
-            points: *p,
-        });
+    let tx = &cfg.text;
+    let mut parts = Vec::with_capacity(6);
+    for (value, rules) in [
+        (f.segment.as_deref(), &tx.score_segment),
+        (f.industry.as_deref(), &tx.score_industry),
+        (f.action.as_deref(), &tx.score_action),
+    ] {
+        if let Some((points, label)) = value.and_then(|v| rules.get(v)) {
+            parts.push(ScorePart {
+                label: label.clone(),
+                points: *points,
+            });
+        }
     }
-    if let Some(p) = f.industry.as_ref().and_then(|s| sc.industry.get(s)) {
-        parts.push(ScorePart {
-            label: format!("industry {}", f.industry.as_deref().unwrap_or("")),
-            points: *p,
-        });
-    }
-    if let Some(p) = f.action.as_ref().and_then(|s| sc.action.get(s)) {
-        parts.push(ScorePart {
-            label: format!("action {}", f.action.as_deref().unwrap_or("")),
-            points: *p,
-        });
-    }
-    if let Some(title) = &lead.title {
-        let t = title.to_lowercase();
-        for (words, p) in &sc.title {
-            if let Some(w) = words.iter().find(|w| t.contains(w.as_str())) {
+    if let Some(title) = &lead.title
+        && !sc.title.is_empty()
+    {
+        let t = lowercase(title);
+        for ((words, p), labels) in sc.title.iter().zip(&tx.score_title) {
+            if let Some(i) = words.iter().position(|w| has_word(&t, w)) {
                 parts.push(ScorePart {
-                    label: format!("title has \"{w}\""),
+                    label: labels[i].clone(),
                     points: *p,
                 });
             }
         }
     }
-    for (words, p) in &sc.page {
-        if let Some(w) = words.iter().find(|w| {
-            lead.page_history
+    if !sc.page.is_empty() && !lead.page_history.is_empty() {
+        let pages: SmallVec<[Cow<str>; 16]> =
+            lead.page_history.iter().map(|p| lowercase(p)).collect();
+        for ((words, p), labels) in sc.page.iter().zip(&tx.score_page) {
+            if let Some(i) = words
                 .iter()
-                .any(|pg| pg.to_lowercase().contains(w.as_str()))
-        }) {
-            parts.push(ScorePart {
-                label: format!("visited {w}"),
-                points: *p,
-            });
+                .position(|w| pages.iter().any(|pg| has_word(pg, w)))
+            {
+                parts.push(ScorePart {
+                    label: labels[i].clone(),
+                    points: *p,
+                });
+            }
         }
     }
     if f.icp_fit && sc.icp_fit != 0 {
@@ -1107,7 +1239,7 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> Facts {
         (Intent::Medium, true) | (Intent::High, false) => Tier::Warm,
         _ => Tier::Standard,
     });
-    f
+    (f, segment)
 }
 
 const FAKE_WORDS: &[&str] = &[
@@ -1126,6 +1258,22 @@ const FAKE_DOMAINS: &[&str] = &[
     "domain.com",
     "qwerty.com",
 ];
+
+/// A placeholder value: a test word, or one character repeated (3+ times), in any case.
+fn is_fake_value(v: &str) -> bool {
+    let v = v.trim();
+    if v.is_ascii() {
+        // FAKE_WORDS are ASCII lower case: comparing without case is comparing the
+        // lower-cased value.
+        let b = v.as_bytes();
+        FAKE_WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
+            || (b.len() >= 3 && b.iter().all(|c| c.eq_ignore_ascii_case(&b[0])))
+    } else {
+        let v = v.to_lowercase();
+        FAKE_WORDS.contains(&v.as_str())
+            || (v.chars().count() >= 3 && v.chars().all(|c| v.starts_with(c)))
+    }
+}
 
 /// VAL-2: a reason the lead is junk, or None.
 fn junk_reason(
@@ -1160,20 +1308,79 @@ fn junk_reason(
             return Some(format!("test email address {email}"));
         }
     }
-    let fake = |s: &Option<String>| {
-        s.as_deref().is_some_and(|v| {
-            let v = v.trim().to_lowercase();
-            FAKE_WORDS.contains(&v.as_str())
-                || (v.chars().count() >= 3 && v.chars().all(|c| v.starts_with(c)))
-        })
-    };
     let fakes = [&lead.first_name, &lead.last_name, &lead.company]
         .iter()
-        .filter(|s| fake(s))
+        .filter(|s| s.as_deref().is_some_and(is_fake_value))
         .count();
     // One odd field could be real ("Bar" is a surname); two is a test submission.
     if fakes >= 2 {
         return Some("obvious test values in name/company".into());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_small_sorts() {
+        let mut seed = 7u64;
+        for n in [0, 1, 2, 5, 20, 32, 33, 70] {
+            let mut v: Vec<(u64, usize)> = (0..n)
+                .map(|i| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    ((seed >> 60) % 4, i)
+                })
+                .collect();
+            let mut w = v.clone();
+            sort_small(&mut v);
+            w.sort_unstable();
+            assert_eq!(v, w);
+        }
+    }
+
+    #[test]
+    fn has_word_is_contains() {
+        let hay = [
+            "",
+            "a",
+            "vp sales",
+            "/pricing/enterprise",
+            "head of it",
+            "ünïcode vp",
+            "aaab",
+        ];
+        let words = [
+            "", "a", "vp", "vp ", "/pricing", "head of", "it", "ï", "aab", "b", "zz",
+        ];
+        for h in hay {
+            for w in words {
+                assert_eq!(has_word(h, w), h.contains(w), "{h:?} {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fake_values_as_before() {
+        let old = |v: &str| {
+            let v = v.trim().to_lowercase();
+            FAKE_WORDS.contains(&v.as_str())
+                || (v.chars().count() >= 3 && v.chars().all(|c| v.starts_with(c)))
+        };
+        for v in [
+            "", "Test", " N/A ", "aaa", "AaA", "aa", "Bar", "Smith", "ZZZZ", "ÄÄÄ", "ääÄ", "Tést",
+            "xXx", "abcd", "ABCDE",
+        ] {
+            assert_eq!(is_fake_value(v), old(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn lowercase_borrows_only_when_unchanged() {
+        for s in ["/pricing", "/Pricing", "ÜBER", "über", ""] {
+            assert_eq!(lowercase(s), s.to_lowercase());
+        }
+        assert!(matches!(lowercase("/docs"), Cow::Borrowed(_)));
+    }
 }

@@ -5,14 +5,45 @@
 //! The tables come from the `keshvar` crate (ISO 3166 data) and are built once per
 //! compiled config; lookups are hash-map hits on a normalised key.
 
+use crate::text::Text;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// Lookup tables built from ISO 3166 data plus the config's region overrides.
 #[derive(Debug, Clone)]
 pub struct Geo {
-    country_by_name: HashMap<String, &'static str>,
-    region_by_country: HashMap<&'static str, String>,
-    subdivision_by_name: HashMap<(&'static str, String), &'static str>,
+    country_by_name: FxHashMap<String, &'static str>,
+    region_by_country: FxHashMap<&'static str, Text>,
+    /// Per country, subdivision names and codes (folded) to the code.
+    subdivision_by_name: FxHashMap<&'static str, FxHashMap<String, &'static str>>,
+}
+
+/// Call `f` with [`fold_key`] of `s`, folded on the stack when `s` is short ASCII.
+fn with_folded<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    const N: usize = 64;
+    let t = s.trim();
+    if !t.is_ascii() || t.len() > N {
+        return f(&fold_key(s));
+    }
+    // Each byte writes at most one byte (a separator run becomes one space before the
+    // next alphanumeric), so the key is no longer than the input.
+    let mut buf = [0u8; N];
+    let mut n = 0;
+    let mut space = false;
+    for &b in t.as_bytes() {
+        if b.is_ascii_alphanumeric() {
+            if space && n > 0 {
+                buf[n] = b' ';
+                n += 1;
+            }
+            space = false;
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        } else {
+            space = true;
+        }
+    }
+    f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
 }
 
 /// Lower-case, trim, fold punctuation and whitespace to single spaces.
@@ -42,7 +73,7 @@ impl Geo {
         for (region, countries) in regions {
             for c in countries {
                 if let Some(a2) = geo.country_by_name.get(&fold_key(c)).copied() {
-                    geo.region_by_country.insert(a2, region.clone());
+                    geo.region_by_country.insert(a2, Text::interned(region));
                 }
             }
         }
@@ -51,9 +82,10 @@ impl Geo {
 
     /// The ISO 3166 tables, built once per process (constant data).
     fn build() -> Self {
-        let mut country_by_name = HashMap::new();
-        let mut region_by_country = HashMap::new();
-        let mut subdivision_by_name = HashMap::new();
+        let mut country_by_name = FxHashMap::default();
+        let mut region_by_country = FxHashMap::default();
+        let mut subdivision_by_name: FxHashMap<&'static str, FxHashMap<String, &'static str>> =
+            FxHashMap::default();
         for country in keshvar::CountryIterator::new() {
             let alpha2: &'static str = leak_code(country.alpha2().to_string());
             let alpha3 = country.alpha3().to_string();
@@ -73,15 +105,14 @@ impl Geo {
                 keshvar::WorldRegion::APAC => "APAC",
                 keshvar::WorldRegion::EMEA => "EMEA",
             };
-            region_by_country.insert(alpha2, region.to_string());
+            region_by_country.insert(alpha2, Text::from_static(region));
+            let subs = subdivision_by_name.entry(alpha2).or_default();
             for (code, sub) in country.subdivisions() {
                 let code: &'static str = code.rsplit('-').next().unwrap_or(code);
-                subdivision_by_name.insert((alpha2, fold_key(code)), code);
-                subdivision_by_name.insert((alpha2, fold_key(sub.name())), code);
+                subs.insert(fold_key(code), code);
+                subs.insert(fold_key(sub.name()), code);
                 for alias in sub.unofficial_name_list() {
-                    subdivision_by_name
-                        .entry((alpha2, fold_key(alias)))
-                        .or_insert(code);
+                    subs.entry(fold_key(alias)).or_insert(code);
                 }
             }
         }
@@ -122,28 +153,29 @@ impl Geo {
 
     /// ISO alpha-2 code for a country code or name ("de", "DEU", "Germany", "U.S.A.").
     pub fn country(&self, input: &str) -> Option<&'static str> {
-        self.country_by_name.get(&fold_key(input)).copied()
+        with_folded(input, |k| self.country_by_name.get(k).copied())
     }
 
     /// Sales region of an ISO alpha-2 code.
     pub fn region(&self, alpha2: &str) -> Option<&str> {
-        self.region_by_country.get(alpha2).map(String::as_str)
+        self.region_by_country.get(alpha2).map(Text::as_str)
+    }
+
+    /// [`Self::region`], shared.
+    pub fn region_text(&self, alpha2: &str) -> Option<Text> {
+        self.region_by_country.get(alpha2).cloned()
     }
 
     /// Known region names (built-in plus configured).
     pub fn regions(&self) -> std::collections::BTreeSet<&str> {
-        self.region_by_country
-            .values()
-            .map(String::as_str)
-            .collect()
+        self.region_by_country.values().map(Text::as_str).collect()
     }
 
     /// ISO 3166-2 subdivision code (without country prefix) for a state name or code.
     pub fn subdivision(&self, alpha2: &str, input: &str) -> Option<&'static str> {
-        let a2 = self.country_by_name.get(&fold_key(alpha2)).copied()?;
-        self.subdivision_by_name
-            .get(&(a2, fold_key(input)))
-            .copied()
+        let a2 = self.country(alpha2)?;
+        let subs = self.subdivision_by_name.get(a2)?;
+        with_folded(input, |k| subs.get(k).copied())
     }
 }
 
@@ -205,6 +237,25 @@ mod tests {
         let g = Geo::new(&r);
         assert_eq!(g.region("BR"), Some("LATAM"));
         assert_eq!(g.region("US"), Some("AMER"));
+    }
+
+    #[test]
+    fn folding_on_the_stack_matches_fold_key() {
+        for s in [
+            "",
+            " ",
+            "U.S.A.",
+            " united   states ",
+            "DEU",
+            "--x--y--",
+            "Baden-Württemberg",
+            "a1 b2",
+            "ÅLAND",
+            "x".repeat(70).as_str(),
+            "A-b_C d",
+        ] {
+            assert_eq!(with_folded(s, str::to_string), fold_key(s), "{s:?}");
+        }
     }
 
     #[test]

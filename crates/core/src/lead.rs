@@ -248,10 +248,30 @@ pub struct Enrichment {
 /// Parse an employee count as people type it: "250", "1,200", "1.2k", "200-500" (lower
 /// bound), "1000+", "5000 employees".
 pub fn parse_employees(input: &str) -> Option<u32> {
-    let s = input
-        .trim()
-        .to_ascii_lowercase()
-        .replace([',', '_', ' '], "");
+    // The common case, a plain number ("250"): up to 9 digits is exact either way.
+    let t = input.trim();
+    if (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().ok();
+    }
+    // Lower-case ASCII letters and drop `,` `_` and spaces. Both only touch ASCII bytes,
+    // which never occur inside a multi-byte character, so bytewise is exact; short
+    // values are folded on the stack.
+    const N: usize = 64;
+    let keep = |b: &u8| !matches!(b, b',' | b'_' | b' ');
+    if t.len() <= N {
+        let mut buf = [0u8; N];
+        let mut n = 0;
+        for &b in t.as_bytes().iter().filter(|b| keep(b)) {
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+        employees_from_folded(std::str::from_utf8(&buf[..n]).ok()?)
+    } else {
+        employees_from_folded(&t.to_ascii_lowercase().replace([',', '_', ' '], ""))
+    }
+}
+
+fn employees_from_folded(s: &str) -> Option<u32> {
     let s = s
         .trim_end_matches("employees")
         .trim_end_matches("people")
@@ -318,5 +338,22 @@ mod tests {
         assert_eq!(parse_employees("5000 employees"), Some(5000));
         assert_eq!(parse_employees("lots"), None);
         assert_eq!(parse_employees("-5"), None);
+        // The stack path and the allocating path agree.
+        let long = format!("{}1,200 Employees", " ".repeat(70));
+        assert_eq!(parse_employees(&long), Some(1200));
+        for s in [
+            "1_000",
+            " 2 500 ",
+            "3K",
+            "12–40",
+            "1.5M",
+            "10/20",
+            "Ünïcode 5",
+            "007",
+            "1e3",
+        ] {
+            let slow = s.trim().to_ascii_lowercase().replace([',', '_', ' '], "");
+            assert_eq!(parse_employees(s), employees_from_folded(&slow), "{s:?}");
+        }
     }
 }

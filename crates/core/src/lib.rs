@@ -13,4 +13,5 @@ pub mod lead;
 pub mod matrix;
 pub mod normalize;
 pub mod state;
+pub mod text;
 pub mod trace;

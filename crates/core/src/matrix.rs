@@ -4,7 +4,8 @@
 //! 2,000 rule walks. Bit order is precedence order, so the first set bit wins.
 
 use crate::config::{Dim, Rule};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 #[derive(Debug, Clone, Default)]
 pub struct RuleIndex {
@@ -15,14 +16,21 @@ pub struct RuleIndex {
 
 #[derive(Debug, Clone, Default)]
 struct DimIndex {
+    /// No rule has a condition on this dimension: it filters nothing.
+    open: bool,
     any: Vec<u64>,
-    by_value: HashMap<String, Vec<u64>>,
-    /// Postal prefixes ("94*") with their rule, checked one by one (few in practice).
-    prefixes: Vec<(String, usize)>,
+    by_value: FxHashMap<String, Vec<u64>>,
+    /// Postal prefixes ("94*" as "94") and their rules; a lead's code is probed with
+    /// each of its prefixes of a length in `prefix_lens` (ascending).
+    by_prefix: FxHashMap<String, Vec<u64>>,
+    prefix_lens: Vec<usize>,
 }
 
 /// The lead's value on each dimension, normalised like rule conditions.
 pub type DimValues<'a> = [Option<&'a str>; 9];
+
+/// A set of rules by position in precedence order; on the stack up to 4,096 rules.
+pub type RuleBits = SmallVec<[u64; 64]>;
 
 impl RuleIndex {
     pub fn build(rules: &[Rule]) -> Self {
@@ -41,7 +49,16 @@ impl RuleIndex {
                 }
                 for v in c {
                     if d == Dim::PostalCode && v.ends_with('*') {
-                        di.prefixes.push((v.trim_end_matches('*').to_string(), i));
+                        let p = v.trim_end_matches('*');
+                        if !di.prefix_lens.contains(&p.len()) {
+                            di.prefix_lens.push(p.len());
+                        }
+                        set(
+                            di.by_prefix
+                                .entry(p.to_string())
+                                .or_insert_with(|| vec![0; words]),
+                            i,
+                        );
                     } else {
                         set(
                             di.by_value
@@ -52,6 +69,8 @@ impl RuleIndex {
                     }
                 }
             }
+            di.prefix_lens.sort_unstable();
+            di.open = di.by_value.is_empty() && di.by_prefix.is_empty();
             dims.push(di);
         }
         RuleIndex {
@@ -63,42 +82,66 @@ impl RuleIndex {
 
     /// Bitset of rules whose every condition accepts the lead's values.
     pub fn candidates(&self, values: &DimValues) -> Vec<u64> {
-        let mut acc = vec![u64::MAX; self.words];
+        self.candidate_bits(values).into_vec()
+    }
+
+    /// [`Self::candidates`] without a heap allocation for up to 4,096 rules.
+    pub fn candidate_bits(&self, values: &DimValues) -> RuleBits {
+        let mut bits: RuleBits = smallvec::smallvec![u64::MAX; self.words];
         if !self.rules.is_multiple_of(64) {
-            acc[self.words - 1] = (1u64 << (self.rules % 64)) - 1;
+            bits[self.words - 1] = (1u64 << (self.rules % 64)) - 1;
         }
         if self.rules == 0 {
-            acc[0] = 0;
-            return acc;
+            bits[0] = 0;
+            return bits;
         }
+        let acc: &mut [u64] = &mut bits;
         for (d, di) in Dim::ALL.iter().zip(&self.dims) {
+            if di.open {
+                continue;
+            }
             let v = values[*d as usize];
             let exact = v.and_then(|v| di.by_value.get(v));
-            let mut prefix_bits: Option<Vec<u64>> = None;
-            if let Some(v) = v
-                && *d == Dim::PostalCode
-                && !di.prefixes.is_empty()
-            {
-                let mut bits = vec![0; self.words];
-                for (p, i) in &di.prefixes {
-                    if v.starts_with(p.as_str()) {
-                        set(&mut bits, *i);
+            // Prefix patterns the value starts with: a pattern of length l matches when the
+            // value's first l bytes are it (and end on a character boundary).
+            let mut prefixed: SmallVec<[&[u64]; 8]> = SmallVec::new();
+            if let Some(v) = v {
+                for &l in &di.prefix_lens {
+                    if l > v.len() {
+                        break;
+                    }
+                    if let Some(b) = v.get(..l).and_then(|p| di.by_prefix.get(p)) {
+                        prefixed.push(b);
                     }
                 }
-                prefix_bits = Some(bits);
             }
-            for w in 0..self.words {
-                let mut ok = di.any[w];
-                if let Some(e) = exact {
-                    ok |= e[w];
+            let any = &di.any[..acc.len()];
+            match exact {
+                _ if !prefixed.is_empty() => {
+                    for (w, a) in acc.iter_mut().enumerate() {
+                        let mut ok = any[w];
+                        if let Some(e) = exact {
+                            ok |= e[w];
+                        }
+                        for p in &prefixed {
+                            ok |= p[w];
+                        }
+                        *a &= ok;
+                    }
                 }
-                if let Some(p) = &prefix_bits {
-                    ok |= p[w];
+                Some(e) => {
+                    for ((a, x), y) in acc.iter_mut().zip(any).zip(&e[..]) {
+                        *a &= x | y;
+                    }
                 }
-                acc[w] &= ok;
+                None => {
+                    for (a, x) in acc.iter_mut().zip(any) {
+                        *a &= x;
+                    }
+                }
             }
         }
-        acc
+        bits
     }
 }
 
@@ -119,4 +162,90 @@ pub fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
             Some(w * 64 + t)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Layer, Origin, Target};
+
+    /// The index agrees with checking every rule's conditions one by one.
+    #[test]
+    fn index_matches_rule_by_rule() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let vocab: [&[&str]; 9] = [
+            &["smb", "mid_market", "enterprise"],
+            &["software", "retail"],
+            &["AMER", "EMEA"],
+            &["US", "DE", "GB"],
+            &["CA", "NY"],
+            &["9*", "94*", "941*", "94105", "SW1*", "SW1A1AA", "*", "1*"],
+            &["a", "b"],
+            &["web", "event"],
+            &["hot", "warm"],
+        ];
+        let leads: [&[&str]; 9] = [
+            &["smb", "enterprise"],
+            &["software", "retail"],
+            &["AMER", "EMEA"],
+            &["US", "DE"],
+            &["CA", "NY"],
+            &["94105", "94", "9", "941", "SW1A1AA", "SW1", "10001", "É9"],
+            &["a", "b"],
+            &["web", "event"],
+            &["hot", "warm"],
+        ];
+        for words in [1, 2, 3] {
+            let n = words * 64 - 7 * (words - 1);
+            let rules: Vec<Rule> = (0..n)
+                .map(|i| {
+                    let conds: [Vec<String>; 9] = std::array::from_fn(|d| {
+                        if next(3) != 0 {
+                            return Vec::new();
+                        }
+                        (0..1 + next(2))
+                            .map(|_| vocab[d][next(vocab[d].len())].to_string())
+                            .collect()
+                    });
+                    Rule {
+                        id: format!("r{i}"),
+                        priority: 0,
+                        conds,
+                        target: Target::Queue(0),
+                        layer: Layer::Segment,
+                        specificity: 0,
+                        note: None,
+                        origin: Origin {
+                            file: "t".into(),
+                            line: i,
+                        },
+                    }
+                })
+                .collect();
+            let index = RuleIndex::build(&rules);
+            for _ in 0..500 {
+                let values: DimValues =
+                    std::array::from_fn(|d| (next(4) != 0).then(|| leads[d][next(leads[d].len())]));
+                let got: Vec<usize> = ones(&index.candidate_bits(&values)).collect();
+                let want: Vec<usize> = (0..n)
+                    .filter(|&i| {
+                        Dim::ALL
+                            .iter()
+                            .all(|&d| rules[i].accepts(d, values[d as usize]))
+                    })
+                    .collect();
+                assert_eq!(got, want, "{values:?}");
+                assert_eq!(
+                    index.candidates(&values),
+                    index.candidate_bits(&values).to_vec()
+                );
+            }
+        }
+    }
 }

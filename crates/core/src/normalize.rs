@@ -4,7 +4,23 @@
 /// Lower-case snake token: "Financial Services" -> "financial_services",
 /// "Demo-Request" -> "demo_request".
 pub fn token(s: &str) -> String {
+    let s = s.trim();
     let mut out = String::with_capacity(s.len());
+    if s.is_ascii() {
+        let mut sep = false;
+        for &b in s.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                if sep && !out.is_empty() {
+                    out.push('_');
+                }
+                sep = false;
+                out.push(b.to_ascii_lowercase() as char);
+            } else {
+                sep = true;
+            }
+        }
+        return out;
+    }
     let mut sep = false;
     for c in s.trim().chars() {
         if c.is_alphanumeric() {
@@ -12,7 +28,11 @@ pub fn token(s: &str) -> String {
                 out.push('_');
             }
             sep = false;
-            out.extend(c.to_lowercase());
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
         } else {
             sep = true;
         }
@@ -20,12 +40,45 @@ pub fn token(s: &str) -> String {
     out
 }
 
+/// Call `f` with [`token`] of `s`, built on the stack when `s` is short ASCII.
+pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    const N: usize = 64;
+    let s = s.trim();
+    if !s.is_ascii() || s.len() > N {
+        return f(&token(s));
+    }
+    // Each byte writes at most one byte (a separator run becomes one `_` before the next
+    // alphanumeric), so the token is no longer than the input.
+    let mut buf = [0u8; N];
+    let mut n = 0;
+    let mut sep = false;
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() {
+            if sep && n > 0 {
+                buf[n] = b'_';
+                n += 1;
+            }
+            sep = false;
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        } else {
+            sep = true;
+        }
+    }
+    f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
+}
+
 /// Postal code as compared: upper case, no spaces or dashes ("sw1a 1aa" -> "SW1A1AA").
 pub fn postal(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().filter(|c| c.is_alphanumeric()) {
+        if c.is_ascii() {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
+    }
+    out
 }
 
 /// Company name key for matching a typed company to an account: lower case, legal
@@ -74,6 +127,18 @@ mod tests {
         assert_eq!(token("Financial Services"), "financial_services");
         assert_eq!(token(" Demo-Request "), "demo_request");
         assert_eq!(token("--"), "");
+        assert_eq!(token(" Über-Größe  GmbH "), "über_größe_gmbh");
+        for s in [
+            "",
+            "--",
+            " Demo-Request ",
+            "A b  C",
+            "Über-Größe",
+            &"x-".repeat(40),
+        ] {
+            assert_eq!(with_token(s, str::to_string), token(s), "{s:?}");
+        }
+        assert_eq!(postal("d-80331 münchen"), "D80331MÜNCHEN");
     }
 
     #[test]

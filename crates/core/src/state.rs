@@ -3,6 +3,7 @@
 //! engine itself stays a pure function. `StateSnapshot::apply` is the reference semantics
 //! of every effect; stores implement the same thing in SQL.
 
+use crate::text::Text;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -99,17 +100,17 @@ pub struct StateSnapshot {
 pub enum Effect {
     /// Move a team's rotation: `rep` took a turn, now at `pass`; the clock is `virtual_time`.
     AdvanceRotation {
-        team: String,
-        rep: String,
+        team: Text,
+        rep: Text,
         pass: u64,
         virtual_time: u64,
     },
     /// One more open lead in the early stage.
-    AddEarlyLoad { rep: String },
+    AddEarlyLoad { rep: Text },
     /// One more lead on the rep's local date.
-    CountDaily { rep: String, date: Date },
+    CountDaily { rep: Text, date: Date },
     /// The person (by normalised email) is now owned by `rep` and open.
-    SetOwner { email: String, rep: String },
+    SetOwner { email: String, rep: Text },
 }
 
 impl StateSnapshot {
@@ -122,15 +123,15 @@ impl StateSnapshot {
                     pass,
                     virtual_time,
                 } => {
-                    let r = self.rotations.entry(team.clone()).or_default();
-                    r.passes.insert(rep.clone(), *pass);
+                    let r = self.rotations.entry(team.to_string()).or_default();
+                    r.passes.insert(rep.to_string(), *pass);
                     r.virtual_time = r.virtual_time.max(*virtual_time);
                 }
                 Effect::AddEarlyLoad { rep } => {
-                    self.loads.entry(rep.clone()).or_default().early += 1;
+                    self.loads.entry(rep.to_string()).or_default().early += 1;
                 }
                 Effect::CountDaily { rep, date } => {
-                    let d = self.daily.entry(rep.clone()).or_insert(DailyCount {
+                    let d = self.daily.entry(rep.to_string()).or_insert(DailyCount {
                         date: *date,
                         count: 0,
                     });
@@ -146,7 +147,7 @@ impl StateSnapshot {
                     self.people.insert(
                         email.clone(),
                         PriorPerson {
-                            owner: Some(rep.clone()),
+                            owner: Some(rep.to_string()),
                             status: PriorStatus::Open,
                             disqualified_at: None,
                             note: None,

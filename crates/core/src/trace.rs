@@ -8,6 +8,7 @@
 
 use crate::config::{CompiledConfig, Dim, Intent, Layer, Tier};
 use crate::lead::FieldIssue;
+use crate::text::Text;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -93,13 +94,13 @@ pub struct Decision {
     pub queue: Option<String>,
     pub path: RoutePath,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     /// Registrable domain of the matched account, if any (ACC-1/2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    pub segment: Option<String>,
+    pub segment: Option<Text>,
     pub tier: Tier,
     pub score: i32,
     pub intent: Intent,
@@ -110,13 +111,13 @@ pub struct Decision {
     pub flags: Vec<Flag>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    pub config_version: String,
+    pub config_version: Text,
     pub decided_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScorePart {
-    pub label: String,
+    pub label: Text,
     pub points: i32,
 }
 
@@ -129,17 +130,17 @@ pub struct Facts {
     pub disposable_email: bool,
     pub company: Option<String>,
     pub employees: Option<u32>,
-    pub employees_source: Option<String>,
-    pub segment: Option<String>,
+    pub employees_source: Option<Text>,
+    pub segment: Option<Text>,
     pub industry: Option<String>,
-    pub industry_source: Option<String>,
-    pub country: Option<String>,
-    pub region: Option<String>,
-    pub state: Option<String>,
+    pub industry_source: Option<Text>,
+    pub country: Option<Text>,
+    pub region: Option<Text>,
+    pub state: Option<Text>,
     pub postal_code: Option<String>,
-    pub product: Option<String>,
-    pub lead_source: Option<String>,
-    pub action: Option<String>,
+    pub product: Option<Text>,
+    pub lead_source: Option<Text>,
+    pub action: Option<Text>,
     pub intent: Option<Intent>,
     pub icp_fit: bool,
     pub score: i32,
@@ -174,11 +175,11 @@ pub enum Skip {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<Timestamp>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
+        note: Option<Text>,
     },
     OutsideHours {
-        local_time: String,
-        hours: String,
+        local_time: LocalTime,
+        hours: Text,
     },
     DailyCap {
         count: u32,
@@ -191,10 +192,65 @@ pub enum Skip {
     Excluded,
 }
 
+impl Skip {
+    /// The reason as text ([`std::fmt::Display`]): at most one allocation of the exact
+    /// size, and no formatting machinery for the common reasons.
+    pub fn text(&self) -> Text {
+        match self {
+            Skip::Inactive => Text::from_static(INACTIVE),
+            Skip::Excluded => Text::from_static(EXCLUDED),
+            Skip::OutsideHours { local_time, hours } => {
+                let (head, mid) = ("outside working hours (local ", "; hours ");
+                let mut s = String::with_capacity(
+                    head.len() + local_time.len() + mid.len() + hours.len() + 1,
+                );
+                s.push_str(head);
+                let _ = local_time.pieces(|p| {
+                    s.push_str(p);
+                    Ok::<(), ()>(())
+                });
+                s.push_str(mid);
+                s.push_str(hours);
+                s.push(')');
+                s.into()
+            }
+            Skip::DailyCap { count, cap } => {
+                let (mut a, mut b) = ([0u8; 10], [0u8; 10]);
+                let (count, cap) = (decimal(*count, &mut a), decimal(*cap, &mut b));
+                let mut s = String::with_capacity(20 + count.len() + 1 + cap.len() + 1);
+                s.push_str("daily cap reached (");
+                s.push_str(count);
+                s.push('/');
+                s.push_str(cap);
+                s.push(')');
+                s.into()
+            }
+            _ => Text::from(self.to_string()),
+        }
+    }
+}
+
+const INACTIVE: &str = "inactive";
+const EXCLUDED: &str = "excluded for this decision (e.g. the rep who missed the SLA)";
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Skip::Inactive => write!(f, "inactive"),
+            Skip::Inactive => f.write_str(INACTIVE),
             Skip::OutOfOffice { until, note } => {
                 write!(f, "out of office")?;
                 if let Some(u) = until {
@@ -206,20 +262,170 @@ impl std::fmt::Display for Skip {
                 Ok(())
             }
             Skip::OutsideHours { local_time, hours } => {
-                write!(
-                    f,
-                    "outside working hours (local {local_time}; hours {hours})"
-                )
+                f.write_str("outside working hours (local ")?;
+                std::fmt::Display::fmt(local_time, f)?;
+                f.write_str("; hours ")?;
+                f.write_str(hours)?;
+                f.write_str(")")
             }
             Skip::DailyCap { count, cap } => write!(f, "daily cap reached ({count}/{cap})"),
             Skip::AtCapacity { load, capacity } => {
                 write!(f, "at capacity (load {load:.1} of {capacity:.1})")
             }
-            Skip::Excluded => write!(
-                f,
-                "excluded for this decision (e.g. the rep who missed the SLA)"
-            ),
+            Skip::Excluded => f.write_str(EXCLUDED),
         }
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// A rep's local time when they were checked against their working hours, as written in
+/// the trace: "Mon 23:00 Asia/Singapore". The engine keeps the parts (weekday, minute,
+/// the zone name shared with the config) and formats them only when the trace is
+/// displayed or serialised; it reads back from that text.
+#[derive(Clone)]
+pub struct LocalTime(LocalRepr);
+
+#[derive(Clone)]
+enum LocalRepr {
+    Parts {
+        weekday: u8,
+        minute: u16,
+        zone: Text,
+    },
+    /// Text that is not in the canonical form, kept as it was.
+    Raw(Text),
+}
+
+impl LocalTime {
+    /// `weekday` counts from Monday = 0; `minute` is the minute of the day.
+    pub fn new(weekday: usize, minute: u16, zone: Text) -> Self {
+        debug_assert!(weekday < 7 && minute < 24 * 60);
+        LocalTime(LocalRepr::Parts {
+            weekday: weekday as u8,
+            minute,
+            zone,
+        })
+    }
+
+    /// The parts of "Ddd HH:MM zone", only when formatting them gives `s` back.
+    fn parse(s: &str) -> Option<(u8, u16, &str)> {
+        let (day, rest) = s.split_once(' ')?;
+        let (hhmm, zone) = rest.split_once(' ')?;
+        let weekday = WEEKDAYS.iter().position(|d| *d == day)? as u8;
+        let b = hhmm.as_bytes();
+        if b.len() != 5 || b[2] != b':' || zone.is_empty() {
+            return None;
+        }
+        let digit = |i: usize| b[i].is_ascii_digit().then(|| (b[i] - b'0') as u16);
+        let (h, m) = (digit(0)? * 10 + digit(1)?, digit(3)? * 10 + digit(4)?);
+        (h < 24 && m < 60).then_some((weekday, h * 60 + m, zone))
+    }
+}
+
+impl LocalTime {
+    /// Hand the text's pieces to `out` in order.
+    fn pieces<E>(&self, mut out: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        match &self.0 {
+            LocalRepr::Parts {
+                weekday,
+                minute,
+                zone,
+            } => {
+                let (h, m) = (minute / 60, minute % 60);
+                let digit = |d: u16| b'0' + (d % 10) as u8;
+                let b = [
+                    b' ',
+                    digit(h / 10),
+                    digit(h),
+                    b':',
+                    digit(m / 10),
+                    digit(m),
+                    b' ',
+                ];
+                out(WEEKDAYS[*weekday as usize])?;
+                out(std::str::from_utf8(&b).unwrap_or_default())?;
+                out(zone)
+            }
+            LocalRepr::Raw(t) => out(t),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.0 {
+            LocalRepr::Parts { zone, .. } => 3 + 7 + zone.len(),
+            LocalRepr::Raw(t) => t.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pieces(|p| f.write_str(p))
+    }
+}
+
+impl std::fmt::Debug for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
+impl PartialEq for LocalTime {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (
+                LocalRepr::Parts {
+                    weekday: a,
+                    minute: b,
+                    zone: c,
+                },
+                LocalRepr::Parts {
+                    weekday: x,
+                    minute: y,
+                    zone: z,
+                },
+            ) => a == x && b == y && c == z,
+            _ => self.to_string() == other.to_string(),
+        }
+    }
+}
+
+impl From<&'static str> for LocalTime {
+    fn from(s: &'static str) -> Self {
+        LocalTime(match LocalTime::parse(s) {
+            Some((weekday, minute, zone)) => LocalRepr::Parts {
+                weekday,
+                minute,
+                zone: Text::from_static(zone),
+            },
+            None => LocalRepr::Raw(Text::from_static(s)),
+        })
+    }
+}
+
+impl From<String> for LocalTime {
+    fn from(s: String) -> Self {
+        LocalTime(match LocalTime::parse(&s) {
+            Some((weekday, minute, zone)) => LocalRepr::Parts {
+                weekday,
+                minute,
+                zone: Text::copy(zone),
+            },
+            None => LocalRepr::Raw(Text::from(s)),
+        })
+    }
+}
+
+impl Serialize for LocalTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(LocalTime::from)
     }
 }
 
@@ -238,7 +444,7 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
-    pub rep: String,
+    pub rep: Text,
     #[serde(flatten)]
     pub verdict: Verdict,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,10 +455,10 @@ pub struct Candidate {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleRef {
-    pub id: String,
+    pub id: Text,
     pub layer: Layer,
     pub priority: i32,
-    pub origin: String,
+    pub origin: Text,
 }
 
 /// One rule as considered, from [`RoutingTrace::explain`].
@@ -274,24 +480,24 @@ pub enum Step {
     KnownPerson {
         email: String,
         owner: Option<String>,
-        outcome: String,
+        outcome: Text,
     },
     Account {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        matched_by: Option<String>,
+        matched_by: Option<Text>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         account: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        owner: Option<String>,
+        owner: Option<Text>,
         named: bool,
-        outcome: String,
+        outcome: Text,
     },
     PersonalEmail {
         domain: String,
-        outcome: String,
+        outcome: Text,
     },
     Qualification {
-        outcome: String,
+        outcome: Text,
     },
     Nurture {
         outcome: String,
@@ -300,27 +506,27 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         matched: Option<RuleRef>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        also_matched: Vec<String>,
+        also_matched: Vec<Text>,
         candidates: u32,
         rules: u32,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         considered: Vec<RuleCheck>,
     },
     Rep {
-        rep: String,
-        role: String,
+        rep: Text,
+        role: Text,
         #[serde(flatten)]
         verdict: Verdict,
     },
     Team {
-        team: String,
-        method: String,
+        team: Text,
+        method: Text,
         candidates: Vec<Candidate>,
     },
     Fallback {
-        from: String,
-        to: String,
-        because: String,
+        from: Text,
+        to: Text,
+        because: Text,
     },
     Manual {
         by: String,
@@ -335,7 +541,7 @@ pub enum Step {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingTrace {
-    pub config_version: String,
+    pub config_version: Text,
     pub at: Timestamp,
     pub facts: Facts,
     pub steps: Vec<Step>,
@@ -356,7 +562,7 @@ impl RoutingTrace {
                 considered.clear();
                 for rule in &cfg.rules {
                     let failed = Dim::ALL.iter().find(|d| !rule.accepts(**d, facts.dim(**d)));
-                    let is_winner = matched.as_ref().is_some_and(|m| m.id == rule.id);
+                    let is_winner = matched.as_ref().is_some_and(|m| m.id == *rule.id);
                     considered.push(RuleCheck {
                         id: rule.id.clone(),
                         matched: failed.is_none(),
@@ -535,5 +741,88 @@ fn verdict_text(v: &Verdict) -> String {
         Verdict::Skipped { skip } => format!("skipped — {skip}"),
         Verdict::Passed => "available, not chosen".into(),
         Verdict::NotReached => "later in rotation".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skips() -> Vec<Skip> {
+        vec![
+            Skip::Inactive,
+            Skip::Excluded,
+            Skip::OutOfOffice {
+                until: Some("2026-11-28T00:00:00Z".parse().unwrap()),
+                note: Some("Thanksgiving week".into()),
+            },
+            Skip::OutOfOffice {
+                until: None,
+                note: None,
+            },
+            Skip::OutsideHours {
+                local_time: LocalTime::new(0, 23 * 60, "Asia/Singapore".into()),
+                hours: "Mon-Fri 09:00-18:00".into(),
+            },
+            Skip::OutsideHours {
+                local_time: LocalTime::new(6, 5, Text::copy("UTC")),
+                hours: "Sat 09:00-10:00".into(),
+            },
+            Skip::OutsideHours {
+                local_time: "not a local time".into(),
+                hours: "".into(),
+            },
+            Skip::DailyCap { count: 0, cap: 0 },
+            Skip::DailyCap {
+                count: 4_294_967_295,
+                cap: 30,
+            },
+            Skip::AtCapacity {
+                load: 3.75,
+                capacity: 2.0,
+            },
+        ]
+    }
+
+    #[test]
+    fn skip_text_is_its_display() {
+        for s in skips() {
+            assert_eq!(s.text(), s.to_string());
+        }
+    }
+
+    #[test]
+    fn local_time_reads_back_from_its_text() {
+        let t = LocalTime::new(0, 23 * 60, "Asia/Singapore".into());
+        assert_eq!(t.to_string(), "Mon 23:00 Asia/Singapore");
+        assert_eq!(format!("{t:?}"), "\"Mon 23:00 Asia/Singapore\"");
+        let json = serde_json::to_string(&Skip::OutsideHours {
+            local_time: t.clone(),
+            hours: "Mon-Fri 09:00-18:00".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"reason":"outside_hours","local_time":"Mon 23:00 Asia/Singapore","hours":"Mon-Fri 09:00-18:00"}"#
+        );
+        let back: Skip = serde_json::from_str(&json).unwrap();
+        assert!(matches!(&back, Skip::OutsideHours { local_time, .. } if *local_time == t));
+        for text in [
+            "Sun 00:05 UTC",
+            "Tue 9:00 UTC",
+            "Mon 24:00 X",
+            "Xyz 10:00 UTC",
+            "Mon 10:00",
+        ] {
+            let parsed = LocalTime::from(text.to_string());
+            assert_eq!(parsed.to_string(), text);
+            assert_eq!(parsed, LocalTime::from(text.to_string()));
+        }
+        for s in skips() {
+            let json = serde_json::to_string(&s).unwrap();
+            let back: Skip = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
     }
 }

@@ -139,7 +139,7 @@ fn team_candidates(r: &Routed, team: &str) -> Vec<(String, Verdict)> {
             } if t == team => Some(
                 candidates
                     .iter()
-                    .map(|c| (c.rep.clone(), c.verdict.clone()))
+                    .map(|c| (c.rep.to_string(), c.verdict.clone()))
                     .collect(),
             ),
             _ => None,
@@ -1102,7 +1102,7 @@ fn tier_2_icp_fit_and_score() {
         .facts
         .score_parts
         .iter()
-        .map(|p| (p.label.clone(), p.points))
+        .map(|p| (p.label.to_string(), p.points))
         .collect();
     assert_eq!(
         parts,
@@ -2032,9 +2032,12 @@ fn asg_4_capacity_and_least_loaded_stage_weights() {
         .steps
         .iter()
         .find_map(|s| match s {
-            Step::Team { candidates, .. } => {
-                Some(candidates.iter().map(|c| (c.rep.clone(), c.load)).collect())
-            }
+            Step::Team { candidates, .. } => Some(
+                candidates
+                    .iter()
+                    .map(|c| (c.rep.to_string(), c.load))
+                    .collect(),
+            ),
             _ => None,
         })
         .unwrap();

@@ -269,11 +269,11 @@ impl Writes {
         for e in effects {
             match e {
                 Effect::AdvanceRotation { team, rep, .. } => {
-                    self.rotations.insert((team.clone(), rep.clone()));
-                    self.teams.insert(team.clone());
+                    self.rotations.insert((team.to_string(), rep.to_string()));
+                    self.teams.insert(team.to_string());
                 }
                 Effect::AddEarlyLoad { rep } | Effect::CountDaily { rep, .. } => {
-                    self.reps.insert(rep.clone());
+                    self.reps.insert(rep.to_string());
                 }
                 Effect::SetOwner { .. } => {}
             }
@@ -687,7 +687,7 @@ fn route_one(
         queue: d.queue.clone(),
         reason: d.reason.clone(),
         actor: None,
-        config_version: d.config_version.clone(),
+        config_version: d.config_version.to_string(),
         decision: serde_json::to_value(d).ok(),
         trace: serde_json::to_value(&routed.trace).ok(),
     });
@@ -730,21 +730,21 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         owner: d.owner.as_ref().map(|o| o.id.clone()),
         queue: d.queue.clone(),
         team: d.team.clone(),
-        segment: d.segment.clone(),
+        segment: d.segment.as_deref().map(str::to_string),
         tier: d.tier.name().into(),
         score: d.score.into(),
         path: serde_json::to_value(d.path)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
-        rule: d.rule.clone(),
+        rule: d.rule.as_deref().map(str::to_string),
         status: "open".into(),
         stage: "early".into(),
         outcome: None,
         outcome_at: None,
         route_by: Some(micros(d.sla.route_by)),
         contact_by: d.sla.contact_by.map(micros),
-        config_version: d.config_version.clone(),
+        config_version: d.config_version.to_string(),
         account_domain: d.account.clone(),
         accepted_at: None,
         first_touch_at: None,
@@ -1160,10 +1160,10 @@ fn stored_decision(l: &LeadRecord, cfg: &CompiledConfig) -> Decision {
         owner,
         queue: l.queue.clone(),
         path: serde_json::from_value(Value::String(l.path.clone())).unwrap_or(RoutePath::CatchAll),
-        rule: l.rule.clone(),
+        rule: l.rule.clone().map(Into::into),
         team: l.team.clone(),
         account: l.account_domain.clone(),
-        segment: l.segment.clone(),
+        segment: l.segment.clone().map(Into::into),
         tier,
         score: l.score as i32,
         intent: leadrouter_core::config::Intent::Low,
@@ -1180,7 +1180,7 @@ fn stored_decision(l: &LeadRecord, cfg: &CompiledConfig) -> Decision {
         reason: String::new(),
         flags: Vec::new(),
         notes: Vec::new(),
-        config_version: l.config_version.clone(),
+        config_version: l.config_version.clone().into(),
         decided_at: leadrouter_store::from_micros(l.routed_at),
     }
 }

@@ -9,8 +9,9 @@ use super::tables::{self, AccountSpec, RuleSpec};
 use super::*;
 use crate::domains::{DomainLists, registrable_domain};
 use crate::normalize::{company_key, postal, token};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use toml::Spanned;
 
 type ReadRel<'a> = &'a dyn Fn(&str) -> Result<SourceText, LoadError>;
@@ -45,6 +46,7 @@ pub fn compile(src: SourceText, read_rel: ReadRel) -> Result<CompiledConfig, Loa
         Some(mut cfg) if errors.is_empty() => {
             cfg.version = format!("sha256:{}", &hex::encode(hasher.finalize())[..16]);
             cfg.sources = c.sources;
+            cfg.text = TraceText::build(&cfg);
             Ok(cfg)
         }
         _ => Err(LoadError::Invalid(errors)),
@@ -115,7 +117,7 @@ impl<'a> Compiler<'a> {
         // Queues.
         let q = &raw.queues;
         let mut queues: Vec<String> = Vec::new();
-        let mut queue_roles = HashMap::new();
+        let mut queue_roles = HashMap::default();
         for (role, name, default) in [
             (QueueRole::CatchAll, &q.catch_all, "catch-all"),
             (QueueRole::Review, &q.review, "review"),
@@ -158,7 +160,7 @@ impl<'a> Compiler<'a> {
                 })
                 .collect()
         } else {
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             raw.segments
                 .iter()
                 .filter_map(|s| {
@@ -184,7 +186,7 @@ impl<'a> Compiler<'a> {
         let segment_names: Vec<String> = segments.iter().map(|s| s.name.clone()).collect();
 
         // Industries and regions.
-        let mut industry_alias = HashMap::new();
+        let mut industry_alias = HashMap::default();
         for (canon, aliases) in &raw.industries {
             let canon = token(canon);
             industry_alias.insert(canon.clone(), canon.clone());
@@ -192,8 +194,9 @@ impl<'a> Compiler<'a> {
                 industry_alias.insert(token(a), canon.clone());
             }
         }
-        let geo0 = crate::geo::Geo::new(&HashMap::new());
-        let mut regions: HashMap<String, Vec<String>> = HashMap::new();
+        let geo0 = crate::geo::Geo::new(&std::collections::HashMap::new());
+        let mut regions: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
         for (region, countries) in &raw.regions {
             for c in countries {
                 if geo0.country(c).is_none() {
@@ -211,7 +214,7 @@ impl<'a> Compiler<'a> {
         let geo = crate::geo::Geo::new(&regions);
 
         // Intent (TIER-1).
-        let mut intent = HashMap::new();
+        let mut intent = HashMap::default();
         let high = raw.intent.high.clone().unwrap_or_else(|| {
             vec![
                 "demo_request".into(),
@@ -303,7 +306,7 @@ impl<'a> Compiler<'a> {
                 })
                 .collect()
         };
-        let mut industry_points: HashMap<String, i32> = HashMap::new();
+        let mut industry_points: HashMap<String, i32> = HashMap::default();
         for (k, v) in &raw.scoring.industry {
             industry_points.insert(norm_industry(k), *v);
         }
@@ -330,7 +333,7 @@ impl<'a> Compiler<'a> {
         };
 
         // SLA (TIER-3).
-        let mut sla = HashMap::new();
+        let mut sla = HashMap::default();
         for (tier, given, (r, c)) in [
             (Tier::Hot, &raw.sla.hot, ("5m", "5m")),
             (Tier::Warm, &raw.sla.warm, ("15m", "1h")),
@@ -406,7 +409,7 @@ impl<'a> Compiler<'a> {
 
         // Managers and leadership.
         let mut managers = Vec::new();
-        let mut manager_by_id = HashMap::new();
+        let mut manager_by_id = HashMap::default();
         for m in &raw.managers {
             let r = m.get_ref();
             if manager_by_id
@@ -448,7 +451,7 @@ impl<'a> Compiler<'a> {
             .map(|s| s.get_ref().clone())
             .unwrap_or_else(|| "UTC".into());
         let mut reps = Vec::new();
-        let mut rep_by_id: HashMap<String, RepIdx> = HashMap::new();
+        let mut rep_by_id: HashMap<String, RepIdx> = HashMap::default();
         let mut zones: Vec<TimeZone> = Vec::new();
         let mut zone_names: Vec<String> = Vec::new();
         for sr in &raw.reps {
@@ -576,7 +579,7 @@ impl<'a> Compiler<'a> {
         }
 
         // Teams, pass 1: ids.
-        let mut team_by_id: HashMap<String, TeamIdx> = HashMap::new();
+        let mut team_by_id: HashMap<String, TeamIdx> = HashMap::default();
         for (i, t) in raw.teams.iter().enumerate() {
             if team_by_id
                 .insert(t.get_ref().id.clone(), i as TeamIdx)
@@ -748,8 +751,8 @@ impl<'a> Compiler<'a> {
             }
         }
         let mut accounts = Vec::new();
-        let mut account_by_domain: HashMap<String, u32> = HashMap::new();
-        let mut account_by_name: HashMap<String, u32> = HashMap::new();
+        let mut account_by_domain: HashMap<String, u32> = HashMap::default();
+        let mut account_by_name: HashMap<String, u32> = HashMap::default();
         for a in specs {
             let err = |field: &str, value: &str, msg: &str, fix: Option<String>| ConfigError {
                 file: a.file.clone(),
@@ -853,7 +856,7 @@ impl<'a> Compiler<'a> {
         let known_regions: BTreeSet<String> =
             geo.regions().into_iter().map(str::to_string).collect();
         let mut rules = Vec::new();
-        let mut rule_ids: HashMap<String, Origin> = HashMap::new();
+        let mut rule_ids: HashMap<String, Origin> = HashMap::default();
         for spec in rule_specs {
             let origin = Origin {
                 file: spec.file.clone(),
@@ -1133,6 +1136,7 @@ impl<'a> Compiler<'a> {
             notify: raw.notify.clone(),
             enrichment: raw.enrichment.clone(),
             base_dir: std::path::PathBuf::from("."),
+            text: TraceText::default(),
         })
     }
 

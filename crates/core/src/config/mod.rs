@@ -11,10 +11,11 @@ pub mod tables;
 
 use crate::domains::DomainLists;
 use crate::geo::Geo;
+use crate::text::Text;
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 
 pub use error::{ConfigError, LoadError, SourceText};
@@ -317,6 +318,21 @@ impl Rule {
         &self.conds[d as usize]
     }
 
+    /// The conditions as the decision's reason quotes them: " (segment=smb,
+    /// region=EMEA|APAC)", or "" when the rule has none.
+    pub fn describe_conditions(&self) -> String {
+        let parts: Vec<String> = Dim::ALL
+            .iter()
+            .filter(|d| !self.cond(**d).is_empty())
+            .map(|d| format!("{}={}", d.name(), self.cond(*d).join("|")))
+            .collect();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        }
+    }
+
     /// Does a value satisfy this rule's condition on `d`? (Postal codes match prefixes.)
     pub fn accepts(&self, d: Dim, value: Option<&str>) -> bool {
         let c = self.cond(d);
@@ -438,6 +454,218 @@ pub struct CompiledConfig {
     pub enrichment: Option<toml::Table>,
     /// Directory of the config file, for paths inside those tables.
     pub base_dir: std::path::PathBuf,
+    /// The strings decisions copy into their traces, shared with this config.
+    pub text: TraceText,
+}
+
+/// Strings and small tables a decision copies into its trace or looks up, built once by
+/// the compiler (after the version is known) from the fields above, so a decision shares
+/// them instead of allocating and formatting them again. The per-rep and per-team texts
+/// copied for every candidate are [`Text::interned`] (no reference counting on the hot
+/// path); the rest are shared by reference count. Rebuild it with [`TraceText::build`]
+/// after changing ids, names or rules of a compiled config by hand.
+#[derive(Debug, Clone, Default)]
+pub struct TraceText {
+    pub version: Text,
+    /// Per rep (index = [`RepIdx`]).
+    pub rep_id: Vec<Text>,
+    pub rep_zone: Vec<Text>,
+    /// Working hours as written; empty for a rep without hours.
+    pub rep_hours: Vec<Text>,
+    /// What the availability check reads of each rep, packed (see [`RepCheck`]).
+    pub rep_check: Vec<RepCheck>,
+    /// "backup <id>", "team lead <id>", "rep:<id>".
+    pub rep_as_backup: Vec<Text>,
+    pub rep_as_team_lead: Vec<Text>,
+    pub rep_label: Vec<Text>,
+    /// Per team: the id and "team:<id>".
+    pub team_id: Vec<Text>,
+    pub team_label: Vec<Text>,
+    /// Per team: positions in `members` in the order of the members' ids, to read the
+    /// team's rotation (keyed by rep id) in one ordered pass.
+    pub team_members_by_id: Vec<Vec<usize>>,
+    /// Per queue: "queue:<name>".
+    pub queue_label: Vec<Text>,
+    /// Per rule (precedence order, as [`CompiledConfig::rules`]).
+    pub rule_id: Vec<Text>,
+    /// "file:line".
+    pub rule_origin: Vec<Text>,
+    /// The rule's conditions for the decision's reason: " (segment=smb, region=EMEA)",
+    /// or empty for a rule without conditions.
+    pub rule_conditions: Vec<Text>,
+    /// Per segment (as [`CompiledConfig::segments`]).
+    pub segment: Vec<Text>,
+    /// SLA per segment and tier (index = `Tier as usize`); the last row is for leads
+    /// without a segment-specific override.
+    pub sla: Vec<[SlaTimes; 3]>,
+    /// Scoring with each rule's label as the trace shows it: points and "segment <name>",
+    /// "industry <name>", "action <name>" by value; "title has \"<word>\"" and
+    /// "visited <word>" per keyword (as [`Scoring::title`] and [`Scoring::page`]).
+    pub score_segment: HashMap<String, (i32, Text)>,
+    pub score_industry: HashMap<String, (i32, Text)>,
+    pub score_action: HashMap<String, (i32, Text)>,
+    pub score_title: Vec<Vec<Text>>,
+    pub score_page: Vec<Vec<Text>>,
+    /// Tokens the config names (matrix products and lead sources, actions): a lead's
+    /// token found here is shared rather than copied.
+    pub tokens: rustc_hash::FxHashSet<Text>,
+}
+
+/// The fields of a [`Rep`] the availability check reads, in one small record (the
+/// candidate loop of a team walk reads these for every member; a `Rep` is a few cache
+/// lines and keeps its hours table in a separate allocation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RepCheck {
+    pub active: bool,
+    pub has_out_of_office: bool,
+    pub zone: u16,
+    pub daily_cap: Option<u32>,
+    pub capacity: Option<f64>,
+    pub hours: HoursCheck,
+}
+
+/// A rep's working hours for the availability check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HoursCheck {
+    /// No working hours: always within them.
+    Always,
+    /// Up to two `[start, end)` minute ranges per weekday (Mon = 0); unused are empty.
+    Ranges([[(u16, u16); 2]; 7]),
+    /// More ranges on some day: read [`Rep::working_hours`].
+    Table,
+}
+
+impl RepCheck {
+    pub fn of(rep: &Rep) -> RepCheck {
+        let hours = match &rep.working_hours {
+            None => HoursCheck::Always,
+            Some(h) if h.days.iter().all(|d| d.len() <= 2) => {
+                let mut days = [[(0, 0); 2]; 7];
+                for (day, ranges) in days.iter_mut().zip(&h.days) {
+                    day[..ranges.len()].copy_from_slice(ranges);
+                }
+                HoursCheck::Ranges(days)
+            }
+            Some(_) => HoursCheck::Table,
+        };
+        RepCheck {
+            active: rep.active,
+            has_out_of_office: !rep.out_of_office.is_empty(),
+            zone: rep.zone,
+            daily_cap: rep.daily_cap,
+            capacity: rep.capacity,
+            hours,
+        }
+    }
+
+    /// Within working hours at this local weekday and minute ([`WorkingHours::contains`]).
+    pub fn within_hours(&self, rep: &Rep, weekday_mon0: usize, minute: u16) -> bool {
+        match &self.hours {
+            HoursCheck::Always => true,
+            HoursCheck::Ranges(days) => days[weekday_mon0]
+                .iter()
+                .any(|&(s, e)| minute >= s && minute < e),
+            HoursCheck::Table => rep
+                .working_hours
+                .as_ref()
+                .is_none_or(|h| h.contains(weekday_mon0, minute)),
+        }
+    }
+}
+
+impl TraceText {
+    pub fn build(cfg: &CompiledConfig) -> TraceText {
+        let texts = |it: &mut dyn Iterator<Item = String>| it.map(Text::shared).collect();
+        let interned = |it: &mut dyn Iterator<Item = &str>| it.map(Text::interned).collect();
+        let sla_row = |seg: Option<&str>| Tier::ALL.map(|t| cfg.sla_for(t, seg));
+        let labelled = |points: &HashMap<String, i32>, kind: &str| {
+            points
+                .iter()
+                .map(|(k, p)| (k.clone(), (*p, Text::interned(&format!("{kind} {k}")))))
+                .collect()
+        };
+        let words = |groups: &[(Vec<String>, i32)], label: &dyn Fn(&str) -> String| {
+            groups
+                .iter()
+                .map(|(ws, _)| ws.iter().map(|w| Text::interned(&label(w))).collect())
+                .collect()
+        };
+        TraceText {
+            version: Text::copy(&cfg.version),
+            rep_id: interned(&mut cfg.reps.iter().map(|r| r.id.as_str())),
+            rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
+            rep_hours: interned(&mut cfg.reps.iter().map(|r| {
+                r.working_hours
+                    .as_ref()
+                    .map(|h| h.text.as_str())
+                    .unwrap_or_default()
+            })),
+            rep_check: cfg.reps.iter().map(RepCheck::of).collect(),
+            rep_as_backup: texts(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
+            rep_as_team_lead: texts(&mut cfg.reps.iter().map(|r| format!("team lead {}", r.id))),
+            rep_label: texts(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
+            team_id: interned(&mut cfg.teams.iter().map(|t| t.id.as_str())),
+            team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
+            team_members_by_id: cfg
+                .teams
+                .iter()
+                .map(|t| {
+                    let mut pos: Vec<usize> = (0..t.members.len()).collect();
+                    pos.sort_by_key(|&p| cfg.rep(t.members[p]).id.as_str());
+                    pos
+                })
+                .collect(),
+            queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
+            rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
+            rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
+            rule_conditions: texts(&mut cfg.rules.iter().map(Rule::describe_conditions)),
+            segment: interned(&mut cfg.segments.iter().map(|s| s.name.as_str())),
+            sla: cfg
+                .segments
+                .iter()
+                .map(|s| sla_row(Some(&s.name)))
+                .chain([sla_row(None)])
+                .collect(),
+            score_segment: labelled(&cfg.scoring.segment, "segment"),
+            score_industry: labelled(&cfg.scoring.industry, "industry"),
+            score_action: labelled(&cfg.scoring.action, "action"),
+            score_title: words(&cfg.scoring.title, &|w| format!("title has \"{w}\"")),
+            score_page: words(&cfg.scoring.page, &|w| format!("visited {w}")),
+            tokens: cfg
+                .rules
+                .iter()
+                .flat_map(|r| r.cond(Dim::Product).iter().chain(r.cond(Dim::LeadSource)))
+                .chain(cfg.intent.keys())
+                .chain(cfg.scoring.action.keys())
+                .map(|t| Text::interned(t))
+                .collect(),
+        }
+    }
+
+    /// A lead's value as a [`crate::normalize::token`]: the config's copy when it names
+    /// it, else a new one; None when nothing is left.
+    pub fn token(&self, s: &str) -> Option<Text> {
+        crate::normalize::with_token(s, |t| match self.tokens.get(t) {
+            _ if t.is_empty() => None,
+            Some(known) => Some(known.clone()),
+            None => Some(Text::copy(t)),
+        })
+    }
+
+    /// "team:<id>", "rep:<id>" or "queue:<name>" (as [`CompiledConfig::target_label`]).
+    pub fn target_label(&self, t: Target) -> Text {
+        match t {
+            Target::Team(i) => self.team_label[i as usize].clone(),
+            Target::Rep(i) => self.rep_label[i as usize].clone(),
+            Target::Queue(i) => self.queue_label[i as usize].clone(),
+        }
+    }
+
+    /// SLA for a tier and the index of the lead's segment (as [`CompiledConfig::sla_for`]).
+    pub fn sla_for(&self, tier: Tier, segment: Option<usize>) -> SlaTimes {
+        let row = segment.unwrap_or(self.sla.len() - 1);
+        self.sla[row][tier as usize]
+    }
 }
 
 impl CompiledConfig {
@@ -478,18 +706,90 @@ impl CompiledConfig {
     /// Canonical industry name: alias table, else the folded input ("Financial Services"
     /// -> "financial_services").
     pub fn normalize_industry(&self, s: &str) -> Option<String> {
-        let key = crate::normalize::token(s);
+        let mut key = crate::normalize::token(s);
         if key.is_empty() {
             return None;
         }
-        Some(self.industry_alias.get(&key).cloned().unwrap_or(key))
+        if let Some(alias) = self.industry_alias.get(&key) {
+            key.clear();
+            key.push_str(alias);
+        }
+        Some(key)
     }
 
     /// Segment for an employee count (SEG-1).
     pub fn segment_for(&self, employees: u32) -> Option<&str> {
+        self.segment_index(employees)
+            .map(|i| self.segments[i].name.as_str())
+    }
+
+    /// Index in [`CompiledConfig::segments`] of the segment for an employee count.
+    pub fn segment_index(&self, employees: u32) -> Option<usize> {
         self.segments
             .iter()
-            .find(|s| employees >= s.min_employees)
-            .map(|s| s.name.as_str())
+            .position(|s| employees >= s.min_employees)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_hours_agree_with_the_table() {
+        for spec in [
+            vec!["Mon-Fri 09:00-17:00"],
+            vec!["Mon-Fri 09:00-12:00", "Mon-Fri 13:00-18:30"],
+            vec!["Sun-Thu 08:00-16:00"],
+            vec!["Mon-Fri 22:00-06:00"],
+            vec![
+                "Mon 01:00-02:00",
+                "Mon 03:00-04:00",
+                "Mon 05:00-06:00",
+                "Tue-Sun 00:00-23:59",
+            ],
+        ] {
+            let list: Vec<String> = spec.iter().map(|s| s.to_string()).collect();
+            let hours = compile::parse_working_hours(&list).expect("valid hours");
+            let rep = Rep {
+                id: "r".into(),
+                name: "R".into(),
+                email: None,
+                phone: None,
+                slack: None,
+                team: None,
+                manager: None,
+                backup: None,
+                weight: 1.0,
+                stride: STRIDE_SCALE,
+                capacity: None,
+                daily_cap: None,
+                tz: TimeZone::UTC,
+                tz_name: "UTC".into(),
+                zone: 0,
+                working_hours: Some(hours.clone()),
+                out_of_office: Vec::new(),
+                active: true,
+                booking_link: None,
+                signature: None,
+                linkedin: None,
+                origin: Origin {
+                    file: "t".into(),
+                    line: 1,
+                },
+            };
+            let check = RepCheck::of(&rep);
+            let packed = matches!(check.hours, HoursCheck::Ranges(_));
+            assert_eq!(packed, hours.days.iter().all(|d| d.len() <= 2), "{spec:?}");
+            for wd in 0..7 {
+                for minute in 0..24 * 60 {
+                    assert_eq!(
+                        check.within_hours(&rep, wd, minute),
+                        hours.contains(wd, minute),
+                        "{spec:?} {wd} {minute}"
+                    );
+                }
+            }
+        }
     }
 }
