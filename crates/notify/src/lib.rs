@@ -29,7 +29,7 @@ pub mod webhook;
 
 pub use config::{ChannelKind, ConfigError, ConfigErrors, EventType, NotifyConfig, TemplateName};
 pub use deliver::{Deliver, DeliveryResult, Notifier};
-pub use links::{LeadLinks, LinkAction, LinkError, LinkSigner, sign_link, verify_link};
+pub use links::{LeadLinks, LinkAction, LinkClaim, LinkError, LinkSigner, sign_link, verify_link};
 pub use message::{Channel, EmailPayload, Kind, Outgoing, SmsPayload};
 pub use render::{Contact, Firmographics, NotifyContext, Rendered, Renderer, RepContact, Skipped};
 pub use webhook::{SignatureError, sign_webhook, verify_signature, verify_signature_at};

@@ -1,10 +1,14 @@
 //! Signed accept / contacted links (SLA-1): a rep acts on a lead from the notification
 //! without logging in.
 //!
-//! A token is `base64url(payload) "." base64url(HMAC-SHA256(key, "leadrouter-link-v1." payload))`
-//! with `payload = "<action>.<expires unix seconds>.<lead id>"`. The lead id comes last so
-//! it may contain dots. The MAC is checked (in constant time) before anything in the
-//! payload is trusted, and expiry after that.
+//! A token is `base64url(payload) "." base64url(HMAC-SHA256(key, "leadrouter-link-v2." payload))`
+//! with `payload = "<action>.<expires unix seconds>.<base64url(owner)>.<lead id>"`. The
+//! lead id comes last so it may contain dots. The MAC is checked (in constant time) before
+//! anything in the payload is trusted, and expiry after that.
+//!
+//! The token names the rep it was sent to: a link is only good while that rep still owns
+//! the lead, so a previous owner's link cannot accept the lead (and stop the SLA ladder)
+//! for whoever owns it now. The caller checks that against the stored owner.
 //!
 //! Mail scanners and chat unfurlers fetch links before people click them, so the endpoint
 //! that receives a token should answer GET with a confirmation page and act on POST.
@@ -18,7 +22,7 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const DOMAIN: &[u8] = b"leadrouter-link-v1.";
+const DOMAIN: &[u8] = b"leadrouter-link-v2.";
 /// Longest token accepted; anything longer is rejected before decoding.
 pub const MAX_TOKEN_LEN: usize = 2048;
 /// Shortest link secret accepted from the environment, in bytes.
@@ -66,9 +70,30 @@ fn mac(secret: &[u8], payload: &[u8]) -> HmacSha256 {
     m
 }
 
-/// Sign a link token for `action` on `lead_id`, valid until `expires`.
-pub fn sign_link(secret: &[u8], lead_id: &str, action: LinkAction, expires: Timestamp) -> String {
-    let payload = format!("{}.{}.{}", action.as_str(), expires.as_second(), lead_id);
+/// What a verified token says: act on `lead_id` as `owner` (empty when the lead had no
+/// owner when the link was made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkClaim {
+    pub lead_id: String,
+    pub owner: String,
+    pub action: LinkAction,
+}
+
+/// Sign a link token for `action` on `lead_id` by `owner`, valid until `expires`.
+pub fn sign_link(
+    secret: &[u8],
+    lead_id: &str,
+    owner: &str,
+    action: LinkAction,
+    expires: Timestamp,
+) -> String {
+    let payload = format!(
+        "{}.{}.{}.{}",
+        action.as_str(),
+        expires.as_second(),
+        URL_SAFE_NO_PAD.encode(owner.as_bytes()),
+        lead_id
+    );
     let tag = mac(secret, payload.as_bytes()).finalize().into_bytes();
     format!(
         "{}.{}",
@@ -77,12 +102,8 @@ pub fn sign_link(secret: &[u8], lead_id: &str, action: LinkAction, expires: Time
     )
 }
 
-/// Check a token's signature and expiry at `now`; returns the lead id and the action.
-pub fn verify_link(
-    secret: &[u8],
-    token: &str,
-    now: Timestamp,
-) -> Result<(String, LinkAction), LinkError> {
+/// Check a token's signature and expiry at `now`; returns what it claims.
+pub fn verify_link(secret: &[u8], token: &str, now: Timestamp) -> Result<LinkClaim, LinkError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(LinkError::Malformed);
     }
@@ -97,7 +118,7 @@ pub fn verify_link(
         .verify_slice(&tag)
         .map_err(|_| LinkError::BadSignature)?;
     let payload = String::from_utf8(payload).map_err(|_| LinkError::Malformed)?;
-    let mut parts = payload.splitn(3, '.');
+    let mut parts = payload.splitn(4, '.');
     let action = parts
         .next()
         .and_then(LinkAction::parse)
@@ -107,11 +128,20 @@ pub fn verify_link(
         .and_then(|s| s.parse::<i64>().ok())
         .and_then(|s| Timestamp::from_second(s).ok())
         .ok_or(LinkError::Malformed)?;
+    let owner = parts
+        .next()
+        .and_then(|o| URL_SAFE_NO_PAD.decode(o).ok())
+        .and_then(|o| String::from_utf8(o).ok())
+        .ok_or(LinkError::Malformed)?;
     let lead_id = parts.next().ok_or(LinkError::Malformed)?;
     if now >= expires {
         return Err(LinkError::Expired(expires));
     }
-    Ok((lead_id.to_string(), action))
+    Ok(LinkClaim {
+        lead_id: lead_id.to_string(),
+        owner,
+        action,
+    })
 }
 
 /// The three links a notification carries.
@@ -196,8 +226,9 @@ impl LinkSigner {
         }
     }
 
-    /// Record link and, with a secret, accept/contacted links valid for the configured TTL.
-    pub fn links(&self, lead_id: &str, now: Timestamp) -> LeadLinks {
+    /// Record link and, with a secret, accept/contacted links for `owner` valid for the
+    /// configured TTL.
+    pub fn links(&self, lead_id: &str, owner: &str, now: Timestamp) -> LeadLinks {
         let id = percent_encode_segment(lead_id);
         let record = format!(
             "{}{}",
@@ -207,7 +238,7 @@ impl LinkSigner {
         let expires = now.saturating_add(self.ttl).unwrap_or(Timestamp::MAX);
         let link = |action| {
             self.secret.as_ref().map(|s| {
-                let token = sign_link(s, lead_id, action, expires);
+                let token = sign_link(s, lead_id, owner, action, expires);
                 format!(
                     "{}{}",
                     self.base_url,
@@ -223,7 +254,7 @@ impl LinkSigner {
     }
 
     /// Verify a token taken from a link built by [`LinkSigner::links`].
-    pub fn verify(&self, token: &str, now: Timestamp) -> Result<(String, LinkAction), LinkError> {
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<LinkClaim, LinkError> {
         match &self.secret {
             Some(s) => verify_link(s, token, now),
             None => Err(LinkError::BadSignature),
@@ -258,6 +289,7 @@ mod tests {
         let tok = sign_link(
             KEY,
             "lead.42",
+            "rep.7",
             LinkAction::Accept,
             t("2026-01-02T00:00:00Z"),
         );
@@ -267,19 +299,25 @@ mod tests {
         );
         assert_eq!(
             verify_link(KEY, &tok, t("2026-01-01T00:00:00Z")),
-            Ok(("lead.42".to_string(), LinkAction::Accept))
+            Ok(LinkClaim {
+                lead_id: "lead.42".to_string(),
+                owner: "rep.7".to_string(),
+                action: LinkAction::Accept
+            })
         );
     }
 
     #[test]
     fn expired_tampered_or_wrong_key() {
         let exp = t("2026-01-02T00:00:00Z");
-        let tok = sign_link(KEY, "L1", LinkAction::Contacted, exp);
+        let tok = sign_link(KEY, "L1", "ann", LinkAction::Contacted, exp);
         assert_eq!(
             verify_link(KEY, &tok, t("2026-01-02T00:00:00Z")),
             Err(LinkError::Expired(exp))
         );
-        let other = sign_link(KEY, "L2", LinkAction::Contacted, exp);
+        let other = sign_link(KEY, "L2", "ann", LinkAction::Contacted, exp);
+        // The same lead for another rep is another token.
+        assert_ne!(tok, sign_link(KEY, "L1", "ben", LinkAction::Contacted, exp));
         // Payload of one token with the tag of another.
         let forged = format!(
             "{}.{}",
@@ -305,13 +343,17 @@ mod tests {
         let cfg = NotifyConfig::default();
         let s = LinkSigner::with_secret(&cfg, KEY);
         let now = t("2026-01-01T00:00:00Z");
-        let l = s.links("a b/c", now);
+        let l = s.links("a b/c", "ann", now);
         assert_eq!(l.record, "http://127.0.0.1:8080/leads/a%20b%2Fc");
         let accept = l.accept.unwrap();
         let token = accept.rsplit('/').next().unwrap();
         assert_eq!(
             s.verify(token, now),
-            Ok(("a b/c".to_string(), LinkAction::Accept))
+            Ok(LinkClaim {
+                lead_id: "a b/c".to_string(),
+                owner: "ann".to_string(),
+                action: LinkAction::Accept
+            })
         );
         assert!(matches!(
             s.verify(token, now + SignedDuration::from_hours(24 * 8)),

@@ -25,6 +25,15 @@ impl Channel {
             Channel::Webhook { name } => name,
         }
     }
+
+    /// The label stored on outbox rows and used in metrics: `slack`, `email`, `sms`,
+    /// `webhook:<name>`. Delivery order is kept per lead, label and recipient.
+    pub fn label(&self) -> String {
+        match self {
+            Channel::Webhook { name } => format!("webhook:{name}"),
+            other => other.name().to_string(),
+        }
+    }
 }
 
 /// What a message is for.

@@ -68,7 +68,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
     let signer = LinkSigner::new(&cfg, &env).unwrap();
     let renderer = Renderer::new(&cfg).unwrap();
     let now = hot().decision.decided_at;
-    let ctx = hot().with_links(signer.links("L-1001", now));
+    let ctx = hot().with_links(signer.links("L-1001", "jane", now));
     let rendered = renderer.assignment(&ctx, now);
 
     let rep_mail = only(&rendered.messages, &Channel::Email, Kind::RepNotification);
@@ -127,7 +127,11 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
     let token = accept.rsplit('/').next().unwrap();
     assert_eq!(
         signer.verify(token, now).unwrap(),
-        ("L-1001".to_string(), LinkAction::Accept)
+        leadrouter_notify::LinkClaim {
+            lead_id: "L-1001".to_string(),
+            owner: "jane".to_string(),
+            action: LinkAction::Accept
+        }
     );
     let contacted = body
         .lines()
@@ -137,7 +141,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
         signer
             .verify(contacted.rsplit('/').next().unwrap(), now)
             .unwrap()
-            .1,
+            .action,
         LinkAction::Contacted
     );
 

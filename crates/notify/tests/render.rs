@@ -553,7 +553,7 @@ fn from_a_real_decision() {
         accept_url: None,
         contacted_url: None,
     }
-    .with_links(signer.links("L-77", now));
+    .with_links(signer.links("L-77", "jane", now));
     assert_eq!(ctx.decision.tier, Tier::Hot);
     assert_eq!(ctx.reason_lines[0], routed.decision.reason);
     assert!(

@@ -599,13 +599,20 @@ async fn set_availability(
     Ok(Json(wait(rx).await?).into_response())
 }
 
-async fn touch(st: &AppState, id: String, touch: Touch, actor: String) -> Result<Value, ApiError> {
+async fn touch(
+    st: &AppState,
+    id: String,
+    touch: Touch,
+    actor: String,
+    as_owner: Option<String>,
+) -> Result<Value, ApiError> {
     let (tx, rx) = oneshot::channel();
     st.sequencer
         .submit(Job::Touch {
             lead_id: id,
             touch,
             actor,
+            as_owner,
             reply: tx,
         })
         .await?;
@@ -618,7 +625,7 @@ async fn accept(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    Ok(Json(touch(&st, id, Touch::Accept, actor(&headers)).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Accept, actor(&headers), None).await?).into_response())
 }
 
 async fn contacted(
@@ -627,17 +634,18 @@ async fn contacted(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers)).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers), None).await?).into_response())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     // Everything interpolated here is produced by us (no lead input), and escaped anyway.
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
@@ -654,8 +662,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 async fn link_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
     let nrt = st.shared.notify.load_full();
     match nrt.links.verify(&token, st.shared.clock.now()) {
-        Ok((_lead, action)) => {
-            let what = match action {
+        Ok(claim) => {
+            let what = match claim.action {
                 leadrouter_notify::LinkAction::Accept => "Accept this lead",
                 leadrouter_notify::LinkAction::Contacted => "Record first contact",
             };
@@ -677,7 +685,7 @@ async fn link_page(State(st): State<AppState>, Path(token): Path<String>) -> Res
 
 async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Response {
     let nrt = st.shared.notify.load_full();
-    let (lead_id, action) = match nrt.links.verify(&token, st.shared.clock.now()) {
+    let claim = match nrt.links.verify(&token, st.shared.clock.now()) {
         Ok(v) => v,
         Err(e) => {
             return page(
@@ -687,11 +695,12 @@ async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Resp
             );
         }
     };
-    let t = match action {
+    let t = match claim.action {
         leadrouter_notify::LinkAction::Accept => Touch::Accept,
         leadrouter_notify::LinkAction::Contacted => Touch::Contacted,
     };
-    match touch(&st, lead_id, t, "rep-link".into()).await {
+    let actor = format!("rep-link:{}", claim.owner);
+    match touch(&st, claim.lead_id, t, actor, Some(claim.owner)).await {
         Ok(v) => page(
             StatusCode::OK,
             "Thanks — recorded",
@@ -701,6 +710,14 @@ async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Resp
             ),
         ),
         Err(ApiError::NotFound(_)) => page(StatusCode::NOT_FOUND, "Lead not found", ""),
+        Err(ApiError::Invalid(errors)) => page(
+            StatusCode::CONFLICT,
+            "This link is no longer yours",
+            &format!(
+                "<p>{}</p>",
+                esc(errors.first().map_or("", |e| e.message.as_str()))
+            ),
+        ),
         Err(_) => page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Please try again",

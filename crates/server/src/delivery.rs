@@ -17,6 +17,8 @@ pub const MAX_ATTEMPTS: i64 = 12;
 /// How long a claim holds before another worker may take the row.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
 const BATCH: i64 = 64;
+/// Sends under way at once per process.
+const MAX_IN_FLIGHT: usize = 128;
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// Backoff before retry `attempt` (1-based): 2 s, 4 s, 8 s, … capped at 4 h, ±20% jitter.
@@ -28,31 +30,53 @@ pub fn backoff(attempt: i64) -> SignedDuration {
 
 pub fn spawn(shared: Arc<Shared>) {
     let worker = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7());
+    // Each claimed row is sent by its own task, so one slow receiver holds up only its
+    // own rows. Rows in flight stay pending, so the next row of the same lead, channel
+    // and recipient is not claimable until this one is recorded: order holds.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     tokio::spawn(async move {
         loop {
+            // Wait for room before claiming, so a lease never runs while a row waits.
+            let Ok(first) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let room = 1 + in_flight.available_permits().min(BATCH as usize - 1);
             let now = shared.clock.now();
             let claimed = shared
                 .store
-                .claim_outbox(&worker, micros(now), micros_of(LEASE), BATCH)
+                .claim_outbox(&worker, micros(now), micros_of(LEASE), room as i64)
                 .await;
             let rows = match claimed {
                 Ok(r) => r,
                 Err(e) => {
+                    drop(first);
                     tracing::warn!(error = %e, "claiming outbox rows failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
             if rows.is_empty() {
-                // Woken by the sequencer after a commit with messages, or poll.
+                drop(first);
+                // Woken by the sequencer after a commit with messages, by a finished
+                // send (the next row of its lead may now be due), or poll.
                 let _ = tokio::time::timeout(IDLE_POLL, shared.outbox_wake.notified()).await;
                 continue;
             }
             let nrt = shared.notify.load_full();
-            let sends = rows.into_iter().map(|row| {
+            let mut first = Some(first);
+            for row in rows {
+                let permit = match first.take() {
+                    Some(p) => p,
+                    // `room` permits were free when claiming and only this loop takes
+                    // them, so this does not wait.
+                    None => match in_flight.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
                 let nrt = nrt.clone();
                 let shared = shared.clone();
-                async move {
+                tokio::spawn(async move {
                     let result = attempt(&nrt.notifier, &row).await;
                     let now = shared.clock.now();
                     let outcome = outcome(&row, result, now);
@@ -62,9 +86,10 @@ pub fn spawn(shared: Arc<Shared>) {
                         // lets receivers drop the duplicate.
                         tracing::error!(error = %e, id = %row.id, "recording a delivery failed");
                     }
-                }
-            });
-            futures::future::join_all(sends).await;
+                    drop(permit);
+                    shared.outbox_wake.notify_one();
+                });
+            }
         }
     });
 }

@@ -103,6 +103,8 @@ pub enum Job {
         lead_id: String,
         touch: Touch,
         actor: String,
+        /// Set for signed links: the rep the link was sent to, who must still own the lead.
+        as_owner: Option<String>,
         reply: oneshot::Sender<Result<Value, JobError>>,
     },
     /// SLA-2/3: a timer came due.
@@ -322,7 +324,7 @@ impl Writes {
                 id: uuid::Uuid::now_v7().to_string(),
                 lead_id: lead_id.to_string(),
                 kind: label(&m.kind),
-                channel: label(&m.channel),
+                channel: m.channel.label(),
                 recipient: m.recipient.clone(),
                 payload,
                 status: "pending".into(),
@@ -546,8 +548,17 @@ async fn process(
                 lead_id,
                 touch,
                 actor,
+                as_owner,
                 ..
-            } => Reply::Value(touch_lead(bx, &mut w, &mut leads, lead_id, *touch, actor)),
+            } => Reply::Value(touch_lead(
+                bx,
+                &mut w,
+                &mut leads,
+                lead_id,
+                *touch,
+                actor,
+                as_owner.as_deref(),
+            )),
             Job::Sla { timer_id, .. } => Reply::Value(match timers.get(timer_id) {
                 None => Err(JobError::NotFound(format!("timer {timer_id}"))),
                 Some(t) => fire_timer(bx, state, &mut w, &mut leads, t),
@@ -1095,7 +1106,11 @@ fn notify_context(
         accept_url: None,
         contacted_url: None,
     }
-    .with_links(bx.nrt.links.links(lead_id, now))
+    .with_links(bx.nrt.links.links(
+        lead_id,
+        d.owner.as_ref().map_or("", |o| o.id.as_str()),
+        now,
+    ))
 }
 
 /// NTF-1..4 and SLA-1/3 for a fresh decision: messages into the outbox and the SLA
@@ -1193,10 +1208,27 @@ fn touch_lead(
     lead_id: &str,
     touch: Touch,
     actor: &str,
+    as_owner: Option<&str>,
 ) -> Result<Value, JobError> {
     let Some(mut lead) = leads.get(lead_id).cloned() else {
         return Err(JobError::NotFound(format!("lead {lead_id}")));
     };
+    if let Some(who) = as_owner
+        && lead.owner.as_deref() != Some(who)
+    {
+        return Err(JobError::Invalid {
+            field: "owner".into(),
+            message: format!(
+                "this link was sent to {} but the lead is now {}; use the link in the current owner's notification",
+                if who.is_empty() { "nobody" } else { who },
+                match (&lead.owner, &lead.queue) {
+                    (Some(o), _) => format!("owned by {o}"),
+                    (None, Some(q)) => format!("in the {q} queue"),
+                    (None, None) => "unassigned".to_string(),
+                }
+            ),
+        });
+    }
     let now = micros(bx.clock.now());
     let (kind, changed) = match touch {
         Touch::Accept => ("accepted", lead.accepted_at.is_none()),
@@ -1409,6 +1441,11 @@ fn fire_timer(
                 decision: serde_json::to_value(nd).ok(),
                 trace: serde_json::to_value(&routed.trace).ok(),
             });
+            // The new owner's own SLA clock: their manager hears at 1x of it. The lead's
+            // 3x leadership alert (from the first assignment) stays as it was; there is no
+            // second automatic reassignment, so a lead never bounces between reps.
+            let due = now.saturating_add(nd.sla.contact_within).unwrap_or(now);
+            w.timer(&lead.id, "manager", due, Some(&new_owner.id), now);
             leads.insert(after.id.clone(), after);
             Ok(json!({"timer": t.id, "action": "reassigned", "from": owner, "to": new_owner.id}))
         }

@@ -23,7 +23,7 @@ fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
-            "UPDATE outbox SET claimed_until = $1, claimed_by = $2 WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until < $3) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id AND p.channel = o.channel AND p.status = 'pending' AND p.id < o.id) ORDER BY o.next_attempt_at, o.id LIMIT $4 ",
+            "UPDATE outbox SET claimed_until = $1, claimed_by = $2 WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until < $3) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lead_id = o.lead_id AND p.channel = o.channel AND p.recipient = o.recipient AND p.status = 'pending' AND p.id < o.id) ORDER BY o.next_attempt_at, o.id LIMIT $4 ",
             $lock,
             ") RETURNING *"
         )

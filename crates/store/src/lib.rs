@@ -245,7 +245,8 @@ pub trait Store: Send + Sync + 'static {
     async fn account_count(&self) -> Result<i64>;
     /// Claim up to `limit` deliverable outbox rows for `lease_us` (PostgreSQL: `FOR UPDATE
     /// SKIP LOCKED`, so instances share the work). Only the oldest pending row of each
-    /// (lead, channel) is deliverable, which keeps delivery in order per lead.
+    /// (lead, channel, recipient) is deliverable, which keeps delivery in order per lead and
+    /// receiver without making one recipient wait behind another.
     async fn claim_outbox(
         &self,
         worker: &str,
