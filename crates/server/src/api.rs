@@ -385,21 +385,16 @@ async fn get_lead(
     let history: Vec<Value> = history
         .into_iter()
         .map(|h| {
-            let mut trace = h.trace.clone();
+            let mut trace = h.trace.as_ref().map(|t| t.to_value());
             let mut text = None;
             // A trace is expanded against the config it was decided with; when that
             // config is no longer live, the recorded (compact) trace is returned as is.
             if h.config_version == cfg.version
                 && let Some(t) = &h.trace
-                && let Ok(mut rt) =
-                    serde_json::from_value::<leadrouter_core::trace::RoutingTrace>(t.clone())
+                && let Some(mut rt) = t.parse::<leadrouter_core::trace::RoutingTrace>()
             {
                 rt.explain(&cfg);
-                if let Some(d) = h
-                    .decision
-                    .as_ref()
-                    .and_then(|d| serde_json::from_value(d.clone()).ok())
-                {
+                if let Some(d) = h.decision.as_ref().and_then(|d| d.parse()) {
                     text = Some(rt.render(&d));
                 }
                 trace = serde_json::to_value(&rt).ok();

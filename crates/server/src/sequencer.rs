@@ -699,8 +699,8 @@ fn route_one(
         reason: d.reason.clone(),
         actor: None,
         config_version: d.config_version.to_string(),
-        decision: serde_json::to_value(d).ok(),
-        trace: serde_json::to_value(&routed.trace).ok(),
+        decision: leadrouter_store::JsonText::of(d),
+        trace: leadrouter_store::JsonText::of(&routed.trace),
     });
     metrics.observe_route(d, r.received_at, now);
     let previous = existing.as_ref().map(|old| old.owner.clone());
@@ -889,8 +889,8 @@ fn lead_op(
             (
                 "manual",
                 d.reason.clone(),
-                serde_json::to_value(d).ok(),
-                serde_json::to_value(&routed.trace).ok(),
+                leadrouter_store::JsonText::of(d),
+                leadrouter_store::JsonText::of(&routed.trace),
             )
         }
         LeadOp::Disqualify { reason } => {
@@ -1438,8 +1438,8 @@ fn fire_timer(
                 reason: format!("not touched within 2x SLA by {owner}: {}", nd.reason),
                 actor: Some("sla".into()),
                 config_version: cfg.version.clone(),
-                decision: serde_json::to_value(nd).ok(),
-                trace: serde_json::to_value(&routed.trace).ok(),
+                decision: leadrouter_store::JsonText::of(nd),
+                trace: leadrouter_store::JsonText::of(&routed.trace),
             });
             // The new owner's own SLA clock: their manager hears at 1x of it. The lead's
             // 3x leadership alert (from the first assignment) stays as it was; there is no

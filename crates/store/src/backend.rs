@@ -10,8 +10,8 @@ use std::str::FromStr;
 /// Rows per multi-row INSERT: keeps binds under SQLite's 32,766 and PostgreSQL's 65,535.
 const CHUNK: usize = 400;
 
-fn json_or_null(s: Option<String>) -> Option<serde_json::Value> {
-    s.and_then(|s| serde_json::from_str(&s).ok())
+fn json_or_null(s: Option<String>) -> Option<JsonText> {
+    s.and_then(JsonText::from_stored)
 }
 
 fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
@@ -518,8 +518,8 @@ macro_rules! backend {
                             .push_bind(d.reason.clone())
                             .push_bind(d.actor.clone())
                             .push_bind(d.config_version.clone())
-                            .push_bind(d.decision.as_ref().map(|x| x.to_string()))
-                            .push_bind(d.trace.as_ref().map(|x| x.to_string()));
+                            .push_bind(d.decision.as_ref().map(|x| x.as_str().to_string()))
+                            .push_bind(d.trace.as_ref().map(|x| x.as_str().to_string()));
                     });
                     q.build().execute(&mut *tx).await?;
                 }
@@ -663,7 +663,44 @@ pub mod sqlite {
     /// returns), `BEGIN IMMEDIATE` for routing transactions.
     pub struct SqliteStore {
         pub(crate) pool: sqlx::SqlitePool,
+        /// The one connection routing transactions use. SQLite has one writer at a time
+        /// anyway, and in WAL mode a connection's page cache is dropped whenever another
+        /// connection commits: a dedicated writer keeps its cache (the indexes) warm.
+        writer: sqlx::SqlitePool,
         name: &'static str,
+        _checkpointer: AbortOnDrop,
+    }
+
+    /// Stops the background checkpointer when the store is dropped.
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+
+    /// How often the WAL is copied back into the database file.
+    const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+    /// Passive checkpoints on a connection of their own: they never wait for the writer
+    /// and the writer never waits for them, so the copy-back happens beside routing
+    /// rather than inside one of its commits.
+    async fn checkpoint_loop(pool: sqlx::SqlitePool) {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            let run = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool);
+            match tokio::time::timeout(std::time::Duration::from_secs(30), run).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
+                Err(_) => tracing::warn!("WAL checkpoint took over 30 s; retrying"),
+            }
+        }
     }
 
     impl SqliteStore {
@@ -682,21 +719,39 @@ pub mod sqlite {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(std::time::Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Index pages of a large database stay in memory (the default is 2 MiB,
+                // and every random-key index insert then reads its page from disk).
+                .pragma("cache_size", "-65536")
+                // Statement journals of multi-row INSERTs stay in memory.
+                .pragma("temp_store", "memory")
+                // The writer's own checkpoint would run inside a routing COMMIT and hold
+                // every request of that batch; the background checkpointer below keeps
+                // the WAL short instead. This is only the backstop if it falls behind.
+                .pragma("wal_autocheckpoint", "16384");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(std::time::Duration::from_secs(10))
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(std::time::Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            let checkpointer = AbortOnDrop(tokio::spawn(checkpoint_loop(pool.clone())));
             Ok(SqliteStore {
                 pool,
+                writer,
                 name: "sqlite",
+                _checkpointer: checkpointer,
             })
         }
 
         async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-            Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
         }
     }
 

@@ -120,6 +120,61 @@ pub struct AccountRow {
     pub named: bool,
 }
 
+/// A JSON document kept as the text it is stored as. Decisions and traces are written
+/// once per lead on the hot path, so they are serialised straight to text (no
+/// `serde_json::Value` tree to build, print and drop) and parsed only when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// Serialise `v`; `None` if it cannot be (a type with a non-string map key).
+    pub fn of<T: Serialize + ?Sized>(v: &T) -> Option<JsonText> {
+        serde_json::to_string(v).ok().map(JsonText)
+    }
+
+    /// Text read back from the database; `None` unless it is valid JSON.
+    pub fn from_stored(text: String) -> Option<JsonText> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+            .is_ok()
+            .then_some(JsonText(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.0).ok()
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(v: serde_json::Value) -> JsonText {
+        JsonText(v.to_string())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        // Always valid JSON (see the constructors), so it goes out as is.
+        match serde_json::from_str::<&serde_json::value::RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_unit(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<JsonText, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        Ok(JsonText(raw.get().to_string()))
+    }
+}
+
 /// One entry of a lead's decision history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecord {
@@ -131,8 +186,8 @@ pub struct DecisionRecord {
     pub reason: String,
     pub actor: Option<String>,
     pub config_version: String,
-    pub decision: Option<serde_json::Value>,
-    pub trace: Option<serde_json::Value>,
+    pub decision: Option<JsonText>,
+    pub trace: Option<JsonText>,
 }
 
 /// The first response given for an idempotency key (CAP-4).

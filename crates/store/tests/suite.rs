@@ -288,9 +288,9 @@ fn decision(lead_id: &str, kind: &str, owner: Option<&str>, at: i64) -> Decision
         reason: format!("{kind} for {lead_id}"),
         actor: (kind == "manual").then(|| "admin-api".to_string()),
         config_version: "sha256:0123456789abcdef".into(),
-        decision: (kind == "route").then(|| json!({ "owner": owner, "score": 140 })),
+        decision: (kind == "route").then(|| json!({ "owner": owner, "score": 140 }).into()),
         trace: (kind == "route")
-            .then(|| json!({ "steps": [{ "n": 1, "text": "rule catch-all" }] })),
+            .then(|| json!({ "steps": [{ "n": 1, "text": "rule catch-all" }] }).into()),
     }
 }
 
