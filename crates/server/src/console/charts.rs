@@ -7,7 +7,7 @@ const W: f64 = 560.0;
 const H: f64 = 220.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 14.0;
+const TOP: f64 = 30.0;
 const BOTTOM: f64 = 40.0;
 
 pub const TIER_COLORS: [&str; 3] = ["#d9480f", "#f59f00", "#1c7ed6"];
@@ -37,7 +37,7 @@ fn nice_max(v: f64) -> f64 {
 fn frame(out: &mut String, title: &str, max: f64, fmt: &dyn Fn(f64) -> String, labels: &[String]) {
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" class=\"chart\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" class=\"chart\" role=\"img\" aria-label=\"{t}\"><title>{t}</title><text x=\"{LEFT}\" y=\"16\" font-size=\"13\" font-weight=\"600\" fill=\"#212529\">{t}</text>",
         t = esc(title)
     );
     let ph = H - TOP - BOTTOM;
