@@ -120,7 +120,7 @@ pub fn stacked_bars(
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let bw = (pw / n * 0.7).max(1.0);
-    for i in 0..labels.len() {
+    for (i, label) in labels.iter().enumerate() {
         let x = LEFT + pw * (i as f64 + 0.15) / n;
         let mut y = TOP + ph;
         for (name, color, vals) in series {
@@ -133,7 +133,7 @@ pub fn stacked_bars(
             let _ = write!(
                 out,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{h:.1}\" fill=\"{color}\"><title>{t}</title></rect>",
-                t = esc(&format!("{}: {} {}", labels[i], short(v), name))
+                t = esc(&format!("{label}: {} {}", short(v), name))
             );
         }
     }
