@@ -279,6 +279,10 @@ async fn console_in_a_real_browser() {
         .click()
         .await
         .unwrap();
+    // The post redirects back to the roster; load it afresh so no node of the old page
+    // is read while the browser navigates.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
     let row = c
         .find(Locator::Css(&format!("tr[id='rep-{other}']")))
         .await
@@ -323,6 +327,10 @@ async fn console_in_a_real_browser() {
         .click()
         .await
         .unwrap();
+    // The post redirects back to the roster; load it afresh so no node of the old page
+    // is read while the browser navigates.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
     let row = c
         .find(Locator::Css(&format!("tr[id='rep-{other}']")))
         .await
