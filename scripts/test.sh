@@ -3,6 +3,15 @@
 # This is the README's test command and exactly what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The console browser test (crates/leadrouter/tests/console_e2e.rs) drives Debian's
+# headless Chromium; install it when missing (CI runs as root with apt access).
+if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+    else
+        echo "scripts/test.sh: chromium and chromium-driver are missing; install them (apt-get install -y chromium chromium-driver) or the console browser test fails" >&2
+    fi
+fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

@@ -67,7 +67,18 @@ enum Command {
             hide_env_values = true
         )]
         admin_keys: String,
+        /// Console users: `NAME:ROLE:ARGON2_HASH` entries separated by `;` (ROLE admin,
+        /// ops or rep); a demo admin with a printed password when empty.
+        #[arg(
+            long,
+            env = "LEADROUTER_CONSOLE_USERS",
+            default_value = "",
+            hide_env_values = true
+        )]
+        console_users: String,
     },
+    /// Hash a console password (argon2id) read from stdin, for LEADROUTER_CONSOLE_USERS.
+    ConsoleHash,
     /// Import a CSV list into a running service (CAP-3), with a progress bar and per-row errors.
     Import {
         /// The CSV file (Excel exports with BOM and `;` are fine).
@@ -134,6 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             intake_keys,
             admin_keys,
+            console_users,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(leadrouter_server::serve(leadrouter_server::ServeOptions {
@@ -142,7 +154,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 listen,
                 intake_keys,
                 admin_keys,
+                console_users,
             }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ConsoleHash => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let hash = leadrouter_server::console::hash_password(password).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; pipe the password in: echo -n 'secret' | leadrouter console-hash"
+                )
+            })?;
+            println!("{hash}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {

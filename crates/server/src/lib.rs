@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod delivery;
 pub mod intake;
 pub mod metrics;
@@ -23,6 +24,8 @@ pub struct ServeOptions {
     pub listen: String,
     pub intake_keys: String,
     pub admin_keys: String,
+    /// Console users (`NAME:ROLE:ARGON2_HASH;…`); empty: a demo admin is generated.
+    pub console_users: String,
 }
 
 /// Recompile the config from its file; on error the old one keeps serving.
@@ -108,6 +111,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         );
         keys = auth::Keys::new(&opts.intake_keys, &admin);
     }
+    let mut console_users =
+        console::Users::parse(&opts.console_users).map_err(|e| anyhow::anyhow!("{e}"))?;
+    console_users
+        .check_reps(&cfg)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut demo_password = None;
+    if console_users.is_empty() {
+        let (users, password) = console::Users::demo();
+        console_users = users;
+        demo_password = Some(password);
+    }
     let test_clock = std::env::var("LEADROUTER_TEST_CLOCK").is_ok_and(|v| v == "1");
     if test_clock {
         eprintln!(
@@ -152,11 +166,23 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             }
         });
     }
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let console_state = console::ConsoleState {
+        app: state.clone(),
+        users: Arc::new(console_users),
+    };
+    console::spawn_gauges(console_state.clone());
+    let app = api::router(state)
+        .merge(console::router(console_state))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    if let Some(password) = demo_password {
+        eprintln!(
+            "leadrouter: no LEADROUTER_CONSOLE_USERS set; console login for this run: admin / {password} at http://{addr}/console"
+        );
+    }
     // Tests and scripts read this line to find the port when listening on port 0.
     println!(
         "leadrouter listening on http://{addr} (database: {})",

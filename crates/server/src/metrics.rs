@@ -5,6 +5,7 @@ use leadrouter_core::trace::Decision;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
@@ -26,6 +27,37 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     delivery_latency: Histogram,
     timer_lag: Histogram,
+    met1: Met1Gauges,
+}
+
+/// MET-1 over the last seven days, recomputed from stored data by the console
+/// (`console::spawn_gauges`), so every instance reports the same figures.
+#[derive(Default)]
+struct Met1Gauges {
+    sla: Family<TierLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    speed_to_contact: Family<TierLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    ratios: Family<RatioLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    seconds: Family<RatioLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    fairness: Family<TeamLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    opportunity: Family<PathLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    win: Family<PathLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabels {
+    tier: String,
+}
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RatioLabels {
+    figure: String,
+}
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TeamLabels {
+    team: String,
+}
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PathLabels {
+    path: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -85,7 +117,44 @@ impl Default for Metrics {
             "How late SLA timers were picked up after coming due",
             timer_lag.clone(),
         );
+        let met1 = Met1Gauges::default();
+        registry.register(
+            "met1_sla_compliance_ratio",
+            "SLA compliance by tier, last 7 days (targets 0.85/0.80/0.75)",
+            met1.sla.clone(),
+        );
+        registry.register(
+            "met1_speed_to_contact_seconds",
+            "Mean speed to first contact by tier, last 7 days",
+            met1.speed_to_contact.clone(),
+        );
+        registry.register(
+            "met1_ratio",
+            "MET-1 ratios over the last 7 days: routing_accuracy, unassigned_rate, fallback_rate",
+            met1.ratios.clone(),
+        );
+        registry.register(
+            "met1_duration_seconds",
+            "MET-1 durations over the last 7 days: speed_to_assign_p50/p99/mean, acceptance_mean",
+            met1.seconds.clone(),
+        );
+        registry.register(
+            "met1_distribution_fairness_ratio",
+            "1 - total variation between share of leads and share of weight, per team, last 7 days",
+            met1.fairness.clone(),
+        );
+        registry.register(
+            "met1_lead_to_opportunity_ratio",
+            "Share of leads that reached opportunity, by routing path, last 7 days",
+            met1.opportunity.clone(),
+        );
+        registry.register(
+            "met1_win_ratio",
+            "Won among opportunities, by routing path, last 7 days",
+            met1.win.clone(),
+        );
         Metrics {
+            met1,
             deliveries,
             delivery_latency,
             timer_lag,
@@ -149,6 +218,72 @@ impl Metrics {
 
     pub fn observe_timer_lag(&self, secs: f64) {
         self.timer_lag.observe(secs);
+    }
+
+    /// Set the MET-1 gauges (figures with no data are left out rather than shown as 0).
+    pub fn set_met1(
+        &self,
+        f: &crate::console::metrics::Figures,
+        p50: Option<f64>,
+        p99: Option<f64>,
+    ) {
+        let m = &self.met1;
+        for t in &f.tiers {
+            let l = TierLabels {
+                tier: t.tier.clone(),
+            };
+            if let Some(v) = t.sla.value() {
+                m.sla.get_or_create(&l).set(v);
+            }
+            if let Some(v) = t.speed_to_contact.seconds() {
+                m.speed_to_contact.get_or_create(&l).set(v);
+            }
+        }
+        let ratio = |name: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                m.ratios
+                    .get_or_create(&RatioLabels {
+                        figure: name.into(),
+                    })
+                    .set(v);
+            }
+        };
+        ratio("routing_accuracy", f.accuracy.value());
+        ratio("unassigned_rate", f.unassigned.value());
+        ratio("fallback_rate", f.fallback.value());
+        let secs = |name: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                m.seconds
+                    .get_or_create(&RatioLabels {
+                        figure: name.into(),
+                    })
+                    .set(v);
+            }
+        };
+        secs("speed_to_assign_p50", p50);
+        secs("speed_to_assign_p99", p99);
+        secs("speed_to_assign_mean", f.speed_to_assign.seconds());
+        secs("acceptance_mean", f.acceptance.seconds());
+        for t in &f.fairness {
+            if let Some(v) = t.score {
+                m.fairness
+                    .get_or_create(&TeamLabels {
+                        team: t.team.clone(),
+                    })
+                    .set(v);
+            }
+        }
+        for p in &f.paths {
+            let l = PathLabels {
+                path: p.path.clone(),
+            };
+            if let Some(v) = p.opportunity.value() {
+                m.opportunity.get_or_create(&l).set(v);
+            }
+            if let Some(v) = p.win.value() {
+                m.win.get_or_create(&l).set(v);
+            }
+        }
     }
 
     pub fn encode(&self) -> String {

@@ -637,6 +637,8 @@ macro_rules! backend {
                     .bind(version)
                     .execute(&mut *tx)
                     .await?;
+                // Console rollups and reporting columns, in the same transaction.
+                crate::reporting::RollupTx::write_rollups(&mut self.tx, b).await?;
                 Ok(())
             }
 

@@ -8,6 +8,7 @@
 //! transaction (group commit); nothing is acknowledged before its commit returns.
 
 mod backend;
+pub mod reporting;
 
 use async_trait::async_trait;
 use leadrouter_core::state::{PriorPerson, StateSnapshot};
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use backend::{PgStore, SqliteStore};
+pub use reporting::Reporting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -282,7 +284,8 @@ impl BatchWrite {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Every store also answers the console's reads ([`Reporting`]).
+pub trait Store: Reporting + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -54,6 +54,208 @@ both! {
     accounts_sync_replaces_the_list: sqlite_accounts_sync_replaces_the_list, postgres_accounts_sync_replaces_the_list;
     outbox_delivers_in_order_with_retries_and_dead_letters: sqlite_outbox_delivers_in_order_with_retries_and_dead_letters, postgres_outbox_delivers_in_order_with_retries_and_dead_letters;
     timers_come_due_fire_and_cancel: sqlite_timers_come_due_fire_and_cancel, postgres_timers_come_due_fire_and_cancel;
+    console_rollups_and_window_figures: sqlite_console_rollups_and_window_figures, postgres_console_rollups_and_window_figures;
+    console_sessions_expire_and_delete: sqlite_console_sessions_expire_and_delete, postgres_console_sessions_expire_and_delete;
+}
+
+/// A seeded history with known answers: rollups per day/tier/path, the speed histogram,
+/// fallback and reassignment columns, window sums, queue counts and listings.
+async fn console_rollups_and_window_figures(url: &str) {
+    use leadrouter_store::reporting::{DAY_US, day_of, speed_bucket};
+    let store = open(url).await;
+    let day0 = day_of(T0);
+    let mut a = lead("a", Some("a@x.com"), Some("r1"), None);
+    a.received_at = T0;
+    a.routed_at = T0 + 500;
+    a.tier = "hot".into();
+    a.path = "territory".into();
+    a.team = Some("t1".into());
+    a.contact_by = Some(T0 + 5 * MINUTE);
+    a.first_touch_at = Some(T0 + 2 * MINUTE);
+    a.accepted_at = Some(T0 + MINUTE);
+    a.stage = "mid".into();
+    let mut b = lead("b", Some("b@x.com"), Some("r2"), None);
+    b.received_at = T0 + 10;
+    b.routed_at = T0 + 10 + 2000;
+    b.tier = "hot".into();
+    b.path = "territory".into();
+    b.team = Some("t1".into());
+    b.contact_by = Some(T0 + 5 * MINUTE);
+    b.first_touch_at = Some(T0 + 9 * MINUTE);
+    b.status = "won".into();
+    let mut c = lead("c", Some("c@x.com"), None, Some("catch_all"));
+    c.received_at = T0 + DAY_US;
+    c.routed_at = T0 + DAY_US + 300;
+    c.tier = "standard".into();
+    c.path = "catch_all".into();
+    let mut d_fb = decision("b", "route", Some("r2"), T0);
+    d_fb.decision = Some(json!({"flags": ["fallback"]}).into());
+    let batch = BatchWrite {
+        leads: vec![a, b, c],
+        decisions: vec![
+            decision("a", "route", Some("r1"), T0),
+            d_fb,
+            decision("c", "route", None, T0 + DAY_US),
+        ],
+        ..BatchWrite::default()
+    };
+    commit(&*store, &batch, 1).await;
+    // Later: a is accepted and touched (touches arrive as updates), then reassigned.
+    let touch =
+        |id: &str, owner: &str, stage: &str, status: &str, accepted: Option<i64>, touched: i64| {
+            LeadUpdate {
+                id: id.into(),
+                owner: Some(owner.into()),
+                queue: None,
+                team: Some("t1".into()),
+                status: status.into(),
+                stage: stage.into(),
+                outcome: None,
+                outcome_at: None,
+                contact_by: Some(T0 + 5 * MINUTE),
+                accepted_at: accepted,
+                first_touch_at: Some(touched),
+            }
+        };
+    let later = BatchWrite {
+        lead_updates: vec![
+            touch("a", "r1", "mid", "open", Some(T0 + MINUTE), T0 + 2 * MINUTE),
+            touch("b", "r2", "early", "won", None, T0 + 9 * MINUTE),
+        ],
+        decisions: vec![decision("a", "manual", Some("r1"), T0 + 3 * MINUTE)],
+        ..BatchWrite::default()
+    };
+    commit(&*store, &later, 2).await;
+
+    let daily = store.daily(day0, day0 + DAY_US).await.unwrap();
+    assert_eq!(daily.len(), 2, "{daily:?}");
+    let hot = daily.iter().find(|r| r.tier == "hot").unwrap();
+    assert_eq!(
+        (
+            hot.day,
+            hot.leads,
+            hot.assigned,
+            hot.fallbacks,
+            hot.assign_us_sum
+        ),
+        (day0, 2, 2, 1, 2500)
+    );
+    let std_row = daily.iter().find(|r| r.tier == "standard").unwrap();
+    assert_eq!(
+        (std_row.day, std_row.leads, std_row.assigned),
+        (day0 + DAY_US, 1, 0)
+    );
+    let speed = store.speed(day0, day0).await.unwrap();
+    let mut got: Vec<(i64, i64)> = speed.iter().map(|r| (r.bucket, r.n)).collect();
+    got.sort();
+    let mut want = vec![(speed_bucket(500), 1), (speed_bucket(2000), 1)];
+    want.sort();
+    assert_eq!(got, want);
+
+    let groups = store
+        .window(day0, day0 + DAY_US, T0 + 10 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    let g1 = groups
+        .iter()
+        .find(|g| g.owner.as_deref() == Some("r1"))
+        .unwrap();
+    assert_eq!(
+        (
+            g1.leads,
+            g1.reassigned,
+            g1.sla_met,
+            g1.sla_due,
+            g1.opportunities,
+            g1.won
+        ),
+        (1, 1, 1, 1, 1, 0)
+    );
+    assert_eq!(
+        (
+            g1.contacted,
+            g1.contact_us_sum,
+            g1.accepted,
+            g1.accept_us_sum
+        ),
+        (1, 2 * MINUTE - 500, 1, MINUTE - 500)
+    );
+    let g2 = groups
+        .iter()
+        .find(|g| g.owner.as_deref() == Some("r2"))
+        .unwrap();
+    assert_eq!(
+        (
+            g2.leads,
+            g2.fallbacks,
+            g2.reassigned,
+            g2.sla_met,
+            g2.sla_due,
+            g2.opportunities,
+            g2.won
+        ),
+        (1, 1, 0, 0, 1, 1, 1)
+    );
+    // Before b's deadline passes and before it is touched, it is not yet decided.
+    let early = store
+        .window(day0, day0 + DAY_US, T0 + MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(
+        early.iter().map(|g| g.sla_due).sum::<i64>(),
+        2,
+        "touched leads are decided"
+    );
+
+    let counts = store
+        .queue_counts(&["catch_all".into(), "review".into()], T0 + DAY_US + 1)
+        .await
+        .unwrap();
+    assert_eq!(counts[0].open, 1);
+    assert_eq!(counts[0].older, 1);
+    assert_eq!(counts[1].open, 0);
+    let listed = store.queue_leads("catch_all", 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        ["c"]
+    );
+    let mine = store.rep_leads("r1", 10).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].reassignments, 1);
+    let recent = store.recent_leads(2).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        ["c", "b"]
+    );
+    let reasons = store.reasons(&["a".into(), "c".into()]).await.unwrap();
+    assert_eq!(reasons.len(), 2);
+}
+
+async fn console_sessions_expire_and_delete(url: &str) {
+    use leadrouter_store::reporting::SessionRow;
+    let store = open(url).await;
+    let s = SessionRow {
+        id: "h1".into(),
+        username: "jane".into(),
+        role: "admin".into(),
+        csrf: "tok".into(),
+        created_at: T0,
+        expires_at: T0 + MINUTE,
+    };
+    store.session_create(&s).await.unwrap();
+    assert_eq!(
+        store.session_get("h1", T0 + 1).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.session_get("h1", T0 + MINUTE).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.session_get("nope", T0).await.unwrap(), None);
+    store.session_delete("h1").await.unwrap();
+    assert_eq!(store.session_get("h1", T0 + 1).await.unwrap(), None);
 }
 
 fn outbox_row(id: &str, lead_id: &str, channel: &str, at: i64) -> OutboxRow {

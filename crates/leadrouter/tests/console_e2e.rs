@@ -1,0 +1,586 @@
+//! The operations console in a real headless Chromium (Debian `chromium` +
+//! `chromium-driver`, driven over WebDriver by fantoccini), against the real binary:
+//! log in, see a lead arrive, open its trace, toggle a rep out of office and see the next
+//! lead skip them, assign from a queue, try a lead; a lead whose name and company are
+//! script injections renders inert on every page that shows it. Screenshots of each page
+//! go to `docs/console/`.
+//!
+//! Chromium is installed with apt-get when missing (as root); if it cannot be, the test
+//! fails and says so.
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::{ADMIN_KEY, Server};
+
+const XSS_NAME: &str = "<script>alert(1)</script>";
+const XSS_COMPANY: &str = "\"><img src=x onerror=alert(1)>";
+
+fn ensure_chromium() {
+    let present = || {
+        std::path::Path::new("/usr/bin/chromium").exists()
+            && std::path::Path::new("/usr/bin/chromedriver").exists()
+    };
+    if present() {
+        return;
+    }
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok && present(),
+        "console_e2e needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) \
+         and could not install them with apt-get; install them: apt-get install -y chromium chromium-driver"
+    );
+}
+
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_browser() -> (Driver, Client) {
+    ensure_chromium();
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let profile = tempfile::tempdir().expect("a browser profile directory");
+    let driver = Driver {
+        child,
+        port,
+        _profile: profile,
+    };
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1360,1000",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }),
+    );
+    let mut last = None;
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .expect("rustls connector")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+        {
+            Ok(c) => return (driver, c),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "chromedriver on port {} did not accept a session: {last:?}",
+        driver.port
+    );
+}
+
+fn shots() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
+    std::fs::create_dir_all(&d).expect("docs/console");
+    d
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(shots().join(format!("{name}.png")), png).expect("writing a screenshot");
+}
+
+/// How long a page may take to show what a step waits for (the machine may be busy).
+const PAGE_WAIT: Duration = Duration::from_secs(20);
+
+/// The element once it is on the page: after a click or a form post the browser may
+/// still be loading, so a plain `find` could look at the page before.
+async fn el(
+    c: &Client,
+    loc: Locator<'_>,
+) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+    c.wait().at_most(PAGE_WAIT).for_element(loc).await
+}
+
+/// Wait until the browser is on a page whose path ends with `suffix`.
+async fn wait_path(c: &Client, suffix: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let url = c.current_url().await.expect("current URL");
+        if url.path().ends_with(suffix) {
+            return;
+        }
+        assert!(
+            start.elapsed() < PAGE_WAIT,
+            "expected to be on …{suffix}, still on {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn body_text(c: &Client) -> String {
+    el(&c, Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("body text")
+}
+
+/// No alert dialog is open (`get_alert_text` errors when there is none).
+async fn assert_no_alert(c: &Client, page: &str) {
+    if let Ok(text) = c.get_alert_text().await {
+        panic!("an alert dialog fired on {page}: {text:?}");
+    }
+}
+
+async fn post_lead(server: &Server, lead: &Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/leads", server.url))
+        .bearer_auth(ADMIN_KEY)
+        .json(lead)
+        .send()
+        .await
+        .expect("posting a lead");
+    assert_eq!(r.status().as_u16(), 201, "lead not accepted");
+    r.json().await.expect("decision JSON")
+}
+
+async fn get_lead(server: &Server, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/v1/leads/{id}", server.url))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("reading a lead")
+        .json()
+        .await
+        .expect("lead JSON")
+}
+
+fn lead(first: &str, last: &str, email: &str, company: &str) -> Value {
+    json!({
+        "first_name": first, "last_name": last, "email": email, "company": company,
+        "title": "Head of Data", "country": "US", "employees": 500, "industry": "software",
+        "action": "demo_request", "lead_source": "website",
+    })
+}
+
+fn owner(v: &Value) -> Option<String> {
+    v["owner"]["id"]
+        .as_str()
+        .or_else(|| v["owner"].as_str())
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_a_real_browser() {
+    let server = tokio::task::spawn_blocking(Server::start)
+        .await
+        .expect("server");
+    let stderr = server.stderr();
+    let password = stderr
+        .split("console login for this run: admin / ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
+        .to_string();
+    let (_driver, c) = start_browser().await;
+    let base = server.url.clone();
+
+    // Log in (a wrong password first).
+    c.goto(&format!("{base}/console")).await.unwrap();
+    wait_path(&c, "/console/login").await;
+    screenshot(&c, "login").await;
+    let form = c.form(Locator::Css("form.box")).await.unwrap();
+    form.set_by_name("username", "admin").await.unwrap();
+    form.set_by_name("password", "wrong").await.unwrap();
+    form.submit().await.unwrap();
+    let err = el(&c, Locator::Id("login-error"))
+        .await
+        .expect("a login error");
+    assert!(
+        err.text()
+            .await
+            .unwrap()
+            .contains("Wrong user name or password")
+    );
+    let form = c.form(Locator::Css("form.box")).await.unwrap();
+    form.set_by_name("username", "admin").await.unwrap();
+    form.set_by_name("password", &password).await.unwrap();
+    form.submit().await.unwrap();
+    wait_path(&c, "/console/overview").await;
+
+    // See a lead arrive and open its trace.
+    let first = post_lead(
+        &server,
+        &lead("Wendy", "Arrival", "wendy@arrival-labs.com", "Arrival Labs"),
+    )
+    .await;
+    c.refresh().await.unwrap();
+    let recent = el(&c, Locator::Id("recent"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        recent.contains("Wendy Arrival"),
+        "the new lead is not on the overview: {recent}"
+    );
+    assert!(body_text(&c).await.to_lowercase().contains("leads today"));
+    screenshot(&c, "overview").await;
+    el(&c, Locator::LinkText("Wendy Arrival"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    el(&c, Locator::Css("ul.trace > li"))
+        .await
+        .expect("the trace timeline");
+    let steps = c.find_all(Locator::Css("ul.trace > li")).await.unwrap();
+    assert!(
+        steps.len() >= 3,
+        "the trace timeline has {} steps",
+        steps.len()
+    );
+    let text = body_text(&c).await;
+    let first_owner = owner(&first).expect("the first lead has an owner");
+    assert!(
+        text.contains("Team pool"),
+        "the trace shows the team step: {text}"
+    );
+    screenshot(&c, "lead").await;
+
+    // Toggle the other pool rep out of office; the next two leads skip them.
+    let other = if first_owner == "ann.archer" {
+        "ben.baker"
+    } else {
+        "ann.archer"
+    };
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    el(
+        &c,
+        Locator::Css(&format!("tr[id='rep-{other}'] button.ooo")),
+    )
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    // The post redirects back to the roster; load it afresh so no node of the old page
+    // is read while the browser navigates.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='rep-{other}']")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("out of office"), "{row}");
+    screenshot(&c, "reps").await;
+    let mut skipped_lead = String::new();
+    for i in 0..2 {
+        let d = post_lead(
+            &server,
+            &lead(
+                "Next",
+                &format!("Lead{i}"),
+                &format!("next{i}@nextlead.io"),
+                "Next Co",
+            ),
+        )
+        .await;
+        assert_eq!(
+            owner(&d).as_deref(),
+            Some(first_owner.as_str()),
+            "the out-of-office rep got a lead: {d}"
+        );
+        skipped_lead = d["lead_id"].as_str().unwrap().to_string();
+    }
+    c.goto(&format!("{base}/console/leads/{skipped_lead}"))
+        .await
+        .unwrap();
+    let text = body_text(&c).await;
+    assert!(
+        text.contains(&format!("{other}: skipped")) && text.contains("out of office"),
+        "the trace does not say the rep was skipped as out of office: {text}"
+    );
+    // Back in office.
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    el(
+        &c,
+        Locator::Css(&format!("tr[id='rep-{other}'] button.ooo")),
+    )
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    // The post redirects back to the roster; load it afresh so no node of the old page
+    // is read while the browser navigates.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='rep-{other}']")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!row.contains("out of office"), "{row}");
+
+    // Assign from a queue: a personal-email lead waits in review.
+    let queued = post_lead(&server, &json!({"first_name": "Quinn", "last_name": "Queue", "email": "quinn.queue@gmail.com", "action": "demo_request"})).await;
+    assert_eq!(queued["queue"], "review", "{queued}");
+    let qid = queued["lead_id"].as_str().unwrap().to_string();
+    c.goto(&format!("{base}/console/queues?q=review"))
+        .await
+        .unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='lead-{qid}']")))
+        .await
+        .unwrap();
+    assert!(row.text().await.unwrap().contains("Quinn Queue"));
+    screenshot(&c, "queues").await;
+    let form = c
+        .form(Locator::Css(&format!("tr[id='lead-{qid}'] form")))
+        .await
+        .unwrap();
+    form.set_by_name("rep", "cara.cole").await.unwrap();
+    form.submit().await.unwrap();
+    let flash = el(&c, Locator::Id("flash"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flash.contains("Assigned to"), "{flash}");
+    let stored = get_lead(&server, &qid).await;
+    assert_eq!(stored["owner"], "cara.cole", "{stored}");
+    assert!(
+        c.find(Locator::Css(&format!("tr[id='lead-{qid}']")))
+            .await
+            .is_err(),
+        "the lead is still listed in review"
+    );
+    let history = stored["history"].as_array().unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h["kind"] == "manual" && h["actor"] == "console:admin"),
+        "{stored}"
+    );
+
+    // Try a lead: the default example, then check nothing was stored.
+    let before = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    c.goto(&format!("{base}/console/try")).await.unwrap();
+    el(&c, Locator::Id("try-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = el(&c, Locator::Id("try-result"))
+        .await
+        .expect("a dry-run result")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        result.contains("Would go to") || result.contains("Would be queued"),
+        "{result}"
+    );
+    assert!(result.contains("Junk check"), "{result}");
+    screenshot(&c, "try").await;
+    let after = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let routed = |m: &str| {
+        m.lines()
+            .filter(|l| l.starts_with("leadrouter_leads_routed_total"))
+            .map(|l| {
+                l.split_whitespace()
+                    .last()
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
+    assert_eq!(routed(&before), routed(&after), "trying a lead routed one");
+
+    c.goto(&format!("{base}/console/matrix")).await.unwrap();
+    assert!(
+        el(&c, Locator::Id("config-version"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    screenshot(&c, "matrix").await;
+    c.goto(&format!("{base}/console/report")).await.unwrap();
+    assert!(el(&c, Locator::Id("report")).await.is_ok());
+    screenshot(&c, "report").await;
+
+    // Script injection renders inert, as text, everywhere the lead shows.
+    let xss = post_lead(
+        &server,
+        &json!({
+            "first_name": XSS_NAME, "email": "mallory@inject.example.com", "company": XSS_COMPANY,
+            "employees": 500, "industry": "software", "country": "US", "action": "demo_request"
+        }),
+    )
+    .await;
+    let xid = xss["lead_id"].as_str().unwrap().to_string();
+    let xss_queued = post_lead(&server, &json!({"first_name": XSS_NAME, "company": XSS_COMPANY, "email": "mallory.inject@gmail.com", "action": "demo_request"})).await;
+    assert_eq!(xss_queued["queue"], "review");
+    for page in [
+        "/console/overview".to_string(),
+        format!("/console/leads/{xid}"),
+        format!("/console/leads/{}", xss_queued["lead_id"].as_str().unwrap()),
+        "/console/queues?q=review".to_string(),
+    ] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        assert_no_alert(&c, &page).await;
+        let text = body_text(&c).await;
+        assert!(
+            text.contains(XSS_NAME),
+            "{page} does not show the name as text"
+        );
+        assert!(
+            text.contains(XSS_COMPANY),
+            "{page} does not show the company as text"
+        );
+        assert!(
+            c.find(Locator::Css("img[src='x']")).await.is_err(),
+            "{page} has an injected <img>"
+        );
+    }
+    c.goto(&format!("{base}/console/try")).await.unwrap();
+    let form = c.form(Locator::Id("try-form")).await.unwrap();
+    form.set_by_name("first_name", XSS_NAME).await.unwrap();
+    form.set_by_name("company", XSS_COMPANY).await.unwrap();
+    form.set_by_name("email", "mallory@inject.example.com")
+        .await
+        .unwrap();
+    form.submit().await.unwrap();
+    assert_no_alert(&c, "/console/try").await;
+    assert!(el(&c, Locator::Id("try-result")).await.is_ok());
+    assert!(c.find(Locator::Css("img[src='x']")).await.is_err());
+
+    // A form post with the real session but without its CSRF token is refused, and a
+    // forged session goes to the login page.
+    let session = c
+        .get_named_cookie("lr_console")
+        .await
+        .expect("the session cookie");
+    assert_eq!(
+        session.http_only(),
+        Some(true),
+        "the session cookie is not HttpOnly"
+    );
+    assert_eq!(
+        format!("{:?}", session.same_site()),
+        "Some(Strict)",
+        "the session cookie is not SameSite=Strict"
+    );
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .post(format!("{base}/console/reps/{other}/availability"))
+        .header("cookie", format!("lr_console={}", session.value()))
+        .form(&[("out", "1"), ("csrf", "not-the-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "a post without the CSRF token was accepted"
+    );
+    let r = plain
+        .post(format!("{base}/console/reps/{other}/availability"))
+        .header("cookie", "lr_console=forged")
+        .form(&[("out", "1"), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_redirection(),
+        "a forged session was not sent to the login page: {}",
+        r.status()
+    );
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='rep-{other}']")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !row.contains("out of office"),
+        "a refused post changed availability: {row}"
+    );
+
+    // Log out.
+    c.goto(&format!("{base}/console/overview")).await.unwrap();
+    el(&c, Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/console/login").await;
+    c.goto(&format!("{base}/console/overview")).await.unwrap();
+    wait_path(&c, "/console/login").await;
+    c.close().await.unwrap();
+}

@@ -1,0 +1,598 @@
+//! Lead detail (EXP-1): the form fields as received, the facts the engine used with the
+//! source of each enriched field, the decision trace as a timeline (every step, every rule
+//! considered, every candidate rep and why they were skipped), notifications, the SLA
+//! clock, reassignments and the outcome. Reps may open only their own leads.
+
+use super::{ConsoleError, ConsoleState, Nav, PageResult, html, session};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use leadrouter_core::config::CompiledConfig;
+use leadrouter_core::trace::{Decision, RoutingTrace, Step, Verdict};
+
+/// One entry of a decision timeline.
+pub struct Item {
+    pub class: &'static str,
+    pub title: String,
+    pub text: String,
+    pub details: Vec<Detail>,
+}
+
+pub struct Detail {
+    pub class: &'static str,
+    pub text: String,
+}
+
+fn verdict(v: &Verdict) -> (&'static str, String) {
+    match v {
+        Verdict::Chosen => ("good", "chosen".into()),
+        Verdict::Skipped { skip } => ("bad", format!("skipped — {}", skip.text())),
+        Verdict::Passed => ("", "available, not chosen (another rep's turn)".into()),
+        Verdict::NotReached => ("muted", "later in the rotation, not examined".into()),
+    }
+}
+
+/// The trace as timeline items. `explain` should have been run when the config that made
+/// the decision is the one in force (then every rule considered is listed).
+pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>) -> Vec<Item> {
+    let mut out = Vec::new();
+    let f = &trace.facts;
+    let parts: Vec<String> = f
+        .score_parts
+        .iter()
+        .map(|p| format!("{} {:+}", p.label, p.points))
+        .collect();
+    out.push(Item {
+        class: "info",
+        title: "Scored".into(),
+        text: format!(
+            "score {} ({}); ICP fit {}; tier {}",
+            f.score,
+            if parts.is_empty() {
+                "no points".into()
+            } else {
+                parts.join(", ")
+            },
+            if f.icp_fit { "yes" } else { "no" },
+            f.tier.map(|t| t.name()).unwrap_or("–")
+        ),
+        details: f
+            .issues
+            .iter()
+            .map(|i| Detail {
+                class: "bad",
+                text: format!("input issue: {}: {}", i.field, i.problem),
+            })
+            .collect(),
+    });
+    for step in &trace.steps {
+        let item = match step {
+            Step::Junk { reason } => Item {
+                class: if reason.is_some() { "skip" } else { "ok" },
+                title: "Junk check".into(),
+                text: reason
+                    .clone()
+                    .map(|r| format!("junk: {r}"))
+                    .unwrap_or_else(|| "clean".into()),
+                details: vec![],
+            },
+            Step::KnownPerson {
+                email,
+                owner,
+                outcome,
+            } => Item {
+                class: "info",
+                title: "Known person".into(),
+                text: format!(
+                    "{email} (owner {}): {outcome}",
+                    owner.as_deref().unwrap_or("none")
+                ),
+                details: vec![],
+            },
+            Step::Account {
+                matched_by,
+                account,
+                owner,
+                named,
+                outcome,
+            } => Item {
+                class: if account.is_some() { "ok" } else { "info" },
+                title: "Account match".into(),
+                text: match account {
+                    Some(a) => format!(
+                        "{a}{} by {}, owned by {}: {outcome}",
+                        if *named { " (named account)" } else { "" },
+                        matched_by.as_deref().unwrap_or("?"),
+                        owner.as_deref().unwrap_or("nobody")
+                    ),
+                    None => outcome.to_string(),
+                },
+                details: vec![],
+            },
+            Step::PersonalEmail { domain, outcome } => Item {
+                class: "info",
+                title: "Personal email".into(),
+                text: format!("{domain}: {outcome}"),
+                details: vec![],
+            },
+            Step::Qualification { outcome } => Item {
+                class: "info",
+                title: "Firmographics".into(),
+                text: outcome.to_string(),
+                details: vec![],
+            },
+            Step::Nurture { outcome } => Item {
+                class: "info",
+                title: "Qualification score".into(),
+                text: outcome.clone(),
+                details: vec![],
+            },
+            Step::Matrix {
+                matched,
+                also_matched,
+                candidates,
+                rules,
+                considered,
+            } => {
+                let mut details: Vec<Detail> = considered
+                    .iter()
+                    .map(|c| match &c.failed_on {
+                        Some(why) => Detail {
+                            class: "muted",
+                            text: format!("rule {}: no — {why}", c.id),
+                        },
+                        None => Detail {
+                            class: "good",
+                            text: format!("rule {}: matches", c.id),
+                        },
+                    })
+                    .collect();
+                if !also_matched.is_empty() {
+                    details.push(Detail {
+                        class: "bad",
+                        text: format!(
+                            "also matched at the same precedence: {} (first in file order wins)",
+                            also_matched.join(", ")
+                        ),
+                    });
+                }
+                Item {
+                    class: if matched.is_some() { "ok" } else { "skip" },
+                    title: "Routing matrix".into(),
+                    text: match matched {
+                        Some(m) => format!(
+                            "{candidates} of {rules} rules match; rule {} wins ({:?}, priority {}, {})",
+                            m.id, m.layer, m.priority, m.origin
+                        ),
+                        None => format!("none of {rules} rules match"),
+                    },
+                    details,
+                }
+            }
+            Step::Rep {
+                rep,
+                role,
+                verdict: v,
+            } => {
+                let (class, text) = verdict(v);
+                Item {
+                    class: if class == "bad" { "skip" } else { "ok" },
+                    title: format!("{} {rep}", capitalise(role)),
+                    text,
+                    details: vec![],
+                }
+            }
+            Step::Team {
+                team,
+                method,
+                candidates,
+            } => Item {
+                class: "info",
+                title: format!("Team {team}"),
+                text: format!("{method}, {} candidates", candidates.len()),
+                details: candidates
+                    .iter()
+                    .map(|c| {
+                        let (class, text) = verdict(&c.verdict);
+                        Detail {
+                            class,
+                            text: format!(
+                                "{}: {text}{}",
+                                c.rep,
+                                c.load
+                                    .map(|l| format!(" (load {l:.1})"))
+                                    .unwrap_or_default()
+                            ),
+                        }
+                    })
+                    .collect(),
+            },
+            Step::Fallback { from, to, because } => Item {
+                class: "skip",
+                title: "Fallback".into(),
+                text: format!("{from} → {to}: {because}"),
+                details: vec![],
+            },
+            Step::Manual {
+                by,
+                rep,
+                note,
+                overridden,
+            } => Item {
+                class: "info",
+                title: "Manual assignment".into(),
+                text: format!(
+                    "to {rep} by {by}{}",
+                    note.as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+                details: overridden
+                    .iter()
+                    .map(|o| Detail {
+                        class: "bad",
+                        text: format!("overrides: {o}"),
+                    })
+                    .collect(),
+            },
+        };
+        out.push(item);
+    }
+    if let Some(d) = decision {
+        out.push(Item {
+            class: if d.owner.is_some() { "ok" } else { "info" },
+            title: match (&d.owner, &d.queue) {
+                (Some(o), _) => format!("Assigned to {}", o.name),
+                (None, Some(q)) => format!("Queued in {q}"),
+                _ => "Decided".into(),
+            },
+            text: d.reason.clone(),
+            details: vec![Detail {
+                class: "muted",
+                text: format!(
+                    "route by {}{}",
+                    d.sla.route_by,
+                    d.sla
+                        .contact_by
+                        .map(|c| format!(", first touch by {c}"))
+                        .unwrap_or_default()
+                ),
+            }],
+        });
+    }
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The engine's view of the lead, with the source of each enriched value.
+pub fn facts(trace: &RoutingTrace) -> Vec<(String, String, String)> {
+    let f = &trace.facts;
+    let mut v = Vec::new();
+    let mut push = |k: &str, val: Option<String>, src: Option<&str>| {
+        if let Some(val) = val {
+            v.push((k.to_string(), val, src.unwrap_or("form").to_string()));
+        }
+    };
+    push("email domain", f.email_domain.clone(), None);
+    push("company", f.company.clone(), None);
+    push(
+        "employees",
+        f.employees.map(|e| e.to_string()),
+        f.employees_source.as_deref(),
+    );
+    push(
+        "segment",
+        f.segment.as_deref().map(str::to_string),
+        f.employees_source.as_deref(),
+    );
+    push("industry", f.industry.clone(), f.industry_source.as_deref());
+    push("country", f.country.as_deref().map(str::to_string), None);
+    push(
+        "region",
+        f.region.as_deref().map(str::to_string),
+        Some("derived from country"),
+    );
+    push("state", f.state.as_deref().map(str::to_string), None);
+    push("postal code", f.postal_code.clone(), None);
+    push("product", f.product.as_deref().map(str::to_string), None);
+    push(
+        "lead source",
+        f.lead_source.as_deref().map(str::to_string),
+        None,
+    );
+    push("action", f.action.as_deref().map(str::to_string), None);
+    push(
+        "email kind",
+        Some(
+            if f.disposable_email {
+                "disposable"
+            } else if f.personal_email {
+                "personal"
+            } else {
+                "corporate"
+            }
+            .to_string(),
+        ),
+        Some("shipped domain lists"),
+    );
+    v
+}
+
+pub struct HistoryEntry {
+    pub kind: String,
+    pub at: String,
+    pub actor: String,
+    pub reason: String,
+    pub destination: String,
+    pub timeline: Vec<Item>,
+    pub stale_config: bool,
+}
+
+pub struct Message {
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub error: String,
+    pub created: String,
+}
+
+pub struct TimerView {
+    pub step: String,
+    pub due: String,
+    pub status: String,
+    pub owner: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/lead.html")]
+struct Page {
+    nav: Nav,
+    id: String,
+    name: String,
+    company: String,
+    summary: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
+    facts: Vec<(String, String, String)>,
+    history: Vec<HistoryEntry>,
+    messages: Vec<Message>,
+    timers: Vec<TimerView>,
+    sla: String,
+    sla_class: &'static str,
+    reassignments: usize,
+    can_assign: bool,
+    reps: Vec<super::queues::RepOption>,
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+pub fn expand(
+    cfg: &CompiledConfig,
+    config_version: &str,
+    trace: &leadrouter_store::JsonText,
+    decision: Option<&leadrouter_store::JsonText>,
+) -> Option<(Vec<Item>, Option<RoutingTrace>)> {
+    let mut rt: RoutingTrace = trace.parse()?;
+    if config_version == cfg.version {
+        rt.explain(cfg);
+    }
+    let d: Option<Decision> = decision.and_then(|d| d.parse());
+    Some((timeline(&rt, d.as_ref()), Some(rt)))
+}
+
+pub async fn page(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> PageResult {
+    let s = session(&st, &headers).await?;
+    let store = &st.app.shared.store;
+    let cfg = st.app.shared.config.load_full();
+    let lead = store
+        .lead(&id)
+        .await?
+        .ok_or_else(|| ConsoleError::NotFound(format!("lead {id}")))?;
+    if !s.is_staff() && lead.owner.as_deref() != Some(s.user.as_str()) {
+        // A rep sees only their own leads; do not confirm that the lead exists.
+        return Err(ConsoleError::NotFound(format!("lead {id}")));
+    }
+    let now = st.app.shared.clock.now().as_microsecond();
+    let (name, company) = super::lead_name(&lead.payload, lead.email.as_deref());
+    let mut facts_rows = Vec::new();
+    let mut history = Vec::new();
+    let mut reassignments = 0;
+    for h in store.history(&id).await? {
+        if matches!(h.kind.as_str(), "manual" | "sla_reassign") {
+            reassignments += 1;
+        }
+        let mut tl = Vec::new();
+        if let Some(t) = &h.trace
+            && let Some((items, rt)) = expand(&cfg, &h.config_version, t, h.decision.as_ref())
+        {
+            tl = items;
+            if facts_rows.is_empty()
+                && let Some(rt) = rt
+            {
+                facts_rows = facts(&rt);
+            }
+        }
+        history.push(HistoryEntry {
+            kind: h.kind,
+            at: super::ts(h.decided_at),
+            actor: h.actor.unwrap_or_else(|| "leadrouter".into()),
+            reason: h.reason,
+            destination: match (&h.owner, &h.queue) {
+                (Some(o), _) => super::rep_name(&cfg, o),
+                (None, Some(q)) => format!("queue {q}"),
+                _ => String::new(),
+            },
+            stale_config: h.config_version != cfg.version,
+            timeline: tl,
+        });
+    }
+    let fields = match &lead.payload {
+        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect(),
+        other => vec![("payload".into(), other.to_string())],
+    };
+    let messages = store
+        .outbox(&id)
+        .await?
+        .into_iter()
+        .map(|m| Message {
+            kind: m.kind,
+            channel: m.channel,
+            recipient: m.recipient,
+            status: m.status,
+            attempts: m.attempts,
+            error: m.last_error.unwrap_or_default(),
+            created: super::ts(m.created_at),
+        })
+        .collect();
+    let timers = store
+        .timers(&id)
+        .await?
+        .into_iter()
+        .map(|t| TimerView {
+            step: t.step,
+            due: super::ts(t.due_at),
+            status: t.status,
+            owner: t
+                .owner
+                .map(|o| super::rep_name(&cfg, &o))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let (sla, sla_class) = match (lead.contact_by, lead.first_touch_at) {
+        (Some(by), Some(t)) if t <= by => (
+            format!(
+                "contacted {} after routing, within the SLA",
+                super::metrics::duration_text((t - lead.routed_at) as f64 / 1e6)
+            ),
+            "good",
+        ),
+        (Some(_), Some(t)) => (
+            format!(
+                "contacted {} after routing, after the deadline",
+                super::metrics::duration_text((t - lead.routed_at) as f64 / 1e6)
+            ),
+            "bad",
+        ),
+        (Some(by), None) if lead.status != "open" => (
+            format!(
+                "closed without a recorded first touch (deadline {})",
+                super::ts(by)
+            ),
+            "muted",
+        ),
+        (Some(by), None) if by >= now => (
+            format!(
+                "first touch due in {} (by {})",
+                super::age(by, now),
+                super::ts(by)
+            ),
+            "warn",
+        ),
+        (Some(by), None) => (
+            format!(
+                "first touch overdue by {} (was due {})",
+                super::age(now, by),
+                super::ts(by)
+            ),
+            "bad",
+        ),
+        (None, _) => ("no contact deadline (queued lead)".into(), "muted"),
+    };
+    let ts = |v: Option<i64>| v.map(super::ts).unwrap_or_else(|| "–".into());
+    let summary = vec![
+        (
+            "Owner".into(),
+            lead.owner
+                .as_deref()
+                .map(|o| super::rep_name(&cfg, o))
+                .unwrap_or_else(|| "–".into()),
+        ),
+        (
+            "Queue".into(),
+            lead.queue.clone().unwrap_or_else(|| "–".into()),
+        ),
+        (
+            "Team".into(),
+            lead.team.clone().unwrap_or_else(|| "–".into()),
+        ),
+        (
+            "Tier / score".into(),
+            format!("{} / {}", lead.tier, lead.score),
+        ),
+        (
+            "Segment".into(),
+            lead.segment.clone().unwrap_or_else(|| "–".into()),
+        ),
+        (
+            "Path / rule".into(),
+            format!("{} / {}", lead.path, lead.rule.as_deref().unwrap_or("–")),
+        ),
+        (
+            "Status / stage".into(),
+            format!("{} / {}", lead.status, lead.stage),
+        ),
+        (
+            "Outcome".into(),
+            lead.outcome
+                .clone()
+                .map(|o| format!("{o} ({})", ts(lead.outcome_at)))
+                .unwrap_or_else(|| "–".into()),
+        ),
+        ("Received".into(), super::ts(lead.received_at)),
+        (
+            "Routed in".into(),
+            super::metrics::duration_text((lead.routed_at - lead.received_at).max(0) as f64 / 1e6),
+        ),
+        ("Accepted".into(), ts(lead.accepted_at)),
+        ("First touch".into(), ts(lead.first_touch_at)),
+        ("Source".into(), lead.source.clone()),
+        ("Config version".into(), lead.config_version.clone()),
+    ];
+    let reps = cfg
+        .reps
+        .iter()
+        .filter(|r| r.active)
+        .map(|r| super::queues::RepOption {
+            id: r.id.clone(),
+            label: r.name.clone(),
+        })
+        .collect();
+    Ok(html(
+        Page {
+            nav: Nav::new(&s, &st, if s.is_staff() { "queues" } else { "my" }),
+            can_assign: s.is_staff() && lead.status == "open",
+            id,
+            name,
+            company,
+            summary,
+            fields,
+            facts: facts_rows,
+            history,
+            messages,
+            timers,
+            sla,
+            sla_class,
+            reassignments,
+            reps,
+        }
+        .render()?,
+    ))
+}

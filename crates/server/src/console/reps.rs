@@ -1,0 +1,300 @@
+//! Reps: the roster with stage-weighted load against capacity, today's count against the
+//! daily cap, availability with an out-of-office toggle (the sequencer's availability
+//! job, ASG-5), SLA compliance and acceptance time per rep, and distribution fairness
+//! (each rep's share of a team's rotation leads against their share of its weight).
+//! Also "My leads", the page a rep sees.
+
+use super::metrics::{Ratio, TeamFairness};
+use super::report::last_week;
+use super::{
+    ConsoleError, ConsoleState, FormData, Nav, PageResult, check_csrf, html, session, staff,
+};
+use crate::sequencer::Job;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect};
+
+pub struct RepRow {
+    pub id: String,
+    pub name: String,
+    pub team: String,
+    pub available: bool,
+    pub availability: String,
+    pub load: String,
+    pub load_class: &'static str,
+    pub today: String,
+    pub today_class: &'static str,
+    pub leads: i64,
+    pub sla: String,
+    pub sla_class: &'static str,
+    pub acceptance: String,
+    pub out_override: bool,
+}
+
+pub struct FairRow {
+    pub team: String,
+    pub score: String,
+    pub leads: i64,
+    pub reps: Vec<(String, i64, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/reps.html")]
+struct Page {
+    nav: Nav,
+    reps: Vec<RepRow>,
+    fairness: Vec<FairRow>,
+}
+
+fn sla_class(r: Ratio) -> &'static str {
+    match r.value() {
+        Some(v) if v < 0.75 => "bad",
+        Some(_) => "good",
+        None => "",
+    }
+}
+
+pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
+    let s = staff(&st, &headers).await?;
+    let cfg = st.app.shared.config.load_full();
+    let state = st.app.shared.store.state().await?;
+    let now = st.app.shared.clock.now();
+    let week = last_week(&st).await?;
+    let w = cfg.stage_weights;
+    let mut reps = Vec::new();
+    for r in &cfg.reps {
+        let load = state.loads.get(&r.id).cloned().unwrap_or_default();
+        let weighted = f64::from(load.early) * w.early
+            + f64::from(load.mid) * w.mid
+            + f64::from(load.late) * w.late;
+        let today_date = now.to_zoned(r.tz.clone()).date();
+        let today = state
+            .daily
+            .get(&r.id)
+            .filter(|d| d.date == today_date)
+            .map(|d| d.count)
+            .unwrap_or(0);
+        let over = state
+            .availability
+            .get(&r.id)
+            .filter(|o| o.out && o.out_until.is_none_or(|u| u > now));
+        let window = r.out_of_office.iter().find(|o| o.from <= now && now < o.to);
+        let (available, availability) = if !r.active {
+            (false, "inactive (left or disabled in config)".to_string())
+        } else if let Some(o) = over {
+            (
+                false,
+                format!(
+                    "out of office{}{}",
+                    o.out_until
+                        .map(|u| format!(" until {}", super::ts(u.as_microsecond())))
+                        .unwrap_or_default(),
+                    o.note
+                        .as_deref()
+                        .map(|n| format!(" — {n}"))
+                        .unwrap_or_default()
+                ),
+            )
+        } else if let Some(o) = window {
+            (
+                false,
+                format!(
+                    "out of office until {} (config)",
+                    super::ts(o.to.as_microsecond())
+                ),
+            )
+        } else {
+            (
+                true,
+                if r.working_hours.is_some() {
+                    format!("available in working hours ({})", r.tz_name)
+                } else {
+                    "available".into()
+                },
+            )
+        };
+        let fig = week.figures.reps.iter().find(|x| x.rep == r.id);
+        let sla = fig.map(|f| f.sla).unwrap_or_default();
+        reps.push(RepRow {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            team: r.team.map(|t| cfg.team(t).name.clone()).unwrap_or_default(),
+            available,
+            availability,
+            load: match r.capacity {
+                Some(c) => format!("{weighted:.1} / {c:.1}"),
+                None => format!("{weighted:.1}"),
+            },
+            load_class: if r.capacity.is_some_and(|c| weighted >= c) {
+                "bad"
+            } else {
+                ""
+            },
+            today: match r.daily_cap {
+                Some(c) => format!("{today} / {c}"),
+                None => today.to_string(),
+            },
+            today_class: if r.daily_cap.is_some_and(|c| today >= c) {
+                "bad"
+            } else {
+                ""
+            },
+            leads: fig.map(|f| f.leads).unwrap_or(0),
+            sla: if sla.den > 0 {
+                format!("{} ({} of {})", sla.percent(), sla.num, sla.den)
+            } else {
+                "–".into()
+            },
+            sla_class: sla_class(sla),
+            acceptance: fig
+                .map(|f| f.acceptance.text())
+                .unwrap_or_else(|| "–".into()),
+            out_override: over.is_some(),
+        });
+    }
+    let fairness = week.figures.fairness.iter().map(fair_row).collect();
+    Ok(html(
+        Page {
+            nav: Nav::new(&s, &st, "reps"),
+            reps,
+            fairness,
+        }
+        .render()?,
+    ))
+}
+
+fn fair_row(t: &TeamFairness) -> FairRow {
+    FairRow {
+        team: t.team.clone(),
+        score: t
+            .score
+            .map(|s| format!("{:.1}%", s * 100.0))
+            .unwrap_or_else(|| "–".into()),
+        leads: t.leads,
+        reps: t
+            .reps
+            .iter()
+            .map(|r| {
+                (
+                    r.rep.clone(),
+                    r.leads,
+                    format!("{:.1}%", r.share * 100.0),
+                    format!("{:.1}%", r.expected * 100.0),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Toggle out of office: the sequencer's availability job (takes effect with the next lead).
+pub async fn availability(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(rep): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let s = session(&st, &headers).await?;
+    let form = FormData::parse(&body)?;
+    check_csrf(&s, &headers, &form)?;
+    if !s.is_staff() {
+        return Err(ConsoleError::Forbidden);
+    }
+    let out = match form.get("out") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => {
+            return Err(ConsoleError::Bad(
+                "out must be 1 (out of office) or 0 (back)".into(),
+            ));
+        }
+    };
+    let until = match form.get("until") {
+        None => None,
+        Some(u) => Some(u.parse::<jiff::Timestamp>().map_err(|e| {
+            ConsoleError::Bad(format!(
+                "until `{u}` is not an RFC 3339 instant such as 2026-11-30T09:00:00Z: {e}"
+            ))
+        })?),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    st.app
+        .sequencer
+        .submit(Job::Availability {
+            rep,
+            out,
+            until,
+            note: form
+                .get("note")
+                .map(|n| n.chars().take(200).collect())
+                .or_else(|| out.then(|| format!("set in the console by {}", s.user))),
+            reply: tx,
+        })
+        .await?;
+    super::wait(rx).await?;
+    Ok(Redirect::to("/console/reps").into_response())
+}
+
+pub struct MyRow {
+    pub id: String,
+    pub received: String,
+    pub name: String,
+    pub company: String,
+    pub tier: String,
+    pub status: String,
+    pub sla: String,
+    pub sla_class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/my.html")]
+struct MyPage {
+    nav: Nav,
+    rep: String,
+    rows: Vec<MyRow>,
+}
+
+/// A rep's own leads, newest first (staff see the page for no one; they have the queues).
+pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
+    let s = session(&st, &headers).await?;
+    let cfg = st.app.shared.config.load_full();
+    let now = st.app.shared.clock.now().as_microsecond();
+    let leads = st.app.shared.store.rep_leads(&s.user, 200).await?;
+    let rows = leads
+        .into_iter()
+        .map(|l| {
+            let (name, company) = super::lead_name(&l.payload, l.email.as_deref());
+            let (sla, sla_class) = match (l.contact_by, l.first_touch_at) {
+                (Some(by), Some(t)) if t <= by => ("contacted in time".to_string(), "good"),
+                (Some(_), Some(_)) => ("contacted late".to_string(), "bad"),
+                (Some(by), None) if l.status != "open" => {
+                    (format!("closed (due {})", super::ts(by)), "muted")
+                }
+                (Some(by), None) if by >= now => {
+                    (format!("due in {}", super::age(by, now)), "warn")
+                }
+                (Some(by), None) => (format!("overdue by {}", super::age(now, by)), "bad"),
+                (None, _) => ("–".to_string(), "muted"),
+            };
+            MyRow {
+                received: super::ts(l.received_at),
+                id: l.id,
+                name,
+                company,
+                tier: l.tier,
+                status: l.status,
+                sla,
+                sla_class,
+            }
+        })
+        .collect();
+    Ok(html(
+        MyPage {
+            nav: Nav::new(&s, &st, "my"),
+            rep: super::rep_name(&cfg, &s.user),
+            rows,
+        }
+        .render()?,
+    ))
+}
