@@ -149,7 +149,7 @@ async fn wait_path(c: &Client, suffix: &str) {
 }
 
 async fn body_text(c: &Client) -> String {
-    el(&c, Locator::Css("body"))
+    el(c, Locator::Css("body"))
         .await
         .expect("body")
         .text()
