@@ -263,6 +263,11 @@ struct Writes {
     rotations: BTreeSet<(String, String)>,
     teams: BTreeSet<String>,
     people: HashMap<String, PersonWrite>,
+    /// Leads created in this batch (nothing stored to cancel for them).
+    fresh: std::collections::HashSet<String>,
+    /// Leads with timers created in this batch, and leads already in `cancel_timers`.
+    timer_leads: std::collections::HashSet<String>,
+    cancelled: std::collections::HashSet<String>,
 }
 
 impl Writes {
@@ -311,8 +316,11 @@ impl Writes {
 
     /// Cancel a lead's pending timers, including any this batch created.
     fn cancel_timers(&mut self, lead_id: &str) {
-        self.batch.timers.retain(|t| t.lead_id != lead_id);
-        if !self.batch.cancel_timers.iter().any(|l| l == lead_id) {
+        if self.timer_leads.contains(lead_id) {
+            self.batch.timers.retain(|t| t.lead_id != lead_id);
+        }
+        // A lead created in this batch has no stored timers to cancel.
+        if !self.fresh.contains(lead_id) && self.cancelled.insert(lead_id.to_string()) {
             self.batch.cancel_timers.push(lead_id.to_string());
         }
     }
@@ -345,6 +353,9 @@ impl Writes {
         owner: Option<&str>,
         now: Timestamp,
     ) {
+        if !self.timer_leads.contains(lead_id) {
+            self.timer_leads.insert(lead_id.to_string());
+        }
         self.batch.timers.push(TimerRow {
             id: uuid::Uuid::now_v7().to_string(),
             lead_id: lead_id.to_string(),
@@ -686,6 +697,7 @@ fn route_one(
         last_lead.insert(e.clone(), lead_id.clone());
     }
     if !dedup {
+        w.fresh.insert(lead_id.clone());
         let rec = lead_record(&lead_id, r, d, now);
         leads.insert(lead_id.clone(), rec.clone());
         w.batch.leads.push(rec);
@@ -1127,15 +1139,19 @@ fn notify_decision(
     now: Timestamp,
     previous: Option<Option<&str>>,
 ) {
-    let ctx = notify_context(bx, lead_id, lead, d, Some(trace), now);
-    let rendered = match previous {
-        None => bx.nrt.renderer.assignment(&ctx, now),
-        Some(prev) => bx.nrt.renderer.reassignment(&ctx, prev, now),
-    };
-    for warn in &rendered.warnings {
-        tracing::warn!(lead = lead_id, warning = %warn, "template override failed; built-in template used");
+    // Without [notify] there is nothing to render: skip building the context (it signs
+    // the accept/contacted links), but the SLA ladder below runs all the same.
+    if bx.nrt.renderer.config().enabled {
+        let ctx = notify_context(bx, lead_id, lead, d, Some(trace), now);
+        let rendered = match previous {
+            None => bx.nrt.renderer.assignment(&ctx, now),
+            Some(prev) => bx.nrt.renderer.reassignment(&ctx, prev, now),
+        };
+        for warn in &rendered.warnings {
+            tracing::warn!(lead = lead_id, warning = %warn, "template override failed; built-in template used");
+        }
+        w.queue_messages(lead_id, rendered.messages, now);
     }
-    w.queue_messages(lead_id, rendered.messages, now);
     w.cancel_timers(lead_id);
     match (&d.owner, &d.queue) {
         (Some(o), _) => {

@@ -590,11 +590,14 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
-                for lead in &b.cancel_timers {
-                    sqlx::query("UPDATE sla_timers SET status = 'cancelled' WHERE lead_id = $1 AND status = 'pending'")
-                        .bind(lead.clone())
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in b.cancel_timers.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE sla_timers SET status = 'cancelled' WHERE status = 'pending' AND lead_id IN (");
+                    let mut ids = q.separated(", ");
+                    for lead in chunk {
+                        ids.push_bind(lead.clone());
+                    }
+                    q.push(")");
+                    q.build().execute(&mut *tx).await?;
                 }
                 for (id, at) in &b.fired_timers {
                     sqlx::query("UPDATE sla_timers SET status = 'fired', fired_at = $1 WHERE id = $2")
