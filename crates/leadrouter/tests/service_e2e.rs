@@ -1377,3 +1377,28 @@ fn metrics_count_routed_leads() {
     );
     assert_eq!(routed_total(&server), 2);
 }
+
+#[test]
+fn metrics_export_enrichment_per_provider() {
+    // ENR (issue 4): hit rate, field coverage, latency and errors per provider on /metrics.
+    let demo =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo.toml");
+    let server = Server::start_with_config(&demo);
+    server.submit(&json!({"email": "ops@bluecrest-logistics.com", "action": "demo_request"}));
+    server.submit(&json!({"email": "ops@no-such-company-in-the-file.com"}));
+    let resp = server.get("/metrics").admin().send().expect_status(200);
+    for line in [
+        "leadrouter_enrichment_calls_total{provider=\"vendor-export\",kind=\"file\"} 2",
+        "leadrouter_enrichment_hits_total{provider=\"vendor-export\",kind=\"file\"} 1",
+        "leadrouter_enrichment_misses_total{provider=\"vendor-export\",kind=\"file\"} 1",
+        "leadrouter_enrichment_field_filled_total{provider=\"vendor-export\",field=\"employees\"} 1",
+    ] {
+        resp.check(resp.text.lines().any(|l| l == line), line);
+    }
+    resp.check(
+        resp.text.contains(
+            "leadrouter_enrichment_latency_seconds{provider=\"vendor-export\",quantile=\"0.99\"}",
+        ),
+        "latency quantiles",
+    );
+}

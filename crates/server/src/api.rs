@@ -196,8 +196,13 @@ fn route_response(r: crate::sequencer::RouteReply) -> Response {
 
 async fn submit_route(
     st: &AppState,
-    job: RouteJob,
+    mut job: RouteJob,
 ) -> Result<crate::sequencer::RouteReply, ApiError> {
+    // ENR-1..3: enrich in the request path, before the job reaches the sequencer; the
+    // enricher never fails and never takes longer than its budget.
+    if job.enrichment.is_none() {
+        job.enrichment = Some(st.shared.enricher.load_full().enrich(&job.lead).await);
+    }
     let (tx, rx) = oneshot::channel();
     st.sequencer.submit(Job::Route(Box::new(job), tx)).await?;
     wait(rx).await

@@ -137,6 +137,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
     });
+    shared
+        .metrics
+        .register_collector(Box::new(metrics::EnrichmentCollector {
+            shared: Arc::downgrade(&shared),
+        }));
     let sequencer = Sequencer::start(shared.clone());
     delivery::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());

@@ -286,6 +286,12 @@ impl Metrics {
         }
     }
 
+    /// Metrics computed at scrape time (e.g. [`EnrichmentCollector`]).
+    pub fn register_collector(&self, c: Box<dyn prometheus_client::collector::Collector>) {
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        reg.register_collector(c);
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -293,5 +299,160 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// Per-provider enrichment figures (issue 4: hit rate, field coverage, latency, errors)
+/// read from the enricher in force at each scrape. The enricher is rebuilt on a config
+/// reload, so its counters start again from zero then (Prometheus treats that as a
+/// counter reset).
+#[derive(Debug)]
+pub struct EnrichmentCollector {
+    pub shared: std::sync::Weak<crate::sequencer::Shared>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FieldLabels {
+    provider: String,
+    field: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuantileLabels {
+    provider: String,
+    quantile: String,
+}
+
+impl prometheus_client::collector::Collector for EnrichmentCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::MetricType;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let Some(shared) = self.shared.upgrade() else {
+            return Ok(());
+        };
+        let stats = shared.enricher.load().stats();
+        let labels = |p: &leadrouter_enrich::ProviderStats| ProviderLabels {
+            provider: p.name.clone(),
+            kind: p.kind.to_string(),
+        };
+        type Pick = fn(&leadrouter_enrich::ProviderStats) -> u64;
+        let counters: [(&str, &str, Pick); 12] = [
+            (
+                "enrichment_calls",
+                "Leads the provider was asked about",
+                |p| p.calls,
+            ),
+            ("enrichment_hits", "Calls that returned data", |p| p.hits),
+            ("enrichment_misses", "Calls that found nothing", |p| {
+                p.misses
+            }),
+            (
+                "enrichment_errors",
+                "Calls that failed (after retries)",
+                |p| p.errors,
+            ),
+            (
+                "enrichment_timeouts",
+                "Calls cut off by the provider timeout",
+                |p| p.timeouts,
+            ),
+            (
+                "enrichment_budget_exhausted",
+                "Calls skipped or cut off by the per-lead budget",
+                |p| p.budget_exhausted,
+            ),
+            (
+                "enrichment_skipped",
+                "Leads not sent (personal or disposable domain, no domain)",
+                |p| p.skipped,
+            ),
+            (
+                "enrichment_cache_hits",
+                "Answers from the in-memory cache",
+                |p| p.cache_hits,
+            ),
+            (
+                "enrichment_persistent_cache_hits",
+                "Answers from the database cache",
+                |p| p.persistent_cache_hits,
+            ),
+            (
+                "enrichment_requests",
+                "HTTP requests sent (retries included)",
+                |p| p.requests,
+            ),
+            (
+                "enrichment_rate_limited",
+                "429 answers and local rate-limit waits",
+                |p| p.rate_limited,
+            ),
+            (
+                "enrichment_circuit_rejections",
+                "Calls refused while the circuit was open",
+                |p| p.circuit_rejections,
+            ),
+        ];
+        for (name, help, pick) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for p in &stats {
+                ConstCounter::new(pick(p)).encode(family.encode_family(&labels(p))?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "enrichment_field_filled",
+            "Leads for which the provider supplied the field (field coverage)",
+            None,
+            MetricType::Counter,
+        )?;
+        for p in &stats {
+            for (field, n) in &p.field_coverage {
+                let l = FieldLabels {
+                    provider: p.name.clone(),
+                    field: field.to_string(),
+                };
+                ConstCounter::new(*n).encode(family.encode_family(&l)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "enrichment_latency_seconds",
+            "Per-lead provider latency (p50, p99, max since start or reload)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for p in &stats {
+            for (q, us) in [
+                ("0.5", p.latency.p50_us),
+                ("0.99", p.latency.p99_us),
+                ("1", p.latency.max_us),
+            ] {
+                let l = QuantileLabels {
+                    provider: p.name.clone(),
+                    quantile: q.to_string(),
+                };
+                ConstGauge::new(us as f64 / 1e6).encode(family.encode_family(&l)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "enrichment_circuit_open",
+            "1 while the provider's circuit breaker is open (calls refused)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for p in stats.iter().filter(|p| p.circuit.is_some()) {
+            let open = i64::from(p.circuit == Some("open"));
+            ConstGauge::new(open).encode(family.encode_family(&labels(p))?)?;
+        }
+        Ok(())
     }
 }
