@@ -354,6 +354,8 @@ write_configs() {
 start_server() {
   local config=$1 db=$2 log=$3
   SERVER_PORT=
+  # Create the log before the server starts: the loop below reads it at once.
+  : >"$log"
   # No proxy: the receivers are local.
   env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
     LEADROUTER_INTAKE_KEYS=$INTAKE_KEY LEADROUTER_ADMIN_KEYS=$ADMIN_KEY \
