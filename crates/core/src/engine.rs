@@ -704,7 +704,14 @@ impl<'a> Ctx<'a> {
             });
         }
         if let Some(cap) = rc.daily_cap {
-            let count = self.input.state.daily_count(id, date);
+            let daily = &self.input.state.daily;
+            let count = match daily.by_index(&cfg.text.reps) {
+                Some(by_rep) => match by_rep[r as usize] {
+                    Some(d) if d.date == date => d.count,
+                    _ => 0,
+                },
+                None => self.input.state.daily_count(id, date),
+            };
             if count >= cap {
                 return Err(Skip::DailyCap { count, cap });
             }
@@ -719,11 +726,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn load(&self, r: RepIdx) -> f64 {
-        self.input
-            .state
-            .loads
-            .get(self.cfg.text.rep_id[r as usize].as_str())
-            .map(|l| l.weighted(&self.cfg.stage_weights))
+        let loads = &self.input.state.loads;
+        let load = match loads.by_index(&self.cfg.text.reps) {
+            Some(by_rep) => by_rep[r as usize].as_ref(),
+            None => loads.get(self.cfg.text.rep_id[r as usize].as_str()),
+        };
+        load.map(|l| l.weighted(&self.cfg.stage_weights))
             .unwrap_or(0.0)
     }
 
@@ -768,8 +776,16 @@ impl<'a> Ctx<'a> {
         let cfg = self.cfg;
         let team = cfg.team(t);
         self.index_availability();
-        let rotation = self.input.state.rotations.get(&team.id);
-        let vt = rotation.map(|r| r.virtual_time).unwrap_or(0);
+        let rotations = &self.input.state.rotations;
+        let by_team = rotations.by_index(&cfg.text.teams);
+        let (rotation, vt) = match by_team {
+            Some(by_team) => (None, by_team[t as usize].as_ref().map(|r| r.virtual_time)),
+            None => {
+                let rotation = rotations.get(&team.id);
+                (rotation, rotation.map(|r| r.virtual_time))
+            }
+        };
+        let vt = vt.unwrap_or(0);
         let stride = |r: RepIdx| match team.method {
             Method::RoundRobin => STRIDE_SCALE / 1000,
             _ => cfg.rep(r).stride,
@@ -799,9 +815,18 @@ impl<'a> Ctx<'a> {
         for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
             *slot = (vt, pos, r);
         }
-        // The members' passes, read from the rotation (keyed by rep id) in one ordered
-        // pass over both when that is cheaper than a lookup per member.
-        if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
+        // The members' passes: from the rotations' index by team and member position,
+        // else read from the rotation (keyed by rep id) in one ordered pass over both
+        // when that is cheaper than a lookup per member.
+        if let Some(by_team) = by_team {
+            if let Some(rot) = &by_team[t as usize] {
+                for (slot, p) in order.iter_mut().zip(&rot.passes) {
+                    if let Some(p) = p {
+                        slot.0 = effective(*p);
+                    }
+                }
+            }
+        } else if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
             let slots = &mut *order;
             if rot.passes.len() <= 4 * slots.len() {
                 let mut entries = rot.passes.iter().peekable();

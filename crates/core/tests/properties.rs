@@ -306,9 +306,9 @@ fn any_state(cfg: &'static CompiledConfig) -> impl Strategy<Value = StateSnapsho
     )
         .prop_map(
             |(rotations, loads, daily, availability, people)| StateSnapshot {
-                rotations,
-                loads,
-                daily,
+                rotations: rotations.into(),
+                loads: loads.into(),
+                daily: daily.into(),
                 availability,
                 people,
             },

@@ -469,6 +469,10 @@ pub struct TraceText {
     pub version: Text,
     /// Per rep (index = [`RepIdx`]).
     pub rep_id: Vec<Text>,
+    /// The same ids as a table to index per-rep state by (see [`crate::state::RepMap`]).
+    pub reps: std::sync::Arc<crate::state::RepTable>,
+    /// Team ids and members, to index rotations by (see [`crate::state::RotationMap`]).
+    pub teams: std::sync::Arc<crate::state::TeamTable>,
     pub rep_zone: Vec<Text>,
     /// Working hours as written; empty for a rep without hours.
     pub rep_hours: Vec<Text>,
@@ -590,9 +594,35 @@ impl TraceText {
                 .map(|(ws, _)| ws.iter().map(|w| Text::interned(&label(w))).collect())
                 .collect()
         };
+        let rep_id: Vec<Text> = interned(&mut cfg.reps.iter().map(|r| r.id.as_str()));
+        let team_id: Vec<Text> = interned(&mut cfg.teams.iter().map(|t| t.id.as_str()));
+        let team_members_by_id: Vec<Vec<usize>> = cfg
+            .teams
+            .iter()
+            .map(|t| {
+                let mut pos: Vec<usize> = (0..t.members.len()).collect();
+                pos.sort_by_key(|&p| cfg.rep(t.members[p]).id.as_str());
+                pos
+            })
+            .collect();
+        let teams = crate::state::TeamTable::new(
+            &team_id,
+            cfg.teams
+                .iter()
+                .map(|t| {
+                    t.members
+                        .iter()
+                        .map(|&r| rep_id[r as usize].clone())
+                        .collect()
+                })
+                .collect(),
+            team_members_by_id.iter().map(|p| p[..].into()).collect(),
+        );
         TraceText {
+            teams: std::sync::Arc::new(teams),
             version: Text::copy(&cfg.version),
-            rep_id: interned(&mut cfg.reps.iter().map(|r| r.id.as_str())),
+            reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
+            rep_id,
             rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
             rep_hours: interned(&mut cfg.reps.iter().map(|r| {
                 r.working_hours
@@ -604,17 +634,9 @@ impl TraceText {
             rep_as_backup: texts(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
             rep_as_team_lead: texts(&mut cfg.reps.iter().map(|r| format!("team lead {}", r.id))),
             rep_label: texts(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
-            team_id: interned(&mut cfg.teams.iter().map(|t| t.id.as_str())),
+            team_id,
             team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
-            team_members_by_id: cfg
-                .teams
-                .iter()
-                .map(|t| {
-                    let mut pos: Vec<usize> = (0..t.members.len()).collect();
-                    pos.sort_by_key(|&p| cfg.rep(t.members[p]).id.as_str());
-                    pos
-                })
-                .collect(),
+            team_members_by_id,
             queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
             rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
             rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
