@@ -24,7 +24,7 @@ use crate::domains::parse_email_parts;
 use crate::lead::{Enrichment, FieldIssue, Lead, parse_employees};
 use crate::matrix::ones;
 use crate::normalize::{company_key, postal};
-use crate::state::{AvailabilityOverride, Effect, PriorStatus, StateSnapshot};
+use crate::state::{Effect, PriorStatus, StateSnapshot};
 use crate::text::Text;
 use crate::trace::*;
 use jiff::Timestamp;
@@ -72,7 +72,7 @@ enum Outcome {
 }
 
 /// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
-type LocalNow = (usize, u16, Date);
+type LocalNow = (u8, u16, Date);
 
 struct Ctx<'a> {
     cfg: &'a CompiledConfig,
@@ -86,18 +86,14 @@ struct Ctx<'a> {
     effects: Vec<Effect>,
     account: Option<String>,
     /// Local time per zone, computed on first use.
-    local: SmallVec<[Option<LocalNow>; 64]>,
-    /// The state's availability overrides by rep index, built for the first team walk
-    /// when there are few of them (then a scan of a few integers beats a map lookup by
-    /// rep id for every member).
-    availability: Option<SmallVec<[(RepIdx, &'a AvailabilityOverride); 16]>>,
+    local: SmallVec<[Option<LocalNow>; LOCAL_INLINE]>,
 }
 
-/// Most availability overrides indexed per decision (see `Ctx::availability`).
-const AVAILABILITY_INDEX_MAX: usize = 16;
+/// Zones whose local time a decision caches without a heap allocation.
+const LOCAL_INLINE: usize = 64;
 
 impl<'a> Ctx<'a> {
-    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize, effects: usize) -> Self {
+    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize) -> Self {
         let (facts, segment) = normalize(cfg, &input);
         Ctx {
             cfg,
@@ -107,10 +103,13 @@ impl<'a> Ctx<'a> {
             steps: Vec::with_capacity(steps),
             flags: Vec::new(),
             notes: Vec::new(),
-            effects: Vec::with_capacity(effects),
+            // Allocated on the first effect (queued leads have none).
+            effects: Vec::new(),
             account: None,
-            local: smallvec::smallvec![None; cfg.zones.len()],
-            availability: None,
+            local: match cfg.zones.len() {
+                n if n <= LOCAL_INLINE => SmallVec::from_buf_and_len([None; LOCAL_INLINE], n),
+                n => smallvec::smallvec![None; n],
+            },
         }
     }
 }
@@ -129,7 +128,7 @@ pub fn assign_manually(
         .rep_by_id
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
-    let mut cx = Ctx::new(cfg, input, 2, 3);
+    let mut cx = Ctx::new(cfg, input, 2);
     let overridden = cx.check_rep(rep, true, None).err();
     cx.steps.push(Step::Manual {
         by: by.to_string(),
@@ -149,7 +148,7 @@ pub fn assign_manually(
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     // Steps: 7 × 128 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
-    let mut cx = Ctx::new(cfg, input, 7, 4);
+    let mut cx = Ctx::new(cfg, input, 7);
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
@@ -648,7 +647,7 @@ impl<'a> Ctx<'a> {
         }
         let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
         let v = (
-            dt.weekday().to_monday_zero_offset() as usize,
+            dt.weekday().to_monday_zero_offset() as u8,
             dt.hour() as u16 * 60 + dt.minute() as u16,
             dt.date(),
         );
@@ -670,10 +669,12 @@ impl<'a> Ctx<'a> {
             return Err(Skip::Excluded);
         }
         let overrides = &self.input.state.availability;
-        let over = match &self.availability {
-            _ if overrides.is_empty() => None,
-            Some(index) => index.iter().find(|(i, _)| *i == r).map(|(_, o)| *o),
-            None => overrides.get(id),
+        let over = match overrides.is_empty() {
+            true => None,
+            false => match overrides.by_index(&cfg.text.reps) {
+                Some(by_rep) => by_rep[r as usize].as_ref(),
+                None => overrides.get(id),
+            },
         };
         if let Some(o) = over
             && o.out
@@ -697,6 +698,7 @@ impl<'a> Ctx<'a> {
             });
         }
         let (wd, minute, date) = self.local_time(rc.zone);
+        let wd = wd as usize;
         if respect_hours && !rc.within_hours(cfg.rep(r), wd, minute) {
             return Err(Skip::OutsideHours {
                 local_time: LocalTime::new(wd, minute, cfg.text.rep_zone[r as usize].clone()),
@@ -752,30 +754,10 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Index the availability overrides by rep before a team walk (see `availability`).
-    fn index_availability(&mut self) {
-        let overrides = &self.input.state.availability;
-        if self.availability.is_none()
-            && !overrides.is_empty()
-            && overrides.len() <= AVAILABILITY_INDEX_MAX
-        {
-            // Rep ids are unique, so the override found by index is the one found by id;
-            // overrides for ids this config does not know can match no rep.
-            let rep_by_id = &self.cfg.rep_by_id;
-            self.availability = Some(
-                overrides
-                    .iter()
-                    .filter_map(|(id, o)| rep_by_id.get(id).map(|&r| (r, o)))
-                    .collect(),
-            );
-        }
-    }
-
     /// ASG-2 / ASG-4: pick a member of a team by its method.
     fn pick_from_team(&mut self, t: TeamIdx) -> Option<RepIdx> {
         let cfg = self.cfg;
         let team = cfg.team(t);
-        self.index_availability();
         let rotations = &self.input.state.rotations;
         let by_team = rotations.by_index(&cfg.text.teams);
         let (rotation, vt) = match by_team {

@@ -97,7 +97,7 @@ pub struct StateSnapshot {
     #[serde(default)]
     pub daily: RepMap<DailyCount>,
     #[serde(default)]
-    pub availability: BTreeMap<String, AvailabilityOverride>,
+    pub availability: RepMap<AvailabilityOverride>,
     /// Known people by normalised email; the caller usually passes only the one person.
     #[serde(default)]
     pub people: BTreeMap<String, PriorPerson>,

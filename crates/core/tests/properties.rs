@@ -309,7 +309,7 @@ fn any_state(cfg: &'static CompiledConfig) -> impl Strategy<Value = StateSnapsho
                 rotations: rotations.into(),
                 loads: loads.into(),
                 daily: daily.into(),
-                availability,
+                availability: availability.into(),
                 people,
             },
         )
