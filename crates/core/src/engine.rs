@@ -660,7 +660,7 @@ impl<'a> Ctx<'a> {
     fn check_rep(&mut self, r: RepIdx, respect_hours: bool, load: Option<f64>) -> Result<(), Skip> {
         let cfg = self.cfg;
         let rc = &cfg.text.rep_check[r as usize];
-        let id = cfg.text.rep_id[r as usize].as_str();
+        let id = rc.id.as_str();
         let now = self.input.now;
         if !rc.active {
             return Err(Skip::Inactive);
@@ -699,10 +699,15 @@ impl<'a> Ctx<'a> {
         }
         let (wd, minute, date) = self.local_time(rc.zone);
         let wd = wd as usize;
-        if respect_hours && !rc.within_hours(cfg.rep(r), wd, minute) {
+        let hours = rc.hours as usize;
+        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd, minute) {
             return Err(Skip::OutsideHours {
-                local_time: LocalTime::new(wd, minute, cfg.text.rep_zone[r as usize].clone()),
-                hours: cfg.text.rep_hours[r as usize].clone(),
+                local_time: LocalTime::new(
+                    wd,
+                    minute,
+                    cfg.text.zone_label[rc.zone_label as usize].clone(),
+                ),
+                hours: cfg.text.hours_text[hours].clone(),
             });
         }
         if let Some(cap) = rc.daily_cap {
@@ -853,7 +858,7 @@ impl<'a> Ctx<'a> {
                         Err(skip) => Verdict::Skipped { skip },
                     };
                     candidates.push(Candidate {
-                        rep: cfg.text.rep_id[r as usize].clone(),
+                        rep: cfg.text.rep_check[r as usize].id.clone(),
                         verdict,
                         load: None,
                         pass: Some(pass),
@@ -881,7 +886,7 @@ impl<'a> Ctx<'a> {
                         }
                     }
                     candidates.push(Candidate {
-                        rep: cfg.text.rep_id[r as usize].clone(),
+                        rep: cfg.text.rep_check[r as usize].id.clone(),
                         verdict: match res {
                             Err(skip) => Verdict::Skipped { skip },
                             Ok(()) => Verdict::Passed,
