@@ -672,7 +672,7 @@ impl<'a> Ctx<'a> {
         let over = match overrides.is_empty() {
             true => None,
             false => match overrides.by_index(&cfg.text.reps) {
-                Some(by_rep) => by_rep[r as usize].as_ref(),
+                Some(by_rep) => by_rep[r as usize].as_deref(),
                 None => overrides.get(id),
             },
         };

@@ -276,11 +276,15 @@ pub trait Indexing<V> {
     fn slot(&self, map: &BTreeMap<String, V>, key: &str) -> Option<(usize, Self::Slot)>;
 }
 
-impl<V: Clone> Indexing<V> for RepTable {
-    type Slot = Option<V>;
-
-    fn build(&self, map: &BTreeMap<String, V>) -> Box<[Option<V>]> {
-        let mut slots: Box<[Option<V>]> = vec![None; self.len()].into();
+impl RepTable {
+    /// One slot per rep from a map by rep id: `f` of the value under each rep's id.
+    fn slots<'a, V, S: Clone>(
+        &self,
+        map: &'a BTreeMap<String, V>,
+        none: S,
+        f: impl Fn(&'a V) -> S,
+    ) -> Box<[S]> {
+        let mut slots: Box<[S]> = vec![none; self.len()].into();
         // Both sides in id order: one merge, no lookups.
         let mut entries = map.iter().peekable();
         for &r in &self.by_id_order {
@@ -289,15 +293,48 @@ impl<V: Clone> Indexing<V> for RepTable {
             if let Some((k, v)) = entries.peek()
                 && k.as_str() == id
             {
-                slots[r as usize] = Some((*v).clone());
+                slots[r as usize] = f(v);
             }
         }
         slots
     }
+}
 
-    fn slot(&self, map: &BTreeMap<String, V>, key: &str) -> Option<(usize, Option<V>)> {
+/// Small per-rep values (loads, daily counts) are held in their slots.
+macro_rules! inline_slots {
+    ($($v:ty),*) => {$(
+        impl Indexing<$v> for RepTable {
+            type Slot = Option<$v>;
+
+            fn build(&self, map: &BTreeMap<String, $v>) -> Box<[Option<$v>]> {
+                self.slots(map, None, |v| Some(v.clone()))
+            }
+
+            fn slot(&self, map: &BTreeMap<String, $v>, key: &str) -> Option<(usize, Option<$v>)> {
+                let r = *self.by_id.get(key)? as usize;
+                Some((r, map.get(key).cloned()))
+            }
+        }
+    )*};
+}
+inline_slots!(RepLoad, DailyCount);
+
+/// Availability overrides are few and larger: a slot points to a copy, so the slots of
+/// the reps without one stay small and close together.
+impl Indexing<AvailabilityOverride> for RepTable {
+    type Slot = Option<Box<AvailabilityOverride>>;
+
+    fn build(&self, map: &BTreeMap<String, AvailabilityOverride>) -> Box<[Self::Slot]> {
+        self.slots(map, None, |v| Some(Box::new(v.clone())))
+    }
+
+    fn slot(
+        &self,
+        map: &BTreeMap<String, AvailabilityOverride>,
+        key: &str,
+    ) -> Option<(usize, Self::Slot)> {
         let r = *self.by_id.get(key)? as usize;
-        Some((r, map.get(key).cloned()))
+        Some((r, map.get(key).cloned().map(Box::new)))
     }
 }
 
@@ -305,13 +342,12 @@ impl Indexing<Rotation> for TeamTable {
     type Slot = Option<RotationByMember>;
 
     fn build(&self, map: &BTreeMap<String, Rotation>) -> Box<[Self::Slot]> {
-        let by_team = self.teams.build(map);
+        let by_team = self.teams.slots(map, None, Some);
         by_team
             .iter()
             .enumerate()
             .map(|(t, r)| {
-                r.as_ref()
-                    .map(|r| RotationByMember::of(r, &self.members[t], &self.members_by_id[t]))
+                r.map(|r| RotationByMember::of(r, &self.members[t], &self.members_by_id[t]))
             })
             .collect()
     }
@@ -495,7 +531,7 @@ mod tests {
         Arc::new(RepTable::new(&ids))
     }
 
-    fn by_id<V: Clone>(m: &RepMap<V>, t: &RepTable) -> Vec<Option<V>> {
+    fn by_id<V: Clone>(m: &BTreeMap<String, V>, t: &RepTable) -> Vec<Option<V>> {
         t.ids.iter().map(|id| m.get(id.as_str()).cloned()).collect()
     }
 
@@ -520,9 +556,25 @@ mod tests {
                 count: 4,
             },
         );
+        st.availability.insert(
+            "al".into(),
+            AvailabilityOverride {
+                out_until: None,
+                out: true,
+                note: Some("away".into()),
+            },
+        );
         let check = |st: &StateSnapshot| {
             assert_eq!(st.loads.by_index(&t).unwrap(), &by_id(&st.loads, &t)[..]);
             assert_eq!(st.daily.by_index(&t).unwrap(), &by_id(&st.daily, &t)[..]);
+            let away: Vec<Option<AvailabilityOverride>> = st
+                .availability
+                .by_index(&t)
+                .unwrap()
+                .iter()
+                .map(|a| a.as_deref().cloned())
+                .collect();
+            assert_eq!(away, by_id(&st.availability, &t));
         };
         check(&st);
         // `apply` keeps the index in step.
