@@ -198,7 +198,7 @@ impl<'a> Ctx<'a> {
             .facts
             .email
             .as_deref()
-            .and_then(|e| state.people.get(e))
+            .and_then(|e| state.people.person(e))
         {
             let email = self.facts.email.clone().unwrap_or_default();
             let owner = prior

@@ -100,7 +100,7 @@ pub struct StateSnapshot {
     pub availability: RepMap<AvailabilityOverride>,
     /// Known people by normalised email; the caller usually passes only the one person.
     #[serde(default)]
-    pub people: BTreeMap<String, PriorPerson>,
+    pub people: PeopleMap,
 }
 
 /// A change to commit with the assignment.
@@ -176,6 +176,144 @@ impl StateSnapshot {
             Some(d) if d.date == date => d.count,
             _ => 0,
         }
+    }
+}
+
+/// Known people by normalised email: a `BTreeMap<String, PriorPerson>` to read and write
+/// (it derefs to one, and serialises, compares and prints as one). When it holds more
+/// than [`PeopleMap::INDEX_MIN`] people, [`PeopleMap::person`] builds a hash index on
+/// first use, so a lookup is one probe instead of a walk over many email strings. The
+/// index is kept in step by [`PeopleMap::insert`] and [`PeopleMap::get_mut`] (which hands
+/// that one email back to the map) and dropped by any other mutable access.
+#[derive(Default)]
+pub struct PeopleMap {
+    map: BTreeMap<String, PriorPerson>,
+    /// None: not indexed (few people). Some: every email of the map, with a copy of the
+    /// person, or None when the map's entry may have changed since (read the map).
+    index: OnceLock<Option<FxHashMap<Box<str>, Option<PriorPerson>>>>,
+}
+
+impl PeopleMap {
+    /// Fewer people than this are looked up in the map directly.
+    pub const INDEX_MIN: usize = 64;
+
+    /// The person known by this normalised email.
+    pub fn person(&self, email: &str) -> Option<&PriorPerson> {
+        let index = self.index.get_or_init(|| {
+            (self.map.len() >= Self::INDEX_MIN).then(|| {
+                self.map
+                    .iter()
+                    .map(|(k, v)| (k.as_str().into(), Some(v.clone())))
+                    .collect()
+            })
+        });
+        match index {
+            Some(index) => match index.get(email)? {
+                Some(p) => Some(p),
+                None => self.map.get(email),
+            },
+            None => self.map.get(email),
+        }
+    }
+
+    /// As `BTreeMap::insert`, keeping the index in step.
+    pub fn insert(&mut self, email: String, person: PriorPerson) -> Option<PriorPerson> {
+        if let Some(Some(index)) = self.index.get_mut() {
+            index.insert(email.as_str().into(), Some(person.clone()));
+        }
+        self.map.insert(email, person)
+    }
+
+    /// As `BTreeMap::get_mut`; the index then reads this email from the map.
+    pub fn get_mut(&mut self, email: &str) -> Option<&mut PriorPerson> {
+        if let Some(Some(index)) = self.index.get_mut()
+            && let Some(slot) = index.get_mut(email)
+        {
+            *slot = None;
+        }
+        self.map.get_mut(email)
+    }
+
+    pub fn into_inner(self) -> BTreeMap<String, PriorPerson> {
+        self.map
+    }
+}
+
+impl std::ops::Deref for PeopleMap {
+    type Target = BTreeMap<String, PriorPerson>;
+    fn deref(&self) -> &BTreeMap<String, PriorPerson> {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for PeopleMap {
+    /// Any other change made through the map drops the index.
+    fn deref_mut(&mut self) -> &mut BTreeMap<String, PriorPerson> {
+        self.index = OnceLock::new();
+        &mut self.map
+    }
+}
+
+impl Clone for PeopleMap {
+    fn clone(&self) -> Self {
+        PeopleMap::from(self.map.clone())
+    }
+}
+
+impl From<BTreeMap<String, PriorPerson>> for PeopleMap {
+    fn from(map: BTreeMap<String, PriorPerson>) -> Self {
+        PeopleMap {
+            map,
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl FromIterator<(String, PriorPerson)> for PeopleMap {
+    fn from_iter<I: IntoIterator<Item = (String, PriorPerson)>>(iter: I) -> Self {
+        PeopleMap::from(BTreeMap::from_iter(iter))
+    }
+}
+
+impl IntoIterator for PeopleMap {
+    type Item = (String, PriorPerson);
+    type IntoIter = std::collections::btree_map::IntoIter<String, PriorPerson>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a PeopleMap {
+    type Item = (&'a String, &'a PriorPerson);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, PriorPerson>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map.iter()
+    }
+}
+
+impl PartialEq for PeopleMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
+impl Eq for PeopleMap {}
+
+impl std::fmt::Debug for PeopleMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.map.fmt(f)
+    }
+}
+
+impl Serialize for PeopleMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeopleMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(PeopleMap::from)
     }
 }
 
@@ -659,6 +797,49 @@ mod tests {
             assert_eq!(indexed(&st), by_member(&st));
         }
         assert_eq!(indexed(&st)[0].as_ref().unwrap().1[3], Some(11));
+        // People: looked up through the index once there are many, kept in step.
+        let person = |owner: &str| PriorPerson {
+            owner: Some(owner.into()),
+            status: PriorStatus::Open,
+            disqualified_at: None,
+            note: None,
+        };
+        for i in 0..PeopleMap::INDEX_MIN + 5 {
+            st.people.insert(format!("p{i}@x.com"), person("al"));
+        }
+        let lookups = |st: &StateSnapshot| {
+            for i in 0..PeopleMap::INDEX_MIN + 10 {
+                let e = format!("p{i}@x.com");
+                assert_eq!(st.people.person(&e), st.people.get(&e), "{e}");
+            }
+        };
+        lookups(&st);
+        assert!(matches!(st.people.index.get(), Some(Some(_))));
+        st.people.insert("p1@x.com".into(), person("bob"));
+        st.people.insert("new@x.com".into(), person("bob"));
+        if let Some(p) = st.people.get_mut("p2@x.com") {
+            p.status = PriorStatus::Disqualified;
+        }
+        st.apply(&[Effect::SetOwner {
+            email: "p3@x.com".into(),
+            rep: "zed".into(),
+        }]);
+        lookups(&st);
+        assert_eq!(
+            st.people.person("p2@x.com").unwrap().status,
+            PriorStatus::Disqualified
+        );
+        assert_eq!(
+            st.people.person("p3@x.com").unwrap().owner.as_deref(),
+            Some("zed")
+        );
+        assert_eq!(
+            st.people.person("new@x.com").unwrap().owner.as_deref(),
+            Some("bob")
+        );
+        st.people.remove("p4@x.com");
+        assert!(st.people.index.get().is_none());
+        lookups(&st);
         // Serialised exactly as the map.
         let json = serde_json::to_string(&st).unwrap();
         let back: StateSnapshot = serde_json::from_str(&json).unwrap();

@@ -310,7 +310,7 @@ fn any_state(cfg: &'static CompiledConfig) -> impl Strategy<Value = StateSnapsho
                 loads: loads.into(),
                 daily: daily.into(),
                 availability: availability.into(),
-                people,
+                people: people.into(),
             },
         )
 }
