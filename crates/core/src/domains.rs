@@ -68,7 +68,17 @@ impl EmailParts {
 
 /// See [`parse_email`].
 pub fn parse_email_parts(input: &str) -> Result<EmailParts, &'static str> {
-    let mut s = input.trim().to_lowercase();
+    let trimmed = input.trim();
+    if trimmed.is_ascii() {
+        parse_ascii_email(trimmed)
+    } else {
+        parse_any_email(trimmed)
+    }
+}
+
+/// [`parse_email_parts`] of a trimmed address in any script.
+fn parse_any_email(trimmed: &str) -> Result<EmailParts, &'static str> {
+    let mut s = trimmed.to_lowercase();
     if s.len() > 254 {
         return Err("longer than 254 characters");
     }
@@ -104,6 +114,65 @@ pub fn parse_email_parts(input: &str) -> Result<EmailParts, &'static str> {
         Registrable::Own(r) if s.ends_with(r.as_str()) => Registrable::Suffix(end - r.len()),
         other => other,
     };
+    Ok(EmailParts {
+        normalized: s,
+        domain: domain_at,
+        registrable,
+    })
+}
+
+/// [`parse_email_parts`] of a trimmed ASCII address: the same checks and answers, in one
+/// pass over the bytes (for ASCII, `char::is_alphanumeric` is `u8::is_ascii_alphanumeric`
+/// and lower case is ASCII lower case).
+fn parse_ascii_email(input: &str) -> Result<EmailParts, &'static str> {
+    if input.len() > 254 {
+        return Err("longer than 254 characters");
+    }
+    let b = input.as_bytes();
+    let at = b.iter().rposition(|&c| c == b'@').ok_or("no @")?;
+    let local = &b[..at];
+    if local.is_empty()
+        || local
+            .iter()
+            .any(|&c| c == b'@' || char::from(c).is_whitespace())
+    {
+        return Err("invalid local part");
+    }
+    let mut domain = &b[at + 1..];
+    while let [rest @ .., b'.'] = domain {
+        domain = rest;
+    }
+    let mut dots = 0;
+    let mut label = 0;
+    for &c in domain {
+        match c {
+            b'.' if label == 0 => return Err("invalid domain"),
+            b'.' => {
+                dots += 1;
+                label = 0;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'-' => {
+                label += 1;
+                if label > 63 {
+                    return Err("invalid domain");
+                }
+            }
+            _ => return Err("invalid domain"),
+        }
+    }
+    // Empty, without a dot, or ending in an empty label (only possible when empty).
+    if dots == 0 || label == 0 {
+        return Err("invalid domain");
+    }
+    let end = at + 1 + domain.len();
+    let mut s = String::with_capacity(end);
+    s.push_str(&input[..end]);
+    s.make_ascii_lowercase();
+    let domain_at = at + 1;
+    let d = &s[domain_at..];
+    let r = registrable_part(d.strip_prefix("www.").unwrap_or(d))
+        .ok_or("domain has no registrable part")?;
+    let registrable = Registrable::Suffix(end - r.len());
     Ok(EmailParts {
         normalized: s,
         domain: domain_at,
@@ -299,6 +368,45 @@ mod tests {
         );
         assert_eq!(registrable_domain("localhost"), None);
         assert_eq!(registrable_domain("foo.notarealtld"), None);
+    }
+
+    #[test]
+    fn ascii_emails_parse_as_any_email() {
+        let long_label = format!("a@{}.com", "x".repeat(64));
+        let ok_label = format!("a@{}.com", "x".repeat(63));
+        let too_long = format!("{}@acme.com", "a".repeat(250));
+        for e in [
+            "Jane.Doe@Sub.Acme.co.UK",
+            "a@b.com",
+            "a@www.acme.com",
+            "a@acme.com.",
+            "a@acme.com..",
+            "a@.acme.com",
+            "a@acme..com",
+            "a@acme",
+            "a@",
+            "@acme.com",
+            "a@b@acme.com",
+            "a b@acme.com",
+            "a\x0b@acme.com",
+            "a\tb@acme.com",
+            "a@ac_me.com",
+            "a@ac-me.com",
+            "a@-.com",
+            "a@acme.notatld",
+            "a@com",
+            "a@co.uk",
+            "a@www.co.uk",
+            "no-at-sign",
+            "",
+            "a@...",
+            "a@1.2.3.4",
+            &long_label,
+            &ok_label,
+            &too_long,
+        ] {
+            assert_eq!(parse_ascii_email(e), parse_any_email(e), "{e:?}");
+        }
     }
 
     #[test]

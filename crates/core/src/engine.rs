@@ -24,7 +24,7 @@ use crate::domains::parse_email_parts;
 use crate::lead::{Enrichment, FieldIssue, Lead, parse_employees};
 use crate::matrix::ones;
 use crate::normalize::{company_key, postal};
-use crate::state::{AvailabilityOverride, Effect, PriorStatus, StateSnapshot};
+use crate::state::{Effect, PriorStatus, StateSnapshot};
 use crate::text::Text;
 use crate::trace::*;
 use jiff::Timestamp;
@@ -72,7 +72,7 @@ enum Outcome {
 }
 
 /// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
-type LocalNow = (usize, u16, Date);
+type LocalNow = (u8, u16, Date);
 
 struct Ctx<'a> {
     cfg: &'a CompiledConfig,
@@ -86,18 +86,14 @@ struct Ctx<'a> {
     effects: Vec<Effect>,
     account: Option<String>,
     /// Local time per zone, computed on first use.
-    local: SmallVec<[Option<LocalNow>; 64]>,
-    /// The state's availability overrides by rep index, built for the first team walk
-    /// when there are few of them (then a scan of a few integers beats a map lookup by
-    /// rep id for every member).
-    availability: Option<SmallVec<[(RepIdx, &'a AvailabilityOverride); 16]>>,
+    local: SmallVec<[Option<LocalNow>; LOCAL_INLINE]>,
 }
 
-/// Most availability overrides indexed per decision (see `Ctx::availability`).
-const AVAILABILITY_INDEX_MAX: usize = 16;
+/// Zones whose local time a decision caches without a heap allocation.
+const LOCAL_INLINE: usize = 64;
 
 impl<'a> Ctx<'a> {
-    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize, effects: usize) -> Self {
+    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize) -> Self {
         let (facts, segment) = normalize(cfg, &input);
         Ctx {
             cfg,
@@ -107,10 +103,13 @@ impl<'a> Ctx<'a> {
             steps: Vec::with_capacity(steps),
             flags: Vec::new(),
             notes: Vec::new(),
-            effects: Vec::with_capacity(effects),
+            // Allocated on the first effect (queued leads have none).
+            effects: Vec::new(),
             account: None,
-            local: smallvec::smallvec![None; cfg.zones.len()],
-            availability: None,
+            local: match cfg.zones.len() {
+                n if n <= LOCAL_INLINE => SmallVec::from_buf_and_len([None; LOCAL_INLINE], n),
+                n => smallvec::smallvec![None; n],
+            },
         }
     }
 }
@@ -129,7 +128,7 @@ pub fn assign_manually(
         .rep_by_id
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
-    let mut cx = Ctx::new(cfg, input, 2, 3);
+    let mut cx = Ctx::new(cfg, input, 2);
     let overridden = cx.check_rep(rep, true, None).err();
     cx.steps.push(Step::Manual {
         by: by.to_string(),
@@ -149,7 +148,7 @@ pub fn assign_manually(
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     // Steps: 7 × 128 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
-    let mut cx = Ctx::new(cfg, input, 7, 4);
+    let mut cx = Ctx::new(cfg, input, 7);
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
@@ -199,7 +198,7 @@ impl<'a> Ctx<'a> {
             .facts
             .email
             .as_deref()
-            .and_then(|e| state.people.get(e))
+            .and_then(|e| state.people.person(e))
         {
             let email = self.facts.email.clone().unwrap_or_default();
             let owner = prior
@@ -648,7 +647,7 @@ impl<'a> Ctx<'a> {
         }
         let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
         let v = (
-            dt.weekday().to_monday_zero_offset() as usize,
+            dt.weekday().to_monday_zero_offset() as u8,
             dt.hour() as u16 * 60 + dt.minute() as u16,
             dt.date(),
         );
@@ -661,7 +660,7 @@ impl<'a> Ctx<'a> {
     fn check_rep(&mut self, r: RepIdx, respect_hours: bool, load: Option<f64>) -> Result<(), Skip> {
         let cfg = self.cfg;
         let rc = &cfg.text.rep_check[r as usize];
-        let id = cfg.text.rep_id[r as usize].as_str();
+        let id = rc.id.as_str();
         let now = self.input.now;
         if !rc.active {
             return Err(Skip::Inactive);
@@ -670,10 +669,12 @@ impl<'a> Ctx<'a> {
             return Err(Skip::Excluded);
         }
         let overrides = &self.input.state.availability;
-        let over = match &self.availability {
-            _ if overrides.is_empty() => None,
-            Some(index) => index.iter().find(|(i, _)| *i == r).map(|(_, o)| *o),
-            None => overrides.get(id),
+        let over = match overrides.is_empty() {
+            true => None,
+            false => match overrides.by_index(&cfg.text.reps) {
+                Some(by_rep) => by_rep[r as usize].as_deref(),
+                None => overrides.get(id),
+            },
         };
         if let Some(o) = over
             && o.out
@@ -697,14 +698,27 @@ impl<'a> Ctx<'a> {
             });
         }
         let (wd, minute, date) = self.local_time(rc.zone);
-        if respect_hours && !rc.within_hours(cfg.rep(r), wd, minute) {
+        let wd = wd as usize;
+        let hours = rc.hours as usize;
+        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd, minute) {
             return Err(Skip::OutsideHours {
-                local_time: LocalTime::new(wd, minute, cfg.text.rep_zone[r as usize].clone()),
-                hours: cfg.text.rep_hours[r as usize].clone(),
+                local_time: LocalTime::new(
+                    wd,
+                    minute,
+                    cfg.text.zone_label[rc.zone_label as usize].clone(),
+                ),
+                hours: cfg.text.hours_text[hours].clone(),
             });
         }
         if let Some(cap) = rc.daily_cap {
-            let count = self.input.state.daily_count(id, date);
+            let daily = &self.input.state.daily;
+            let count = match daily.by_index(&cfg.text.reps) {
+                Some(by_rep) => match by_rep[r as usize] {
+                    Some(d) if d.date == date => d.count,
+                    _ => 0,
+                },
+                None => self.input.state.daily_count(id, date),
+            };
             if count >= cap {
                 return Err(Skip::DailyCap { count, cap });
             }
@@ -719,11 +733,12 @@ impl<'a> Ctx<'a> {
     }
 
     fn load(&self, r: RepIdx) -> f64 {
-        self.input
-            .state
-            .loads
-            .get(self.cfg.text.rep_id[r as usize].as_str())
-            .map(|l| l.weighted(&self.cfg.stage_weights))
+        let loads = &self.input.state.loads;
+        let load = match loads.by_index(&self.cfg.text.reps) {
+            Some(by_rep) => by_rep[r as usize].as_ref(),
+            None => loads.get(self.cfg.text.rep_id[r as usize].as_str()),
+        };
+        load.map(|l| l.weighted(&self.cfg.stage_weights))
             .unwrap_or(0.0)
     }
 
@@ -744,32 +759,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Index the availability overrides by rep before a team walk (see `availability`).
-    fn index_availability(&mut self) {
-        let overrides = &self.input.state.availability;
-        if self.availability.is_none()
-            && !overrides.is_empty()
-            && overrides.len() <= AVAILABILITY_INDEX_MAX
-        {
-            // Rep ids are unique, so the override found by index is the one found by id;
-            // overrides for ids this config does not know can match no rep.
-            let rep_by_id = &self.cfg.rep_by_id;
-            self.availability = Some(
-                overrides
-                    .iter()
-                    .filter_map(|(id, o)| rep_by_id.get(id).map(|&r| (r, o)))
-                    .collect(),
-            );
-        }
-    }
-
     /// ASG-2 / ASG-4: pick a member of a team by its method.
     fn pick_from_team(&mut self, t: TeamIdx) -> Option<RepIdx> {
         let cfg = self.cfg;
         let team = cfg.team(t);
-        self.index_availability();
-        let rotation = self.input.state.rotations.get(&team.id);
-        let vt = rotation.map(|r| r.virtual_time).unwrap_or(0);
+        let rotations = &self.input.state.rotations;
+        let by_team = rotations.by_index(&cfg.text.teams);
+        let (rotation, vt) = match by_team {
+            Some(by_team) => (None, by_team[t as usize].as_ref().map(|r| r.virtual_time)),
+            None => {
+                let rotation = rotations.get(&team.id);
+                (rotation, rotation.map(|r| r.virtual_time))
+            }
+        };
+        let vt = vt.unwrap_or(0);
         let stride = |r: RepIdx| match team.method {
             Method::RoundRobin => STRIDE_SCALE / 1000,
             _ => cfg.rep(r).stride,
@@ -799,9 +802,18 @@ impl<'a> Ctx<'a> {
         for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
             *slot = (vt, pos, r);
         }
-        // The members' passes, read from the rotation (keyed by rep id) in one ordered
-        // pass over both when that is cheaper than a lookup per member.
-        if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
+        // The members' passes: from the rotations' index by team and member position,
+        // else read from the rotation (keyed by rep id) in one ordered pass over both
+        // when that is cheaper than a lookup per member.
+        if let Some(by_team) = by_team {
+            if let Some(rot) = &by_team[t as usize] {
+                for (slot, p) in order.iter_mut().zip(&rot.passes) {
+                    if let Some(p) = p {
+                        slot.0 = effective(*p);
+                    }
+                }
+            }
+        } else if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
             let slots = &mut *order;
             if rot.passes.len() <= 4 * slots.len() {
                 let mut entries = rot.passes.iter().peekable();
@@ -846,7 +858,7 @@ impl<'a> Ctx<'a> {
                         Err(skip) => Verdict::Skipped { skip },
                     };
                     candidates.push(Candidate {
-                        rep: cfg.text.rep_id[r as usize].clone(),
+                        rep: cfg.text.rep_check[r as usize].id.clone(),
                         verdict,
                         load: None,
                         pass: Some(pass),
@@ -874,7 +886,7 @@ impl<'a> Ctx<'a> {
                         }
                     }
                     candidates.push(Candidate {
-                        rep: cfg.text.rep_id[r as usize].clone(),
+                        rep: cfg.text.rep_check[r as usize].id.clone(),
                         verdict: match res {
                             Err(skip) => Verdict::Skipped { skip },
                             Ok(()) => Verdict::Passed,

@@ -225,9 +225,60 @@ impl Skip {
                 s.push(')');
                 s.into()
             }
+            Skip::AtCapacity { load, capacity } => {
+                let (mut a, mut b) = ([0u8; 24], [0u8; 24]);
+                match (one_decimal(*load, &mut a), one_decimal(*capacity, &mut b)) {
+                    (Some(load), Some(capacity)) => {
+                        let (head, mid) = ("at capacity (load ", " of ");
+                        let mut s = String::with_capacity(
+                            head.len() + load.len() + mid.len() + capacity.len() + 1,
+                        );
+                        s.push_str(head);
+                        s.push_str(load);
+                        s.push_str(mid);
+                        s.push_str(capacity);
+                        s.push(')');
+                        s.into()
+                    }
+                    _ => Text::from(self.to_string()),
+                }
+            }
             _ => Text::from(self.to_string()),
         }
     }
+}
+
+/// `format!("{x:.1}")` without the float formatting machinery, for the values loads and
+/// capacities take: non-negative multiples of 1/4 below 2^40 (stage weights are usually
+/// such fractions). None for anything else. Multiples of 1/4 are exact in binary, so
+/// their one-decimal rounding is half-to-even on .25 and .75 (".2", ".8"), as std does.
+fn one_decimal(x: f64, buf: &mut [u8; 24]) -> Option<&str> {
+    let q = x * 4.0;
+    if !(x >= 0.0 && x.is_sign_positive() && q < (1u64 << 42) as f64 && q.fract() == 0.0) {
+        return None;
+    }
+    let q = q as u64;
+    let mut int = [0u8; 20];
+    let whole = decimal_u64(q / 4, &mut int);
+    let n = whole.len();
+    buf[..n].copy_from_slice(whole.as_bytes());
+    buf[n] = b'.';
+    buf[n + 1] = [b'0', b'2', b'5', b'8'][(q % 4) as usize];
+    std::str::from_utf8(&buf[..n + 2]).ok()
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 const INACTIVE: &str = "inactive";
@@ -781,7 +832,40 @@ mod tests {
                 load: 3.75,
                 capacity: 2.0,
             },
+            Skip::AtCapacity {
+                load: 12.25,
+                capacity: 0.0,
+            },
+            Skip::AtCapacity {
+                load: 0.1 + 0.2,
+                capacity: 20.5,
+            },
         ]
+    }
+
+    #[test]
+    fn one_decimal_is_std_formatting() {
+        let mut buf = [0u8; 24];
+        for k in (0..20_000u64).chain([1 << 30, (1 << 42) - 1, 1 << 42, u64::MAX]) {
+            let x = k as f64 / 4.0;
+            if let Some(s) = one_decimal(x, &mut buf) {
+                assert_eq!(s, format!("{x:.1}"), "{x}");
+            } else {
+                assert!(x * 4.0 >= (1u64 << 42) as f64, "{x}");
+            }
+        }
+        for x in [
+            -0.0,
+            -0.25,
+            0.1,
+            0.3,
+            2.0 / 3.0,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+        ] {
+            assert_eq!(one_decimal(x, &mut buf), None, "{x}");
+        }
     }
 
     #[test]

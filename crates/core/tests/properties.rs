@@ -306,11 +306,11 @@ fn any_state(cfg: &'static CompiledConfig) -> impl Strategy<Value = StateSnapsho
     )
         .prop_map(
             |(rotations, loads, daily, availability, people)| StateSnapshot {
-                rotations,
-                loads,
-                daily,
-                availability,
-                people,
+                rotations: rotations.into(),
+                loads: loads.into(),
+                daily: daily.into(),
+                availability: availability.into(),
+                people: people.into(),
             },
         )
 }

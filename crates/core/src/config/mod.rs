@@ -469,11 +469,19 @@ pub struct TraceText {
     pub version: Text,
     /// Per rep (index = [`RepIdx`]).
     pub rep_id: Vec<Text>,
+    /// The same ids as a table to index per-rep state by (see [`crate::state::RepMap`]).
+    pub reps: std::sync::Arc<crate::state::RepTable>,
+    /// Team ids and members, to index rotations by (see [`crate::state::RotationMap`]).
+    pub teams: std::sync::Arc<crate::state::TeamTable>,
     pub rep_zone: Vec<Text>,
     /// Working hours as written; empty for a rep without hours.
     pub rep_hours: Vec<Text>,
     /// What the availability check reads of each rep, packed (see [`RepCheck`]).
     pub rep_check: Vec<RepCheck>,
+    /// The distinct working hours of the reps, their texts, and the reps' zone names.
+    pub hours: Vec<HoursCheck>,
+    pub hours_text: Vec<Text>,
+    pub zone_label: Vec<Text>,
     /// "backup <id>", "team lead <id>", "rep:<id>".
     pub rep_as_backup: Vec<Text>,
     pub rep_as_team_lead: Vec<Text>,
@@ -511,17 +519,25 @@ pub struct TraceText {
     pub tokens: rustc_hash::FxHashSet<Text>,
 }
 
-/// The fields of a [`Rep`] the availability check reads, in one small record (the
+/// The fields of a [`Rep`] the availability check reads, in one cache line (the
 /// candidate loop of a team walk reads these for every member; a `Rep` is a few cache
-/// lines and keeps its hours table in a separate allocation).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// lines and keeps its hours table in a separate allocation). Hours and zone names are
+/// indices into small shared tables ([`TraceText::hours`], [`TraceText::zone_label`]).
+#[derive(Debug, Clone, PartialEq)]
+#[repr(align(64))]
 pub struct RepCheck {
+    /// The rep id (as [`TraceText::rep_id`]).
+    pub id: Text,
+    pub capacity: Option<f64>,
+    pub daily_cap: Option<u32>,
+    /// Index into [`CompiledConfig::zones`].
+    pub zone: u16,
     pub active: bool,
     pub has_out_of_office: bool,
-    pub zone: u16,
-    pub daily_cap: Option<u32>,
-    pub capacity: Option<f64>,
-    pub hours: HoursCheck,
+    /// Index into [`TraceText::zone_label`]: the rep's zone name as written.
+    pub zone_label: u32,
+    /// Index into [`TraceText::hours`] and [`TraceText::hours_text`].
+    pub hours: u32,
 }
 
 /// A rep's working hours for the availability check.
@@ -535,9 +551,9 @@ pub enum HoursCheck {
     Table,
 }
 
-impl RepCheck {
-    pub fn of(rep: &Rep) -> RepCheck {
-        let hours = match &rep.working_hours {
+impl HoursCheck {
+    pub fn of(rep: &Rep) -> HoursCheck {
+        match &rep.working_hours {
             None => HoursCheck::Always,
             Some(h) if h.days.iter().all(|d| d.len() <= 2) => {
                 let mut days = [[(0, 0); 2]; 7];
@@ -547,20 +563,13 @@ impl RepCheck {
                 HoursCheck::Ranges(days)
             }
             Some(_) => HoursCheck::Table,
-        };
-        RepCheck {
-            active: rep.active,
-            has_out_of_office: !rep.out_of_office.is_empty(),
-            zone: rep.zone,
-            daily_cap: rep.daily_cap,
-            capacity: rep.capacity,
-            hours,
         }
     }
 
-    /// Within working hours at this local weekday and minute ([`WorkingHours::contains`]).
-    pub fn within_hours(&self, rep: &Rep, weekday_mon0: usize, minute: u16) -> bool {
-        match &self.hours {
+    /// Within `rep`'s working hours at this local weekday and minute
+    /// ([`WorkingHours::contains`]); `rep` is the one these hours were made from.
+    pub fn contains(&self, rep: &Rep, weekday_mon0: usize, minute: u16) -> bool {
+        match self {
             HoursCheck::Always => true,
             HoursCheck::Ranges(days) => days[weekday_mon0]
                 .iter()
@@ -571,6 +580,52 @@ impl RepCheck {
                 .is_none_or(|h| h.contains(weekday_mon0, minute)),
         }
     }
+}
+
+/// Per rep: its [`RepCheck`]; and the distinct hours (with their text) and zone names
+/// the records point into.
+fn rep_checks(
+    cfg: &CompiledConfig,
+    rep_id: &[Text],
+) -> (Vec<RepCheck>, Vec<HoursCheck>, Vec<Text>, Vec<Text>) {
+    let (mut hours, mut hours_text, mut zone_label) =
+        (Vec::new(), Vec::<Text>::new(), Vec::<Text>::new());
+    let mut checks = Vec::with_capacity(cfg.reps.len());
+    for (rep, id) in cfg.reps.iter().zip(rep_id) {
+        let h = HoursCheck::of(rep);
+        let text = rep
+            .working_hours
+            .as_ref()
+            .map(|w| w.text.as_str())
+            .unwrap_or_default();
+        // Few distinct values: a search is quicker than hashing here.
+        let hi = match (0..hours.len()).find(|&i| hours[i] == h && hours_text[i] == *text) {
+            Some(i) => i,
+            None => {
+                hours.push(h);
+                hours_text.push(Text::interned(text));
+                hours.len() - 1
+            }
+        };
+        let zi = match zone_label.iter().position(|z| *z == *rep.tz_name) {
+            Some(i) => i,
+            None => {
+                zone_label.push(Text::interned(&rep.tz_name));
+                zone_label.len() - 1
+            }
+        };
+        checks.push(RepCheck {
+            id: id.clone(),
+            capacity: rep.capacity,
+            daily_cap: rep.daily_cap,
+            zone: rep.zone,
+            active: rep.active,
+            has_out_of_office: !rep.out_of_office.is_empty(),
+            zone_label: zi as u32,
+            hours: hi as u32,
+        });
+    }
+    (checks, hours, hours_text, zone_label)
 }
 
 impl TraceText {
@@ -590,9 +645,36 @@ impl TraceText {
                 .map(|(ws, _)| ws.iter().map(|w| Text::interned(&label(w))).collect())
                 .collect()
         };
+        let rep_id: Vec<Text> = interned(&mut cfg.reps.iter().map(|r| r.id.as_str()));
+        let team_id: Vec<Text> = interned(&mut cfg.teams.iter().map(|t| t.id.as_str()));
+        let team_members_by_id: Vec<Vec<usize>> = cfg
+            .teams
+            .iter()
+            .map(|t| {
+                let mut pos: Vec<usize> = (0..t.members.len()).collect();
+                pos.sort_by_key(|&p| cfg.rep(t.members[p]).id.as_str());
+                pos
+            })
+            .collect();
+        let teams = crate::state::TeamTable::new(
+            &team_id,
+            cfg.teams
+                .iter()
+                .map(|t| {
+                    t.members
+                        .iter()
+                        .map(|&r| rep_id[r as usize].clone())
+                        .collect()
+                })
+                .collect(),
+            team_members_by_id.iter().map(|p| p[..].into()).collect(),
+        );
+        let (rep_check, hours, hours_text, zone_label) = rep_checks(cfg, &rep_id);
         TraceText {
+            teams: std::sync::Arc::new(teams),
             version: Text::copy(&cfg.version),
-            rep_id: interned(&mut cfg.reps.iter().map(|r| r.id.as_str())),
+            reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
+            rep_id,
             rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
             rep_hours: interned(&mut cfg.reps.iter().map(|r| {
                 r.working_hours
@@ -600,21 +682,16 @@ impl TraceText {
                     .map(|h| h.text.as_str())
                     .unwrap_or_default()
             })),
-            rep_check: cfg.reps.iter().map(RepCheck::of).collect(),
+            rep_check,
+            hours,
+            hours_text,
+            zone_label,
             rep_as_backup: texts(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
             rep_as_team_lead: texts(&mut cfg.reps.iter().map(|r| format!("team lead {}", r.id))),
             rep_label: texts(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
-            team_id: interned(&mut cfg.teams.iter().map(|t| t.id.as_str())),
+            team_id,
             team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
-            team_members_by_id: cfg
-                .teams
-                .iter()
-                .map(|t| {
-                    let mut pos: Vec<usize> = (0..t.members.len()).collect();
-                    pos.sort_by_key(|&p| cfg.rep(t.members[p]).id.as_str());
-                    pos
-                })
-                .collect(),
+            team_members_by_id,
             queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
             rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
             rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
@@ -778,13 +855,13 @@ mod tests {
                     line: 1,
                 },
             };
-            let check = RepCheck::of(&rep);
-            let packed = matches!(check.hours, HoursCheck::Ranges(_));
+            let check = HoursCheck::of(&rep);
+            let packed = matches!(check, HoursCheck::Ranges(_));
             assert_eq!(packed, hours.days.iter().all(|d| d.len() <= 2), "{spec:?}");
             for wd in 0..7 {
                 for minute in 0..24 * 60 {
                     assert_eq!(
-                        check.within_hours(&rep, wd, minute),
+                        check.contains(&rep, wd, minute),
                         hours.contains(wd, minute),
                         "{spec:?} {wd} {minute}"
                     );
