@@ -1090,6 +1090,10 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
         .company
         .clone()
         .or_else(|| enr.and_then(|e| e.company.clone()));
+    if let Some(e) = enr {
+        f.enrichment_sources = e.sources.clone();
+        f.enrichment_failures = e.failures.clone();
+    }
 
     // Firmographics: the provider's figure beats what the visitor typed.
     let source = |field: &str| -> Text {

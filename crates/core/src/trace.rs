@@ -11,6 +11,7 @@ use crate::lead::FieldIssue;
 use crate::text::Text;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +149,13 @@ pub struct Facts {
     pub tier: Option<Tier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<FieldIssue>,
+    /// ENR-2: which provider supplied each enriched field (field → provider or signal).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enrichment_sources: BTreeMap<String, String>,
+    /// ENR-2/3: providers that errored, timed out, were rate limited or skipped for the
+    /// budget, in chain order; routing went on without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrichment_failures: Vec<String>,
 }
 
 impl Facts {
@@ -676,6 +684,17 @@ impl RoutingTrace {
         );
         for i in &f.issues {
             let _ = writeln!(s, "input issue: {}: {}", i.field, i.problem);
+        }
+        if !f.enrichment_sources.is_empty() {
+            let fields: Vec<String> = f
+                .enrichment_sources
+                .iter()
+                .map(|(field, provider)| format!("{field} from {provider}"))
+                .collect();
+            let _ = writeln!(s, "enrichment: {}", fields.join(", "));
+        }
+        for why in &f.enrichment_failures {
+            let _ = writeln!(s, "enrichment failed: {why}");
         }
         for (n, step) in self.steps.iter().enumerate() {
             let _ = write!(s, "{:>2}. ", n + 1);

@@ -946,6 +946,51 @@ fn enr_5_nothing_known_goes_to_qualification() {
         Some("enrichment")
     );
 
+    // ENR-2: the trace says which provider supplied which field and what failed.
+    let enr = Enrichment {
+        employees: Some(300),
+        country: Some("US".into()),
+        sources: [
+            ("employees".to_string(), "vendor-export".to_string()),
+            ("country".to_string(), "signals:phone".to_string()),
+        ]
+        .into(),
+        failures: vec!["acme-data: timed out after 800ms".into()],
+        ..Default::default()
+    };
+    let r = engine::decide(
+        &c,
+        RoutingInput {
+            enrichment: Some(&enr),
+            ..RoutingInput::new(&l, &st, now())
+        },
+    );
+    assert_eq!(
+        r.trace.facts.employees_source.as_deref(),
+        Some("enrichment:vendor-export")
+    );
+    assert_eq!(
+        r.trace
+            .facts
+            .enrichment_sources
+            .get("country")
+            .map(String::as_str),
+        Some("signals:phone")
+    );
+    assert_eq!(
+        r.trace.facts.enrichment_failures,
+        ["acme-data: timed out after 800ms"]
+    );
+    let text = r.trace.render(&r.decision);
+    assert!(
+        text.contains("enrichment: country from signals:phone, employees from vendor-export"),
+        "{text}"
+    );
+    assert!(
+        text.contains("enrichment failed: acme-data: timed out after 800ms"),
+        "{text}"
+    );
+
     // With the option off, the matrix decides.
     let off = cfg(&PARTIAL_CFG.replace(
         "default_team = \"pool\"",
