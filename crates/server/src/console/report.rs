@@ -324,9 +324,7 @@ async fn week_figures(
     st: &ConsoleState,
     q: &WeekQuery,
 ) -> Result<(String, i64, WindowFigures), ConsoleError> {
-    let (week, start) = parse_week(q.week.as_deref(), st.app.shared.clock.now())?;
-    let w = window(st, start, start + 6 * DAY_US).await?;
-    Ok((week, start, w))
+    week_window(st, q.week.as_deref(), st.app.shared.clock.now()).await
 }
 
 fn range_text(start: i64) -> String {
@@ -353,6 +351,46 @@ pub fn email_html(
         lines: &lines,
     }
     .render()?)
+}
+
+/// The report as plain text: the alternative part of the email, for clients without HTML.
+pub fn email_text(org: &str, week: &str, start: i64, w: &WindowFigures) -> String {
+    let mut out = format!(
+        "{org}: lead routing report {week}, {}\n\n",
+        range_text(start)
+    );
+    for l in shown(&lines(w)) {
+        let scope = if l.scope.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", l.scope)
+        };
+        let mut extra = Vec::new();
+        if !l.detail.is_empty() {
+            extra.push(l.detail.clone());
+        }
+        if !l.target.is_empty() {
+            extra.push(format!("target {}", l.target));
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", extra.join(", "))
+        };
+        let _ = writeln!(out, "{}{scope}: {}{extra}", l.label, l.value);
+    }
+    out
+}
+
+/// The figures of an ISO week (`None`: the last full week before `now`).
+pub async fn week_window(
+    st: &ConsoleState,
+    week: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<(String, i64, WindowFigures), ConsoleError> {
+    let (week, start) = parse_week(week, now)?;
+    let w = window(st, start, start + 6 * DAY_US).await?;
+    Ok((week, start, w))
 }
 
 pub async fn page(
