@@ -386,12 +386,15 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
     );
 
     // The migration's backfill rebuilds the same rollup from the leads table.
-    let migration = if url.starts_with("sqlite") {
-        include_str!("../migrations/sqlite/0007_console_rollups.sql")
-    } else {
-        include_str!("../migrations/postgres/0007_console_rollups.sql")
-    };
-    let backfill = &migration[migration.find("INSERT INTO console_window").unwrap()..];
+    // Each backend runs its own migration file (today they have the same text).
+    let migrations = [
+        include_str!("../migrations/sqlite/0007_console_rollups.sql"),
+        include_str!("../migrations/postgres/0007_console_rollups.sql"),
+    ];
+    let migration = migrations[usize::from(!url.starts_with("sqlite"))];
+    let start = migration.find("INSERT INTO console_window").unwrap();
+    let end = migration[start..].find("DROP INDEX").map_or(migration.len(), |e| start + e);
+    let backfill = &migration[start..end];
     if url.starts_with("sqlite") {
         use sqlx::Connection;
         let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
