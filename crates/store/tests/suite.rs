@@ -393,7 +393,9 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
     ];
     let migration = migrations[usize::from(!url.starts_with("sqlite"))];
     let start = migration.find("INSERT INTO console_window").unwrap();
-    let end = migration[start..].find("DROP INDEX").map_or(migration.len(), |e| start + e);
+    let end = migration[start..]
+        .find("DROP INDEX")
+        .map_or(migration.len(), |e| start + e);
     let backfill = &migration[start..end];
     if url.starts_with("sqlite") {
         use sqlx::Connection;
