@@ -57,6 +57,7 @@ both! {
     console_rollups_and_window_figures: sqlite_console_rollups_and_window_figures, postgres_console_rollups_and_window_figures;
     console_sessions_expire_and_delete: sqlite_console_sessions_expire_and_delete, postgres_console_sessions_expire_and_delete;
     console_window_rollup_equals_direct_computation: sqlite_console_window_rollup_equals_direct_computation, postgres_console_window_rollup_equals_direct_computation;
+    weekly_report_is_queued_once_and_delivered_like_any_message: sqlite_weekly_report_is_queued_once_and_delivered_like_any_message, postgres_weekly_report_is_queued_once_and_delivered_like_any_message;
 }
 
 /// A seeded history with known answers: rollups per day/tier/path, the speed histogram,
@@ -429,6 +430,76 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
             > 10
     );
     check("rebuilt by the 0007 backfill").await;
+}
+
+/// A week's report is queued once (its row and its outbox rows in one transaction), even
+/// when two instances race; the rows, keyed `report:<week>` instead of a lead id, are
+/// claimed, retried and dead-lettered like any message.
+async fn weekly_report_is_queued_once_and_delivered_like_any_message(url: &str) {
+    use leadrouter_store::reporting::WeeklyReportRow;
+    let store = open(url).await;
+    let row = |actor: &str| WeeklyReportRow {
+        week: "2026-W48".into(),
+        queued_at: T0,
+        recipients: 2,
+        actor: actor.into(),
+    };
+    let mail = |id: &str, to: &str| {
+        let mut o = outbox_row(id, "report:2026-W48", "email", T0);
+        o.kind = "weekly_report".into();
+        o.recipient = to.into();
+        o
+    };
+    assert_eq!(store.weekly_report("2026-W48").await.unwrap(), None);
+    // Two instances at once: exactly one wins, and only its rows exist.
+    let (row_a, row_b) = (row("schedule"), row("admin-api"));
+    let rows_a = [mail("w-a1", "m1@x.com"), mail("w-a2", "m2@x.com")];
+    let rows_b = [mail("w-b1", "m1@x.com"), mail("w-b2", "m2@x.com")];
+    let (a, b) = tokio::join!(
+        store.weekly_report_queue(&row_a, &rows_a),
+        store.weekly_report_queue(&row_b, &rows_b),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        a != b,
+        "exactly one of two racing writers queues the week: {a} {b}"
+    );
+    let winner = if a { "w-a" } else { "w-b" };
+    let stored = store.weekly_report("2026-W48").await.unwrap().unwrap();
+    assert_eq!(stored.actor, if a { "schedule" } else { "admin-api" });
+    assert_eq!(stored.recipients, 2);
+    let rows = store.outbox("report:2026-W48").await.unwrap();
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, [format!("{winner}1"), format!("{winner}2")]);
+    // A later attempt (a restart) queues nothing.
+    assert!(
+        !store
+            .weekly_report_queue(&row("schedule"), &[mail("w-c1", "m1@x.com")])
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.outbox("report:2026-W48").await.unwrap().len(), 2);
+    // Both recipients are claimable at once (ordering is per recipient); one dies.
+    let claimed = store.claim_outbox("worker", T0, MINUTE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    store
+        .complete_outbox(&claimed[0].id, &OutboxResult::Delivered { at: T0 + 1 })
+        .await
+        .unwrap();
+    store
+        .complete_outbox(
+            &claimed[1].id,
+            &OutboxResult::Dead {
+                error: "mailbox unavailable".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].lead_id, "report:2026-W48");
+    assert_eq!(dead[0].kind, "weekly_report");
 }
 
 async fn console_sessions_expire_and_delete(url: &str) {
