@@ -349,6 +349,50 @@ impl Default for AlertConfig {
     }
 }
 
+/// `[notify.weekly_report]`: when the weekly report (MET-2) is emailed to the managers
+/// and sales leadership. Sent only when `[notify.email]` is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyReportConfig {
+    pub enabled: bool,
+    pub day: jiff::civil::Weekday,
+    pub time: jiff::civil::Time,
+    /// IANA zone of `day`/`time`; `None` = the organization's time zone.
+    pub timezone: Option<String>,
+    /// Extra recipients besides the managers and leadership in the config.
+    pub to: Vec<String>,
+    /// A send time that passed while no instance was running is still sent when one
+    /// starts within this long after it (default 12 h); older ones are left to
+    /// `POST /v1/reports/weekly/send`.
+    pub catch_up: SignedDuration,
+}
+
+impl Default for WeeklyReportConfig {
+    fn default() -> Self {
+        WeeklyReportConfig {
+            enabled: true,
+            day: jiff::civil::Weekday::Monday,
+            time: jiff::civil::Time::constant(8, 0, 0, 0),
+            timezone: None,
+            to: Vec::new(),
+            catch_up: SignedDuration::from_hours(12),
+        }
+    }
+}
+
+fn weekday(s: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday::*;
+    Some(match s.to_ascii_lowercase().as_str() {
+        "monday" | "mon" => Monday,
+        "tuesday" | "tue" => Tuesday,
+        "wednesday" | "wed" => Wednesday,
+        "thursday" | "thu" => Thursday,
+        "friday" | "fri" => Friday,
+        "saturday" | "sat" => Saturday,
+        "sunday" | "sun" => Sunday,
+        _ => return None,
+    })
+}
+
 /// The parsed `[notify]` table. `NotifyConfig::default()` (no table) notifies nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyConfig {
@@ -374,6 +418,7 @@ pub struct NotifyConfig {
     pub webhooks: Vec<WebhookConfig>,
     pub channels: ChannelPolicy,
     pub alerts: AlertConfig,
+    pub weekly_report: WeeklyReportConfig,
     /// Template overrides, already checked to compile and render.
     pub templates: BTreeMap<TemplateName, String>,
     /// Asset URLs for content_download confirmations, by the lead's `asset` field, product
@@ -401,6 +446,7 @@ impl Default for NotifyConfig {
             webhooks: Vec::new(),
             channels: ChannelPolicy::default(),
             alerts: AlertConfig::default(),
+            weekly_report: WeeklyReportConfig::default(),
             templates: BTreeMap::new(),
             assets: BTreeMap::new(),
         }
@@ -743,6 +789,7 @@ fn parse_notify(table: &Table, errs: &mut Vec<ConfigError>) -> NotifyConfig {
             "webhook",
             "channels",
             "alerts",
+            "weekly_report",
             "templates",
             "assets",
         ],
@@ -1060,6 +1107,81 @@ fn parse_notify(table: &Table, errs: &mut Vec<ConfigError>) -> NotifyConfig {
         }
     }
 
+    if let Some(sec) = root.sub("weekly_report", errs) {
+        sec.only(
+            &["enabled", "day", "time", "timezone", "to", "catch_up_hours"],
+            errs,
+        );
+        let w = &mut cfg.weekly_report;
+        w.enabled = sec.boolean("enabled", true, errs);
+        if let Some(d) = sec.string("day", errs, "\"monday\"") {
+            match weekday(&d) {
+                Some(x) => w.day = x,
+                None => errs.push(ConfigError::new(
+                    "notify.weekly_report.day",
+                    format!("\"{d}\""),
+                    "not a day of the week",
+                    "write day = \"monday\" (or tuesday … sunday)",
+                )),
+            }
+        }
+        if let Some(t) = sec.string("time", errs, "\"08:00\"") {
+            match jiff::civil::Time::strptime("%H:%M", &t) {
+                Ok(x) => w.time = x,
+                Err(_) => errs.push(ConfigError::new(
+                    "notify.weekly_report.time",
+                    format!("\"{t}\""),
+                    "not a time of day (HH:MM, 24-hour)",
+                    "write time = \"08:00\"",
+                )),
+            }
+        }
+        if let Some(z) = sec.string("timezone", errs, "\"Europe/Berlin\"") {
+            if jiff::tz::TimeZone::get(&z).is_ok() {
+                w.timezone = Some(z);
+            } else {
+                errs.push(ConfigError::new(
+                    "notify.weekly_report.timezone",
+                    format!("\"{z}\""),
+                    "unknown IANA time zone",
+                    "write a zone like \"America/New_York\", or leave it out for organization.timezone",
+                ));
+            }
+        }
+        // 0 is allowed here (only send times passing while running), so not `number`.
+        if let Some(v) = sec.table.get("catch_up_hours") {
+            let h = match v {
+                Value::Integer(i) => Some(*i as f64),
+                Value::Float(f) => Some(*f),
+                _ => None,
+            };
+            match h {
+                Some(h) if (0.0..=24.0 * 6.0).contains(&h) => {
+                    w.catch_up = SignedDuration::from_secs_f64(h * 3600.0);
+                }
+                _ => errs.push(ConfigError::new(
+                    "notify.weekly_report.catch_up_hours",
+                    show(v),
+                    "expected a number of hours from 0 to 144 (six days)",
+                    "write catch_up_hours = 12",
+                )),
+            }
+        }
+        if let Some(list) = sec.strings("to", errs, "[\"vp-sales@example.com\"]") {
+            for a in &list {
+                if a.parse::<lettre::Address>().is_err() {
+                    errs.push(ConfigError::new(
+                        "notify.weekly_report.to",
+                        format!("\"{a}\""),
+                        "not an email address",
+                        "write addresses like \"vp-sales@example.com\"",
+                    ));
+                }
+            }
+            w.to = list;
+        }
+    }
+
     if let Some(sec) = root.sub("templates", errs) {
         for (k, v) in sec.table {
             let Some(name) = TemplateName::parse(k) else {
@@ -1313,6 +1435,65 @@ sms_body = "{{ lead.name"
         )
         .unwrap_err();
         assert_eq!(e.0[0].key, "notify.templates.sms_body", "{e}");
+    }
+
+    #[test]
+    fn weekly_report_schedule_parses_and_rejects_bad_values() {
+        let c = parse(
+            r#"
+[notify]
+base_url = "https://lr.example.com"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.weekly_report, WeeklyReportConfig::default());
+        assert_eq!(c.weekly_report.day, jiff::civil::Weekday::Monday);
+        let c = parse(
+            r#"
+[notify]
+base_url = "https://lr.example.com"
+[notify.weekly_report]
+day = "Fri"
+time = "17:30"
+timezone = "America/New_York"
+to = ["vp@example.com"]
+catch_up_hours = 0
+"#,
+        )
+        .unwrap();
+        let w = &c.weekly_report;
+        assert!(w.enabled);
+        assert_eq!(w.day, jiff::civil::Weekday::Friday);
+        assert_eq!(w.time, jiff::civil::Time::constant(17, 30, 0, 0));
+        assert_eq!(w.timezone.as_deref(), Some("America/New_York"));
+        assert_eq!(w.to, ["vp@example.com"]);
+        assert_eq!(w.catch_up, SignedDuration::ZERO);
+        let e = parse(
+            r#"
+[notify]
+base_url = "https://lr.example.com"
+[notify.weekly_report]
+day = "someday"
+time = "8am"
+timezone = "Mars/Olympus"
+to = ["not an address"]
+catch_up_hours = -1
+sendd = true
+"#,
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        for key in ["day", "time", "timezone", "to", "catch_up_hours", "sendd"] {
+            assert!(
+                e.0.iter()
+                    .any(|x| x.key == format!("notify.weekly_report.{key}")),
+                "{key}: {text}"
+            );
+        }
+        assert!(
+            text.contains("\"someday\": not a day of the week"),
+            "{text}"
+        );
     }
 
     #[test]

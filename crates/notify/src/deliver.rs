@@ -540,14 +540,19 @@ fn build_email(p: &EmailPayload, lead_id: &str, message_id: &str) -> Result<Mess
                 .filter(|c| c.is_ascii_graphic())
                 .take(200)
                 .collect(),
-        ))
-        .header(ContentType::TEXT_PLAIN);
+        ));
     if let Some(r) = &p.reply_to {
         let r: Mailbox = r.parse().map_err(|e| format!("bad Reply-To {r:?}: {e}"))?;
         b = b.reply_to(r);
     }
-    b.body(p.text.clone())
-        .map_err(|e| format!("could not build the email: {e}"))
+    match &p.html {
+        None => b.header(ContentType::TEXT_PLAIN).body(p.text.clone()),
+        Some(html) => b.multipart(lettre::message::MultiPart::alternative_plain_html(
+            p.text.clone(),
+            html.clone(),
+        )),
+    }
+    .map_err(|e| format!("could not build the email: {e}"))
 }
 
 /// Refuse targets that are, or resolve to, non-public addresses.

@@ -27,7 +27,10 @@ mod templates;
 mod text;
 pub mod webhook;
 
-pub use config::{ChannelKind, ConfigError, ConfigErrors, EventType, NotifyConfig, TemplateName};
+pub use config::{
+    ChannelKind, ConfigError, ConfigErrors, EventType, NotifyConfig, TemplateName,
+    WeeklyReportConfig,
+};
 pub use deliver::{Deliver, DeliveryResult, Notifier};
 pub use links::{LeadLinks, LinkAction, LinkClaim, LinkError, LinkSigner, sign_link, verify_link};
 pub use message::{Channel, EmailPayload, Kind, Outgoing, SmsPayload};

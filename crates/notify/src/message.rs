@@ -52,6 +52,8 @@ pub enum Kind {
     QueueAlert,
     /// NTF-4: a signed event to another system.
     Webhook,
+    /// MET-2: the weekly report to managers and sales leadership.
+    WeeklyReport,
 }
 
 /// One message to deliver.
@@ -82,6 +84,9 @@ pub struct EmailPayload {
     pub subject: String,
     /// Plain-text body.
     pub text: String,
+    /// An HTML alternative to `text` (sent as multipart/alternative), e.g. the weekly report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// The payload of an SMS message (`From` comes from `[notify.sms]` at delivery).

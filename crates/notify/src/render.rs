@@ -637,6 +637,7 @@ impl Renderer {
                             to: to.to_string(),
                             subject: clean_subject(&subject),
                             text,
+                            html: None,
                         },
                     ));
                 }
@@ -836,6 +837,7 @@ impl Renderer {
                 to: to_box.to_string(),
                 subject: clean_subject(&subject),
                 text,
+                html: None,
             },
         ))
     }
@@ -957,6 +959,7 @@ impl Renderer {
                             to: to.to_string(),
                             subject: clean_subject(&subject),
                             text,
+                            html: None,
                         },
                     ));
                 }
@@ -1063,6 +1066,7 @@ impl Renderer {
                                 to: to.clone(),
                                 subject: clean_subject(&subject),
                                 text: text.clone(),
+                                html: None,
                             },
                         ));
                     }

@@ -15,7 +15,7 @@ use leadrouter_server::api::AppState;
 use leadrouter_server::console::{ConsoleState, Users, router};
 use leadrouter_server::sequencer::{Sequencer, Shared};
 use leadrouter_store::reporting::SessionRow;
-use leadrouter_store::{BatchWrite, DecisionRecord, LeadRecord, Store};
+use leadrouter_store::{BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -144,6 +144,24 @@ async fn seed(
                 accepted_at: first_touch.map(|t| t - 30_000_000),
                 first_touch_at: first_touch,
             });
+            // Tx::write inserts new leads untouched (as intake does); acceptance and first
+            // touch are stored by a lead update, as when the rep accepts and calls.
+            if let Some(t) = first_touch {
+                let l = b.leads.last().expect("just pushed");
+                b.lead_updates.push(LeadUpdate {
+                    id: l.id.clone(),
+                    owner: l.owner.clone(),
+                    queue: l.queue.clone(),
+                    team: l.team.clone(),
+                    status: l.status.clone(),
+                    stage: l.stage.clone(),
+                    outcome: l.outcome.clone(),
+                    outcome_at: l.outcome_at,
+                    contact_by: l.contact_by,
+                    accepted_at: Some(t - 30_000_000),
+                    first_touch_at: Some(t),
+                });
+            }
             let fallback = owner.is_some() && rng.random_bool(0.06);
             if queue.is_some() || fallback {
                 b.decisions.push(DecisionRecord {
@@ -246,9 +264,12 @@ fn main() {
             users: Arc::new(users),
         });
         let token = "bench-session-token";
+        let session_id = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        // A reused database (LEADROUTER_BENCH_DB) still holds the previous run's session.
+        store.session_delete(&session_id).await.expect("session");
         store
             .session_create(&SessionRow {
-                id: hex::encode(sha2::Sha256::digest(token.as_bytes())),
+                id: session_id,
                 username: "admin".into(),
                 role: "admin".into(),
                 csrf: "bench".into(),

@@ -41,6 +41,8 @@ pub enum ApiError {
     Forbidden,
     NotFound(String),
     BadRequest(String),
+    /// 409: the request conflicts with what is stored (e.g. a report already sent).
+    Conflict(String),
     Invalid(Vec<FieldError>),
     Unavailable(String),
     Unknown(String),
@@ -68,6 +70,7 @@ impl IntoResponse for ApiError {
                 vec![],
             ),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, vec![]),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, vec![]),
             ApiError::Invalid(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",

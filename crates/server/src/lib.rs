@@ -176,6 +176,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         users: Arc::new(console_users),
     };
     console::spawn_gauges(console_state.clone());
+    console::report_mail::spawn(console_state.clone());
     let app = api::router(state)
         .merge(console::router(console_state))
         .layer(tower_http::trace::TraceLayer::new_for_http());

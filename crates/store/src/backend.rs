@@ -458,6 +458,12 @@ macro_rules! backend {
             }
 
             async fn write(&mut self, b: &BatchWrite, version: i64) -> Result<()> {
+                // Console rollups: the changed leads' reporting columns before this write.
+                let before = crate::reporting::RollupTx::facts(
+                    &mut self.tx,
+                    &crate::reporting::changed_leads(b),
+                )
+                .await?;
                 let tx = &mut *self.tx;
                 for chunk in b.leads.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
@@ -641,7 +647,7 @@ macro_rules! backend {
                     .execute(&mut *tx)
                     .await?;
                 // Console rollups and reporting columns, in the same transaction.
-                crate::reporting::RollupTx::write_rollups(&mut self.tx, b).await?;
+                crate::reporting::RollupTx::write_rollups(&mut self.tx, b, before).await?;
                 Ok(())
             }
 

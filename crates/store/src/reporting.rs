@@ -108,6 +108,15 @@ pub struct LeadSummary {
     pub reassignments: i64,
 }
 
+/// A queued weekly report (`weekly_reports`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyReportRow {
+    pub week: String,
+    pub queued_at: i64,
+    pub recipients: i64,
+    pub actor: String,
+}
+
 /// A console session (the id is the SHA-256 of the cookie value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRow {
@@ -127,6 +136,10 @@ pub trait Reporting: Send + Sync + 'static {
     async fn speed(&self, from_day: i64, to_day: i64) -> Result<Vec<SpeedRow>>;
     /// Leads received in `[from, to)`, grouped; `now` decides which deadlines have passed.
     async fn window(&self, from: i64, to: i64, now: i64) -> Result<Vec<WindowGroup>>;
+    /// The same groups as [`Reporting::window`] over the UTC days `[from_day, to_day]`, read
+    /// from the `console_window` rollup (a few thousand rows at most) and the untouched
+    /// leads whose deadline has not passed at `now`.
+    async fn window_days(&self, from_day: i64, to_day: i64, now: i64) -> Result<Vec<WindowGroup>>;
     /// Open leads per queue among `queues`, and how many were received before `cutoff`.
     async fn queue_counts(&self, queues: &[String], cutoff: i64) -> Result<Vec<QueueCount>>;
     /// Open leads in a queue, newest first.
@@ -139,6 +152,14 @@ pub trait Reporting: Send + Sync + 'static {
     async fn reasons(&self, lead_ids: &[String]) -> Result<HashMap<String, String>>;
     /// A known person by normalised email (for "try a lead": VAL-3 without a transaction).
     async fn person(&self, email: &str) -> Result<Option<leadrouter_core::state::PriorPerson>>;
+    /// Queue a week's report: record `week` and insert its outbox rows in one transaction.
+    /// Returns false, writing nothing, when the week was already queued.
+    async fn weekly_report_queue(
+        &self,
+        r: &WeeklyReportRow,
+        outbox: &[crate::OutboxRow],
+    ) -> Result<bool>;
+    async fn weekly_report(&self, week: &str) -> Result<Option<WeeklyReportRow>>;
     /// Store a session and drop expired ones.
     async fn session_create(&self, s: &SessionRow) -> Result<()>;
     async fn session_get(&self, id: &str, now: i64) -> Result<Option<SessionRow>>;
@@ -207,10 +228,147 @@ pub fn rollups(b: &BatchWrite) -> Rollups {
     r
 }
 
-/// Writes a batch's rollups inside the routing transaction.
+/// One lead's reporting columns as stored: what its `console_window` contribution is
+/// computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadFacts {
+    pub id: String,
+    pub received_at: i64,
+    pub routed_at: i64,
+    pub tier: String,
+    pub path: String,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub contact_by: Option<i64>,
+    pub first_touch_at: Option<i64>,
+    pub accepted_at: Option<i64>,
+    pub status: String,
+    pub stage: String,
+    pub fallback: i64,
+    pub reassignments: i64,
+}
+
+/// A `console_window` key: (day, tier, path, team or "", owner or "").
+pub type WindowKey = (i64, String, String, String, String);
+
+/// The sums of one `console_window` row, in column order (see [`WINDOW_SUMS`]).
+pub type WindowSums = [i64; 13];
+
+/// The `console_window` value columns, in [`WindowSums`] order.
+pub const WINDOW_SUMS: [&str; 13] = [
+    "leads",
+    "fallbacks",
+    "reassigned",
+    "sla_met",
+    "sla_touched",
+    "sla_pending",
+    "contacted",
+    "contact_us_sum",
+    "accepted",
+    "accept_us_sum",
+    "assign_us_sum",
+    "opportunities",
+    "won",
+];
+
+/// What one lead adds to its `console_window` row: the same definitions as
+/// [`Reporting::window`]'s SQL, one lead at a time.
+pub fn contribution(f: &LeadFacts) -> (WindowKey, WindowSums) {
+    let key = (
+        day_of(f.received_at),
+        f.tier.clone(),
+        f.path.clone(),
+        f.team.clone().unwrap_or_default(),
+        f.owner.clone().unwrap_or_default(),
+    );
+    let b = |x: bool| i64::from(x);
+    let has_deadline = f.contact_by.is_some();
+    let touched = f.first_touch_at.is_some();
+    let met = matches!((f.contact_by, f.first_touch_at), (Some(by), Some(t)) if t <= by);
+    let sums = [
+        1,
+        f.fallback,
+        b(f.reassignments > 0),
+        b(met),
+        b(has_deadline && touched),
+        b(has_deadline && !touched),
+        b(touched),
+        f.first_touch_at.map_or(0, |t| t - f.routed_at),
+        b(f.accepted_at.is_some()),
+        f.accepted_at.map_or(0, |t| t - f.routed_at),
+        f.routed_at - f.received_at,
+        b(matches!(f.stage.as_str(), "mid" | "late") || f.status == "won"),
+        b(f.status == "won"),
+    ];
+    (key, sums)
+}
+
+/// The `console_window` changes from leads whose columns went from `before` to `after`
+/// (a new lead has no `before`); rows whose change is zero are left out.
+pub fn window_deltas(before: &[LeadFacts], after: &[LeadFacts]) -> BTreeMap<WindowKey, WindowSums> {
+    let mut out: BTreeMap<WindowKey, WindowSums> = BTreeMap::new();
+    for (facts, sign) in before
+        .iter()
+        .map(|f| (f, -1))
+        .chain(after.iter().map(|f| (f, 1)))
+    {
+        let (key, sums) = contribution(facts);
+        let row = out.entry(key).or_insert([0; 13]);
+        for (acc, v) in row.iter_mut().zip(sums) {
+            *acc += sign * v;
+        }
+    }
+    out.retain(|_, v| v.iter().any(|x| *x != 0));
+    out
+}
+
+/// Leads of a batch whose reporting columns are changed after they were stored: updated
+/// (touched, accepted, reassigned, closed) or counted as reassigned. Their contribution is
+/// read before and after the write.
+pub fn changed_leads(b: &BatchWrite) -> Vec<String> {
+    let mut ids: std::collections::BTreeSet<String> =
+        b.lead_updates.iter().map(|u| u.id.clone()).collect();
+    for d in &b.decisions {
+        if matches!(d.kind.as_str(), "manual" | "sla_reassign") {
+            ids.insert(d.lead_id.clone());
+        }
+    }
+    ids.into_iter().collect()
+}
+
+/// New leads as `Tx::write` stores them (no acceptance or touch yet; the fallback flag and
+/// reassignment count from the batch), except those also changed in the same batch.
+fn new_lead_facts(b: &BatchWrite, r: &Rollups, changed: &[String]) -> Vec<LeadFacts> {
+    let fallback: std::collections::HashSet<&str> = r.fallback.iter().map(String::as_str).collect();
+    b.leads
+        .iter()
+        .filter(|l| changed.binary_search(&l.id).is_err())
+        .map(|l| LeadFacts {
+            id: l.id.clone(),
+            received_at: l.received_at,
+            routed_at: l.routed_at,
+            tier: l.tier.clone(),
+            path: l.path.clone(),
+            team: l.team.clone(),
+            owner: l.owner.clone(),
+            contact_by: l.contact_by,
+            first_touch_at: None,
+            accepted_at: None,
+            status: l.status.clone(),
+            stage: l.stage.clone(),
+            fallback: i64::from(fallback.contains(l.id.as_str())),
+            reassignments: 0,
+        })
+        .collect()
+}
+
+/// Writes a batch's rollups inside the routing transaction. `Tx::write` calls
+/// [`RollupTx::facts`] for [`changed_leads`] before it writes anything, and hands the
+/// result to [`RollupTx::write_rollups`] after.
 #[async_trait]
 pub trait RollupTx: Send {
-    async fn write_rollups(&mut self, b: &BatchWrite) -> Result<()>;
+    async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>>;
+    async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()>;
 }
 
 const CHUNK: usize = 400;
@@ -336,6 +494,78 @@ macro_rules! reporting_backend {
                     .collect()
             }
 
+            async fn window_days(&self, from_day: i64, to_day: i64, now: i64) -> Result<Vec<WindowGroup>> {
+                let sums: Vec<String> = WINDOW_SUMS
+                    .iter()
+                    .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}"))
+                    .collect();
+                let sql = format!(
+                    "SELECT tier, path, team, owner, {} FROM console_window WHERE day >= $1 AND day <= $2 GROUP BY tier, path, team, owner ORDER BY tier, path, team, owner",
+                    sums.join(", ")
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(from_day)
+                    .bind(to_day)
+                    .fetch_all(&self.pool)
+                    .await?;
+                // Pending deadlines that have not passed yet are not due: few rows, read
+                // through the partial index leads_sla_open. The unary `+` keeps SQLite's
+                // planner off leads_received_at (a week of leads, ~78,000 rows at 1M).
+                let open = sqlx::query(
+                    "SELECT tier, path, COALESCE(team, '') AS team, COALESCE(owner, '') AS owner, COUNT(*) AS n FROM leads \
+                     WHERE contact_by IS NOT NULL AND first_touch_at IS NULL AND contact_by >= $1 \
+                     AND +received_at >= $2 AND +received_at < $3 GROUP BY tier, path, COALESCE(team, ''), COALESCE(owner, '')",
+                )
+                .bind(now)
+                .bind(from_day)
+                .bind(to_day + DAY_US)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut not_due: HashMap<(String, String, String, String), i64> = HashMap::new();
+                for r in &open {
+                    not_due.insert(
+                        (r.try_get("tier")?, r.try_get("path")?, r.try_get("team")?, r.try_get("owner")?),
+                        r.try_get("n")?,
+                    );
+                }
+                let mut out = Vec::new();
+                for r in &rows {
+                    let tier: String = r.try_get("tier")?;
+                    let path: String = r.try_get("path")?;
+                    let team: String = r.try_get("team")?;
+                    let owner: String = r.try_get("owner")?;
+                    let leads: i64 = r.try_get("leads")?;
+                    if leads == 0 {
+                        continue;
+                    }
+                    let waiting = not_due
+                        .get(&(tier.clone(), path.clone(), team.clone(), owner.clone()))
+                        .copied()
+                        .unwrap_or(0);
+                    let touched: i64 = r.try_get("sla_touched")?;
+                    let pending: i64 = r.try_get("sla_pending")?;
+                    out.push(WindowGroup {
+                        tier,
+                        path,
+                        team: (!team.is_empty()).then_some(team),
+                        owner: (!owner.is_empty()).then_some(owner),
+                        leads,
+                        fallbacks: r.try_get("fallbacks")?,
+                        reassigned: r.try_get("reassigned")?,
+                        sla_met: r.try_get("sla_met")?,
+                        sla_due: touched + pending - waiting,
+                        contacted: r.try_get("contacted")?,
+                        contact_us_sum: r.try_get("contact_us_sum")?,
+                        accepted: r.try_get("accepted")?,
+                        accept_us_sum: r.try_get("accept_us_sum")?,
+                        assign_us_sum: r.try_get("assign_us_sum")?,
+                        opportunities: r.try_get("opportunities")?,
+                        won: r.try_get("won")?,
+                    });
+                }
+                Ok(out)
+            }
+
             async fn queue_counts(&self, queues: &[String], cutoff: i64) -> Result<Vec<QueueCount>> {
                 let mut out = Vec::new();
                 // One range seek per queue on leads_queue_recent (queue, status, received_at).
@@ -418,6 +648,55 @@ macro_rules! reporting_backend {
                 .transpose()
             }
 
+            async fn weekly_report_queue(&self, r: &WeeklyReportRow, outbox: &[crate::OutboxRow]) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("INSERT INTO weekly_reports (week, queued_at, recipients, actor) VALUES ($1, $2, $3, $4) ON CONFLICT (week) DO NOTHING")
+                    .bind(r.week.clone())
+                    .bind(r.queued_at)
+                    .bind(r.recipients)
+                    .bind(r.actor.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for chunk in outbox.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
+                    q.push_values(chunk, |mut v, o| {
+                        v.push_bind(o.id.clone())
+                            .push_bind(o.lead_id.clone())
+                            .push_bind(o.kind.clone())
+                            .push_bind(o.channel.clone())
+                            .push_bind(o.recipient.clone())
+                            .push_bind(o.payload.to_string())
+                            .push_bind(o.status.clone())
+                            .push_bind(o.attempts)
+                            .push_bind(o.next_attempt_at)
+                            .push_bind(o.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn weekly_report(&self, week: &str) -> Result<Option<WeeklyReportRow>> {
+                let row = sqlx::query("SELECT week, queued_at, recipients, actor FROM weekly_reports WHERE week = $1")
+                    .bind(week.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(WeeklyReportRow {
+                        week: r.try_get("week")?,
+                        queued_at: r.try_get("queued_at")?,
+                        recipients: r.try_get("recipients")?,
+                        actor: r.try_get("actor")?,
+                    })
+                })
+                .transpose()
+            }
+
             async fn session_create(&self, s: &SessionRow) -> Result<()> {
                 sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
                     .bind(s.created_at)
@@ -465,7 +744,38 @@ macro_rules! reporting_backend {
 
         #[async_trait]
         impl RollupTx for sqlx::Transaction<'static, $db> {
-            async fn write_rollups(&mut self, b: &BatchWrite) -> Result<()> {
+            async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT id, received_at, routed_at, tier, path, team, owner, contact_by, first_touch_at, accepted_at, status, stage, fallback, reassignments FROM leads WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id.clone());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut **self).await? {
+                        out.push(LeadFacts {
+                            id: r.try_get("id")?,
+                            received_at: r.try_get("received_at")?,
+                            routed_at: r.try_get("routed_at")?,
+                            tier: r.try_get("tier")?,
+                            path: r.try_get("path")?,
+                            team: r.try_get("team")?,
+                            owner: r.try_get("owner")?,
+                            contact_by: r.try_get("contact_by")?,
+                            first_touch_at: r.try_get("first_touch_at")?,
+                            accepted_at: r.try_get("accepted_at")?,
+                            status: r.try_get("status")?,
+                            stage: r.try_get("stage")?,
+                            fallback: r.try_get("fallback")?,
+                            reassignments: r.try_get("reassignments")?,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()> {
                 let r = rollups(b);
                 let rows: Vec<&DailyRow> = r.daily.values().collect();
                 for chunk in rows.chunks(CHUNK) {
@@ -506,6 +816,34 @@ macro_rules! reporting_backend {
                         .bind(id.clone())
                         .execute(&mut **self)
                         .await?;
+                }
+                // console_window: new leads from the batch itself (no read); changed leads
+                // as read before the write and again now. One multi-row upsert.
+                let changed = changed_leads(b);
+                let mut after = new_lead_facts(b, &r, &changed);
+                if !changed.is_empty() {
+                    after.extend(self.facts(&changed).await?);
+                }
+                let deltas: Vec<(WindowKey, WindowSums)> = window_deltas(&before, &after).into_iter().collect();
+                let cols = WINDOW_SUMS.join(", ");
+                let set: Vec<String> = WINDOW_SUMS
+                    .iter()
+                    .map(|c| format!("{c} = console_window.{c} + excluded.{c}"))
+                    .collect();
+                for chunk in deltas.chunks(CHUNK / 4) {
+                    let mut q = QueryBuilder::<$db>::new(format!("INSERT INTO console_window (day, tier, path, team, owner, {cols}) "));
+                    q.push_values(chunk, |mut v, ((day, tier, path, team, owner), sums)| {
+                        v.push_bind(*day)
+                            .push_bind(tier.clone())
+                            .push_bind(path.clone())
+                            .push_bind(team.clone())
+                            .push_bind(owner.clone());
+                        for x in sums {
+                            v.push_bind(*x);
+                        }
+                    });
+                    q.push(format!(" ON CONFLICT (day, tier, path, team, owner) DO UPDATE SET {}", set.join(", ")));
+                    q.build().execute(&mut **self).await?;
                 }
                 Ok(())
             }

@@ -56,6 +56,8 @@ both! {
     timers_come_due_fire_and_cancel: sqlite_timers_come_due_fire_and_cancel, postgres_timers_come_due_fire_and_cancel;
     console_rollups_and_window_figures: sqlite_console_rollups_and_window_figures, postgres_console_rollups_and_window_figures;
     console_sessions_expire_and_delete: sqlite_console_sessions_expire_and_delete, postgres_console_sessions_expire_and_delete;
+    console_window_rollup_equals_direct_computation: sqlite_console_window_rollup_equals_direct_computation, postgres_console_window_rollup_equals_direct_computation;
+    weekly_report_is_queued_once_and_delivered_like_any_message: sqlite_weekly_report_is_queued_once_and_delivered_like_any_message, postgres_weekly_report_is_queued_once_and_delivered_like_any_message;
 }
 
 /// A seeded history with known answers: rollups per day/tier/path, the speed histogram,
@@ -230,6 +232,274 @@ async fn console_rollups_and_window_figures(url: &str) {
     );
     let reasons = store.reasons(&["a".into(), "c".into()]).await.unwrap();
     assert_eq!(reasons.len(), 2);
+}
+
+/// Sorted, with the group key first, so two group lists compare exactly.
+fn by_key(
+    mut g: Vec<leadrouter_store::reporting::WindowGroup>,
+) -> Vec<leadrouter_store::reporting::WindowGroup> {
+    g.sort_by(|a, b| {
+        (&a.tier, &a.path, &a.team, &a.owner).cmp(&(&b.tier, &b.path, &b.team, &b.owner))
+    });
+    g
+}
+
+/// The rollup-based window figures (`window_days`, kept by `Tx::write`) equal the direct
+/// computation over the leads table (`window`) for a seeded history of new leads,
+/// touches, acceptances, manual and SLA reassignments, closes and fallbacks, for several
+/// windows and several "now"s; and the 0007 backfill rebuilds the same rollup.
+async fn console_window_rollup_equals_direct_computation(url: &str) {
+    use leadrouter_store::reporting::{DAY_US, day_of};
+    let store = open(url).await;
+    // A small deterministic generator (no dependency needed).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let tiers = ["hot", "warm", "standard"];
+    let paths = ["territory", "segment", "account_owner", "catch_all", "junk"];
+    let reps = [("r1", "t1"), ("r2", "t1"), ("r3", "t2")];
+    let day0 = day_of(T0) - 5 * DAY_US;
+    let mut version = 1;
+    let mut all: Vec<LeadRecord> = Vec::new();
+    for round in 0..6 {
+        let mut b = BatchWrite::default();
+        for i in 0..60 {
+            let id = format!("l{round}-{i}");
+            let mut l = lead(&id, None, None, None);
+            l.received_at = day0 + next(6) as i64 * DAY_US + next(DAY_US as u64) as i64;
+            l.routed_at = l.received_at + 100 + next(5000) as i64;
+            l.tier = tiers[next(3) as usize].into();
+            l.path = paths[next(5) as usize].into();
+            if matches!(l.path.as_str(), "catch_all" | "junk") {
+                l.queue = Some(l.path.clone());
+            } else {
+                let (r, t) = reps[next(3) as usize];
+                l.owner = Some(r.into());
+                l.team = Some(t.into());
+                l.contact_by = Some(l.routed_at + (1 + next(120) as i64) * MINUTE);
+            }
+            let mut d = decision(&id, "route", l.owner.as_deref(), l.routed_at);
+            if next(5) == 0 {
+                d.decision = Some(json!({"flags": ["fallback"]}).into());
+            }
+            b.decisions.push(d);
+            b.leads.push(l);
+        }
+        // Changes to leads from earlier rounds in the same batch as the new ones.
+        for _ in 0..(if all.is_empty() { 0 } else { 40 }) {
+            let l = all[next(all.len() as u64) as usize].clone();
+            if b.lead_updates.iter().any(|u| u.id == l.id) {
+                continue;
+            }
+            let mut u = LeadUpdate {
+                id: l.id.clone(),
+                owner: l.owner.clone(),
+                queue: l.queue.clone(),
+                team: l.team.clone(),
+                status: "open".into(),
+                stage: "early".into(),
+                outcome: None,
+                outcome_at: None,
+                contact_by: l.contact_by,
+                accepted_at: None,
+                first_touch_at: None,
+            };
+            match next(6) {
+                0 => u.accepted_at = Some(l.routed_at + next(10 * MINUTE as u64) as i64),
+                1 => u.first_touch_at = Some(l.routed_at + next(150 * MINUTE as u64) as i64),
+                2 => {
+                    // Reassigned (manual or by the SLA): new owner, team and deadline.
+                    let (r, t) = reps[next(3) as usize];
+                    u.owner = Some(r.into());
+                    u.team = Some(t.into());
+                    u.queue = None;
+                    u.contact_by = Some(l.routed_at + 30 * MINUTE);
+                    let kind = if next(2) == 0 {
+                        "manual"
+                    } else {
+                        "sla_reassign"
+                    };
+                    b.decisions
+                        .push(decision(&l.id, kind, Some(r), l.routed_at + MINUTE));
+                }
+                3 => {
+                    u.status = "won".into();
+                    u.stage = "late".into();
+                    u.first_touch_at = Some(l.routed_at + 2 * MINUTE);
+                }
+                4 => u.stage = "mid".into(),
+                _ => u.status = "lost".into(),
+            }
+            b.lead_updates.push(u);
+        }
+        all.extend(b.leads.iter().cloned());
+        commit(&*store, &b, version).await;
+        version += 1;
+    }
+    let check = |label: &'static str| {
+        let store = store.clone();
+        async move {
+            for (from, to) in [
+                (day0, day0 + 5 * DAY_US),
+                (day0 + DAY_US, day0 + DAY_US),
+                (day0 + 2 * DAY_US, day0 + 4 * DAY_US),
+                (day0 + 9 * DAY_US, day0 + 12 * DAY_US),
+            ] {
+                for now in [
+                    day0,
+                    day0 + 2 * DAY_US + 7 * MINUTE,
+                    day0 + 4 * DAY_US,
+                    day0 + 30 * DAY_US,
+                ] {
+                    let direct = by_key(store.window(from, to + DAY_US, now).await.unwrap());
+                    let rolled = by_key(store.window_days(from, to, now).await.unwrap());
+                    assert_eq!(rolled, direct, "{label}: days {from}..={to} at {now}");
+                }
+            }
+        }
+    };
+    check("kept by Tx::write").await;
+    // Something to compare: the history has leads, deadlines pending and due, and changes.
+    let full = store
+        .window(day0, day0 + 6 * DAY_US, day0 + 4 * DAY_US)
+        .await
+        .unwrap();
+    assert_eq!(full.iter().map(|g| g.leads).sum::<i64>(), 360);
+    assert!(full.iter().map(|g| g.reassigned).sum::<i64>() > 0);
+    assert!(full.iter().map(|g| g.won).sum::<i64>() > 0);
+    assert!(full.iter().map(|g| g.accepted).sum::<i64>() > 0);
+    assert!(full.iter().map(|g| g.fallbacks).sum::<i64>() > 0);
+    let due = |groups: Vec<leadrouter_store::reporting::WindowGroup>| {
+        groups.iter().map(|g| g.sla_due).sum::<i64>()
+    };
+    let due_before = due(store.window(day0, day0 + 6 * DAY_US, day0).await.unwrap());
+    let due_after = due(store
+        .window(day0, day0 + 6 * DAY_US, day0 + 30 * DAY_US)
+        .await
+        .unwrap());
+    assert!(
+        0 < due_before && due_before < due_after,
+        "touched leads are due at once, untouched ones when their deadline passes: {due_before} {due_after}"
+    );
+
+    // The migration's backfill rebuilds the same rollup from the leads table.
+    // Each backend runs its own migration file (today they have the same text).
+    let migrations = [
+        include_str!("../migrations/sqlite/0007_console_rollups.sql"),
+        include_str!("../migrations/postgres/0007_console_rollups.sql"),
+    ];
+    let migration = migrations[usize::from(!url.starts_with("sqlite"))];
+    let start = migration.find("INSERT INTO console_window").unwrap();
+    let end = migration[start..]
+        .find("DROP INDEX")
+        .map_or(migration.len(), |e| start + e);
+    let backfill = &migration[start..end];
+    if url.starts_with("sqlite") {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql("DELETE FROM console_window")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(backfill.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    } else {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql("DELETE FROM console_window")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(backfill.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .window_days(day0, day0 + 6 * DAY_US, day0)
+            .await
+            .unwrap()
+            .len()
+            > 10
+    );
+    check("rebuilt by the 0007 backfill").await;
+}
+
+/// A week's report is queued once (its row and its outbox rows in one transaction), even
+/// when two instances race; the rows, keyed `report:<week>` instead of a lead id, are
+/// claimed, retried and dead-lettered like any message.
+async fn weekly_report_is_queued_once_and_delivered_like_any_message(url: &str) {
+    use leadrouter_store::reporting::WeeklyReportRow;
+    let store = open(url).await;
+    let row = |actor: &str| WeeklyReportRow {
+        week: "2026-W48".into(),
+        queued_at: T0,
+        recipients: 2,
+        actor: actor.into(),
+    };
+    let mail = |id: &str, to: &str| {
+        let mut o = outbox_row(id, "report:2026-W48", "email", T0);
+        o.kind = "weekly_report".into();
+        o.recipient = to.into();
+        o
+    };
+    assert_eq!(store.weekly_report("2026-W48").await.unwrap(), None);
+    // Two instances at once: exactly one wins, and only its rows exist.
+    let (row_a, row_b) = (row("schedule"), row("admin-api"));
+    let rows_a = [mail("w-a1", "m1@x.com"), mail("w-a2", "m2@x.com")];
+    let rows_b = [mail("w-b1", "m1@x.com"), mail("w-b2", "m2@x.com")];
+    let (a, b) = tokio::join!(
+        store.weekly_report_queue(&row_a, &rows_a),
+        store.weekly_report_queue(&row_b, &rows_b),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        a != b,
+        "exactly one of two racing writers queues the week: {a} {b}"
+    );
+    let winner = if a { "w-a" } else { "w-b" };
+    let stored = store.weekly_report("2026-W48").await.unwrap().unwrap();
+    assert_eq!(stored.actor, if a { "schedule" } else { "admin-api" });
+    assert_eq!(stored.recipients, 2);
+    let rows = store.outbox("report:2026-W48").await.unwrap();
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, [format!("{winner}1"), format!("{winner}2")]);
+    // A later attempt (a restart) queues nothing.
+    assert!(
+        !store
+            .weekly_report_queue(&row("schedule"), &[mail("w-c1", "m1@x.com")])
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.outbox("report:2026-W48").await.unwrap().len(), 2);
+    // Both recipients are claimable at once (ordering is per recipient); one dies.
+    let claimed = store.claim_outbox("worker", T0, MINUTE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    store
+        .complete_outbox(&claimed[0].id, &OutboxResult::Delivered { at: T0 + 1 })
+        .await
+        .unwrap();
+    store
+        .complete_outbox(
+            &claimed[1].id,
+            &OutboxResult::Dead {
+                error: "mailbox unavailable".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].lead_id, "report:2026-W48");
+    assert_eq!(dead[0].kind, "weekly_report");
 }
 
 async fn console_sessions_expire_and_delete(url: &str) {

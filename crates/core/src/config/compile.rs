@@ -1089,6 +1089,8 @@ impl<'a> Compiler<'a> {
 
         Some(CompiledConfig {
             version: String::new(),
+            organization_tz: org_tz,
+            organization_tz_name: org_tz_name,
             organization_name: raw
                 .organization
                 .name

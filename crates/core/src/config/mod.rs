@@ -419,6 +419,10 @@ pub struct CompiledConfig {
     /// "sha256:<16 hex>" over every source file's bytes.
     pub version: String,
     pub organization_name: String,
+    /// `organization.timezone` (UTC when not given): the company's zone, e.g. for the
+    /// weekly report's schedule.
+    pub organization_tz: TimeZone,
+    pub organization_tz_name: String,
     pub console_url: Option<String>,
     pub routing: RoutingOptions,
     pub queues: Vec<String>,

@@ -128,12 +128,36 @@ impl Mail {
         }
     }
 
+    /// The decoded body of the MIME part with this content type (multipart messages).
+    pub fn part(&self, content_type: &str) -> Option<String> {
+        let start = self.data.find(&format!("Content-Type: {content_type}"))?;
+        let rest = &self.data[start..];
+        let (head, body) = rest.split_once("\r\n\r\n")?;
+        let body = body.split("\r\n--").next().unwrap_or(body);
+        let enc = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Transfer-Encoding:"))
+            .map(|e| e.trim().to_ascii_lowercase());
+        Some(match enc.as_deref() {
+            Some("base64") => {
+                use base64::Engine as _;
+                let compact: String = body.split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .expect("base64 part");
+                String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+            }
+            Some("quoted-printable") => decode_qp(body),
+            _ => body.replace("\r\n", "\n"),
+        })
+    }
+
     pub fn is_to(&self, address: &str) -> bool {
         self.to.iter().any(|t| t.eq_ignore_ascii_case(address))
     }
 }
 
-fn decode_qp(s: &str) -> String {
+pub fn decode_qp(s: &str) -> String {
     let s = s.replace("=\r\n", "");
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -637,9 +661,14 @@ pub struct Service {
 impl Service {
     /// Start with the test clock (LEADROUTER_TEST_CLOCK=1) on a fresh database.
     pub async fn start(rx: &Receivers) -> Service {
+        Service::start_with(rx, rx.config_text()).await
+    }
+
+    /// Like [`Service::start`], with this config text instead of the fixture's.
+    pub async fn start_with(rx: &Receivers, config_text: String) -> Service {
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = dir.path().join("notify.toml");
-        std::fs::write(&config, rx.config_text()).expect("writing the config");
+        std::fs::write(&config, config_text).expect("writing the config");
         let db = dir.path().join("leadrouter.db");
         let mut env = rx.env();
         env.push(("LEADROUTER_TEST_CLOCK".into(), "1".into()));

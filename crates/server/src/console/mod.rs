@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod overview;
 pub mod queues;
 pub mod report;
+pub mod report_mail;
 pub mod reps;
 pub mod try_lead;
 
@@ -463,6 +464,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
+        .route("/v1/reports/weekly/send", post(report_mail::send_now))
         .with_state(st)
 }
 

@@ -49,7 +49,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
     let store = &st.app.shared.store;
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now().as_microsecond();
-    let today = window(&st, day_of(now), now + 1).await?;
+    let today = window(&st, day_of(now), day_of(now)).await?;
     let week = last_week(&st).await?;
     let triage: Vec<String> = [
         QueueRole::CatchAll,

@@ -35,6 +35,9 @@ pub struct Row {
 
 pub struct Dead {
     pub lead_id: String,
+    /// The lead's page, or the report page for a weekly report (`report:<week>`).
+    pub href: String,
+    pub what: &'static str,
     pub kind: String,
     pub channel: String,
     pub recipient: String,
@@ -105,6 +108,15 @@ pub async fn page(
         dead_rows = dead
             .into_iter()
             .map(|m| Dead {
+                href: match m.lead_id.strip_prefix("report:") {
+                    Some(week) => format!("/console/report?week={week}"),
+                    None => format!("/console/leads/{}", m.lead_id),
+                },
+                what: if m.lead_id.starts_with("report:") {
+                    "report"
+                } else {
+                    "lead"
+                },
                 lead_id: m.lead_id,
                 kind: m.kind,
                 channel: m.channel,

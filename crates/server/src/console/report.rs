@@ -24,17 +24,22 @@ pub struct WindowFigures {
     pub p99: Option<f64>,
 }
 
-/// MET-1 over `[from, to)`. `from` and `to` should be UTC midnights (or `to` = now): the
-/// speed histogram is kept per day.
-pub async fn window(st: &ConsoleState, from: i64, to: i64) -> Result<WindowFigures, ConsoleError> {
+/// MET-1 over the UTC days `[from_day, to_day]` (UTC midnights), from the rollups: the
+/// window sums from `console_window`, the speed quantiles from `console_speed`. Today's
+/// row holds the leads received so far (leads are never received after now).
+pub async fn window(
+    st: &ConsoleState,
+    from_day: i64,
+    to_day: i64,
+) -> Result<WindowFigures, ConsoleError> {
     let store = &st.app.shared.store;
     let now = st.app.shared.clock.now().as_microsecond();
-    let groups = store.window(from, to, now).await?;
-    let speed = store.speed(day_of(from), day_of(to - 1)).await?;
+    let groups = store.window_days(from_day, to_day, now).await?;
+    let speed = store.speed(from_day, to_day).await?;
     let cfg = st.app.shared.config.load_full();
     Ok(WindowFigures {
-        from,
-        to,
+        from: from_day,
+        to: to_day + DAY_US,
         figures: figures(&groups, &cfg),
         p50: speed_quantile(&speed, 0.5),
         p99: speed_quantile(&speed, 0.99),
@@ -43,8 +48,8 @@ pub async fn window(st: &ConsoleState, from: i64, to: i64) -> Result<WindowFigur
 
 /// The last seven UTC days including today (the overview's "this week").
 pub async fn last_week(st: &ConsoleState) -> Result<WindowFigures, ConsoleError> {
-    let now = st.app.shared.clock.now().as_microsecond();
-    window(st, day_of(now) - 6 * DAY_US, now + 1).await
+    let today = day_of(st.app.shared.clock.now().as_microsecond());
+    window(st, today - 6 * DAY_US, today).await
 }
 
 #[derive(Deserialize, Default)]
@@ -319,9 +324,7 @@ async fn week_figures(
     st: &ConsoleState,
     q: &WeekQuery,
 ) -> Result<(String, i64, WindowFigures), ConsoleError> {
-    let (week, start) = parse_week(q.week.as_deref(), st.app.shared.clock.now())?;
-    let w = window(st, start, start + 7 * DAY_US).await?;
-    Ok((week, start, w))
+    week_window(st, q.week.as_deref(), st.app.shared.clock.now()).await
 }
 
 fn range_text(start: i64) -> String {
@@ -348,6 +351,46 @@ pub fn email_html(
         lines: &lines,
     }
     .render()?)
+}
+
+/// The report as plain text: the alternative part of the email, for clients without HTML.
+pub fn email_text(org: &str, week: &str, start: i64, w: &WindowFigures) -> String {
+    let mut out = format!(
+        "{org}: lead routing report {week}, {}\n\n",
+        range_text(start)
+    );
+    for l in shown(&lines(w)) {
+        let scope = if l.scope.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", l.scope)
+        };
+        let mut extra = Vec::new();
+        if !l.detail.is_empty() {
+            extra.push(l.detail.clone());
+        }
+        if !l.target.is_empty() {
+            extra.push(format!("target {}", l.target));
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", extra.join(", "))
+        };
+        let _ = writeln!(out, "{}{scope}: {}{extra}", l.label, l.value);
+    }
+    out
+}
+
+/// The figures of an ISO week (`None`: the last full week before `now`).
+pub async fn week_window(
+    st: &ConsoleState,
+    week: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<(String, i64, WindowFigures), ConsoleError> {
+    let (week, start) = parse_week(week, now)?;
+    let w = window(st, start, start + 6 * DAY_US).await?;
+    Ok((week, start, w))
 }
 
 pub async fn page(
