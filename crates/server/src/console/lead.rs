@@ -322,6 +322,21 @@ pub fn facts(trace: &RoutingTrace) -> Vec<(String, String, String)> {
         ),
         Some("shipped domain lists"),
     );
+    // ENR-2: every field a provider or a local signal supplied, and what failed.
+    for (field, provider) in &f.enrichment_sources {
+        v.push((
+            format!("{} (enrichment)", field.replace('_', " ")),
+            "supplied".to_string(),
+            provider.clone(),
+        ));
+    }
+    for why in &f.enrichment_failures {
+        v.push((
+            "enrichment failed".to_string(),
+            why.clone(),
+            "provider chain".to_string(),
+        ));
+    }
     v
 }
 
@@ -595,4 +610,49 @@ pub async fn page(
         }
         .render()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_list_enrichment_sources_and_failures() {
+        let mut f = leadrouter_core::trace::Facts {
+            employees: Some(750),
+            employees_source: Some("enrichment:vendor-export".into()),
+            ..Default::default()
+        };
+        f.enrichment_sources
+            .insert("employees".into(), "vendor-export".into());
+        f.enrichment_sources
+            .insert("tech_stack".into(), "acme-data".into());
+        f.enrichment_failures
+            .push("acme-data: timed out after 800ms".into());
+        let trace = RoutingTrace {
+            config_version: "sha256:test".into(),
+            at: jiff::Timestamp::UNIX_EPOCH,
+            facts: f,
+            steps: Vec::new(),
+        };
+        let rows = facts(&trace);
+        let has =
+            |k: &str, v: &str, src: &str| rows.iter().any(|(a, b, c)| a == k && b == v && c == src);
+        assert!(
+            has("employees", "750", "enrichment:vendor-export"),
+            "{rows:?}"
+        );
+        assert!(
+            has("tech stack (enrichment)", "supplied", "acme-data"),
+            "{rows:?}"
+        );
+        assert!(
+            has(
+                "enrichment failed",
+                "acme-data: timed out after 800ms",
+                "provider chain"
+            ),
+            "{rows:?}"
+        );
+    }
 }
