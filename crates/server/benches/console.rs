@@ -143,6 +143,7 @@ async fn seed(
                 account_domain: None,
                 accepted_at: first_touch.map(|t| t - 30_000_000),
                 first_touch_at: first_touch,
+                fallback: false,
             });
             // Tx::write inserts new leads untouched (as intake does); acceptance and first
             // touch are stored by a lead update, as when the rep accepts and calls.
@@ -163,6 +164,7 @@ async fn seed(
                 });
             }
             let fallback = owner.is_some() && rng.random_bool(0.06);
+            b.leads.last_mut().expect("just pushed").fallback = fallback;
             if queue.is_some() || fallback {
                 b.decisions.push(DecisionRecord {
                     lead_id: id.clone(),

@@ -771,6 +771,7 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         account_domain: d.account.clone(),
         accepted_at: None,
         first_touch_at: None,
+        fallback: d.flags.contains(&leadrouter_core::trace::Flag::Fallback),
     }
 }
 

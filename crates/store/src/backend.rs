@@ -298,6 +298,7 @@ macro_rules! backend {
                 account_domain: r.try_get("account_domain")?,
                 accepted_at: r.try_get("accepted_at")?,
                 first_touch_at: r.try_get("first_touch_at")?,
+                fallback: r.try_get::<i64, _>("fallback")? != 0,
             })
         }
 
@@ -467,7 +468,7 @@ macro_rules! backend {
                 let tx = &mut *self.tx;
                 for chunk in b.leads.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain) ",
+                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain, fallback) ",
                     );
                     q.push_values(chunk, |mut v, l| {
                         v.push_bind(l.id.clone())
@@ -491,7 +492,8 @@ macro_rules! backend {
                             .push_bind(l.route_by)
                             .push_bind(l.contact_by)
                             .push_bind(l.config_version.clone())
-                            .push_bind(l.account_domain.clone());
+                            .push_bind(l.account_domain.clone())
+                            .push_bind(i64::from(l.fallback));
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -73,6 +73,9 @@ pub struct LeadRecord {
     pub accepted_at: Option<i64>,
     #[serde(default)]
     pub first_touch_at: Option<i64>,
+    /// The decision fell back from its first choice (MET-1 fallback frequency).
+    #[serde(default)]
+    pub fallback: bool,
 }
 
 /// A message to deliver (transactional outbox).

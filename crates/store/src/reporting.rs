@@ -2,8 +2,9 @@
 //! routing [`Store`](crate::Store) trait: rollups per day, window aggregates over a
 //! covering index, queue and rep listings, and the console's own session rows.
 //!
-//! The rollups (`console_daily`, `console_speed`) and the per-lead reporting columns
-//! (`fallback`, `reassignments`) are written by [`RollupTx::write_rollups`], which every
+//! The rollups (`console_daily`, `console_speed`, `console_window`) and the
+//! `reassignments` column are written by [`RollupTx::write_rollups`] (the `fallback`
+//! column comes with the lead row itself, from `LeadRecord::fallback`), which every
 //! backend's `Tx::write` calls inside the routing transaction, so a rollup never
 //! disagrees with the leads it counts.
 
@@ -171,42 +172,23 @@ pub trait Reporting: Send + Sync + 'static {
 pub struct Rollups {
     pub daily: BTreeMap<(i64, String, String), DailyRow>,
     pub speed: BTreeMap<(i64, i64), i64>,
-    /// New leads whose decision fell back from the first choice.
-    pub fallback: Vec<String>,
     /// Reassignments per lead (manual or SLA).
     pub reassigned: BTreeMap<String, i64>,
-}
-
-fn has_fallback(decision: Option<&crate::JsonText>) -> bool {
-    // Only the flags are read; serde skips the rest of the decision without building it.
-    #[derive(serde::Deserialize)]
-    struct Flags {
-        #[serde(default)]
-        flags: Vec<String>,
-    }
-    decision
-        .and_then(|d| d.parse::<Flags>())
-        .is_some_and(|f| f.flags.iter().any(|x| x == "fallback"))
 }
 
 /// What a batch adds to the rollups: its new leads (counted once, on the day they were
 /// received) and its reassignment decisions.
 pub fn rollups(b: &BatchWrite) -> Rollups {
     let mut r = Rollups::default();
-    let mut fallback_ids = std::collections::HashSet::new();
     for d in &b.decisions {
-        match d.kind.as_str() {
-            "route" if has_fallback(d.decision.as_ref()) => {
-                fallback_ids.insert(d.lead_id.as_str());
-            }
-            "manual" | "sla_reassign" => *r.reassigned.entry(d.lead_id.clone()).or_default() += 1,
-            _ => {}
+        if matches!(d.kind.as_str(), "manual" | "sla_reassign") {
+            *r.reassigned.entry(d.lead_id.clone()).or_default() += 1;
         }
     }
     for l in &b.leads {
         let day = day_of(l.received_at);
         let us = (l.routed_at - l.received_at).max(0);
-        let fb = fallback_ids.contains(l.id.as_str());
+        let fb = l.fallback;
         let row = r
             .daily
             .entry((day, l.tier.clone(), l.path.clone()))
@@ -221,9 +203,6 @@ pub fn rollups(b: &BatchWrite) -> Rollups {
         row.fallbacks += i64::from(fb);
         row.assign_us_sum += us;
         *r.speed.entry((day, speed_bucket(us))).or_default() += 1;
-        if fb {
-            r.fallback.push(l.id.clone());
-        }
     }
     r
 }
@@ -338,8 +317,7 @@ pub fn changed_leads(b: &BatchWrite) -> Vec<String> {
 
 /// New leads as `Tx::write` stores them (no acceptance or touch yet; the fallback flag and
 /// reassignment count from the batch), except those also changed in the same batch.
-fn new_lead_facts(b: &BatchWrite, r: &Rollups, changed: &[String]) -> Vec<LeadFacts> {
-    let fallback: std::collections::HashSet<&str> = r.fallback.iter().map(String::as_str).collect();
+fn new_lead_facts(b: &BatchWrite, changed: &[String]) -> Vec<LeadFacts> {
     b.leads
         .iter()
         .filter(|l| changed.binary_search(&l.id).is_err())
@@ -356,7 +334,7 @@ fn new_lead_facts(b: &BatchWrite, r: &Rollups, changed: &[String]) -> Vec<LeadFa
             accepted_at: None,
             status: l.status.clone(),
             stage: l.stage.clone(),
-            fallback: i64::from(fallback.contains(l.id.as_str())),
+            fallback: i64::from(l.fallback),
             reassignments: 0,
         })
         .collect()
@@ -801,15 +779,6 @@ macro_rules! reporting_backend {
                     q.push(" ON CONFLICT (day, bucket) DO UPDATE SET n = console_speed.n + excluded.n");
                     q.build().execute(&mut **self).await?;
                 }
-                for chunk in r.fallback.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("UPDATE leads SET fallback = 1 WHERE id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id.clone());
-                    }
-                    q.push(")");
-                    q.build().execute(&mut **self).await?;
-                }
                 for (id, n) in &r.reassigned {
                     sqlx::query("UPDATE leads SET reassignments = reassignments + $1 WHERE id = $2")
                         .bind(*n)
@@ -820,7 +789,7 @@ macro_rules! reporting_backend {
                 // console_window: new leads from the batch itself (no read); changed leads
                 // as read before the write and again now. One multi-row upsert.
                 let changed = changed_leads(b);
-                let mut after = new_lead_facts(b, &r, &changed);
+                let mut after = new_lead_facts(b, &changed);
                 if !changed.is_empty() {
                     after.extend(self.facts(&changed).await?);
                 }

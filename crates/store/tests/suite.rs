@@ -90,6 +90,8 @@ async fn console_rollups_and_window_figures(url: &str) {
     c.routed_at = T0 + DAY_US + 300;
     c.tier = "standard".into();
     c.path = "catch_all".into();
+    // The sequencer sets the flag from the decision's `fallback` flag.
+    b.fallback = true;
     let mut d_fb = decision("b", "route", Some("r2"), T0);
     d_fb.decision = Some(json!({"flags": ["fallback"]}).into());
     let batch = BatchWrite {
@@ -285,6 +287,7 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
             let mut d = decision(&id, "route", l.owner.as_deref(), l.routed_at);
             if next(5) == 0 {
                 d.decision = Some(json!({"flags": ["fallback"]}).into());
+                l.fallback = true;
             }
             b.decisions.push(d);
             b.leads.push(l);
@@ -747,6 +750,7 @@ fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>)
             .map(|(_, d)| d.to_string()),
         accepted_at: None,
         first_touch_at: None,
+        fallback: false,
     }
 }
 
