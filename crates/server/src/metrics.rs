@@ -24,6 +24,7 @@ pub struct Metrics {
     speed_to_assign: Histogram,
     batch_size: Histogram,
     batch_seconds: Histogram,
+    batch_phase: Family<PhaseLabels, Histogram, fn() -> Histogram>,
     deliveries: Family<DeliveryLabels, Counter>,
     delivery_latency: Histogram,
     timer_lag: Histogram,
@@ -58,6 +59,13 @@ struct TeamLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PathLabels {
     path: String,
+}
+
+/// A step of a routing transaction: `read` (lock, state and the batch's reads),
+/// `decide` (every job's decision in memory), `write` (the batch's INSERTs), `commit`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -98,6 +106,13 @@ impl Default for Metrics {
             "commit_batch_seconds",
             "Duration of a routing transaction",
             batch_seconds.clone(),
+        );
+        let batch_phase: Family<PhaseLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_02, 2.0, 20)));
+        registry.register(
+            "commit_batch_phase_seconds",
+            "Time a routing transaction spends in each step (read, decide, write, commit)",
+            batch_phase.clone(),
         );
         let deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
@@ -164,6 +179,7 @@ impl Default for Metrics {
             speed_to_assign,
             batch_size,
             batch_seconds,
+            batch_phase,
         }
     }
 }
@@ -191,6 +207,12 @@ impl Metrics {
     pub fn observe_batch(&self, n: usize, took: std::time::Duration) {
         self.batch_size.observe(n as f64);
         self.batch_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn observe_phase(&self, phase: &'static str, took: std::time::Duration) {
+        self.batch_phase
+            .get_or_create(&PhaseLabels { phase })
+            .observe(took.as_secs_f64());
     }
 
     pub fn observe_delivery(

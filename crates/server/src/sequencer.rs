@@ -429,8 +429,11 @@ async fn process(
     jobs: &[Job],
 ) -> Result<(Vec<Reply>, bool), JobError> {
     let cfg = bx.cfg;
+    let mut phase = std::time::Instant::now();
     let mut tx = store.begin().await.map_err(db)?;
+    bx.metrics.observe_phase("begin", lap(&mut phase));
     let version = tx.lock_state().await.map_err(db)?;
+    bx.metrics.observe_phase("lock", lap(&mut phase));
     if cache.as_ref().is_none_or(|c| c.version != version) {
         let state = tx.load_state().await.map_err(db)?;
         *cache = Some(Cache { version, state });
@@ -509,6 +512,7 @@ async fn process(
             .collect()
     };
 
+    bx.metrics.observe_phase("read", lap(&mut phase));
     let mut w = Writes::default();
     let mut replies = Vec::with_capacity(jobs.len());
     let mut in_batch: HashMap<String, RouteReply> = HashMap::new();
@@ -593,15 +597,19 @@ async fn process(
         replies.push(reply);
     }
     let batch = w.finish(state);
+    bx.metrics.observe_phase("decide", lap(&mut phase));
     if batch.is_empty() {
         tx.rollback().await.map_err(db)?;
         return Ok((replies, false));
     }
     let queued_messages = !batch.outbox.is_empty();
     tx.write(&batch, version + 1).await.map_err(db)?;
+    bx.metrics.observe_phase("write", lap(&mut phase));
     // From here the outcome can be unknown: a COMMIT that errors or times out may still
     // have been applied by the database.
-    match tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await {
+    let committed = tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await;
+    bx.metrics.observe_phase("commit", lap(&mut phase));
+    match committed {
         Ok(Ok(())) => {
             c.version = version + 1;
             Ok((replies, queued_messages))
@@ -609,6 +617,14 @@ async fn process(
         Ok(Err(e)) => Err(JobError::Unknown(e.to_string())),
         Err(_) => Err(JobError::Unknown("COMMIT timed out".into())),
     }
+}
+
+/// Time since `since`, and restart the stopwatch.
+fn lap(since: &mut std::time::Instant) -> std::time::Duration {
+    let now = std::time::Instant::now();
+    let took = now - *since;
+    *since = now;
+    took
 }
 
 fn route_one(

@@ -7,9 +7,6 @@ use crate::*;
 use sqlx::{QueryBuilder, Row};
 use std::str::FromStr;
 
-/// Rows per multi-row INSERT: keeps binds under SQLite's 32,766 and PostgreSQL's 65,535.
-const CHUNK: usize = 400;
-
 fn json_or_null(s: Option<String>) -> Option<JsonText> {
     s.and_then(JsonText::from_stored)
 }
@@ -31,7 +28,7 @@ macro_rules! claim_sql {
 }
 
 macro_rules! backend {
-    ($store:ident, $tx:ident, $db:ty, $lock_sql:expr, $claim_lock:literal) => {
+    ($store:ident, $tx:ident, $db:ty, $inner:ty, $lock_sql:expr, $claim_lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -110,7 +107,7 @@ macro_rules! backend {
 
             async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                for chunk in accounts.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&accounts, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (domain, name, owner, named, config_version) ");
                     q.push_values(chunk, |mut v, a| {
                         v.push_bind(a.domain.clone())
@@ -267,7 +264,7 @@ macro_rules! backend {
         }
 
         pub struct $tx {
-            tx: sqlx::Transaction<'static, $db>,
+            tx: $inner,
         }
 
         fn lead_from_row(r: &<$db as sqlx::Database>::Row) -> Result<LeadRecord> {
@@ -382,7 +379,7 @@ macro_rules! backend {
 
             async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>> {
                 let mut out = HashMap::new();
-                for chunk in keys.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&keys, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT key, lead_id, status, response FROM idempotency WHERE key IN (");
                     let mut sep = q.separated(", ");
                     for k in chunk {
@@ -399,7 +396,7 @@ macro_rules! backend {
             async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>> {
                 use leadrouter_core::state::PriorStatus;
                 let mut out = HashMap::new();
-                for chunk in emails.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&emails, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note, last_lead_id FROM people WHERE email IN (");
                     let mut sep = q.separated(", ");
                     for e in chunk {
@@ -428,7 +425,7 @@ macro_rules! backend {
 
             async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>> {
                 let mut out = Vec::new();
-                for chunk in ids.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT * FROM leads WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
@@ -444,7 +441,7 @@ macro_rules! backend {
 
             async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>> {
                 let mut out = Vec::new();
-                for chunk in ids.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT * FROM sla_timers WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
@@ -461,12 +458,12 @@ macro_rules! backend {
             async fn write(&mut self, b: &BatchWrite, version: i64) -> Result<()> {
                 // Console rollups: the changed leads' reporting columns before this write.
                 let before = crate::reporting::RollupTx::facts(
-                    &mut self.tx,
+                    &mut *self.tx,
                     &crate::reporting::changed_leads(b),
                 )
                 .await?;
                 let tx = &mut *self.tx;
-                for chunk in b.leads.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.leads, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain, fallback) ",
                     );
@@ -513,7 +510,7 @@ macro_rules! backend {
                         .execute(&mut *tx)
                         .await?;
                 }
-                for chunk in b.decisions.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.decisions, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision, trace) ",
                     );
@@ -531,7 +528,7 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.people.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.people, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO people (email, owner, status, disqualified_at, note, first_seen_at, last_seen_at, lead_count, last_lead_id) ",
                     );
@@ -553,7 +550,7 @@ macro_rules! backend {
                     q.push(" ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, status = excluded.status, disqualified_at = excluded.disqualified_at, note = excluded.note, last_seen_at = excluded.last_seen_at, lead_count = people.lead_count + excluded.lead_count, last_lead_id = excluded.last_lead_id");
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.rotations.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.rotations, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO rotations (team, rep, pass) ");
                     q.push_values(chunk, |mut v, (team, rep, pass)| {
                         v.push_bind(team.clone()).push_bind(rep.clone()).push_bind(*pass);
@@ -561,7 +558,7 @@ macro_rules! backend {
                     q.push(" ON CONFLICT (team, rep) DO UPDATE SET pass = excluded.pass");
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.clocks.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.clocks, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO rotation_clocks (team, virtual_time) ");
                     q.push_values(chunk, |mut v, (team, vt)| {
                         v.push_bind(team.clone()).push_bind(*vt);
@@ -569,7 +566,7 @@ macro_rules! backend {
                     q.push(" ON CONFLICT (team) DO UPDATE SET virtual_time = excluded.virtual_time");
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.rep_state.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.rep_state, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO rep_state (rep, early, mid, late, daily_date, daily_count, out, out_until, out_note) ",
                     );
@@ -587,7 +584,7 @@ macro_rules! backend {
                     q.push(" ON CONFLICT (rep) DO UPDATE SET early = excluded.early, mid = excluded.mid, late = excluded.late, daily_date = excluded.daily_date, daily_count = excluded.daily_count, out = excluded.out, out_until = excluded.out_until, out_note = excluded.out_note");
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.idempotency.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.idempotency, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO idempotency (key, lead_id, status, response, created_at) ");
                     q.push_values(chunk, |mut v, (key, r, at)| {
                         v.push_bind(key.clone())
@@ -598,7 +595,7 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.cancel_timers.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.cancel_timers, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("UPDATE sla_timers SET status = 'cancelled' WHERE status = 'pending' AND lead_id IN (");
                     let mut ids = q.separated(", ");
                     for lead in chunk {
@@ -614,7 +611,7 @@ macro_rules! backend {
                         .execute(&mut *tx)
                         .await?;
                 }
-                for chunk in b.timers.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.timers, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO sla_timers (id, lead_id, step, due_at, status, owner, fired_at, created_at) ");
                     q.push_values(chunk, |mut v, t| {
                         v.push_bind(t.id.clone())
@@ -628,7 +625,7 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
-                for chunk in b.outbox.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&b.outbox, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
                     q.push_values(chunk, |mut v, o| {
                         v.push_bind(o.id.clone())
@@ -649,7 +646,7 @@ macro_rules! backend {
                     .execute(&mut *tx)
                     .await?;
                 // Console rollups and reporting columns, in the same transaction.
-                crate::reporting::RollupTx::write_rollups(&mut self.tx, b, before).await?;
+                crate::reporting::RollupTx::write_rollups(&mut *self.tx, b, before).await?;
                 Ok(())
             }
 
@@ -679,9 +676,84 @@ pub mod sqlite {
         /// The one connection routing transactions use. SQLite has one writer at a time
         /// anyway, and in WAL mode a connection's page cache is dropped whenever another
         /// connection commits: a dedicated writer keeps its cache (the indexes) warm.
-        writer: sqlx::SqlitePool,
+        /// Owned outright rather than through a pool: taking it is a mutex, not a pool
+        /// checkout with a hand-back task and a ping on the routing path.
+        writer: Arc<tokio::sync::Mutex<Writer>>,
         name: &'static str,
         _checkpointer: AbortOnDrop,
+    }
+
+    pub(crate) struct Writer {
+        conn: Option<sqlx::SqliteConnection>,
+        opts: SqliteConnectOptions,
+        /// A transaction was begun and neither committed nor rolled back (its `WriterTx`
+        /// was dropped, or COMMIT failed or timed out): roll it back before the next.
+        open: bool,
+    }
+
+    impl Writer {
+        async fn connection(&mut self) -> Result<&mut sqlx::SqliteConnection> {
+            use sqlx::Connection;
+            let conn = match self.conn.take() {
+                Some(c) => c,
+                None => sqlx::SqliteConnection::connect_with(&self.opts).await?,
+            };
+            Ok(self.conn.insert(conn))
+        }
+
+        async fn begin(&mut self) -> Result<()> {
+            if self.open {
+                // Nothing to do if the COMMIT did go through ("no transaction is active").
+                let _ = sqlx::query("ROLLBACK").execute(self.connection().await?).await;
+                self.open = false;
+            }
+            let first = sqlx::query("BEGIN IMMEDIATE")
+                .execute(self.connection().await?)
+                .await;
+            if let Err(e) = first {
+                // A connection whose thread died, or a file that went away: reconnect once.
+                tracing::warn!(error = %e, "BEGIN failed on the SQLite writer; reconnecting");
+                self.conn = None;
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(self.connection().await?)
+                    .await?;
+            }
+            self.open = true;
+            Ok(())
+        }
+    }
+
+    /// A routing transaction on the writer connection, which it holds until it ends.
+    pub struct WriterTx(tokio::sync::OwnedMutexGuard<Writer>);
+
+    impl WriterTx {
+        async fn finish(mut self, sql: &'static str) -> std::result::Result<(), sqlx::Error> {
+            sqlx::query(sql).execute(&mut *self).await?;
+            self.0.open = false;
+            Ok(())
+        }
+
+        pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+            self.finish("COMMIT").await
+        }
+
+        pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+            self.finish("ROLLBACK").await
+        }
+    }
+
+    impl std::ops::Deref for WriterTx {
+        type Target = sqlx::SqliteConnection;
+        fn deref(&self) -> &sqlx::SqliteConnection {
+            // `Writer::begin` always leaves a connection in place.
+            self.0.conn.as_ref().expect("writer connection")
+        }
+    }
+
+    impl std::ops::DerefMut for WriterTx {
+        fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
+            self.0.conn.as_mut().expect("writer connection")
+        }
     }
 
     /// Stops the background checkpointer when the store is dropped.
@@ -748,12 +820,18 @@ pub mod sqlite {
                 .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .acquire_timeout(std::time::Duration::from_secs(30))
-                .connect_with(opts)
-                .await?;
+            // Room for every multi-row statement text the write path uses (a few sizes per
+            // table, see `statement_chunks`) so none is prepared twice.
+            let writer_opts = opts.statement_cache_capacity(512);
+            let conn = {
+                use sqlx::Connection;
+                sqlx::SqliteConnection::connect_with(&writer_opts).await?
+            };
+            let writer = Arc::new(tokio::sync::Mutex::new(Writer {
+                conn: Some(conn),
+                opts: writer_opts,
+                open: false,
+            }));
             let checkpointer = AbortOnDrop(tokio::spawn(checkpoint_loop(pool.clone())));
             Ok(SqliteStore {
                 pool,
@@ -763,8 +841,10 @@ pub mod sqlite {
             })
         }
 
-        async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-            Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        async fn begin_tx(&self) -> Result<WriterTx> {
+            let mut w = self.writer.clone().lock_owned().await;
+            w.begin().await?;
+            Ok(WriterTx(w))
         }
     }
 
@@ -772,6 +852,7 @@ pub mod sqlite {
         SqliteStore,
         SqliteTx,
         sqlx::Sqlite,
+        WriterTx,
         "SELECT version FROM state_version WHERE id = 1",
         ""
     );
@@ -826,6 +907,7 @@ pub mod postgres {
         PgStore,
         PgTx,
         sqlx::Postgres,
+        sqlx::Transaction<'static, sqlx::Postgres>,
         "SELECT version FROM state_version WHERE id = 1 FOR UPDATE",
         "FOR UPDATE SKIP LOCKED"
     );

@@ -366,3 +366,54 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         Err(StoreError::Url(url.to_string()))
     }
 }
+
+/// Most rows in one multi-row statement: a power of two, so [`statement_chunks`] cuts
+/// batches into at most a few sizes; keeps binds under SQLite's 32,766 and PostgreSQL's
+/// 65,535 for the widest table.
+pub(crate) const CHUNK: usize = 256;
+
+/// `items` in chunks whose lengths are powers of two (largest first, at most `max`).
+///
+/// A multi-row statement's text depends on its row count, and both backends prepare each
+/// distinct text once and keep it in the connection's statement cache; chunks of
+/// arbitrary lengths would make nearly every batch prepare its statements anew (tens of
+/// microseconds to parse and plan a 30-row INSERT). With powers of two a table needs at
+/// most `log2(max) + 1` texts, and a batch of n rows `popcount(n)` statements.
+pub(crate) fn statement_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.max(1);
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = rest.len().min(max);
+        let take = 1usize << (usize::BITS - 1 - n.leading_zeros());
+        let (head, tail) = rest.split_at(take);
+        rest = tail;
+        Some(head)
+    })
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::statement_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything_in_order() {
+        for n in 0..600usize {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&items, 256).collect();
+            let flat: Vec<usize> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(flat, items, "n = {n}");
+            for c in &chunks {
+                assert!(c.len().is_power_of_two() && c.len() <= 256, "n = {n}: {}", c.len());
+            }
+            if n < 256 {
+                assert_eq!(chunks.len(), n.count_ones() as usize, "n = {n}");
+            }
+        }
+        let odd: Vec<u8> = vec![0; 100];
+        assert!(statement_chunks(&odd, 100).all(|c| c.len() <= 64));
+    }
+}
+

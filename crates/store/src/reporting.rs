@@ -8,7 +8,7 @@
 //! backend's `Tx::write` calls inside the routing transaction, so a rollup never
 //! disagrees with the leads it counts.
 
-use crate::{BatchWrite, Result, StoreError};
+use crate::{BatchWrite, CHUNK, Result, StoreError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row};
@@ -349,7 +349,6 @@ pub trait RollupTx: Send {
     async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()>;
 }
 
-const CHUNK: usize = 400;
 
 /// Console user/role names are short; anything else in a session row is corrupt.
 fn check_session(s: SessionRow) -> Result<SessionRow> {
@@ -362,7 +361,7 @@ fn check_session(s: SessionRow) -> Result<SessionRow> {
 const SUMMARY_COLS: &str = "id, received_at, routed_at, email, payload, tier, path, rule, owner, queue, team, status, contact_by, first_touch_at, reassignments";
 
 macro_rules! reporting_backend {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $conn:ty) => {
         fn summary_from_row(r: &<$db as sqlx::Database>::Row) -> Result<LeadSummary> {
             let payload: String = r.try_get("payload")?;
             Ok(LeadSummary {
@@ -593,7 +592,7 @@ macro_rules! reporting_backend {
 
             async fn reasons(&self, lead_ids: &[String]) -> Result<HashMap<String, String>> {
                 let mut out = HashMap::new();
-                for chunk in lead_ids.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&lead_ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT lead_id, reason FROM decisions WHERE lead_id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
@@ -639,7 +638,7 @@ macro_rules! reporting_backend {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                for chunk in outbox.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&outbox, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
                     q.push_values(chunk, |mut v, o| {
                         v.push_bind(o.id.clone())
@@ -721,17 +720,17 @@ macro_rules! reporting_backend {
         }
 
         #[async_trait]
-        impl RollupTx for sqlx::Transaction<'static, $db> {
+        impl RollupTx for $conn {
             async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>> {
                 let mut out = Vec::new();
-                for chunk in ids.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT id, received_at, routed_at, tier, path, team, owner, contact_by, first_touch_at, accepted_at, status, stage, fallback, reassignments FROM leads WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
                         sep.push_bind(id.clone());
                     }
                     q.push(")");
-                    for r in q.build().fetch_all(&mut **self).await? {
+                    for r in q.build().fetch_all(&mut *self).await? {
                         out.push(LeadFacts {
                             id: r.try_get("id")?,
                             received_at: r.try_get("received_at")?,
@@ -756,7 +755,7 @@ macro_rules! reporting_backend {
             async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()> {
                 let r = rollups(b);
                 let rows: Vec<&DailyRow> = r.daily.values().collect();
-                for chunk in rows.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&rows, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO console_daily (day, tier, path, leads, assigned, fallbacks, assign_us_sum) ");
                     q.push_values(chunk, |mut v, d| {
                         v.push_bind(d.day)
@@ -768,22 +767,22 @@ macro_rules! reporting_backend {
                             .push_bind(d.assign_us_sum);
                     });
                     q.push(" ON CONFLICT (day, tier, path) DO UPDATE SET leads = console_daily.leads + excluded.leads, assigned = console_daily.assigned + excluded.assigned, fallbacks = console_daily.fallbacks + excluded.fallbacks, assign_us_sum = console_daily.assign_us_sum + excluded.assign_us_sum");
-                    q.build().execute(&mut **self).await?;
+                    q.build().execute(&mut *self).await?;
                 }
                 let speed: Vec<(&(i64, i64), &i64)> = r.speed.iter().collect();
-                for chunk in speed.chunks(CHUNK) {
+                for chunk in crate::statement_chunks(&speed, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO console_speed (day, bucket, n) ");
                     q.push_values(chunk, |mut v, ((day, bucket), n)| {
                         v.push_bind(*day).push_bind(*bucket).push_bind(**n);
                     });
                     q.push(" ON CONFLICT (day, bucket) DO UPDATE SET n = console_speed.n + excluded.n");
-                    q.build().execute(&mut **self).await?;
+                    q.build().execute(&mut *self).await?;
                 }
                 for (id, n) in &r.reassigned {
                     sqlx::query("UPDATE leads SET reassignments = reassignments + $1 WHERE id = $2")
                         .bind(*n)
                         .bind(id.clone())
-                        .execute(&mut **self)
+                        .execute(&mut *self)
                         .await?;
                 }
                 // console_window: new leads from the batch itself (no read); changed leads
@@ -799,7 +798,7 @@ macro_rules! reporting_backend {
                     .iter()
                     .map(|c| format!("{c} = console_window.{c} + excluded.{c}"))
                     .collect();
-                for chunk in deltas.chunks(CHUNK / 4) {
+                for chunk in crate::statement_chunks(&deltas, CHUNK / 4) {
                     let mut q = QueryBuilder::<$db>::new(format!("INSERT INTO console_window (day, tier, path, team, owner, {cols}) "));
                     q.push_values(chunk, |mut v, ((day, tier, path, team, owner), sums)| {
                         v.push_bind(*day)
@@ -812,7 +811,7 @@ macro_rules! reporting_backend {
                         }
                     });
                     q.push(format!(" ON CONFLICT (day, tier, path, team, owner) DO UPDATE SET {}", set.join(", ")));
-                    q.build().execute(&mut **self).await?;
+                    q.build().execute(&mut *self).await?;
                 }
                 Ok(())
             }
@@ -822,12 +821,12 @@ macro_rules! reporting_backend {
 
 mod sqlite {
     use super::*;
-    reporting_backend!(crate::SqliteStore, sqlx::Sqlite);
+    reporting_backend!(crate::SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 }
 
 mod postgres {
     use super::*;
-    reporting_backend!(crate::PgStore, sqlx::Postgres);
+    reporting_backend!(crate::PgStore, sqlx::Postgres, sqlx::PgConnection);
 }
 
 #[cfg(test)]
