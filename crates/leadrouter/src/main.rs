@@ -120,6 +120,13 @@ enum Command {
     },
 }
 
+/// mimalloc instead of glibc's allocator: the request path allocates and frees many
+/// short-lived strings and JSON values on two runtime threads and the database driver's,
+/// and glibc's arenas spent ~15% of the service's CPU in malloc, free and consolidation
+/// under load (perf, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -704,7 +704,9 @@ pub mod sqlite {
         async fn begin(&mut self) -> Result<()> {
             if self.open {
                 // Nothing to do if the COMMIT did go through ("no transaction is active").
-                let _ = sqlx::query("ROLLBACK").execute(self.connection().await?).await;
+                let _ = sqlx::query("ROLLBACK")
+                    .execute(self.connection().await?)
+                    .await;
                 self.open = false;
             }
             let first = sqlx::query("BEGIN IMMEDIATE")
@@ -805,9 +807,6 @@ pub mod sqlite {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(std::time::Duration::from_secs(10))
                 .foreign_keys(true)
-                // Index pages of a large database stay in memory (the default is 2 MiB,
-                // and every random-key index insert then reads its page from disk).
-                .pragma("cache_size", "-65536")
                 // Statement journals of multi-row INSERTs stay in memory.
                 .pragma("temp_store", "memory")
                 // The writer's own checkpoint would run inside a routing COMMIT and hold
@@ -822,7 +821,13 @@ pub mod sqlite {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             // Room for every multi-row statement text the write path uses (a few sizes per
             // table, see `statement_chunks`) so none is prepared twice.
-            let writer_opts = opts.statement_cache_capacity(512);
+            // Index pages of a large database stay in the writer's memory (the default is
+            // 2 MiB, and every random-key index insert then reads its page from disk). Only
+            // the writer's: every other connection's cache is dropped whenever the writer
+            // commits, and dropping a large cache scans all of it.
+            let writer_opts = opts
+                .statement_cache_capacity(512)
+                .pragma("cache_size", "-65536");
             let conn = {
                 use sqlx::Connection;
                 sqlx::SqliteConnection::connect_with(&writer_opts).await?

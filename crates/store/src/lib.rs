@@ -406,7 +406,11 @@ mod chunk_tests {
             let flat: Vec<usize> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
             assert_eq!(flat, items, "n = {n}");
             for c in &chunks {
-                assert!(c.len().is_power_of_two() && c.len() <= 256, "n = {n}: {}", c.len());
+                assert!(
+                    c.len().is_power_of_two() && c.len() <= 256,
+                    "n = {n}: {}",
+                    c.len()
+                );
             }
             if n < 256 {
                 assert_eq!(chunks.len(), n.count_ones() as usize, "n = {n}");
@@ -416,4 +420,3 @@ mod chunk_tests {
         assert!(statement_chunks(&odd, 100).all(|c| c.len() <= 64));
     }
 }
-

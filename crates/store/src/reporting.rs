@@ -349,7 +349,6 @@ pub trait RollupTx: Send {
     async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()>;
 }
 
-
 /// Console user/role names are short; anything else in a session row is corrupt.
 fn check_session(s: SessionRow) -> Result<SessionRow> {
     if s.username.is_empty() || s.role.is_empty() {
