@@ -7,10 +7,6 @@ use crate::*;
 use sqlx::{QueryBuilder, Row};
 use std::str::FromStr;
 
-fn json_or_null(s: Option<String>) -> Option<JsonText> {
-    s.and_then(JsonText::from_stored)
-}
-
 fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
     serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
 }
@@ -69,8 +65,8 @@ macro_rules! backend {
                             reason: r.try_get("reason")?,
                             actor: r.try_get("actor")?,
                             config_version: r.try_get("config_version")?,
-                            decision: json_or_null(r.try_get("decision")?),
-                            trace: json_or_null(r.try_get("trace")?),
+                            decision: crate::packed::read(r.try_get("decision_z")?, r.try_get("decision")?)?,
+                            trace: crate::packed::read(r.try_get("trace_z")?, r.try_get("trace")?)?,
                         })
                     })
                     .collect()
@@ -512,7 +508,7 @@ macro_rules! backend {
                 }
                 for chunk in crate::statement_chunks(&b.decisions, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision, trace) ",
+                        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision_z, trace_z) ",
                     );
                     q.push_values(chunk, |mut v, d| {
                         v.push_bind(d.lead_id.clone())
@@ -523,8 +519,8 @@ macro_rules! backend {
                             .push_bind(d.reason.clone())
                             .push_bind(d.actor.clone())
                             .push_bind(d.config_version.clone())
-                            .push_bind(d.decision.as_ref().map(|x| x.as_str().to_string()))
-                            .push_bind(d.trace.as_ref().map(|x| x.as_str().to_string()));
+                            .push_bind(d.decision.as_ref().map(crate::packed::pack))
+                            .push_bind(d.trace.as_ref().map(crate::packed::pack));
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -8,6 +8,7 @@
 //! transaction (group commit); nothing is acknowledged before its commit returns.
 
 mod backend;
+pub mod packed;
 pub mod reporting;
 
 use async_trait::async_trait;
