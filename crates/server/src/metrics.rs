@@ -25,6 +25,7 @@ pub struct Metrics {
     batch_size: Histogram,
     batch_seconds: Histogram,
     batch_phase: Family<PhaseLabels, Histogram, fn() -> Histogram>,
+    ahead: Family<AheadLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     delivery_latency: Histogram,
     timer_lag: Histogram,
@@ -61,8 +62,42 @@ struct PathLabels {
     path: String,
 }
 
-/// A step of a routing transaction: `read` (lock, state and the batch's reads),
-/// `decide` (every job's decision in memory), `write` (the batch's INSERTs), `commit`.
+/// A routing decision's metrics, taken when it is made and recorded once its batch is
+/// committed (a batch that fails, or decisions made ahead that are redone, count nothing).
+pub struct RouteObs {
+    labels: RouteLabels,
+    fallback: bool,
+    seconds: f64,
+}
+
+impl RouteObs {
+    pub fn of(d: &Decision, received: jiff::Timestamp, routed: jiff::Timestamp) -> RouteObs {
+        let path = serde_json::to_value(d.path)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        RouteObs {
+            labels: RouteLabels {
+                path,
+                tier: d.tier.name().into(),
+                assigned: d.owner.is_some().to_string(),
+            },
+            fallback: d.flags.contains(&leadrouter_core::trace::Flag::Fallback),
+            seconds: routed.duration_since(received).as_secs_f64().max(0.0),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AheadLabels {
+    pub outcome: &'static str,
+}
+
+/// A step of a routing transaction: `begin`, `lock` (the state lock and version), `read`
+/// (the batch's reads; also the next batch's, before COMMIT), `decide` (every job's
+/// decision in memory, when not decided ahead), `write` (the batch's INSERTs),
+/// `decide_ahead` (the next batch, while the COMMIT is in flight), `commit` (the rest of
+/// the COMMIT's wait).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
     pub phase: &'static str,
@@ -113,6 +148,12 @@ impl Default for Metrics {
             "commit_batch_phase_seconds",
             "Time a routing transaction spends in each step (read, decide, write, commit)",
             batch_phase.clone(),
+        );
+        let ahead = Family::<AheadLabels, Counter>::default();
+        registry.register(
+            "decided_ahead_batches",
+            "Batches decided while the previous one committed: kept, or redone because another writer moved the state",
+            ahead.clone(),
         );
         let deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
@@ -180,28 +221,29 @@ impl Default for Metrics {
             batch_size,
             batch_seconds,
             batch_phase,
+            ahead,
         }
     }
 }
 
 impl Metrics {
-    pub fn observe_route(&self, d: &Decision, received: jiff::Timestamp, routed: jiff::Timestamp) {
-        let path = serde_json::to_value(d.path)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        self.routed
-            .get_or_create(&RouteLabels {
-                path,
-                tier: d.tier.name().into(),
-                assigned: d.owner.is_some().to_string(),
-            })
-            .inc();
-        if d.flags.contains(&leadrouter_core::trace::Flag::Fallback) {
+    /// Record a committed routing decision.
+    pub fn observe_route(&self, r: &RouteObs) {
+        self.routed.get_or_create(&r.labels).inc();
+        if r.fallback {
             self.fallbacks.inc();
         }
-        let secs = routed.duration_since(received).as_secs_f64().max(0.0);
-        self.speed_to_assign.observe(secs);
+        self.speed_to_assign.observe(r.seconds);
+    }
+
+    /// Whether the decisions made ahead for a batch (while the previous one committed)
+    /// stood, or were made again because another writer moved the state.
+    pub fn observe_ahead(&self, kept: bool) {
+        self.ahead
+            .get_or_create(&AheadLabels {
+                outcome: if kept { "kept" } else { "redone" },
+            })
+            .inc();
     }
 
     pub fn observe_batch(&self, n: usize, took: std::time::Duration) {

@@ -9,7 +9,7 @@
 //! is acknowledged before it is durable. If the transaction fails, every request in the
 //! batch gets an error and the cached state is dropped, so nothing half-done is served.
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteObs};
 use crate::runtime::{Clock, NotifyRuntime};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
@@ -170,19 +170,75 @@ struct Cache {
     state: StateSnapshot,
 }
 
+/// Decisions made ahead for the next batch while this one's COMMIT was in flight, on the
+/// state as this batch leaves it. They stand only if nothing else wrote in between: the
+/// next transaction checks the state version under the lock (and the config and notify
+/// runtime must be the ones they were made with); otherwise they are dropped, the state
+/// is reloaded and the batch is decided again. Nothing of them is sent before their own
+/// COMMIT.
+struct Ahead {
+    version: i64,
+    cfg: Arc<CompiledConfig>,
+    nrt: Arc<NotifyRuntime>,
+    decided: Decided,
+}
+
+/// A batch decided in memory: the answers, the rows to write, the routing metrics to
+/// record once it is committed.
+struct Decided {
+    replies: Vec<Reply>,
+    batch: BatchWrite,
+    routes: Vec<RouteObs>,
+}
+
+/// What a committed batch hands back to the loop.
+struct Done {
+    replies: Vec<Reply>,
+    queued_messages: bool,
+    routes: Vec<RouteObs>,
+    /// The next batch (the jobs left in `next`), decided while this one committed.
+    ahead: Option<(i64, Decided)>,
+}
+
+/// Move whatever is queued into `jobs`, up to [`MAX_BATCH`].
+fn drain_queued(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
+        }
+    }
+}
+
 async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     let mut cache: Option<Cache> = None;
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
+    // Jobs taken off the channel during the previous batch's transaction; they are the
+    // next batch (and were decided ahead if that transaction committed).
+    let mut next: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut ahead: Option<Ahead> = None;
+    loop {
+        if next.is_empty() {
+            let Some(first) = rx.recv().await else { break };
+            jobs.push(first);
+            drain_queued(&mut rx, &mut jobs);
+        } else {
+            std::mem::swap(&mut jobs, &mut next);
         }
         let cfg = shared.config.load_full();
         let nrt = shared.notify.load_full();
+        let pre = match ahead.take() {
+            Some(a) if Arc::ptr_eq(&a.cfg, &cfg) && Arc::ptr_eq(&a.nrt, &nrt) => {
+                Some((a.version, a.decided))
+            }
+            Some(_) => {
+                // Decided under a config that has since been reloaded: the cached state
+                // carries those decisions' effects, so it goes too.
+                cache = None;
+                None
+            }
+            None => None,
+        };
         let bx = BatchCtx {
             cfg: &cfg,
             nrt: &nrt,
@@ -195,23 +251,41 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
         // and since it may cut into the COMMIT its outcome is reported as unknown.
         let result = tokio::time::timeout(
             TX_TIMEOUT + COMMIT_TIMEOUT,
-            process(&*shared.store, &bx, &mut cache, &jobs),
+            process(
+                &*shared.store,
+                &bx,
+                &mut cache,
+                &jobs,
+                pre,
+                &mut rx,
+                &mut next,
+            ),
         )
         .await
         .unwrap_or_else(|_| Err(JobError::Unknown("routing transaction timed out".into())));
         shared.metrics.observe_batch(n, started.elapsed());
         match result {
-            Ok((replies, queued_messages)) => {
-                if queued_messages {
+            Ok(done) => {
+                if done.queued_messages {
                     shared.outbox_wake.notify_waiters();
                     shared.outbox_wake.notify_one();
                 }
-                for (job, reply) in jobs.drain(..).zip(replies) {
+                for r in &done.routes {
+                    shared.metrics.observe_route(r);
+                }
+                for (job, reply) in jobs.drain(..).zip(done.replies) {
                     deliver(job, reply);
                 }
+                ahead = done.ahead.map(|(version, decided)| Ahead {
+                    version,
+                    cfg: cfg.clone(),
+                    nrt: nrt.clone(),
+                    decided,
+                });
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = n, "routing transaction failed; nothing in it was acknowledged");
+                // Also drops any decisions made ahead for `next`: it is decided afresh.
                 cache = None;
                 for job in jobs.drain(..) {
                     deliver(job, Reply::Failed(e.clone()));
@@ -268,6 +342,8 @@ struct Writes {
     /// Leads with timers created in this batch, and leads already in `cancel_timers`.
     timer_leads: std::collections::HashSet<String>,
     cancelled: std::collections::HashSet<String>,
+    /// Routing metrics, recorded once the batch is committed.
+    routes: Vec<RouteObs>,
 }
 
 impl Writes {
@@ -422,28 +498,15 @@ fn shift_load(state: &mut StateSnapshot, w: &mut Writes, rep: &str, stage: &str,
     w.reps.insert(rep.to_string());
 }
 
-async fn process(
-    store: &dyn Store,
-    bx: &BatchCtx<'_>,
-    cache: &mut Option<Cache>,
-    jobs: &[Job],
-) -> Result<(Vec<Reply>, bool), JobError> {
-    let cfg = bx.cfg;
-    let mut phase = std::time::Instant::now();
-    let mut tx = store.begin().await.map_err(db)?;
-    bx.metrics.observe_phase("begin", lap(&mut phase));
-    let version = tx.lock_state().await.map_err(db)?;
-    bx.metrics.observe_phase("lock", lap(&mut phase));
-    if cache.as_ref().is_none_or(|c| c.version != version) {
-        let state = tx.load_state().await.map_err(db)?;
-        *cache = Some(Cache { version, state });
-    }
-    let Some(c) = cache.as_mut() else {
-        return Err(JobError::Unavailable("state cache missing".into()));
-    };
-    let state = &mut c.state;
+/// The batch's reads, one query each, made inside a routing transaction.
+struct Reads {
+    replays: HashMap<String, StoredResponse>,
+    known: HashMap<String, StoredPerson>,
+    timers: HashMap<String, TimerRow>,
+    leads: HashMap<String, LeadRecord>,
+}
 
-    // Reads for the whole batch, one query each.
+async fn read_batch(tx: &mut dyn leadrouter_store::Tx, jobs: &[Job]) -> Result<Reads, JobError> {
     let keys: Vec<String> = jobs
         .iter()
         .filter_map(|j| match j {
@@ -470,14 +533,6 @@ async fn process(
     } else {
         tx.people(&emails).await.map_err(db)?
     };
-    state.people = known
-        .iter()
-        .map(|(k, v)| (k.clone(), v.prior.clone()))
-        .collect();
-    let mut last_lead: HashMap<String, String> = known
-        .into_iter()
-        .filter_map(|(k, v)| v.last_lead_id.map(|id| (k, id)))
-        .collect();
     let timer_ids: Vec<String> = jobs
         .iter()
         .filter_map(|j| match j {
@@ -495,13 +550,16 @@ async fn process(
             .map(|t| (t.id.clone(), t))
             .collect()
     };
-    let mut lead_ids: Vec<String> = last_lead.values().cloned().collect();
+    let mut lead_ids: Vec<String> = known
+        .values()
+        .filter_map(|p| p.last_lead_id.clone())
+        .collect();
     lead_ids.extend(jobs.iter().filter_map(|j| match j {
         Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => Some(lead_id.clone()),
         _ => None,
     }));
     lead_ids.extend(timers.values().map(|t| t.lead_id.clone()));
-    let mut leads: HashMap<String, LeadRecord> = if lead_ids.is_empty() {
+    let leads: HashMap<String, LeadRecord> = if lead_ids.is_empty() {
         HashMap::new()
     } else {
         tx.leads(&lead_ids)
@@ -511,8 +569,37 @@ async fn process(
             .map(|l| (l.id.clone(), l))
             .collect()
     };
+    Ok(Reads {
+        replays,
+        known,
+        timers,
+        leads,
+    })
+}
 
-    bx.metrics.observe_phase("read", lap(&mut phase));
+/// Decide every job of a batch in arrival order, each seeing the effects of the ones
+/// before it, on `state`. No I/O.
+fn decide_batch(
+    bx: &BatchCtx<'_>,
+    state: &mut StateSnapshot,
+    reads: Reads,
+    jobs: &[Job],
+) -> Decided {
+    let cfg = bx.cfg;
+    let Reads {
+        replays,
+        known,
+        timers,
+        mut leads,
+    } = reads;
+    state.people = known
+        .iter()
+        .map(|(k, v)| (k.clone(), v.prior.clone()))
+        .collect();
+    let mut last_lead: HashMap<String, String> = known
+        .into_iter()
+        .filter_map(|(k, v)| v.last_lead_id.map(|id| (k, id)))
+        .collect();
     let mut w = Writes::default();
     let mut replies = Vec::with_capacity(jobs.len());
     let mut in_batch: HashMap<String, RouteReply> = HashMap::new();
@@ -596,26 +683,121 @@ async fn process(
         };
         replies.push(reply);
     }
-    let batch = w.finish(state);
-    bx.metrics.observe_phase("decide", lap(&mut phase));
+    let routes = std::mem::take(&mut w.routes);
+    Decided {
+        replies,
+        batch: w.finish(state),
+        routes,
+    }
+}
+
+/// One routing transaction: lock, (re)load the state if another writer moved it, read,
+/// decide (or take the decisions made ahead), write; then, before the COMMIT, take the
+/// jobs queued meanwhile into `next` and read for them in this same transaction (so the
+/// reads see this batch's writes), and decide them while the COMMIT is in flight.
+#[allow(clippy::too_many_arguments)]
+async fn process(
+    store: &dyn Store,
+    bx: &BatchCtx<'_>,
+    cache: &mut Option<Cache>,
+    jobs: &[Job],
+    pre: Option<(i64, Decided)>,
+    rx: &mut mpsc::Receiver<Job>,
+    next: &mut Vec<Job>,
+) -> Result<Done, JobError> {
+    let mut phase = std::time::Instant::now();
+    let mut tx = store.begin().await.map_err(db)?;
+    bx.metrics.observe_phase("begin", lap(&mut phase));
+    let version = tx.lock_state().await.map_err(db)?;
+    bx.metrics.observe_phase("lock", lap(&mut phase));
+    let decided = match pre {
+        Some((v, decided)) if v == version && cache.as_ref().is_some_and(|c| c.version == v) => {
+            bx.metrics.observe_ahead(true);
+            decided
+        }
+        other => {
+            if other.is_some() {
+                // Another instance wrote since: what was decided ahead is void, and the
+                // cached state (which carries it) with it.
+                bx.metrics.observe_ahead(false);
+                *cache = None;
+            }
+            if cache.as_ref().is_none_or(|c| c.version != version) {
+                let state = tx.load_state().await.map_err(db)?;
+                *cache = Some(Cache { version, state });
+            }
+            let reads = read_batch(&mut *tx, jobs).await?;
+            bx.metrics.observe_phase("read", lap(&mut phase));
+            let Some(c) = cache.as_mut() else {
+                return Err(JobError::Unavailable("state cache missing".into()));
+            };
+            let decided = decide_batch(bx, &mut c.state, reads, jobs);
+            bx.metrics.observe_phase("decide", lap(&mut phase));
+            decided
+        }
+    };
+    let Decided {
+        replies,
+        batch,
+        routes,
+    } = decided;
     if batch.is_empty() {
         tx.rollback().await.map_err(db)?;
-        return Ok((replies, false));
+        return Ok(Done {
+            replies,
+            queued_messages: false,
+            routes,
+            ahead: None,
+        });
     }
     let queued_messages = !batch.outbox.is_empty();
     tx.write(&batch, version + 1).await.map_err(db)?;
     bx.metrics.observe_phase("write", lap(&mut phase));
+
+    drain_queued(rx, next);
+    let next_reads = if next.is_empty() {
+        None
+    } else {
+        match read_batch(&mut *tx, next).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // On PostgreSQL a failed statement aborts the transaction; nothing of this
+                // batch is acknowledged, and `next` is decided afresh.
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        }
+    };
+    bx.metrics.observe_phase("read", lap(&mut phase));
     // From here the outcome can be unknown: a COMMIT that errors or times out may still
     // have been applied by the database.
-    let committed = tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await;
+    let commit =
+        tokio::spawn(async move { tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await });
+    let ahead = match (next_reads, cache.as_mut()) {
+        (Some(reads), Some(c)) => {
+            let decided = decide_batch(bx, &mut c.state, reads, next);
+            bx.metrics.observe_phase("decide_ahead", lap(&mut phase));
+            Some((version + 1, decided))
+        }
+        _ => None,
+    };
+    let committed = commit.await;
     bx.metrics.observe_phase("commit", lap(&mut phase));
     match committed {
-        Ok(Ok(())) => {
-            c.version = version + 1;
-            Ok((replies, queued_messages))
+        Ok(Ok(Ok(()))) => {
+            if let Some(c) = cache.as_mut() {
+                c.version = version + 1;
+            }
+            Ok(Done {
+                replies,
+                queued_messages,
+                routes,
+                ahead,
+            })
         }
-        Ok(Err(e)) => Err(JobError::Unknown(e.to_string())),
-        Err(_) => Err(JobError::Unknown("COMMIT timed out".into())),
+        Ok(Ok(Err(e))) => Err(JobError::Unknown(e.to_string())),
+        Ok(Err(_)) => Err(JobError::Unknown("COMMIT timed out".into())),
+        Err(e) => Err(JobError::Unknown(format!("COMMIT task: {e}"))),
     }
 }
 
@@ -636,7 +818,6 @@ fn route_one(
     r: &RouteJob,
 ) -> RouteReply {
     let cfg = bx.cfg;
-    let metrics = bx.metrics;
     let now = bx.clock.now();
     let mut input = RoutingInput::new(&r.lead, state, now);
     input.issues = &r.issues;
@@ -730,7 +911,7 @@ fn route_one(
         decision: leadrouter_store::JsonText::of(d),
         trace: leadrouter_store::JsonText::of(&routed.trace),
     });
-    metrics.observe_route(d, r.received_at, now);
+    w.routes.push(RouteObs::of(d, r.received_at, now));
     let previous = existing.as_ref().map(|old| old.owner.clone());
     notify_decision(
         bx,
