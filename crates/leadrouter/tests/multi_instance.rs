@@ -169,6 +169,35 @@ async fn three_instances_share_one_round_robin_pool() {
         N as i64,
         "no lead queued: {per_rep:?}"
     );
+    // Each instance decides its next batch while the previous one commits; with three
+    // writers taking turns on the state lock, some of those decisions must have been
+    // found stale and made again — and the checks above show nothing was doubled.
+    let (mut kept, mut redone) = (0.0, 0.0);
+    for s in &servers {
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", s.base))
+            .bearer_auth(support_pg::ADMIN_KEY)
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        let value = |outcome: &str| {
+            let key = format!("leadrouter_decided_ahead_batches_total{{outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(key.as_str()))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        kept += value("kept");
+        redone += value("redone");
+    }
+    assert!(
+        redone > 0.0,
+        "no batch decided ahead was redone (kept {kept}): the version check never ran"
+    );
+    eprintln!("batches decided ahead: {kept} kept, {redone} redone");
     eprintln!(
         "three instances: {N} leads in {:.1} s ({:.0}/s) after {:.1} s start-up; per rep {per_rep:?}",
         sent.as_secs_f64(),

@@ -198,7 +198,15 @@ struct Done {
     routes: Vec<RouteObs>,
     /// The next batch (the jobs left in `next`), decided while this one committed.
     ahead: Option<(i64, Decided)>,
+    /// This batch had been decided ahead, and that was void (another writer moved the
+    /// state in between).
+    redone: bool,
 }
+
+/// After decisions made ahead were void, this many batches are not decided ahead: with
+/// several instances taking turns on the state lock nearly every such decision would be
+/// made twice. Then it is tried again.
+const AHEAD_BACKOFF: u32 = 16;
 
 /// Move whatever is queued into `jobs`, up to [`MAX_BATCH`].
 fn drain_queued(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
@@ -217,6 +225,8 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     // next batch (and were decided ahead if that transaction committed).
     let mut next: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut ahead: Option<Ahead> = None;
+    // Batches left before deciding ahead is tried again (see `AHEAD_BACKOFF`).
+    let mut backoff: u32 = 0;
     loop {
         if next.is_empty() {
             let Some(first) = rx.recv().await else { break };
@@ -257,6 +267,7 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
                 &mut cache,
                 &jobs,
                 pre,
+                backoff == 0,
                 &mut rx,
                 &mut next,
             ),
@@ -266,6 +277,11 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
         shared.metrics.observe_batch(n, started.elapsed());
         match result {
             Ok(done) => {
+                backoff = if done.redone {
+                    AHEAD_BACKOFF
+                } else {
+                    backoff.saturating_sub(1)
+                };
                 if done.queued_messages {
                     shared.outbox_wake.notify_waiters();
                     shared.outbox_wake.notify_one();
@@ -702,6 +718,7 @@ async fn process(
     cache: &mut Option<Cache>,
     jobs: &[Job],
     pre: Option<(i64, Decided)>,
+    look_ahead: bool,
     rx: &mut mpsc::Receiver<Job>,
     next: &mut Vec<Job>,
 ) -> Result<Done, JobError> {
@@ -710,6 +727,7 @@ async fn process(
     bx.metrics.observe_phase("begin", lap(&mut phase));
     let version = tx.lock_state().await.map_err(db)?;
     bx.metrics.observe_phase("lock", lap(&mut phase));
+    let mut redone = false;
     let decided = match pre {
         Some((v, decided)) if v == version && cache.as_ref().is_some_and(|c| c.version == v) => {
             bx.metrics.observe_ahead(true);
@@ -720,6 +738,7 @@ async fn process(
                 // Another instance wrote since: what was decided ahead is void, and the
                 // cached state (which carries it) with it.
                 bx.metrics.observe_ahead(false);
+                redone = true;
                 *cache = None;
             }
             if cache.as_ref().is_none_or(|c| c.version != version) {
@@ -748,13 +767,16 @@ async fn process(
             queued_messages: false,
             routes,
             ahead: None,
+            redone,
         });
     }
     let queued_messages = !batch.outbox.is_empty();
     tx.write(&batch, version + 1).await.map_err(db)?;
     bx.metrics.observe_phase("write", lap(&mut phase));
 
-    drain_queued(rx, next);
+    if look_ahead {
+        drain_queued(rx, next);
+    }
     let next_reads = if next.is_empty() {
         None
     } else {
@@ -793,6 +815,7 @@ async fn process(
                 queued_messages,
                 routes,
                 ahead,
+                redone,
             })
         }
         Ok(Ok(Err(e))) => Err(JobError::Unknown(e.to_string())),
