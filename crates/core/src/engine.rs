@@ -71,6 +71,24 @@ enum Outcome {
     Queue(u32),
 }
 
+/// Why a rep is unavailable, as the availability check found it: the parts of a
+/// [`Skip`] that are not the rep's own (see [`WalkTable`]).
+#[derive(Clone, Copy)]
+enum Miss<'a> {
+    Inactive,
+    Excluded,
+    Away {
+        until: Option<Timestamp>,
+        note: Option<&'a str>,
+    },
+    Hours {
+        weekday: u8,
+        minute: u16,
+    },
+    Daily(u32),
+    Capacity(f64),
+}
+
 /// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
 type LocalNow = (u8, u16, Date);
 
@@ -129,7 +147,10 @@ pub fn assign_manually(
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
     let mut cx = Ctx::new(cfg, input, 2);
-    let overridden = cx.check_rep(rep, true, None).err();
+    let overridden = cx
+        .check_rep(rep, true, None)
+        .err()
+        .map(|miss| cx.skip(rep, miss));
     cx.steps.push(Step::Manual {
         by: by.to_string(),
         rep: rep_id.to_string(),
@@ -628,7 +649,8 @@ impl<'a> Ctx<'a> {
                     self.assign_effects(rep);
                     return Ok(Outcome::Rep(rep, None));
                 }
-                Err(skip) => {
+                Err(miss) => {
+                    let skip = self.skip(rep, miss);
                     self.steps.push(Step::Rep {
                         rep: cfg.text.rep_id[rep as usize].clone(),
                         role: Text::from_static(role),
@@ -657,18 +679,24 @@ impl<'a> Ctx<'a> {
 
     /// ASG-4 / ASG-5 availability of one rep at `now`. `load` is the rep's load when the
     /// caller already has it.
-    fn check_rep(&mut self, r: RepIdx, respect_hours: bool, load: Option<f64>) -> Result<(), Skip> {
+    fn check_rep(
+        &mut self,
+        r: RepIdx,
+        respect_hours: bool,
+        load: Option<f64>,
+    ) -> Result<(), Miss<'a>> {
         let cfg = self.cfg;
+        let state = self.input.state;
         let rc = &cfg.text.rep_check[r as usize];
         let id = rc.id.as_str();
         let now = self.input.now;
         if !rc.active {
-            return Err(Skip::Inactive);
+            return Err(Miss::Inactive);
         }
         if self.input.exclude.contains(&id) {
-            return Err(Skip::Excluded);
+            return Err(Miss::Excluded);
         }
-        let overrides = &self.input.state.availability;
+        let overrides = &state.availability;
         let over = match overrides.is_empty() {
             true => None,
             false => match overrides.by_index(&cfg.text.reps) {
@@ -680,9 +708,9 @@ impl<'a> Ctx<'a> {
             && o.out
             && o.out_until.is_none_or(|u| now < u)
         {
-            return Err(Skip::OutOfOffice {
+            return Err(Miss::Away {
                 until: o.out_until,
-                note: o.note.as_deref().map(Text::copy),
+                note: o.note.as_deref(),
             });
         }
         if rc.has_out_of_office
@@ -692,44 +720,82 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .find(|w| w.from <= now && now < w.to)
         {
-            return Err(Skip::OutOfOffice {
+            return Err(Miss::Away {
                 until: Some(w.to),
-                note: w.note.as_deref().map(Text::copy),
+                note: w.note.as_deref(),
             });
         }
         let (wd, minute, date) = self.local_time(rc.zone);
-        let wd = wd as usize;
         let hours = rc.hours as usize;
-        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd, minute) {
-            return Err(Skip::OutsideHours {
-                local_time: LocalTime::new(
-                    wd,
-                    minute,
-                    cfg.text.zone_label[rc.zone_label as usize].clone(),
-                ),
-                hours: cfg.text.hours_text[hours].clone(),
+        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd as usize, minute) {
+            return Err(Miss::Hours {
+                weekday: wd,
+                minute,
             });
         }
         if let Some(cap) = rc.daily_cap {
-            let daily = &self.input.state.daily;
+            let daily = &state.daily;
             let count = match daily.by_index(&cfg.text.reps) {
                 Some(by_rep) => match by_rep[r as usize] {
                     Some(d) if d.date == date => d.count,
                     _ => 0,
                 },
-                None => self.input.state.daily_count(id, date),
+                None => state.daily_count(id, date),
             };
             if count >= cap {
-                return Err(Skip::DailyCap { count, cap });
+                return Err(Miss::Daily(count));
             }
         }
         if let Some(capacity) = rc.capacity {
             let load = load.unwrap_or_else(|| self.load(r));
             if load + cfg.stage_weights.early > capacity + 1e-9 {
-                return Err(Skip::AtCapacity { load, capacity });
+                return Err(Miss::Capacity(load));
             }
         }
         Ok(())
+    }
+
+    /// The compact record of one member's check in a team walk; an out-of-office skip is
+    /// kept whole in `away`.
+    fn walked(&self, r: RepIdx, res: Result<(), Miss<'a>>, away: &mut Vec<Skip>) -> Walked {
+        let mut w = Walked::new(r, WalkVerdict::Chosen);
+        let Err(miss) = res else { return w };
+        w.verdict = match miss {
+            Miss::Inactive => WalkVerdict::Inactive,
+            Miss::Excluded => WalkVerdict::Excluded,
+            Miss::Away { .. } => {
+                w.count = away.len() as u32;
+                away.push(self.skip(r, miss));
+                WalkVerdict::OutOfOffice
+            }
+            Miss::Hours { weekday, minute } => {
+                (w.weekday, w.minute) = (weekday, minute);
+                WalkVerdict::OutsideHours
+            }
+            Miss::Daily(count) => {
+                w.count = count;
+                WalkVerdict::DailyCap
+            }
+            Miss::Capacity(load) => {
+                w.load = load;
+                WalkVerdict::AtCapacity
+            }
+        };
+        w
+    }
+
+    /// The trace's skip reason for what the check found.
+    fn skip(&self, r: RepIdx, miss: Miss<'a>) -> Skip {
+        match miss {
+            Miss::Away { until, note } => Skip::OutOfOffice {
+                until,
+                note: note.map(Text::copy),
+            },
+            _ => {
+                let w = self.walked(r, Err(miss), &mut Vec::new());
+                self.cfg.text.walk.skip(&w, &[]).unwrap_or(Skip::Inactive)
+            }
+        }
     }
 
     fn load(&self, r: RepIdx) -> f64 {
@@ -835,34 +901,24 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let mut candidates = Vec::with_capacity(n);
+        let mut candidates: Vec<Walked> = Vec::with_capacity(n);
+        let mut away = Vec::new();
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
                 sort_small(order);
                 for &(pass, _, r) in order.iter() {
-                    if chosen.is_some() {
-                        candidates.push(Candidate {
-                            rep: cfg.text.rep_id[r as usize].clone(),
-                            verdict: Verdict::NotReached,
-                            load: None,
-                            pass: Some(pass),
-                        });
-                        continue;
-                    }
-                    let verdict = match self.check_rep(r, team.respect_working_hours, None) {
-                        Ok(()) => {
+                    let mut w = if chosen.is_some() {
+                        Walked::new(r, WalkVerdict::NotReached)
+                    } else {
+                        let res = self.check_rep(r, team.respect_working_hours, None);
+                        if res.is_ok() {
                             chosen = Some((r, pass));
-                            Verdict::Chosen
                         }
-                        Err(skip) => Verdict::Skipped { skip },
+                        self.walked(r, res, &mut away)
                     };
-                    candidates.push(Candidate {
-                        rep: cfg.text.rep_check[r as usize].id.clone(),
-                        verdict,
-                        load: None,
-                        pass: Some(pass),
-                    });
+                    (w.pass, w.has_pass) = (pass, true);
+                    candidates.push(w);
                 }
             }
             Method::LeastLoaded => {
@@ -885,22 +941,20 @@ impl<'a> Ctx<'a> {
                             best = Some((load, key_pass, pos, r));
                         }
                     }
-                    candidates.push(Candidate {
-                        rep: cfg.text.rep_check[r as usize].id.clone(),
-                        verdict: match res {
-                            Err(skip) => Verdict::Skipped { skip },
-                            Ok(()) => Verdict::Passed,
-                        },
-                        load: Some(load),
-                        pass: Some(pass),
-                    });
+                    let mut w = self.walked(r, res, &mut away);
+                    if w.verdict == WalkVerdict::Chosen {
+                        w.verdict = WalkVerdict::Passed;
+                    }
+                    (w.load, w.has_load) = (load, true);
+                    (w.pass, w.has_pass) = (pass, true);
+                    candidates.push(w);
                 }
                 if let Some((_, _, _, r)) = best {
                     let pass = order.iter().find(|x| x.2 == r).map(|x| x.0).unwrap_or(vt);
                     chosen = Some((r, pass));
                     for (c, o) in candidates.iter_mut().zip(order.iter()) {
-                        if o.2 == r && matches!(c.verdict, Verdict::Passed) {
-                            c.verdict = Verdict::Chosen;
+                        if o.2 == r && c.verdict == WalkVerdict::Passed {
+                            c.verdict = WalkVerdict::Chosen;
                         }
                     }
                 }
@@ -909,7 +963,7 @@ impl<'a> Ctx<'a> {
         self.steps.push(Step::Team {
             team: cfg.text.team_id[t as usize].clone(),
             method: Text::from_static(team.method.name()),
-            candidates,
+            candidates: Candidates::walk(cfg.text.walk.clone(), candidates, away),
         });
         let (rep, pass) = chosen?;
         self.effects.push(Effect::AdvanceRotation {
