@@ -802,15 +802,11 @@ impl CompiledConfig {
     /// Canonical industry name: alias table, else the folded input ("Financial Services"
     /// -> "financial_services").
     pub fn normalize_industry(&self, s: &str) -> Option<String> {
-        let mut key = crate::normalize::token(s);
-        if key.is_empty() {
-            return None;
-        }
-        if let Some(alias) = self.industry_alias.get(&key) {
-            key.clear();
-            key.push_str(alias);
-        }
-        Some(key)
+        crate::normalize::with_token(s, |key| match self.industry_alias.get(key) {
+            _ if key.is_empty() => None,
+            Some(alias) => Some(alias.clone()),
+            None => Some(key.to_string()),
+        })
     }
 
     /// Segment for an employee count (SEG-1).
