@@ -150,7 +150,7 @@ pub fn assign_manually(
     let overridden = cx
         .check_rep(rep, true, None)
         .err()
-        .map(|miss| cx.skip(rep, miss));
+        .map(|miss| Box::new(cx.skip(rep, miss)));
     cx.steps.push(Step::Manual {
         by: by.to_string(),
         rep: rep_id.to_string(),
@@ -167,15 +167,19 @@ pub fn assign_manually(
 
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
-    // Steps: 7 × 128 bytes stays under 1 KiB, where allocators switch to their slower
+    // Steps: 7 × 120 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
-    let mut cx = Ctx::new(cfg, input, 7);
+    let mut cx = Ctx::new(cfg, input, STEPS);
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
     let (path, outcome, rule, headline) = cx.route();
     cx.finish(path, outcome, rule, headline)
 }
+
+/// Steps a decision has room for from the start.
+const STEPS: usize = 7;
+const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 
 /// The decision's reason starts as this headline: room for what `finish` appends (the
 /// owner or queue), so that is not a second allocation.

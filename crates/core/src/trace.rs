@@ -837,9 +837,10 @@ pub enum Step {
         rep: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
-        /// What the rep's availability check said; a manual choice overrides it.
+        /// What the rep's availability check said; a manual choice overrides it. (Boxed:
+        /// rare, and it would make every step larger.)
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        overridden: Option<Skip>,
+        overridden: Option<Box<Skip>>,
     },
 }
 
