@@ -671,10 +671,18 @@ impl<'a> Ctx<'a> {
         Err(last)
     }
 
+    /// The local time in `zone` (cached: a team walk asks once per member).
+    #[inline]
     fn local_time(&mut self, zone: u16) -> LocalNow {
-        if let Some(v) = self.local[zone as usize] {
-            return v;
+        match self.local[zone as usize] {
+            Some(v) => v,
+            None => self.local_time_first(zone),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn local_time_first(&mut self, zone: u16) -> LocalNow {
         let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
         let v = (
             dt.weekday().to_monday_zero_offset() as u8,
