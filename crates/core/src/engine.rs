@@ -71,6 +71,24 @@ enum Outcome {
     Queue(u32),
 }
 
+/// Why a rep is unavailable, as the availability check found it: the parts of a
+/// [`Skip`] that are not the rep's own (see [`WalkTable`]).
+#[derive(Clone, Copy)]
+enum Miss<'a> {
+    Inactive,
+    Excluded,
+    Away {
+        until: Option<Timestamp>,
+        note: Option<&'a str>,
+    },
+    Hours {
+        weekday: u8,
+        minute: u16,
+    },
+    Daily(u32),
+    Capacity(f64),
+}
+
 /// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
 type LocalNow = (u8, u16, Date);
 
@@ -129,7 +147,10 @@ pub fn assign_manually(
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
     let mut cx = Ctx::new(cfg, input, 2);
-    let overridden = cx.check_rep(rep, true, None).err();
+    let overridden = cx
+        .check_rep(rep, true, None)
+        .err()
+        .map(|miss| Box::new(cx.skip(rep, miss)));
     cx.steps.push(Step::Manual {
         by: by.to_string(),
         rep: rep_id.to_string(),
@@ -146,15 +167,19 @@ pub fn assign_manually(
 
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
-    // Steps: 7 × 128 bytes stays under 1 KiB, where allocators switch to their slower
+    // Steps: 7 × 120 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
-    let mut cx = Ctx::new(cfg, input, 7);
+    let mut cx = Ctx::new(cfg, input, STEPS);
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
     let (path, outcome, rule, headline) = cx.route();
     cx.finish(path, outcome, rule, headline)
 }
+
+/// Steps a decision has room for from the start.
+const STEPS: usize = 7;
+const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 
 /// The decision's reason starts as this headline: room for what `finish` appends (the
 /// owner or queue), so that is not a second allocation.
@@ -382,10 +407,14 @@ impl<'a> Ctx<'a> {
         // TIER-4: unqualified to nurture.
         let tier = self.facts.tier.unwrap_or(Tier::Standard);
         if tier == Tier::Standard && self.facts.score < cfg.scoring.nurture_below {
-            let text = format!(
-                "tier standard with score {} below {}: nurture",
-                self.facts.score, cfg.scoring.nurture_below
-            );
+            let (mut a, mut b) = ([0u8; 11], [0u8; 11]);
+            let text = cat(&[
+                "tier standard with score ",
+                int(self.facts.score, &mut a),
+                " below ",
+                int(cfg.scoring.nurture_below, &mut b),
+                ": nurture",
+            ]);
             let headline = start_reason(&["unqualified (", &text, ")"]);
             self.steps.push(Step::Nurture { outcome: text });
             return (
@@ -628,7 +657,8 @@ impl<'a> Ctx<'a> {
                     self.assign_effects(rep);
                     return Ok(Outcome::Rep(rep, None));
                 }
-                Err(skip) => {
+                Err(miss) => {
+                    let skip = self.skip(rep, miss);
                     self.steps.push(Step::Rep {
                         rep: cfg.text.rep_id[rep as usize].clone(),
                         role: Text::from_static(role),
@@ -641,10 +671,18 @@ impl<'a> Ctx<'a> {
         Err(last)
     }
 
+    /// The local time in `zone` (cached: a team walk asks once per member).
+    #[inline]
     fn local_time(&mut self, zone: u16) -> LocalNow {
-        if let Some(v) = self.local[zone as usize] {
-            return v;
+        match self.local[zone as usize] {
+            Some(v) => v,
+            None => self.local_time_first(zone),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn local_time_first(&mut self, zone: u16) -> LocalNow {
         let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
         let v = (
             dt.weekday().to_monday_zero_offset() as u8,
@@ -657,18 +695,24 @@ impl<'a> Ctx<'a> {
 
     /// ASG-4 / ASG-5 availability of one rep at `now`. `load` is the rep's load when the
     /// caller already has it.
-    fn check_rep(&mut self, r: RepIdx, respect_hours: bool, load: Option<f64>) -> Result<(), Skip> {
+    fn check_rep(
+        &mut self,
+        r: RepIdx,
+        respect_hours: bool,
+        load: Option<f64>,
+    ) -> Result<(), Miss<'a>> {
         let cfg = self.cfg;
+        let state = self.input.state;
         let rc = &cfg.text.rep_check[r as usize];
         let id = rc.id.as_str();
         let now = self.input.now;
         if !rc.active {
-            return Err(Skip::Inactive);
+            return Err(Miss::Inactive);
         }
         if self.input.exclude.contains(&id) {
-            return Err(Skip::Excluded);
+            return Err(Miss::Excluded);
         }
-        let overrides = &self.input.state.availability;
+        let overrides = &state.availability;
         let over = match overrides.is_empty() {
             true => None,
             false => match overrides.by_index(&cfg.text.reps) {
@@ -680,9 +724,9 @@ impl<'a> Ctx<'a> {
             && o.out
             && o.out_until.is_none_or(|u| now < u)
         {
-            return Err(Skip::OutOfOffice {
+            return Err(Miss::Away {
                 until: o.out_until,
-                note: o.note.as_deref().map(Text::copy),
+                note: o.note.as_deref(),
             });
         }
         if rc.has_out_of_office
@@ -692,44 +736,82 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .find(|w| w.from <= now && now < w.to)
         {
-            return Err(Skip::OutOfOffice {
+            return Err(Miss::Away {
                 until: Some(w.to),
-                note: w.note.as_deref().map(Text::copy),
+                note: w.note.as_deref(),
             });
         }
         let (wd, minute, date) = self.local_time(rc.zone);
-        let wd = wd as usize;
         let hours = rc.hours as usize;
-        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd, minute) {
-            return Err(Skip::OutsideHours {
-                local_time: LocalTime::new(
-                    wd,
-                    minute,
-                    cfg.text.zone_label[rc.zone_label as usize].clone(),
-                ),
-                hours: cfg.text.hours_text[hours].clone(),
+        if respect_hours && !cfg.text.hours[hours].contains(cfg.rep(r), wd as usize, minute) {
+            return Err(Miss::Hours {
+                weekday: wd,
+                minute,
             });
         }
         if let Some(cap) = rc.daily_cap {
-            let daily = &self.input.state.daily;
+            let daily = &state.daily;
             let count = match daily.by_index(&cfg.text.reps) {
                 Some(by_rep) => match by_rep[r as usize] {
                     Some(d) if d.date == date => d.count,
                     _ => 0,
                 },
-                None => self.input.state.daily_count(id, date),
+                None => state.daily_count(id, date),
             };
             if count >= cap {
-                return Err(Skip::DailyCap { count, cap });
+                return Err(Miss::Daily(count));
             }
         }
         if let Some(capacity) = rc.capacity {
             let load = load.unwrap_or_else(|| self.load(r));
             if load + cfg.stage_weights.early > capacity + 1e-9 {
-                return Err(Skip::AtCapacity { load, capacity });
+                return Err(Miss::Capacity(load));
             }
         }
         Ok(())
+    }
+
+    /// The compact record of one member's check in a team walk; an out-of-office skip is
+    /// kept whole in `away`.
+    fn walked(&self, r: RepIdx, res: Result<(), Miss<'a>>, away: &mut Vec<Skip>) -> Walked {
+        let mut w = Walked::new(r, WalkVerdict::Chosen);
+        let Err(miss) = res else { return w };
+        w.verdict = match miss {
+            Miss::Inactive => WalkVerdict::Inactive,
+            Miss::Excluded => WalkVerdict::Excluded,
+            Miss::Away { .. } => {
+                w.count = away.len() as u32;
+                away.push(self.skip(r, miss));
+                WalkVerdict::OutOfOffice
+            }
+            Miss::Hours { weekday, minute } => {
+                (w.weekday, w.minute) = (weekday, minute);
+                WalkVerdict::OutsideHours
+            }
+            Miss::Daily(count) => {
+                w.count = count;
+                WalkVerdict::DailyCap
+            }
+            Miss::Capacity(load) => {
+                w.load = load;
+                WalkVerdict::AtCapacity
+            }
+        };
+        w
+    }
+
+    /// The trace's skip reason for what the check found.
+    fn skip(&self, r: RepIdx, miss: Miss<'a>) -> Skip {
+        match miss {
+            Miss::Away { until, note } => Skip::OutOfOffice {
+                until,
+                note: note.map(Text::copy),
+            },
+            _ => {
+                let w = self.walked(r, Err(miss), &mut Vec::new());
+                self.cfg.text.walk.skip(&w, &[]).unwrap_or(Skip::Inactive)
+            }
+        }
     }
 
     fn load(&self, r: RepIdx) -> f64 {
@@ -791,16 +873,16 @@ impl<'a> Ctx<'a> {
         };
         // (pass, position, rep) per member, on the stack for teams of up to 64.
         let n = team.members.len();
-        let mut inline = [(0u64, 0usize, 0 as RepIdx); 64];
+        let mut inline = [Turn(0); 64];
         let mut heap = Vec::new();
-        let order: &mut [(u64, usize, RepIdx)] = if n <= inline.len() {
+        let order: &mut [Turn] = if n <= inline.len() {
             &mut inline[..n]
         } else {
-            heap.resize(n, (0, 0, 0));
+            heap.resize(n, Turn(0));
             &mut heap
         };
         for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
-            *slot = (vt, pos, r);
+            *slot = Turn::new(vt, pos, r);
         }
         // The members' passes: from the rotations' index by team and member position,
         // else read from the rotation (keyed by rep id) in one ordered pass over both
@@ -809,7 +891,7 @@ impl<'a> Ctx<'a> {
             if let Some(rot) = &by_team[t as usize] {
                 for (slot, p) in order.iter_mut().zip(&rot.passes) {
                     if let Some(p) = p {
-                        slot.0 = effective(*p);
+                        slot.set_pass(effective(*p));
                     }
                 }
             }
@@ -819,57 +901,52 @@ impl<'a> Ctx<'a> {
                 let mut entries = rot.passes.iter().peekable();
                 for &pos in &cfg.text.team_members_by_id[t as usize] {
                     let slot = &mut slots[pos];
-                    let id = cfg.text.rep_id[slot.2 as usize].as_str();
+                    let id = cfg.text.rep_id[slot.rep() as usize].as_str();
                     while entries.next_if(|(k, _)| k.as_str() < id).is_some() {}
                     if let Some((k, p)) = entries.peek()
                         && k.as_str() == id
                     {
-                        slot.0 = effective(**p);
+                        slot.set_pass(effective(**p));
                     }
                 }
             } else {
                 for slot in slots.iter_mut() {
-                    if let Some(p) = rot.passes.get(cfg.text.rep_id[slot.2 as usize].as_str()) {
-                        slot.0 = effective(*p);
+                    if let Some(p) = rot
+                        .passes
+                        .get(cfg.text.rep_id[slot.rep() as usize].as_str())
+                    {
+                        slot.set_pass(effective(*p));
                     }
                 }
             }
         }
-        let mut candidates = Vec::with_capacity(n);
+        let mut candidates: Vec<Walked> = Vec::with_capacity(n);
+        let mut away = Vec::new();
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
                 sort_small(order);
-                for &(pass, _, r) in order.iter() {
-                    if chosen.is_some() {
-                        candidates.push(Candidate {
-                            rep: cfg.text.rep_id[r as usize].clone(),
-                            verdict: Verdict::NotReached,
-                            load: None,
-                            pass: Some(pass),
-                        });
-                        continue;
-                    }
-                    let verdict = match self.check_rep(r, team.respect_working_hours, None) {
-                        Ok(()) => {
+                for &turn in order.iter() {
+                    let (pass, r) = (turn.pass(), turn.rep());
+                    let mut w = if chosen.is_some() {
+                        Walked::new(r, WalkVerdict::NotReached)
+                    } else {
+                        let res = self.check_rep(r, team.respect_working_hours, None);
+                        if res.is_ok() {
                             chosen = Some((r, pass));
-                            Verdict::Chosen
                         }
-                        Err(skip) => Verdict::Skipped { skip },
+                        self.walked(r, res, &mut away)
                     };
-                    candidates.push(Candidate {
-                        rep: cfg.text.rep_check[r as usize].id.clone(),
-                        verdict,
-                        load: None,
-                        pass: Some(pass),
-                    });
+                    (w.pass, w.has_pass) = (pass, true);
+                    candidates.push(w);
                 }
             }
             Method::LeastLoaded => {
                 // Every member gets a verdict in member order; the chosen one (or ones, if
                 // listed twice) is marked once the least loaded is known.
                 let mut best: Option<(f64, u64, usize, RepIdx)> = None;
-                for &(pass, pos, r) in order.iter() {
+                for &turn in order.iter() {
+                    let (pass, pos, r) = (turn.pass(), turn.pos(), turn.rep());
                     let load = self.load(r);
                     let res = self.check_rep(r, team.respect_working_hours, Some(load));
                     if res.is_ok() {
@@ -885,22 +962,24 @@ impl<'a> Ctx<'a> {
                             best = Some((load, key_pass, pos, r));
                         }
                     }
-                    candidates.push(Candidate {
-                        rep: cfg.text.rep_check[r as usize].id.clone(),
-                        verdict: match res {
-                            Err(skip) => Verdict::Skipped { skip },
-                            Ok(()) => Verdict::Passed,
-                        },
-                        load: Some(load),
-                        pass: Some(pass),
-                    });
+                    let mut w = self.walked(r, res, &mut away);
+                    if w.verdict == WalkVerdict::Chosen {
+                        w.verdict = WalkVerdict::Passed;
+                    }
+                    (w.load, w.has_load) = (load, true);
+                    (w.pass, w.has_pass) = (pass, true);
+                    candidates.push(w);
                 }
                 if let Some((_, _, _, r)) = best {
-                    let pass = order.iter().find(|x| x.2 == r).map(|x| x.0).unwrap_or(vt);
+                    let pass = order
+                        .iter()
+                        .find(|x| x.rep() == r)
+                        .map(|x| x.pass())
+                        .unwrap_or(vt);
                     chosen = Some((r, pass));
                     for (c, o) in candidates.iter_mut().zip(order.iter()) {
-                        if o.2 == r && matches!(c.verdict, Verdict::Passed) {
-                            c.verdict = Verdict::Chosen;
+                        if o.rep() == r && c.verdict == WalkVerdict::Passed {
+                            c.verdict = WalkVerdict::Chosen;
                         }
                     }
                 }
@@ -909,7 +988,7 @@ impl<'a> Ctx<'a> {
         self.steps.push(Step::Team {
             team: cfg.text.team_id[t as usize].clone(),
             method: Text::from_static(team.method.name()),
-            candidates,
+            candidates: Candidates::walk(cfg.text.walk.clone(), candidates, away),
         });
         let (rep, pass) = chosen?;
         self.effects.push(Effect::AdvanceRotation {
@@ -1021,6 +1100,48 @@ impl<'a> Ctx<'a> {
             effects: self.effects,
         }
     }
+}
+
+/// A member's turn in a team walk: (pass, position in the team, rep) in one integer, so
+/// sorting by it is sorting by the triple (one comparison instead of three).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Turn(u128);
+
+impl Turn {
+    fn new(pass: u64, pos: usize, rep: RepIdx) -> Turn {
+        Turn((pass as u128) << 64 | (pos as u128 & 0xffff_ffff) << 32 | rep as u128)
+    }
+    fn pass(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+    fn pos(self) -> usize {
+        (self.0 >> 32) as u32 as usize
+    }
+    fn rep(self) -> RepIdx {
+        self.0 as u32
+    }
+    fn set_pass(&mut self, pass: u64) {
+        *self = Turn::new(pass, self.pos(), self.rep());
+    }
+}
+
+/// `n` in decimal (as `n.to_string()`), written at the end of `buf`.
+fn int(n: i32, buf: &mut [u8; 11]) -> &str {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 /// Sort a short list in place (insertion sort: no set-up, and the rotation order is
@@ -1310,18 +1431,18 @@ fn junk_reason(
         return Some(r);
     }
     if f.disposable_email {
-        return Some(format!(
-            "disposable email domain {}",
-            f.email_domain.as_deref().unwrap_or("?")
-        ));
+        return Some(cat(&[
+            "disposable email domain ",
+            f.email_domain.as_deref().unwrap_or("?"),
+        ]));
     }
     if let Some(email) = &f.email {
         let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
         if FAKE_DOMAINS.contains(&domain) {
-            return Some(format!("test email address {email}"));
+            return Some(cat(&["test email address ", email]));
         }
         if FAKE_WORDS.contains(&local) && FAKE_WORDS.iter().any(|w| domain.starts_with(w)) {
-            return Some(format!("test email address {email}"));
+            return Some(cat(&["test email address ", email]));
         }
     }
     let fakes = [&lead.first_name, &lead.last_name, &lead.company]
@@ -1338,6 +1459,14 @@ fn junk_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int_is_to_string() {
+        let mut buf = [0u8; 11];
+        for n in [0, 7, -7, 10, -10, 20, 99, -100, 12345, i32::MAX, i32::MIN] {
+            assert_eq!(int(n, &mut buf), n.to_string());
+        }
+    }
 
     #[test]
     fn sort_small_sorts() {

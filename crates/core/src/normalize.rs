@@ -40,9 +40,31 @@ pub fn token(s: &str) -> String {
     out
 }
 
-/// Call `f` with [`token`] of `s`, built on the stack when `s` is short ASCII.
+/// Whether `s` is its own [`token`]: lower-case ASCII letters and digits in words joined
+/// by single `_`s (what the config's tokens and most lead values look like).
+fn is_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    let word = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) if word(first) && word(last) => {
+            let mut prev = first;
+            b[1..].iter().all(|&c| {
+                let ok = word(c) || (c == b'_' && prev != b'_');
+                prev = c;
+                ok
+            })
+        }
+        _ => false,
+    }
+}
+
+/// Call `f` with [`token`] of `s`: `s` itself when it already is one, else built on the
+/// stack when `s` is short ASCII.
 pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
     const N: usize = 64;
+    if is_token(s) {
+        return f(s);
+    }
     let s = s.trim();
     if !s.is_ascii() || s.len() > N {
         return f(&token(s));
@@ -135,7 +157,20 @@ mod tests {
             "A b  C",
             "Über-Größe",
             &"x-".repeat(40),
+            "demo_request",
+            "demo__request",
+            "_demo",
+            "demo_",
+            "a",
+            "_",
+            "Demo_request",
+            "ml ops",
+            "web2lead",
+            "9",
         ] {
+            // A token is recognised whenever it is one (the empty string is left to the
+            // general path).
+            assert_eq!(is_token(s), !s.is_empty() && token(s) == s, "{s:?}");
             assert_eq!(with_token(s, str::to_string), token(s), "{s:?}");
         }
         assert_eq!(postal("d-80331 münchen"), "D80331MÜNCHEN");

@@ -2575,10 +2575,10 @@ fn asg_6_manual_assignment_recorded() {
             by: "ops.admin".into(),
             rep: "b".into(),
             note: Some("customer asked for Bob".into()),
-            overridden: Some(Skip::OutOfOffice {
+            overridden: Some(Box::new(Skip::OutOfOffice {
                 until: None,
                 note: Some("vacation".into())
-            }),
+            })),
         }]
     );
     assert!(why(&r).contains("manual assignment to b by ops.admin (customer asked for Bob); overrides: out of office (vacation)"), "{}", why(&r));

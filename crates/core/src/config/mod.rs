@@ -482,6 +482,8 @@ pub struct TraceText {
     pub rep_hours: Vec<Text>,
     /// What the availability check reads of each rep, packed (see [`RepCheck`]).
     pub rep_check: Vec<RepCheck>,
+    /// Per rep, what the trace needs to write out a compact team walk's verdicts.
+    pub walk: std::sync::Arc<crate::trace::WalkTable>,
     /// The distinct working hours of the reps, their texts, and the reps' zone names.
     pub hours: Vec<HoursCheck>,
     pub hours_text: Vec<Text>,
@@ -674,7 +676,20 @@ impl TraceText {
             team_members_by_id.iter().map(|p| p[..].into()).collect(),
         );
         let (rep_check, hours, hours_text, zone_label) = rep_checks(cfg, &rep_id);
+        let walk = crate::trace::WalkTable {
+            reps: rep_check
+                .iter()
+                .map(|rc| crate::trace::WalkRep {
+                    id: rc.id.clone(),
+                    zone: zone_label[rc.zone_label as usize].clone(),
+                    hours: hours_text[rc.hours as usize].clone(),
+                    capacity: rc.capacity.unwrap_or(0.0),
+                    daily_cap: rc.daily_cap.unwrap_or(0),
+                })
+                .collect(),
+        };
         TraceText {
+            walk: std::sync::Arc::new(walk),
             teams: std::sync::Arc::new(teams),
             version: Text::copy(&cfg.version),
             reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
@@ -787,15 +802,11 @@ impl CompiledConfig {
     /// Canonical industry name: alias table, else the folded input ("Financial Services"
     /// -> "financial_services").
     pub fn normalize_industry(&self, s: &str) -> Option<String> {
-        let mut key = crate::normalize::token(s);
-        if key.is_empty() {
-            return None;
-        }
-        if let Some(alias) = self.industry_alias.get(&key) {
-            key.clear();
-            key.push_str(alias);
-        }
-        Some(key)
+        crate::normalize::with_token(s, |key| match self.industry_alias.get(key) {
+            _ if key.is_empty() => None,
+            Some(alias) => Some(alias.clone()),
+            None => Some(key.to_string()),
+        })
     }
 
     /// Segment for an employee count (SEG-1).
