@@ -23,6 +23,18 @@ macro_rules! claim_sql {
     };
 }
 
+/// A transaction that may already have read the state version while taking its lock
+/// (SQLite: in the same round trip as `BEGIN IMMEDIATE`).
+trait LockedVersion {
+    fn take_locked(&mut self) -> Option<i64>;
+}
+
+impl LockedVersion for sqlx::Transaction<'static, sqlx::Postgres> {
+    fn take_locked(&mut self) -> Option<i64> {
+        None
+    }
+}
+
 macro_rules! backend {
     ($store:ident, $tx:ident, $db:ty, $inner:ty, $lock_sql:expr, $claim_lock:literal) => {
         #[async_trait]
@@ -363,6 +375,9 @@ macro_rules! backend {
         #[async_trait]
         impl Tx for $tx {
             async fn lock_state(&mut self) -> Result<i64> {
+                if let Some(v) = LockedVersion::take_locked(&mut self.tx) {
+                    return Ok(v);
+                }
                 Ok(sqlx::query($lock_sql)
                     .fetch_one(&mut *self.tx)
                     .await?
@@ -375,7 +390,7 @@ macro_rules! backend {
 
             async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>> {
                 let mut out = HashMap::new();
-                for chunk in crate::statement_chunks(&keys, CHUNK) {
+                for chunk in crate::key_chunks(keys, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT key, lead_id, status, response FROM idempotency WHERE key IN (");
                     let mut sep = q.separated(", ");
                     for k in chunk {
@@ -392,7 +407,7 @@ macro_rules! backend {
             async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>> {
                 use leadrouter_core::state::PriorStatus;
                 let mut out = HashMap::new();
-                for chunk in crate::statement_chunks(&emails, CHUNK) {
+                for chunk in crate::key_chunks(emails, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note, last_lead_id FROM people WHERE email IN (");
                     let mut sep = q.separated(", ");
                     for e in chunk {
@@ -421,7 +436,7 @@ macro_rules! backend {
 
             async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>> {
                 let mut out = Vec::new();
-                for chunk in crate::statement_chunks(&ids, CHUNK) {
+                for chunk in crate::key_chunks(ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT * FROM leads WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
@@ -437,7 +452,7 @@ macro_rules! backend {
 
             async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>> {
                 let mut out = Vec::new();
-                for chunk in crate::statement_chunks(&ids, CHUNK) {
+                for chunk in crate::key_chunks(ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT * FROM sla_timers WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
@@ -697,7 +712,8 @@ pub mod sqlite {
             Ok(self.conn.insert(conn))
         }
 
-        async fn begin(&mut self) -> Result<()> {
+        /// `BEGIN IMMEDIATE` (the write lock) and the state version, in one round trip.
+        async fn begin(&mut self) -> Result<i64> {
             if self.open {
                 // Nothing to do if the COMMIT did go through ("no transaction is active").
                 let _ = sqlx::query("ROLLBACK")
@@ -705,24 +721,37 @@ pub mod sqlite {
                     .await;
                 self.open = false;
             }
-            let first = sqlx::query("BEGIN IMMEDIATE")
-                .execute(self.connection().await?)
-                .await;
-            if let Err(e) = first {
-                // A connection whose thread died, or a file that went away: reconnect once.
-                tracing::warn!(error = %e, "BEGIN failed on the SQLite writer; reconnecting");
-                self.conn = None;
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(self.connection().await?)
-                    .await?;
-            }
+            const BEGIN: &str = "BEGIN IMMEDIATE; SELECT version FROM state_version WHERE id = 1";
+            let first = sqlx::query(BEGIN).fetch_one(self.connection().await?).await;
+            let row = match first {
+                Ok(row) => row,
+                Err(e) => {
+                    // A connection whose thread died, or a file that went away: reconnect
+                    // once. (If BEGIN went through and only the SELECT failed, the
+                    // transaction is open: roll it back first.)
+                    tracing::warn!(error = %e, "BEGIN failed on the SQLite writer; reconnecting");
+                    if let Some(c) = self.conn.as_mut() {
+                        let _ = sqlx::query("ROLLBACK").execute(c).await;
+                    }
+                    self.conn = None;
+                    sqlx::query(BEGIN)
+                        .fetch_one(self.connection().await?)
+                        .await?
+                }
+            };
             self.open = true;
-            Ok(())
+            Ok(row.try_get("version")?)
         }
     }
 
     /// A routing transaction on the writer connection, which it holds until it ends.
-    pub struct WriterTx(tokio::sync::OwnedMutexGuard<Writer>);
+    pub struct WriterTx(tokio::sync::OwnedMutexGuard<Writer>, Option<i64>);
+
+    impl LockedVersion for WriterTx {
+        fn take_locked(&mut self) -> Option<i64> {
+            self.1.take()
+        }
+    }
 
     impl WriterTx {
         async fn finish(mut self, sql: &'static str) -> std::result::Result<(), sqlx::Error> {
@@ -844,8 +873,8 @@ pub mod sqlite {
 
         async fn begin_tx(&self) -> Result<WriterTx> {
             let mut w = self.writer.clone().lock_owned().await;
-            w.begin().await?;
-            Ok(WriterTx(w))
+            let version = w.begin().await?;
+            Ok(WriterTx(w, Some(version)))
         }
     }
 

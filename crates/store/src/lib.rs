@@ -395,9 +395,48 @@ pub(crate) fn statement_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item
     })
 }
 
+/// Keys for `… WHERE k IN (…)` lookups, in chunks of at most `max` padded to a power of
+/// two by repeating the chunk's last key: an `IN` list matches each row once however often
+/// a key repeats, so a lookup of n keys is one statement with one of a few cached texts
+/// instead of `popcount(n)` statements.
+pub(crate) fn key_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = Vec<&T>> {
+    items.chunks(max.max(1)).map(|c| {
+        let mut keys: Vec<&T> = c.iter().collect();
+        if let Some(last) = c.last() {
+            keys.resize(c.len().next_power_of_two(), last);
+        }
+        keys
+    })
+}
+
 #[cfg(test)]
 mod chunk_tests {
-    use super::statement_chunks;
+    use super::{key_chunks, statement_chunks};
+
+    #[test]
+    fn key_chunks_pad_to_powers_of_two_with_the_last_key() {
+        let items: Vec<u32> = (0..300).collect();
+        let chunks: Vec<Vec<&u32>> = key_chunks(&items, 256).collect();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0].len(), 256);
+        assert_eq!(chunks[1].len(), 64);
+        assert_eq!(*chunks[1][43], 299);
+        assert_eq!(*chunks[1][44], 299);
+        assert!(
+            chunks
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                == 300
+        );
+        assert_eq!(key_chunks(&[7u8; 0], 256).count(), 0);
+        assert_eq!(
+            key_chunks(&[1u8, 2, 3], 256).next().unwrap(),
+            vec![&1, &2, &3, &3]
+        );
+    }
 
     #[test]
     fn chunks_are_powers_of_two_and_cover_everything_in_order() {

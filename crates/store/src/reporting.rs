@@ -722,7 +722,7 @@ macro_rules! reporting_backend {
         impl RollupTx for $conn {
             async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>> {
                 let mut out = Vec::new();
-                for chunk in crate::statement_chunks(&ids, CHUNK) {
+                for chunk in crate::key_chunks(ids, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("SELECT id, received_at, routed_at, tier, path, team, owner, contact_by, first_touch_at, accepted_at, status, stage, fallback, reassignments FROM leads WHERE id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
