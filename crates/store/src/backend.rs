@@ -525,7 +525,16 @@ macro_rules! backend {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision_z, trace_z) ",
                     );
-                    q.push_values(chunk, |mut v, d| {
+                    // Packed before the statement is built, so a failure fails the batch
+                    // (nothing of it is acknowledged) rather than storing an empty value.
+                    let packed = chunk
+                        .iter()
+                        .map(|d| {
+                            let pack = |j: &Option<JsonText>| j.as_ref().map(crate::packed::pack).transpose();
+                            Ok((pack(&d.decision)?, pack(&d.trace)?))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    q.push_values(chunk.iter().zip(packed), |mut v, (d, (decision, trace))| {
                         v.push_bind(d.lead_id.clone())
                             .push_bind(d.kind.clone())
                             .push_bind(d.decided_at)
@@ -534,8 +543,8 @@ macro_rules! backend {
                             .push_bind(d.reason.clone())
                             .push_bind(d.actor.clone())
                             .push_bind(d.config_version.clone())
-                            .push_bind(d.decision.as_ref().map(crate::packed::pack))
-                            .push_bind(d.trace.as_ref().map(crate::packed::pack));
+                            .push_bind(decision)
+                            .push_bind(trace);
                     });
                     q.build().execute(&mut *tx).await?;
                 }

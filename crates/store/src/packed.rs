@@ -51,18 +51,23 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// The JSON text, packed.
-pub fn pack(json: &JsonText) -> Vec<u8> {
+/// A value that could not be made ready for the database.
+fn encode(e: std::io::Error) -> StoreError {
+    StoreError::Db(sqlx::Error::Encode(Box::new(e)))
+}
+
+/// The JSON text, packed. Fails only if zstd cannot compress it (out of memory).
+pub fn pack(json: &JsonText) -> Result<Vec<u8>> {
     let text = json.as_str().as_bytes();
-    let packed = COMPRESSOR.with_borrow_mut(|slot| {
-        if slot.is_none() {
-            *slot = zstd::bulk::Compressor::with_prepared_dictionary(&DICTS.encode).ok();
-        }
-        slot.as_mut().and_then(|c| c.compress(text).ok())
-    });
-    // Compressing into a growable buffer cannot fail short of memory exhaustion; stored
-    // without a dictionary (a plain frame), the text still reads back.
-    packed.unwrap_or_else(|| zstd::bulk::compress(text, LEVEL).unwrap_or_default())
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let c = match slot {
+            Some(c) => c,
+            None => slot.insert(
+                zstd::bulk::Compressor::with_prepared_dictionary(&DICTS.encode).map_err(encode)?,
+            ),
+        };
+        c.compress(text).map_err(encode)
+    })
 }
 
 /// The stored value: the packed column when set, else the text column (older rows).
@@ -104,7 +109,7 @@ mod tests {
     #[test]
     fn packs_small_and_reads_back() {
         let t = trace();
-        let packed = pack(&t);
+        let packed = pack(&t).unwrap();
         assert!(
             packed.len() * 4 < t.as_str().len(),
             "{} of {}",
@@ -119,7 +124,7 @@ mod tests {
 
     #[test]
     fn frames_name_the_shipped_dictionary() {
-        let packed = pack(&trace());
+        let packed = pack(&trace()).unwrap();
         let id = zstd::zstd_safe::get_dict_id_from_frame(&packed).map(|i| i.get());
         assert!(id.is_some_and(|id| id == DICTS.decode[0].0), "{id:?}");
     }
