@@ -70,12 +70,17 @@ pub struct RouteObs {
     seconds: f64,
 }
 
+/// A route path as stored and labelled: its serde name (`account_owner`, …).
+pub fn path_name(p: leadrouter_core::trace::RoutePath) -> String {
+    serde_json::to_value(p)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl RouteObs {
     pub fn of(d: &Decision, received: jiff::Timestamp, routed: jiff::Timestamp) -> RouteObs {
-        let path = serde_json::to_value(d.path)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let path = path_name(d.path);
         RouteObs {
             labels: RouteLabels {
                 path,

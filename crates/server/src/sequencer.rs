@@ -976,10 +976,7 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         segment: d.segment.as_deref().map(str::to_string),
         tier: d.tier.name().into(),
         score: d.score.into(),
-        path: serde_json::to_value(d.path)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        path: crate::metrics::path_name(d.path),
         rule: d.rule.as_deref().map(str::to_string),
         status: "open".into(),
         stage: "early".into(),
