@@ -1,10 +1,11 @@
 //! Local signals (ENR-4): cheap facts read from the lead itself, applied after the
 //! providers and only to fields still missing, recorded with source "signals".
 //!
-//! - country from the phone number (`phonenumber`), only when it parses in international
-//!   form and is a valid number for its country;
-//! - country from a country-code TLD (.de -> DE, .co.uk -> GB), not for generic TLDs nor
-//!   for ccTLDs mostly sold as vanity names (.io, .ai, .co, .me, .tv, …);
+//! - for a lead whose form names no known country: the country from the phone number
+//!   (`phonenumber`), only when it parses in international form and is a valid number
+//!   for its country, else from the email's country-code TLD (.de -> DE, .co.uk -> GB),
+//!   not for generic TLDs nor for ccTLDs mostly sold as vanity names (.io, .ai, .co,
+//!   .me, .tv, …);
 //! - the registrable email domain as `domain`, for corporate (not personal, not
 //!   disposable) emails;
 //! - a company name from that domain (globex-corp.com -> "Globex Corp") when neither the
@@ -146,7 +147,13 @@ impl Signals {
             counters.covered(f);
             counters.filled(f);
         };
-        if e.country.is_none() {
+        // The form's own country decides routing whenever it names a known country
+        // (the engine reads the enriched one only otherwise), so the guesses below are
+        // made only for leads without one. Parsing the phone is most of what the signals
+        // cost: `phonenumber` keeps 100 compiled patterns, fewer than a few dozen
+        // countries' numbers use, so a parse often compiles its patterns again.
+        let form_country = lead.country.as_deref().and_then(|c| self.geo.country(c));
+        if e.country.is_none() && form_country.is_none() {
             let from_phone = lead.phone.as_deref().and_then(country_from_phone);
             let from_tld = || match email {
                 Some((addr, EmailKind::Corporate | EmailKind::Personal)) => {
@@ -160,7 +167,6 @@ impl Signals {
             }
         }
         if e.state.is_none() && lead.state.is_none() {
-            let form_country = lead.country.as_deref().and_then(|c| self.geo.country(c));
             let country =
                 form_country.or_else(|| e.country.as_deref().and_then(|c| self.geo.country(c)));
             if country == Some("US")

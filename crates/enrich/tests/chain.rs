@@ -226,6 +226,25 @@ async fn phone_numbers_from_several_countries() {
 }
 
 #[tokio::test]
+async fn no_country_guessed_when_the_form_names_a_known_one() {
+    let e = enricher_signals_only();
+    // The form's country is what routing uses: neither the phone nor the TLD is read.
+    for form in ["DE", "Germany", "us"] {
+        let mut lead = with_phone("a@tesco.co.uk", "+44 20 7946 0958");
+        lead.country = Some(form.into());
+        let out = e.enrich(&lead).await;
+        assert_eq!(out.country, None, "{form}");
+        assert!(!out.sources.contains_key("country"), "{form}");
+    }
+    // A country the engine does not know is no country: the phone still fills it.
+    let mut lead = with_phone("a@tesco.co.uk", "+44 20 7946 0958");
+    lead.country = Some("Atlantis".into());
+    let out = e.enrich(&lead).await;
+    assert_eq!(out.country.as_deref(), Some("GB"));
+    assert_eq!(out.sources["country"], "signals");
+}
+
+#[tokio::test]
 async fn phone_beats_cctld_and_cctld_fills_without_phone() {
     let e = enricher_signals_only();
     let out = e
