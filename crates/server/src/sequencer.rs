@@ -700,9 +700,16 @@ fn decide_batch(
         replies.push(reply);
     }
     let routes = std::mem::take(&mut w.routes);
+    let mut batch = w.finish(state);
+    // JSON texts and zstd frames are made here, outside the write lock (and for a batch
+    // decided ahead, while the previous COMMIT is in flight). If this fails, the write
+    // makes them again and fails the batch with the error.
+    if let Err(e) = batch.prepare() {
+        tracing::warn!(error = %e, "could not prepare a batch's stored values ahead of its write");
+    }
     Decided {
         replies,
-        batch: w.finish(state),
+        batch,
         routes,
     }
 }

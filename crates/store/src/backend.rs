@@ -473,7 +473,9 @@ macro_rules! backend {
                     &crate::reporting::changed_leads(b),
                 )
                 .await?;
+                let values = b.values()?;
                 let tx = &mut *self.tx;
+                let mut payloads = values.lead_payloads.iter();
                 for chunk in crate::statement_chunks(&b.leads, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain, fallback) ",
@@ -482,7 +484,7 @@ macro_rules! backend {
                         v.push_bind(l.id.clone())
                             .push_bind(l.source.clone())
                             .push_bind(l.email.clone())
-                            .push_bind(l.payload.to_string())
+                            .push_bind(payloads.next().map(String::as_str))
                             .push_bind(l.received_at)
                             .push_bind(l.routed_at)
                             .push_bind(l.owner.clone())
@@ -521,20 +523,16 @@ macro_rules! backend {
                         .execute(&mut *tx)
                         .await?;
                 }
+                // Packed before any statement is built (`values` above), so a failure
+                // fails the batch (nothing of it is acknowledged) rather than storing an
+                // empty value.
+                let mut packed = values.decisions.iter().cloned();
                 for chunk in crate::statement_chunks(&b.decisions, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision_z, trace_z) ",
                     );
-                    // Packed before the statement is built, so a failure fails the batch
-                    // (nothing of it is acknowledged) rather than storing an empty value.
-                    let packed = chunk
-                        .iter()
-                        .map(|d| {
-                            let pack = |j: &Option<JsonText>| j.as_ref().map(crate::packed::pack).transpose();
-                            Ok((pack(&d.decision)?, pack(&d.trace)?))
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    q.push_values(chunk.iter().zip(packed), |mut v, (d, (decision, trace))| {
+                    let rows: Vec<_> = chunk.iter().zip(packed.by_ref()).collect();
+                    q.push_values(rows, |mut v, (d, (decision, trace))| {
                         v.push_bind(d.lead_id.clone())
                             .push_bind(d.kind.clone())
                             .push_bind(d.decided_at)
@@ -604,13 +602,14 @@ macro_rules! backend {
                     q.push(" ON CONFLICT (rep) DO UPDATE SET early = excluded.early, mid = excluded.mid, late = excluded.late, daily_date = excluded.daily_date, daily_count = excluded.daily_count, out = excluded.out, out_until = excluded.out_until, out_note = excluded.out_note");
                     q.build().execute(&mut *tx).await?;
                 }
+                let mut responses = values.responses.iter();
                 for chunk in crate::statement_chunks(&b.idempotency, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO idempotency (key, lead_id, status, response, created_at) ");
                     q.push_values(chunk, |mut v, (key, r, at)| {
                         v.push_bind(key.clone())
                             .push_bind(r.lead_id.clone())
                             .push_bind(i64::from(r.status))
-                            .push_bind(r.response.to_string())
+                            .push_bind(responses.next().map(String::as_str))
                             .push_bind(*at);
                     });
                     q.build().execute(&mut *tx).await?;
@@ -645,6 +644,7 @@ macro_rules! backend {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
+                let mut outbox_payloads = values.outbox_payloads.iter();
                 for chunk in crate::statement_chunks(&b.outbox, CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
                     q.push_values(chunk, |mut v, o| {
@@ -653,7 +653,7 @@ macro_rules! backend {
                             .push_bind(o.kind.clone())
                             .push_bind(o.channel.clone())
                             .push_bind(o.recipient.clone())
-                            .push_bind(o.payload.to_string())
+                            .push_bind(outbox_payloads.next().map(String::as_str))
                             .push_bind(o.status.clone())
                             .push_bind(o.attempts)
                             .push_bind(o.next_attempt_at)

@@ -268,9 +268,68 @@ pub struct BatchWrite {
     pub fired_timers: Vec<(String, i64)>,
     /// Leads whose pending timers are cancelled (accepted or touched, reassigned, closed).
     pub cancel_timers: Vec<String>,
+    /// The column values that take CPU to make, made before the transaction (see
+    /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
+    pub prepared: Option<Prepared>,
+}
+
+/// The batch's JSON texts and zstd frames, in the order of the rows they belong to.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// `leads[i].payload` as JSON text.
+    pub lead_payloads: Vec<String>,
+    /// `decisions[i]`'s decision and trace, packed ([`packed::pack`]).
+    pub decisions: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    /// `idempotency[i]`'s response as JSON text.
+    pub responses: Vec<String>,
+    /// `outbox[i].payload` as JSON text.
+    pub outbox_payloads: Vec<String>,
 }
 
 impl BatchWrite {
+    /// Make the JSON texts and zstd frames now, outside the routing transaction: the
+    /// sequencer does this while the previous batch's COMMIT is in flight, so the write
+    /// (which holds the database's write lock) only binds them. Fails only if zstd
+    /// cannot compress (out of memory); the batch is then left unprepared.
+    pub fn prepare(&mut self) -> Result<()> {
+        self.prepared = None;
+        self.prepared = Some(self.prepared_values()?);
+        Ok(())
+    }
+
+    /// The values [`BatchWrite::prepare`] makes: those already made, or made now.
+    pub(crate) fn values(&self) -> Result<std::borrow::Cow<'_, Prepared>> {
+        match &self.prepared {
+            Some(p)
+                if p.lead_payloads.len() == self.leads.len()
+                    && p.decisions.len() == self.decisions.len()
+                    && p.responses.len() == self.idempotency.len()
+                    && p.outbox_payloads.len() == self.outbox.len() =>
+            {
+                Ok(std::borrow::Cow::Borrowed(p))
+            }
+            _ => Ok(std::borrow::Cow::Owned(self.prepared_values()?)),
+        }
+    }
+
+    fn prepared_values(&self) -> Result<Prepared> {
+        let pack = |j: &Option<JsonText>| j.as_ref().map(packed::pack).transpose();
+        Ok(Prepared {
+            lead_payloads: self.leads.iter().map(|l| l.payload.to_string()).collect(),
+            decisions: self
+                .decisions
+                .iter()
+                .map(|d| Ok((pack(&d.decision)?, pack(&d.trace)?)))
+                .collect::<Result<_>>()?,
+            responses: self
+                .idempotency
+                .iter()
+                .map(|(_, r, _)| r.response.to_string())
+                .collect(),
+            outbox_payloads: self.outbox.iter().map(|o| o.payload.to_string()).collect(),
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.outbox.is_empty()
             && self.timers.is_empty()
