@@ -432,8 +432,10 @@ async fn budget_is_respected_even_with_a_10s_provider() {
     let out = e.enrich(&l).await;
     let took = t.elapsed();
     assert!(took >= Duration::from_millis(300), "{took:?}");
+    // Far below the provider's 10 s (and its 30 s timeout) proves the budget cut it; the
+    // margin is for a loaded CI machine (450 ms was exceeded once at load 5 on 2 cores).
     assert!(
-        took < Duration::from_millis(450),
+        took < Duration::from_millis(1500),
         "budget 300ms, took {took:?}"
     );
     assert_eq!(

@@ -197,7 +197,7 @@ async fn seed(
             }
         }
         let mut tx = store.begin().await.expect("begin");
-        tx.write(&b, version).await.expect("write");
+        tx.write(b.clone(), version).await.expect("write");
         tx.commit().await.expect("commit");
         version += 1;
         if written % 100_000 == 0 {

@@ -523,73 +523,36 @@ struct Reads {
 }
 
 async fn read_batch(tx: &mut dyn leadrouter_store::Tx, jobs: &[Job]) -> Result<Reads, JobError> {
-    let keys: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match j {
-            Job::Route(r, _) => r.idempotency_key.clone(),
-            _ => None,
-        })
-        .collect();
-    let replays = if keys.is_empty() {
-        HashMap::new()
-    } else {
-        tx.idempotent(&keys).await.map_err(db)?
-    };
-    let emails: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match j {
-            Job::Route(r, _) => r.lead.email.as_deref(),
-            _ => None,
-        })
-        .filter_map(|e| leadrouter_core::domains::parse_email(e).ok())
-        .map(|e| e.normalized)
-        .collect();
-    let known: HashMap<String, StoredPerson> = if emails.is_empty() {
-        HashMap::new()
-    } else {
-        tx.people(&emails).await.map_err(db)?
-    };
-    let timer_ids: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| match j {
-            Job::Sla { timer_id, .. } => Some(timer_id.clone()),
-            _ => None,
-        })
-        .collect();
-    let timers: HashMap<String, TimerRow> = if timer_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tx.timers_by_id(&timer_ids)
-            .await
-            .map_err(db)?
+    let mut want = leadrouter_store::BatchReadsFor::default();
+    for j in jobs {
+        match j {
+            Job::Route(r, _) => {
+                want.keys.extend(r.idempotency_key.clone());
+                want.emails.extend(
+                    r.lead
+                        .email
+                        .as_deref()
+                        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
+                        .map(|e| e.normalized),
+                );
+            }
+            Job::Sla { timer_id, .. } => want.timer_ids.push(timer_id.clone()),
+            Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => {
+                want.lead_ids.push(lead_id.clone())
+            }
+            Job::Availability { .. } => {}
+        }
+    }
+    let found = tx.batch_reads(want).await.map_err(db)?;
+    Ok(Reads {
+        replays: found.replays,
+        known: found.known,
+        timers: found
+            .timers
             .into_iter()
             .map(|t| (t.id.clone(), t))
-            .collect()
-    };
-    let mut lead_ids: Vec<String> = known
-        .values()
-        .filter_map(|p| p.last_lead_id.clone())
-        .collect();
-    lead_ids.extend(jobs.iter().filter_map(|j| match j {
-        Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => Some(lead_id.clone()),
-        _ => None,
-    }));
-    lead_ids.extend(timers.values().map(|t| t.lead_id.clone()));
-    let leads: HashMap<String, LeadRecord> = if lead_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tx.leads(&lead_ids)
-            .await
-            .map_err(db)?
-            .into_iter()
-            .map(|l| (l.id.clone(), l))
-            .collect()
-    };
-    Ok(Reads {
-        replays,
-        known,
-        timers,
-        leads,
+            .collect(),
+        leads: found.leads.into_iter().map(|l| (l.id.clone(), l)).collect(),
     })
 }
 
@@ -778,7 +741,7 @@ async fn process(
         });
     }
     let queued_messages = !batch.outbox.is_empty();
-    tx.write(&batch, version + 1).await.map_err(db)?;
+    tx.write(batch, version + 1).await.map_err(db)?;
     bx.metrics.observe_phase("write", lap(&mut phase));
 
     if look_ahead {

@@ -23,20 +23,8 @@ macro_rules! claim_sql {
     };
 }
 
-/// A transaction that may already have read the state version while taking its lock
-/// (SQLite: in the same round trip as `BEGIN IMMEDIATE`).
-trait LockedVersion {
-    fn take_locked(&mut self) -> Option<i64>;
-}
-
-impl LockedVersion for sqlx::Transaction<'static, sqlx::Postgres> {
-    fn take_locked(&mut self) -> Option<i64> {
-        None
-    }
-}
-
 macro_rules! backend {
-    ($store:ident, $tx:ident, $db:ty, $inner:ty, $lock_sql:expr, $claim_lock:literal) => {
+    ($store:ident, $db:ty, $claim_lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -44,8 +32,7 @@ macro_rules! backend {
             }
 
             async fn begin(&self) -> Result<Box<dyn Tx>> {
-                let tx = self.begin_tx().await?;
-                Ok(Box::new($tx { tx }))
+                self.begin_routing().await
             }
 
             async fn ping(&self) -> Result<()> {
@@ -271,9 +258,6 @@ macro_rules! backend {
             })
         }
 
-        pub struct $tx {
-            tx: $inner,
-        }
 
         fn lead_from_row(r: &<$db as sqlx::Database>::Row) -> Result<LeadRecord> {
             let payload: String = r.try_get("payload")?;
@@ -372,12 +356,19 @@ macro_rules! backend {
             Ok(s)
         }
 
+    };
+}
+
+/// The routing transaction of a backend whose writes go through sqlx (PostgreSQL).
+macro_rules! backend_tx {
+    ($tx:ident, $db:ty, $inner:ty, $lock_sql:expr) => {
+        pub struct $tx {
+            tx: $inner,
+        }
+
         #[async_trait]
         impl Tx for $tx {
             async fn lock_state(&mut self) -> Result<i64> {
-                if let Some(v) = LockedVersion::take_locked(&mut self.tx) {
-                    return Ok(v);
-                }
                 Ok(sqlx::query($lock_sql)
                     .fetch_one(&mut *self.tx)
                     .await?
@@ -466,7 +457,8 @@ macro_rules! backend {
                 Ok(out)
             }
 
-            async fn write(&mut self, b: &BatchWrite, version: i64) -> Result<()> {
+            async fn write(&mut self, b: BatchWrite, version: i64) -> Result<()> {
+                let b = &b;
                 // Console rollups: the changed leads' reporting columns before this write.
                 let before = crate::reporting::RollupTx::facts(
                     &mut *self.tx,
@@ -693,103 +685,11 @@ pub mod sqlite {
     /// returns), `BEGIN IMMEDIATE` for routing transactions.
     pub struct SqliteStore {
         pub(crate) pool: sqlx::SqlitePool,
-        /// The one connection routing transactions use. SQLite has one writer at a time
-        /// anyway, and in WAL mode a connection's page cache is dropped whenever another
-        /// connection commits: a dedicated writer keeps its cache (the indexes) warm.
-        /// Owned outright rather than through a pool: taking it is a mutex, not a pool
-        /// checkout with a hand-back task and a ping on the routing path.
-        writer: Arc<tokio::sync::Mutex<Writer>>,
+        /// The one connection routing transactions use, on a thread of its own
+        /// (`sqlite_writer.rs`).
+        writer: crate::sqlite_writer::Writer,
         name: &'static str,
         _checkpointer: AbortOnDrop,
-    }
-
-    pub(crate) struct Writer {
-        conn: Option<sqlx::SqliteConnection>,
-        opts: SqliteConnectOptions,
-        /// A transaction was begun and neither committed nor rolled back (its `WriterTx`
-        /// was dropped, or COMMIT failed or timed out): roll it back before the next.
-        open: bool,
-    }
-
-    impl Writer {
-        async fn connection(&mut self) -> Result<&mut sqlx::SqliteConnection> {
-            use sqlx::Connection;
-            let conn = match self.conn.take() {
-                Some(c) => c,
-                None => sqlx::SqliteConnection::connect_with(&self.opts).await?,
-            };
-            Ok(self.conn.insert(conn))
-        }
-
-        /// `BEGIN IMMEDIATE` (the write lock) and the state version, in one round trip.
-        async fn begin(&mut self) -> Result<i64> {
-            if self.open {
-                // Nothing to do if the COMMIT did go through ("no transaction is active").
-                let _ = sqlx::query("ROLLBACK")
-                    .execute(self.connection().await?)
-                    .await;
-                self.open = false;
-            }
-            const BEGIN: &str = "BEGIN IMMEDIATE; SELECT version FROM state_version WHERE id = 1";
-            let first = sqlx::query(BEGIN).fetch_one(self.connection().await?).await;
-            let row = match first {
-                Ok(row) => row,
-                Err(e) => {
-                    // A connection whose thread died, or a file that went away: reconnect
-                    // once. (If BEGIN went through and only the SELECT failed, the
-                    // transaction is open: roll it back first.)
-                    tracing::warn!(error = %e, "BEGIN failed on the SQLite writer; reconnecting");
-                    if let Some(c) = self.conn.as_mut() {
-                        let _ = sqlx::query("ROLLBACK").execute(c).await;
-                    }
-                    self.conn = None;
-                    sqlx::query(BEGIN)
-                        .fetch_one(self.connection().await?)
-                        .await?
-                }
-            };
-            self.open = true;
-            Ok(row.try_get("version")?)
-        }
-    }
-
-    /// A routing transaction on the writer connection, which it holds until it ends.
-    pub struct WriterTx(tokio::sync::OwnedMutexGuard<Writer>, Option<i64>);
-
-    impl LockedVersion for WriterTx {
-        fn take_locked(&mut self) -> Option<i64> {
-            self.1.take()
-        }
-    }
-
-    impl WriterTx {
-        async fn finish(mut self, sql: &'static str) -> std::result::Result<(), sqlx::Error> {
-            sqlx::query(sql).execute(&mut *self).await?;
-            self.0.open = false;
-            Ok(())
-        }
-
-        pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
-            self.finish("COMMIT").await
-        }
-
-        pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
-            self.finish("ROLLBACK").await
-        }
-    }
-
-    impl std::ops::Deref for WriterTx {
-        type Target = sqlx::SqliteConnection;
-        fn deref(&self) -> &sqlx::SqliteConnection {
-            // `Writer::begin` always leaves a connection in place.
-            self.0.conn.as_ref().expect("writer connection")
-        }
-    }
-
-    impl std::ops::DerefMut for WriterTx {
-        fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
-            self.0.conn.as_mut().expect("writer connection")
-        }
     }
 
     /// Stops the background checkpointer when the store is dropped.
@@ -853,24 +753,11 @@ pub mod sqlite {
                 .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            // Room for every multi-row statement text the write path uses (a few sizes per
-            // table, see `statement_chunks`) so none is prepared twice.
-            // Index pages of a large database stay in the writer's memory (the default is
-            // 2 MiB, and every random-key index insert then reads its page from disk). Only
-            // the writer's: every other connection's cache is dropped whenever the writer
-            // commits, and dropping a large cache scans all of it.
-            let writer_opts = opts
-                .statement_cache_capacity(512)
-                .pragma("cache_size", "-65536");
-            let conn = {
-                use sqlx::Connection;
-                sqlx::SqliteConnection::connect_with(&writer_opts).await?
-            };
-            let writer = Arc::new(tokio::sync::Mutex::new(Writer {
-                conn: Some(conn),
-                opts: writer_opts,
-                open: false,
-            }));
+            // Index pages of a large database stay in the writer's memory (64 MiB; the
+            // default is 2 MiB, and every random-key index insert then reads its page
+            // from disk). Only the writer's: every other connection's cache is dropped
+            // whenever the writer commits, and dropping a large cache scans all of it.
+            let writer = crate::sqlite_writer::Writer::start(path.into()).await?;
             let checkpointer = AbortOnDrop(tokio::spawn(checkpoint_loop(pool.clone())));
             Ok(SqliteStore {
                 pool,
@@ -880,21 +767,12 @@ pub mod sqlite {
             })
         }
 
-        async fn begin_tx(&self) -> Result<WriterTx> {
-            let mut w = self.writer.clone().lock_owned().await;
-            let version = w.begin().await?;
-            Ok(WriterTx(w, Some(version)))
+        async fn begin_routing(&self) -> Result<Box<dyn Tx>> {
+            Ok(Box::new(self.writer.begin().await?))
         }
     }
 
-    backend!(
-        SqliteStore,
-        SqliteTx,
-        sqlx::Sqlite,
-        WriterTx,
-        "SELECT version FROM state_version WHERE id = 1",
-        ""
-    );
+    backend!(SqliteStore, sqlx::Sqlite, "");
 }
 
 pub mod postgres {
@@ -927,8 +805,10 @@ pub mod postgres {
             })
         }
 
-        async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-            Ok(self.pool.begin().await?)
+        async fn begin_routing(&self) -> Result<Box<dyn Tx>> {
+            Ok(Box::new(PgTx {
+                tx: self.pool.begin().await?,
+            }))
         }
 
         /// Drop every table (tests use a fresh schema per run).
@@ -942,13 +822,12 @@ pub mod postgres {
         }
     }
 
-    backend!(
-        PgStore,
+    backend!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+    backend_tx!(
         PgTx,
         sqlx::Postgres,
         sqlx::Transaction<'static, sqlx::Postgres>,
-        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE",
-        "FOR UPDATE SKIP LOCKED"
+        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE"
     );
 }
 

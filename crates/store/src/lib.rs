@@ -10,6 +10,7 @@
 mod backend;
 pub mod packed;
 pub mod reporting;
+mod sqlite_writer;
 
 use async_trait::async_trait;
 use leadrouter_core::state::{PriorPerson, StateSnapshot};
@@ -24,6 +25,10 @@ pub use reporting::Reporting;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("SQLite writer: {0}")]
+    Writer(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
@@ -273,13 +278,16 @@ pub struct BatchWrite {
     pub prepared: Option<Prepared>,
 }
 
+/// A decision and its trace as zstd frames (`decision_z`, `trace_z`).
+pub type PackedDecision = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The batch's JSON texts and zstd frames, in the order of the rows they belong to.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     /// `leads[i].payload` as JSON text.
     pub lead_payloads: Vec<String>,
     /// `decisions[i]`'s decision and trace, packed ([`packed::pack`]).
-    pub decisions: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    pub decisions: Vec<PackedDecision>,
     /// `idempotency[i]`'s response as JSON text.
     pub responses: Vec<String>,
     /// `outbox[i].payload` as JSON text.
@@ -398,6 +406,40 @@ pub trait Store: Reporting + Send + Sync + 'static {
     ) -> Result<()>;
 }
 
+/// What [`Tx::batch_reads`] is to read.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReadsFor {
+    pub keys: Vec<String>,
+    pub emails: Vec<String>,
+    pub timer_ids: Vec<String>,
+    pub lead_ids: Vec<String>,
+}
+
+impl BatchReadsFor {
+    /// The leads to read: the ones asked for, the known people's latest, the timers'.
+    pub fn lead_ids_with(
+        &self,
+        known: &HashMap<String, StoredPerson>,
+        timers: &[TimerRow],
+    ) -> Vec<String> {
+        known
+            .values()
+            .filter_map(|p| p.last_lead_id.clone())
+            .chain(self.lead_ids.iter().cloned())
+            .chain(timers.iter().map(|t| t.lead_id.clone()))
+            .collect()
+    }
+}
+
+/// What [`Tx::batch_reads`] found.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReads {
+    pub replays: HashMap<String, StoredResponse>,
+    pub known: HashMap<String, StoredPerson>,
+    pub timers: Vec<TimerRow>,
+    pub leads: Vec<LeadRecord>,
+}
+
 #[async_trait]
 pub trait Tx: Send {
     /// Take the routing-state lock (PostgreSQL: row lock on `state_version`) and return
@@ -409,8 +451,41 @@ pub trait Tx: Send {
     async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>>;
     async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>>;
     async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>>;
+    /// Everything a batch reads, in one step where the backend can make it one (the
+    /// SQLite writer: one call on its thread): the responses stored for these idempotency
+    /// keys, these people, these timers, and the leads with these ids, the known people's
+    /// latest leads and the timers' leads.
+    async fn batch_reads(&mut self, want: BatchReadsFor) -> Result<BatchReads> {
+        let replays = if want.keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.idempotent(&want.keys).await?
+        };
+        let known = if want.emails.is_empty() {
+            HashMap::new()
+        } else {
+            self.people(&want.emails).await?
+        };
+        let timers = if want.timer_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.timers_by_id(&want.timer_ids).await?
+        };
+        let ids = want.lead_ids_with(&known, &timers);
+        let leads = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.leads(&ids).await?
+        };
+        Ok(BatchReads {
+            replays,
+            known,
+            timers,
+            leads,
+        })
+    }
     /// Write a batch and set the state version.
-    async fn write(&mut self, batch: &BatchWrite, version: i64) -> Result<()>;
+    async fn write(&mut self, batch: BatchWrite, version: i64) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
     async fn rollback(self: Box<Self>) -> Result<()>;
 }

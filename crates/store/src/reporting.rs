@@ -317,7 +317,7 @@ pub fn changed_leads(b: &BatchWrite) -> Vec<String> {
 
 /// New leads as `Tx::write` stores them (no acceptance or touch yet; the fallback flag and
 /// reassignment count from the batch), except those also changed in the same batch.
-fn new_lead_facts(b: &BatchWrite, changed: &[String]) -> Vec<LeadFacts> {
+pub(crate) fn new_lead_facts(b: &BatchWrite, changed: &[String]) -> Vec<LeadFacts> {
     b.leads
         .iter()
         .filter(|l| changed.binary_search(&l.id).is_err())

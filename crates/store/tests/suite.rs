@@ -708,7 +708,7 @@ async fn open(url: &str) -> Arc<dyn Store> {
 async fn commit(store: &dyn Store, batch: &BatchWrite, version: i64) {
     let mut tx = store.begin().await.expect("begin");
     tx.lock_state().await.expect("lock_state");
-    tx.write(batch, version).await.expect("write");
+    tx.write(batch.clone(), version).await.expect("write");
     tx.commit().await.expect("commit");
 }
 
@@ -1209,7 +1209,7 @@ async fn lock_state_returns_written_version(url: &str) {
             clocks: vec![("pool".into(), next)],
             ..Default::default()
         };
-        tx.write(&batch, next).await.unwrap();
+        tx.write(batch.clone(), next).await.unwrap();
         tx.commit().await.unwrap();
         version = next;
     }
@@ -1227,7 +1227,7 @@ async fn rollback_leaves_nothing(url: &str) {
     let store = open(url).await;
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.lock_state().await.unwrap(), 0);
-    tx.write(&full_batch(), 1).await.unwrap();
+    tx.write(full_batch(), 1).await.unwrap();
     tx.rollback().await.unwrap();
 
     assert_eq!(store.lead_count().await.unwrap(), 0);
@@ -1255,7 +1255,7 @@ async fn rollback_leaves_nothing(url: &str) {
     {
         let mut tx = store.begin().await.unwrap();
         tx.lock_state().await.unwrap();
-        tx.write(&full_batch(), 1).await.unwrap();
+        tx.write(full_batch(), 1).await.unwrap();
     }
     assert_eq!(store.lead_count().await.unwrap(), 0);
     commit(&*store, &full_batch(), 1).await;
@@ -1279,7 +1279,7 @@ async fn duplicate_keys_are_rejected(url: &str) {
     };
     let mut tx = store.begin().await.unwrap();
     tx.lock_state().await.unwrap();
-    let err = tx.write(&again, 2).await;
+    let err = tx.write(again.clone(), 2).await;
     assert!(
         err.is_err(),
         "a second row for idempotency key key-1 must violate the unique key"
@@ -1306,7 +1306,7 @@ async fn duplicate_keys_are_rejected(url: &str) {
     };
     let mut tx = store.begin().await.unwrap();
     tx.lock_state().await.unwrap();
-    assert!(tx.write(&twice, 2).await.is_err());
+    assert!(tx.write(twice.clone(), 2).await.is_err());
     tx.rollback().await.unwrap();
     assert_eq!(store.idempotent("key-9").await.unwrap(), None);
 
@@ -1317,7 +1317,7 @@ async fn duplicate_keys_are_rejected(url: &str) {
     };
     let mut tx = store.begin().await.unwrap();
     tx.lock_state().await.unwrap();
-    assert!(tx.write(&dup_lead, 2).await.is_err());
+    assert!(tx.write(dup_lead.clone(), 2).await.is_err());
     tx.rollback().await.unwrap();
     assert_eq!(store.lead_count().await.unwrap(), 3);
     let mut tx = store.begin().await.unwrap();
@@ -1356,7 +1356,7 @@ async fn second_writer_waits_for_first(url: &str) {
         clocks: vec![("pool".into(), 0)],
         ..Default::default()
     };
-    first.write(&batch, v + 1).await.unwrap();
+    first.write(batch.clone(), v + 1).await.unwrap();
     let committing = Instant::now();
     first.commit().await.unwrap();
 
@@ -1378,7 +1378,7 @@ async fn second_writer_waits_for_first(url: &str) {
         1_000_000_000,
         "and the committed state"
     );
-    tx.write(&BatchWrite::default(), seen + 1).await.unwrap();
+    tx.write(BatchWrite::default(), seen + 1).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.lock_state().await.unwrap(), 2);
