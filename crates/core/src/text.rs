@@ -28,6 +28,8 @@ enum Repr {
     /// Made for one decision (a formatted reason): kept in the allocation it was built
     /// in; cloning copies it.
     Owned(Box<str>),
+    /// `[at..]` of a shared text (an email address's domain): clones share it.
+    Tail(Arc<str>, u32),
 }
 
 impl Text {
@@ -71,6 +73,23 @@ impl Text {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
             Repr::Owned(s) => s,
+            Repr::Tail(s, at) => s.get(*at as usize..).unwrap_or_default(),
+        }
+    }
+
+    /// The text from byte `at` on (`at` on a character boundary), sharing this text's
+    /// allocation when it is shared: no copy for the domain of a shared email address.
+    pub fn tail(&self, at: usize) -> Text {
+        let Some(rest) = self.as_str().get(at..) else {
+            return Text::EMPTY;
+        };
+        match &self.0 {
+            Repr::Static(s) => Text::from_static(&s[at..]),
+            Repr::Shared(s) if at <= u32::MAX as usize => Text(Repr::Tail(s.clone(), at as u32)),
+            Repr::Tail(s, i) if (*i as usize + at) <= u32::MAX as usize => {
+                Text(Repr::Tail(s.clone(), *i + at as u32))
+            }
+            _ => Text::copy(rest),
         }
     }
 
@@ -222,6 +241,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&b).unwrap(), "\"backup\"");
         let back: Text = serde_json::from_str("\"x \\\"y\\\"\"").unwrap();
         assert_eq!(back, "x \"y\"");
+        let e = Text::copy("ann@acme.io");
+        let d = e.tail(4);
+        assert_eq!(d, "acme.io");
+        assert!(std::ptr::eq(d.as_str(), &e.as_str()[4..]));
+        assert_eq!(d.tail(5), "io");
+        assert_eq!(Text::from("x@y.z").tail(2), "y.z");
+        assert_eq!(b.tail(3), "kup");
+        assert_eq!(a.tail(9), "");
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"acme.io\"");
         let mut c = b.clone();
         c.clear();
         assert!(c.is_empty());
