@@ -126,18 +126,23 @@ fn local_times<'b>(
 }
 
 impl<'a> Ctx<'a> {
+    /// The context with the lead normalised. Inlined, and the facts normalised in place:
+    /// `Facts` is a few hundred bytes, each move of it a `memcpy`.
+    #[inline(always)]
     fn new(
         cfg: &'a CompiledConfig,
         input: RoutingInput<'a>,
         steps: usize,
         local: &'a mut [Option<LocalNow>],
     ) -> Self {
-        let (facts, segment) = normalize(cfg, &input);
-        Ctx {
+        let mut cx = Ctx {
             cfg,
             input,
-            facts,
-            segment,
+            facts: Facts {
+                issues: input.issues.to_vec(),
+                ..Default::default()
+            },
+            segment: None,
             steps: Vec::with_capacity(steps),
             flags: Vec::new(),
             notes: Vec::new(),
@@ -145,7 +150,9 @@ impl<'a> Ctx<'a> {
             effects: Vec::new(),
             account: None,
             local,
-        }
+        };
+        cx.segment = normalize(cfg, &input, &mut cx.facts);
+        cx
     }
 }
 
@@ -1183,8 +1190,12 @@ fn sort_small<T: Ord + Copy>(v: &mut [T]) {
 /// set-up of the general substring search: the first two bytes are checked before the
 /// rest is compared, byte by byte (keywords are a few bytes; a `memcmp` call per position
 /// whose first byte matched cost more than the comparison).
-fn has_word(haystack: &str, needle: &str) -> bool {
+fn has_word(haystack: &str, bytes: &ByteSet, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    // Most keywords have a byte the text lacks: no scan for those.
+    if !bytes.has_all(n) {
+        return false;
+    }
     match n {
         [] => true,
         _ if n.len() > h.len() => false,
@@ -1192,6 +1203,24 @@ fn has_word(haystack: &str, needle: &str) -> bool {
         [a, b, rest @ ..] => h.windows(n.len()).any(|w| {
             w[0] == *a && w[1] == *b && w[2..].iter().zip(rest).all(|(x, y)| x == y)
         }),
+    }
+}
+
+/// The bytes that occur in a text, to rule out keywords before searching for them.
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn of(s: &str) -> ByteSet {
+        let mut set = [0u64; 4];
+        for &b in s.as_bytes() {
+            set[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        ByteSet(set)
+    }
+
+    fn has_all(&self, s: &[u8]) -> bool {
+        s.iter()
+            .all(|&b| self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0)
     }
 }
 
@@ -1220,13 +1249,9 @@ fn with_lowercase<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
 
 /// Normalise the lead and its enrichment into the facts rules are matched on, and score
 /// it. Also returns the index of the lead's segment.
-fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize>) {
+fn normalize(cfg: &CompiledConfig, input: &RoutingInput, f: &mut Facts) -> Option<usize> {
     let lead = input.lead;
     let enr = input.enrichment;
-    let mut f = Facts {
-        issues: input.issues.to_vec(),
-        ..Default::default()
-    };
     if let Some(raw) = &lead.email {
         match parse_email_parts(raw) {
             Ok(e) => {
@@ -1374,8 +1399,9 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
         && !sc.title.is_empty()
     {
         with_lowercase(title, |t| {
+            let bytes = ByteSet::of(t);
             for ((words, p), labels) in sc.title.iter().zip(&tx.score_title) {
-                if let Some(i) = words.iter().position(|w| has_word(t, w)) {
+                if let Some(i) = words.iter().position(|w| has_word(t, &bytes, w)) {
                     parts.push(ScorePart {
                         label: labels[i].clone(),
                         points: *p,
@@ -1393,11 +1419,14 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
             lowered = lead.page_history.iter().map(|p| p.to_lowercase()).collect();
             &lowered
         };
+        let bytes: SmallVec<[ByteSet; 8]> = pages.iter().map(|p| ByteSet::of(p)).collect();
         for ((words, p), labels) in sc.page.iter().zip(&tx.score_page) {
-            if let Some(i) = words
-                .iter()
-                .position(|w| pages.iter().any(|pg| has_word(pg, w)))
-            {
+            if let Some(i) = words.iter().position(|w| {
+                pages
+                    .iter()
+                    .zip(&bytes)
+                    .any(|(pg, b)| has_word(pg, b, w))
+            }) {
                 parts.push(ScorePart {
                     label: labels[i].clone(),
                     points: *p,
@@ -1418,7 +1447,7 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
         (Intent::Medium, true) | (Intent::High, false) => Tier::Warm,
         _ => Tier::Standard,
     });
-    (f, segment)
+    segment
 }
 
 const FAKE_WORDS: &[&str] = &[
@@ -1440,7 +1469,7 @@ const FAKE_DOMAINS: &[&str] = &[
 
 /// A placeholder value: a test word, or one character repeated (3+ times), in any case.
 fn is_fake_value(v: &str) -> bool {
-    let v = v.trim();
+    let v = crate::normalize::trim(v);
     if v.is_ascii() {
         // FAKE_WORDS are ASCII lower case: comparing without case is comparing the
         // lower-cased value.
@@ -1462,7 +1491,7 @@ fn junk_reason(
     f: &Facts,
 ) -> Option<String> {
     if let Some(v) = lead.fields.get(&cfg.routing.honeypot_field)
-        && !v.trim().is_empty()
+        && !crate::normalize::trim(v).is_empty()
     {
         return Some(format!(
             "honeypot field `{}` was filled",
@@ -1543,7 +1572,7 @@ mod tests {
         ];
         for h in hay {
             for w in words {
-                assert_eq!(has_word(h, w), h.contains(w), "{h:?} {w:?}");
+                assert_eq!(has_word(h, &ByteSet::of(h), w), h.contains(w), "{h:?} {w:?}");
             }
         }
     }

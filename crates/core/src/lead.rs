@@ -249,7 +249,7 @@ pub struct Enrichment {
 /// bound), "1000+", "5000 employees".
 pub fn parse_employees(input: &str) -> Option<u32> {
     // The common case, a plain number ("250"): up to 9 digits is exact either way.
-    let t = input.trim();
+    let t = crate::normalize::trim(input);
     if (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) {
         return t.parse().ok();
     }
