@@ -192,7 +192,7 @@ pub fn assign_manually(
 
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
-    // Steps: 7 × 120 bytes stays under 1 KiB, where allocators switch to their slower
+    // Steps: 8 × 120 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
     let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
     let mut cx = Ctx::new(cfg, input, STEPS, local_times(cfg, &mut inline, &mut heap));
@@ -204,13 +204,17 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
 }
 
 /// Steps a decision has room for from the start.
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 
-/// The decision's reason starts as this headline: room for what `finish` appends (the
-/// owner or queue), so that is not a second allocation.
+/// The decision's reason starts as this headline, with room for what `finish` appends:
+/// the owner or queue (up to ~48 bytes) and one fallback ("; from: because → to", up to
+/// ~130 bytes; 0.8 a decision on average), so that is rarely a reallocation.
+const REASON_ROOM: usize = 176;
+
 fn start_reason(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 48);
+    let mut s =
+        String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + REASON_ROOM);
     for p in parts {
         s.push_str(p);
     }
@@ -1411,22 +1415,22 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput, f: &mut Facts) -> Optio
         });
     }
     if !sc.page.is_empty() && !lead.page_history.is_empty() {
-        // Pages are usually lower case already: lower-cased copies only when one is not.
-        let lowered: Vec<String>;
-        let pages: &[String] = if lead.page_history.iter().all(|p| is_lower_ascii(p)) {
-            &lead.page_history
-        } else {
-            lowered = lead.page_history.iter().map(|p| p.to_lowercase()).collect();
-            &lowered
-        };
-        let bytes: SmallVec<[ByteSet; 8]> = pages.iter().map(|p| ByteSet::of(p)).collect();
-        for ((words, p), labels) in sc.page.iter().zip(&tx.score_page) {
-            if let Some(i) = words.iter().position(|w| {
-                pages
-                    .iter()
-                    .zip(&bytes)
-                    .any(|(pg, b)| has_word(pg, b, w))
-            }) {
+        // Per group, the first keyword found on any page: the least, over the pages, of
+        // the first found on each (each page lower-cased on the stack in turn).
+        let mut first: SmallVec<[usize; 8]> = smallvec::smallvec![usize::MAX; sc.page.len()];
+        for page in &lead.page_history {
+            with_lowercase(page, |pg| {
+                let bytes = ByteSet::of(pg);
+                for ((words, _), best) in sc.page.iter().zip(first.iter_mut()) {
+                    let before = &words[..(*best).min(words.len())];
+                    if let Some(i) = before.iter().position(|w| has_word(pg, &bytes, w)) {
+                        *best = i;
+                    }
+                }
+            });
+        }
+        for (((_, p), labels), &i) in sc.page.iter().zip(&tx.score_page).zip(&first) {
+            if i != usize::MAX {
                 parts.push(ScorePart {
                     label: labels[i].clone(),
                     points: *p,

@@ -272,10 +272,15 @@ pub fn parse_employees(input: &str) -> Option<u32> {
 }
 
 fn employees_from_folded(s: &str) -> Option<u32> {
-    let s = s
-        .trim_end_matches("employees")
-        .trim_end_matches("people")
-        .trim_end_matches('+');
+    // `trim_end_matches` with these words, without setting up a substring searcher per
+    // call.
+    fn trim_end<'s>(mut s: &'s str, word: &str) -> &'s str {
+        while let Some(rest) = s.strip_suffix(word) {
+            s = rest;
+        }
+        s
+    }
+    let s = trim_end(trim_end(s, "employees"), "people").trim_end_matches('+');
     let first = s.split(['-', '–', '/']).next()?;
     let (num, mult) = if let Some(n) = first.strip_suffix('k') {
         (n, 1000.0)
@@ -354,6 +359,30 @@ mod tests {
         ] {
             let slow = s.trim().to_ascii_lowercase().replace([',', '_', ' '], "");
             assert_eq!(parse_employees(s), employees_from_folded(&slow), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn folded_words_trimmed_as_trim_end_matches() {
+        let old = |s: &str| {
+            let s = s
+                .trim_end_matches("employees")
+                .trim_end_matches("people")
+                .trim_end_matches('+');
+            employees_from_folded(s)
+        };
+        for s in [
+            "200employees",
+            "200employeesemployees",
+            "50people",
+            "50+people",
+            "10+employeespeople",
+            "70peopleemployees",
+            "1k+",
+            "employees",
+            "",
+        ] {
+            assert_eq!(employees_from_folded(s), old(s), "{s:?}");
         }
     }
 }
