@@ -213,8 +213,7 @@ const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 const REASON_ROOM: usize = 176;
 
 fn start_reason(parts: &[&str]) -> String {
-    let mut s =
-        String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + REASON_ROOM);
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + REASON_ROOM);
     for p in parts {
         s.push_str(p);
     }
@@ -1204,9 +1203,9 @@ fn has_word(haystack: &str, bytes: &ByteSet, needle: &str) -> bool {
         [] => true,
         _ if n.len() > h.len() => false,
         [a] => h.contains(a),
-        [a, b, rest @ ..] => h.windows(n.len()).any(|w| {
-            w[0] == *a && w[1] == *b && w[2..].iter().zip(rest).all(|(x, y)| x == y)
-        }),
+        [a, b, rest @ ..] => h
+            .windows(n.len())
+            .any(|w| w[0] == *a && w[1] == *b && w[2..].iter().zip(rest).all(|(x, y)| x == y)),
     }
 }
 
@@ -1576,7 +1575,11 @@ mod tests {
         ];
         for h in hay {
             for w in words {
-                assert_eq!(has_word(h, &ByteSet::of(h), w), h.contains(w), "{h:?} {w:?}");
+                assert_eq!(
+                    has_word(h, &ByteSet::of(h), w),
+                    h.contains(w),
+                    "{h:?} {w:?}"
+                );
             }
         }
     }
@@ -1599,7 +1602,15 @@ mod tests {
     #[test]
     fn with_lowercase_is_to_lowercase() {
         let long = "X".repeat(200);
-        for s in ["/pricing", "/Pricing", "ÜBER", "über", "", "VP of Data & Analytics", &long] {
+        for s in [
+            "/pricing",
+            "/Pricing",
+            "ÜBER",
+            "über",
+            "",
+            "VP of Data & Analytics",
+            &long,
+        ] {
             assert_eq!(with_lowercase(s, str::to_string), s.to_lowercase());
         }
         let s = "/docs";

@@ -156,7 +156,19 @@ mod tests {
 
     #[test]
     fn trim_is_str_trim() {
-        for v in ["", " ", "a", " a", "a ", "\u{a0}x\u{a0}", "ab", "\tab\n", "é", " é ", "x\u{3000}"] {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}x\u{a0}",
+            "ab",
+            "\tab\n",
+            "é",
+            " é ",
+            "x\u{3000}",
+        ] {
             assert_eq!(trim(v), v.trim(), "{v:?}");
         }
     }

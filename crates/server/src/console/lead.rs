@@ -280,7 +280,11 @@ pub fn facts(trace: &RoutingTrace) -> Vec<(String, String, String)> {
             v.push((k.to_string(), val, src.unwrap_or("form").to_string()));
         }
     };
-    push("email domain", f.email_domain.as_deref().map(str::to_string), None);
+    push(
+        "email domain",
+        f.email_domain.as_deref().map(str::to_string),
+        None,
+    );
     push("company", f.company.clone(), None);
     push(
         "employees",
