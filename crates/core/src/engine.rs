@@ -192,7 +192,7 @@ pub fn assign_manually(
 
 /// Route one lead.
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
-    // Steps: 8 × 120 bytes stays under 1 KiB, where allocators switch to their slower
+    // Steps: 7 × 120 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
     let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
     let mut cx = Ctx::new(cfg, input, STEPS, local_times(cfg, &mut inline, &mut heap));
@@ -204,7 +204,7 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
 }
 
 /// Steps a decision has room for from the start.
-const STEPS: usize = 8;
+const STEPS: usize = 7;
 const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 
 /// The decision's reason starts as this headline, with room for what `finish` appends:
