@@ -1030,6 +1030,9 @@ impl<'a> Ctx<'a> {
         Some(rep)
     }
 
+    // Inlined: the decision and trace are then built where the caller returns them
+    // (fewer moves of the large `Routed`).
+    #[inline(always)]
     fn finish(
         mut self,
         path: RoutePath,
