@@ -5,7 +5,8 @@
 //! team ids, rule ids and origins, working-hours text, zone names) or are fixed phrases
 //! ("backup", "account owner wins"). As `String`s each copy was a heap allocation; a
 //! `Text` is either a `&'static str` or an `Arc<str>` shared with the config
-//! ([`Text::shared`]), so cloning it never allocates. A text made from a `String` for one
+//! ([`Text::shared`]) or a suffix of one ([`Text::tail`]: an email address's domain), so
+//! cloning it never allocates. A text made from a `String` for one
 //! decision (a formatted reason) keeps that allocation instead and is copied when cloned.
 //! `Text` derefs to `str`, compares with `str` and `String`, and serialises exactly like a
 //! string (and `Debug` prints like one), so traces, JSON and test expectations are
