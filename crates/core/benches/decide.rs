@@ -5,7 +5,8 @@
 //!
 //! * compile time (cold first compile, then min / median / max of several runs);
 //! * heap memory of a compile: peak bytes allocated during `compile` and bytes still held
-//!   by the compiled config afterwards, via a counting global allocator;
+//!   by the compiled config afterwards, via a counting global allocator (wrapping
+//!   mimalloc, the product binary's allocator);
 //! * the latency of every single `decide` call over ≥ 200,000 decisions (10,000 varied
 //!   leads, a fixed state snapshot, effects not applied), and separately of `decide` plus
 //!   the on-demand expansions `trace.explain` and `trace.render`.
@@ -26,7 +27,7 @@ use leadrouter_core::state::{
 };
 use leadrouter_core::trace::Step;
 use serde_json::{Value, json};
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -35,9 +36,21 @@ use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // Counting allocator: current and peak live heap bytes, switchable so the decision timing
-// runs without the atomic bookkeeping.
+// runs without the atomic bookkeeping. It wraps mimalloc, the global allocator of the
+// product binary (crates/leadrouter), so decisions are timed on the allocator they run on
+// in production; `--features bench-system-alloc` wraps the system allocator (glibc)
+// instead, for comparison with the earlier figures.
 
 struct Counting;
+
+#[cfg(not(feature = "bench-system-alloc"))]
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(not(feature = "bench-system-alloc"))]
+const ALLOCATOR: &str = "mimalloc";
+#[cfg(feature = "bench-system-alloc")]
+static INNER: std::alloc::System = std::alloc::System;
+#[cfg(feature = "bench-system-alloc")]
+const ALLOCATOR: &str = "system";
 
 static COUNTING: AtomicBool = AtomicBool::new(true);
 static CURRENT: AtomicIsize = AtomicIsize::new(0);
@@ -53,7 +66,7 @@ fn account(delta: isize) {
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() && COUNTING.load(Relaxed) {
             ALLOCS.fetch_add(1, Relaxed);
             account(layout.size() as isize);
@@ -62,7 +75,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { INNER.alloc_zeroed(layout) };
         if !p.is_null() && COUNTING.load(Relaxed) {
             ALLOCS.fetch_add(1, Relaxed);
             account(layout.size() as isize);
@@ -71,14 +84,14 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { INNER.dealloc(ptr, layout) };
         if COUNTING.load(Relaxed) {
             account(-(layout.size() as isize));
         }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() && COUNTING.load(Relaxed) {
             REALLOCS.fetch_add(1, Relaxed);
             account(new_size as isize - layout.size() as isize);
@@ -1849,7 +1862,9 @@ fn main() {
     let skip_compile = std::env::var("LR_BENCH_SKIP_COMPILE").is_ok_and(|v| v == "1");
 
     let load_start = loadavg();
-    println!("leadrouter-core decide benchmark (1-min load average at start: {load_start:.2})");
+    println!(
+        "leadrouter-core decide benchmark (allocator {ALLOCATOR}; 1-min load average at start: {load_start:.2})"
+    );
     let t_gen = Instant::now();
     let mut rng = Rng::new(0x1EAD_2026);
     let g = generate_config(&mut rng);
@@ -2226,6 +2241,7 @@ fn main() {
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "threads_used": 1,
+            "allocator": ALLOCATOR,
         },
     });
     let load_end = loadavg();

@@ -2,6 +2,7 @@
 //! the Public Suffix List via `psl`), and the shipped lists of personal (free-mail) and
 //! disposable domains in `data/`, with config overrides.
 
+use crate::text::Text;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -28,10 +29,11 @@ pub fn parse_email(input: &str) -> Result<EmailAddress, &'static str> {
 }
 
 /// [`parse_email`] without the copies: the normalised address, with the domain and the
-/// registrable domain as parts of it.
+/// registrable domain as parts of it. The address is a shared [`Text`], so the decision's
+/// facts, effects and trace share it and its registrable domain ([`Text::tail`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailParts {
-    normalized: String,
+    normalized: Text,
     domain: usize,
     registrable: Registrable,
 }
@@ -62,7 +64,17 @@ impl EmailParts {
     }
 
     pub fn into_normalized(self) -> String {
-        self.normalized
+        self.normalized.into()
+    }
+
+    /// The normalised address and its registrable domain, sharing one allocation when the
+    /// domain is part of the address.
+    pub fn into_texts(self) -> (Text, Text) {
+        let registrable = match &self.registrable {
+            Registrable::Suffix(i) => self.normalized.tail(*i),
+            Registrable::Own(s) => Text::copy(s),
+        };
+        (self.normalized, registrable)
     }
 }
 
@@ -115,7 +127,7 @@ fn parse_any_email(trimmed: &str) -> Result<EmailParts, &'static str> {
         other => other,
     };
     Ok(EmailParts {
-        normalized: s,
+        normalized: Text::shared(s),
         domain: domain_at,
         registrable,
     })
@@ -165,16 +177,18 @@ fn parse_ascii_email(input: &str) -> Result<EmailParts, &'static str> {
         return Err("invalid domain");
     }
     let end = at + 1 + domain.len();
-    let mut s = String::with_capacity(end);
-    s.push_str(&input[..end]);
-    s.make_ascii_lowercase();
+    // Lower-cased in the shared allocation itself (new, so not yet shared).
+    let mut s: Arc<str> = Arc::from(&input[..end]);
+    if let Some(s) = Arc::get_mut(&mut s) {
+        s.make_ascii_lowercase();
+    }
     let domain_at = at + 1;
     let d = &s[domain_at..];
     let r = registrable_part(d.strip_prefix("www.").unwrap_or(d))
         .ok_or("domain has no registrable part")?;
     let registrable = Registrable::Suffix(end - r.len());
     Ok(EmailParts {
-        normalized: s,
+        normalized: Text::from(s),
         domain: domain_at,
         registrable,
     })
@@ -199,7 +213,14 @@ fn registrable_part(host: &str) -> Option<&str> {
     if !d.suffix().is_known() {
         return None;
     }
-    std::str::from_utf8(d.trim().as_bytes()).ok()
+    // psl answers with a suffix of `host` (less a trailing dot): slice `host` rather than
+    // validate those bytes as UTF-8 again.
+    let d = d.trim().as_bytes();
+    let host = host.strip_suffix('.').unwrap_or(host);
+    match host.len().checked_sub(d.len()).and_then(|i| host.get(i..)) {
+        Some(h) if std::ptr::eq(h.as_bytes(), d) => Some(h),
+        _ => std::str::from_utf8(d).ok(),
+    }
 }
 
 /// Personal and disposable domain sets: the shipped lists plus config additions and

@@ -30,7 +30,6 @@ use crate::trace::*;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use smallvec::SmallVec;
-use std::borrow::Cow;
 
 /// Everything a decision depends on.
 #[derive(Debug, Clone, Copy)]
@@ -103,32 +102,57 @@ struct Ctx<'a> {
     notes: Vec<String>,
     effects: Vec<Effect>,
     account: Option<String>,
-    /// Local time per zone, computed on first use.
-    local: SmallVec<[Option<LocalNow>; LOCAL_INLINE]>,
+    /// Local time per zone, computed on first use: the caller's (on its stack), so the
+    /// context stays small enough to move cheaply.
+    local: &'a mut [Option<LocalNow>],
 }
 
 /// Zones whose local time a decision caches without a heap allocation.
 const LOCAL_INLINE: usize = 64;
 
+/// Room for the local time of every zone of `cfg`: in `inline`, else in `heap`.
+fn local_times<'b>(
+    cfg: &CompiledConfig,
+    inline: &'b mut [Option<LocalNow>; LOCAL_INLINE],
+    heap: &'b mut Vec<Option<LocalNow>>,
+) -> &'b mut [Option<LocalNow>] {
+    match cfg.zones.len() {
+        n if n <= LOCAL_INLINE => &mut inline[..n],
+        n => {
+            heap.resize(n, None);
+            heap
+        }
+    }
+}
+
 impl<'a> Ctx<'a> {
-    fn new(cfg: &'a CompiledConfig, input: RoutingInput<'a>, steps: usize) -> Self {
-        let (facts, segment) = normalize(cfg, &input);
-        Ctx {
+    /// The context with the lead normalised. Inlined, and the facts normalised in place:
+    /// `Facts` is a few hundred bytes, each move of it a `memcpy`.
+    #[inline(always)]
+    fn new(
+        cfg: &'a CompiledConfig,
+        input: RoutingInput<'a>,
+        steps: usize,
+        local: &'a mut [Option<LocalNow>],
+    ) -> Self {
+        let mut cx = Ctx {
             cfg,
             input,
-            facts,
-            segment,
+            facts: Facts {
+                issues: input.issues.to_vec(),
+                ..Default::default()
+            },
+            segment: None,
             steps: Vec::with_capacity(steps),
             flags: Vec::new(),
             notes: Vec::new(),
             // Allocated on the first effect (queued leads have none).
             effects: Vec::new(),
             account: None,
-            local: match cfg.zones.len() {
-                n if n <= LOCAL_INLINE => SmallVec::from_buf_and_len([None; LOCAL_INLINE], n),
-                n => smallvec::smallvec![None; n],
-            },
-        }
+            local,
+        };
+        cx.segment = normalize(cfg, &input, &mut cx.facts);
+        cx
     }
 }
 
@@ -146,7 +170,8 @@ pub fn assign_manually(
         .rep_by_id
         .get(rep_id)
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
-    let mut cx = Ctx::new(cfg, input, 2);
+    let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
+    let mut cx = Ctx::new(cfg, input, 2, local_times(cfg, &mut inline, &mut heap));
     let overridden = cx
         .check_rep(rep, true, None)
         .err()
@@ -169,7 +194,8 @@ pub fn assign_manually(
 pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     // Steps: 7 × 120 bytes stays under 1 KiB, where allocators switch to their slower
     // large-block path (most traces have 4–6 steps).
-    let mut cx = Ctx::new(cfg, input, STEPS);
+    let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
+    let mut cx = Ctx::new(cfg, input, STEPS, local_times(cfg, &mut inline, &mut heap));
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }
@@ -181,10 +207,13 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
 const STEPS: usize = 7;
 const _: () = assert!(STEPS * std::mem::size_of::<Step>() <= 1000);
 
-/// The decision's reason starts as this headline: room for what `finish` appends (the
-/// owner or queue), so that is not a second allocation.
+/// The decision's reason starts as this headline, with room for what `finish` appends:
+/// the owner or queue (up to ~48 bytes) and one fallback ("; from: because → to", up to
+/// ~130 bytes; 0.8 a decision on average), so that is rarely a reallocation.
+const REASON_ROOM: usize = 176;
+
 fn start_reason(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 48);
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + REASON_ROOM);
     for p in parts {
         s.push_str(p);
     }
@@ -500,7 +529,7 @@ impl<'a> Ctx<'a> {
         let cfg = self.cfg;
         if !self.facts.personal_email
             && let Some(d) = &self.facts.email_domain
-            && let Some(a) = cfg.account_by_domain.get(d)
+            && let Some(a) = cfg.account_by_domain.get(d.as_str())
         {
             return Some((*a, "email domain"));
         }
@@ -1001,6 +1030,9 @@ impl<'a> Ctx<'a> {
         Some(rep)
     }
 
+    // Inlined: the decision and trace are then built where the caller returns them
+    // (fewer moves of the large `Routed`).
+    #[inline(always)]
     fn finish(
         mut self,
         path: RoutePath,
@@ -1013,18 +1045,16 @@ impl<'a> Ctx<'a> {
         let times = cfg.text.sla_for(tier, self.segment);
         let now = self.input.now;
         let (owner, queue, team) = match outcome {
-            Outcome::Rep(r, t) => {
-                let rep = cfg.rep(r);
-                (
-                    Some(Owner {
-                        id: rep.id.clone(),
-                        name: rep.name.clone(),
-                    }),
-                    None,
-                    t.or(rep.team).map(|t| cfg.team(t).id.clone()),
-                )
-            }
-            Outcome::Queue(q) => (None, Some(cfg.queue_name(q).to_string()), None),
+            Outcome::Rep(r, t) => (
+                Some(Owner {
+                    id: cfg.text.rep_id[r as usize].clone(),
+                    name: cfg.text.rep_name[r as usize].clone(),
+                }),
+                None,
+                t.or(cfg.rep(r).team)
+                    .map(|t| cfg.text.team_id[t as usize].clone()),
+            ),
+            Outcome::Queue(q) => (None, Some(cfg.text.queue_name[q as usize].clone()), None),
         };
         if queue.is_some() {
             // A queued lead is owned by nobody yet: no load, no daily count, no rotation.
@@ -1163,43 +1193,79 @@ fn sort_small<T: Ord + Copy>(v: &mut [T]) {
 }
 
 /// `haystack.contains(needle)` for the short texts and keywords of scoring, without the
-/// set-up of the general substring search.
-fn has_word(haystack: &str, needle: &str) -> bool {
+/// set-up of the general substring search: the first two bytes are checked before the
+/// rest is compared, byte by byte (keywords are a few bytes; a `memcmp` call per position
+/// whose first byte matched cost more than the comparison).
+fn has_word(haystack: &str, bytes: &ByteSet, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = n.split_first() else {
-        return true;
-    };
-    if n.len() > h.len() {
+    // Most keywords have a byte the text lacks: no scan for those.
+    if !bytes.has_all(n) {
         return false;
     }
-    (0..=h.len() - n.len()).any(|i| h[i] == first && h[i + 1..i + n.len()] == *rest)
+    match n {
+        [] => true,
+        _ if n.len() > h.len() => false,
+        [a] => h.contains(a),
+        [a, b, rest @ ..] => h
+            .windows(n.len())
+            .any(|w| w[0] == *a && w[1] == *b && w[2..].iter().zip(rest).all(|(x, y)| x == y)),
+    }
 }
 
-/// `s` in lower case, borrowed when it already is (ASCII without capitals).
-fn lowercase(s: &str) -> Cow<'_, str> {
-    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.to_lowercase())
+/// The bytes that occur in a text, to rule out keywords before searching for them.
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn of(s: &str) -> ByteSet {
+        let mut set = [0u64; 4];
+        for &b in s.as_bytes() {
+            set[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        ByteSet(set)
     }
+
+    fn has_all(&self, s: &[u8]) -> bool {
+        s.iter()
+            .all(|&b| self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0)
+    }
+}
+
+/// Whether `s` is its own lower case (ASCII without capitals).
+fn is_lower_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+}
+
+/// Call `f` with `s` in lower case: `s` itself when it already is, lower-cased on the
+/// stack when it is short ASCII, else in a new string.
+fn with_lowercase<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    const N: usize = 128;
+    if is_lower_ascii(s) {
+        return f(s);
+    }
+    if !s.is_ascii() || s.len() > N {
+        return f(&s.to_lowercase());
+    }
+    let mut buf = [0u8; N];
+    let buf = &mut buf[..s.len()];
+    buf.copy_from_slice(s.as_bytes());
+    buf.make_ascii_lowercase();
+    // ASCII in, ASCII out.
+    f(std::str::from_utf8(buf).unwrap_or_default())
 }
 
 /// Normalise the lead and its enrichment into the facts rules are matched on, and score
 /// it. Also returns the index of the lead's segment.
-fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize>) {
+fn normalize(cfg: &CompiledConfig, input: &RoutingInput, f: &mut Facts) -> Option<usize> {
     let lead = input.lead;
     let enr = input.enrichment;
-    let mut f = Facts {
-        issues: input.issues.to_vec(),
-        ..Default::default()
-    };
     if let Some(raw) = &lead.email {
         match parse_email_parts(raw) {
             Ok(e) => {
                 (f.personal_email, f.disposable_email) =
                     cfg.domains.classify(e.domain(), e.registrable());
-                f.email_domain = Some(e.registrable().to_string());
-                f.email = Some(e.into_normalized());
+                let (email, domain) = e.into_texts();
+                f.email_domain = Some(domain);
+                f.email = Some(email);
             }
             Err(why) => f.issues.push(FieldIssue::new(
                 "email",
@@ -1338,24 +1404,35 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
     if let Some(title) = &lead.title
         && !sc.title.is_empty()
     {
-        let t = lowercase(title);
-        for ((words, p), labels) in sc.title.iter().zip(&tx.score_title) {
-            if let Some(i) = words.iter().position(|w| has_word(&t, w)) {
-                parts.push(ScorePart {
-                    label: labels[i].clone(),
-                    points: *p,
-                });
+        with_lowercase(title, |t| {
+            let bytes = ByteSet::of(t);
+            for ((words, p), labels) in sc.title.iter().zip(&tx.score_title) {
+                if let Some(i) = words.iter().position(|w| has_word(t, &bytes, w)) {
+                    parts.push(ScorePart {
+                        label: labels[i].clone(),
+                        points: *p,
+                    });
+                }
             }
-        }
+        });
     }
     if !sc.page.is_empty() && !lead.page_history.is_empty() {
-        let pages: SmallVec<[Cow<str>; 16]> =
-            lead.page_history.iter().map(|p| lowercase(p)).collect();
-        for ((words, p), labels) in sc.page.iter().zip(&tx.score_page) {
-            if let Some(i) = words
-                .iter()
-                .position(|w| pages.iter().any(|pg| has_word(pg, w)))
-            {
+        // Per group, the first keyword found on any page: the least, over the pages, of
+        // the first found on each (each page lower-cased on the stack in turn).
+        let mut first: SmallVec<[usize; 8]> = smallvec::smallvec![usize::MAX; sc.page.len()];
+        for page in &lead.page_history {
+            with_lowercase(page, |pg| {
+                let bytes = ByteSet::of(pg);
+                for ((words, _), best) in sc.page.iter().zip(first.iter_mut()) {
+                    let before = &words[..(*best).min(words.len())];
+                    if let Some(i) = before.iter().position(|w| has_word(pg, &bytes, w)) {
+                        *best = i;
+                    }
+                }
+            });
+        }
+        for (((_, p), labels), &i) in sc.page.iter().zip(&tx.score_page).zip(&first) {
+            if i != usize::MAX {
                 parts.push(ScorePart {
                     label: labels[i].clone(),
                     points: *p,
@@ -1376,7 +1453,7 @@ fn normalize(cfg: &CompiledConfig, input: &RoutingInput) -> (Facts, Option<usize
         (Intent::Medium, true) | (Intent::High, false) => Tier::Warm,
         _ => Tier::Standard,
     });
-    (f, segment)
+    segment
 }
 
 const FAKE_WORDS: &[&str] = &[
@@ -1398,7 +1475,7 @@ const FAKE_DOMAINS: &[&str] = &[
 
 /// A placeholder value: a test word, or one character repeated (3+ times), in any case.
 fn is_fake_value(v: &str) -> bool {
-    let v = v.trim();
+    let v = crate::normalize::trim(v);
     if v.is_ascii() {
         // FAKE_WORDS are ASCII lower case: comparing without case is comparing the
         // lower-cased value.
@@ -1420,7 +1497,7 @@ fn junk_reason(
     f: &Facts,
 ) -> Option<String> {
     if let Some(v) = lead.fields.get(&cfg.routing.honeypot_field)
-        && !v.trim().is_empty()
+        && !crate::normalize::trim(v).is_empty()
     {
         return Some(format!(
             "honeypot field `{}` was filled",
@@ -1501,7 +1578,11 @@ mod tests {
         ];
         for h in hay {
             for w in words {
-                assert_eq!(has_word(h, w), h.contains(w), "{h:?} {w:?}");
+                assert_eq!(
+                    has_word(h, &ByteSet::of(h), w),
+                    h.contains(w),
+                    "{h:?} {w:?}"
+                );
             }
         }
     }
@@ -1522,10 +1603,20 @@ mod tests {
     }
 
     #[test]
-    fn lowercase_borrows_only_when_unchanged() {
-        for s in ["/pricing", "/Pricing", "ÜBER", "über", ""] {
-            assert_eq!(lowercase(s), s.to_lowercase());
+    fn with_lowercase_is_to_lowercase() {
+        let long = "X".repeat(200);
+        for s in [
+            "/pricing",
+            "/Pricing",
+            "ÜBER",
+            "über",
+            "",
+            "VP of Data & Analytics",
+            &long,
+        ] {
+            assert_eq!(with_lowercase(s, str::to_string), s.to_lowercase());
         }
-        assert!(matches!(lowercase("/docs"), Cow::Borrowed(_)));
+        let s = "/docs";
+        assert!(with_lowercase(s, |t| std::ptr::eq(t, s)));
     }
 }

@@ -249,7 +249,7 @@ pub struct Enrichment {
 /// bound), "1000+", "5000 employees".
 pub fn parse_employees(input: &str) -> Option<u32> {
     // The common case, a plain number ("250"): up to 9 digits is exact either way.
-    let t = input.trim();
+    let t = crate::normalize::trim(input);
     if (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) {
         return t.parse().ok();
     }
@@ -271,11 +271,20 @@ pub fn parse_employees(input: &str) -> Option<u32> {
     }
 }
 
+/// `s` without trailing "employees", then "people", then "+" (as `trim_end_matches` with
+/// each, without setting up a substring searcher per call).
+fn trim_count_words(s: &str) -> &str {
+    fn trim_end<'s>(mut s: &'s str, word: &str) -> &'s str {
+        while let Some(rest) = s.strip_suffix(word) {
+            s = rest;
+        }
+        s
+    }
+    trim_end(trim_end(s, "employees"), "people").trim_end_matches('+')
+}
+
 fn employees_from_folded(s: &str) -> Option<u32> {
-    let s = s
-        .trim_end_matches("employees")
-        .trim_end_matches("people")
-        .trim_end_matches('+');
+    let s = trim_count_words(s);
     let first = s.split(['-', '–', '/']).next()?;
     let (num, mult) = if let Some(n) = first.strip_suffix('k') {
         (n, 1000.0)
@@ -354,6 +363,28 @@ mod tests {
         ] {
             let slow = s.trim().to_ascii_lowercase().replace([',', '_', ' '], "");
             assert_eq!(parse_employees(s), employees_from_folded(&slow), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn folded_words_trimmed_as_trim_end_matches() {
+        fn old(s: &str) -> &str {
+            s.trim_end_matches("employees")
+                .trim_end_matches("people")
+                .trim_end_matches('+')
+        }
+        for s in [
+            "200employees",
+            "200employeesemployees",
+            "50people",
+            "50+people",
+            "10+employeespeople",
+            "70peopleemployees",
+            "1k+",
+            "employees",
+            "",
+        ] {
+            assert_eq!(trim_count_words(s), old(s), "{s:?}");
         }
     }
 }

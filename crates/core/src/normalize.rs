@@ -1,6 +1,16 @@
 //! Small text normalisers shared by the config compiler and the engine, so a value
 //! written in the config and the same value on a lead compare equal.
 
+/// `s.trim()`, without the Unicode whitespace scan when both ends are visible ASCII (what
+/// nearly every lead value looks like): same result.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Lower-case snake token: "Financial Services" -> "financial_services",
 /// "Demo-Request" -> "demo_request".
 pub fn token(s: &str) -> String {
@@ -65,7 +75,7 @@ pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
     if is_token(s) {
         return f(s);
     }
-    let s = s.trim();
+    let s = trim(s);
     if !s.is_ascii() || s.len() > N {
         return f(&token(s));
     }
@@ -143,6 +153,25 @@ pub fn company_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}x\u{a0}",
+            "ab",
+            "\tab\n",
+            "é",
+            " é ",
+            "x\u{3000}",
+        ] {
+            assert_eq!(trim(v), v.trim(), "{v:?}");
+        }
+    }
 
     #[test]
     fn tokens() {

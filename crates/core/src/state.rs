@@ -119,7 +119,7 @@ pub enum Effect {
     /// One more lead on the rep's local date.
     CountDaily { rep: Text, date: Date },
     /// The person (by normalised email) is now owned by `rep` and open.
-    SetOwner { email: String, rep: Text },
+    SetOwner { email: Text, rep: Text },
 }
 
 impl StateSnapshot {
@@ -157,7 +157,7 @@ impl StateSnapshot {
                 }),
                 Effect::SetOwner { email, rep } => {
                     self.people.insert(
-                        email.clone(),
+                        email.to_string(),
                         PriorPerson {
                             owner: Some(rep.to_string()),
                             status: PriorStatus::Open,

@@ -5,7 +5,8 @@
 //! team ids, rule ids and origins, working-hours text, zone names) or are fixed phrases
 //! ("backup", "account owner wins"). As `String`s each copy was a heap allocation; a
 //! `Text` is either a `&'static str` or an `Arc<str>` shared with the config
-//! ([`Text::shared`]), so cloning it never allocates. A text made from a `String` for one
+//! ([`Text::shared`]) or a suffix of one ([`Text::tail`]: an email address's domain), so
+//! cloning it never allocates. A text made from a `String` for one
 //! decision (a formatted reason) keeps that allocation instead and is copied when cloned.
 //! `Text` derefs to `str`, compares with `str` and `String`, and serialises exactly like a
 //! string (and `Debug` prints like one), so traces, JSON and test expectations are
@@ -28,6 +29,8 @@ enum Repr {
     /// Made for one decision (a formatted reason): kept in the allocation it was built
     /// in; cloning copies it.
     Owned(Box<str>),
+    /// `[at..]` of a shared text (an email address's domain): clones share it.
+    Tail(Arc<str>, u32),
 }
 
 impl Text {
@@ -71,6 +74,23 @@ impl Text {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
             Repr::Owned(s) => s,
+            Repr::Tail(s, at) => s.get(*at as usize..).unwrap_or_default(),
+        }
+    }
+
+    /// The text from byte `at` on (`at` on a character boundary), sharing this text's
+    /// allocation when it is shared: no copy for the domain of a shared email address.
+    pub fn tail(&self, at: usize) -> Text {
+        let Some(rest) = self.as_str().get(at..) else {
+            return Text::EMPTY;
+        };
+        match &self.0 {
+            Repr::Static(s) => Text::from_static(&s[at..]),
+            Repr::Shared(s) if at <= u32::MAX as usize => Text(Repr::Tail(s.clone(), at as u32)),
+            Repr::Tail(s, i) if (*i as usize + at) <= u32::MAX as usize => {
+                Text(Repr::Tail(s.clone(), *i + at as u32))
+            }
+            _ => Text::copy(rest),
         }
     }
 
@@ -222,6 +242,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&b).unwrap(), "\"backup\"");
         let back: Text = serde_json::from_str("\"x \\\"y\\\"\"").unwrap();
         assert_eq!(back, "x \"y\"");
+        let e = Text::copy("ann@acme.io");
+        let d = e.tail(4);
+        assert_eq!(d, "acme.io");
+        assert!(std::ptr::eq(d.as_str(), &e.as_str()[4..]));
+        assert_eq!(d.tail(5), "io");
+        assert_eq!(Text::from("x@y.z").tail(2), "y.z");
+        assert_eq!(b.tail(3), "kup");
+        assert_eq!(a.tail(9), "");
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"acme.io\"");
         let mut c = b.clone();
         c.clear();
         assert!(c.is_empty());

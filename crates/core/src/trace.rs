@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Owner {
-    pub id: String,
-    pub name: String,
+    pub id: Text,
+    pub name: Text,
 }
 
 /// Which branch of the hierarchy decided the lead.
@@ -92,12 +92,12 @@ pub struct Sla {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub owner: Option<Owner>,
-    pub queue: Option<String>,
+    pub queue: Option<Text>,
     pub path: RoutePath,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
+    pub team: Option<Text>,
     /// Registrable domain of the matched account, if any (ACC-1/2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -125,15 +125,15 @@ pub struct ScorePart {
 /// The lead as the engine saw it after normalisation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
-    pub email: Option<String>,
-    pub email_domain: Option<String>,
+    pub email: Option<Text>,
+    pub email_domain: Option<Text>,
     pub personal_email: bool,
     pub disposable_email: bool,
     pub company: Option<String>,
     pub employees: Option<u32>,
     pub employees_source: Option<Text>,
     pub segment: Option<Text>,
-    pub industry: Option<String>,
+    pub industry: Option<Text>,
     pub industry_source: Option<Text>,
     pub country: Option<Text>,
     pub region: Option<Text>,
@@ -782,7 +782,7 @@ pub enum Step {
         reason: Option<String>,
     },
     KnownPerson {
-        email: String,
+        email: Text,
         owner: Option<String>,
         outcome: Text,
     },
@@ -797,7 +797,7 @@ pub enum Step {
         outcome: Text,
     },
     PersonalEmail {
-        domain: String,
+        domain: Text,
         outcome: Text,
     },
     Qualification {

@@ -333,13 +333,13 @@ proptest! {
         let d = &r.decision;
         prop_assert!(d.owner.is_some() != d.queue.is_some(), "owner {:?} queue {:?}", d.owner, d.queue);
         if let Some(o) = &d.owner {
-            let idx = cfg.rep_by_id.get(&o.id).copied();
+            let idx = cfg.rep_by_id.get(o.id.as_str()).copied();
             prop_assert!(idx.is_some(), "unknown owner {}", o.id);
             prop_assert!(cfg.rep(idx.unwrap()).active, "inactive owner {}", o.id);
             prop_assert!(d.sla.contact_by.is_some());
         }
         if let Some(q) = &d.queue {
-            prop_assert!(cfg.queues.contains(q), "unknown queue {q}");
+            prop_assert!(cfg.queues.iter().any(|x| x == q), "unknown queue {q}");
             prop_assert!(r.effects.is_empty(), "queued lead with effects {:?}", r.effects);
         }
         prop_assert!(!d.reason.is_empty());
@@ -491,7 +491,7 @@ proptest! {
         for i in 0..warmup + n {
             let r = route(cfg, &lead, &st, now);
             let who = owner(&r).expect("always available").to_string();
-            prop_assert_eq!(r.decision.team.as_ref(), Some(&team));
+            prop_assert_eq!(r.decision.team.as_deref(), Some(team.as_str()));
             if i >= warmup {
                 *counts.entry(who).or_default() += 1;
             }

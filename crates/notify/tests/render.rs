@@ -534,7 +534,7 @@ fn from_a_real_decision() {
         .owner
         .clone()
         .expect("the hot demo lead is assigned");
-    let rep = cfg.rep(cfg.rep_by_id[&owner.id]);
+    let rep = cfg.rep(cfg.rep_by_id[owner.id.as_str()]);
 
     let notify = parse_config(BASE);
     let signer = LinkSigner::with_secret(&notify, &[7u8; 32]);
@@ -544,7 +544,7 @@ fn from_a_real_decision() {
         rep: Some(RepContact::from_rep(rep)),
         firmographics: Firmographics {
             employees: routed.trace.facts.employees,
-            industry: routed.trace.facts.industry.clone(),
+            industry: routed.trace.facts.industry.as_deref().map(str::to_string),
             ..Firmographics::default()
         },
         lead,

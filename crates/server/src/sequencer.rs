@@ -822,7 +822,7 @@ fn route_one(
     // reopens it. Everything else is a new lead record.
     let existing = email
         .as_ref()
-        .and_then(|e| last_lead.get(e))
+        .and_then(|e| last_lead.get(e.as_str()))
         .and_then(|id| leads.get(id))
         .filter(|l| match d.path {
             RoutePath::KnownPerson => l.status == "open",
@@ -851,9 +851,9 @@ fn route_one(
             };
             let update = LeadUpdate {
                 id: old.id.clone(),
-                owner: d.owner.as_ref().map(|o| o.id.clone()),
-                queue: d.queue.clone(),
-                team: d.team.clone(),
+                owner: d.owner.as_ref().map(|o| o.id.to_string()),
+                queue: d.queue.as_deref().map(str::to_string),
+                team: d.team.as_deref().map(str::to_string),
                 status: "open".into(),
                 stage: stage.clone(),
                 outcome: old.outcome.clone(),
@@ -884,7 +884,7 @@ fn route_one(
             p.status = PriorStatus::Open;
         }
         w.person(state, e, micros(now), !dedup, &lead_id);
-        last_lead.insert(e.clone(), lead_id.clone());
+        last_lead.insert(e.to_string(), lead_id.clone());
     }
     if !dedup {
         w.fresh.insert(lead_id.clone());
@@ -896,8 +896,8 @@ fn route_one(
         lead_id: lead_id.clone(),
         kind: kind.into(),
         decided_at: micros(now),
-        owner: d.owner.as_ref().map(|o| o.id.clone()),
-        queue: d.queue.clone(),
+        owner: d.owner.as_ref().map(|o| o.id.to_string()),
+        queue: d.queue.as_deref().map(str::to_string),
         reason: d.reason.clone(),
         actor: None,
         config_version: d.config_version.to_string(),
@@ -940,9 +940,9 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
         payload: r.payload.clone(),
         received_at: micros(r.received_at),
         routed_at: micros(now),
-        owner: d.owner.as_ref().map(|o| o.id.clone()),
-        queue: d.queue.clone(),
-        team: d.team.clone(),
+        owner: d.owner.as_ref().map(|o| o.id.to_string()),
+        queue: d.queue.as_deref().map(str::to_string),
+        team: d.team.as_deref().map(str::to_string),
         segment: d.segment.as_deref().map(str::to_string),
         tier: d.tier.name().into(),
         score: d.score.into(),
@@ -1074,7 +1074,7 @@ fn lead_op(
             let d = &routed.decision;
             update.owner = Some(rep.clone());
             update.queue = None;
-            update.team = d.team.clone();
+            update.team = d.team.as_deref().map(str::to_string);
             update.contact_by = d.sla.contact_by.map(micros);
             notify_decision(
                 bx,
@@ -1283,7 +1283,7 @@ fn notify_context(
     let rep = d
         .owner
         .as_ref()
-        .and_then(|o| cfg.rep_by_id.get(&o.id))
+        .and_then(|o| cfg.rep_by_id.get(o.id.as_str()))
         .map(|i| RepContact::from_rep(cfg.rep(*i)));
     let facts = trace.map(|t| &t.facts);
     NotifyContext {
@@ -1299,7 +1299,7 @@ fn notify_context(
                 .and_then(|f| f.company.clone())
                 .or_else(|| lead.company.clone()),
             employees: facts.and_then(|f| f.employees),
-            industry: facts.and_then(|f| f.industry.clone()),
+            industry: facts.and_then(|f| f.industry.as_deref().map(str::to_string)),
             linkedin: None,
         },
         record_url: String::new(),
@@ -1350,7 +1350,7 @@ fn notify_decision(
                 w.timer(lead_id, step, due, Some(&o.id), now);
             }
         }
-        (None, Some(q)) if bx.nrt.alert_queues.contains(q) => {
+        (None, Some(q)) if bx.nrt.alert_queues.iter().any(|a| a == q) => {
             let due = now.saturating_add(bx.nrt.queue_alert_after).unwrap_or(now);
             w.timer(lead_id, "queue_age", due, None, now);
         }
@@ -1365,22 +1365,23 @@ fn parsed_lead(l: &LeadRecord) -> Lead {
 fn stored_decision(l: &LeadRecord, cfg: &CompiledConfig) -> Decision {
     use leadrouter_core::trace::{Owner, Sla};
     let owner = l.owner.as_ref().map(|id| Owner {
-        id: id.clone(),
+        id: id.clone().into(),
         name: cfg
             .rep_by_id
             .get(id)
             .map(|i| cfg.rep(*i).name.clone())
-            .unwrap_or_else(|| id.clone()),
+            .unwrap_or_else(|| id.clone())
+            .into(),
     });
     let tier = leadrouter_core::config::Tier::parse(&l.tier)
         .unwrap_or(leadrouter_core::config::Tier::Standard);
     let times = cfg.sla_for(tier, l.segment.as_deref());
     Decision {
         owner,
-        queue: l.queue.clone(),
+        queue: l.queue.clone().map(Into::into),
         path: serde_json::from_value(Value::String(l.path.clone())).unwrap_or(RoutePath::CatchAll),
         rule: l.rule.clone().map(Into::into),
-        team: l.team.clone(),
+        team: l.team.clone().map(Into::into),
         account: l.account_domain.clone(),
         segment: l.segment.clone().map(Into::into),
         tier,
@@ -1613,8 +1614,8 @@ fn fire_timer(
             shift_load(state, w, &owner, &lead.stage, -1);
             shift_load(state, w, &new_owner.id, &lead.stage, 1);
             let mut after = lead.clone();
-            after.owner = Some(new_owner.id.clone());
-            after.team = nd.team.clone();
+            after.owner = Some(new_owner.id.to_string());
+            after.team = nd.team.as_deref().map(str::to_string);
             after.contact_by = nd.sla.contact_by.map(micros);
             w.batch.lead_updates.push(LeadUpdate {
                 id: after.id.clone(),

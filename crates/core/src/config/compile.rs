@@ -188,8 +188,9 @@ impl<'a> Compiler<'a> {
         // Industries and regions.
         let mut industry_alias = HashMap::default();
         for (canon, aliases) in &raw.industries {
-            let canon = token(canon);
-            industry_alias.insert(canon.clone(), canon.clone());
+            // One shared text per industry: a decision's industry is a clone of it.
+            let canon = Text::shared(token(canon));
+            industry_alias.insert(canon.to_string(), canon.clone());
             for a in aliases {
                 industry_alias.insert(token(a), canon.clone());
             }
@@ -264,7 +265,7 @@ impl<'a> Compiler<'a> {
         };
         let norm_industry = |s: &String| {
             let t = token(s);
-            industry_alias.get(&t).cloned().unwrap_or(t)
+            industry_alias.get(&t).map(|c| c.to_string()).unwrap_or(t)
         };
         let icp = Icp {
             segments: icp_segments,

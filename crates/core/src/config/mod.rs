@@ -428,7 +428,7 @@ pub struct CompiledConfig {
     pub queues: Vec<String>,
     pub queue_roles: HashMap<QueueRole, QueueIdx>,
     pub segments: Vec<Segment>,
-    pub industry_alias: HashMap<String, String>,
+    pub industry_alias: HashMap<String, Text>,
     pub intent: HashMap<String, Intent>,
     pub icp: Icp,
     pub scoring: Scoring,
@@ -473,6 +473,8 @@ pub struct TraceText {
     pub version: Text,
     /// Per rep (index = [`RepIdx`]).
     pub rep_id: Vec<Text>,
+    /// Per rep: the display name (the decision's owner name).
+    pub rep_name: Vec<Text>,
     /// The same ids as a table to index per-rep state by (see [`crate::state::RepMap`]).
     pub reps: std::sync::Arc<crate::state::RepTable>,
     /// Team ids and members, to index rotations by (see [`crate::state::RotationMap`]).
@@ -500,6 +502,8 @@ pub struct TraceText {
     pub team_members_by_id: Vec<Vec<usize>>,
     /// Per queue: "queue:<name>".
     pub queue_label: Vec<Text>,
+    /// Per queue: its name (the decision's queue).
+    pub queue_name: Vec<Text>,
     /// Per rule (precedence order, as [`CompiledConfig::rules`]).
     pub rule_id: Vec<Text>,
     /// "file:line".
@@ -694,6 +698,7 @@ impl TraceText {
             version: Text::copy(&cfg.version),
             reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
             rep_id,
+            rep_name: texts(&mut cfg.reps.iter().map(|r| r.name.clone())),
             rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
             rep_hours: interned(&mut cfg.reps.iter().map(|r| {
                 r.working_hours
@@ -712,6 +717,7 @@ impl TraceText {
             team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
             team_members_by_id,
             queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
+            queue_name: texts(&mut cfg.queues.iter().cloned()),
             rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
             rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
             rule_conditions: texts(&mut cfg.rules.iter().map(Rule::describe_conditions)),
@@ -801,11 +807,11 @@ impl CompiledConfig {
 
     /// Canonical industry name: alias table, else the folded input ("Financial Services"
     /// -> "financial_services").
-    pub fn normalize_industry(&self, s: &str) -> Option<String> {
+    pub fn normalize_industry(&self, s: &str) -> Option<Text> {
         crate::normalize::with_token(s, |key| match self.industry_alias.get(key) {
             _ if key.is_empty() => None,
-            Some(alias) => Some(alias.clone()),
-            None => Some(key.to_string()),
+            Some(canon) => Some(canon.clone()),
+            None => Some(Text::copy(key)),
         })
     }
 

@@ -46,7 +46,7 @@ pub fn standard() -> NotifyContext {
 pub fn queued(path: RoutePath, queue: &str) -> NotifyContext {
     let mut c = sample_context();
     c.decision.owner = None;
-    c.decision.queue = Some(queue.into());
+    c.decision.queue = Some(leadrouter_core::text::Text::copy(queue));
     c.decision.path = path;
     c.decision.sla.contact_by = None;
     c.rep = None;

@@ -280,7 +280,11 @@ pub fn facts(trace: &RoutingTrace) -> Vec<(String, String, String)> {
             v.push((k.to_string(), val, src.unwrap_or("form").to_string()));
         }
     };
-    push("email domain", f.email_domain.clone(), None);
+    push(
+        "email domain",
+        f.email_domain.as_deref().map(str::to_string),
+        None,
+    );
     push("company", f.company.clone(), None);
     push(
         "employees",
@@ -292,7 +296,11 @@ pub fn facts(trace: &RoutingTrace) -> Vec<(String, String, String)> {
         f.segment.as_deref().map(str::to_string),
         f.employees_source.as_deref(),
     );
-    push("industry", f.industry.clone(), f.industry_source.as_deref());
+    push(
+        "industry",
+        f.industry.as_deref().map(str::to_string),
+        f.industry_source.as_deref(),
+    );
     push("country", f.country.as_deref().map(str::to_string), None);
     push(
         "region",
