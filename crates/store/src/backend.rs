@@ -324,34 +324,21 @@ macro_rules! backend {
                     .insert(r.try_get("rep")?, pass.max(0) as u64);
             }
             for r in sqlx::query("SELECT * FROM rep_state").fetch_all(&mut *conn).await? {
-                let rep: String = r.try_get("rep")?;
-                let (early, mid, late): (i64, i64, i64) =
-                    (r.try_get("early")?, r.try_get("mid")?, r.try_get("late")?);
-                s.loads.insert(
-                    rep.clone(),
-                    RepLoad {
-                        early: early.max(0) as u32,
-                        mid: mid.max(0) as u32,
-                        late: late.max(0) as u32,
+                let out: i64 = r.try_get("out")?;
+                crate::add_rep_state(
+                    &mut s,
+                    RepStateWrite {
+                        rep: r.try_get("rep")?,
+                        early: r.try_get("early")?,
+                        mid: r.try_get("mid")?,
+                        late: r.try_get("late")?,
+                        daily_date: r.try_get("daily_date")?,
+                        daily_count: r.try_get("daily_count")?,
+                        out: out != 0,
+                        out_until: r.try_get("out_until")?,
+                        out_note: r.try_get("out_note")?,
                     },
                 );
-                let date: Option<String> = r.try_get("daily_date")?;
-                if let Some(d) = date.and_then(|d| jiff::civil::Date::from_str(&d).ok()) {
-                    let count: i64 = r.try_get("daily_count")?;
-                    s.daily.insert(rep.clone(), DailyCount { date: d, count: count.max(0) as u32 });
-                }
-                let out: i64 = r.try_get("out")?;
-                let until: Option<i64> = r.try_get("out_until")?;
-                if out != 0 {
-                    s.availability.insert(
-                        rep,
-                        AvailabilityOverride {
-                            out: true,
-                            out_until: until.map(from_micros),
-                            note: r.try_get("out_note")?,
-                        },
-                    );
-                }
             }
             Ok(s)
         }

@@ -240,6 +240,44 @@ pub struct RepStateWrite {
     pub out_note: Option<String>,
 }
 
+/// A stored `rep_state` row into the snapshot: its load by stage, today's count (when its
+/// date parses) and an availability override (when the rep is out).
+pub(crate) fn add_rep_state(s: &mut StateSnapshot, r: RepStateWrite) {
+    use leadrouter_core::state::{AvailabilityOverride, DailyCount, RepLoad};
+    let count = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
+    s.loads.insert(
+        r.rep.clone(),
+        RepLoad {
+            early: count(r.early),
+            mid: count(r.mid),
+            late: count(r.late),
+        },
+    );
+    if let Some(d) = r
+        .daily_date
+        .as_deref()
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+    {
+        s.daily.insert(
+            r.rep.clone(),
+            DailyCount {
+                date: d,
+                count: count(r.daily_count),
+            },
+        );
+    }
+    if r.out {
+        s.availability.insert(
+            r.rep,
+            AvailabilityOverride {
+                out: true,
+                out_until: r.out_until.map(from_micros),
+                note: r.out_note,
+            },
+        );
+    }
+}
+
 /// Changes to an existing lead (reassignment, disqualification, outcome).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadUpdate {

@@ -16,12 +16,9 @@
 
 use crate::reporting::{self, LeadFacts, WINDOW_SUMS, WindowKey, WindowSums};
 use crate::*;
-use leadrouter_core::state::{
-    AvailabilityOverride, DailyCount, PriorStatus, RepLoad, StateSnapshot,
-};
+use leadrouter_core::state::{PriorStatus, StateSnapshot};
 use rusqlite::{OptionalExtension, params};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 type Cmd = Box<dyn FnOnce(&mut Conn) + Send>;
 
@@ -425,39 +422,21 @@ fn load_state(db: &rusqlite::Connection) -> Result<StateSnapshot> {
     )?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
-        let rep: String = r.get("rep")?;
-        let (early, mid, late): (i64, i64, i64) = (r.get("early")?, r.get("mid")?, r.get("late")?);
-        s.loads.insert(
-            rep.clone(),
-            RepLoad {
-                early: early.max(0) as u32,
-                mid: mid.max(0) as u32,
-                late: late.max(0) as u32,
+        let out: i64 = r.get("out")?;
+        add_rep_state(
+            &mut s,
+            RepStateWrite {
+                rep: r.get("rep")?,
+                early: r.get("early")?,
+                mid: r.get("mid")?,
+                late: r.get("late")?,
+                daily_date: r.get("daily_date")?,
+                daily_count: r.get("daily_count")?,
+                out: out != 0,
+                out_until: r.get("out_until")?,
+                out_note: r.get("out_note")?,
             },
         );
-        let date: Option<String> = r.get("daily_date")?;
-        if let Some(d) = date.and_then(|d| jiff::civil::Date::from_str(&d).ok()) {
-            let count: i64 = r.get("daily_count")?;
-            s.daily.insert(
-                rep.clone(),
-                DailyCount {
-                    date: d,
-                    count: count.max(0) as u32,
-                },
-            );
-        }
-        let out: i64 = r.get("out")?;
-        let until: Option<i64> = r.get("out_until")?;
-        if out != 0 {
-            s.availability.insert(
-                rep,
-                AvailabilityOverride {
-                    out: true,
-                    out_until: until.map(from_micros),
-                    note: r.get("out_note")?,
-                },
-            );
-        }
     }
     Ok(s)
 }
