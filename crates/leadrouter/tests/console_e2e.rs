@@ -3,7 +3,8 @@
 //! log in, see a lead arrive, open its trace, toggle a rep out of office and see the next
 //! lead skip them, assign from a queue, try a lead; a lead whose name and company are
 //! script injections renders inert on every page that shows it. Screenshots of each page
-//! go to `docs/console/`.
+//! go to `target/tmp/console/`; with `LEADROUTER_UPDATE_SCREENSHOTS=1` they replace the
+//! README's in `docs/console/` (a plain test run leaves the tree as it was).
 //!
 //! Chromium is installed with apt-get when missing (as root); if it cannot be, the test
 //! fails and says so.
@@ -110,8 +111,12 @@ async fn start_browser() -> (Driver, Client) {
 }
 
 fn shots() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
-    std::fs::create_dir_all(&d).expect("docs/console");
+    let d = if std::env::var_os("LEADROUTER_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console")
+    };
+    std::fs::create_dir_all(&d).expect("screenshot directory");
     d
 }
 
