@@ -217,11 +217,11 @@ impl Tx for WriterTx {
         self.run(move |db| timers(db, ids)).await
     }
 
-    async fn batch_reads(&mut self, want: BatchReadsFor) -> Result<BatchReads> {
+    async fn batch_reads(&mut self, mut want: BatchReadsFor) -> Result<BatchReads> {
         self.run(move |db| {
-            let replays = idempotent(db, want.keys.clone())?;
-            let known = people(db, want.emails.clone())?;
-            let timers = timers(db, want.timer_ids.clone())?;
+            let replays = idempotent(db, std::mem::take(&mut want.keys))?;
+            let known = people(db, std::mem::take(&mut want.emails))?;
+            let timers = timers(db, std::mem::take(&mut want.timer_ids))?;
             let leads = leads(db, want.lead_ids_with(&known, &timers))?;
             Ok(BatchReads {
                 replays,
