@@ -39,6 +39,13 @@ impl Conn {
 
 /// The settings every routing transaction relies on: WAL, `synchronous=FULL` (a commit
 /// is on disk before it returns), foreign keys; see `SqliteStore::open` for the rest.
+///
+/// The page cache is 8 MiB, not larger: when a B-tree page splits, SQLite's
+/// `balance_nonroot` renumbers pages through the lock-byte page (page 262,145 at 4 KiB),
+/// and every COMMIT after that walks the whole page-cache hash table to drop pages past
+/// the end of the file (`pcache1TruncateUnsafe`). With 64 MiB that walk was ~11% of this
+/// thread at c=64; at 8 MiB it is an eighth of that, and throughput rose ~5%
+/// (docs/benchmarks.md).
 fn open(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let db = rusqlite::Connection::open(path)?;
     db.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -48,7 +55,7 @@ fn open(path: &std::path::Path) -> Result<rusqlite::Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 16384;
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -8192;",
     )?;
     db.set_prepared_statement_cache_capacity(64);
     Ok(db)
@@ -342,7 +349,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredResponse>> {
     let response: String = r.get("response")?;
     let status: i64 = r.get("status")?;
     let lead_id: String = r.get("lead_id")?;
-    Ok(serde_json::from_str(&response)
+    Ok(serde_json::value::RawValue::from_string(response)
         .map_err(|e| corrupt("idempotent response", e))
         .map(|response| StoredResponse {
             lead_id,
