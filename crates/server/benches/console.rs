@@ -122,7 +122,7 @@ async fn seed(
                 id: id.clone(),
                 source: "api".into(),
                 email: Some(format!("person{i}@company{}.com", i % 50_000)),
-                payload: json!({"first_name": "Pat", "last_name": format!("Lead{i}"), "email": format!("person{i}@company{}.com", i % 50_000), "company": format!("Company {}", i % 50_000), "employees": 500, "action": "demo_request"}),
+                payload: std::sync::Arc::new(json!({"first_name": "Pat", "last_name": format!("Lead{i}"), "email": format!("person{i}@company{}.com", i % 50_000), "company": format!("Company {}", i % 50_000), "employees": 500, "action": "demo_request"})),
                 received_at: received,
                 routed_at: routed,
                 owner: owner.clone(),

@@ -248,7 +248,7 @@ async fn create_lead(
         RouteJob {
             lead,
             enrichment: None,
-            payload,
+            payload: Arc::new(payload),
             issues,
             source: "api".into(),
             idempotency_key: key,
@@ -277,7 +277,7 @@ async fn form_post(
         RouteJob {
             lead: f.lead,
             enrichment: None,
-            payload: f.payload,
+            payload: Arc::new(f.payload),
             issues: f.issues,
             source: format!("form:{key}"),
             idempotency_key: None,
@@ -334,7 +334,7 @@ async fn import(
                 let mut job = RouteJob {
                     lead: *lead,
                     enrichment: None,
-                    payload,
+                    payload: Arc::new(payload),
                     issues,
                     source: format!("import:{import_id}"),
                     idempotency_key: Some(format!("import:{import_id}:{line}")),
@@ -350,12 +350,15 @@ async fn import(
     let mut results = Vec::new();
     for (line, rx) in pending {
         match wait(rx).await {
-            Ok(r) => results.push(json!({
-                "line": line,
-                "lead_id": r.body["lead_id"],
-                "owner": r.body["owner"],
-                "queue": r.body["queue"],
-            })),
+            Ok(r) => {
+                let body: Value = serde_json::from_str(r.body.get()).unwrap_or(Value::Null);
+                results.push(json!({
+                    "line": line,
+                    "lead_id": r.lead_id,
+                    "owner": body["owner"],
+                    "queue": body["queue"],
+                }))
+            }
             Err(ApiError::Unavailable(m) | ApiError::Unknown(m)) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("not confirmed: {m}; re-send this file to retry (rows already stored are skipped)")}] })),
             Err(e) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("{e:?}")}] })),
         }

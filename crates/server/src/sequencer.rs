@@ -26,6 +26,7 @@ use leadrouter_store::{
     StoredPerson, StoredResponse, micros,
 };
 use leadrouter_store::{OutboxRow, TimerRow};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -60,7 +61,7 @@ pub struct RouteJob {
     /// Filled in the request path (bounded by the enrichment budget) before the job is
     /// queued, so a slow provider never holds up the writer.
     pub enrichment: Option<leadrouter_core::lead::Enrichment>,
-    pub payload: Value,
+    pub payload: Arc<Value>,
     pub issues: Vec<FieldIssue>,
     pub source: String,
     pub idempotency_key: Option<String>,
@@ -72,7 +73,9 @@ pub struct RouteJob {
 #[derive(Debug, Clone)]
 pub struct RouteReply {
     pub status: u16,
-    pub body: Value,
+    /// The JSON body as sent (and, with an idempotency key, as replayed).
+    pub body: Box<RawValue>,
+    pub lead_id: String,
     pub replayed: bool,
 }
 
@@ -591,6 +594,7 @@ fn decide_batch(
                         replies.push(Reply::Route(Ok(RouteReply {
                             status: s.status,
                             body: s.response.clone(),
+                            lead_id: s.lead_id.clone(),
                             replayed: true,
                         })));
                         continue;
@@ -607,10 +611,7 @@ fn decide_batch(
                     w.batch.idempotency.push((
                         key.clone(),
                         StoredResponse {
-                            lead_id: reply.body["lead_id"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
+                            lead_id: reply.lead_id.clone(),
                             status: reply.status,
                             response: reply.body.clone(),
                         },
@@ -928,6 +929,7 @@ fn route_one(
     RouteReply {
         status: 201,
         body: route_body(&lead_id, d, trace.as_ref(), r.received_at, now, dedup),
+        lead_id,
         replayed: false,
     }
 }
@@ -962,6 +964,35 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
     }
 }
 
+/// The CAP-1 response body, serialised once: the same text is sent, and stored for an
+/// idempotent replay. Keys in alphabetical order (as the earlier `Value`-built body had).
+#[derive(serde::Serialize)]
+struct RouteBody<'a> {
+    account: &'a Option<String>,
+    config_version: &'a str,
+    deduplicated: bool,
+    flags: &'a [leadrouter_core::trace::Flag],
+    lead_id: &'a str,
+    notes: &'a [String],
+    owner: &'a Option<leadrouter_core::trace::Owner>,
+    path: RoutePath,
+    queue: Option<&'a str>,
+    reason: &'a str,
+    received_at: Timestamp,
+    routed_at: Timestamp,
+    rule: Option<&'a str>,
+    score: i32,
+    segment: Option<&'a str>,
+    sla: &'a leadrouter_core::trace::Sla,
+    team: Option<&'a str>,
+    tier: leadrouter_core::config::Tier,
+    tier_number: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<&'a RoutingTrace>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_text: Option<String>,
+}
+
 /// The CAP-1 response body.
 pub fn route_body(
     lead_id: &str,
@@ -970,33 +1001,37 @@ pub fn route_body(
     received_at: Timestamp,
     routed_at: Timestamp,
     deduplicated: bool,
-) -> Value {
-    let mut v = json!({
-        "lead_id": lead_id,
-        "owner": d.owner,
-        "queue": d.queue,
-        "team": d.team,
-        "account": d.account,
-        "segment": d.segment,
-        "tier": d.tier,
-        "tier_number": d.tier.number(),
-        "score": d.score,
-        "path": d.path,
-        "rule": d.rule,
-        "sla": d.sla,
-        "reason": d.reason,
-        "flags": d.flags,
-        "notes": d.notes,
-        "deduplicated": deduplicated,
-        "received_at": received_at,
-        "routed_at": routed_at,
-        "config_version": d.config_version,
-    });
-    if let Some(t) = trace {
-        v["trace"] = serde_json::to_value(t).unwrap_or(Value::Null);
-        v["trace_text"] = Value::String(t.render(d));
-    }
-    v
+) -> Box<RawValue> {
+    let body = RouteBody {
+        account: &d.account,
+        config_version: &d.config_version,
+        deduplicated,
+        flags: &d.flags,
+        lead_id,
+        notes: &d.notes,
+        owner: &d.owner,
+        path: d.path,
+        queue: d.queue.as_deref(),
+        reason: &d.reason,
+        received_at,
+        routed_at,
+        rule: d.rule.as_deref(),
+        score: d.score,
+        segment: d.segment.as_deref(),
+        sla: &d.sla,
+        team: d.team.as_deref(),
+        tier: d.tier,
+        tier_number: d.tier.number(),
+        trace,
+        trace_text: trace.map(|t| t.render(d)),
+    };
+    serde_json::value::to_raw_value(&body).unwrap_or_else(|e| {
+        // Not reachable with these types (every map key is text); the lead is stored and
+        // assigned either way, so the client still gets its id.
+        tracing::error!(error = %e, lead_id, "could not serialise a route response");
+        serde_json::value::to_raw_value(&json!({ "lead_id": lead_id, "reason": d.reason }))
+            .unwrap_or_else(|_| RawValue::from_string("{}".into()).expect("valid JSON"))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -297,7 +297,7 @@ macro_rules! backend {
             Ok(StoredResponse {
                 lead_id: r.try_get("lead_id")?,
                 status: status as u16,
-                response: serde_json::from_str(&response)
+                response: serde_json::value::RawValue::from_string(response)
                     .map_err(|e| StoreError::Corrupt(format!("idempotent response: {e}")))?,
             })
         }

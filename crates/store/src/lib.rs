@@ -54,7 +54,9 @@ pub struct LeadRecord {
     pub id: String,
     pub source: String,
     pub email: Option<String>,
-    pub payload: serde_json::Value,
+    /// The lead as received (shared: the sequencer keeps a batch's records and writes
+    /// them without copying the JSON tree).
+    pub payload: std::sync::Arc<serde_json::Value>,
     pub received_at: i64,
     pub routed_at: i64,
     pub owner: Option<String>,
@@ -202,11 +204,20 @@ pub struct DecisionRecord {
 }
 
 /// The first response given for an idempotency key (CAP-4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredResponse {
     pub lead_id: String,
     pub status: u16,
-    pub response: serde_json::Value,
+    /// The response body as first sent, replayed byte for byte.
+    pub response: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for StoredResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.lead_id == other.lead_id
+            && self.status == other.status
+            && self.response.get() == other.response.get()
+    }
 }
 
 /// A known person as read back (VAL-3).
@@ -370,7 +381,7 @@ impl BatchWrite {
             responses: self
                 .idempotency
                 .iter()
-                .map(|(_, r, _)| r.response.to_string())
+                .map(|(_, r, _)| r.response.get().to_string())
                 .collect(),
             outbox_payloads: self.outbox.iter().map(|o| o.payload.to_string()).collect(),
         })

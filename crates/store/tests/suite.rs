@@ -721,13 +721,13 @@ fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>)
         id: id.into(),
         source: "api".into(),
         email: email.map(str::to_string),
-        payload: json!({
+        payload: std::sync::Arc::new(json!({
             "email": email,
             "first_name": "Rebecca",
             "employees": 2400,
             "page_history": ["/pricing", "/demo"],
             "fields": { "utm_campaign": "q4 – ünïcode" },
-        }),
+        })),
         received_at: T0,
         routed_at: T0 + 1_234,
         owner: owner.map(str::to_string),
@@ -789,7 +789,8 @@ fn response(lead_id: &str, owner: Option<&str>) -> StoredResponse {
     StoredResponse {
         lead_id: lead_id.into(),
         status: 201,
-        response: json!({ "lead_id": lead_id, "owner": owner.map(|o| json!({ "id": o, "name": o })), "deduplicated": false }),
+        response: serde_json::value::to_raw_value(&json!({ "lead_id": lead_id, "owner": owner.map(|o| json!({ "id": o, "name": o })), "deduplicated": false }))
+            .expect("JSON"),
     }
 }
 

@@ -467,7 +467,7 @@ pub async fn page(
             timeline: tl,
         });
     }
-    let fields = match &lead.payload {
+    let fields = match &*lead.payload {
         serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect(),
         other => vec![("payload".into(), other.to_string())],
     };
