@@ -60,15 +60,19 @@ fn timestamp(v: &Value, key: &str) -> Timestamp {
         .unwrap_or_else(|e| panic!("`{key}` = {s:?} is not an RFC 3339 instant: {e}"))
 }
 
-/// Sum of the `leadrouter_leads_routed_total` counters.
-fn routed_total(server: &Server) -> u64 {
-    let text = server
+fn metrics_text(server: &Server) -> String {
+    server
         .get("/metrics")
         .admin()
         .send()
         .expect_status(200)
-        .text;
-    text.lines()
+        .text
+}
+
+/// Sum of the `leadrouter_leads_routed_total` counters.
+fn routed_total(server: &Server) -> u64 {
+    metrics_text(server)
+        .lines()
         .filter(|l| l.starts_with("leadrouter_leads_routed_total"))
         .filter_map(|l| l.rsplit(' ').next())
         .filter_map(|n| n.parse::<f64>().ok())
@@ -816,6 +820,100 @@ fn val_3_concurrent_duplicates_make_one_lead() {
     assert_eq!(k.iter().filter(|k| *k == "route").count(), 1, "{lead:#}");
     // One turn taken: the next person goes to ben.
     assert_eq!(owner(&server.submit(&pool_lead("next@other-co.com"))), BEN);
+}
+
+/// The `_count` of one phase of `leadrouter_commit_batch_phase_seconds`.
+fn phase_count(server: &Server, phase: &str) -> u64 {
+    let text = metrics_text(server);
+    let prefix = format!("leadrouter_commit_batch_phase_seconds_count{{phase=\"{phase}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+/// Sixteen clients sending without pause, so leads keep arriving while COMMITs are in
+/// flight and are decided then (`decide_late`), some of them repeating a person or an
+/// idempotency key of a batch still committing: every person still has one lead, every
+/// key one original answer, and the round robin handed out one turn per new lead.
+#[test]
+fn val_3_cap_4_leads_arriving_during_commits_stay_consistent() {
+    let server = Server::start();
+    const CLIENTS: usize = 16;
+    const EACH: usize = 40;
+    const PEOPLE: usize = 120;
+    // People 0..30 always send the same idempotency key; the others none.
+    const KEYED: usize = 30;
+    let answers: Vec<(usize, Value, bool)> = std::thread::scope(|s| {
+        let server = &server;
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            let n = ((t * EACH + i) * 7) % PEOPLE;
+                            let lead = pool_lead(&format!("person{n}@mix-co.com"));
+                            let mut call = server.post("/v1/leads").intake().json(&lead);
+                            if n < KEYED {
+                                call = call.header("Idempotency-Key", &format!("mix-key-{n}"));
+                            }
+                            let r = call.send().expect_status(201);
+                            let replayed = r.header("idempotent-replayed") == Some("true");
+                            (n, r.json(), replayed)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(answers.len(), CLIENTS * EACH);
+    let mut new_per_owner: std::collections::BTreeMap<String, usize> = Default::default();
+    for n in 0..PEOPLE {
+        let mine: Vec<&(usize, Value, bool)> = answers.iter().filter(|a| a.0 == n).collect();
+        assert!(!mine.is_empty(), "person {n} was sent");
+        let ids: BTreeSet<&str> = mine.iter().map(|a| str_of(&a.1, "lead_id")).collect();
+        assert_eq!(ids.len(), 1, "person {n} has one lead: {mine:#?}");
+        let owners: BTreeSet<String> = mine.iter().map(|a| owner(&a.1)).collect();
+        assert_eq!(owners.len(), 1, "person {n} has one owner: {mine:#?}");
+        let lead = server.lead(ids.iter().next().unwrap());
+        let k = kinds(&lead);
+        if n < KEYED {
+            let originals = mine.iter().filter(|a| !a.2).count();
+            assert_eq!(
+                originals, 1,
+                "key of person {n}: one original answer: {mine:#?}"
+            );
+            assert_eq!(k, ["route"], "key of person {n}: one decision: {lead:#}");
+        } else {
+            assert!(mine.iter().all(|a| !a.2), "no key, no replay: {mine:#?}");
+            let fresh = mine.iter().filter(|a| a.1["deduplicated"] == false).count();
+            assert_eq!(
+                fresh, 1,
+                "person {n}: one new lead, the rest resubmissions: {mine:#?}"
+            );
+            assert_eq!(
+                k.len(),
+                mine.len(),
+                "person {n}: a decision per submission: {lead:#}"
+            );
+            assert_eq!(k.iter().filter(|k| *k == "route").count(), 1, "{lead:#}");
+        }
+        *new_per_owner.entry(owner(&mine[0].1)).or_default() += 1;
+    }
+    let counts: Vec<usize> = new_per_owner.values().copied().collect();
+    assert_eq!(counts.iter().sum::<usize>(), PEOPLE);
+    assert!(
+        new_per_owner.len() == 2 && counts[0].abs_diff(counts[1]) <= 1,
+        "the round robin gave one turn per new lead: {new_per_owner:?}"
+    );
+    assert!(
+        phase_count(&server, "decide_late") > 0,
+        "some leads arrived while a COMMIT was in flight and were decided then"
+    );
 }
 
 // --- VAL-4 ----------------------------------------------------------------------

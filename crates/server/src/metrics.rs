@@ -101,8 +101,10 @@ pub struct AheadLabels {
 /// A step of a routing transaction: `begin`, `lock` (the state lock and version), `read`
 /// (the batch's reads; also the next batch's, before COMMIT), `decide` (every job's
 /// decision in memory, when not decided ahead), `write` (the batch's INSERTs),
-/// `decide_ahead` (the next batch, while the COMMIT is in flight), `commit` (the rest of
-/// the COMMIT's wait).
+/// `decide_ahead` (the next batch, while the COMMIT is in flight), `decide_late` (jobs
+/// that arrived during the COMMIT, read from committed rows and decided into the next
+/// batch while it is still in flight), `commit` (the COMMIT itself, start to end; it
+/// overlaps `decide_ahead` and `decide_late`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
     pub phase: &'static str,

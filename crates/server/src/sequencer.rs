@@ -227,16 +227,26 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     // Jobs taken off the channel during the previous batch's transaction; they are the
     // next batch (and were decided ahead if that transaction committed).
     let mut next: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    // Jobs taken off the channel during a COMMIT that could not be decided ahead
+    // (`decide_late`); they come after `next`, read and decided in the next transaction.
+    let mut held: Vec<Job> = Vec::new();
     let mut ahead: Option<Ahead> = None;
     // Batches left before deciding ahead is tried again (see `AHEAD_BACKOFF`).
     let mut backoff: u32 = 0;
     loop {
+        if next.is_empty() {
+            // Nothing was decided ahead; what was held is the next batch.
+            std::mem::swap(&mut next, &mut held);
+        }
         if next.is_empty() {
             let Some(first) = rx.recv().await else { break };
             jobs.push(first);
             drain_queued(&mut rx, &mut jobs);
         } else {
             std::mem::swap(&mut jobs, &mut next);
+            // Held jobs follow the ones decided ahead; this transaction reads for them
+            // and decides them while it commits.
+            next.append(&mut held);
         }
         let cfg = shared.config.load_full();
         let nrt = shared.notify.load_full();
@@ -273,6 +283,7 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
                 backoff == 0,
                 &mut rx,
                 &mut next,
+                &mut held,
             ),
         )
         .await
@@ -518,6 +529,7 @@ fn shift_load(state: &mut StateSnapshot, w: &mut Writes, rep: &str, stage: &str,
 }
 
 /// The batch's reads, one query each, made inside a routing transaction.
+#[derive(Default)]
 struct Reads {
     replays: HashMap<String, StoredResponse>,
     known: HashMap<String, StoredPerson>,
@@ -525,19 +537,26 @@ struct Reads {
     leads: HashMap<String, LeadRecord>,
 }
 
-async fn read_batch(tx: &mut dyn leadrouter_store::Tx, jobs: &[Job]) -> Result<Reads, JobError> {
+/// What a routing job reads by key: its idempotency key and its normalised email.
+fn route_keys(r: &RouteJob) -> (Option<&str>, Option<String>) {
+    (
+        r.idempotency_key.as_deref(),
+        r.lead
+            .email
+            .as_deref()
+            .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
+            .map(|e| e.normalized),
+    )
+}
+
+fn reads_for(jobs: &[Job]) -> leadrouter_store::BatchReadsFor {
     let mut want = leadrouter_store::BatchReadsFor::default();
     for j in jobs {
         match j {
             Job::Route(r, _) => {
-                want.keys.extend(r.idempotency_key.clone());
-                want.emails.extend(
-                    r.lead
-                        .email
-                        .as_deref()
-                        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
-                        .map(|e| e.normalized),
-                );
+                let (key, email) = route_keys(r);
+                want.keys.extend(key.map(str::to_string));
+                want.emails.extend(email);
             }
             Job::Sla { timer_id, .. } => want.timer_ids.push(timer_id.clone()),
             Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => {
@@ -546,67 +565,109 @@ async fn read_batch(tx: &mut dyn leadrouter_store::Tx, jobs: &[Job]) -> Result<R
             Job::Availability { .. } => {}
         }
     }
-    let found = tx.batch_reads(want).await.map_err(db)?;
-    Ok(Reads {
-        replays: found.replays,
-        known: found.known,
-        timers: found
-            .timers
-            .into_iter()
-            .map(|t| (t.id.clone(), t))
-            .collect(),
-        leads: found.leads.into_iter().map(|l| (l.id.clone(), l)).collect(),
-    })
+    want
 }
 
-/// Decide every job of a batch in arrival order, each seeing the effects of the ones
-/// before it, on `state`. No I/O.
-fn decide_batch(
-    bx: &BatchCtx<'_>,
-    state: &mut StateSnapshot,
-    reads: Reads,
-    jobs: &[Job],
-) -> Decided {
-    let cfg = bx.cfg;
-    let Reads {
-        replays,
-        known,
-        timers,
-        mut leads,
-    } = reads;
-    state.people = known
-        .iter()
-        .map(|(k, v)| (k.clone(), v.prior.clone()))
-        .collect();
-    let mut last_lead: HashMap<String, String> = known
-        .into_iter()
-        .filter_map(|(k, v)| v.last_lead_id.map(|id| (k, id)))
-        .collect();
-    let mut w = Writes::default();
-    let mut replies = Vec::with_capacity(jobs.len());
-    let mut in_batch: HashMap<String, RouteReply> = HashMap::new();
-    let weights = cfg.stage_weights;
-    for job in jobs {
+impl From<leadrouter_store::BatchReads> for Reads {
+    fn from(found: leadrouter_store::BatchReads) -> Reads {
+        Reads {
+            replays: found.replays,
+            known: found.known,
+            timers: found
+                .timers
+                .into_iter()
+                .map(|t| (t.id.clone(), t))
+                .collect(),
+            leads: found.leads.into_iter().map(|l| (l.id.clone(), l)).collect(),
+        }
+    }
+}
+
+async fn read_batch(tx: &mut dyn leadrouter_store::Tx, jobs: &[Job]) -> Result<Reads, JobError> {
+    Ok(tx.batch_reads(reads_for(jobs)).await.map_err(db)?.into())
+}
+
+/// A batch being decided in memory, job by job in arrival order, each seeing the effects
+/// of the ones before it, on the cached state. No I/O.
+struct Decider {
+    replays: HashMap<String, StoredResponse>,
+    timers: HashMap<String, TimerRow>,
+    leads: HashMap<String, LeadRecord>,
+    last_lead: HashMap<String, String>,
+    w: Writes,
+    replies: Vec<Reply>,
+    in_batch: HashMap<String, RouteReply>,
+}
+
+impl Decider {
+    fn new(state: &mut StateSnapshot, reads: Reads) -> Decider {
+        state.people.clear();
+        let mut d = Decider {
+            replays: HashMap::new(),
+            timers: HashMap::new(),
+            leads: HashMap::new(),
+            last_lead: HashMap::new(),
+            w: Writes::default(),
+            replies: Vec::new(),
+            in_batch: HashMap::new(),
+        };
+        d.add_reads(state, reads);
+        d
+    }
+
+    /// Take in more reads for jobs still to come. What this batch already holds (read
+    /// before, or written by one of its jobs) is newer and stays.
+    fn add_reads(&mut self, state: &mut StateSnapshot, reads: Reads) {
+        let Reads {
+            replays,
+            known,
+            timers,
+            leads,
+        } = reads;
+        for (k, v) in replays {
+            self.replays.entry(k).or_insert(v);
+        }
+        for (k, v) in timers {
+            self.timers.entry(k).or_insert(v);
+        }
+        for (k, v) in leads {
+            self.leads.entry(k).or_insert(v);
+        }
+        for (email, p) in known {
+            if state.people.contains_key(&email) || self.last_lead.contains_key(&email) {
+                continue;
+            }
+            if let Some(id) = p.last_lead_id {
+                self.last_lead.insert(email.clone(), id);
+            }
+            state.people.insert(email, p.prior);
+        }
+    }
+
+    fn decide(&mut self, bx: &BatchCtx<'_>, state: &mut StateSnapshot, job: &Job) {
+        let cfg = bx.cfg;
+        let w = &mut self.w;
+        let leads = &mut self.leads;
         let reply = match job {
             Job::Route(r, _) => {
                 if let Some(key) = &r.idempotency_key {
-                    if let Some(s) = replays.get(key) {
-                        replies.push(Reply::Route(Ok(RouteReply {
+                    if let Some(s) = self.replays.get(key) {
+                        self.replies.push(Reply::Route(Ok(RouteReply {
                             status: s.status,
                             body: s.response.clone(),
                             lead_id: s.lead_id.clone(),
                             replayed: true,
                         })));
-                        continue;
+                        return;
                     }
-                    if let Some(first) = in_batch.get(key) {
+                    if let Some(first) = self.in_batch.get(key) {
                         let mut again = first.clone();
                         again.replayed = true;
-                        replies.push(Reply::Route(Ok(again)));
-                        continue;
+                        self.replies.push(Reply::Route(Ok(again)));
+                        return;
                     }
                 }
-                let reply = route_one(bx, state, &mut w, &mut leads, &mut last_lead, r);
+                let reply = route_one(bx, state, w, leads, &mut self.last_lead, r);
                 if let Some(key) = &r.idempotency_key {
                     w.batch.idempotency.push((
                         key.clone(),
@@ -617,14 +678,21 @@ fn decide_batch(
                         },
                         micros(r.received_at),
                     ));
-                    in_batch.insert(key.clone(), reply.clone());
+                    self.in_batch.insert(key.clone(), reply.clone());
                 }
                 Reply::Route(Ok(reply))
             }
             Job::Lead {
                 lead_id, op, actor, ..
             } => Reply::Value(lead_op(
-                bx, state, &mut w, &mut leads, lead_id, op, actor, weights,
+                bx,
+                state,
+                w,
+                leads,
+                lead_id,
+                op,
+                actor,
+                cfg.stage_weights,
             )),
             Job::Touch {
                 lead_id,
@@ -634,16 +702,16 @@ fn decide_batch(
                 ..
             } => Reply::Value(touch_lead(
                 bx,
-                &mut w,
-                &mut leads,
+                w,
+                leads,
                 lead_id,
                 *touch,
                 actor,
                 as_owner.as_deref(),
             )),
-            Job::Sla { timer_id, .. } => Reply::Value(match timers.get(timer_id) {
+            Job::Sla { timer_id, .. } => Reply::Value(match self.timers.get(timer_id) {
                 None => Err(JobError::NotFound(format!("timer {timer_id}"))),
-                Some(t) => fire_timer(bx, state, &mut w, &mut leads, t),
+                Some(t) => fire_timer(bx, state, w, leads, t),
             }),
             Job::Availability {
                 rep,
@@ -651,31 +719,44 @@ fn decide_batch(
                 until,
                 note,
                 ..
-            } => Reply::Value(availability(
-                cfg,
-                state,
-                &mut w,
-                rep,
-                *out,
-                *until,
-                note.clone(),
-            )),
+            } => Reply::Value(availability(cfg, state, w, rep, *out, *until, note.clone())),
         };
-        replies.push(reply);
+        self.replies.push(reply);
     }
-    let routes = std::mem::take(&mut w.routes);
-    let mut batch = w.finish(state);
-    // JSON texts and zstd frames are made here, outside the write lock (and for a batch
-    // decided ahead, while the previous COMMIT is in flight). If this fails, the write
-    // makes them again and fails the batch with the error.
-    if let Err(e) = batch.prepare() {
-        tracing::warn!(error = %e, "could not prepare a batch's stored values ahead of its write");
+
+    /// Make the JSON texts and zstd frames of the rows decided so far, outside the write
+    /// lock (and for a batch decided ahead, while the previous COMMIT is in flight). If
+    /// this fails, the write makes them again and fails the batch with the error.
+    fn prepare(&mut self) {
+        if let Err(e) = self.w.batch.prepare() {
+            tracing::warn!(error = %e, "could not prepare a batch's stored values ahead of its write");
+        }
     }
-    Decided {
-        replies,
-        batch,
-        routes,
+
+    fn finish(mut self, state: &StateSnapshot) -> Decided {
+        self.prepare();
+        let routes = std::mem::take(&mut self.w.routes);
+        let batch = self.w.finish(state);
+        Decided {
+            replies: self.replies,
+            batch,
+            routes,
+        }
     }
+}
+
+/// Decide every job of a batch in arrival order on `state`. No I/O.
+fn decide_batch(
+    bx: &BatchCtx<'_>,
+    state: &mut StateSnapshot,
+    reads: Reads,
+    jobs: &[Job],
+) -> Decided {
+    let mut d = Decider::new(state, reads);
+    for job in jobs {
+        d.decide(bx, state, job);
+    }
+    d.finish(state)
 }
 
 /// One routing transaction: lock, (re)load the state if another writer moved it, read,
@@ -692,6 +773,7 @@ async fn process(
     look_ahead: bool,
     rx: &mut mpsc::Receiver<Job>,
     next: &mut Vec<Job>,
+    held: &mut Vec<Job>,
 ) -> Result<Done, JobError> {
     let mut phase = std::time::Instant::now();
     let mut tx = store.begin().await.map_err(db)?;
@@ -764,20 +846,48 @@ async fn process(
     bx.metrics.observe_phase("read", lap(&mut phase));
     // From here the outcome can be unknown: a COMMIT that errors or times out may still
     // have been applied by the database.
-    let commit =
-        tokio::spawn(async move { tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await });
-    let ahead = match (next_reads, cache.as_mut()) {
-        (Some(reads), Some(c)) => {
-            let decided = decide_batch(bx, &mut c.state, reads, next);
-            bx.metrics.observe_phase("decide_ahead", lap(&mut phase));
-            Some((version + 1, decided))
-        }
-        _ => None,
+    let mut commit = tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        let r = tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await;
+        (r, t.elapsed())
+    });
+    let Some(c) = cache.as_mut() else {
+        return Err(JobError::Unavailable("state cache missing".into()));
     };
-    let committed = commit.await;
-    bx.metrics.observe_phase("commit", lap(&mut phase));
+    let mut decider = next_reads.map(|reads| {
+        let mut d = Decider::new(&mut c.state, reads);
+        for job in next.iter() {
+            d.decide(bx, &mut c.state, job);
+        }
+        d.prepare();
+        bx.metrics.observe_phase("decide_ahead", lap(&mut phase));
+        d
+    });
+    let mut committed = None;
+    if look_ahead && held.is_empty() && next.len() < MAX_BATCH {
+        committed = decide_late(
+            store,
+            bx,
+            jobs,
+            &mut c.state,
+            &mut decider,
+            &mut commit,
+            rx,
+            next,
+            held,
+        )
+        .await;
+    }
+    let (committed, took) = match committed {
+        Some(done) => done?,
+        None => commit
+            .await
+            .map_err(|e| JobError::Unknown(format!("COMMIT task: {e}")))?,
+    };
+    bx.metrics.observe_phase("commit", took);
+    let ahead = decider.map(|d| (version + 1, d.finish(&c.state)));
     match committed {
-        Ok(Ok(Ok(()))) => {
+        Ok(Ok(())) => {
             if let Some(c) = cache.as_mut() {
                 c.version = version + 1;
             }
@@ -789,10 +899,118 @@ async fn process(
                 redone,
             })
         }
-        Ok(Ok(Err(e))) => Err(JobError::Unknown(e.to_string())),
-        Ok(Err(_)) => Err(JobError::Unknown("COMMIT timed out".into())),
-        Err(e) => Err(JobError::Unknown(format!("COMMIT task: {e}"))),
+        Ok(Err(e)) => Err(JobError::Unknown(e.to_string())),
+        Err(_) => Err(JobError::Unknown("COMMIT timed out".into())),
     }
+}
+
+/// How long the reads for jobs decided during a COMMIT may take; past it they wait for
+/// the next transaction instead.
+const LATE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+type CommitOutcome = (
+    Result<leadrouter_store::Result<()>, tokio::time::error::Elapsed>,
+    std::time::Duration,
+);
+
+/// While this batch's COMMIT is in flight, decide the jobs that arrive meanwhile as part
+/// of the next batch (appended to `next`, decided on the state this batch leaves),
+/// reading what they need from committed rows (`Store::committed_reads`). That is only
+/// right for a job whose reads this batch cannot change: a routing job whose idempotency
+/// key and email no job of this batch has, behind a batch of routing jobs only (an
+/// operation on a stored lead could change the lead a person's resubmission reopens).
+/// The first job that does not qualify, and everything after it, goes to `held`
+/// undecided, and nothing more is taken; they are read and decided in the next
+/// transaction, after `next`. Returns the COMMIT's outcome if it came in here.
+#[allow(clippy::too_many_arguments)]
+async fn decide_late(
+    store: &dyn Store,
+    bx: &BatchCtx<'_>,
+    jobs: &[Job],
+    state: &mut StateSnapshot,
+    decider: &mut Option<Decider>,
+    commit: &mut tokio::task::JoinHandle<CommitOutcome>,
+    rx: &mut mpsc::Receiver<Job>,
+    next: &mut Vec<Job>,
+    held: &mut Vec<Job>,
+) -> Option<Result<CommitOutcome, JobError>> {
+    let mut keys = std::collections::HashSet::new();
+    let mut emails = std::collections::HashSet::new();
+    for j in jobs {
+        let Job::Route(r, _) = j else { return None };
+        let (key, email) = route_keys(r);
+        keys.extend(key);
+        emails.extend(email);
+    }
+    while next.len() < MAX_BATCH {
+        let first = tokio::select! {
+            biased;
+            done = &mut *commit => {
+                return Some(done.map_err(|e| JobError::Unknown(format!("COMMIT task: {e}"))));
+            }
+            job = rx.recv() => match job {
+                Some(j) => j,
+                None => return None,
+            },
+        };
+        let started = std::time::Instant::now();
+        let mut late = vec![first];
+        while next.len() + late.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => late.push(j),
+                Err(_) => break,
+            }
+        }
+        let fits = late
+            .iter()
+            .take_while(|j| match j {
+                Job::Route(r, _) => {
+                    let (key, email) = route_keys(r);
+                    !key.is_some_and(|k| keys.contains(k))
+                        && !email.is_some_and(|e| emails.contains(&e))
+                }
+                _ => false,
+            })
+            .count();
+        let rest = late.split_off(fits);
+        let stop = !rest.is_empty();
+        held.extend(rest);
+        if !late.is_empty() {
+            let read =
+                tokio::time::timeout(LATE_READ_TIMEOUT, store.committed_reads(reads_for(&late)))
+                    .await;
+            match read {
+                Ok(Ok(found)) => {
+                    let d = decider.get_or_insert_with(|| Decider::new(state, Reads::default()));
+                    d.add_reads(state, found.into());
+                    for job in &late {
+                        d.decide(bx, state, job);
+                    }
+                    d.prepare();
+                    next.append(&mut late);
+                    bx.metrics.observe_phase("decide_late", started.elapsed());
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reads for jobs arriving during a COMMIT failed; they wait for the next transaction");
+                    late.append(held);
+                    *held = late;
+                    return None;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "reads for jobs arriving during a COMMIT timed out; they wait for the next transaction"
+                    );
+                    late.append(held);
+                    *held = late;
+                    return None;
+                }
+            }
+        }
+        if stop {
+            return None;
+        }
+    }
+    None
 }
 
 /// Time since `since`, and restart the stopwatch.

@@ -35,6 +35,10 @@ macro_rules! backend {
                 self.begin_routing().await
             }
 
+            async fn committed_reads(&self, want: BatchReadsFor) -> Result<BatchReads> {
+                self.read_committed(want).await
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -675,6 +679,8 @@ pub mod sqlite {
         /// The one connection routing transactions use, on a thread of its own
         /// (`sqlite_writer.rs`).
         writer: crate::sqlite_writer::Writer,
+        /// Reads of committed rows beside the writer (`Store::committed_reads`).
+        reader: crate::sqlite_writer::Reader,
         name: &'static str,
         _checkpointer: AbortOnDrop,
     }
@@ -745,10 +751,12 @@ pub mod sqlite {
             // from disk). Only the writer's: every other connection's cache is dropped
             // whenever the writer commits, and dropping a large cache scans all of it.
             let writer = crate::sqlite_writer::Writer::start(path.into()).await?;
+            let reader = crate::sqlite_writer::Reader::start(path.into()).await?;
             let checkpointer = AbortOnDrop(tokio::spawn(checkpoint_loop(pool.clone())));
             Ok(SqliteStore {
                 pool,
                 writer,
+                reader,
                 name: "sqlite",
                 _checkpointer: checkpointer,
             })
@@ -756,6 +764,10 @@ pub mod sqlite {
 
         async fn begin_routing(&self) -> Result<Box<dyn Tx>> {
             Ok(Box::new(self.writer.begin().await?))
+        }
+
+        async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
+            self.reader.batch_reads(want).await
         }
     }
 
@@ -796,6 +808,22 @@ pub mod postgres {
             Ok(Box::new(PgTx {
                 tx: self.pool.begin().await?,
             }))
+        }
+
+        /// The routing transaction's reads in a plain transaction of their own (no state
+        /// lock, nothing written), so they see one snapshot of committed rows.
+        async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
+            let mut tx = PgTx {
+                tx: self.pool.begin().await?,
+            };
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx.tx)
+                .await?;
+            let read = tx.batch_reads(want).await;
+            let end = tx.tx.rollback().await;
+            let read = read?;
+            end?;
+            Ok(read)
         }
 
         /// Drop every table (tests use a fresh schema per run).

@@ -348,9 +348,25 @@ impl BatchWrite {
     /// sequencer does this while the previous batch's COMMIT is in flight, so the write
     /// (which holds the database's write lock) only binds them. Fails only if zstd
     /// cannot compress (out of memory); the batch is then left unprepared.
+    ///
+    /// It may be called again after more rows were appended: only the rows added since
+    /// are made then. Rows of these four lists are only ever appended to a batch, never
+    /// changed or removed, once prepared.
     pub fn prepare(&mut self) -> Result<()> {
-        self.prepared = None;
-        self.prepared = Some(self.prepared_values()?);
+        let mut p = self.prepared.take().unwrap_or_default();
+        if p.lead_payloads.len() > self.leads.len()
+            || p.decisions.len() > self.decisions.len()
+            || p.responses.len() > self.idempotency.len()
+            || p.outbox_payloads.len() > self.outbox.len()
+        {
+            p = Prepared::default();
+        }
+        let made = self.prepared_from(&p)?;
+        p.lead_payloads.extend(made.lead_payloads);
+        p.decisions.extend(made.decisions);
+        p.responses.extend(made.responses);
+        p.outbox_payloads.extend(made.outbox_payloads);
+        self.prepared = Some(p);
         Ok(())
     }
 
@@ -370,20 +386,29 @@ impl BatchWrite {
     }
 
     fn prepared_values(&self) -> Result<Prepared> {
+        self.prepared_from(&Prepared::default())
+    }
+
+    /// The values of the rows past those `done` holds.
+    fn prepared_from(&self, done: &Prepared) -> Result<Prepared> {
         let pack = |j: &Option<JsonText>| j.as_ref().map(packed::pack).transpose();
         Ok(Prepared {
-            lead_payloads: self.leads.iter().map(|l| l.payload.to_string()).collect(),
-            decisions: self
-                .decisions
+            lead_payloads: self.leads[done.lead_payloads.len()..]
+                .iter()
+                .map(|l| l.payload.to_string())
+                .collect(),
+            decisions: self.decisions[done.decisions.len()..]
                 .iter()
                 .map(|d| Ok((pack(&d.decision)?, pack(&d.trace)?)))
                 .collect::<Result<_>>()?,
-            responses: self
-                .idempotency
+            responses: self.idempotency[done.responses.len()..]
                 .iter()
                 .map(|(_, r, _)| r.response.get().to_string())
                 .collect(),
-            outbox_payloads: self.outbox.iter().map(|o| o.payload.to_string()).collect(),
+            outbox_payloads: self.outbox[done.outbox_payloads.len()..]
+                .iter()
+                .map(|o| o.payload.to_string())
+                .collect(),
         })
     }
 
@@ -409,6 +434,10 @@ pub trait Store: Reporting + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;
+    /// What [`Tx::batch_reads`] reads, from committed rows only, outside any routing
+    /// transaction and without waiting for one (one read snapshot; SQLite: a reader
+    /// connection of its own). For batches decided while a COMMIT is in flight.
+    async fn committed_reads(&self, want: BatchReadsFor) -> Result<BatchReads>;
     async fn ping(&self) -> Result<()>;
     async fn lead(&self, id: &str) -> Result<Option<LeadRecord>>;
     async fn history(&self, lead_id: &str) -> Result<Vec<DecisionRecord>>;

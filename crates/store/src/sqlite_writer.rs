@@ -26,12 +26,16 @@ type Cmd = Box<dyn FnOnce(&mut Conn) + Send>;
 struct Conn {
     db: Option<rusqlite::Connection>,
     path: PathBuf,
+    /// Pragmas of this connection's role, run after [`open`]'s.
+    extra: &'static str,
 }
 
 impl Conn {
     fn db(&mut self) -> Result<&rusqlite::Connection> {
         if self.db.is_none() {
-            self.db = Some(open(&self.path)?);
+            let db = open(&self.path)?;
+            db.execute_batch(self.extra)?;
+            self.db = Some(db);
         }
         Ok(self.db.as_ref().expect("opened above"))
     }
@@ -61,6 +65,69 @@ fn open(path: &std::path::Path) -> Result<rusqlite::Connection> {
     Ok(db)
 }
 
+/// Starts a thread that owns one connection to `path` (opened on that thread, with
+/// `extra` pragmas after [`open`]'s) and runs the calls sent to it in order.
+async fn start_thread(
+    name: &str,
+    path: PathBuf,
+    extra: &'static str,
+) -> Result<std::sync::mpsc::Sender<Cmd>> {
+    let (cmds, rx) = std::sync::mpsc::channel::<Cmd>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut conn = Conn {
+                db: None,
+                path,
+                extra,
+            };
+            // Ends when the store and every transaction are gone.
+            while let Ok(cmd) = rx.recv() {
+                cmd(&mut conn);
+            }
+        })
+        .map_err(|e| StoreError::Writer(format!("cannot start the {name} thread: {e}")))?;
+    call(&cmds, |c| c.db().map(|_| ())).await?;
+    Ok(cmds)
+}
+
+/// Reads of committed rows for batches decided while a routing COMMIT is in flight: a
+/// connection of its own (so it never waits for the writer's turn), read-only, each
+/// call one read transaction (one snapshot).
+pub(crate) struct Reader {
+    cmds: std::sync::mpsc::Sender<Cmd>,
+}
+
+impl Reader {
+    pub(crate) async fn start(path: PathBuf) -> Result<Reader> {
+        Ok(Reader {
+            cmds: start_thread("sqlite-reader", path, "PRAGMA query_only = 1;").await?,
+        })
+    }
+
+    pub(crate) async fn batch_reads(&self, want: BatchReadsFor) -> Result<BatchReads> {
+        call(&self.cmds, move |c| {
+            let db = match c.db() {
+                Ok(db) => db,
+                Err(e) => {
+                    c.db = None;
+                    return Err(e);
+                }
+            };
+            if !db.is_autocommit() {
+                let _ = db.execute_batch("ROLLBACK");
+            }
+            db.execute_batch("BEGIN")?;
+            let read = all_reads(db, want);
+            let end = db.execute_batch(if read.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let read = read?;
+            end?;
+            Ok(read)
+        })
+        .await
+    }
+}
+
 /// Hands routing transactions to the writer thread, one at a time.
 pub(crate) struct Writer {
     cmds: std::sync::mpsc::Sender<Cmd>,
@@ -71,23 +138,10 @@ pub(crate) struct Writer {
 impl Writer {
     /// Opens the connection (on the writer thread) and starts the thread.
     pub(crate) async fn start(path: PathBuf) -> Result<Writer> {
-        let (cmds, rx) = std::sync::mpsc::channel::<Cmd>();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || {
-                let mut conn = Conn { db: None, path };
-                // Ends when the store and every transaction are gone.
-                while let Ok(cmd) = rx.recv() {
-                    cmd(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
-        let w = Writer {
-            cmds,
+        Ok(Writer {
+            cmds: start_thread("sqlite-writer", path, "").await?,
             turn: Arc::new(tokio::sync::Mutex::new(())),
-        };
-        call(&w.cmds, |c| c.db().map(|_| ())).await?;
-        Ok(w)
+        })
     }
 
     /// `BEGIN IMMEDIATE` (the write lock) and the state version, in one call.
@@ -224,20 +278,8 @@ impl Tx for WriterTx {
         self.run(move |db| timers(db, ids)).await
     }
 
-    async fn batch_reads(&mut self, mut want: BatchReadsFor) -> Result<BatchReads> {
-        self.run(move |db| {
-            let replays = idempotent(db, std::mem::take(&mut want.keys))?;
-            let known = people(db, std::mem::take(&mut want.emails))?;
-            let timers = timers(db, std::mem::take(&mut want.timer_ids))?;
-            let leads = leads(db, want.lead_ids_with(&known, &timers))?;
-            Ok(BatchReads {
-                replays,
-                known,
-                timers,
-                leads,
-            })
-        })
-        .await
+    async fn batch_reads(&mut self, want: BatchReadsFor) -> Result<BatchReads> {
+        self.run(move |db| all_reads(db, want)).await
     }
 
     async fn write(&mut self, b: BatchWrite, version: i64) -> Result<()> {
@@ -251,6 +293,20 @@ impl Tx for WriterTx {
     async fn rollback(self: Box<Self>) -> Result<()> {
         self.finish("ROLLBACK").await
     }
+}
+
+/// Everything [`Tx::batch_reads`] reads, on one connection.
+fn all_reads(db: &rusqlite::Connection, mut want: BatchReadsFor) -> Result<BatchReads> {
+    let replays = idempotent(db, std::mem::take(&mut want.keys))?;
+    let known = people(db, std::mem::take(&mut want.emails))?;
+    let timers = timers(db, std::mem::take(&mut want.timer_ids))?;
+    let leads = leads(db, want.lead_ids_with(&known, &timers))?;
+    Ok(BatchReads {
+        replays,
+        known,
+        timers,
+        leads,
+    })
 }
 
 fn idempotent(

@@ -11,8 +11,9 @@ use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
 use leadrouter_store::{
-    AccountRow, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate, OutboxResult, OutboxRow,
-    PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse, TimerRow, from_micros,
+    AccountRow, BatchReads, BatchReadsFor, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate,
+    OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse,
+    TimerRow, from_micros,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -58,6 +59,70 @@ both! {
     console_sessions_expire_and_delete: sqlite_console_sessions_expire_and_delete, postgres_console_sessions_expire_and_delete;
     console_window_rollup_equals_direct_computation: sqlite_console_window_rollup_equals_direct_computation, postgres_console_window_rollup_equals_direct_computation;
     weekly_report_is_queued_once_and_delivered_like_any_message: sqlite_weekly_report_is_queued_once_and_delivered_like_any_message, postgres_weekly_report_is_queued_once_and_delivered_like_any_message;
+    committed_reads_see_commits_only: sqlite_committed_reads_see_commits_only, postgres_committed_reads_see_commits_only;
+}
+
+/// `Store::committed_reads` answers beside an open routing transaction, without waiting
+/// for it, with what is committed: the open transaction's rows appear once it commits.
+async fn committed_reads_see_commits_only(url: &str) {
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    let want = || BatchReadsFor {
+        keys: vec!["key-1".into(), "key-9".into(), "key-2".into()],
+        emails: vec!["ann@globex.com".into(), "cat@newco.com".into()],
+        timer_ids: vec![],
+        lead_ids: vec!["L3".into()],
+    };
+    let ids = |r: &BatchReads| {
+        let mut v: Vec<String> = r.leads.iter().map(|l| l.id.clone()).collect();
+        v.sort();
+        v
+    };
+    let keys = |r: &BatchReads| {
+        let mut v: Vec<String> = r.replays.keys().cloned().collect();
+        v.sort();
+        v
+    };
+    let people = |r: &BatchReads| {
+        let mut v: Vec<String> = r.known.keys().cloned().collect();
+        v.sort();
+        v
+    };
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_state().await.unwrap(), 1);
+    let more = BatchWrite {
+        leads: vec![lead("L9", Some("cat@newco.com"), Some("r1"), None)],
+        decisions: vec![decision("L9", "route", Some("r1"), T0 + 9)],
+        people: vec![person("cat@newco.com", "r1", T0 + 9, 1, "L9")],
+        idempotency: vec![("key-9".into(), response("L9", Some("r1")), T0 + 9)],
+        ..Default::default()
+    };
+    tx.write(more, 2).await.unwrap();
+    // The routing transaction holds the write lock; these reads must not wait for it.
+    let before = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.committed_reads(want()),
+    )
+    .await
+    .expect("committed reads do not wait for an open routing transaction")
+    .unwrap();
+    assert_eq!(keys(&before), ["key-1"]);
+    assert_eq!(before.replays["key-1"], response("L1", Some("r1")));
+    assert_eq!(people(&before), ["ann@globex.com"]);
+    assert_eq!(
+        before.known["ann@globex.com"].last_lead_id.as_deref(),
+        Some("L1")
+    );
+    // The asked-for lead and the known person's latest one.
+    assert_eq!(ids(&before), ["L1", "L3"]);
+    tx.commit().await.unwrap();
+
+    let after = store.committed_reads(want()).await.unwrap();
+    assert_eq!(keys(&after), ["key-1", "key-9"]);
+    assert_eq!(after.replays["key-9"], response("L9", Some("r1")));
+    assert_eq!(people(&after), ["ann@globex.com", "cat@newco.com"]);
+    assert_eq!(ids(&after), ["L1", "L3", "L9"]);
 }
 
 /// A seeded history with known answers: rollups per day/tier/path, the speed histogram,
