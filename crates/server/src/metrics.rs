@@ -99,12 +99,10 @@ pub struct AheadLabels {
 }
 
 /// A step of a routing transaction: `begin`, `lock` (the state lock and version), `read`
-/// (the batch's reads; also the next batch's, before COMMIT), `decide` (every job's
-/// decision in memory, when not decided ahead), `write` (the batch's INSERTs),
-/// `decide_ahead` (the next batch, while the COMMIT is in flight), `decide_late` (jobs
-/// that arrived during the COMMIT, read from committed rows and decided into the next
-/// batch while it is still in flight), `commit` (the COMMIT itself, start to end; it
-/// overlaps `decide_ahead` and `decide_late`).
+/// (the batch's reads), `decide` (every job's decision in memory, when not decided
+/// ahead), `write` (the batch's INSERTs), `decide_late` (jobs that arrived during the write and COMMIT, read from committed
+/// rows and decided as the next batch while those are still in flight), `commit` (the
+/// COMMIT itself, start to end). `write`, `commit` and `decide_late` overlap.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
     pub phase: &'static str,

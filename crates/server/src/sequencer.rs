@@ -173,8 +173,8 @@ struct Cache {
     state: StateSnapshot,
 }
 
-/// Decisions made ahead for the next batch while this one's COMMIT was in flight, on the
-/// state as this batch leaves it. They stand only if nothing else wrote in between: the
+/// Decisions made ahead for the next batch while this one's write and COMMIT were in
+/// flight, on the state as this batch leaves it. They stand only if nothing else wrote in between: the
 /// next transaction checks the state version under the lock (and the config and notify
 /// runtime must be the ones they were made with); otherwise they are dropped, the state
 /// is reloaded and the batch is decided again. Nothing of them is sent before their own
@@ -760,9 +760,9 @@ fn decide_batch(
 }
 
 /// One routing transaction: lock, (re)load the state if another writer moved it, read,
-/// decide (or take the decisions made ahead), write; then, before the COMMIT, take the
-/// jobs queued meanwhile into `next` and read for them in this same transaction (so the
-/// reads see this batch's writes), and decide them while the COMMIT is in flight.
+/// decide (or take the decisions made ahead), then write and commit in a task of their
+/// own while the jobs that arrive meanwhile are decided as the next batch
+/// ([`decide_late`]).
 #[allow(clippy::too_many_arguments)]
 async fn process(
     store: &dyn Store,
@@ -824,48 +824,34 @@ async fn process(
         });
     }
     let queued_messages = !batch.outbox.is_empty();
-    tx.write(batch, version + 1).await.map_err(db)?;
-    bx.metrics.observe_phase("write", lap(&mut phase));
-
-    if look_ahead {
-        drain_queued(rx, next);
-    }
-    let next_reads = if next.is_empty() {
-        None
-    } else {
-        match read_batch(&mut *tx, next).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                // On PostgreSQL a failed statement aborts the transaction; nothing of this
-                // batch is acknowledged, and `next` is decided afresh.
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        }
-    };
-    bx.metrics.observe_phase("read", lap(&mut phase));
-    // From here the outcome can be unknown: a COMMIT that errors or times out may still
-    // have been applied by the database.
+    // The write and the COMMIT run as a task of their own (on SQLite, back to back on the
+    // writer thread) while this one decides the jobs that arrive meanwhile.
     let mut commit = tokio::spawn(async move {
         let t = std::time::Instant::now();
+        if let Err(e) = tx.write(batch, version + 1).await {
+            // Nothing of this batch is stored; on PostgreSQL the failed statement has
+            // aborted the transaction anyway.
+            let _ = tx.rollback().await;
+            return Stored::NotWritten(e);
+        }
+        let wrote = t.elapsed();
+        let t = std::time::Instant::now();
         let r = tokio::time::timeout(COMMIT_TIMEOUT, tx.commit()).await;
-        (r, t.elapsed())
+        Stored::Committed {
+            result: r,
+            wrote,
+            committed: t.elapsed(),
+        }
     });
     let Some(c) = cache.as_mut() else {
         return Err(JobError::Unavailable("state cache missing".into()));
     };
-    let mut decider = next_reads.map(|reads| {
-        let mut d = Decider::new(&mut c.state, reads);
-        for job in next.iter() {
-            d.decide(bx, &mut c.state, job);
-        }
-        d.prepare();
-        bx.metrics.observe_phase("decide_ahead", lap(&mut phase));
-        d
-    });
-    let mut committed = None;
-    if look_ahead && held.is_empty() && next.len() < MAX_BATCH {
-        committed = decide_late(
+    let mut decider = None;
+    let mut stored = None;
+    // `next` holds jobs held from before (decided in the next transaction, in order):
+    // nothing taken now may go ahead of them.
+    if look_ahead && next.is_empty() {
+        stored = decide_late(
             store,
             bx,
             jobs,
@@ -878,19 +864,28 @@ async fn process(
         )
         .await;
     }
-    let (committed, took) = match committed {
-        Some(done) => done?,
+    let stored = match stored {
+        Some(s) => s?,
         None => commit
             .await
             .map_err(|e| JobError::Unknown(format!("COMMIT task: {e}")))?,
     };
-    bx.metrics.observe_phase("commit", took);
-    let ahead = decider.map(|d| (version + 1, d.finish(&c.state)));
+    let committed = match stored {
+        Stored::NotWritten(e) => return Err(db(e)),
+        Stored::Committed {
+            result,
+            wrote,
+            committed,
+        } => {
+            bx.metrics.observe_phase("write", wrote);
+            bx.metrics.observe_phase("commit", committed);
+            result
+        }
+    };
+    let ahead = decider.map(|d: Decider| (version + 1, d.finish(&c.state)));
     match committed {
         Ok(Ok(())) => {
-            if let Some(c) = cache.as_mut() {
-                c.version = version + 1;
-            }
+            c.version = version + 1;
             Ok(Done {
                 replies,
                 queued_messages,
@@ -904,18 +899,26 @@ async fn process(
     }
 }
 
-/// How long the reads for jobs decided during a COMMIT may take; past it they wait for
-/// the next transaction instead.
+/// What became of a batch's write and COMMIT.
+enum Stored {
+    /// The write failed and was rolled back: nothing of the batch is stored.
+    NotWritten(leadrouter_store::StoreError),
+    /// The COMMIT's outcome (an error or a timeout leaves it unknown: it may still have
+    /// been applied), and how long the write and the COMMIT took.
+    Committed {
+        result: Result<leadrouter_store::Result<()>, tokio::time::error::Elapsed>,
+        wrote: std::time::Duration,
+        committed: std::time::Duration,
+    },
+}
+
+/// How long the reads for jobs decided during a write and COMMIT may take; past it they
+/// wait for the next transaction instead.
 const LATE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-type CommitOutcome = (
-    Result<leadrouter_store::Result<()>, tokio::time::error::Elapsed>,
-    std::time::Duration,
-);
-
-/// While this batch's COMMIT is in flight, decide the jobs that arrive meanwhile as part
-/// of the next batch (appended to `next`, decided on the state this batch leaves),
-/// reading what they need from committed rows (`Store::committed_reads`). That is only
+/// While this batch's write and COMMIT are in flight, decide the jobs that arrive
+/// meanwhile as the next batch (appended to `next`, decided on the state this batch
+/// leaves), reading what they need from committed rows (`Store::committed_reads`). That is only
 /// right for a job whose reads this batch cannot change: a routing job whose idempotency
 /// key and email no job of this batch has, behind a batch of routing jobs only (an
 /// operation on a stored lead could change the lead a person's resubmission reopens).
@@ -929,11 +932,11 @@ async fn decide_late(
     jobs: &[Job],
     state: &mut StateSnapshot,
     decider: &mut Option<Decider>,
-    commit: &mut tokio::task::JoinHandle<CommitOutcome>,
+    commit: &mut tokio::task::JoinHandle<Stored>,
     rx: &mut mpsc::Receiver<Job>,
     next: &mut Vec<Job>,
     held: &mut Vec<Job>,
-) -> Option<Result<CommitOutcome, JobError>> {
+) -> Option<Result<Stored, JobError>> {
     let mut keys = std::collections::HashSet::new();
     let mut emails = std::collections::HashSet::new();
     for j in jobs {
