@@ -814,11 +814,11 @@ pub mod postgres {
         /// lock, nothing written), so they see one snapshot of committed rows.
         async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
             let mut tx = PgTx {
-                tx: self.pool.begin().await?,
+                tx: self
+                    .pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
             };
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut *tx.tx)
-                .await?;
             let read = tx.batch_reads(want).await;
             let end = tx.tx.rollback().await;
             let read = read?;
