@@ -174,10 +174,10 @@ struct Cache {
 }
 
 /// Decisions made ahead for the next batch while this one's write and COMMIT were in
-/// flight, on the state as this batch leaves it. They stand only if nothing else wrote in between: the
-/// next transaction checks the state version under the lock (and the config and notify
-/// runtime must be the ones they were made with); otherwise they are dropped, the state
-/// is reloaded and the batch is decided again. Nothing of them is sent before their own
+/// flight, on the state as this batch leaves it. They stand only if nothing else wrote
+/// in between: the next transaction checks the state version under the lock (and the
+/// config and notify runtime must be the ones they were made with); otherwise they are
+/// dropped, the state is reloaded and the batch is decided again. Nothing of them is sent before their own
 /// COMMIT.
 struct Ahead {
     version: i64,
@@ -227,8 +227,8 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     // Jobs taken off the channel during the previous batch's transaction; they are the
     // next batch (and were decided ahead if that transaction committed).
     let mut next: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    // Jobs taken off the channel during a COMMIT that could not be decided ahead
-    // (`decide_late`); they come after `next`, read and decided in the next transaction.
+    // Jobs taken off the channel during a write and COMMIT that could not be decided
+    // ahead (`decide_late`); they come after `next`, as the batch after it.
     let mut held: Vec<Job> = Vec::new();
     let mut ahead: Option<Ahead> = None;
     // Batches left before deciding ahead is tried again (see `AHEAD_BACKOFF`).
@@ -244,8 +244,8 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
             drain_queued(&mut rx, &mut jobs);
         } else {
             std::mem::swap(&mut jobs, &mut next);
-            // Held jobs follow the ones decided ahead; this transaction reads for them
-            // and decides them while it commits.
+            // Held jobs follow the ones decided ahead, as the batch after them (nothing
+            // is decided late while they wait: see `process`).
             next.append(&mut held);
         }
         let cfg = shared.config.load_full();
@@ -865,11 +865,10 @@ async fn process(
         .await;
     }
     let stored = match stored {
-        Some(s) => s?,
-        None => commit
-            .await
-            .map_err(|e| JobError::Unknown(format!("COMMIT task: {e}")))?,
-    };
+        Some(s) => s,
+        None => commit.await,
+    }
+    .map_err(|e| JobError::Unknown(format!("COMMIT task: {e}")))?;
     let committed = match stored {
         Stored::NotWritten(e) => return Err(db(e)),
         Stored::Committed {
@@ -918,8 +917,8 @@ const LATE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2)
 
 /// While this batch's write and COMMIT are in flight, decide the jobs that arrive
 /// meanwhile as the next batch (appended to `next`, decided on the state this batch
-/// leaves), reading what they need from committed rows (`Store::committed_reads`). That is only
-/// right for a job whose reads this batch cannot change: a routing job whose idempotency
+/// leaves), reading what they need from committed rows (`Store::committed_reads`). That
+/// is only right for a job whose reads this batch cannot change: a routing job whose idempotency
 /// key and email no job of this batch has, behind a batch of routing jobs only (an
 /// operation on a stored lead could change the lead a person's resubmission reopens).
 /// The first job that does not qualify, and everything after it, goes to `held`
@@ -936,7 +935,7 @@ async fn decide_late(
     rx: &mut mpsc::Receiver<Job>,
     next: &mut Vec<Job>,
     held: &mut Vec<Job>,
-) -> Option<Result<Stored, JobError>> {
+) -> Option<Result<Stored, tokio::task::JoinError>> {
     let mut keys = std::collections::HashSet::new();
     let mut emails = std::collections::HashSet::new();
     for j in jobs {
@@ -948,9 +947,7 @@ async fn decide_late(
     while next.len() < MAX_BATCH {
         let first = tokio::select! {
             biased;
-            done = &mut *commit => {
-                return Some(done.map_err(|e| JobError::Unknown(format!("COMMIT task: {e}"))));
-            }
+            done = &mut *commit => return Some(done),
             job = rx.recv() => match job {
                 Some(j) => j,
                 None => return None,
@@ -982,8 +979,12 @@ async fn decide_late(
             let read =
                 tokio::time::timeout(LATE_READ_TIMEOUT, store.committed_reads(reads_for(&late)))
                     .await;
+            let read = match read {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer in {LATE_READ_TIMEOUT:?}")),
+            };
             match read {
-                Ok(Ok(found)) => {
+                Ok(found) => {
                     let d = decider.get_or_insert_with(|| Decider::new(state, Reads::default()));
                     d.add_reads(state, found.into());
                     for job in &late {
@@ -993,16 +994,8 @@ async fn decide_late(
                     next.append(&mut late);
                     bx.metrics.observe_phase("decide_late", started.elapsed());
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "reads for jobs arriving during a COMMIT failed; they wait for the next transaction");
-                    late.append(held);
-                    *held = late;
-                    return None;
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        "reads for jobs arriving during a COMMIT timed out; they wait for the next transaction"
-                    );
+                Err(why) => {
+                    tracing::warn!(error = %why, "reads for jobs arriving during a write and COMMIT failed; they wait for the next transaction");
                     late.append(held);
                     *held = late;
                     return None;

@@ -107,13 +107,7 @@ impl Reader {
 
     pub(crate) async fn batch_reads(&self, want: BatchReadsFor) -> Result<BatchReads> {
         call(&self.cmds, move |c| {
-            let db = match c.db() {
-                Ok(db) => db,
-                Err(e) => {
-                    c.db = None;
-                    return Err(e);
-                }
-            };
+            let db = c.db()?;
             if !db.is_autocommit() {
                 let _ = db.execute_batch("ROLLBACK");
             }
