@@ -382,16 +382,20 @@ async fn get_lead(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    let store = &st.shared.store;
-    let lead = store
-        .lead(&id)
+    // One snapshot: read separately, a poll during a commit could see the new history
+    // beside the old owner.
+    let leadrouter_store::LeadDetail {
+        lead,
+        history,
+        outbox: messages,
+        timers,
+    } = st
+        .shared
+        .store
+        .lead_detail(&id)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .ok_or(ApiError::NotFound(format!("lead {id}")))?;
-    let history = store
-        .history(&id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let cfg = st.shared.config.load_full();
     let history: Vec<Value> = history
         .into_iter()
@@ -426,10 +430,6 @@ async fn get_lead(
         .collect();
     let mut body = lead_json(&lead);
     body["history"] = Value::Array(history);
-    let messages = store
-        .outbox(&id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     body["messages"] = Value::Array(
         messages
             .iter()
@@ -443,10 +443,6 @@ async fn get_lead(
             })
             .collect(),
     );
-    let timers = store
-        .timers(&id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     body["sla_timers"] = Value::Array(
         timers
             .iter()

@@ -45,34 +45,31 @@ macro_rules! backend {
             }
 
             async fn lead(&self, id: &str) -> Result<Option<LeadRecord>> {
-                let row = sqlx::query("SELECT * FROM leads WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| lead_from_row(&r)).transpose()
+                lead_on(&self.pool, id).await
             }
 
             async fn history(&self, lead_id: &str) -> Result<Vec<DecisionRecord>> {
-                let rows = sqlx::query("SELECT * FROM decisions WHERE lead_id = $1 ORDER BY id")
-                    .bind(lead_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(DecisionRecord {
-                            lead_id: r.try_get("lead_id")?,
-                            kind: r.try_get("kind")?,
-                            decided_at: r.try_get("decided_at")?,
-                            owner: r.try_get("owner")?,
-                            queue: r.try_get("queue")?,
-                            reason: r.try_get("reason")?,
-                            actor: r.try_get("actor")?,
-                            config_version: r.try_get("config_version")?,
-                            decision: crate::packed::read(r.try_get("decision_z")?, r.try_get("decision")?)?,
-                            trace: crate::packed::read(r.try_get("trace_z")?, r.try_get("trace")?)?,
-                        })
-                    })
-                    .collect()
+                history_on(&self.pool, lead_id).await
+            }
+
+            async fn lead_detail(&self, id: &str) -> Result<Option<LeadDetail>> {
+                let mut tx = self.read_snapshot().await?;
+                let read: Result<Option<LeadDetail>> = async {
+                    let Some(lead) = lead_on(&mut *tx, id).await? else {
+                        return Ok(None);
+                    };
+                    Ok(Some(LeadDetail {
+                        lead,
+                        history: history_on(&mut *tx, id).await?,
+                        outbox: outbox_on(&mut *tx, id).await?,
+                        timers: timers_on(&mut *tx, id).await?,
+                    }))
+                }
+                .await;
+                let end = tx.rollback().await;
+                let read = read?;
+                end?;
+                Ok(read)
             }
 
             async fn idempotent(&self, key: &str) -> Result<Option<StoredResponse>> {
@@ -164,11 +161,7 @@ macro_rules! backend {
             }
 
             async fn outbox(&self, lead_id: &str) -> Result<Vec<OutboxRow>> {
-                let rows = sqlx::query("SELECT * FROM outbox WHERE lead_id = $1 ORDER BY id")
-                    .bind(lead_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(outbox_from_row).collect()
+                outbox_on(&self.pool, lead_id).await
             }
 
             async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>> {
@@ -189,11 +182,7 @@ macro_rules! backend {
             }
 
             async fn timers(&self, lead_id: &str) -> Result<Vec<TimerRow>> {
-                let rows = sqlx::query("SELECT * FROM sla_timers WHERE lead_id = $1 ORDER BY due_at, id")
-                    .bind(lead_id.to_string())
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(timer_from_row).collect()
+                timers_on(&self.pool, lead_id).await
             }
 
             async fn cache_get(&self, provider: &str, key: &str, now: i64) -> Result<Option<(serde_json::Value, i64)>> {
@@ -230,6 +219,53 @@ macro_rules! backend {
                     .await?
                     .try_get("n")?)
             }
+        }
+
+        async fn lead_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str) -> Result<Option<LeadRecord>> {
+            let row = sqlx::query("SELECT * FROM leads WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(e)
+                .await?;
+            row.map(|r| lead_from_row(&r)).transpose()
+        }
+
+        async fn history_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, lead_id: &str) -> Result<Vec<DecisionRecord>> {
+            let rows = sqlx::query("SELECT * FROM decisions WHERE lead_id = $1 ORDER BY id")
+                .bind(lead_id.to_string())
+                .fetch_all(e)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DecisionRecord {
+                        lead_id: r.try_get("lead_id")?,
+                        kind: r.try_get("kind")?,
+                        decided_at: r.try_get("decided_at")?,
+                        owner: r.try_get("owner")?,
+                        queue: r.try_get("queue")?,
+                        reason: r.try_get("reason")?,
+                        actor: r.try_get("actor")?,
+                        config_version: r.try_get("config_version")?,
+                        decision: crate::packed::read(r.try_get("decision_z")?, r.try_get("decision")?)?,
+                        trace: crate::packed::read(r.try_get("trace_z")?, r.try_get("trace")?)?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn outbox_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, lead_id: &str) -> Result<Vec<OutboxRow>> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE lead_id = $1 ORDER BY id")
+                .bind(lead_id.to_string())
+                .fetch_all(e)
+                .await?;
+            rows.iter().map(outbox_from_row).collect()
+        }
+
+        async fn timers_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, lead_id: &str) -> Result<Vec<TimerRow>> {
+            let rows = sqlx::query("SELECT * FROM sla_timers WHERE lead_id = $1 ORDER BY due_at, id")
+                .bind(lead_id.to_string())
+                .fetch_all(e)
+                .await?;
+            rows.iter().map(timer_from_row).collect()
         }
 
         fn outbox_from_row(r: &<$db as sqlx::Database>::Row) -> Result<OutboxRow> {
@@ -769,6 +805,12 @@ pub mod sqlite {
         async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
             self.reader.batch_reads(want).await
         }
+
+        /// A read transaction on the pool: in WAL mode a deferred `BEGIN` reads one
+        /// snapshot from its first SELECT and never takes the write lock.
+        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+            Ok(self.pool.begin().await?)
+        }
     }
 
     backend!(SqliteStore, sqlx::Sqlite, "");
@@ -810,14 +852,19 @@ pub mod postgres {
             }))
         }
 
+        /// A read-only transaction whose statements all see one snapshot.
+        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+            Ok(self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await?)
+        }
+
         /// The routing transaction's reads in a plain transaction of their own (no state
         /// lock, nothing written), so they see one snapshot of committed rows.
         async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
             let mut tx = PgTx {
-                tx: self
-                    .pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .await?,
+                tx: self.read_snapshot().await?,
             };
             let read = tx.batch_reads(want).await;
             let end = tx.tx.rollback().await;

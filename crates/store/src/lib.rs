@@ -441,6 +441,9 @@ pub trait Store: Reporting + Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     async fn lead(&self, id: &str) -> Result<Option<LeadRecord>>;
     async fn history(&self, lead_id: &str) -> Result<Vec<DecisionRecord>>;
+    /// A lead with its history, messages and timers, all read from one snapshot (so a
+    /// reader never sees a decision whose lead row it does not yet see, or the reverse).
+    async fn lead_detail(&self, id: &str) -> Result<Option<LeadDetail>>;
     async fn idempotent(&self, key: &str) -> Result<Option<StoredResponse>>;
     /// Number of stored leads per owner (None = queued), for checks and metrics.
     async fn owner_counts(&self) -> Result<Vec<(Option<String>, i64)>>;
@@ -482,6 +485,15 @@ pub trait Store: Reporting + Send + Sync + 'static {
         value: &serde_json::Value,
         expires_at: i64,
     ) -> Result<()>;
+}
+
+/// [`Store::lead_detail`]: one lead as of one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadDetail {
+    pub lead: LeadRecord,
+    pub history: Vec<DecisionRecord>,
+    pub outbox: Vec<OutboxRow>,
+    pub timers: Vec<TimerRow>,
 }
 
 /// What [`Tx::batch_reads`] is to read.

@@ -60,6 +60,75 @@ both! {
     console_window_rollup_equals_direct_computation: sqlite_console_window_rollup_equals_direct_computation, postgres_console_window_rollup_equals_direct_computation;
     weekly_report_is_queued_once_and_delivered_like_any_message: sqlite_weekly_report_is_queued_once_and_delivered_like_any_message, postgres_weekly_report_is_queued_once_and_delivered_like_any_message;
     committed_reads_see_commits_only: sqlite_committed_reads_see_commits_only, postgres_committed_reads_see_commits_only;
+    lead_detail_reads_one_snapshot: sqlite_lead_detail_reads_one_snapshot, postgres_lead_detail_reads_one_snapshot;
+}
+
+/// `Store::lead_detail` is what `lead`, `history`, `outbox` and `timers` return, read
+/// from one snapshot: while owner changes commit one after another (each with its history
+/// entry), every read's lead row names the owner of its latest history entry.
+async fn lead_detail_reads_one_snapshot(url: &str) {
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    let batch = BatchWrite {
+        outbox: vec![outbox_row("M1", "L1", "email", T0)],
+        timers: vec![timer("T1", "L1", "manager", T0 + 10 * MINUTE)],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 2).await;
+    let got = store.lead_detail("L1").await.unwrap().expect("L1 exists");
+    assert_eq!(Some(&got.lead), store.lead("L1").await.unwrap().as_ref());
+    assert_eq!(got.history, store.history("L1").await.unwrap());
+    assert_eq!(got.outbox, store.outbox("L1").await.unwrap());
+    assert_eq!(got.timers, store.timers("L1").await.unwrap());
+    assert_eq!((got.outbox.len(), got.timers.len()), (1, 1));
+    assert_eq!(store.lead_detail("nope").await.unwrap(), None);
+
+    const CHANGES: i64 = 150;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 1..=CHANGES {
+                let owner = format!("r{n}");
+                let update = LeadUpdate {
+                    id: "L1".into(),
+                    owner: Some(owner.clone()),
+                    queue: None,
+                    team: Some("pool".into()),
+                    status: "open".into(),
+                    stage: "early".into(),
+                    outcome: None,
+                    outcome_at: None,
+                    contact_by: None,
+                    accepted_at: None,
+                    first_touch_at: None,
+                };
+                let batch = BatchWrite {
+                    lead_updates: vec![update],
+                    decisions: vec![decision("L1", "manual", Some(&owner), T0 + n * MINUTE)],
+                    ..Default::default()
+                };
+                commit(&*store, &batch, 2 + n).await;
+            }
+        })
+    };
+    let mut reads = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    while !writer.is_finished() {
+        let d = store.lead_detail("L1").await.unwrap().expect("L1 exists");
+        let last = d.history.last().expect("history").owner.clone();
+        assert_eq!(
+            d.lead.owner, last,
+            "read {reads}: the lead row and its history come from different commits"
+        );
+        seen.insert(d.lead.owner);
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        seen.len() > 2,
+        "the reads must overlap the commits to test anything: {reads} reads saw {} owners",
+        seen.len()
+    );
 }
 
 /// `Store::committed_reads` answers beside an open routing transaction, without waiting

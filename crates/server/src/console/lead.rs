@@ -425,8 +425,13 @@ pub async fn page(
     let s = session(&st, &headers).await?;
     let store = &st.app.shared.store;
     let cfg = st.app.shared.config.load_full();
-    let lead = store
-        .lead(&id)
+    let leadrouter_store::LeadDetail {
+        lead,
+        history: decisions,
+        outbox,
+        timers,
+    } = store
+        .lead_detail(&id)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("lead {id}")))?;
     if !s.is_staff() && lead.owner.as_deref() != Some(s.user.as_str()) {
@@ -438,7 +443,7 @@ pub async fn page(
     let mut facts_rows = Vec::new();
     let mut history = Vec::new();
     let mut reassignments = 0;
-    for h in store.history(&id).await? {
+    for h in decisions {
         if matches!(h.kind.as_str(), "manual" | "sla_reassign") {
             reassignments += 1;
         }
@@ -471,9 +476,7 @@ pub async fn page(
         serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect(),
         other => vec![("payload".into(), other.to_string())],
     };
-    let messages = store
-        .outbox(&id)
-        .await?
+    let messages = outbox
         .into_iter()
         .map(|m| Message {
             kind: m.kind,
@@ -485,9 +488,7 @@ pub async fn page(
             created: super::ts(m.created_at),
         })
         .collect();
-    let timers = store
-        .timers(&id)
-        .await?
+    let timers = timers
         .into_iter()
         .map(|t| TimerView {
             step: t.step,
