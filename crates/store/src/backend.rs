@@ -131,6 +131,17 @@ macro_rules! backend {
             }
 
             async fn claim_outbox(&self, worker: &str, now: i64, lease_us: i64, limit: i64) -> Result<Vec<OutboxRow>> {
+                // The worker polls whether or not anything is due. The UPDATE is a write
+                // transaction even when it matches no row (on SQLite it takes, or waits
+                // for, the database's one write lock beside the routing writer), so a read
+                // that needs no lock asks first.
+                let due: Option<String> = sqlx::query_scalar("SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1")
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if due.is_none() {
+                    return Ok(Vec::new());
+                }
                 let rows = sqlx::query(claim_sql!($claim_lock))
                     .bind(now + lease_us)
                     .bind(worker.to_string())

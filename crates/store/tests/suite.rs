@@ -61,6 +61,34 @@ both! {
     weekly_report_is_queued_once_and_delivered_like_any_message: sqlite_weekly_report_is_queued_once_and_delivered_like_any_message, postgres_weekly_report_is_queued_once_and_delivered_like_any_message;
     committed_reads_see_commits_only: sqlite_committed_reads_see_commits_only, postgres_committed_reads_see_commits_only;
     lead_detail_reads_one_snapshot: sqlite_lead_detail_reads_one_snapshot, postgres_lead_detail_reads_one_snapshot;
+    idle_outbox_claim_does_not_wait_for_routing: sqlite_idle_outbox_claim_does_not_wait_for_routing, postgres_idle_outbox_claim_does_not_wait_for_routing;
+}
+
+/// The delivery worker polls whether or not anything is due. With nothing to claim, a
+/// poll must not wait for (on SQLite: queue behind) an open routing transaction.
+async fn idle_outbox_claim_does_not_wait_for_routing(url: &str) {
+    let store = open(url).await;
+    let batch = BatchWrite {
+        outbox: vec![outbox_row("o1", "L1", "slack", T0 + MINUTE)],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 1).await;
+    let mut routing = store.begin().await.unwrap();
+    routing.lock_state().await.unwrap();
+    let started = Instant::now();
+    let claimed = tokio::time::timeout(
+        Duration::from_secs(3),
+        store.claim_outbox("w1", T0, MINUTE, 10),
+    )
+    .await
+    .expect("an idle claim waited for the routing transaction");
+    assert_eq!(claimed.unwrap(), vec![], "o1 is not due at T0");
+    let waited = started.elapsed();
+    routing.rollback().await.unwrap();
+    // Once due, it is claimed as before.
+    let claimed = store.claim_outbox("w1", T0 + MINUTE, MINUTE, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert!(waited < Duration::from_secs(3));
 }
 
 /// `Store::lead_detail` is what `lead`, `history`, `outbox` and `timers` return, read
