@@ -86,7 +86,10 @@ async fn idle_outbox_claim_does_not_wait_for_routing(url: &str) {
     let waited = started.elapsed();
     routing.rollback().await.unwrap();
     // Once due, it is claimed as before.
-    let claimed = store.claim_outbox("w1", T0 + MINUTE, MINUTE, 10).await.unwrap();
+    let claimed = store
+        .claim_outbox("w1", T0 + MINUTE, MINUTE, 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert!(waited < Duration::from_secs(3));
 }
