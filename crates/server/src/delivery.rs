@@ -34,6 +34,11 @@ pub fn spawn(shared: Arc<Shared>) {
     // own rows. Rows in flight stay pending, so the next row of the same lead, channel
     // and recipient is not claimable until this one is recorded: order holds.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    // Outcomes are recorded by one task, as many at a time as have come in, each with its
+    // send's permit: the permit (and so the row's place in line) is released only once
+    // the outcome is committed. At most MAX_IN_FLIGHT are ever queued here.
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(record_outcomes(shared.clone(), done_rx));
     tokio::spawn(async move {
         loop {
             // Wait for room before claiming, so a lease never runs while a row waits.
@@ -76,22 +81,55 @@ pub fn spawn(shared: Arc<Shared>) {
                 };
                 let nrt = nrt.clone();
                 let shared = shared.clone();
+                let done_tx = done_tx.clone();
                 tokio::spawn(async move {
                     let result = attempt(&nrt.notifier, &row).await;
                     let now = shared.clock.now();
                     let outcome = outcome(&row, result, now);
                     shared.metrics.observe_delivery(&row, &outcome, now);
-                    if let Err(e) = shared.store.complete_outbox(&row.id, &outcome).await {
-                        // The lease will lapse and the row be retried; the idempotency key
-                        // lets receivers drop the duplicate.
-                        tracing::error!(error = %e, id = %row.id, "recording a delivery failed");
-                    }
-                    drop(permit);
-                    shared.outbox_wake.notify_one();
+                    // The recorder only stops with the process.
+                    let _ = done_tx.send(Done {
+                        id: row.id,
+                        outcome,
+                        _permit: permit,
+                    });
                 });
             }
         }
     });
+}
+
+/// A send's outcome on its way to the database.
+struct Done {
+    id: String,
+    outcome: OutboxResult,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Records outcomes in batches: one transaction for whatever has arrived (on SQLite one
+/// write lock and one fsync instead of one per message, beside the routing writer). If a
+/// batch fails, its outcomes are recorded one by one, so one bad row loses only itself: a
+/// row whose outcome is not recorded is retried once its lease lapses, and the
+/// idempotency key lets the receiver drop the duplicate.
+async fn record_outcomes(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Done>) {
+    let mut batch: Vec<Done> = Vec::new();
+    while rx.recv_many(&mut batch, MAX_IN_FLIGHT).await > 0 {
+        let rows: Vec<(String, OutboxResult)> = batch
+            .iter()
+            .map(|d| (d.id.clone(), d.outcome.clone()))
+            .collect();
+        if let Err(e) = shared.store.complete_outbox_many(&rows).await {
+            tracing::warn!(error = %e, n = rows.len(), "recording deliveries as one batch failed; recording them one by one");
+            for (id, outcome) in &rows {
+                if let Err(e) = shared.store.complete_outbox(id, outcome).await {
+                    tracing::error!(error = %e, id = %id, "recording a delivery failed");
+                }
+            }
+        }
+        // Releases the permits: the next row of each lead and receiver may go now.
+        batch.clear();
+        shared.outbox_wake.notify_one();
+    }
 }
 
 fn micros_of(d: SignedDuration) -> i64 {

@@ -155,19 +155,15 @@ macro_rules! backend {
             }
 
             async fn complete_outbox(&self, id: &str, result: &OutboxResult) -> Result<()> {
-                let q = match result {
-                    OutboxResult::Delivered { at } => sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = $2")
-                        .bind(*at)
-                        .bind(id.to_string()),
-                    OutboxResult::Retry { next_at, error } => sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $3 AND status = 'pending'")
-                        .bind(*next_at)
-                        .bind(error.clone())
-                        .bind(id.to_string()),
-                    OutboxResult::Dead { error } => sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, attempts = attempts + 1, claimed_until = NULL WHERE id = $2 AND status = 'pending'")
-                        .bind(error.clone())
-                        .bind(id.to_string()),
-                };
-                q.execute(&self.pool).await?;
+                complete_on(&self.pool, id, result).await
+            }
+
+            async fn complete_outbox_many(&self, done: &[(String, OutboxResult)]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for (id, result) in done {
+                    complete_on(&mut *tx, id, result).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -230,6 +226,23 @@ macro_rules! backend {
                     .await?
                     .try_get("n")?)
             }
+        }
+
+        async fn complete_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str, result: &OutboxResult) -> Result<()> {
+            let q = match result {
+                OutboxResult::Delivered { at } => sqlx::query("UPDATE outbox SET status = 'delivered', delivered_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(*at)
+                    .bind(id.to_string()),
+                OutboxResult::Retry { next_at, error } => sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $3 AND status = 'pending'")
+                    .bind(*next_at)
+                    .bind(error.clone())
+                    .bind(id.to_string()),
+                OutboxResult::Dead { error } => sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, attempts = attempts + 1, claimed_until = NULL WHERE id = $2 AND status = 'pending'")
+                    .bind(error.clone())
+                    .bind(id.to_string()),
+            };
+            q.execute(e).await?;
+            Ok(())
         }
 
         async fn lead_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str) -> Result<Option<LeadRecord>> {

@@ -465,6 +465,10 @@ pub trait Store: Reporting + Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<OutboxRow>>;
     async fn complete_outbox(&self, id: &str, result: &OutboxResult) -> Result<()>;
+    /// Record several delivery outcomes in one transaction: one write lock and one commit
+    /// for all of them (on SQLite every commit is an fsync under the one write lock the
+    /// routing writer also needs). All or none.
+    async fn complete_outbox_many(&self, done: &[(String, OutboxResult)]) -> Result<()>;
     async fn outbox(&self, lead_id: &str) -> Result<Vec<OutboxRow>>;
     async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>>;
     /// Pending timers due at or before `now`.

@@ -62,6 +62,87 @@ both! {
     committed_reads_see_commits_only: sqlite_committed_reads_see_commits_only, postgres_committed_reads_see_commits_only;
     lead_detail_reads_one_snapshot: sqlite_lead_detail_reads_one_snapshot, postgres_lead_detail_reads_one_snapshot;
     idle_outbox_claim_does_not_wait_for_routing: sqlite_idle_outbox_claim_does_not_wait_for_routing, postgres_idle_outbox_claim_does_not_wait_for_routing;
+    outbox_outcomes_recorded_as_one_batch: sqlite_outbox_outcomes_recorded_as_one_batch, postgres_outbox_outcomes_recorded_as_one_batch;
+}
+
+/// `complete_outbox_many` records delivered, retry and dead outcomes together, each as
+/// `complete_outbox` would: a row waiting for its retry still holds back the next row of
+/// its lead and channel.
+async fn outbox_outcomes_recorded_as_one_batch(url: &str) {
+    let store = open(url).await;
+    let batch = BatchWrite {
+        outbox: vec![
+            outbox_row("o1", "L1", "slack", T0),
+            outbox_row("o2", "L1", "slack", T0),
+            outbox_row("o3", "L1", "email", T0),
+            outbox_row("o4", "L2", "slack", T0),
+        ],
+        ..Default::default()
+    };
+    commit(&*store, &batch, 1).await;
+    let claimed: Vec<String> = store
+        .claim_outbox("w1", T0, MINUTE, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(claimed, vec!["o1", "o3", "o4"]);
+    let done = vec![
+        (
+            "o1".to_string(),
+            OutboxResult::Retry {
+                next_at: T0 + 10 * MINUTE,
+                error: "HTTP 503".into(),
+            },
+        ),
+        ("o3".to_string(), OutboxResult::Delivered { at: T0 + 1 }),
+        (
+            "o4".to_string(),
+            OutboxResult::Dead {
+                error: "HTTP 410".into(),
+            },
+        ),
+    ];
+    store.complete_outbox_many(&done).await.unwrap();
+    store.complete_outbox_many(&[]).await.unwrap();
+    let mut rows: BTreeMap<String, OutboxRow> = BTreeMap::new();
+    for lead in ["L1", "L2"] {
+        for o in store.outbox(lead).await.unwrap() {
+            rows.insert(o.id.clone(), o);
+        }
+    }
+    let o1 = &rows["o1"];
+    assert_eq!(
+        (o1.status.as_str(), o1.attempts, o1.next_attempt_at),
+        ("pending", 1, T0 + 10 * MINUTE)
+    );
+    assert_eq!(o1.last_error.as_deref(), Some("HTTP 503"));
+    let o3 = &rows["o3"];
+    assert_eq!(
+        (o3.status.as_str(), o3.delivered_at),
+        ("delivered", Some(T0 + 1))
+    );
+    let o4 = &rows["o4"];
+    assert_eq!(
+        (o4.status.as_str(), o4.last_error.as_deref()),
+        ("dead", Some("HTTP 410"))
+    );
+    assert_eq!(rows["o2"].attempts, 0);
+    // o2 waits behind o1's retry; once o1 is delivered, o2 is next.
+    assert!(
+        store
+            .claim_outbox("w1", T0 + 5 * MINUTE, MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store
+        .claim_outbox("w1", T0 + 10 * MINUTE, MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].id, "o1");
 }
 
 /// The delivery worker polls whether or not anything is due. With nothing to claim, a
