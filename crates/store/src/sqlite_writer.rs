@@ -52,7 +52,7 @@ impl Conn {
 /// (docs/benchmarks.md).
 fn open(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let db = rusqlite::Connection::open(path)?;
-    db.busy_timeout(std::time::Duration::from_secs(10))?;
+    db.busy_handler(Some(retry_soon))?;
     db.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -63,6 +63,22 @@ fn open(path: &std::path::Path) -> Result<rusqlite::Connection> {
     )?;
     db.set_prepared_statement_cache_capacity(64);
     Ok(db)
+}
+
+/// The busy handler of the routing writer (and the reader): while another connection
+/// holds the write lock (the outbox worker recording deliveries, an admin write), retry
+/// every 50 µs for the first 10 ms, then every millisecond, and give up after about 10 s.
+/// SQLite's own `busy_timeout` sleeps 1, 2, 5, 10… ms between tries, so a routing batch
+/// waited a millisecond or more for a lock held a fraction of that.
+fn retry_soon(attempt: i32) -> bool {
+    const FAST: i32 = 200;
+    const SLOW: i32 = 10_000;
+    match attempt {
+        a if a < FAST => std::thread::sleep(std::time::Duration::from_micros(50)),
+        a if a < FAST + SLOW => std::thread::sleep(std::time::Duration::from_millis(1)),
+        _ => return false,
+    }
+    true
 }
 
 /// Starts a thread that owns one connection to `path` (opened on that thread, with
