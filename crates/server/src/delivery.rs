@@ -91,7 +91,7 @@ pub fn spawn(shared: Arc<Shared>) {
                     let _ = done_tx.send(Done {
                         id: row.id,
                         outcome,
-                        _permit: permit,
+                        permit,
                     });
                 });
             }
@@ -103,7 +103,7 @@ pub fn spawn(shared: Arc<Shared>) {
 struct Done {
     id: String,
     outcome: OutboxResult,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Records outcomes in batches: one transaction for whatever has arrived (on SQLite one
@@ -114,10 +114,10 @@ struct Done {
 async fn record_outcomes(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Done>) {
     let mut batch: Vec<Done> = Vec::new();
     while rx.recv_many(&mut batch, MAX_IN_FLIGHT).await > 0 {
-        let rows: Vec<(String, OutboxResult)> = batch
-            .iter()
-            .map(|d| (d.id.clone(), d.outcome.clone()))
-            .collect();
+        let (rows, permits): (Vec<(String, OutboxResult)>, Vec<_>) = batch
+            .drain(..)
+            .map(|d| ((d.id, d.outcome), d.permit))
+            .unzip();
         if let Err(e) = shared.store.complete_outbox_many(&rows).await {
             tracing::warn!(error = %e, n = rows.len(), "recording deliveries as one batch failed; recording them one by one");
             for (id, outcome) in &rows {
@@ -127,7 +127,7 @@ async fn record_outcomes(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::Unbound
             }
         }
         // Releases the permits: the next row of each lead and receiver may go now.
-        batch.clear();
+        drop(permits);
         shared.outbox_wake.notify_one();
     }
 }

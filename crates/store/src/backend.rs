@@ -7,6 +7,14 @@ use crate::*;
 use sqlx::{QueryBuilder, Row};
 use std::str::FromStr;
 
+/// The result of reads in a read-only transaction, given how ending it went: a failed
+/// read is the error to report; a failed end after good reads still fails the call.
+fn read_then_end<T>(read: Result<T>, end: std::result::Result<(), sqlx::Error>) -> Result<T> {
+    let read = read?;
+    end?;
+    Ok(read)
+}
+
 fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
     serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
 }
@@ -66,10 +74,7 @@ macro_rules! backend {
                     }))
                 }
                 .await;
-                let end = tx.rollback().await;
-                let read = read?;
-                end?;
-                Ok(read)
+                read_then_end(read, tx.rollback().await)
             }
 
             async fn idempotent(&self, key: &str) -> Result<Option<StoredResponse>> {
@@ -891,10 +896,7 @@ pub mod postgres {
                 tx: self.read_snapshot().await?,
             };
             let read = tx.batch_reads(want).await;
-            let end = tx.tx.rollback().await;
-            let read = read?;
-            end?;
-            Ok(read)
+            read_then_end(read, tx.tx.rollback().await)
         }
 
         /// Drop every table (tests use a fresh schema per run).
