@@ -5,7 +5,7 @@
 //! Gaps are found by enumerating the values the matrix itself mentions on each dimension
 //! (plus "anything else" and "unknown") and asking the same rule index the engine uses.
 
-use crate::config::{CompiledConfig, Dim, Rule, Target, Tier, postal_matches};
+use crate::config::{CompiledConfig, Dim, Layer, Rule, Target, Tier, postal_matches};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -222,9 +222,15 @@ fn intersects(a: &[Vec<String>; 9], b: &[Vec<String>; 9], d: Dim) -> bool {
     ca.iter().any(|v| cb.contains(v))
 }
 
+/// Territory rules listed by name in one `segment-outranks-territory` note.
+const OUTRANKED_LISTED: usize = 8;
+
 fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
     let rules = &cfg.rules;
     let eff: Vec<[Vec<String>; 9]> = rules.iter().map(|r| effective(cfg, r)).collect();
+    // Per segment rule: the territory rules it outranks by priority, with a different
+    // target, on leads both match (one note per segment rule).
+    let mut outranked: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
     for (j, b) in rules.iter().enumerate() {
         // Rules are in precedence order: only earlier rules can shadow a later one.
         if let Some(a) = rules[..j]
@@ -249,6 +255,14 @@ fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
             continue;
         }
         for (i, a) in rules[..j].iter().enumerate() {
+            if a.layer == Layer::Segment
+                && b.layer == Layer::Territory
+                && a.priority > b.priority
+                && a.target != b.target
+                && Dim::ALL.iter().all(|d| intersects(&eff[i], &eff[j], *d))
+            {
+                outranked[i].push(j);
+            }
             if a.priority == b.priority
                 && a.layer == b.layer
                 && a.specificity == b.specificity
@@ -270,6 +284,47 @@ fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                 });
             }
         }
+    }
+    for (i, over) in outranked.iter().enumerate() {
+        let Some(&first) = over.first() else { continue };
+        let a = &rules[i];
+        let mut names: Vec<&str> = over
+            .iter()
+            .take(OUTRANKED_LISTED)
+            .map(|&j| rules[j].id.as_str())
+            .collect();
+        if over.len() > OUTRANKED_LISTED {
+            names.push("…");
+        }
+        let (whom, fix_whom) = if over.len() == 1 {
+            (
+                format!(
+                    "territory rule {} (priority {})",
+                    rules[first].id, rules[first].priority
+                ),
+                rules[first].id.clone(),
+            )
+        } else {
+            (
+                format!("{} territory rules ({})", over.len(), names.join(", ")),
+                "those rules".to_string(),
+            )
+        };
+        out.push(Finding {
+            severity: Severity::Note,
+            kind: "segment-outranks-territory",
+            location: Some(a.origin.to_string()),
+            message: format!(
+                "segment rule {} (priority {}) outranks {whom}: leads that match both go to {}, not by territory",
+                a.id,
+                a.priority,
+                cfg.target_label(a.target)
+            ),
+            fix: Some(format!(
+                "if territory should win (ASG-1), give {fix_whom} a priority of at least {}",
+                a.priority
+            )),
+        });
     }
 }
 
@@ -713,6 +768,48 @@ id = "empty"
         );
         let f = analyze(&cfg(&format!("{BASE}{fixed}")));
         assert!(!kinds(&f).contains(&"overlapping-rules"), "{f:?}");
+    }
+
+    #[test]
+    fn a_segment_rule_that_outranks_a_territory_rule_is_noted() {
+        let rules = "\n[[rule]]\nid = \"emea\"\nregion = [\"EMEA\"]\nroute_to = \"team:t1\"\n\n[[rule]]\nid = \"enterprise\"\npriority = 5\nsegment = [\"enterprise\"]\nroute_to = \"team:t2\"\n";
+        let f = analyze(&cfg(&format!("{BASE}{rules}")));
+        let n = f
+            .iter()
+            .find(|x| x.kind == "segment-outranks-territory")
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert_eq!(n.severity, Severity::Note);
+        assert!(
+            n.message
+                == "segment rule enterprise (priority 5) outranks territory rule emea (priority 0): leads that match both go to team:t2, not by territory",
+            "{}",
+            n.message
+        );
+        // One note per segment rule, however many territory rules it outranks.
+        let two = format!(
+            "{rules}\n[[rule]]\nid = \"apac\"\nregion = [\"APAC\"]\nroute_to = \"team:t1\"\n"
+        );
+        let f = analyze(&cfg(&format!("{BASE}{two}")));
+        let notes: Vec<&Finding> = f
+            .iter()
+            .filter(|x| x.kind == "segment-outranks-territory")
+            .collect();
+        assert_eq!(notes.len(), 1, "{f:?}");
+        assert!(
+            notes[0]
+                .message
+                .contains("outranks 2 territory rules (emea, apac)"),
+            "{}",
+            notes[0].message
+        );
+        // At equal priority territory comes first (ASG-1): nothing to say.
+        let equal = rules.replacen("priority = 5\n", "", 1);
+        let f = analyze(&cfg(&format!("{BASE}{equal}")));
+        assert!(!kinds(&f).contains(&"segment-outranks-territory"), "{f:?}");
+        // The same target either way: nothing to say.
+        let same = rules.replacen("team:t2", "team:t1", 1);
+        let f = analyze(&cfg(&format!("{BASE}{same}")));
+        assert!(!kinds(&f).contains(&"segment-outranks-territory"), "{f:?}");
     }
 
     #[test]

@@ -102,6 +102,9 @@ struct Ctx<'a> {
     notes: Vec<String>,
     effects: Vec<Effect>,
     account: Option<String>,
+    /// VAL-3 / VAL-4: the known person's owner, who stays their owner when someone else
+    /// takes this lead because the owner is away, outside hours or at a limit (ASG-5).
+    keep_owner: Option<RepIdx>,
     /// Local time per zone, computed on first use: the caller's (on its stack), so the
     /// context stays small enough to move cheaply.
     local: &'a mut [Option<LocalNow>],
@@ -149,6 +152,7 @@ impl<'a> Ctx<'a> {
             // Allocated on the first effect (queued leads have none).
             effects: Vec::new(),
             account: None,
+            keep_owner: None,
             local,
         };
         cx.segment = normalize(cfg, &input, &mut cx.facts);
@@ -307,6 +311,7 @@ impl<'a> Ctx<'a> {
                         owner: owner_name,
                         outcome: outcome_text.clone(),
                     });
+                    self.keep_owner = Some(rep);
                     let out = self.resolve(Target::Rep(rep), "owner");
                     return (path, out, None, start_reason(&[&outcome_text]));
                 }
@@ -862,12 +867,27 @@ impl<'a> Ctx<'a> {
             rep: id.clone(),
             date,
         });
-        if let Some(email) = &self.facts.email {
-            self.effects.push(Effect::SetOwner {
-                email: email.clone(),
-                rep: id.clone(),
-            });
-        }
+        let Some(email) = &self.facts.email else {
+            return;
+        };
+        // Someone covering for a known person's owner who is only unavailable (still
+        // active) takes this lead; the person stays with their owner.
+        let owner = match self.keep_owner {
+            Some(o) if o != r => {
+                let cfg = self.cfg;
+                self.notes.push(format!(
+                    "Covering for {}, who is unavailable now; {} stays the owner of {email}.",
+                    cfg.rep(o).name,
+                    cfg.rep(o).name
+                ));
+                o
+            }
+            _ => r,
+        };
+        self.effects.push(Effect::SetOwner {
+            email: email.clone(),
+            rep: self.cfg.text.rep_id[owner as usize].clone(),
+        });
     }
 
     /// ASG-2 / ASG-4: pick a member of a team by its method.

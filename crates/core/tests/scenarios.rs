@@ -697,6 +697,67 @@ fn val_3_known_person_goes_to_current_owner() {
     assert!(r.decision.flags.contains(&Flag::PriorOwnerInactive));
 }
 
+#[test]
+fn val_3_known_person_keeps_an_owner_who_is_only_away() {
+    // ASG-5 covers the lead while the owner is out; VAL-3 keeps the person with the owner.
+    let c = cfg(POOL_CFG);
+    let mut st = StateSnapshot::default();
+    st.people.insert(
+        "jane.doe@initrode.com".into(),
+        PriorPerson {
+            owner: Some("a".into()),
+            status: PriorStatus::Open,
+            disqualified_at: None,
+            note: None,
+        },
+    );
+    st.availability.insert(
+        "a".into(),
+        AvailabilityOverride {
+            out: true,
+            out_until: None,
+            note: Some("vacation".into()),
+        },
+    );
+    let l = lead(json!({"email": "jane.doe@initrode.com", "employees": "500",
+                        "industry": "software", "action": "demo_request"}));
+    let r = route_apply(&c, &l, &mut st, now());
+    let covering = owner(&r).map(str::to_string);
+    assert!(
+        matches!(covering.as_deref(), Some("b" | "c")),
+        "{}",
+        why(&r)
+    );
+    assert_eq!(r.decision.path, RoutePath::KnownPerson);
+    assert!(r.decision.flags.contains(&Flag::Fallback), "{}", why(&r));
+    assert!(
+        r.effects.contains(&Effect::SetOwner {
+            email: "jane.doe@initrode.com".into(),
+            rep: "a".into()
+        }),
+        "{:?}",
+        r.effects
+    );
+    assert!(
+        r.decision
+            .notes
+            .iter()
+            .any(|n| n == "Covering for Alice, who is unavailable now; Alice stays the owner of jane.doe@initrode.com."),
+        "{:?}",
+        r.decision.notes
+    );
+    assert_eq!(
+        st.people["jane.doe@initrode.com"].owner.as_deref(),
+        Some("a")
+    );
+
+    // Back from vacation: the next submission goes to the owner again.
+    st.availability.remove("a");
+    let r = route_apply(&c, &l, &mut st, now());
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert!(r.decision.notes.is_empty(), "{:?}", r.decision.notes);
+}
+
 fn disqualified(owner: &str, at: Timestamp) -> StateSnapshot {
     let mut st = StateSnapshot::default();
     st.people.insert(
