@@ -1685,3 +1685,101 @@ async fn postgres_instances_open_concurrently() {
         .count() as i64;
     assert_eq!(support::applied_migrations(&db.url).await, files);
 }
+
+/// Migration 0010 (SQLite) rebuilds `people` and `sla_timers` as WITHOUT ROWID tables and
+/// `decisions` without AUTOINCREMENT, and makes `leads_account` partial: every row comes
+/// through unchanged, the new tables have that shape, and decision ids go on from the
+/// largest one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_0010_keeps_people_timers_and_decisions() {
+    use sqlx::Connection;
+    let db = TestDb::sqlite();
+    let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let mut before = sqlx::migrate!("migrations/sqlite");
+    let upto: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 10)
+        .cloned()
+        .collect();
+    assert_eq!(upto.len(), 9, "migrations 1..=9");
+    before.migrations = std::borrow::Cow::Owned(upto);
+    before.run(&mut c).await.unwrap();
+    for sql in [
+        "INSERT INTO leads (id, source, payload, received_at, routed_at, tier, score, path, config_version) VALUES ('L1', 'api', '{}', 1, 2, 'tier_2', 50, 'segment_rule', 'v1')",
+        "INSERT INTO leads (id, source, payload, received_at, routed_at, tier, score, path, config_version) VALUES ('L2', 'api', '{}', 3, 4, 'tier_4', 10, 'nurture', 'v2')",
+        "INSERT INTO people VALUES ('a@x.com', 'rep1', 'open', NULL, NULL, 1, 2, 3, 'L1')",
+        "INSERT INTO people VALUES ('b@y.com', NULL, 'disqualified', 5, 'no budget', 4, 6, 1, 'L2')",
+        "INSERT INTO sla_timers VALUES ('t1', 'L1', 'manager', 100, 'pending', 'rep1', NULL, 7)",
+        "INSERT INTO sla_timers VALUES ('t2', 'L2', 'reassign', 200, 'fired', NULL, 150, 8)",
+        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision, trace) VALUES ('L1', 'route', 10, 'rep1', NULL, 'r1', NULL, 'v1', '{\"a\":1}', '{\"t\":1}')",
+        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision_z, trace_z) VALUES ('L1', 'manual', 11, 'rep2', NULL, 'r2', 'admin', 'v1', x'0102', x'0304')",
+        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version) VALUES ('L2', 'route', 12, NULL, 'review', 'r3', NULL, 'v2')",
+    ] {
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+    const PEOPLE: &str = "SELECT json_array(email, owner, status, disqualified_at, note, first_seen_at, last_seen_at, lead_count, last_lead_id) FROM people ORDER BY email";
+    const TIMERS: &str = "SELECT json_array(id, lead_id, step, due_at, status, owner, fired_at, created_at) FROM sla_timers ORDER BY id";
+    const DECISIONS: &str = "SELECT json_array(id, lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision, trace, hex(decision_z), hex(trace_z)) FROM decisions ORDER BY id";
+    let mut rows = Vec::new();
+    for q in [PEOPLE, TIMERS, DECISIONS] {
+        let r: Vec<String> = sqlx::query_scalar(q).fetch_all(&mut c).await.unwrap();
+        assert!(!r.is_empty(), "{q}");
+        rows.push(r);
+    }
+    c.close().await.unwrap();
+
+    // Opening the store applies 0010.
+    drop(open(&db.url).await);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    for (q, want) in [PEOPLE, TIMERS, DECISIONS].into_iter().zip(&rows) {
+        let got: Vec<String> = sqlx::query_scalar(q).fetch_all(&mut c).await.unwrap();
+        assert_eq!(&got, want, "{q}");
+    }
+    for (table, without_rowid) in [("people", 1), ("sla_timers", 1), ("decisions", 0)] {
+        let wr: i64 = sqlx::query_scalar("SELECT wr FROM pragma_table_list WHERE name = $1")
+            .bind(table)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(wr, without_rowid, "{table}: WITHOUT ROWID");
+    }
+    let autoincrement: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'decisions' AND sql LIKE '%AUTOINCREMENT%'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(autoincrement, 0);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('sla_timers', 'decisions') AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        ["decisions_lead", "sla_timers_due", "sla_timers_lead"]
+    );
+    let account_index: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'leads_account'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert!(
+        account_index.ends_with("WHERE account_domain IS NOT NULL"),
+        "{account_index}"
+    );
+    sqlx::query("INSERT INTO decisions (lead_id, kind, decided_at, reason, config_version) VALUES ('L2', 'route', 13, 'r4', 'v2')")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM decisions")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(last, 4, "ids go on from the largest");
+}
