@@ -288,27 +288,28 @@ fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
     for (i, over) in outranked.iter().enumerate() {
         let Some(&first) = over.first() else { continue };
         let a = &rules[i];
-        let mut names: Vec<&str> = over
-            .iter()
-            .take(OUTRANKED_LISTED)
-            .map(|&j| rules[j].id.as_str())
-            .collect();
-        if over.len() > OUTRANKED_LISTED {
-            names.push("…");
-        }
-        let (whom, fix_whom) = if over.len() == 1 {
-            (
+        let (whom, fix_whom) = match over.as_slice() {
+            [_] => (
                 format!(
                     "territory rule {} (priority {})",
                     rules[first].id, rules[first].priority
                 ),
                 rules[first].id.clone(),
-            )
-        } else {
-            (
-                format!("{} territory rules ({})", over.len(), names.join(", ")),
-                "those rules".to_string(),
-            )
+            ),
+            _ => {
+                let mut names: Vec<&str> = over
+                    .iter()
+                    .take(OUTRANKED_LISTED)
+                    .map(|&j| rules[j].id.as_str())
+                    .collect();
+                if over.len() > OUTRANKED_LISTED {
+                    names.push("…");
+                }
+                (
+                    format!("{} territory rules ({})", over.len(), names.join(", ")),
+                    "those rules".to_string(),
+                )
+            }
         };
         out.push(Finding {
             severity: Severity::Note,
@@ -779,11 +780,9 @@ id = "empty"
             .find(|x| x.kind == "segment-outranks-territory")
             .unwrap_or_else(|| panic!("{f:?}"));
         assert_eq!(n.severity, Severity::Note);
-        assert!(
-            n.message
-                == "segment rule enterprise (priority 5) outranks territory rule emea (priority 0): leads that match both go to team:t2, not by territory",
-            "{}",
-            n.message
+        assert_eq!(
+            n.message,
+            "segment rule enterprise (priority 5) outranks territory rule emea (priority 0): leads that match both go to team:t2, not by territory"
         );
         // One note per segment rule, however many territory rules it outranks.
         let two = format!(

@@ -874,11 +874,9 @@ impl<'a> Ctx<'a> {
         // active) takes this lead; the person stays with their owner.
         let owner = match self.keep_owner {
             Some(o) if o != r => {
-                let cfg = self.cfg;
+                let name = &self.cfg.rep(o).name;
                 self.notes.push(format!(
-                    "Covering for {}, who is unavailable now; {} stays the owner of {email}.",
-                    cfg.rep(o).name,
-                    cfg.rep(o).name
+                    "Covering for {name}, who is unavailable now; {name} stays the owner of {email}."
                 ));
                 o
             }

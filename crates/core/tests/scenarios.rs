@@ -510,14 +510,7 @@ name = "Orphan Inc"
 
     // Backup away too: the team lead takes it.
     let mut st = StateSnapshot::default();
-    st.availability.insert(
-        "priya".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: None,
-            note: Some("sick".into()),
-        },
-    );
+    out_of_office(&mut st, "priya", None, Some("sick"));
     let r = route(&c, &l, &st);
     assert_eq!(owner(&r), Some("ana"), "{}", why(&r));
     assert!(r.decision.flags.contains(&Flag::AccountOwnerInactive));
@@ -683,15 +676,7 @@ fn val_3_known_person_goes_to_current_owner() {
 
     // A known person whose owner has left is routed as new and flagged.
     let mut st = StateSnapshot::default();
-    st.people.insert(
-        "jane.doe@initrode.com".into(),
-        PriorPerson {
-            owner: Some("departed.rep".into()),
-            status: PriorStatus::Open,
-            disqualified_at: None,
-            note: None,
-        },
-    );
+    known_person(&mut st, "jane.doe@initrode.com", "departed.rep");
     let r = route(&c, &first, &st);
     assert_eq!(r.decision.path, RoutePath::DefaultTeam, "{}", why(&r));
     assert!(r.decision.flags.contains(&Flag::PriorOwnerInactive));
@@ -702,23 +687,8 @@ fn val_3_known_person_keeps_an_owner_who_is_only_away() {
     // ASG-5 covers the lead while the owner is out; VAL-3 keeps the person with the owner.
     let c = cfg(POOL_CFG);
     let mut st = StateSnapshot::default();
-    st.people.insert(
-        "jane.doe@initrode.com".into(),
-        PriorPerson {
-            owner: Some("a".into()),
-            status: PriorStatus::Open,
-            disqualified_at: None,
-            note: None,
-        },
-    );
-    st.availability.insert(
-        "a".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: None,
-            note: Some("vacation".into()),
-        },
-    );
+    known_person(&mut st, "jane.doe@initrode.com", "a");
+    out_of_office(&mut st, "a", None, Some("vacation"));
     let l = lead(json!({"email": "jane.doe@initrode.com", "employees": "500",
                         "industry": "software", "action": "demo_request"}));
     let r = route_apply(&c, &l, &mut st, now());
@@ -756,6 +726,31 @@ fn val_3_known_person_keeps_an_owner_who_is_only_away() {
     let r = route_apply(&c, &l, &mut st, now());
     assert_eq!(owner(&r), Some("a"), "{}", why(&r));
     assert!(r.decision.notes.is_empty(), "{:?}", r.decision.notes);
+}
+
+/// Marks `rep` out of office (ASG-5), until `until` or open-ended.
+fn out_of_office(st: &mut StateSnapshot, rep: &str, until: Option<Timestamp>, note: Option<&str>) {
+    st.availability.insert(
+        rep.into(),
+        AvailabilityOverride {
+            out: true,
+            out_until: until,
+            note: note.map(str::to_string),
+        },
+    );
+}
+
+/// A known person (VAL-3) with an open lead, owned by `owner`.
+fn known_person(st: &mut StateSnapshot, email: &str, owner: &str) {
+    st.people.insert(
+        email.into(),
+        PriorPerson {
+            owner: Some(owner.into()),
+            status: PriorStatus::Open,
+            disqualified_at: None,
+            note: None,
+        },
+    );
 }
 
 fn disqualified(owner: &str, at: Timestamp) -> StateSnapshot {
@@ -1780,14 +1775,7 @@ fn asg_1_hierarchy_account_beats_territory_beats_segment_beats_default() {
     // A catch-all queue ends every path: the default team exhausted…
     let mut away = StateSnapshot::default();
     for rep in ["pool1", "pool2"] {
-        away.availability.insert(
-            rep.into(),
-            AvailabilityOverride {
-                out: true,
-                out_until: None,
-                note: None,
-            },
-        );
+        out_of_office(&mut away, rep, None, None);
     }
     let r = route(&c, &base("a@initrode.com", "NY", "300"), &away);
     assert_eq!(queue(&r), Some("catch-all"), "{}", why(&r));
@@ -1863,13 +1851,11 @@ fn asg_2_round_robin() {
 
     // An unavailable rep is skipped without losing their place for later.
     let mut st = StateSnapshot::default();
-    st.availability.insert(
-        "b".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: Some(after(SignedDuration::from_hours(1))),
-            note: None,
-        },
+    out_of_office(
+        &mut st,
+        "b",
+        Some(after(SignedDuration::from_hours(1))),
+        None,
     );
     let picks = run(&c, &mut st, 4);
     assert_eq!(picks, ["a", "c", "a", "c"]);
@@ -2397,22 +2383,13 @@ id = "east"
 
     // A run-time out-of-office (state) works the same, until it ends.
     let mut st = StateSnapshot::default();
-    st.availability.insert(
-        "primary".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: Some(ts("2026-12-01T00:00:00Z")),
-            note: Some("sick".into()),
-        },
+    out_of_office(
+        &mut st,
+        "primary",
+        Some(ts("2026-12-01T00:00:00Z")),
+        Some("sick"),
     );
-    st.availability.insert(
-        "backup".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: None,
-            note: None,
-        },
-    );
+    out_of_office(&mut st, "backup", None, None);
     let r = route_at(&c, &plain_lead(), &st, monday_after);
     assert_eq!(owner(&r), Some("lead"), "{}", why(&r));
     st.availability.get_mut("primary").unwrap().out_until = Some(ts("2026-11-30T14:00:00Z"));
@@ -2527,14 +2504,7 @@ fn asg_5_pool_changes_no_reset_no_burst() {
     // A rep is out of office for a while, then returns.
     {
         let mut st = st.clone();
-        st.availability.insert(
-            "c".into(),
-            AvailabilityOverride {
-                out: true,
-                out_until: None,
-                note: Some("vacation".into()),
-            },
-        );
+        out_of_office(&mut st, "c", None, Some("vacation"));
         let away = run(&abc, &mut st, 30);
         assert!(!away.contains(&"c".to_string()));
         let n = counts(&away);
@@ -2576,14 +2546,7 @@ fn asg_5_pool_changes_no_reset_no_burst() {
         let w = cfg(toml);
         let mut st = StateSnapshot::default();
         run(&w, &mut st, 20);
-        st.availability.insert(
-            "b".into(),
-            AvailabilityOverride {
-                out: true,
-                out_until: None,
-                note: None,
-            },
-        );
+        out_of_office(&mut st, "b", None, None);
         run(&w, &mut st, 60);
         st.availability.remove("b");
         let k = 40;
@@ -2602,14 +2565,7 @@ fn asg_5_pool_changes_no_reset_no_burst() {
 fn asg_6_manual_assignment_recorded() {
     let c = cfg(RR_CFG);
     let mut st = StateSnapshot::default();
-    st.availability.insert(
-        "b".into(),
-        AvailabilityOverride {
-            out: true,
-            out_until: None,
-            note: Some("vacation".into()),
-        },
-    );
+    out_of_office(&mut st, "b", None, Some("vacation"));
     let l = lead(
         json!({"email": "vip@initrode.com", "employees": "500", "industry": "software", "action": "demo_request"}),
     );
