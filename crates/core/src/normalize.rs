@@ -100,6 +100,16 @@ pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
     f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
 }
 
+/// The set of bytes in `s`, one bit per byte value.
+#[inline]
+pub fn byte_set(s: &str) -> [u64; 4] {
+    let mut set = [0u64; 4];
+    for &b in s.as_bytes() {
+        set[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+    set
+}
+
 /// Postal code as compared: upper case, no spaces or dashes ("sw1a 1aa" -> "SW1A1AA").
 pub fn postal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -524,6 +524,11 @@ pub struct TraceText {
     pub score_action: HashMap<String, (i32, Text)>,
     pub score_title: Vec<Vec<Text>>,
     pub score_page: Vec<Vec<Text>>,
+    /// Per title and page keyword (as [`Scoring::title`] and [`Scoring::page`]): the set
+    /// of its bytes ([`crate::normalize::byte_set`]), to rule it out of a text that lacks
+    /// one of them without reading the keyword.
+    pub score_title_bytes: Vec<Vec<[u64; 4]>>,
+    pub score_page_bytes: Vec<Vec<[u64; 4]>>,
     /// Tokens the config names (matrix products and lead sources, actions): a lead's
     /// token found here is shared rather than copied.
     pub tokens: rustc_hash::FxHashSet<Text>,
@@ -655,6 +660,12 @@ impl TraceText {
                 .map(|(ws, _)| ws.iter().map(|w| Text::interned(&label(w))).collect())
                 .collect()
         };
+        let byte_sets = |groups: &[(Vec<String>, i32)]| -> Vec<Vec<[u64; 4]>> {
+            groups
+                .iter()
+                .map(|(ws, _)| ws.iter().map(|w| crate::normalize::byte_set(w)).collect())
+                .collect()
+        };
         let rep_id: Vec<Text> = interned(&mut cfg.reps.iter().map(|r| r.id.as_str()));
         let team_id: Vec<Text> = interned(&mut cfg.teams.iter().map(|t| t.id.as_str()));
         let team_members_by_id: Vec<Vec<usize>> = cfg
@@ -733,6 +744,8 @@ impl TraceText {
             score_action: labelled(&cfg.scoring.action, "action"),
             score_title: words(&cfg.scoring.title, &|w| format!("title has \"{w}\"")),
             score_page: words(&cfg.scoring.page, &|w| format!("visited {w}")),
+            score_title_bytes: byte_sets(&cfg.scoring.title),
+            score_page_bytes: byte_sets(&cfg.scoring.page),
             tokens: cfg
                 .rules
                 .iter()
