@@ -15,7 +15,8 @@
 //!
 //! Run with `cargo bench -p leadrouter-core --bench decide`. Figures are printed as a table
 //! and written as JSON to `target/bench-decide.json`. Environment overrides (for profiling
-//! runs): `LR_BENCH_DECISIONS` (default 300000), `LR_BENCH_EXPANDED` (default 20000),
+//! runs): `LR_BENCH_DECISIONS` (default 300000), `LR_BENCH_FRESH` (decisions on leads just
+//! read; default `LR_BENCH_DECISIONS`), `LR_BENCH_EXPANDED` (default 20000),
 //! `LR_BENCH_COMPILE_RUNS` (default 5), `LR_BENCH_SKIP_COMPILE=1` (one compile only).
 
 use jiff::Timestamp;
@@ -1829,6 +1830,25 @@ fn measure<T>(n: usize, min: usize, budget: Duration, mut f: impl FnMut(usize) -
     ns
 }
 
+/// The median of each lead's timings (sample `i` is lead `i % leads`), summarised over
+/// the leads: the samples another process or the hypervisor interrupted drop out, and
+/// the percentiles are those of the workload itself.
+fn per_lead_medians(ns: &[u64], leads: usize) -> Summary {
+    let mut groups: Vec<Vec<u64>> = vec![Vec::new(); leads];
+    for (i, t) in ns.iter().enumerate() {
+        groups[i % leads].push(*t);
+    }
+    let medians: Vec<u64> = groups
+        .iter_mut()
+        .filter(|g| !g.is_empty())
+        .map(|g| {
+            g.sort_unstable();
+            g[g.len() / 2]
+        })
+        .collect();
+    Summary::of(&medians)
+}
+
 /// As [`measure`], over batches of `batch` inputs made (untimed) by `prepare(i)` just
 /// before the batch is timed, one call at a time.
 fn measure_batches<P, T>(
@@ -2077,7 +2097,7 @@ fn main() {
     // 64 is a fresh copy of the next 64 cases (copied untimed), then decided one call at
     // a time; config and state are shared as above.
     let fresh_ns = measure_batches(
-        decisions,
+        env_usize("LR_BENCH_FRESH", decisions),
         64,
         |i| {
             let c = &cases[i % cases.len()];
@@ -2121,21 +2141,8 @@ fn main() {
     // Noise-robust view: each lead was decided ~30 times; the median per lead drops the
     // samples another process or the hypervisor interrupted, and the percentiles are then
     // taken over the 10,000 leads (the workload's own tail, not the machine's).
-    let per_lead = {
-        let mut groups: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
-        for (i, ns) in d_ns.iter().enumerate() {
-            groups[i % cases.len()].push(*ns);
-        }
-        let medians: Vec<u64> = groups
-            .iter_mut()
-            .filter(|g| !g.is_empty())
-            .map(|g| {
-                g.sort_unstable();
-                g[g.len() / 2]
-            })
-            .collect();
-        Summary::of(&medians)
-    };
+    let per_lead = per_lead_medians(&d_ns, cases.len());
+    let fresh_per_lead = per_lead_medians(&fresh_ns, cases.len());
     let rr = Summary::of(&r_ns);
     let dd = Summary::of(&dd_ns);
     let e = Summary::of(&e_ns);
@@ -2162,6 +2169,7 @@ fn main() {
     println!("{}", d.row("decide (full trace)"));
     println!("{}", per_lead.row("  same, per-lead median of runs"));
     println!("{}", fresh.row("decide, leads just read (x64)"));
+    println!("{}", fresh_per_lead.row("  same, per-lead median of runs"));
     println!("{}", dd.row("decide + drop of the result"));
     println!("{}", rr.row("decide + render"));
     println!("{}", e.row("decide + explain"));
@@ -2272,6 +2280,7 @@ fn main() {
             "decide": d.json(),
             "decide_per_lead_median": per_lead.json(),
             "decide_leads_just_read": fresh.json(),
+            "decide_leads_just_read_per_lead_median": fresh_per_lead.json(),
             "decide_drop": dd.json(),
             "decide_render": rr.json(),
             "decide_explain": e.json(),
