@@ -464,9 +464,10 @@ pub struct CompiledConfig {
 
 /// Strings and small tables a decision copies into its trace or looks up, built once by
 /// the compiler (after the version is known) from the fields above, so a decision shares
-/// them instead of allocating and formatting them again. The per-rep and per-team texts
-/// copied for every candidate are [`Text::interned`] (no reference counting on the hot
-/// path); the rest are shared by reference count. Rebuild it with [`TraceText::build`]
+/// them instead of allocating and formatting them again. The version and the per-rep,
+/// per-team and per-queue texts are [`Text::interned`] (no reference counting on the hot
+/// path; a small, stable vocabulary, so reloads add little); the per-rule texts, which
+/// change with every edit of the matrix, are shared by reference count. Rebuild it with [`TraceText::build`]
 /// after changing ids, names or rules of a compiled config by hand.
 #[derive(Debug, Clone, Default)]
 pub struct TraceText {
@@ -647,6 +648,11 @@ impl TraceText {
     pub fn build(cfg: &CompiledConfig) -> TraceText {
         let texts = |it: &mut dyn Iterator<Item = String>| it.map(Text::shared).collect();
         let interned = |it: &mut dyn Iterator<Item = &str>| it.map(Text::interned).collect();
+        // Labels built from a small, stable vocabulary (rep, team and queue names): a
+        // decision clones several of them, and an interned text clones without touching a
+        // reference count in the config's memory.
+        let interned_owned =
+            |it: &mut dyn Iterator<Item = String>| it.map(|s| Text::interned(&s)).collect();
         let sla_row = |seg: Option<&str>| Tier::ALL.map(|t| cfg.sla_for(t, seg));
         let labelled = |points: &HashMap<String, i32>, kind: &str| {
             points
@@ -706,10 +712,10 @@ impl TraceText {
         TraceText {
             walk: std::sync::Arc::new(walk),
             teams: std::sync::Arc::new(teams),
-            version: Text::copy(&cfg.version),
+            version: Text::interned(&cfg.version),
             reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
             rep_id,
-            rep_name: texts(&mut cfg.reps.iter().map(|r| r.name.clone())),
+            rep_name: interned_owned(&mut cfg.reps.iter().map(|r| r.name.clone())),
             rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
             rep_hours: interned(&mut cfg.reps.iter().map(|r| {
                 r.working_hours
@@ -721,14 +727,16 @@ impl TraceText {
             hours,
             hours_text,
             zone_label,
-            rep_as_backup: texts(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
-            rep_as_team_lead: texts(&mut cfg.reps.iter().map(|r| format!("team lead {}", r.id))),
-            rep_label: texts(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
+            rep_as_backup: interned_owned(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
+            rep_as_team_lead: interned_owned(
+                &mut cfg.reps.iter().map(|r| format!("team lead {}", r.id)),
+            ),
+            rep_label: interned_owned(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
             team_id,
-            team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
+            team_label: interned_owned(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
             team_members_by_id,
-            queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
-            queue_name: texts(&mut cfg.queues.iter().cloned()),
+            queue_label: interned_owned(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
+            queue_name: interned_owned(&mut cfg.queues.iter().cloned()),
             rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
             rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
             rule_conditions: texts(&mut cfg.rules.iter().map(Rule::describe_conditions)),
