@@ -24,7 +24,7 @@ use crate::domains::parse_email_parts;
 use crate::lead::{Enrichment, FieldIssue, Lead, parse_employees};
 use crate::matrix::ones;
 use crate::normalize::{company_key, postal};
-use crate::state::{Effect, PriorStatus, StateSnapshot};
+use crate::state::{Effect, PriorStatus, StateSnapshot, turn_pass};
 use crate::text::Text;
 use crate::trace::*;
 use jiff::Timestamp;
@@ -908,16 +908,8 @@ impl<'a> Ctx<'a> {
         };
         // Effective pass: a rep new to the rotation, or back from time away, starts at the
         // team's clock — no reset for others, no catch-up burst for them.
-        let effective = |pass: u64| {
-            if pass >= vt {
-                pass
-            } else {
-                // Skipped while away: just after the clock, so whoever is due at the clock
-                // goes first and the returning rep's next pass does not tie with (and, by
-                // file order, win against) the rep who just had a turn.
-                vt.saturating_add(1)
-            }
-        };
+        let effective = |pass: u64| turn_pass(Some(pass), vt);
+        let round_robin = matches!(team.method, Method::RoundRobin | Method::WeightedRoundRobin);
         // (pass, position, rep) per member, on the stack for teams of up to 64.
         let n = team.members.len();
         let mut inline = [Turn(0); 64];
@@ -928,41 +920,61 @@ impl<'a> Ctx<'a> {
             heap.resize(n, Turn(0));
             &mut heap
         };
-        for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
-            *slot = Turn::new(vt, pos, r);
-        }
-        // The members' passes: from the rotations' index by team and member position,
-        // else read from the rotation (keyed by rep id) in one ordered pass over both
-        // when that is cheaper than a lookup per member.
-        if let Some(by_team) = by_team {
-            if let Some(rot) = &by_team[t as usize] {
+        let indexed = by_team.map(|b| b[t as usize].as_ref());
+        // Round-robin walks in turn order: the rotations' index keeps each team's, else
+        // the walk sorts the team below. Least-loaded walks in member order.
+        let in_turn_order = match indexed {
+            Some(Some(rot)) if round_robin && rot.turns.len() == n => {
+                for (slot, &(pass, pos)) in order.iter_mut().zip(&rot.turns) {
+                    *slot = Turn::new(pass, pos as usize, team.members[pos as usize]);
+                }
+                true
+            }
+            _ => {
+                for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
+                    *slot = Turn::new(vt, pos, r);
+                }
+                // No rotation yet: every member is at the clock, in member order.
+                matches!(indexed, Some(None))
+            }
+        };
+        // The members' passes when not in turn order: from the rotations' index by team
+        // and member position, else read from the rotation (keyed by rep id) in one
+        // ordered pass over both when that is cheaper than a lookup per member.
+        match indexed {
+            _ if in_turn_order => {}
+            Some(Some(rot)) => {
                 for (slot, p) in order.iter_mut().zip(&rot.passes) {
                     if let Some(p) = p {
                         slot.set_pass(effective(*p));
                     }
                 }
             }
-        } else if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
-            let slots = &mut *order;
-            if rot.passes.len() <= 4 * slots.len() {
-                let mut entries = rot.passes.iter().peekable();
-                for &pos in &cfg.text.team_members_by_id[t as usize] {
-                    let slot = &mut slots[pos];
-                    let id = cfg.text.rep_id[slot.rep() as usize].as_str();
-                    while entries.next_if(|(k, _)| k.as_str() < id).is_some() {}
-                    if let Some((k, p)) = entries.peek()
-                        && k.as_str() == id
-                    {
-                        slot.set_pass(effective(**p));
-                    }
-                }
-            } else {
-                for slot in slots.iter_mut() {
-                    if let Some(p) = rot
-                        .passes
-                        .get(cfg.text.rep_id[slot.rep() as usize].as_str())
-                    {
-                        slot.set_pass(effective(*p));
+            Some(None) => {}
+            None => {
+                if let Some(rot) = rotation.filter(|r| !r.passes.is_empty()) {
+                    let slots = &mut *order;
+                    if rot.passes.len() <= 4 * slots.len() {
+                        let mut entries = rot.passes.iter().peekable();
+                        for &pos in &cfg.text.team_members_by_id[t as usize] {
+                            let slot = &mut slots[pos];
+                            let id = cfg.text.rep_id[slot.rep() as usize].as_str();
+                            while entries.next_if(|(k, _)| k.as_str() < id).is_some() {}
+                            if let Some((k, p)) = entries.peek()
+                                && k.as_str() == id
+                            {
+                                slot.set_pass(effective(**p));
+                            }
+                        }
+                    } else {
+                        for slot in slots.iter_mut() {
+                            if let Some(p) = rot
+                                .passes
+                                .get(cfg.text.rep_id[slot.rep() as usize].as_str())
+                            {
+                                slot.set_pass(effective(*p));
+                            }
+                        }
                     }
                 }
             }
@@ -972,7 +984,9 @@ impl<'a> Ctx<'a> {
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
-                sort_turns(order, &team.members);
+                if !in_turn_order {
+                    sort_turns(order, &team.members);
+                }
                 for &turn in order.iter() {
                     let (pass, r) = (turn.pass(), turn.rep());
                     let mut w = if chosen.is_some() {

@@ -382,6 +382,22 @@ pub struct RotationByMember {
     pub virtual_time: u64,
     /// Per member position: the member's pass, if the rotation has one.
     pub passes: Box<[Option<u64>]>,
+    /// The members' turns in round-robin order: (pass as the walk counts it, see
+    /// [`turn_pass`], member position), ascending. Kept with the index so that a team
+    /// walk reads its order instead of sorting the team on every decision.
+    pub turns: Box<[(u64, u32)]>,
+}
+
+/// The pass a member's turn is ordered by at the team's clock `virtual_time`: a member
+/// new to the rotation starts at the clock, and one whose pass fell behind it (skipped
+/// while away) just after it, so whoever is due at the clock goes first and a returning
+/// member gets no catch-up burst (ASG-4).
+pub fn turn_pass(pass: Option<u64>, virtual_time: u64) -> u64 {
+    match pass {
+        None => virtual_time,
+        Some(p) if p >= virtual_time => p,
+        Some(_) => virtual_time.saturating_add(1),
+    }
 }
 
 impl RotationByMember {
@@ -398,9 +414,18 @@ impl RotationByMember {
                 passes[pos] = Some(**p);
             }
         }
+        let vt = r.virtual_time;
+        let mut turns: Box<[(u64, u32)]> = passes
+            .iter()
+            .enumerate()
+            .map(|(pos, p)| (turn_pass(*p, vt), pos as u32))
+            .collect();
+        // Positions are unique: a total order, the same as a stable sort by pass.
+        turns.sort_unstable();
         RotationByMember {
-            virtual_time: r.virtual_time,
+            virtual_time: vt,
             passes,
+            turns,
         }
     }
 }
@@ -797,6 +822,21 @@ mod tests {
             assert_eq!(indexed(&st), by_member(&st));
         }
         assert_eq!(indexed(&st)[0].as_ref().unwrap().1[3], Some(11));
+        // The index keeps the turn order: carol (no pass) at the clock (9) first, then bob
+        // at 9, then al (listed twice) at 11.
+        let west = st.rotations.by_index(&teams).unwrap()[0].clone().unwrap();
+        assert_eq!(
+            (west.virtual_time, &west.turns[..]),
+            (9, &[(9, 0), (9, 2), (11, 1), (11, 3)][..])
+        );
+        assert_eq!(
+            (
+                turn_pass(Some(3), 9),
+                turn_pass(None, 9),
+                turn_pass(Some(u64::MAX), u64::MAX)
+            ),
+            (10, 9, u64::MAX)
+        );
         // People: looked up through the index once there are many, kept in step.
         let person = |owner: &str| PriorPerson {
             owner: Some(owner.into()),

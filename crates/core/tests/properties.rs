@@ -25,13 +25,18 @@ use std::sync::LazyLock;
 // Shared setup
 // ---------------------------------------------------------------------------------------
 
-static DEMO: LazyLock<CompiledConfig> = LazyLock::new(|| {
+fn demo() -> CompiledConfig {
     config::load(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/demo.toml"
     ))
     .unwrap_or_else(|e| panic!("demo config: {e}"))
-});
+}
+
+static DEMO: LazyLock<CompiledConfig> = LazyLock::new(demo);
+
+/// The demo config compiled a second time: the same version, its own indexes.
+static DEMO_AGAIN: LazyLock<CompiledConfig> = LazyLock::new(demo);
 
 fn cfg(toml: &str) -> CompiledConfig {
     let no_files = |rel: &str| -> Result<SourceText, LoadError> {
@@ -398,6 +403,14 @@ proptest! {
         prop_assert_eq!(&stored, &state);
         let c = engine::decide(&DEMO, RoutingInput { state: &stored, ..input });
         prop_assert_eq!(&a, &c);
+        // Read by rep and team id (the snapshot was first indexed for another compile of
+        // the config, as after a reload) rather than by the config's index, which keeps
+        // each team's turn order: the same decision.
+        let by_id: StateSnapshot = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+        let other = engine::decide(&DEMO_AGAIN, RoutingInput { state: &by_id, ..input });
+        prop_assert_eq!(&a, &other);
+        let d = engine::decide(&DEMO, RoutingInput { state: &by_id, ..input });
+        prop_assert_eq!(&a, &d);
     }
 }
 
