@@ -728,7 +728,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// ASG-4 / ASG-5 availability of one rep at `now`. `load` is the rep's load when the
-    /// caller already has it.
+    /// caller already has it. Inlined: a team walk calls it once per member.
+    #[inline(always)]
     fn check_rep(
         &mut self,
         r: RepIdx,
@@ -738,12 +739,12 @@ impl<'a> Ctx<'a> {
         let cfg = self.cfg;
         let state = self.input.state;
         let rc = &cfg.text.rep_check[r as usize];
-        let id = rc.id.as_str();
+        let id = || rc.id.as_str();
         let now = self.input.now;
         if !rc.active {
             return Err(Miss::Inactive);
         }
-        if self.input.exclude.contains(&id) {
+        if !self.input.exclude.is_empty() && self.input.exclude.contains(&id()) {
             return Err(Miss::Excluded);
         }
         let overrides = &state.availability;
@@ -751,7 +752,7 @@ impl<'a> Ctx<'a> {
             true => None,
             false => match overrides.by_index(&cfg.text.reps) {
                 Some(by_rep) => by_rep[r as usize].as_deref(),
-                None => overrides.get(id),
+                None => overrides.get(id()),
             },
         };
         if let Some(o) = over
@@ -790,7 +791,7 @@ impl<'a> Ctx<'a> {
                     Some(d) if d.date == date => d.count,
                     _ => 0,
                 },
-                None => state.daily_count(id, date),
+                None => state.daily_count(id(), date),
             };
             if count >= cap {
                 return Err(Miss::Daily(count));
