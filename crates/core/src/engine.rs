@@ -129,7 +129,7 @@ fn local_times<'b>(
 }
 
 impl<'a> Ctx<'a> {
-    /// The context with the lead normalised. Inlined, and the facts normalised in place:
+    /// The context, before the lead is normalised ([`Ctx::normalize`]). Inlined:
     /// `Facts` is a few hundred bytes, each move of it a `memcpy`.
     #[inline(always)]
     fn new(
@@ -138,13 +138,10 @@ impl<'a> Ctx<'a> {
         steps: usize,
         local: &'a mut [Option<LocalNow>],
     ) -> Self {
-        let mut cx = Ctx {
+        Ctx {
             cfg,
             input,
-            facts: Facts {
-                issues: input.issues.to_vec(),
-                ..Default::default()
-            },
+            facts: Facts::with_issues(input.issues.to_vec()),
             segment: None,
             steps: Vec::with_capacity(steps),
             flags: Vec::new(),
@@ -154,9 +151,14 @@ impl<'a> Ctx<'a> {
             account: None,
             keep_owner: None,
             local,
-        };
-        cx.segment = normalize(cfg, &input, &mut cx.facts);
-        cx
+        }
+    }
+
+    /// Normalise the lead into the facts (separate from [`Ctx::new`]: the context is then
+    /// built where the caller keeps it, not moved there).
+    #[inline(always)]
+    fn normalize(&mut self) {
+        self.segment = normalize(self.cfg, &self.input, &mut self.facts);
     }
 }
 
@@ -176,6 +178,7 @@ pub fn assign_manually(
         .ok_or_else(|| format!("unknown rep `{rep_id}`"))?;
     let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
     let mut cx = Ctx::new(cfg, input, 2, local_times(cfg, &mut inline, &mut heap));
+    cx.normalize();
     let overridden = cx
         .check_rep(rep, true, None)
         .err()
@@ -200,6 +203,7 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     // large-block path (most traces have 4–6 steps).
     let (mut inline, mut heap) = ([None; LOCAL_INLINE], Vec::new());
     let mut cx = Ctx::new(cfg, input, STEPS, local_times(cfg, &mut inline, &mut heap));
+    cx.normalize();
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
     }

@@ -159,6 +159,39 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// No facts yet but the input issues: field by field (rather than from
+    /// `Default::default()`), so the engine builds it in place instead of copying a
+    /// default.
+    pub const fn with_issues(issues: Vec<FieldIssue>) -> Facts {
+        Facts {
+            email: None,
+            email_domain: None,
+            personal_email: false,
+            disposable_email: false,
+            company: None,
+            employees: None,
+            employees_source: None,
+            segment: None,
+            industry: None,
+            industry_source: None,
+            country: None,
+            region: None,
+            state: None,
+            postal_code: None,
+            product: None,
+            lead_source: None,
+            action: None,
+            intent: None,
+            icp_fit: false,
+            score: 0,
+            score_parts: Vec::new(),
+            tier: None,
+            issues,
+            enrichment_sources: BTreeMap::new(),
+            enrichment_failures: Vec::new(),
+        }
+    }
+
     pub fn dim(&self, d: Dim) -> Option<&str> {
         match d {
             Dim::Segment => self.segment.as_deref(),
