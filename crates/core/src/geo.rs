@@ -20,29 +20,13 @@ pub struct Geo {
 
 /// Call `f` with [`fold_key`] of `s`, folded on the stack when `s` is short ASCII.
 fn with_folded<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
-    const N: usize = 64;
+    const N: usize = crate::normalize::FOLD_MAX;
     let t = crate::normalize::trim(s);
     if !t.is_ascii() || t.len() > N {
         return f(&fold_key(s));
     }
-    // Each byte writes at most one byte (a separator run becomes one space before the
-    // next alphanumeric), so the key is no longer than the input.
     let mut buf = [0u8; N];
-    let mut n = 0;
-    let mut space = false;
-    for &b in t.as_bytes() {
-        if b.is_ascii_alphanumeric() {
-            if space && n > 0 {
-                buf[n] = b' ';
-                n += 1;
-            }
-            space = false;
-            buf[n] = b.to_ascii_lowercase();
-            n += 1;
-        } else {
-            space = true;
-        }
-    }
+    let n = crate::normalize::fold_ascii(t.as_bytes(), b' ', &mut buf);
     f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
 }
 

@@ -71,7 +71,7 @@ fn is_token(s: &str) -> bool {
 /// Call `f` with [`token`] of `s`: `s` itself when it already is one, else built on the
 /// stack when `s` is short ASCII.
 pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
-    const N: usize = 64;
+    const N: usize = FOLD_MAX;
     if is_token(s) {
         return f(s);
     }
@@ -79,26 +79,52 @@ pub fn with_token<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
     if !s.is_ascii() || s.len() > N {
         return f(&token(s));
     }
-    // Each byte writes at most one byte (a separator run becomes one `_` before the next
-    // alphanumeric), so the token is no longer than the input.
     let mut buf = [0u8; N];
-    let mut n = 0;
-    let mut sep = false;
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() {
-            if sep && n > 0 {
-                buf[n] = b'_';
-                n += 1;
-            }
-            sep = false;
-            buf[n] = b.to_ascii_lowercase();
-            n += 1;
-        } else {
-            sep = true;
-        }
-    }
+    let n = fold_ascii(s.as_bytes(), b'_', &mut buf);
     f(std::str::from_utf8(&buf[..n]).unwrap_or_default())
 }
+
+/// The longest input [`fold_ascii`] takes.
+pub(crate) const FOLD_MAX: usize = 64;
+
+/// Fold the bytes of `s` (at most [`FOLD_MAX`]) into `buf`: ASCII letters and digits lower-cased,
+/// each run of other bytes one `sep` between words (none at either end); the length.
+/// Each byte writes at most one byte (a separator run becomes one `sep` before the next
+/// alphanumeric), so the result is no longer than the input.
+pub(crate) fn fold_ascii(s: &[u8], sep: u8, buf: &mut [u8; FOLD_MAX]) -> usize {
+    let mut n = 0;
+    let mut in_sep = false;
+    for &b in s {
+        match TOKEN_BYTE[b as usize] {
+            0 => in_sep = true,
+            c => {
+                if in_sep && n > 0 {
+                    buf[n] = sep;
+                    n += 1;
+                }
+                in_sep = false;
+                buf[n] = c;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Per byte: its lower case when it is an ASCII letter or digit, else 0 (a separator in
+/// a [`token`]).
+const TOKEN_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() {
+            t[i] = b.to_ascii_lowercase();
+        }
+        i += 1;
+    }
+    t
+};
 
 /// The set of bytes in `s`, one bit per byte value.
 #[inline]
