@@ -141,42 +141,46 @@ fn parse_ascii_email(input: &str) -> Result<EmailParts, &'static str> {
         return Err("longer than 254 characters");
     }
     let b = input.as_bytes();
-    let at = b.iter().rposition(|&c| c == b'@').ok_or("no @")?;
+    // Without the domain's trailing dots (a run of dots ends at the `@` if not before).
+    let mut end = b.len();
+    while end > 0 && b[end - 1] == b'.' {
+        end -= 1;
+    }
+    // Back from the end to the last `@`, checking the domain's labels on the way; its
+    // faults are reported after those of the local part, as `parse_any_email` does.
+    let (mut bad, mut dots, mut label) = (false, 0u32, 0u32);
+    let mut i = end;
+    let at = loop {
+        if i == 0 {
+            // No `@` at all (the dots stripped above cannot hide one).
+            return Err("no @");
+        }
+        i -= 1;
+        match EMAIL_BYTE[b[i] as usize] {
+            LABEL => label += 1,
+            DOT => {
+                // The label after this dot: empty (two dots in a row) or too long.
+                bad |= label == 0 || label > 63;
+                dots += 1;
+                label = 0;
+            }
+            AT => break i,
+            _ => bad = true,
+        }
+    };
     let local = &b[..at];
     if local.is_empty()
         || local
             .iter()
-            .any(|&c| c == b'@' || char::from(c).is_whitespace())
+            .any(|&c| EMAIL_BYTE[c as usize] & (AT | SPACE) != 0)
     {
         return Err("invalid local part");
     }
-    let mut domain = &b[at + 1..];
-    while let [rest @ .., b'.'] = domain {
-        domain = rest;
-    }
-    let mut dots = 0;
-    let mut label = 0;
-    for &c in domain {
-        match c {
-            b'.' if label == 0 => return Err("invalid domain"),
-            b'.' => {
-                dots += 1;
-                label = 0;
-            }
-            c if c.is_ascii_alphanumeric() || c == b'-' => {
-                label += 1;
-                if label > 63 {
-                    return Err("invalid domain");
-                }
-            }
-            _ => return Err("invalid domain"),
-        }
-    }
-    // Empty, without a dot, or ending in an empty label (only possible when empty).
-    if dots == 0 || label == 0 {
+    // The first label: empty (an empty domain or a leading dot) or too long; no dot at
+    // all.
+    if bad || label == 0 || label > 63 || dots == 0 {
         return Err("invalid domain");
     }
-    let end = at + 1 + domain.len();
     // Lower-cased in the shared allocation itself (new, so not yet shared).
     let mut s: Arc<str> = Arc::from(&input[..end]);
     if let Some(s) = Arc::get_mut(&mut s) {
@@ -193,6 +197,29 @@ fn parse_ascii_email(input: &str) -> Result<EmailParts, &'static str> {
         registrable,
     })
 }
+
+/// Classes of the bytes of an ASCII address ([`parse_ascii_email`]): a letter, digit or
+/// `-` (a domain label's), `.`, `@`, whitespace (as `char::is_whitespace`), else 0.
+const LABEL: u8 = 1;
+const DOT: u8 = 2;
+const AT: u8 = 4;
+const SPACE: u8 = 8;
+const EMAIL_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = match c {
+            b'.' => DOT,
+            b'@' => AT,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => SPACE,
+            c if c.is_ascii_alphanumeric() || c == b'-' => LABEL,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
 
 /// The registrable domain ("eTLD+1") of a host name, if it has one.
 pub fn registrable_domain(host: &str) -> Option<String> {
@@ -422,6 +449,16 @@ mod tests {
             "",
             "a@...",
             "a@1.2.3.4",
+            "a@b.com@...",
+            "@...",
+            "abc...",
+            "a.@",
+            "a@b..com.",
+            "a@acme.c\tom",
+            "a@acme .com",
+            "a@.",
+            "..@acme.com",
+            "a@acme.com\x0b",
             &long_label,
             &ok_label,
             &too_long,
