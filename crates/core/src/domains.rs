@@ -224,13 +224,33 @@ const EMAIL_BYTE: [u8; 256] = {
 /// The registrable domain ("eTLD+1") of a host name, if it has one.
 pub fn registrable_domain(host: &str) -> Option<String> {
     let host = host.trim().trim_end_matches('.').to_lowercase();
+    registrable_of_lowered(&host).map(str::to_string)
+}
+
+/// [`registrable_domain`] of `host`, lower-cased in `buf` when it is ASCII and fits (no
+/// allocation; most hosts), else as `registrable_domain` makes it.
+pub fn with_registrable_domain<R>(host: &str, f: impl FnOnce(Option<&str>) -> R) -> R {
+    let host = host.trim().trim_end_matches('.');
+    let mut buf = [0u8; 256];
+    match buf.get_mut(..host.len()) {
+        Some(b) if host.is_ascii() => {
+            b.copy_from_slice(host.as_bytes());
+            b.make_ascii_lowercase();
+            f(std::str::from_utf8(b).ok().and_then(registrable_of_lowered))
+        }
+        _ => f(registrable_domain(host).as_deref()),
+    }
+}
+
+/// The registrable domain of a trimmed, lower-cased host name or URL, as a part of it.
+fn registrable_of_lowered(host: &str) -> Option<&str> {
     let host = host
         .strip_prefix("https://")
         .or_else(|| host.strip_prefix("http://"))
-        .unwrap_or(&host);
+        .unwrap_or(host);
     let host = host.split(['/', ':', '?']).next().unwrap_or(host);
     let host = host.strip_prefix("www.").unwrap_or(host);
-    registrable_part(host).map(str::to_string)
+    registrable_part(host)
 }
 
 /// The registrable domain of a clean host name, as a suffix of it.
@@ -416,6 +436,26 @@ mod tests {
         );
         assert_eq!(registrable_domain("localhost"), None);
         assert_eq!(registrable_domain("foo.notarealtld"), None);
+        // Without the allocation, the same answers.
+        let long = format!("{}.acme.com", "x.".repeat(130));
+        for host in [
+            "sub.acme.co.uk",
+            " HTTPS://WWW.Initech.IO/about ",
+            "http://acme.com:8080?x=1",
+            "acme.com.",
+            "www.co.uk",
+            "localhost",
+            "",
+            "Ünïcode.de",
+            "münchen.de",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                with_registrable_domain(host, |r| r.map(str::to_string)),
+                registrable_domain(host),
+                "{host:?}"
+            );
+        }
     }
 
     #[test]

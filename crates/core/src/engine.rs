@@ -542,14 +542,12 @@ impl<'a> Ctx<'a> {
         {
             return Some((*a, "email domain"));
         }
-        if let Some(e) = self.input.enrichment
-            && let Some(d) = e
-                .domain
-                .as_deref()
-                .and_then(crate::domains::registrable_domain)
-            && let Some(a) = cfg.account_by_domain.get(&d)
+        if let Some(d) = self.input.enrichment.and_then(|e| e.domain.as_deref())
+            && let Some(a) = crate::domains::with_registrable_domain(d, |r| {
+                r.and_then(|r| cfg.account_by_domain.get(r).copied())
+            })
         {
-            return Some((*a, "enriched domain"));
+            return Some((a, "enriched domain"));
         }
         // Company-name matching only where the email cannot say (ACC-3): a corporate
         // domain that is not an account is not overridden by a typed company name.
