@@ -19,6 +19,8 @@ struct DimIndex {
     /// No rule has a condition on this dimension: it filters nothing.
     open: bool,
     any: Vec<u64>,
+    /// Per value: the rules that accept it, those with no condition here included (`any`
+    /// folded in when built, so a lookup is one AND per word).
     by_value: FxHashMap<String, Vec<u64>>,
     /// Postal prefixes ("94*" as "94") and their rules; a lead's code is probed with
     /// each of its prefixes of a length in `prefix_lens` (ascending).
@@ -71,6 +73,11 @@ impl RuleIndex {
             }
             di.prefix_lens.sort_unstable();
             di.open = di.by_value.is_empty() && di.by_prefix.is_empty();
+            for bits in di.by_value.values_mut() {
+                for (b, a) in bits.iter_mut().zip(&di.any) {
+                    *b |= a;
+                }
+            }
             dims.push(di);
         }
         RuleIndex {
@@ -115,29 +122,22 @@ impl RuleIndex {
                     }
                 }
             }
-            let any = &di.any[..acc.len()];
-            match exact {
-                _ if !prefixed.is_empty() => {
-                    for (w, a) in acc.iter_mut().enumerate() {
-                        let mut ok = any[w];
-                        if let Some(e) = exact {
-                            ok |= e[w];
-                        }
-                        for p in &prefixed {
-                            ok |= p[w];
-                        }
-                        *a &= ok;
+            // The rules that accept the value: those of the exact value (with `any`
+            // folded in), else those with no condition here; plus the prefixes'.
+            let accept = &exact.unwrap_or(&di.any)[..acc.len()];
+            if prefixed.is_empty() {
+                for (a, x) in acc.iter_mut().zip(accept) {
+                    *a &= x;
+                }
+            } else {
+                let mut ok: RuleBits = SmallVec::from_slice(accept);
+                for p in &prefixed {
+                    for (o, x) in ok.iter_mut().zip(p.iter()) {
+                        *o |= x;
                     }
                 }
-                Some(e) => {
-                    for ((a, x), y) in acc.iter_mut().zip(any).zip(&e[..]) {
-                        *a &= x | y;
-                    }
-                }
-                None => {
-                    for (a, x) in acc.iter_mut().zip(any) {
-                        *a &= x;
-                    }
+                for (a, x) in acc.iter_mut().zip(&ok) {
+                    *a &= x;
                 }
             }
         }
