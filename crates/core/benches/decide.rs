@@ -17,7 +17,10 @@
 //! and written as JSON to `target/bench-decide.json`. Environment overrides (for profiling
 //! runs): `LR_BENCH_DECISIONS` (default 300000), `LR_BENCH_FRESH` (decisions on leads just
 //! read; default `LR_BENCH_DECISIONS`), `LR_BENCH_EXPANDED` (default 20000),
-//! `LR_BENCH_COMPILE_RUNS` (default 5), `LR_BENCH_SKIP_COMPILE=1` (one compile only).
+//! `LR_BENCH_COMPILE_RUNS` (default 5), `LR_BENCH_SKIP_COMPILE=1` (one compile only),
+//! `LR_BENCH_PROFILE_VERDICTS=MIN..MAX` (decide only the leads with that many rep verdicts
+//! in their trace, three times each, after the untimed warm-up pass, and exit: for
+//! counting the instructions of the slowest paths under callgrind).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -2060,6 +2063,28 @@ fn main() {
         explain_render_bytes += rendered.len();
         digest.update(&serde_json::to_vec(&r.trace).expect("serialisable"));
         digest.update(rendered.as_bytes());
+    }
+    // Profiling the heavy leads (for callgrind): only the leads whose trace records
+    // MIN..=MAX rep verdicts, decided three times each, then exit.
+    if let Ok(range) = std::env::var("LR_BENCH_PROFILE_VERDICTS") {
+        let (min, max) = range.split_once("..").unwrap_or((range.as_str(), ""));
+        let min: usize = min.parse().unwrap_or(0);
+        let max: usize = max.parse().unwrap_or(usize::MAX);
+        let picked: Vec<usize> = (0..cases.len())
+            .filter(|&i| (min..=max).contains(&verdicts_of[i]))
+            .collect();
+        let verdicts: usize = picked.iter().map(|&i| verdicts_of[i]).sum();
+        println!(
+            "profiling {} leads with {range} rep verdicts (mean {:.1}), 3 decisions each",
+            picked.len(),
+            verdicts as f64 / picked.len().max(1) as f64
+        );
+        for _ in 0..3 {
+            for &i in &picked {
+                black_box(decide(&cfg, input(i)));
+            }
+        }
+        return;
     }
     let digest = format!("fnv1a64:{:016x}", digest.0);
     for _ in 0..2 {
