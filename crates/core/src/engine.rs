@@ -924,9 +924,11 @@ impl<'a> Ctx<'a> {
             &mut heap
         };
         let indexed = by_team.map(|b| b[t as usize].as_ref());
-        // Round-robin walks in turn order: the rotations' index keeps each team's, else
-        // the walk sorts the team below. Least-loaded walks in member order.
-        let in_turn_order = match indexed {
+        // `ready`: the turns hold every member's pass, in turn order for a round-robin
+        // walk — read from the rotations' index, which keeps each team's order, or all at
+        // the clock when the team has no rotation yet. Otherwise the passes are read below
+        // and a round-robin walk sorts the team. Least-loaded walks in member order.
+        let ready = match indexed {
             Some(Some(rot)) if round_robin && rot.turns.len() == n => {
                 for (slot, &(pass, pos)) in order.iter_mut().zip(&rot.turns) {
                     *slot = Turn::new(pass, pos as usize, team.members[pos as usize]);
@@ -937,15 +939,14 @@ impl<'a> Ctx<'a> {
                 for (slot, (pos, &r)) in order.iter_mut().zip(team.members.iter().enumerate()) {
                     *slot = Turn::new(vt, pos, r);
                 }
-                // No rotation yet: every member is at the clock, in member order.
                 matches!(indexed, Some(None))
             }
         };
-        // The members' passes when not in turn order: from the rotations' index by team
+        // The members' passes when not ready: from the rotations' index by team
         // and member position, else read from the rotation (keyed by rep id) in one
         // ordered pass over both when that is cheaper than a lookup per member.
         match indexed {
-            _ if in_turn_order => {}
+            _ if ready => {}
             Some(Some(rot)) => {
                 for (slot, p) in order.iter_mut().zip(&rot.passes) {
                     if let Some(p) = p {
@@ -987,7 +988,7 @@ impl<'a> Ctx<'a> {
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
-                if !in_turn_order {
+                if !ready {
                     sort_turns(order, &team.members);
                 }
                 for &turn in order.iter() {

@@ -123,7 +123,7 @@ pub struct ScorePart {
 }
 
 /// The lead as the engine saw it after normalisation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     pub email: Option<Text>,
     pub email_domain: Option<Text>,
@@ -156,6 +156,12 @@ pub struct Facts {
     /// budget, in chain order; routing went on without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enrichment_failures: Vec<String>,
+}
+
+impl Default for Facts {
+    fn default() -> Self {
+        Facts::with_issues(Vec::new())
+    }
 }
 
 impl Facts {
