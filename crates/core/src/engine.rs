@@ -28,7 +28,6 @@ use crate::state::{Effect, PriorStatus, StateSnapshot, turn_pass};
 use crate::text::Text;
 use crate::trace::*;
 use jiff::Timestamp;
-use jiff::civil::Date;
 use smallvec::SmallVec;
 
 /// Everything a decision depends on.
@@ -88,8 +87,7 @@ enum Miss<'a> {
     Capacity(f64),
 }
 
-/// Local (weekday Mon=0, minute of day, date) at `now` in one zone.
-type LocalNow = (u8, u16, Date);
+use crate::zone::LocalNow;
 
 struct Ctx<'a> {
     cfg: &'a CompiledConfig,
@@ -719,12 +717,7 @@ impl<'a> Ctx<'a> {
     #[cold]
     #[inline(never)]
     fn local_time_first(&mut self, zone: u16) -> LocalNow {
-        let dt = self.cfg.zones[zone as usize].to_datetime(self.input.now);
-        let v = (
-            dt.weekday().to_monday_zero_offset() as u8,
-            dt.hour() as u16 * 60 + dt.minute() as u16,
-            dt.date(),
-        );
+        let v = self.cfg.zones[zone as usize].local(self.input.now);
         self.local[zone as usize] = Some(v);
         v
     }

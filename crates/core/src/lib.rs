@@ -15,3 +15,4 @@ pub mod normalize;
 pub mod state;
 pub mod text;
 pub mod trace;
+pub mod zone;

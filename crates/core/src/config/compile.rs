@@ -453,7 +453,7 @@ impl<'a> Compiler<'a> {
             .unwrap_or_else(|| "UTC".into());
         let mut reps = Vec::new();
         let mut rep_by_id: HashMap<String, RepIdx> = HashMap::default();
-        let mut zones: Vec<TimeZone> = Vec::new();
+        let mut zones: Vec<crate::zone::Zone> = Vec::new();
         let mut zone_names: Vec<String> = Vec::new();
         for sr in &raw.reps {
             let r = sr.get_ref();
@@ -491,7 +491,7 @@ impl<'a> Compiler<'a> {
                 Some(i) => i,
                 None => {
                     zone_names.push(tz_name.clone());
-                    zones.push(tz.clone());
+                    zones.push(crate::zone::Zone::new(tz.clone()));
                     zones.len() - 1
                 }
             } as u16;

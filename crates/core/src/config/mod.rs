@@ -438,7 +438,7 @@ pub struct CompiledConfig {
     pub leadership: Vec<u32>,
     pub reps: Vec<Rep>,
     pub rep_by_id: HashMap<String, RepIdx>,
-    pub zones: Vec<TimeZone>,
+    pub zones: Vec<crate::zone::Zone>,
     pub teams: Vec<Team>,
     pub team_by_id: HashMap<String, TeamIdx>,
     pub accounts: Vec<Account>,
