@@ -20,7 +20,9 @@
 //! `LR_BENCH_COMPILE_RUNS` (default 5), `LR_BENCH_SKIP_COMPILE=1` (one compile only),
 //! `LR_BENCH_PROFILE_VERDICTS=MIN..MAX` (decide only the leads with that many rep verdicts
 //! in their trace, three times each, after the untimed warm-up pass, and exit: for
-//! counting the instructions of the slowest paths under callgrind).
+//! counting the instructions of the slowest paths under callgrind); with
+//! `LR_BENCH_PROFILE_HOT=1`, time those leads instead, each decided 21 times in a row
+//! against all of them interleaved (what cache misses cost them).
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -1786,6 +1788,40 @@ impl Summary {
     }
 }
 
+/// `LR_BENCH_PROFILE_HOT=1`: the picked leads' time with their code and data in cache
+/// (each lead decided 21 times in a row) against the same leads interleaved (21 rounds
+/// over all of them), as per-lead medians; the gap is what cache misses cost them.
+fn hot_and_interleaved<R>(picked: &[usize], mut f: impl FnMut(usize) -> R) {
+    let median = |v: &mut [u64]| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let mut timed = |i: usize| {
+        let t = Instant::now();
+        let r = f(i);
+        let ns = t.elapsed().as_nanos() as u64;
+        drop(black_box(r));
+        ns
+    };
+    const RUNS: usize = 21;
+    let hot: Vec<u64> = picked
+        .iter()
+        .map(|&i| median(&mut [0; RUNS].map(|_| timed(i))))
+        .collect();
+    let mut rounds = vec![Vec::with_capacity(RUNS); picked.len()];
+    for _ in 0..RUNS {
+        for (times, &i) in rounds.iter_mut().zip(picked) {
+            times.push(timed(i));
+        }
+    }
+    let interleaved: Vec<u64> = rounds.iter_mut().map(|v| median(v)).collect();
+    println!(
+        "microseconds, per-lead median of {RUNS}    n      p50      p90      p99    p99.9       max     mean"
+    );
+    println!("{}", Summary::of(&hot).row("same lead 21 times in a row"));
+    println!("{}", Summary::of(&interleaved).row("leads interleaved"));
+}
+
 /// FNV-1a (64 bit) over a stream of byte strings, each followed by a separator.
 struct Fnv(u64);
 
@@ -2079,6 +2115,10 @@ fn main() {
             picked.len(),
             verdicts as f64 / picked.len().max(1) as f64
         );
+        if std::env::var("LR_BENCH_PROFILE_HOT").is_ok_and(|v| v == "1") {
+            hot_and_interleaved(&picked, |i| decide(black_box(&cfg), black_box(input(i))));
+            return;
+        }
         for _ in 0..3 {
             for &i in &picked {
                 black_box(decide(&cfg, input(i)));
