@@ -21,6 +21,8 @@
 //! `LR_BENCH_PROFILE_VERDICTS=MIN..MAX` (decide only the leads with that many rep verdicts
 //! in their trace, three times each, after the untimed warm-up pass, and exit: for
 //! counting the instructions of the slowest paths under callgrind); with
+//! `LR_BENCH_PROFILE_JUST_READ=1`, each through `decide_just_read` (a fresh copy of the
+//! lead first, as the service has it; collect that function for its cache misses); with
 //! `LR_BENCH_PROFILE_HOT=1`, time those leads instead, each decided 21 times in a row
 //! against all of them interleaved (what cache misses cost them).
 
@@ -1788,6 +1790,23 @@ impl Summary {
     }
 }
 
+/// `LR_BENCH_PROFILE_JUST_READ=1`: a fresh copy of the lead and its enrichment, then the
+/// decision, as the service decides a lead it has just parsed. Not inlined, so a profile
+/// can collect this function (the copy's cost included) and see `decide`'s cache misses
+/// with the lead's bytes in cache.
+#[inline(never)]
+fn decide_just_read(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
+    let (lead, enrichment) = (input.lead.clone(), input.enrichment.cloned());
+    decide(
+        cfg,
+        RoutingInput {
+            lead: &lead,
+            enrichment: enrichment.as_ref(),
+            ..input
+        },
+    )
+}
+
 /// `LR_BENCH_PROFILE_HOT=1`: the picked leads' time with their code and data in cache
 /// (each lead decided 21 times in a row) against the same leads interleaved (21 rounds
 /// over all of them), as per-lead medians; the gap is what cache misses cost them.
@@ -2119,9 +2138,14 @@ fn main() {
             hot_and_interleaved(&picked, |i| decide(black_box(&cfg), black_box(input(i))));
             return;
         }
+        let just_read = std::env::var("LR_BENCH_PROFILE_JUST_READ").is_ok_and(|v| v == "1");
         for _ in 0..3 {
             for &i in &picked {
-                black_box(decide(&cfg, input(i)));
+                if just_read {
+                    black_box(decide_just_read(&cfg, input(i)));
+                } else {
+                    black_box(decide(&cfg, input(i)));
+                }
             }
         }
         return;
