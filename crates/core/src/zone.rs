@@ -1,6 +1,6 @@
 //! [`Zone`]: a rep's time zone with its UTC offsets worked out when the config is
 //! compiled, so a decision converts `now` to the rep's local weekday, minute and date with
-//! a binary search and integer arithmetic instead of evaluating the zone's rules.
+//! a table lookup and integer arithmetic instead of evaluating the zone's rules.
 //!
 //! A team walk asks for the local time of every zone its members are in (a lead that falls
 //! through an account owner, a backup and three teams asks for a dozen). The answers are
@@ -29,8 +29,9 @@ pub struct Zone {
     starts: Box<[i64]>,
     /// Seconds east of UTC from the matching start until the next one.
     offsets: Box<[i32]>,
-    /// Per [`BUCKET`] seconds of the window from its start: the index of the offset in
-    /// force when the bucket begins (an offset changes at most a few times a bucket).
+    /// Per 2^[`BUCKET_SHIFT`] seconds of the window from its start: the index of the
+    /// offset in force when that stretch begins (an offset changes at most a few times in
+    /// one). Empty when there are too many offsets to index with `u16`; then jiff converts.
     buckets: Box<[u16]>,
 }
 
@@ -64,13 +65,15 @@ impl Zone {
             }
         }
         let span = WINDOW.end - WINDOW.start;
-        let buckets = (0..=(span >> BUCKET_SHIFT))
-            .map(|b| {
-                let at = WINDOW.start + (b << BUCKET_SHIFT);
-                let i = starts.partition_point(|&s| s <= at) - 1;
-                u16::try_from(i).unwrap_or(u16::MAX)
-            })
-            .collect();
+        let buckets = match starts.len() <= usize::from(u16::MAX) {
+            true => (0..=(span >> BUCKET_SHIFT))
+                .map(|b| {
+                    let at = WINDOW.start + (b << BUCKET_SHIFT);
+                    (starts.partition_point(|&s| s <= at) - 1) as u16
+                })
+                .collect(),
+            false => Box::default(),
+        };
         Zone {
             tz,
             starts: starts.into(),
@@ -102,7 +105,7 @@ impl Zone {
     }
 
     /// [`Zone::local`] for a second in [`WINDOW`], from the table (None for a local time
-    /// before the window starts, or a table too long to index).
+    /// before the window starts, or a zone with too many offsets to index).
     #[inline]
     fn local_in_window(&self, second: i64) -> Option<LocalNow> {
         let rel = (second - WINDOW.start) as u64;

@@ -2,7 +2,7 @@
 //! (domain, name, employees or size range, industry, country, state, city, revenue,
 //! tech stack, funding, LinkedIn), loaded and indexed at start and on `reload_files`.
 //!
-//! Rows are indexed by registrable domain (so "https://www.globex.com/" and
+//! Rows are indexed by registrable domain (so "`https://www.globex.com/`" and
 //! "globex.com" are the same company) and by company-name key. The name index is used
 //! only for leads without a corporate email domain (a gmail address with a company
 //! field), and a name that matches several companies is reported as ambiguous rather

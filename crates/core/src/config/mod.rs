@@ -491,17 +491,17 @@ pub struct TraceText {
     pub hours: Vec<HoursCheck>,
     pub hours_text: Vec<Text>,
     pub zone_label: Vec<Text>,
-    /// "backup <id>", "team lead <id>", "rep:<id>".
+    /// `"backup <id>"`, `"team lead <id>"`, `"rep:<id>"`.
     pub rep_as_backup: Vec<Text>,
     pub rep_as_team_lead: Vec<Text>,
     pub rep_label: Vec<Text>,
-    /// Per team: the id and "team:<id>".
+    /// Per team: the id and `"team:<id>"`.
     pub team_id: Vec<Text>,
     pub team_label: Vec<Text>,
     /// Per team: positions in `members` in the order of the members' ids, to read the
     /// team's rotation (keyed by rep id) in one ordered pass.
     pub team_members_by_id: Vec<Vec<usize>>,
-    /// Per queue: "queue:<name>".
+    /// Per queue: `"queue:<name>"`.
     pub queue_label: Vec<Text>,
     /// Per queue: its name (the decision's queue).
     pub queue_name: Vec<Text>,
@@ -517,9 +517,9 @@ pub struct TraceText {
     /// SLA per segment and tier (index = `Tier as usize`); the last row is for leads
     /// without a segment-specific override.
     pub sla: Vec<[SlaTimes; 3]>,
-    /// Scoring with each rule's label as the trace shows it: points and "segment <name>",
-    /// "industry <name>", "action <name>" by value; "title has \"<word>\"" and
-    /// "visited <word>" per keyword (as [`Scoring::title`] and [`Scoring::page`]).
+    /// Scoring with each rule's label as the trace shows it: points and `"segment <name>"`,
+    /// `"industry <name>"`, `"action <name>"` by value; `"title has \"<word>\""` and
+    /// `"visited <word>"` per keyword (as [`Scoring::title`] and [`Scoring::page`]).
     pub score_segment: HashMap<String, (i32, Text)>,
     pub score_industry: HashMap<String, (i32, Text)>,
     pub score_action: HashMap<String, (i32, Text)>,
@@ -775,7 +775,7 @@ impl TraceText {
         })
     }
 
-    /// "team:<id>", "rep:<id>" or "queue:<name>" (as [`CompiledConfig::target_label`]).
+    /// `"team:<id>"`, `"rep:<id>"` or `"queue:<name>"` (as [`CompiledConfig::target_label`]).
     pub fn target_label(&self, t: Target) -> Text {
         match t {
             Target::Team(i) => self.team_label[i as usize].clone(),
