@@ -27,6 +27,7 @@ use crate::normalize::{company_key, postal};
 use crate::state::{Effect, PriorStatus, StateSnapshot, turn_pass};
 use crate::text::Text;
 use crate::trace::*;
+use crate::zone::LocalNow;
 use jiff::Timestamp;
 use smallvec::SmallVec;
 
@@ -86,8 +87,6 @@ enum Miss<'a> {
     Daily(u32),
     Capacity(f64),
 }
-
-use crate::zone::LocalNow;
 
 struct Ctx<'a> {
     cfg: &'a CompiledConfig,

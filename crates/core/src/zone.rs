@@ -96,12 +96,7 @@ impl Zone {
         {
             return v;
         }
-        let dt = self.tz.to_datetime(now);
-        (
-            dt.weekday().to_monday_zero_offset() as u8,
-            dt.hour() as u16 * 60 + dt.minute() as u16,
-            dt.date(),
-        )
+        by_jiff(&self.tz, now)
     }
 
     /// [`Zone::local`] for a second in [`WINDOW`], from the table (None for a local time
@@ -120,6 +115,16 @@ impl Zone {
         let weekday = ((days + WINDOW_START_WEEKDAY) % 7) as u8;
         Some((weekday, (of_day / 60) as u16, date))
     }
+}
+
+/// [`Zone::local`] as jiff computes it (outside [`WINDOW`], and the tests' reference).
+fn by_jiff(tz: &TimeZone, now: Timestamp) -> LocalNow {
+    let dt = tz.to_datetime(now);
+    (
+        dt.weekday().to_monday_zero_offset() as u8,
+        dt.hour() as u16 * 60 + dt.minute() as u16,
+        dt.date(),
+    )
 }
 
 /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01, for days
@@ -142,15 +147,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn by_jiff(tz: &TimeZone, now: Timestamp) -> LocalNow {
-        let dt = tz.to_datetime(now);
-        (
-            dt.weekday().to_monday_zero_offset() as u8,
-            dt.hour() as u16 * 60 + dt.minute() as u16,
-            dt.date(),
-        )
-    }
 
     const ZONES: &[&str] = &[
         "UTC",

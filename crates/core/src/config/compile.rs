@@ -9,6 +9,7 @@ use super::tables::{self, AccountSpec, RuleSpec};
 use super::*;
 use crate::domains::{DomainLists, registrable_domain};
 use crate::normalize::{company_key, postal, token};
+use crate::zone::Zone;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -453,7 +454,7 @@ impl<'a> Compiler<'a> {
             .unwrap_or_else(|| "UTC".into());
         let mut reps = Vec::new();
         let mut rep_by_id: HashMap<String, RepIdx> = HashMap::default();
-        let mut zones: Vec<crate::zone::Zone> = Vec::new();
+        let mut zones: Vec<Zone> = Vec::new();
         let mut zone_names: Vec<String> = Vec::new();
         for sr in &raw.reps {
             let r = sr.get_ref();
@@ -491,7 +492,7 @@ impl<'a> Compiler<'a> {
                 Some(i) => i,
                 None => {
                     zone_names.push(tz_name.clone());
-                    zones.push(crate::zone::Zone::new(tz.clone()));
+                    zones.push(Zone::new(tz.clone()));
                     zones.len() - 1
                 }
             } as u16;
