@@ -1888,6 +1888,51 @@ fn measure<T>(n: usize, min: usize, budget: Duration, mut f: impl FnMut(usize) -
     ns
 }
 
+/// A fixed dependent chain of `n` multiply-adds, the same instructions every call: its
+/// p50 tells how fast this host runs plain arithmetic (a step is a 64-bit multiply and an
+/// add on the critical path, about four cycles),
+/// and its p99 / p50 how much the host itself (interrupts, the hypervisor, a neighbour)
+/// adds to a short call's tail. Decisions differ from it in what they touch, not in how
+/// they are timed.
+#[inline(never)]
+fn fixed_work(n: u64, x: u64) -> u64 {
+    let mut h = x;
+    for i in 0..n {
+        h = h
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(i ^ (h >> 17));
+    }
+    h
+}
+
+/// A random cycle through `bytes` of memory, one `u32` index per 64-byte line (Sattolo's
+/// shuffle, so the walk visits every line before it repeats).
+fn chase_ring(bytes: usize, rng: &mut Rng) -> Vec<u32> {
+    const STRIDE: usize = 16; // u32s per 64-byte line
+    let lines = bytes / 64;
+    let mut order: Vec<usize> = (0..lines).collect();
+    for i in (1..lines).rev() {
+        let j = rng.below(i);
+        order.swap(i, j);
+    }
+    let mut ring = vec![0u32; lines * STRIDE];
+    for k in 0..lines {
+        ring[order[k] * STRIDE] = (order[(k + 1) % lines] * STRIDE) as u32;
+    }
+    ring
+}
+
+/// `steps` dependent loads along `ring` from `at`: each waits for the one before, so the
+/// time is the host's load latency at that working-set size (L2 or L3 here).
+#[inline(never)]
+fn chase(ring: &[u32], at: u32, steps: usize) -> u32 {
+    let mut i = at;
+    for _ in 0..steps {
+        i = ring[i as usize];
+    }
+    i
+}
+
 /// The median of each lead's timings (sample `i` is lead `i % leads`), summarised over
 /// the leads: the samples another process or the hypervisor interrupted drop out, and
 /// the percentiles are those of the workload itself.
@@ -2171,8 +2216,30 @@ fn main() {
     let mut path_list: Vec<(&str, usize)> = paths.iter().map(|(k, v)| (*k, *v)).collect();
     path_list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
 
-    // Clock overhead.
+    // Clock overhead, and the host's own tail on a fixed computation about as long as a
+    // decision (2,000 steps of `fixed_work`).
     let clock = Summary::of(&measure(100_000, 100_000, Duration::MAX, black_box));
+    let fixed = Summary::of(&measure(100_000, 100_000, Duration::MAX, |i| {
+        fixed_work(black_box(2_000), i as u64)
+    }));
+    // The same for memory: dependent loads in a 256 KiB ring (fits this machine's L2) and
+    // a 16 MiB ring (beyond L2, within or beyond a share of L3). Their p50 moves when a
+    // neighbour on the same physical core or socket competes for the caches, which the
+    // arithmetic above does not see.
+    let mut chase_rng = Rng::new(0x5EED_CA5E);
+    let mut chase_row = |bytes: usize, steps: usize| {
+        let ring = chase_ring(bytes, &mut chase_rng);
+        let mut at = 0u32;
+        for _ in 0..(bytes / 64 / steps + 1) * 2 {
+            at = chase(&ring, at, steps); // warm: the whole ring twice
+        }
+        Summary::of(&measure(50_000, 50_000, Duration::MAX, |_| {
+            at = chase(black_box(&ring), at, steps);
+            at
+        }))
+    };
+    let chase_l2 = chase_row(256 << 10, 500);
+    let chase_mem = chase_row(16 << 20, 100);
 
     // ---- Decisions.
     let budget = Duration::from_secs(20);
@@ -2260,6 +2327,9 @@ fn main() {
     println!("{}", fresh.row("decide, leads just read (x64)"));
     println!("{}", fresh_per_lead.row("  same, per-lead median of runs"));
     println!("{}", dd.row("decide + drop of the result"));
+    println!("{}", fixed.row("host: 2,000 multiply-adds"));
+    println!("{}", chase_l2.row("host: 500 loads in 256 KiB"));
+    println!("{}", chase_mem.row("host: 100 loads in 16 MiB"));
     println!("{}", rr.row("decide + render"));
     println!("{}", e.row("decide + explain"));
     println!("{}", er.row("decide + explain + render"));
@@ -2366,6 +2436,9 @@ fn main() {
         "decisions": {
             "leads": cases.len(), "instants": NOWS.len(),
             "clock_overhead_p50_us": r3(clock.p50),
+            "host_multiply_adds_2000": fixed.json(),
+            "host_loads_500_in_256kib": chase_l2.json(),
+            "host_loads_100_in_16mib": chase_mem.json(),
             "decide": d.json(),
             "decide_per_lead_median": per_lead.json(),
             "decide_leads_just_read": fresh.json(),
