@@ -1888,11 +1888,10 @@ fn measure<T>(n: usize, min: usize, budget: Duration, mut f: impl FnMut(usize) -
     ns
 }
 
-/// A fixed dependent chain of `n` multiply-adds, the same instructions every call: its
+/// A fixed dependent chain of `n` multiply-adds, the same instructions every call. Its
 /// p50 tells how fast this host runs plain arithmetic (a step is a 64-bit multiply and an
-/// add on the critical path, about four cycles),
-/// and its p99 / p50 how much the host itself (interrupts, the hypervisor, a neighbour)
-/// adds to a short call's tail. Decisions differ from it in what they touch, not in how
+/// add on the critical path, about four cycles), and its p99 / p50 how much the host
+/// itself (interrupts, the hypervisor, a neighbour) adds to a short call's tail. Decisions differ from it in what they touch, not in how
 /// they are timed.
 #[inline(never)]
 fn fixed_work(n: u64, x: u64) -> u64 {
@@ -1905,15 +1904,15 @@ fn fixed_work(n: u64, x: u64) -> u64 {
     h
 }
 
-/// A random cycle through `bytes` of memory, one `u32` index per 64-byte line (Sattolo's
-/// shuffle, so the walk visits every line before it repeats).
+/// A random cycle through `bytes` of memory, one `u32` index per 64-byte line: the lines
+/// in shuffled order, each linked to the next and the last to the first, so the walk
+/// visits every line before it repeats.
 fn chase_ring(bytes: usize, rng: &mut Rng) -> Vec<u32> {
     const STRIDE: usize = 16; // u32s per 64-byte line
     let lines = bytes / 64;
     let mut order: Vec<usize> = (0..lines).collect();
     for i in (1..lines).rev() {
-        let j = rng.below(i);
-        order.swap(i, j);
+        order.swap(i, rng.below(i + 1)); // Fisher-Yates
     }
     let mut ring = vec![0u32; lines * STRIDE];
     for k in 0..lines {
@@ -2223,9 +2222,9 @@ fn main() {
         fixed_work(black_box(2_000), i as u64)
     }));
     // The same for memory: dependent loads in a 256 KiB ring (fits this machine's L2) and
-    // a 16 MiB ring (beyond L2, within or beyond a share of L3). Their p50 moves when a
-    // neighbour on the same physical core or socket competes for the caches, which the
-    // arithmetic above does not see.
+    // a 16 MiB ring (beyond L2, within or beyond a share of L3). Their tail (and at times
+    // their p50) grows when a neighbour on the same physical core or socket competes for
+    // the caches, which the arithmetic above does not see.
     let mut chase_rng = Rng::new(0x5EED_CA5E);
     let mut chase_row = |bytes: usize, steps: usize| {
         let ring = chase_ring(bytes, &mut chase_rng);
