@@ -2,14 +2,15 @@
 """How many 64-byte lines of code a decision touches, and how densely it uses them.
 
 Input: a callgrind profile taken with `--dump-instr=yes` (per-instruction counts) of the
-decide bench, e.g. (N decisions collected; see docs/benchmarks.md):
+decide bench's profiling target, e.g. (N decisions collected; see docs/benchmarks.md):
 
-    LR_BENCH_PROFILE_JUST_READ=1 LR_BENCH_SKIP_COMPILE=1 LR_BENCH_PROFILE_VERDICTS=0..1000 \
+    cargo bench -p leadrouter-core --bench decide_profile --no-run
+    LR_BENCH_PROFILE_JUST_READ=1 LR_BENCH_PROFILE_VERDICTS=0..1000 \
       valgrind --tool=callgrind --dump-instr=yes --cache-sim=yes \
       --I1=32768,8,64 --D1=49152,12,64 --LL=1048576,16,64 \
-      --toggle-collect='decide::decide_just_read' --callgrind-out-file=instr.out \
-      target/release/deps/decide-<hash> --bench
-    scripts/callgrind-code-lines.py instr.out target/release/deps/decide-<hash> 30000
+      --toggle-collect='decide_profile::decide_just_read' --callgrind-out-file=instr.out \
+      target/release/deps/decide_profile-<hash> --bench
+    scripts/callgrind-code-lines.py instr.out target/release/deps/decide_profile-<hash> 30000
 
 For every code line of the binary it takes the most-executed instruction's count c and
 counts the line as touched by min(1, c / N) of the decisions (an upper bound: a line run
