@@ -41,9 +41,10 @@ for line in open(sys.argv[1]):
 [ -x "$bin" ] || { echo "bench binary not found" >&2; exit 2; }
 
 echo "counting with callgrind: $bin"
-# An empty environment and the binary's bare name: the environment and the path sit at
-# the top of the process's stack, so their length shifts the alignment of stack buffers,
-# and with it the path memcpy takes (~9 instructions a decision otherwise).
+# An empty environment and the binary's bare name: with the caller's environment the
+# count moved by ~9 instructions a decision from one shell to another, probably because
+# the environment and the path sit at the top of the stack and shift the alignment of
+# the buffers memcpy copies. So run, two shells agree to within 0.1 a decision.
 valgrind=$(command -v valgrind)
 (cd "$(dirname "$bin")" && env -i LR_BENCH_COUNT=1 "$valgrind" --tool=callgrind \
   --callgrind-out-file="$work/cg.out" \
