@@ -409,15 +409,8 @@ fn compile_all(path: &Path) -> Result<(), String> {
 /// - `per-line`: every non-blank line is a separate example (alternatives of one key).
 #[test]
 fn toml_examples_in_the_docs() {
-    let demo_dir = root().join("examples");
-    let demo: toml::Table = toml::from_str(&read(&demo_dir.join("demo.toml"))).expect("demo");
-    let dir = tempfile::tempdir().expect("tempdir");
-    // The CSV and firmographic files the demo names, beside the merged config.
-    for e in std::fs::read_dir(&demo_dir).expect("examples").flatten() {
-        if e.path().is_file() && e.file_name() != "demo.toml" {
-            std::fs::copy(e.path(), dir.path().join(e.file_name())).expect("copy");
-        }
-    }
+    // The CSV and firmographic files the demo names sit beside the merged config.
+    let (demo, dir) = demo_copy();
     let mut problems = Vec::new();
     let mut checked = 0;
     for doc in [
@@ -475,6 +468,123 @@ fn toml_examples_in_the_docs() {
     }
     assert!(checked >= 15, "only {checked} toml examples found");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The demo's files in a temporary folder, to compile variants of the demo config there.
+fn demo_copy() -> (toml::Table, tempfile::TempDir) {
+    let demo_dir = root().join("examples");
+    let demo: toml::Table = toml::from_str(&read(&demo_dir.join("demo.toml"))).expect("demo");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for e in std::fs::read_dir(&demo_dir).expect("examples").flatten() {
+        if e.path().is_file() && e.file_name() != "demo.toml" {
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).expect("copy");
+        }
+    }
+    (demo, dir)
+}
+
+/// Every key the routing config accepts is named in docs/config.md. Each table is probed
+/// with a key that does not exist, and the keys it does accept are read back from the
+/// error. `[notify]` and `[enrichment]` have pages of their own.
+#[test]
+fn every_config_key_is_in_config_md() {
+    let doc = read(&root().join("docs/config.md"));
+    let (demo, dir) = demo_copy();
+    let tables: [&[&str]; 21] = [
+        &[],
+        &["organization"],
+        &["routing"],
+        &["queues"],
+        &["intent"],
+        &["icp"],
+        &["scoring"],
+        &["scoring", "title"],
+        &["scoring", "page"],
+        &["sla", "hot"],
+        &["sla", "override"],
+        &["capacity"],
+        &["leadership"],
+        &["segment"],
+        &["manager"],
+        &["rep"],
+        &["rep", "out_of_office"],
+        &["team"],
+        &["account"],
+        &["rule"],
+        &["form"],
+    ];
+    let documented = |path: &[&str], k: &str| {
+        let dotted = path
+            .iter()
+            .chain([&k])
+            .copied()
+            .collect::<Vec<_>>()
+            .join(".");
+        [
+            format!("`{k}`"),
+            format!("[{k}]"),
+            format!("[{k}."),
+            format!("`{k} "),
+            dotted,
+        ]
+        .iter()
+        .any(|p| doc.contains(p.as_str()))
+    };
+    let mut problems = Vec::new();
+    for (n, path) in tables.iter().enumerate() {
+        let name = if path.is_empty() {
+            "(top level)".to_string()
+        } else {
+            path.join(".")
+        };
+        let mut cfg = demo.clone();
+        let Some(t) = table_at(&mut cfg, path) else {
+            problems.push(format!("{name}: the demo has no such table to probe"));
+            continue;
+        };
+        t.insert("zz_not_a_key".into(), toml::Value::Boolean(true));
+        let file = dir.path().join(format!("probe-{n}.toml"));
+        std::fs::write(&file, toml::to_string(&cfg).expect("serialise")).expect("write");
+        let err = match leadrouter_core::config::load(&file) {
+            Ok(_) => {
+                problems.push(format!("{name}: an unknown key is accepted silently"));
+                continue;
+            }
+            Err(e) => e.to_string(),
+        };
+        // serde: "expected `a`", "expected `a` or `b`", "expected one of `a`, `b`, `c`".
+        let Some((_, list)) = err.split_once("`zz_not_a_key`, expected") else {
+            problems.push(format!("{name}: the error lists no keys: {err}"));
+            continue;
+        };
+        let list = list.lines().next().unwrap_or("");
+        for key in backticked(list) {
+            if !documented(path, &key) {
+                problems.push(format!(
+                    "{name}: `{key}` is accepted but not in docs/config.md"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The table at `path` (the first entry of an array of tables that has the next key).
+fn table_at<'a>(t: &'a mut toml::Table, path: &[&str]) -> Option<&'a mut toml::Table> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(t);
+    };
+    match t.get_mut(*first)? {
+        toml::Value::Table(inner) => table_at(inner, rest),
+        toml::Value::Array(items) => {
+            let next = rest.first();
+            let item = items
+                .iter_mut()
+                .find(|v| next.is_none_or(|k| v.as_table().is_some_and(|t| t.contains_key(*k))))?;
+            table_at(item.as_table_mut()?, rest)
+        }
+        _ => None,
+    }
 }
 
 #[test]
