@@ -4,7 +4,8 @@
 //!   in docs/requirements.md, and every file and function that page names exists;
 //! - every ```toml block in docs/config.md, docs/notifications.md and docs/enrichment.md
 //!   compiles (or, when marked `invalid`, is refused) — see [`toml_examples_in_the_docs`]
-//!   for how blocks are read;
+//!   for how blocks are read; and every key the routing config accepts is named in
+//!   docs/config.md;
 //! - the routes of the server's router, crates/server/src/openapi.json and docs/api.md
 //!   name the same routes, and docs/operations.md every environment variable the binary
 //!   and the server read.
