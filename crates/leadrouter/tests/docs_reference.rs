@@ -553,13 +553,24 @@ fn every_config_key_is_in_config_md() {
             }
             Err(e) => e.to_string(),
         };
-        // serde: "expected `a`", "expected `a` or `b`", "expected one of `a`, `b`, `c`".
-        let Some((_, list)) = err.split_once("`zz_not_a_key`, expected") else {
+        // The fix's "valid keys: a, b, c", or serde's own "expected `a` or `b`" /
+        // "expected one of `a`, `b`, `c`".
+        let first_line = |s: &str| s.lines().next().unwrap_or("").to_string();
+        let keys: Vec<String> = if let Some((_, list)) = err.split_once("valid keys: ") {
+            first_line(list)
+                .split(", ")
+                .map(|k| k.trim().to_string())
+                .collect()
+        } else if let Some((_, list)) = err.split_once("`zz_not_a_key`, expected") {
+            backticked(&first_line(list))
+        } else {
             problems.push(format!("{name}: the error lists no keys: {err}"));
             continue;
         };
-        let list = list.lines().next().unwrap_or("");
-        for key in backticked(list) {
+        if keys.is_empty() {
+            problems.push(format!("{name}: no keys read from: {err}"));
+        }
+        for key in keys {
             if !documented(path, &key) {
                 problems.push(format!(
                     "{name}: `{key}` is accepted but not in docs/config.md"
