@@ -707,7 +707,8 @@ fn every_route_is_in_openapi_json_and_the_reverse() {
     );
 }
 
-/// docs/api.md names each route as "METHOD /path" (a query or punctuation may follow).
+/// docs/api.md names each route as "METHOD /path" (a query or punctuation may follow), and
+/// no other.
 #[test]
 fn every_route_is_in_api_md() {
     let doc = read(&root().join("docs/api.md"));
@@ -722,10 +723,27 @@ fn every_route_is_in_api_md() {
     };
     let routes = router_routes();
     let missing: BTreeSet<_> = routes.iter().filter(|(m, p)| !named(m, p)).collect();
+    // And the reverse: every "METHOD /path" the page names is a route.
+    let mut named_routes = BTreeSet::new();
+    for m in METHODS.map(str::to_uppercase) {
+        let pat = format!("{m} /");
+        for (i, _) in doc.match_indices(&pat) {
+            if doc[..i].chars().next_back().is_some_and(is_word) {
+                continue;
+            }
+            let path: String = doc[i + m.len() + 1..]
+                .chars()
+                .take_while(|&c| is_word(c) || "/{}.-".contains(c))
+                .collect();
+            named_routes.insert((m.clone(), path));
+        }
+    }
+    let phantom: BTreeSet<_> = named_routes.difference(&routes).collect();
     assert!(
-        missing.is_empty(),
-        "routes docs/api.md does not name:\n{}",
-        show(&missing)
+        missing.is_empty() && phantom.is_empty(),
+        "routes docs/api.md does not name:\n{}\nroutes docs/api.md names that the router does not have:\n{}",
+        show(&missing),
+        show(&phantom)
     );
 }
 
