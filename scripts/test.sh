@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test in the workspace.
+# The whole test suite: formatting, lints, rustdoc (warnings denied), every test in the workspace.
 # This is the README's test command and exactly what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,6 @@ if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
 fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Broken intra-doc links and malformed doc comments fail the build like lints do.
+RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked

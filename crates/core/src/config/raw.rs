@@ -77,7 +77,8 @@ pub struct RawOrganization {
     pub name: Option<String>,
     /// Default IANA time zone for reps that do not name one.
     pub timezone: Option<Spanned<String>>,
-    /// Base URL of the console, used for record links in notifications.
+    /// Where users reach the console; an `https://` URL marks its session cookie `Secure`.
+    /// Notification links come from `[notify] base_url`, not from here.
     pub console_url: Option<String>,
 }
 
