@@ -104,7 +104,7 @@ struct Ctx<'a> {
     effects: Vec<Effect>,
     account: Option<String>,
     /// VAL-3 / VAL-4: the known person's owner, who stays their owner when someone else
-    /// takes this lead because the owner is away, outside hours or at a limit (ASG-5).
+    /// takes this lead (the owner is excluded from it: an SLA reassignment).
     keep_owner: Option<RepIdx>,
     /// Local time per zone, computed on first use: the caller's (on its stack), so the
     /// context stays small enough to move cheaply.

@@ -90,8 +90,12 @@ impl<'a> Ctx<'a> {
                         outcome: outcome_text.clone(),
                     });
                     self.keep_owner = Some(rep);
-                    let out = self.resolve(Target::Rep(rep), "owner");
-                    return (path, out, None, start_reason(&[&outcome_text]));
+                    let (out, cover) = self.keep_with_owner(rep);
+                    let headline = match cover {
+                        Some(c) => start_reason(&[&outcome_text, " (", &c, ")"]),
+                        None => start_reason(&[&outcome_text]),
+                    };
+                    return (path, out, None, headline);
                 }
                 (Some(_), None) if prior.owner.is_some() => {
                     self.flags.push(Flag::PriorOwnerInactive);

@@ -93,6 +93,97 @@ impl<'a> Ctx<'a> {
         self.steps.push(Step::Fallback { from, to, because });
     }
 
+    /// VAL-3 / VAL-4: a known person's lead stays with their (active) owner even when the
+    /// owner is unavailable now — out of office, outside working hours, at the daily cap
+    /// or at capacity. The SLA is then covered by the owner's backup, else their team
+    /// lead, whoever is available first ([`RoutingTrace::sla_cover`] names them); neither
+    /// takes the lead, its load or the person. Only an owner excluded from this lead (an
+    /// SLA reassignment) goes through the fallback chain as any rep target does. Returns
+    /// the outcome and, when the owner is unavailable, the words for the reason.
+    pub(super) fn keep_with_owner(&mut self, owner: RepIdx) -> (Outcome, Option<String>) {
+        let cfg = self.cfg;
+        let miss = match self.check_rep(owner, self.respects_hours(owner), None) {
+            Ok(()) => None,
+            Err(Miss::Excluded | Miss::Inactive) => {
+                return (self.resolve(Target::Rep(owner), "owner"), None);
+            }
+            Err(miss) => Some(self.skip(owner, miss)),
+        };
+        let owner_id = cfg.text.rep_id[owner as usize].clone();
+        let Some(skip) = miss else {
+            self.steps.push(Step::Rep {
+                rep: owner_id,
+                role: Text::from_static("owner"),
+                verdict: Verdict::Chosen,
+            });
+            self.assign_effects(owner);
+            return (Outcome::Rep(owner, None), None);
+        };
+        self.steps.push(Step::Rep {
+            rep: owner_id,
+            role: Text::from_static("owner"),
+            verdict: Verdict::Skipped { skip: skip.clone() },
+        });
+        let backup = cfg.rep(owner).backup;
+        let lead = cfg.rep(owner).team.and_then(|t| cfg.team(t).lead);
+        let mut cover = None;
+        for (i, (rep, role)) in [(backup, SLA_COVER_BACKUP), (lead, SLA_COVER_TEAM_LEAD)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(rep) = rep.filter(|&r| r != owner && !(i == 1 && Some(r) == backup)) else {
+                continue;
+            };
+            let verdict = match self.check_rep(rep, self.respects_hours(rep), None) {
+                Ok(()) => Verdict::Chosen,
+                Err(miss) => Verdict::Skipped {
+                    skip: self.skip(rep, miss),
+                },
+            };
+            let chosen = verdict == Verdict::Chosen;
+            self.steps.push(Step::Rep {
+                rep: cfg.text.rep_id[rep as usize].clone(),
+                role: Text::from_static(role),
+                verdict,
+            });
+            if chosen {
+                cover = Some((rep, role));
+                break;
+            }
+        }
+        let name = &cfg.rep(owner).name;
+        let email = self.facts.email.as_deref().unwrap_or_default();
+        let (note, words) = match cover {
+            Some((c, role)) => {
+                let (cover, as_) = (&cfg.rep(c).name, role.trim_start_matches("SLA cover "));
+                (
+                    format!(
+                        "{name} is unavailable now ({skip}); {cover} {as_} covers this lead's SLA. {name} stays the owner of {email}."
+                    ),
+                    format!("{name} unavailable: {skip}; SLA covered by {cover} {as_}"),
+                )
+            }
+            None => (
+                format!(
+                    "{name} is unavailable now ({skip}) and no backup or team lead is available to cover; {name} stays the owner of {email} and keeps the SLA."
+                ),
+                format!("{name} unavailable: {skip}; nobody available to cover the SLA"),
+            ),
+        };
+        self.notes.push(note);
+        self.assign_effects(owner);
+        (Outcome::Rep(owner, None), Some(words))
+    }
+
+    /// Whether `rep`'s working hours apply (their team's setting; yes without a team).
+    fn respects_hours(&self, rep: RepIdx) -> bool {
+        let cfg = self.cfg;
+        cfg.rep(rep)
+            .team
+            .map(|t| cfg.team(t).respect_working_hours)
+            .unwrap_or(true)
+    }
+
     /// Primary → backup → team lead. None when all three are unavailable.
     fn rep_chain(
         &mut self,
@@ -123,12 +214,7 @@ impl<'a> Ctx<'a> {
                 };
                 self.fallback(cfg.text.rep_id[prev as usize].clone(), to, why.text());
             }
-            let respect = cfg
-                .rep(rep)
-                .team
-                .map(|t| cfg.team(t).respect_working_hours)
-                .unwrap_or(true);
-            match self.check_rep(rep, respect, None) {
+            match self.check_rep(rep, self.respects_hours(rep), None) {
                 Ok(()) => {
                     self.steps.push(Step::Rep {
                         rep: cfg.text.rep_id[rep as usize].clone(),

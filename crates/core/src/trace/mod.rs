@@ -318,3 +318,28 @@ pub struct RoutingTrace {
     pub facts: Facts,
     pub steps: Vec<Step>,
 }
+
+/// The roles of the rep who covers the SLA of a known person's lead while the owner is
+/// unavailable (VAL-3 / VAL-4): a [`Step::Rep`] with one of these roles and
+/// [`Verdict::Chosen`] names them.
+pub const SLA_COVER_BACKUP: &str = "SLA cover (backup)";
+pub const SLA_COVER_TEAM_LEAD: &str = "SLA cover (team lead)";
+
+impl RoutingTrace {
+    /// VAL-3 / VAL-4: the rep who covers this lead's SLA because its owner (the known
+    /// person's owner, who keeps the lead) is unavailable now; None when the owner is
+    /// available or nobody could cover. The service hands the lead's first touch and SLA
+    /// alerts to them; ownership, load and the person stay with the owner.
+    pub fn sla_cover(&self) -> Option<&Text> {
+        self.steps.iter().find_map(|s| match s {
+            Step::Rep {
+                rep,
+                role,
+                verdict: Verdict::Chosen,
+            } if role.as_str() == SLA_COVER_BACKUP || role.as_str() == SLA_COVER_TEAM_LEAD => {
+                Some(rep)
+            }
+            _ => None,
+        })
+    }
+}
