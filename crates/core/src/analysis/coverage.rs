@@ -6,6 +6,8 @@ use super::{Finding, MAX_COMBINATIONS, MAX_GAPS_LISTED, Severity};
 use crate::config::{CompiledConfig, Dim, Tier};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A value on one dimension used for coverage: a concrete value, "other" (something the
+/// matrix never names) or unknown (missing on the lead).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Probe {
     Value(String),

@@ -136,8 +136,8 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
         let (whom, fix_whom) = match over.as_slice() {
             [_] => (
                 format!(
-                    "territory rule {} (priority {})",
-                    rules[first].id, rules[first].priority
+                    "territory rule {} ({}, priority {})",
+                    rules[first].id, rules[first].origin, rules[first].priority
                 ),
                 rules[first].id.clone(),
             ),
@@ -156,8 +156,10 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
                 )
             }
         };
+        // A warning: the priority overturns the hierarchy (ASG-1) for these leads, which
+        // is easy to do by accident when priorities are set for other reasons.
         out.push(Finding {
-            severity: Severity::Note,
+            severity: Severity::Warning,
             kind: "segment-outranks-territory",
             location: Some(a.origin.to_string()),
             message: format!(
@@ -167,15 +169,12 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
                 cfg.target_label(a.target)
             ),
             fix: Some(format!(
-                "if territory should win (ASG-1), give {fix_whom} a priority of at least {}",
-                a.priority
+                "if territory should win (ASG-1), give {fix_whom} a priority of at least {} (at equal priority territory comes first); if {} should win, give it the geographic conditions it is meant for, which makes it a territory rule",
+                a.priority, a.id
             )),
         });
     }
 }
-
-/// A value on one dimension used for coverage: a concrete value, "other" (something the
-/// matrix never names) or unknown (missing on the lead).
 
 #[cfg(test)]
 mod tests {
@@ -216,18 +215,34 @@ mod tests {
     }
 
     #[test]
-    fn a_segment_rule_that_outranks_a_territory_rule_is_noted() {
+    fn a_segment_rule_that_outranks_a_territory_rule_is_a_warning() {
         let rules = "\n[[rule]]\nid = \"emea\"\nregion = [\"EMEA\"]\nroute_to = \"team:t1\"\n\n[[rule]]\nid = \"enterprise\"\npriority = 5\nsegment = [\"enterprise\"]\nroute_to = \"team:t2\"\n";
         let f = analyze(&cfg(&format!("{BASE}{rules}")));
         let n = f
             .iter()
             .find(|x| x.kind == "segment-outranks-territory")
             .unwrap_or_else(|| panic!("{f:?}"));
-        assert_eq!(n.severity, Severity::Note);
+        assert_eq!(n.severity, Severity::Warning);
+        // Where the segment rule is, and where the territory rule it beats is.
+        assert_eq!(n.location.as_deref(), Some("t.toml:26"));
         assert_eq!(
             n.message,
-            "segment rule enterprise (priority 5) outranks territory rule emea (priority 0): leads that match both go to team:t2, not by territory"
+            "segment rule enterprise (priority 5) outranks territory rule emea (t.toml:21, priority 0): leads that match both go to team:t2, not by territory"
         );
+        assert_eq!(
+            n.fix.as_deref(),
+            Some(
+                "if territory should win (ASG-1), give emea a priority of at least 5 (at equal priority territory comes first); if enterprise should win, give it the geographic conditions it is meant for, which makes it a territory rule"
+            )
+        );
+        // Following the first fix silences it.
+        let fixed = rules.replacen(
+            "region = [\"EMEA\"]\n",
+            "region = [\"EMEA\"]\npriority = 5\n",
+            1,
+        );
+        let f = analyze(&cfg(&format!("{BASE}{fixed}")));
+        assert!(!kinds(&f).contains(&"segment-outranks-territory"), "{f:?}");
         // One note per segment rule, however many territory rules it outranks.
         let two = format!(
             "{rules}\n[[rule]]\nid = \"apac\"\nregion = [\"APAC\"]\nroute_to = \"team:t1\"\n"
