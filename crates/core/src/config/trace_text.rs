@@ -7,11 +7,10 @@ use super::*;
 
 /// Strings and small tables a decision copies into its trace or looks up, built once by
 /// the compiler (after the version is known) from the fields above, so a decision shares
-/// them instead of allocating and formatting them again. The version and the per-rep,
-/// per-team and per-queue texts are [`Text::interned`] (no reference counting on the hot
-/// path; a small, stable vocabulary, so reloads add little); the per-rule texts, which
-/// change with every edit of the matrix, are shared by reference count. Rebuild it with [`TraceText::build`]
-/// after changing ids, names or rules of a compiled config by hand.
+/// them instead of allocating and formatting them again. Every text is shared by
+/// reference count with this config, so it lives as long as the config and its traces
+/// (no process-wide pool: the core holds no global state). Rebuild it with
+/// [`TraceText::build`] after changing ids, names or rules of a compiled config by hand.
 #[derive(Debug, Clone, Default)]
 pub struct TraceText {
     pub version: Text,
@@ -162,14 +161,14 @@ fn rep_checks(
             Some(i) => i,
             None => {
                 hours.push(h);
-                hours_text.push(Text::interned(text));
+                hours_text.push(Text::copy(text));
                 hours.len() - 1
             }
         };
         let zi = match zone_label.iter().position(|z| *z == *rep.tz_name) {
             Some(i) => i,
             None => {
-                zone_label.push(Text::interned(&rep.tz_name));
+                zone_label.push(Text::copy(&rep.tz_name));
                 zone_label.len() - 1
             }
         };
@@ -190,23 +189,18 @@ fn rep_checks(
 impl TraceText {
     pub fn build(cfg: &CompiledConfig) -> TraceText {
         let texts = |it: &mut dyn Iterator<Item = String>| it.map(Text::shared).collect();
-        let interned = |it: &mut dyn Iterator<Item = &str>| it.map(Text::interned).collect();
-        // Labels built from a small, stable vocabulary (rep, team and queue names): a
-        // decision clones several of them, and an interned text clones without touching a
-        // reference count in the config's memory.
-        let interned_owned =
-            |it: &mut dyn Iterator<Item = String>| it.map(|s| Text::interned(&s)).collect();
+        let copies = |it: &mut dyn Iterator<Item = &str>| it.map(Text::copy).collect();
         let sla_row = |seg: Option<&str>| Tier::ALL.map(|t| cfg.sla_for(t, seg));
         let labelled = |points: &HashMap<String, i32>, kind: &str| {
             points
                 .iter()
-                .map(|(k, p)| (k.clone(), (*p, Text::interned(&format!("{kind} {k}")))))
+                .map(|(k, p)| (k.clone(), (*p, Text::copy(&format!("{kind} {k}")))))
                 .collect()
         };
         let words = |groups: &[(Vec<String>, i32)], label: &dyn Fn(&str) -> String| {
             groups
                 .iter()
-                .map(|(ws, _)| ws.iter().map(|w| Text::interned(&label(w))).collect())
+                .map(|(ws, _)| ws.iter().map(|w| Text::copy(&label(w))).collect())
                 .collect()
         };
         let byte_sets = |groups: &[(Vec<String>, i32)]| -> Vec<Vec<[u64; 4]>> {
@@ -215,8 +209,8 @@ impl TraceText {
                 .map(|(ws, _)| ws.iter().map(|w| crate::normalize::byte_set(w)).collect())
                 .collect()
         };
-        let rep_id: Vec<Text> = interned(&mut cfg.reps.iter().map(|r| r.id.as_str()));
-        let team_id: Vec<Text> = interned(&mut cfg.teams.iter().map(|t| t.id.as_str()));
+        let rep_id: Vec<Text> = copies(&mut cfg.reps.iter().map(|r| r.id.as_str()));
+        let team_id: Vec<Text> = copies(&mut cfg.teams.iter().map(|t| t.id.as_str()));
         let team_members_by_id: Vec<Vec<usize>> = cfg
             .teams
             .iter()
@@ -255,12 +249,12 @@ impl TraceText {
         TraceText {
             walk: std::sync::Arc::new(walk),
             teams: std::sync::Arc::new(teams),
-            version: Text::interned(&cfg.version),
+            version: Text::copy(&cfg.version),
             reps: std::sync::Arc::new(crate::state::RepTable::new(&rep_id)),
             rep_id,
-            rep_name: interned_owned(&mut cfg.reps.iter().map(|r| r.name.clone())),
-            rep_zone: interned(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
-            rep_hours: interned(&mut cfg.reps.iter().map(|r| {
+            rep_name: texts(&mut cfg.reps.iter().map(|r| r.name.clone())),
+            rep_zone: copies(&mut cfg.reps.iter().map(|r| r.tz_name.as_str())),
+            rep_hours: copies(&mut cfg.reps.iter().map(|r| {
                 r.working_hours
                     .as_ref()
                     .map(|h| h.text.as_str())
@@ -270,20 +264,18 @@ impl TraceText {
             hours,
             hours_text,
             zone_label,
-            rep_as_backup: interned_owned(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
-            rep_as_team_lead: interned_owned(
-                &mut cfg.reps.iter().map(|r| format!("team lead {}", r.id)),
-            ),
-            rep_label: interned_owned(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
+            rep_as_backup: texts(&mut cfg.reps.iter().map(|r| format!("backup {}", r.id))),
+            rep_as_team_lead: texts(&mut cfg.reps.iter().map(|r| format!("team lead {}", r.id))),
+            rep_label: texts(&mut cfg.reps.iter().map(|r| format!("rep:{}", r.id))),
             team_id,
-            team_label: interned_owned(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
+            team_label: texts(&mut cfg.teams.iter().map(|t| format!("team:{}", t.id))),
             team_members_by_id,
-            queue_label: interned_owned(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
-            queue_name: interned_owned(&mut cfg.queues.iter().cloned()),
+            queue_label: texts(&mut cfg.queues.iter().map(|q| format!("queue:{q}"))),
+            queue_name: texts(&mut cfg.queues.iter().cloned()),
             rule_id: texts(&mut cfg.rules.iter().map(|r| r.id.clone())),
             rule_origin: texts(&mut cfg.rules.iter().map(|r| r.origin.to_string())),
             rule_conditions: texts(&mut cfg.rules.iter().map(Rule::describe_conditions)),
-            segment: interned(&mut cfg.segments.iter().map(|s| s.name.as_str())),
+            segment: copies(&mut cfg.segments.iter().map(|s| s.name.as_str())),
             sla: cfg
                 .segments
                 .iter()
@@ -303,7 +295,7 @@ impl TraceText {
                 .flat_map(|r| r.cond(Dim::Product).iter().chain(r.cond(Dim::LeadSource)))
                 .chain(cfg.intent.keys())
                 .chain(cfg.scoring.action.keys())
-                .map(|t| Text::interned(t))
+                .map(|t| Text::copy(t))
                 .collect(),
         }
     }
