@@ -195,7 +195,7 @@ impl Compiler<'_> {
             } else {
                 let mut local = Errors::new(self.e.src);
                 let t = target_of(
-                    &refs,
+                    refs,
                     &spec.route_to,
                     &mut local,
                     Some(spec.route_line),
