@@ -57,7 +57,7 @@ impl Geo {
         for (region, countries) in regions {
             for c in countries {
                 if let Some(a2) = geo.country_by_name.get(&fold_key(c)).copied() {
-                    geo.region_by_country.insert(a2, Text::interned(region));
+                    geo.region_by_country.insert(a2, Text::copy(region));
                 }
             }
         }
@@ -71,7 +71,9 @@ impl Geo {
         let mut subdivision_by_name: FxHashMap<&'static str, FxHashMap<String, &'static str>> =
             FxHashMap::default();
         for country in keshvar::CountryIterator::new() {
-            let alpha2: &'static str = leak_code(country.alpha2().to_string());
+            // Leaked once per code: `build` runs once per process (`BASE`), and the tables
+            // borrow the ~250 codes for as long as the process lives.
+            let alpha2: &'static str = Box::leak(country.alpha2().to_string().into_boxed_str());
             let alpha3 = country.alpha3().to_string();
             for name in [
                 alpha2.to_string(),
@@ -164,23 +166,6 @@ impl Geo {
         };
         with_folded(input, |k| subs.get(k).copied())
     }
-}
-
-/// keshvar hands out owned codes; we keep one `'static` copy of each of the ~250 codes so
-/// the lookup tables can borrow them.
-fn leak_code(code: String) -> &'static str {
-    use std::sync::{Mutex, OnceLock};
-    static CODES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
-    let mut map = CODES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(s) = map.get(&code) {
-        return s;
-    }
-    let leaked: &'static str = Box::leak(code.clone().into_boxed_str());
-    map.insert(code, leaked);
-    leaked
 }
 
 #[cfg(test)]

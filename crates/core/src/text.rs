@@ -51,24 +51,6 @@ impl Text {
         Text(Repr::Shared(Arc::from(s)))
     }
 
-    /// The process-wide copy of `s`, made on first use and kept for the life of the
-    /// process: clones and drops cost nothing (no reference count, no access to the text).
-    /// For the small, stable vocabularies a decision copies once per candidate rep (rep
-    /// and team ids, zone names, working-hours texts): memory grows only with values
-    /// never seen before, as configs are reloaded.
-    pub fn interned(s: &str) -> Text {
-        use std::sync::{LazyLock, Mutex};
-        static TEXTS: LazyLock<Mutex<rustc_hash::FxHashSet<&'static str>>> =
-            LazyLock::new(Default::default);
-        let mut texts = TEXTS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = texts.get(s) {
-            return Text::from_static(t);
-        }
-        let t: &'static str = Box::leak(s.into());
-        texts.insert(t);
-        Text::from_static(t)
-    }
-
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(s) => s,
@@ -232,9 +214,6 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(Text::shared("backup".into()), b);
         assert_eq!(Text::copy("backup"), b.clone());
-        let i = Text::interned("backup");
-        assert_eq!(i, a);
-        assert!(std::ptr::eq(i.as_str(), Text::interned("backup").as_str()));
         assert_eq!(a, "backup");
         assert_eq!("backup", a);
         assert_eq!(a, String::from("backup"));

@@ -682,32 +682,223 @@ fn val_3_known_person_goes_to_current_owner() {
     assert!(r.decision.flags.contains(&Flag::PriorOwnerInactive));
 }
 
+/// A pool where Alice's backup is Bob and the team lead is Carol (VAL-3 coverage).
+const COVER_CFG: &str = r#"
+[routing]
+default_team = "pool"
+
+[[rep]]
+id = "a"
+name = "Alice"
+team = "pool"
+backup = "b"
+
+[[rep]]
+id = "b"
+name = "Bob"
+team = "pool"
+
+[[rep]]
+id = "c"
+name = "Carol"
+team = "pool"
+
+[[rep]]
+id = "d"
+name = "Dan"
+team = "pool"
+
+[[team]]
+id = "pool"
+method = "round_robin"
+lead = "c"
+"#;
+
+fn jane() -> Lead {
+    lead(json!({"email": "jane.doe@initrode.com", "employees": "500",
+                "industry": "software", "action": "demo_request"}))
+}
+
+/// The effects of giving `rep` Jane's lead: load, daily count and the person.
+fn owner_effects(r: &Routed, rep: &'static str) -> Vec<Effect> {
+    let date = match r
+        .effects
+        .iter()
+        .find(|e| matches!(e, Effect::CountDaily { .. }))
+    {
+        Some(Effect::CountDaily { date, .. }) => *date,
+        _ => panic!("no daily count in {:?}", r.effects),
+    };
+    vec![
+        Effect::AddEarlyLoad { rep: rep.into() },
+        Effect::CountDaily {
+            rep: rep.into(),
+            date,
+        },
+        Effect::SetOwner {
+            email: "jane.doe@initrode.com".into(),
+            rep: rep.into(),
+        },
+    ]
+}
+
 #[test]
-fn val_3_known_person_keeps_an_owner_who_is_only_away() {
-    // ASG-5 covers the lead while the owner is out; VAL-3 keeps the person with the owner.
-    let c = cfg(POOL_CFG);
+fn val_3_known_person_keeps_an_away_owner_and_the_backup_covers_the_sla() {
+    // The owner is out: the lead stays theirs (with its load and daily count), and the
+    // backup covers the SLA; nobody else takes the lead or the person.
+    let c = cfg(COVER_CFG);
     let mut st = StateSnapshot::default();
     known_person(&mut st, "jane.doe@initrode.com", "a");
     out_of_office(&mut st, "a", None, Some("vacation"));
-    let l = lead(json!({"email": "jane.doe@initrode.com", "employees": "500",
-                        "industry": "software", "action": "demo_request"}));
-    let r = route_apply(&c, &l, &mut st, now());
-    let covering = owner(&r).map(str::to_string);
-    assert!(
-        matches!(covering.as_deref(), Some("b" | "c")),
-        "{}",
-        why(&r)
-    );
+    let r = route_apply(&c, &jane(), &mut st, now());
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
     assert_eq!(r.decision.path, RoutePath::KnownPerson);
-    assert!(r.decision.flags.contains(&Flag::Fallback), "{}", why(&r));
-    assert!(
-        r.effects.contains(&Effect::SetOwner {
-            email: "jane.doe@initrode.com".into(),
-            rep: "a".into()
-        }),
-        "{:?}",
-        r.effects
+    assert_eq!(r.decision.team.as_deref(), Some("pool"));
+    assert_eq!(r.trace.sla_cover().map(|c| c.as_str()), Some("b"));
+    assert!(r.decision.flags.is_empty(), "{:?}", r.decision.flags);
+    assert_eq!(r.effects, owner_effects(&r, "a"));
+    assert_eq!(
+        r.decision.reason,
+        "existing person: stays with the current owner (Alice unavailable: out of office (vacation); SLA covered by Bob (backup)) → Alice"
     );
+    assert_eq!(
+        r.decision.notes,
+        vec![
+            "Alice is unavailable now (out of office (vacation)); Bob (backup) covers this lead's SLA. Alice stays the owner of jane.doe@initrode.com."
+        ]
+    );
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, role, verdict: Verdict::Skipped { skip: Skip::OutOfOffice { .. } } }
+            if rep == "a" && role == "owner")));
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, role, verdict: Verdict::Chosen } if rep == "b" && role == "SLA cover (backup)")));
+    assert!(!has_step(&r, |s| matches!(
+        s,
+        Step::Team { .. } | Step::Fallback { .. }
+    )));
+    assert_eq!(
+        st.people["jane.doe@initrode.com"].owner.as_deref(),
+        Some("a")
+    );
+    // The rotation did not move.
+    assert!(st.rotations.is_empty());
+
+    // Back from vacation: the next submission goes to the owner, with nothing to cover.
+    st.availability.remove("a");
+    let r = route_apply(&c, &jane(), &mut st, now());
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert_eq!(r.trace.sla_cover(), None);
+    assert!(r.decision.notes.is_empty(), "{:?}", r.decision.notes);
+    assert_eq!(
+        r.decision.reason,
+        "existing person: stays with the current owner → Alice"
+    );
+}
+
+#[test]
+fn val_3_known_person_owner_outside_hours_or_at_a_limit_keeps_the_lead() {
+    // Every way of being unavailable for now keeps the owner: outside working hours, the
+    // daily cap, capacity. With the backup out too, the team lead covers.
+    let hours = COVER_CFG.replace(
+        "backup = \"b\"\n",
+        "backup = \"b\"\ntimezone = \"Asia/Tokyo\"\nworking_hours = \"Mon-Fri 09:00-17:00\"\ndaily_cap = 5\ncapacity = 4\n",
+    );
+    let c = cfg(&hours);
+    let tue_tokyo_midnight = ts("2026-11-23T15:00:00Z");
+    let mut st = StateSnapshot::default();
+    known_person(&mut st, "jane.doe@initrode.com", "a");
+    out_of_office(&mut st, "b", None, None);
+    let r = route_at(&c, &jane(), &st, tue_tokyo_midnight);
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert_eq!(r.trace.sla_cover().map(|c| c.as_str()), Some("c"));
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, role, verdict: Verdict::Skipped { skip: Skip::OutsideHours { .. } } }
+            if rep == "a" && role == "owner")));
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, role, verdict: Verdict::Skipped { .. } } if rep == "b" && role == "SLA cover (backup)")));
+    assert!(
+        r.decision
+            .reason
+            .ends_with("; SLA covered by Carol (team lead)) → Alice"),
+        "{}",
+        r.decision.reason
+    );
+
+    // In hours but at the daily cap, then at capacity: still Alice's.
+    let monday_tokyo = ts("2026-11-23T01:00:00Z");
+    let mut capped = st.clone();
+    capped.daily.insert(
+        "a".into(),
+        DailyCount {
+            date: "2026-11-23".parse().unwrap(),
+            count: 5,
+        },
+    );
+    let r = route_at(&c, &jane(), &capped, monday_tokyo);
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, verdict: Verdict::Skipped { skip: Skip::DailyCap { count: 5, cap: 5 } }, .. } if rep == "a")));
+    let mut full = st.clone();
+    full.loads.insert(
+        "a".into(),
+        RepLoad {
+            early: 0,
+            mid: 4,
+            late: 0,
+        },
+    );
+    let r = route_at(&c, &jane(), &full, monday_tokyo);
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert!(has_step(&r, |s| matches!(s,
+        Step::Rep { rep, verdict: Verdict::Skipped { skip: Skip::AtCapacity { .. } }, .. } if rep == "a")));
+    assert_eq!(r.trace.sla_cover().map(|c| c.as_str()), Some("c"));
+}
+
+#[test]
+fn val_3_known_person_owner_unavailable_and_nobody_to_cover() {
+    // Backup and team lead are out too: the owner keeps the lead and the SLA, and the
+    // trace says nobody could cover.
+    let c = cfg(COVER_CFG);
+    let mut st = StateSnapshot::default();
+    known_person(&mut st, "jane.doe@initrode.com", "a");
+    for rep in ["a", "b", "c"] {
+        out_of_office(&mut st, rep, None, None);
+    }
+    let r = route(&c, &jane(), &st);
+    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
+    assert_eq!(r.trace.sla_cover(), None);
+    assert_eq!(r.effects, owner_effects(&r, "a"));
+    assert_eq!(
+        r.decision.notes,
+        vec![
+            "Alice is unavailable now (out of office) and no backup or team lead is available to cover; Alice stays the owner of jane.doe@initrode.com and keeps the SLA."
+        ]
+    );
+    assert_eq!(
+        r.decision.reason,
+        "existing person: stays with the current owner (Alice unavailable: out of office; nobody available to cover the SLA) → Alice"
+    );
+}
+
+#[test]
+fn val_3_sla_reassignment_moves_the_lead_but_not_the_person() {
+    // An owner excluded from this lead (the SLA ladder's reassignment) is not kept: the
+    // fallback chain takes the lead, the person stays with the owner.
+    let c = cfg(COVER_CFG);
+    let mut st = StateSnapshot::default();
+    known_person(&mut st, "jane.doe@initrode.com", "a");
+    let l = jane();
+    let mut input = RoutingInput::new(&l, &st, now());
+    input.exclude = &["a"];
+    let r = engine::decide(&c, input);
+    assert_eq!(owner(&r), Some("b"), "{}", why(&r));
+    assert_eq!(r.decision.path, RoutePath::KnownPerson);
+    assert_eq!(r.trace.sla_cover(), None);
+    assert!(r.decision.flags.contains(&Flag::Fallback), "{}", why(&r));
+    assert!(r.effects.contains(&Effect::SetOwner {
+        email: "jane.doe@initrode.com".into(),
+        rep: "a".into()
+    }));
     assert!(
         r.decision
             .notes
@@ -716,16 +907,32 @@ fn val_3_known_person_keeps_an_owner_who_is_only_away() {
         "{:?}",
         r.decision.notes
     );
-    assert_eq!(
-        st.people["jane.doe@initrode.com"].owner.as_deref(),
-        Some("a")
-    );
+}
 
-    // Back from vacation: the next submission goes to the owner again.
-    st.availability.remove("a");
-    let r = route_apply(&c, &l, &mut st, now());
-    assert_eq!(owner(&r), Some("a"), "{}", why(&r));
-    assert!(r.decision.notes.is_empty(), "{:?}", r.decision.notes);
+#[test]
+fn val_4_recycled_person_keeps_an_away_owner() {
+    // VAL-4 goes back to the original rep the same way: away, they keep the person.
+    let c = cfg(&COVER_CFG.replace("backup = \"b\"\n", "").replace(
+        "name = \"Bob\"\nteam = \"pool\"\n",
+        "name = \"Bob\"\nteam = \"pool\"\nbackup = \"d\"\n",
+    ));
+    let mut st = disqualified("b", days_ago(20));
+    out_of_office(&mut st, "b", None, None);
+    let r = route(&c, &marco(), &st);
+    assert_eq!(owner(&r), Some("b"), "{}", why(&r));
+    assert_eq!(r.decision.path, RoutePath::Recycled);
+    assert_eq!(r.trace.sla_cover().map(|c| c.as_str()), Some("d"));
+    assert!(r.effects.contains(&Effect::SetOwner {
+        email: "marco.ortiz@cobaltfab.com".into(),
+        rep: "b".into()
+    }));
+    assert_eq!(
+        r.decision.notes,
+        vec![
+            "Previous interaction: disqualified 20 day(s) ago (No budget until Q1).".to_string(),
+            "Bob is unavailable now (out of office); Dan (backup) covers this lead's SLA. Bob stays the owner of marco.ortiz@cobaltfab.com.".to_string(),
+        ]
+    );
 }
 
 /// Marks `rep` out of office (ASG-5), until `until` or open-ended.
