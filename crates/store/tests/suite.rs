@@ -7,6 +7,7 @@
 
 mod support;
 
+use leadrouter_core::lifecycle::{LeadStatus, Outcome, SlaStep, Stage};
 use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
@@ -206,8 +207,8 @@ async fn lead_detail_reads_one_snapshot(url: &str) {
                     owner: Some(owner.clone()),
                     queue: None,
                     team: Some("pool".into()),
-                    status: "open".into(),
-                    stage: "early".into(),
+                    status: LeadStatus::Open,
+                    stage: Stage::Early,
                     outcome: None,
                     outcome_at: None,
                     contact_by: None,
@@ -549,8 +550,8 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
                 owner: l.owner.clone(),
                 queue: l.queue.clone(),
                 team: l.team.clone(),
-                status: "open".into(),
-                stage: "early".into(),
+                status: LeadStatus::Open,
+                stage: Stage::Early,
                 outcome: None,
                 outcome_at: None,
                 contact_by: l.contact_by,
@@ -894,7 +895,7 @@ fn timer(id: &str, lead_id: &str, step: &str, due: i64) -> TimerRow {
     TimerRow {
         id: id.into(),
         lead_id: lead_id.into(),
-        step: step.into(),
+        step: step.parse().expect("an SLA step"),
         due_at: due,
         status: "pending".into(),
         owner: Some("r1".into()),
@@ -941,7 +942,7 @@ async fn timers_come_due_fire_and_cancel(url: &str) {
         .await
         .unwrap();
     assert_eq!(by_id.len(), 1);
-    assert_eq!(by_id[0].step, "reassign");
+    assert_eq!(by_id[0].step, SlaStep::Reassign);
     tx.rollback().await.unwrap();
 }
 
@@ -984,8 +985,8 @@ fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>)
         score: 140,
         path: "matrix".into(),
         rule: Some("catch-all".into()),
-        status: "open".into(),
-        stage: "early".into(),
+        status: LeadStatus::Open,
+        stage: Stage::Early,
         outcome: None,
         outcome_at: None,
         route_by: Some(T0 + 5 * MINUTE),
@@ -1326,9 +1327,9 @@ async fn lead_updates_change_the_lead(url: &str) {
         owner: None,
         queue: Some("review".into()),
         team: None,
-        status: "won".into(),
-        stage: "late".into(),
-        outcome: Some("won".into()),
+        status: LeadStatus::Won,
+        stage: Stage::Late,
+        outcome: Some(Outcome::Won),
         outcome_at: Some(T0 + 90 * MINUTE),
         contact_by: None,
         accepted_at: Some(T0 + MINUTE),
