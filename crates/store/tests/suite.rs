@@ -322,7 +322,7 @@ async fn console_rollups_and_window_figures(url: &str) {
     a.contact_by = Some(T0 + 5 * MINUTE);
     a.first_touch_at = Some(T0 + 2 * MINUTE);
     a.accepted_at = Some(T0 + MINUTE);
-    a.stage = "mid".into();
+    a.stage = Stage::Mid;
     let mut b = lead("b", Some("b@x.com"), Some("r2"), None);
     b.received_at = T0 + 10;
     b.routed_at = T0 + 10 + 2000;
@@ -331,7 +331,7 @@ async fn console_rollups_and_window_figures(url: &str) {
     b.team = Some("t1".into());
     b.contact_by = Some(T0 + 5 * MINUTE);
     b.first_touch_at = Some(T0 + 9 * MINUTE);
-    b.status = "won".into();
+    b.status = LeadStatus::Won;
     let mut c = lead("c", Some("c@x.com"), None, Some("catch_all"));
     c.received_at = T0 + DAY_US;
     c.routed_at = T0 + DAY_US + 300;
@@ -359,8 +359,8 @@ async fn console_rollups_and_window_figures(url: &str) {
                 owner: Some(owner.into()),
                 queue: None,
                 team: Some("t1".into()),
-                status: status.into(),
-                stage: stage.into(),
+                status: status.parse().expect("a status"),
+                stage: stage.parse().expect("a stage"),
                 outcome: None,
                 outcome_at: None,
                 contact_by: Some(T0 + 5 * MINUTE),
@@ -577,12 +577,12 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
                         .push(decision(&l.id, kind, Some(r), l.routed_at + MINUTE));
                 }
                 3 => {
-                    u.status = "won".into();
-                    u.stage = "late".into();
+                    u.status = LeadStatus::Won;
+                    u.stage = Stage::Late;
                     u.first_touch_at = Some(l.routed_at + 2 * MINUTE);
                 }
-                4 => u.stage = "mid".into(),
-                _ => u.status = "lost".into(),
+                4 => u.stage = Stage::Mid,
+                _ => u.status = LeadStatus::Lost,
             }
             b.lead_updates.push(u);
         }
@@ -1345,9 +1345,9 @@ async fn lead_updates_change_the_lead(url: &str) {
     want.owner = None;
     want.queue = Some("review".into());
     want.team = None;
-    want.status = "won".into();
-    want.stage = "late".into();
-    want.outcome = Some("won".into());
+    want.status = LeadStatus::Won;
+    want.stage = Stage::Late;
+    want.outcome = Some(Outcome::Won);
     want.outcome_at = Some(T0 + 90 * MINUTE);
     want.contact_by = None;
     want.accepted_at = Some(T0 + MINUTE);

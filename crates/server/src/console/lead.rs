@@ -577,7 +577,6 @@ pub async fn page(
         (
             "Outcome".into(),
             lead.outcome
-                .clone()
                 .map(|o| format!("{o} ({})", ts(lead.outcome_at)))
                 .unwrap_or_else(|| "–".into()),
         ),
