@@ -274,6 +274,8 @@ pub(super) struct Decider {
 
 impl Decider {
     pub(super) fn new(state: &mut StateSnapshot, reads: Reads) -> Decider {
+        // The cached snapshot's people are only ever the batch's own reads (the store
+        // holds them all); this is not a routing change, so it is no effect.
         state.people.clear();
         let mut d = Decider {
             replays: HashMap::new(),
