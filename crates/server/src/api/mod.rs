@@ -1,7 +1,7 @@
 //! The HTTP API. Handlers parse and validate, hand work to the sequencer, and turn its
 //! answer into a response; they never write to the database themselves. The bodies the
 //! sequencer answers with are in [`responses`]; the pages behind signed accept/contacted
-//! links in [`links`].
+//! links in `links`.
 
 mod links;
 pub mod responses;

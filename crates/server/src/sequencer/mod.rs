@@ -10,9 +10,9 @@
 //! batch gets an error and the cached state is dropped, so nothing half-done is served.
 //!
 //! This file is the group-commit loop. The batch's bookkeeping (its reads, the rows it
-//! will write, the decider that runs its jobs in order) is in [`batch`]; applying the
-//! lead-lifecycle rules of `leadrouter_core::lifecycle` to stored leads is in [`apply`],
-//! rendering their notifications in [`notices`]; the response bodies are the API's
+//! will write, the decider that runs its jobs in order) is in `batch`; applying the
+//! lead-lifecycle rules of `leadrouter_core::lifecycle` to stored leads is in `apply`,
+//! rendering their notifications in `notices`; the response bodies are the API's
 //! (`crate::api::responses`).
 
 mod apply;
