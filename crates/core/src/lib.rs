@@ -10,6 +10,7 @@ pub mod domains;
 pub mod engine;
 pub mod geo;
 pub mod lead;
+pub mod lifecycle;
 pub mod matrix;
 pub mod normalize;
 pub mod state;

@@ -9,6 +9,8 @@
 //! The copy is derived data only. Any mutable access to the map drops it, and
 //! [`StateSnapshot::apply`] updates it in place, so it can never disagree with the map.
 
+mod effect;
+
 use crate::text::Text;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -103,81 +105,7 @@ pub struct StateSnapshot {
     pub people: PeopleMap,
 }
 
-/// A change to commit with the assignment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "effect", rename_all = "snake_case")]
-pub enum Effect {
-    /// Move a team's rotation: `rep` took a turn, now at `pass`; the clock is `virtual_time`.
-    AdvanceRotation {
-        team: Text,
-        rep: Text,
-        pass: u64,
-        virtual_time: u64,
-    },
-    /// One more open lead in the early stage.
-    AddEarlyLoad { rep: Text },
-    /// One more lead on the rep's local date.
-    CountDaily { rep: Text, date: Date },
-    /// The person (by normalised email) is now owned by `rep` and open.
-    SetOwner { email: Text, rep: Text },
-}
-
-impl StateSnapshot {
-    pub fn apply(&mut self, effects: &[Effect]) {
-        for e in effects {
-            match e {
-                Effect::AdvanceRotation {
-                    team,
-                    rep,
-                    pass,
-                    virtual_time,
-                } => {
-                    self.rotations.update(team, |r| {
-                        let r = r.or_default();
-                        r.passes.insert(rep.to_string(), *pass);
-                        r.virtual_time = r.virtual_time.max(*virtual_time);
-                    });
-                }
-                Effect::AddEarlyLoad { rep } => {
-                    self.loads
-                        .update(rep, |l| l.or_insert_with(Default::default).early += 1);
-                }
-                Effect::CountDaily { rep, date } => self.daily.update(rep, |d| {
-                    let d = d.or_insert(DailyCount {
-                        date: *date,
-                        count: 0,
-                    });
-                    if d.date != *date {
-                        *d = DailyCount {
-                            date: *date,
-                            count: 0,
-                        };
-                    }
-                    d.count += 1;
-                }),
-                Effect::SetOwner { email, rep } => {
-                    self.people.insert(
-                        email.to_string(),
-                        PriorPerson {
-                            owner: Some(rep.to_string()),
-                            status: PriorStatus::Open,
-                            disqualified_at: None,
-                            note: None,
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    /// Leads counted for `rep` on local date `date`.
-    pub fn daily_count(&self, rep: &str, date: Date) -> u32 {
-        match self.daily.get(rep) {
-            Some(d) if d.date == date => d.count,
-            _ => 0,
-        }
-    }
-}
+pub use effect::Effect;
 
 /// Known people by normalised email: a `BTreeMap<String, PriorPerson>` to read and write
 /// (it derefs to one, and serialises, compares and prints as one). When it holds more

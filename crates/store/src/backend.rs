@@ -318,7 +318,7 @@ macro_rules! backend {
             Ok(TimerRow {
                 id: r.try_get("id")?,
                 lead_id: r.try_get("lead_id")?,
-                step: r.try_get("step")?,
+                step: crate::stored_text("step", r.try_get("step")?)?,
                 due_at: r.try_get("due_at")?,
                 status: r.try_get("status")?,
                 owner: r.try_get("owner")?,
@@ -346,9 +346,9 @@ macro_rules! backend {
                 score: r.try_get("score")?,
                 path: r.try_get("path")?,
                 rule: r.try_get("rule")?,
-                status: r.try_get("status")?,
-                stage: r.try_get("stage")?,
-                outcome: r.try_get("outcome")?,
+                status: crate::stored_text("status", r.try_get("status")?)?,
+                stage: crate::stored_text("stage", r.try_get("stage")?)?,
+                outcome: r.try_get::<Option<String>, _>("outcome")?.map(|o| crate::stored_text("outcome", o)).transpose()?,
                 outcome_at: r.try_get("outcome_at")?,
                 route_by: r.try_get("route_by")?,
                 contact_by: r.try_get("contact_by")?,
@@ -543,9 +543,9 @@ macro_rules! backend_tx {
                             .push_bind(l.score)
                             .push_bind(l.path.clone())
                             .push_bind(l.rule.clone())
-                            .push_bind(l.status.clone())
-                            .push_bind(l.stage.clone())
-                            .push_bind(l.outcome.clone())
+                            .push_bind(l.status.as_str())
+                            .push_bind(l.stage.as_str())
+                            .push_bind(l.outcome.map(|o| o.as_str()))
                             .push_bind(l.outcome_at)
                             .push_bind(l.route_by)
                             .push_bind(l.contact_by)
@@ -560,9 +560,9 @@ macro_rules! backend_tx {
                         .bind(u.owner.clone())
                         .bind(u.queue.clone())
                         .bind(u.team.clone())
-                        .bind(u.status.clone())
-                        .bind(u.stage.clone())
-                        .bind(u.outcome.clone())
+                        .bind(u.status.as_str())
+                        .bind(u.stage.as_str())
+                        .bind(u.outcome.map(|o| o.as_str()))
                         .bind(u.outcome_at)
                         .bind(u.contact_by)
                         .bind(u.accepted_at)
@@ -683,7 +683,7 @@ macro_rules! backend_tx {
                     q.push_values(chunk, |mut v, t| {
                         v.push_bind(t.id.clone())
                             .push_bind(t.lead_id.clone())
-                            .push_bind(t.step.clone())
+                            .push_bind(t.step.as_str())
                             .push_bind(t.due_at)
                             .push_bind(t.status.clone())
                             .push_bind(t.owner.clone())

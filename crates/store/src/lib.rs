@@ -13,6 +13,7 @@ pub mod reporting;
 mod sqlite_writer;
 
 use async_trait::async_trait;
+use leadrouter_core::lifecycle::{LeadStatus, Outcome, SlaStep, Stage};
 use leadrouter_core::state::{PriorPerson, StateSnapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -48,6 +49,15 @@ pub fn from_micros(us: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// A lifecycle enum from the text stored for it; other text is corrupt data.
+pub(crate) fn stored_text<T>(column: &str, text: String) -> Result<T>
+where
+    T: std::str::FromStr<Err = leadrouter_core::lifecycle::UnknownText>,
+{
+    text.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
 /// A lead as stored, with its current owner/queue and lifecycle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadRecord {
@@ -67,9 +77,9 @@ pub struct LeadRecord {
     pub score: i64,
     pub path: String,
     pub rule: Option<String>,
-    pub status: String,
-    pub stage: String,
-    pub outcome: Option<String>,
+    pub status: LeadStatus,
+    pub stage: Stage,
+    pub outcome: Option<Outcome>,
     pub outcome_at: Option<i64>,
     pub route_by: Option<i64>,
     pub contact_by: Option<i64>,
@@ -116,7 +126,7 @@ pub enum OutboxResult {
 pub struct TimerRow {
     pub id: String,
     pub lead_id: String,
-    pub step: String,
+    pub step: SlaStep,
     pub due_at: i64,
     pub status: String,
     pub owner: Option<String>,
@@ -296,9 +306,9 @@ pub struct LeadUpdate {
     pub owner: Option<String>,
     pub queue: Option<String>,
     pub team: Option<String>,
-    pub status: String,
-    pub stage: String,
-    pub outcome: Option<String>,
+    pub status: LeadStatus,
+    pub stage: Stage,
+    pub outcome: Option<Outcome>,
     pub outcome_at: Option<i64>,
     pub contact_by: Option<i64>,
     pub accepted_at: Option<i64>,

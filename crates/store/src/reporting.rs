@@ -332,8 +332,8 @@ pub(crate) fn new_lead_facts(b: &BatchWrite, changed: &[String]) -> Vec<LeadFact
             contact_by: l.contact_by,
             first_touch_at: None,
             accepted_at: None,
-            status: l.status.clone(),
-            stage: l.stage.clone(),
+            status: l.status.to_string(),
+            stage: l.stage.to_string(),
             fallback: i64::from(l.fallback),
             reassignments: 0,
         })

@@ -445,9 +445,12 @@ fn lead(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LeadRecord>> {
         score: r.get("score")?,
         path: r.get("path")?,
         rule: r.get("rule")?,
-        status: r.get("status")?,
-        stage: r.get("stage")?,
-        outcome: r.get("outcome")?,
+        status: text(r, "status")?,
+        stage: text(r, "stage")?,
+        outcome: r
+            .get::<_, Option<String>>("outcome")?
+            .map(|o| parse_text("outcome", o))
+            .transpose()?,
         outcome_at: r.get("outcome_at")?,
         route_by: r.get("route_by")?,
         contact_by: r.get("contact_by")?,
@@ -459,11 +462,33 @@ fn lead(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LeadRecord>> {
     }))
 }
 
+/// A lifecycle enum from its stored text; other text fails like a value of the wrong type.
+fn text<T>(r: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = leadrouter_core::lifecycle::UnknownText>,
+{
+    parse_text(column, r.get(column)?)
+}
+
+fn parse_text<T>(column: &str, v: String) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = leadrouter_core::lifecycle::UnknownText>,
+{
+    v.parse()
+        .map_err(|e: leadrouter_core::lifecycle::UnknownText| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                format!("{column}: {e}").into(),
+            )
+        })
+}
+
 fn timer(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
     Ok(TimerRow {
         id: r.get("id")?,
         lead_id: r.get("lead_id")?,
-        step: r.get("step")?,
+        step: text(r, "step")?,
         due_at: r.get("due_at")?,
         status: r.get("status")?,
         owner: r.get("owner")?,
@@ -575,9 +600,9 @@ fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> Result<()> 
                 l.score,
                 l.path,
                 l.rule,
-                l.status,
-                l.stage,
-                l.outcome,
+                l.status.as_str(),
+                l.stage.as_str(),
+                l.outcome.map(|o| o.as_str()),
                 l.outcome_at,
                 l.route_by,
                 l.contact_by,
@@ -596,9 +621,9 @@ fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> Result<()> 
                 u.owner,
                 u.queue,
                 u.team,
-                u.status,
-                u.stage,
-                u.outcome,
+                u.status.as_str(),
+                u.stage.as_str(),
+                u.outcome.map(|o| o.as_str()),
                 u.outcome_at,
                 u.contact_by,
                 u.accepted_at,
@@ -713,7 +738,7 @@ fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> Result<()> 
             st.execute(params![
                 t.id,
                 t.lead_id,
-                t.step,
+                t.step.as_str(),
                 t.due_at,
                 t.status,
                 t.owner,

@@ -7,6 +7,7 @@
 
 mod support;
 
+use leadrouter_core::lifecycle::{LeadStatus, Outcome, SlaStep, Stage};
 use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
@@ -206,8 +207,8 @@ async fn lead_detail_reads_one_snapshot(url: &str) {
                     owner: Some(owner.clone()),
                     queue: None,
                     team: Some("pool".into()),
-                    status: "open".into(),
-                    stage: "early".into(),
+                    status: LeadStatus::Open,
+                    stage: Stage::Early,
                     outcome: None,
                     outcome_at: None,
                     contact_by: None,
@@ -321,7 +322,7 @@ async fn console_rollups_and_window_figures(url: &str) {
     a.contact_by = Some(T0 + 5 * MINUTE);
     a.first_touch_at = Some(T0 + 2 * MINUTE);
     a.accepted_at = Some(T0 + MINUTE);
-    a.stage = "mid".into();
+    a.stage = Stage::Mid;
     let mut b = lead("b", Some("b@x.com"), Some("r2"), None);
     b.received_at = T0 + 10;
     b.routed_at = T0 + 10 + 2000;
@@ -330,7 +331,7 @@ async fn console_rollups_and_window_figures(url: &str) {
     b.team = Some("t1".into());
     b.contact_by = Some(T0 + 5 * MINUTE);
     b.first_touch_at = Some(T0 + 9 * MINUTE);
-    b.status = "won".into();
+    b.status = LeadStatus::Won;
     let mut c = lead("c", Some("c@x.com"), None, Some("catch_all"));
     c.received_at = T0 + DAY_US;
     c.routed_at = T0 + DAY_US + 300;
@@ -358,8 +359,8 @@ async fn console_rollups_and_window_figures(url: &str) {
                 owner: Some(owner.into()),
                 queue: None,
                 team: Some("t1".into()),
-                status: status.into(),
-                stage: stage.into(),
+                status: status.parse().expect("a status"),
+                stage: stage.parse().expect("a stage"),
                 outcome: None,
                 outcome_at: None,
                 contact_by: Some(T0 + 5 * MINUTE),
@@ -549,8 +550,8 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
                 owner: l.owner.clone(),
                 queue: l.queue.clone(),
                 team: l.team.clone(),
-                status: "open".into(),
-                stage: "early".into(),
+                status: LeadStatus::Open,
+                stage: Stage::Early,
                 outcome: None,
                 outcome_at: None,
                 contact_by: l.contact_by,
@@ -576,12 +577,12 @@ async fn console_window_rollup_equals_direct_computation(url: &str) {
                         .push(decision(&l.id, kind, Some(r), l.routed_at + MINUTE));
                 }
                 3 => {
-                    u.status = "won".into();
-                    u.stage = "late".into();
+                    u.status = LeadStatus::Won;
+                    u.stage = Stage::Late;
                     u.first_touch_at = Some(l.routed_at + 2 * MINUTE);
                 }
-                4 => u.stage = "mid".into(),
-                _ => u.status = "lost".into(),
+                4 => u.stage = Stage::Mid,
+                _ => u.status = LeadStatus::Lost,
             }
             b.lead_updates.push(u);
         }
@@ -894,7 +895,7 @@ fn timer(id: &str, lead_id: &str, step: &str, due: i64) -> TimerRow {
     TimerRow {
         id: id.into(),
         lead_id: lead_id.into(),
-        step: step.into(),
+        step: step.parse().expect("an SLA step"),
         due_at: due,
         status: "pending".into(),
         owner: Some("r1".into()),
@@ -941,7 +942,7 @@ async fn timers_come_due_fire_and_cancel(url: &str) {
         .await
         .unwrap();
     assert_eq!(by_id.len(), 1);
-    assert_eq!(by_id[0].step, "reassign");
+    assert_eq!(by_id[0].step, SlaStep::Reassign);
     tx.rollback().await.unwrap();
 }
 
@@ -984,8 +985,8 @@ fn lead(id: &str, email: Option<&str>, owner: Option<&str>, queue: Option<&str>)
         score: 140,
         path: "matrix".into(),
         rule: Some("catch-all".into()),
-        status: "open".into(),
-        stage: "early".into(),
+        status: LeadStatus::Open,
+        stage: Stage::Early,
         outcome: None,
         outcome_at: None,
         route_by: Some(T0 + 5 * MINUTE),
@@ -1326,9 +1327,9 @@ async fn lead_updates_change_the_lead(url: &str) {
         owner: None,
         queue: Some("review".into()),
         team: None,
-        status: "won".into(),
-        stage: "late".into(),
-        outcome: Some("won".into()),
+        status: LeadStatus::Won,
+        stage: Stage::Late,
+        outcome: Some(Outcome::Won),
         outcome_at: Some(T0 + 90 * MINUTE),
         contact_by: None,
         accepted_at: Some(T0 + MINUTE),
@@ -1344,9 +1345,9 @@ async fn lead_updates_change_the_lead(url: &str) {
     want.owner = None;
     want.queue = Some("review".into());
     want.team = None;
-    want.status = "won".into();
-    want.stage = "late".into();
-    want.outcome = Some("won".into());
+    want.status = LeadStatus::Won;
+    want.stage = Stage::Late;
+    want.outcome = Some(Outcome::Won);
     want.outcome_at = Some(T0 + 90 * MINUTE);
     want.contact_by = None;
     want.accepted_at = Some(T0 + MINUTE);

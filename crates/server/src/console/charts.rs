@@ -13,11 +13,11 @@ const BOTTOM: f64 = 40.0;
 pub const TIER_COLORS: [&str; 3] = ["#d9480f", "#f59f00", "#1c7ed6"];
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    // askama's escaper, the one the console templates use: `& < > " '` become entities,
+    // which is safe in text and in quoted attributes.
+    askama::filters::escape(s, askama::filters::Html)
+        .map(|safe| safe.to_string())
+        .unwrap_or_default()
 }
 
 /// A round axis maximum at or above `v` (1, 2, 5 × 10ⁿ).
@@ -283,8 +283,8 @@ mod tests {
             "",
         );
         assert!(!s.contains("<script>"));
-        assert!(s.contains("&lt;script&gt;"));
-        assert!(s.contains("x&quot;"));
+        assert!(s.contains("&#60;script&#62;"), "{s}");
+        assert!(s.contains("x&#34;"), "{s}");
     }
 
     #[test]

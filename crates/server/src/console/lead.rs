@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use leadrouter_core::config::CompiledConfig;
+use leadrouter_core::lifecycle::LeadStatus;
 use leadrouter_core::trace::{Decision, RoutingTrace, Step, Verdict};
 
 /// One entry of a decision timeline.
@@ -491,7 +492,7 @@ pub async fn page(
     let timers = timers
         .into_iter()
         .map(|t| TimerView {
-            step: t.step,
+            step: t.step.to_string(),
             due: super::ts(t.due_at),
             status: t.status,
             owner: t
@@ -515,7 +516,7 @@ pub async fn page(
             ),
             "bad",
         ),
-        (Some(by), None) if lead.status != "open" => (
+        (Some(by), None) if lead.status != LeadStatus::Open => (
             format!(
                 "closed without a recorded first touch (deadline {})",
                 super::ts(by)
@@ -576,7 +577,6 @@ pub async fn page(
         (
             "Outcome".into(),
             lead.outcome
-                .clone()
                 .map(|o| format!("{o} ({})", ts(lead.outcome_at)))
                 .unwrap_or_else(|| "–".into()),
         ),
@@ -602,7 +602,7 @@ pub async fn page(
     Ok(html(
         Page {
             nav: Nav::new(&s, &st, if s.is_staff() { "queues" } else { "my" }),
-            can_assign: s.is_staff() && lead.status == "open",
+            can_assign: s.is_staff() && lead.status == LeadStatus::Open,
             id,
             name,
             company,

@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
+use leadrouter_core::lifecycle::LeadStatus;
 
 pub struct RepRow {
     pub id: String,
@@ -268,7 +269,7 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
             let (sla, sla_class) = match (l.contact_by, l.first_touch_at) {
                 (Some(by), Some(t)) if t <= by => ("contacted in time".to_string(), "good"),
                 (Some(_), Some(_)) => ("contacted late".to_string(), "bad"),
-                (Some(by), None) if l.status != "open" => {
+                (Some(by), None) if l.status != LeadStatus::Open.as_str() => {
                     (format!("closed (due {})", super::ts(by)), "muted")
                 }
                 (Some(by), None) if by >= now => {

@@ -1,9 +1,14 @@
 //! The HTTP API. Handlers parse and validate, hand work to the sequencer, and turn its
-//! answer into a response; they never write to the database themselves.
+//! answer into a response; they never write to the database themselves. The bodies the
+//! sequencer answers with are in [`responses`]; the pages behind signed accept/contacted
+//! links in `links`.
+
+mod links;
+pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};
 use crate::intake::{self, CsvRow, FieldError};
-use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, Touch, lead_json};
+use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, Touch};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,6 +17,8 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use jiff::Timestamp;
 use leadrouter_core::lead::Lead;
+use links::{link_act, link_page};
+use responses::lead_json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -639,95 +646,6 @@ async fn contacted(
     Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers), None).await?).into_response())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    // Everything interpolated here is produced by us (no lead input), and escaped anyway.
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        format!(
-            "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\"><h1>{t}</h1>{body}</body></html>",
-            t = esc(title)
-        ),
-    )
-        .into_response()
-}
-
-/// A signed accept/contacted link opened in a browser: a confirmation page. Acting only
-/// on POST keeps mail scanners that prefetch links from accepting leads.
-async fn link_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
-    let nrt = st.shared.notify.load_full();
-    match nrt.links.verify(&token, st.shared.clock.now()) {
-        Ok(claim) => {
-            let what = match claim.action {
-                leadrouter_notify::LinkAction::Accept => "Accept this lead",
-                leadrouter_notify::LinkAction::Contacted => "Record first contact",
-            };
-            page(
-                StatusCode::OK,
-                what,
-                &format!(
-                    "<form method=post><button type=submit style=\"font-size:1.2rem;padding:.6rem 1.2rem\">{what}</button></form>"
-                ),
-            )
-        }
-        Err(e) => page(
-            StatusCode::BAD_REQUEST,
-            "This link cannot be used",
-            &format!("<p>{e}</p>"),
-        ),
-    }
-}
-
-async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Response {
-    let nrt = st.shared.notify.load_full();
-    let claim = match nrt.links.verify(&token, st.shared.clock.now()) {
-        Ok(v) => v,
-        Err(e) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "This link cannot be used",
-                &format!("<p>{e}</p>"),
-            );
-        }
-    };
-    let t = match claim.action {
-        leadrouter_notify::LinkAction::Accept => Touch::Accept,
-        leadrouter_notify::LinkAction::Contacted => Touch::Contacted,
-    };
-    let actor = format!("rep-link:{}", claim.owner);
-    match touch(&st, claim.lead_id, t, actor, Some(claim.owner)).await {
-        Ok(v) => page(
-            StatusCode::OK,
-            "Thanks — recorded",
-            &format!(
-                "<p>Lead owner: {}. The SLA clock has stopped.</p>",
-                v["owner"].as_str().unwrap_or("-").replace('<', "&lt;")
-            ),
-        ),
-        Err(ApiError::NotFound(_)) => page(StatusCode::NOT_FOUND, "Lead not found", ""),
-        Err(ApiError::Invalid(errors)) => page(
-            StatusCode::CONFLICT,
-            "This link is no longer yours",
-            &format!(
-                "<p>{}</p>",
-                esc(errors.first().map_or("", |e| e.message.as_str()))
-            ),
-        ),
-        Err(_) => page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "<p>We could not record this right now.</p>",
-        ),
-    }
-}
-
 /// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
 async fn enrichment_stats(
     State(st): State<AppState>,
@@ -835,7 +753,7 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Result<Respo
 async fn openapi() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        include_str!("../openapi.json"),
     )
         .into_response()
 }

@@ -1,0 +1,93 @@
+//! The pages behind the signed accept/contacted links in a rep's notification: `GET`
+//! shows a confirmation (mail scanners that prefetch links must not accept leads), `POST`
+//! records the touch through the sequencer. Plain HTML without templates; every value
+//! is escaped with the console's escaper.
+
+use super::{ApiError, AppState, touch};
+use crate::console::charts::esc;
+use crate::sequencer::Touch;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    // Everything interpolated here is produced by us (no lead input), and escaped anyway.
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        format!(
+            "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\"><h1>{t}</h1>{body}</body></html>",
+            t = esc(title)
+        ),
+    )
+        .into_response()
+}
+
+/// A signed accept/contacted link opened in a browser: a confirmation page. Acting only
+/// on POST keeps mail scanners that prefetch links from accepting leads.
+pub(super) async fn link_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
+    let nrt = st.shared.notify.load_full();
+    match nrt.links.verify(&token, st.shared.clock.now()) {
+        Ok(claim) => {
+            let what = match claim.action {
+                leadrouter_notify::LinkAction::Accept => "Accept this lead",
+                leadrouter_notify::LinkAction::Contacted => "Record first contact",
+            };
+            page(
+                StatusCode::OK,
+                what,
+                &format!(
+                    "<form method=post><button type=submit style=\"font-size:1.2rem;padding:.6rem 1.2rem\">{what}</button></form>"
+                ),
+            )
+        }
+        Err(e) => page(
+            StatusCode::BAD_REQUEST,
+            "This link cannot be used",
+            &format!("<p>{}</p>", esc(&e.to_string())),
+        ),
+    }
+}
+
+pub(super) async fn link_act(State(st): State<AppState>, Path(token): Path<String>) -> Response {
+    let nrt = st.shared.notify.load_full();
+    let claim = match nrt.links.verify(&token, st.shared.clock.now()) {
+        Ok(v) => v,
+        Err(e) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "This link cannot be used",
+                &format!("<p>{}</p>", esc(&e.to_string())),
+            );
+        }
+    };
+    let t = match claim.action {
+        leadrouter_notify::LinkAction::Accept => Touch::Accept,
+        leadrouter_notify::LinkAction::Contacted => Touch::Contacted,
+    };
+    let actor = format!("rep-link:{}", claim.owner);
+    match touch(&st, claim.lead_id, t, actor, Some(claim.owner)).await {
+        Ok(v) => page(
+            StatusCode::OK,
+            "Thanks — recorded",
+            &format!(
+                "<p>Lead owner: {}. The SLA clock has stopped.</p>",
+                esc(v["owner"].as_str().unwrap_or("-"))
+            ),
+        ),
+        Err(ApiError::NotFound(_)) => page(StatusCode::NOT_FOUND, "Lead not found", ""),
+        Err(ApiError::Invalid(errors)) => page(
+            StatusCode::CONFLICT,
+            "This link is no longer yours",
+            &format!(
+                "<p>{}</p>",
+                esc(errors.first().map_or("", |e| e.message.as_str()))
+            ),
+        ),
+        Err(_) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "<p>We could not record this right now.</p>",
+        ),
+    }
+}
