@@ -84,7 +84,8 @@ fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
                 named: a.named,
             })
             .collect();
-        let sync = shared.store.sync_accounts(&rows, &cfg.version);
+        let now = shared.clock.now().as_microsecond();
+        let sync = shared.store.sync_accounts(&rows, &cfg.version, now);
         match tokio::time::timeout(std::time::Duration::from_secs(120), sync).await {
             Ok(Ok(())) => tracing::info!(accounts = rows.len(), "accounts mirrored"),
             Ok(Err(e)) => tracing::error!(error = %e, "mirroring accounts failed"),

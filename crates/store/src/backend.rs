@@ -15,6 +15,13 @@ fn read_then_end<T>(read: Result<T>, end: std::result::Result<(), sqlx::Error>) 
     Ok(read)
 }
 
+/// How long the account mirror of a config version outlives its supersession (the first
+/// mirror of another version after it). Instances mirror on start and on reload, so
+/// during a rolling reload — minutes — every version still serving keeps its rows; a
+/// version no instance has mirrored for this long after a newer one is pruned by the
+/// next mirror. An instance that starts or reloads on an old version revives it.
+pub const ACCOUNT_VERSION_GRACE_US: i64 = 7 * 86_400_000_000;
+
 fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
     serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
 }
@@ -32,7 +39,7 @@ macro_rules! claim_sql {
 }
 
 macro_rules! backend {
-    ($store:ident, $db:ty, $claim_lock:literal) => {
+    ($store:ident, $db:ty, $claim_lock:literal, $accounts_begin:literal, $accounts_lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -106,30 +113,16 @@ macro_rules! backend {
                 load_state(&mut conn).await
             }
 
-            async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
-                for chunk in crate::statement_chunks(&accounts, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (domain, name, owner, named, config_version) ");
-                    q.push_values(chunk, |mut v, a| {
-                        v.push_bind(a.domain.clone())
-                            .push_bind(a.name.clone())
-                            .push_bind(a.owner.clone())
-                            .push_bind(i64::from(a.named))
-                            .push_bind(config_version.to_string());
-                    });
-                    q.push(" ON CONFLICT (domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, named = excluded.named, config_version = excluded.config_version");
-                    q.build().execute(&mut *tx).await?;
-                }
-                sqlx::query("DELETE FROM accounts WHERE config_version <> $1")
-                    .bind(config_version.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+            async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str, now: i64) -> Result<()> {
+                let mut tx = self.pool.begin_with($accounts_begin).await?;
+                sync_accounts_on(&mut tx, accounts, config_version, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn account_count(&self) -> Result<i64> {
-                Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+            async fn account_count(&self, config_version: &str) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE config_version = $1")
+                    .bind(config_version.to_string())
                     .fetch_one(&self.pool)
                     .await?
                     .try_get("n")?)
@@ -247,6 +240,52 @@ macro_rules! backend {
                     .bind(id.to_string()),
             };
             q.execute(e).await?;
+            Ok(())
+        }
+
+        /// [`Store::sync_accounts`] inside its transaction (see [`ACCOUNT_VERSION_GRACE_US`]).
+        async fn sync_accounts_on(tx: &mut sqlx::Transaction<'static, $db>, accounts: &[AccountRow], version: &str, now: i64) -> Result<()> {
+            sqlx::query($accounts_lock).execute(&mut **tx).await?;
+            // A version is a hash of the config's files: rows once mirrored for it are
+            // the same rows, so a restart on a known version writes none again.
+            let known: Option<i64> = sqlx::query_scalar("SELECT synced_at FROM account_versions WHERE config_version = $1")
+                .bind(version.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if known.is_none() {
+                for chunk in crate::statement_chunks(accounts, CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (config_version, domain, name, owner, named) ");
+                    q.push_values(chunk, |mut v, a| {
+                        v.push_bind(version.to_string())
+                            .push_bind(a.domain.clone())
+                            .push_bind(a.name.clone())
+                            .push_bind(a.owner.clone())
+                            .push_bind(i64::from(a.named));
+                    });
+                    // One config has one row per domain; a repeated domain keeps the last.
+                    q.push(" ON CONFLICT (config_version, domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, named = excluded.named");
+                    q.build().execute(&mut **tx).await?;
+                }
+            }
+            sqlx::query("INSERT INTO account_versions (config_version, synced_at, superseded_at) VALUES ($1, $2, NULL) ON CONFLICT (config_version) DO UPDATE SET synced_at = excluded.synced_at, superseded_at = NULL")
+                .bind(version.to_string())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE account_versions SET superseded_at = $2 WHERE config_version <> $1 AND superseded_at IS NULL")
+                .bind(version.to_string())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            let cutoff = now - ACCOUNT_VERSION_GRACE_US;
+            sqlx::query("DELETE FROM accounts WHERE config_version IN (SELECT config_version FROM account_versions WHERE superseded_at < $1)")
+                .bind(cutoff)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM account_versions WHERE superseded_at < $1")
+                .bind(cutoff)
+                .execute(&mut **tx)
+                .await?;
             Ok(())
         }
 
@@ -842,7 +881,9 @@ pub mod sqlite {
         }
     }
 
-    backend!(SqliteStore, sqlx::Sqlite, "");
+    // Mirrors take the write lock at BEGIN: a deferred transaction that reads first could
+    // not upgrade while another writer holds the lock.
+    backend!(SqliteStore, sqlx::Sqlite, "", "BEGIN IMMEDIATE", "SELECT 1");
 }
 
 pub mod postgres {
@@ -910,7 +951,15 @@ pub mod postgres {
         }
     }
 
-    backend!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+    // Two instances mirroring at once (a rolling reload) would mark each other's version
+    // rows superseded in opposite orders and deadlock; the mirrors take turns instead.
+    backend!(
+        PgStore,
+        sqlx::Postgres,
+        "FOR UPDATE SKIP LOCKED",
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock(7325630912)"
+    );
     backend_tx!(
         PgTx,
         sqlx::Postgres,

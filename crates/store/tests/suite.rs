@@ -52,7 +52,7 @@ both! {
     rollback_leaves_nothing: sqlite_rollback_leaves_nothing, postgres_rollback_leaves_nothing;
     duplicate_keys_are_rejected: sqlite_duplicate_keys_are_rejected, postgres_duplicate_keys_are_rejected;
     second_writer_waits_for_first: sqlite_second_writer_waits_for_first, postgres_second_writer_waits_for_first;
-    accounts_sync_replaces_the_list: sqlite_accounts_sync_replaces_the_list, postgres_accounts_sync_replaces_the_list;
+    accounts_of_each_version_survive_a_rolling_reload: sqlite_accounts_of_each_version_survive_a_rolling_reload, postgres_accounts_of_each_version_survive_a_rolling_reload;
     outbox_delivers_in_order_with_retries_and_dead_letters: sqlite_outbox_delivers_in_order_with_retries_and_dead_letters, postgres_outbox_delivers_in_order_with_retries_and_dead_letters;
     timers_come_due_fire_and_cancel: sqlite_timers_come_due_fire_and_cancel, postgres_timers_come_due_fire_and_cancel;
     console_rollups_and_window_figures: sqlite_console_rollups_and_window_figures, postgres_console_rollups_and_window_figures;
@@ -1634,7 +1634,11 @@ async fn second_writer_waits_for_first(url: &str) {
 
 /// The account mirror follows the config: a sync upserts the config's accounts and
 /// removes the ones it no longer has.
-async fn accounts_sync_replaces_the_list(url: &str) {
+/// Issue 25: during a rolling reload instances on two config versions mirror their
+/// accounts in turn; neither deletes the other's rows. A version superseded for longer
+/// than the grace period is pruned by the next mirror; one mirrored again is not.
+async fn accounts_of_each_version_survive_a_rolling_reload(url: &str) {
+    use leadrouter_store::ACCOUNT_VERSION_GRACE_US as GRACE;
     let store = open(url).await;
     let account = |domain: &str, owner: Option<&str>| AccountRow {
         domain: domain.into(),
@@ -1642,25 +1646,51 @@ async fn accounts_sync_replaces_the_list(url: &str) {
         owner: owner.map(str::to_string),
         named: owner.is_some(),
     };
-    assert_eq!(store.account_count().await.unwrap(), 0);
+    let v1 = [
+        account("globex.com", Some("r1")),
+        account("initech.com", None),
+    ];
+    let v2 = [account("globex.com", Some("r2"))];
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 0);
+    // Instance A starts on version 1, instance B reloads to version 2, A restarts (still
+    // on version 1), then B mirrors again: both versions keep their rows throughout.
+    store.sync_accounts(&v1, "sha256:1", T0).await.unwrap();
+    store.sync_accounts(&v2, "sha256:2", T0 + MINUTE).await.unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+    store.sync_accounts(&v1, "sha256:1", T0 + 2 * MINUTE).await.unwrap();
+    store.sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE).await.unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+
+    // Version 1 was superseded at +3 min; within the grace period it stays.
     store
-        .sync_accounts(
-            &[
-                account("globex.com", Some("r1")),
-                account("initech.com", None),
-            ],
-            "sha256:1",
-        )
+        .sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE + GRACE - 1)
         .await
         .unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    // Past it, the next mirror of any version prunes it.
+    store.sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + GRACE).await.unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 0);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+    assert_eq!(store.account_count("sha256:3").await.unwrap(), 0);
+    // Version 2 was superseded just now: it outlives the grace period from here.
     store
-        .sync_accounts(&[account("globex.com", Some("r2"))], "sha256:2")
+        .sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + 2 * GRACE - 1)
         .await
         .unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 1);
-    store.sync_accounts(&[], "sha256:3").await.unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 0);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+    store
+        .sync_accounts(&[], "sha256:3", T0 + 5 * MINUTE + 2 * GRACE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 0);
+    // A version mirrored again after being pruned gets its rows back.
+    store
+        .sync_accounts(&v1, "sha256:1", T0 + 6 * MINUTE + 2 * GRACE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
 }
 
 /// Several instances start at once on a fresh PostgreSQL database: the migrations run
