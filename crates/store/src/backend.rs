@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 /// The result of reads in a read-only transaction, given how ending it went: a failed
 /// read is the error to report; a failed end after good reads still fails the call.
-fn read_then_end<T>(read: Result<T>, end: std::result::Result<(), sqlx::Error>) -> Result<T> {
+pub(crate) fn read_then_end<T>(read: Result<T>, end: std::result::Result<(), sqlx::Error>) -> Result<T> {
     let read = read?;
     end?;
     Ok(read)
@@ -170,11 +170,7 @@ macro_rules! backend {
             }
 
             async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>> {
-                let rows = sqlx::query("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1")
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(outbox_from_row).collect()
+                dead_letters_on(&self.pool, limit).await
             }
 
             async fn due_timers(&self, now: i64, limit: i64) -> Result<Vec<TimerRow>> {
@@ -287,6 +283,14 @@ macro_rules! backend {
                 .execute(&mut **tx)
                 .await?;
             Ok(())
+        }
+
+        pub(crate) async fn dead_letters_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, limit: i64) -> Result<Vec<OutboxRow>> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(e)
+                .await?;
+            rows.iter().map(outbox_from_row).collect()
         }
 
         async fn lead_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str) -> Result<Option<LeadRecord>> {
@@ -410,7 +414,7 @@ macro_rules! backend {
             })
         }
 
-        async fn load_state(conn: &mut <$db as sqlx::Database>::Connection) -> Result<StateSnapshot> {
+        pub(crate) async fn load_state(conn: &mut <$db as sqlx::Database>::Connection) -> Result<StateSnapshot> {
             use leadrouter_core::state::*;
             let mut s = StateSnapshot::default();
             for r in sqlx::query("SELECT team, virtual_time FROM rotation_clocks")
@@ -459,15 +463,19 @@ macro_rules! backend_tx {
     ($tx:ident, $db:ty, $inner:ty, $lock_sql:expr) => {
         pub struct $tx {
             tx: $inner,
+            /// The rollups' zone, read with the state lock ([`Tx::lock_state`]).
+            zone: Option<crate::reporting::ReportZone>,
         }
 
         #[async_trait]
         impl Tx for $tx {
             async fn lock_state(&mut self) -> Result<i64> {
-                Ok(sqlx::query($lock_sql)
-                    .fetch_one(&mut *self.tx)
-                    .await?
-                    .try_get("version")?)
+                let row = sqlx::query($lock_sql).fetch_one(&mut *self.tx).await?;
+                let zone: String = row.try_get("report_zone")?;
+                if self.zone.as_ref().is_none_or(|z| z.name() != zone) {
+                    self.zone = Some(crate::reporting::ReportZone::stored(&zone));
+                }
+                Ok(row.try_get("version")?)
             }
 
             async fn load_state(&mut self) -> Result<StateSnapshot> {
@@ -753,7 +761,16 @@ macro_rules! backend_tx {
                     .execute(&mut *tx)
                     .await?;
                 // Console rollups and reporting columns, in the same transaction.
-                crate::reporting::RollupTx::write_rollups(&mut *self.tx, b, before).await?;
+                let zone = match &self.zone {
+                    Some(z) => z.clone(),
+                    None => {
+                        let name: String = sqlx::query_scalar("SELECT report_zone FROM state_version WHERE id = 1")
+                            .fetch_one(&mut *self.tx)
+                            .await?;
+                        crate::reporting::ReportZone::stored(&name)
+                    }
+                };
+                crate::reporting::RollupTx::write_rollups(&mut *self.tx, b, before, &zone).await?;
                 Ok(())
             }
 
@@ -876,8 +893,16 @@ pub mod sqlite {
 
         /// A read transaction on the pool: in WAL mode a deferred `BEGIN` reads one
         /// snapshot from its first SELECT and never takes the write lock.
-        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        pub(crate) async fn read_snapshot(
+            &self,
+        ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
             Ok(self.pool.begin().await?)
+        }
+
+        /// The routing writer's turn, for a write on another connection that no routing
+        /// transaction may interleave with (`Reporting::set_report_zone`).
+        pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+            Some(self.writer.turn().await)
         }
     }
 
@@ -919,15 +944,23 @@ pub mod postgres {
         async fn begin_routing(&self) -> Result<Box<dyn Tx>> {
             Ok(Box::new(PgTx {
                 tx: self.pool.begin().await?,
+                zone: None,
             }))
         }
 
         /// A read-only transaction whose statements all see one snapshot.
-        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        pub(crate) async fn read_snapshot(
+            &self,
+        ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
             Ok(self
                 .pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .await?)
+        }
+
+        /// PostgreSQL's routing lock is the `state_version` row, taken by the caller.
+        pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+            None
         }
 
         /// The routing transaction's reads in a plain transaction of their own (no state
@@ -935,6 +968,7 @@ pub mod postgres {
         async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
             let mut tx = PgTx {
                 tx: self.read_snapshot().await?,
+                zone: None,
             };
             let read = tx.batch_reads(want).await;
             read_then_end(read, tx.tx.rollback().await)
@@ -964,7 +998,7 @@ pub mod postgres {
         PgTx,
         sqlx::Postgres,
         sqlx::Transaction<'static, sqlx::Postgres>,
-        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE"
+        "SELECT version, report_zone FROM state_version WHERE id = 1 FOR UPDATE"
     );
 }
 

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
-pub use reporting::Reporting;
+pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -154,6 +154,11 @@ impl Writer {
         })
     }
 
+    /// The turn a [`WriterTx`] holds: no routing transaction begins while it is held.
+    pub(crate) async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turn.clone().lock_owned().await
+    }
+
     /// `BEGIN IMMEDIATE` (the write lock) and the state version, in one call.
     pub(crate) async fn begin(&self) -> Result<WriterTx> {
         let turn = self.turn.clone().lock_owned().await;
@@ -754,7 +759,13 @@ fn write_rollups(
     changed: &[String],
     before: Vec<LeadFacts>,
 ) -> Result<()> {
-    let r = reporting::rollups(b);
+    // The zone is stored beside the state version and changes only under the write lock
+    // (`Reporting::set_report_zone`); one primary-key read per batch.
+    let zone: String = db
+        .prepare_cached("SELECT report_zone FROM state_version WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let zone = zone_named(zone);
+    let r = reporting::rollups(b, &zone);
     if !r.daily.is_empty() {
         let mut st = db.prepare_cached(
             "INSERT INTO console_daily (day, tier, path, leads, assigned, fallbacks, assign_us_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (day, tier, path) DO UPDATE SET leads = console_daily.leads + excluded.leads, assigned = console_daily.assigned + excluded.assigned, fallbacks = console_daily.fallbacks + excluded.fallbacks, assign_us_sum = console_daily.assign_us_sum + excluded.assign_us_sum",
@@ -790,7 +801,7 @@ fn write_rollups(
     // before the write and again now.
     let mut after = reporting::new_lead_facts(b, changed);
     after.extend(facts(db, changed)?);
-    let deltas: Vec<(WindowKey, WindowSums)> = reporting::window_deltas(&before, &after)
+    let deltas: Vec<(WindowKey, WindowSums)> = reporting::window_deltas(&before, &after, &zone)
         .into_iter()
         .collect();
     if !deltas.is_empty() {
@@ -802,6 +813,22 @@ fn write_rollups(
         }
     }
     Ok(())
+}
+
+/// The zone named `name`, resolved once per name on this thread (a time zone database
+/// lookup per batch is avoidable work).
+fn zone_named(name: String) -> reporting::ReportZone {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<reporting::ReportZone>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some(z) if z.name() == name => z.clone(),
+        _ => {
+            let z = reporting::ReportZone::stored(&name);
+            *last = Some(z.clone());
+            z
+        }
+    })
 }
 
 /// `INSERT INTO console_window … ON CONFLICT … DO UPDATE` adding every sum column.
