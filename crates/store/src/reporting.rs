@@ -557,6 +557,58 @@ mod tests {
         assert!(speed_bucket_upper(39) > 1000.0 && speed_bucket_upper(38) <= 1000.0);
     }
 
+    fn us(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_microsecond()
+    }
+
+    fn key(d: &str) -> i64 {
+        ReportZone::key(d.parse().unwrap())
+    }
+
+    /// A day key is the local date, on both sides of midnight and of a DST change, in
+    /// whole- and part-hour zones; with UTC it is the UTC midnight it always was.
+    #[test]
+    fn day_keys_are_local_dates() {
+        let zone = |n: &str| ReportZone::named(n).unwrap();
+        let ny = zone("America/New_York");
+        for (at, date) in [
+            ("2026-03-08T04:59:59Z", "2026-03-07"),
+            ("2026-03-08T05:00:00Z", "2026-03-08"),
+            ("2026-03-08T07:00:00Z", "2026-03-08"), // 03:00 EDT, just after the gap
+            ("2026-03-09T03:59:59Z", "2026-03-08"),
+            ("2026-11-01T05:30:00Z", "2026-11-01"), // 01:30 EDT, the first of two
+            ("2026-11-01T06:30:00Z", "2026-11-01"), // 01:30 EST, the second
+            ("2026-11-02T04:59:59Z", "2026-11-01"),
+            ("2026-11-02T05:00:00Z", "2026-11-02"),
+        ] {
+            assert_eq!(ReportZone::date(ny.day_of(us(at))).to_string(), date, "{at}");
+        }
+        let kolkata = zone("Asia/Kolkata");
+        assert_eq!(kolkata.day_of(us("2026-06-30T18:29:59Z")), key("2026-06-30"));
+        assert_eq!(kolkata.day_of(us("2026-06-30T18:30:00Z")), key("2026-07-01"));
+        let utc = ReportZone::utc();
+        for t in [0, 1, DAY_US - 1, -1, us("2026-11-23T15:00:00Z")] {
+            assert_eq!(utc.day_of(t), day_of(t));
+        }
+    }
+
+    /// A local day starts at its midnight, or where a DST gap that swallows midnight ends;
+    /// the days around a change are 23 and 25 hours long.
+    #[test]
+    fn local_days_start_at_local_midnight() {
+        let ny = ReportZone::named("America/New_York").unwrap();
+        let h = 3_600_000_000;
+        assert_eq!(ny.day_start(key("2026-03-08")), us("2026-03-08T05:00:00Z"));
+        assert_eq!(ny.day_start(key("2026-03-09")) - ny.day_start(key("2026-03-08")), 23 * h);
+        assert_eq!(ny.day_start(key("2026-11-02")) - ny.day_start(key("2026-11-01")), 25 * h);
+        // Santiago moves its clocks from 00:00 to 01:00 on 2026-09-06: no midnight.
+        let scl = ReportZone::named("America/Santiago").unwrap();
+        let start = scl.day_start(key("2026-09-06"));
+        assert_eq!(start, us("2026-09-06T04:00:00Z"));
+        assert_eq!(scl.day_of(start), key("2026-09-06"));
+        assert_eq!(scl.day_of(start - 1), key("2026-09-05"));
+    }
+
     #[test]
     fn day_of_floors_to_utc_midnight() {
         assert_eq!(day_of(DAY_US + 5), DAY_US);
