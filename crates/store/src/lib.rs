@@ -7,9 +7,13 @@
 //! their decisions and the state changes, commit. The server batches many leads into one
 //! transaction (group commit); nothing is acknowledged before its commit returns.
 
+// `pg_tx` defines `backend_tx!`, which `backend.rs` invokes: it comes first.
+#[macro_use]
+mod pg_tx;
 mod backend;
 pub mod packed;
 pub mod reporting;
+mod sqlite_batch;
 mod sqlite_writer;
 
 use async_trait::async_trait;

@@ -581,11 +581,21 @@ mod tests {
             ("2026-11-02T04:59:59Z", "2026-11-01"),
             ("2026-11-02T05:00:00Z", "2026-11-02"),
         ] {
-            assert_eq!(ReportZone::date(ny.day_of(us(at))).to_string(), date, "{at}");
+            assert_eq!(
+                ReportZone::date(ny.day_of(us(at))).to_string(),
+                date,
+                "{at}"
+            );
         }
         let kolkata = zone("Asia/Kolkata");
-        assert_eq!(kolkata.day_of(us("2026-06-30T18:29:59Z")), key("2026-06-30"));
-        assert_eq!(kolkata.day_of(us("2026-06-30T18:30:00Z")), key("2026-07-01"));
+        assert_eq!(
+            kolkata.day_of(us("2026-06-30T18:29:59Z")),
+            key("2026-06-30")
+        );
+        assert_eq!(
+            kolkata.day_of(us("2026-06-30T18:30:00Z")),
+            key("2026-07-01")
+        );
         let utc = ReportZone::utc();
         for t in [0, 1, DAY_US - 1, -1, us("2026-11-23T15:00:00Z")] {
             assert_eq!(utc.day_of(t), day_of(t));
@@ -599,8 +609,14 @@ mod tests {
         let ny = ReportZone::named("America/New_York").unwrap();
         let h = 3_600_000_000;
         assert_eq!(ny.day_start(key("2026-03-08")), us("2026-03-08T05:00:00Z"));
-        assert_eq!(ny.day_start(key("2026-03-09")) - ny.day_start(key("2026-03-08")), 23 * h);
-        assert_eq!(ny.day_start(key("2026-11-02")) - ny.day_start(key("2026-11-01")), 25 * h);
+        assert_eq!(
+            ny.day_start(key("2026-03-09")) - ny.day_start(key("2026-03-08")),
+            23 * h
+        );
+        assert_eq!(
+            ny.day_start(key("2026-11-02")) - ny.day_start(key("2026-11-01")),
+            25 * h
+        );
         // Santiago moves its clocks from 00:00 to 01:00 on 2026-09-06: no midnight.
         let scl = ReportZone::named("America/Santiago").unwrap();
         let start = scl.day_start(key("2026-09-06"));

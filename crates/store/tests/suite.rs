@@ -98,7 +98,8 @@ async fn rollup_days_follow_the_organisations_zone(url: &str) {
             l.routed_at = l.received_at + 700;
             l.contact_by = Some(l.routed_at + 5 * MINUTE);
             b.leads.push(l);
-            b.decisions.push(decision(id, "route", Some("r1"), at(received)));
+            b.decisions
+                .push(decision(id, "route", Some("r1"), at(received)));
         }
         b
     };
@@ -131,7 +132,10 @@ async fn rollup_days_follow_the_organisations_zone(url: &str) {
         "UTC days before the change"
     );
     assert!(store.set_report_zone(&ny).await.unwrap(), "rebuilt");
-    assert!(!store.set_report_zone(&ny).await.unwrap(), "already in New York days");
+    assert!(
+        !store.set_report_zone(&ny).await.unwrap(),
+        "already in New York days"
+    );
     assert_eq!(store.report_zone().await.unwrap(), "America/New_York");
     assert_eq!(
         daily_by_day(store.daily(first, last).await.unwrap()),
@@ -195,7 +199,10 @@ async fn rollup_days_follow_the_organisations_zone(url: &str) {
     assert_eq!(utc[&key("2026-03-08")], (2, 2));
     assert_eq!(utc[&key("2026-11-02")], (2, 2), "g and h, UTC");
     assert!(store.set_report_zone(&ny).await.unwrap());
-    assert_eq!(daily_by_day(store.daily(first, last).await.unwrap()), written);
+    assert_eq!(
+        daily_by_day(store.daily(first, last).await.unwrap()),
+        written
+    );
     assert_eq!(store.speed(first, last).await.unwrap(), speed);
     assert_eq!(
         by_key(store.window_days(first, last, now).await.unwrap()),
@@ -234,7 +241,10 @@ async fn snapshot_reads_do_not_see_a_commit_between_them(url: &str) {
         .expect("an open snapshot does not hold the routing writer up");
 
     assert_eq!(snap.recent_leads(100).await.unwrap(), listed);
-    assert_eq!(snap.queue_counts(&queues, T0 + MINUTE).await.unwrap(), counts);
+    assert_eq!(
+        snap.queue_counts(&queues, T0 + MINUTE).await.unwrap(),
+        counts
+    );
     assert_eq!(snap.queue_leads("unassigned", 100).await.unwrap().len(), 1);
     let daily = snap.daily(day, day).await.unwrap();
     assert_eq!(daily.iter().map(|d| d.leads).sum::<i64>(), 3);
@@ -246,7 +256,10 @@ async fn snapshot_reads_do_not_see_a_commit_between_them(url: &str) {
 
     let mut next = store.snapshot().await.unwrap();
     assert_eq!(next.recent_leads(100).await.unwrap().len(), 4);
-    assert_eq!(next.queue_counts(&queues, T0 + MINUTE).await.unwrap()[0].open, 2);
+    assert_eq!(
+        next.queue_counts(&queues, T0 + MINUTE).await.unwrap()[0].open,
+        2
+    );
     assert!(next.state().await.unwrap().loads.contains_key("r9"));
     let daily = next.daily(day, day).await.unwrap();
     assert_eq!(daily.iter().map(|d| d.leads).sum::<i64>(), 4);
@@ -278,7 +291,13 @@ async fn snapshot_reads_agree_while_batches_commit(url: &str) {
     let mut reads = 0;
     while !writer.is_finished() {
         let mut snap = store.snapshot().await.unwrap();
-        let daily: i64 = snap.daily(day, day).await.unwrap().iter().map(|d| d.leads).sum();
+        let daily: i64 = snap
+            .daily(day, day)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.leads)
+            .sum();
         let listed = snap.recent_leads(1000).await.unwrap().len() as i64;
         let window: i64 = snap
             .window_days(day, day, T0)
@@ -1890,11 +1909,20 @@ async fn accounts_of_each_version_survive_a_rolling_reload(url: &str) {
     // Instance A starts on version 1, instance B reloads to version 2, A restarts (still
     // on version 1), then B mirrors again: both versions keep their rows throughout.
     store.sync_accounts(&v1, "sha256:1", T0).await.unwrap();
-    store.sync_accounts(&v2, "sha256:2", T0 + MINUTE).await.unwrap();
+    store
+        .sync_accounts(&v2, "sha256:2", T0 + MINUTE)
+        .await
+        .unwrap();
     assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
     assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
-    store.sync_accounts(&v1, "sha256:1", T0 + 2 * MINUTE).await.unwrap();
-    store.sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE).await.unwrap();
+    store
+        .sync_accounts(&v1, "sha256:1", T0 + 2 * MINUTE)
+        .await
+        .unwrap();
+    store
+        .sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE)
+        .await
+        .unwrap();
     assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
     assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
 
@@ -1905,7 +1933,10 @@ async fn accounts_of_each_version_survive_a_rolling_reload(url: &str) {
         .unwrap();
     assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
     // Past it, the next mirror of any version prunes it.
-    store.sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + GRACE).await.unwrap();
+    store
+        .sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + GRACE)
+        .await
+        .unwrap();
     assert_eq!(store.account_count("sha256:1").await.unwrap(), 0);
     assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
     assert_eq!(store.account_count("sha256:3").await.unwrap(), 0);

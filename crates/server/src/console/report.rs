@@ -583,9 +583,18 @@ mod tests {
     fn the_last_full_week_is_the_organisations() {
         let now: jiff::Timestamp = "2026-11-30T03:00:00Z".parse().unwrap();
         let zone = |n: &str| ReportZone::named(n).unwrap();
-        assert_eq!(parse_week(None, now, &ReportZone::utc()).unwrap().0, "2026-W48");
-        assert_eq!(parse_week(None, now, &zone("America/New_York")).unwrap().0, "2026-W47");
-        assert_eq!(parse_week(None, now, &zone("Asia/Tokyo")).unwrap().0, "2026-W48");
+        assert_eq!(
+            parse_week(None, now, &ReportZone::utc()).unwrap().0,
+            "2026-W48"
+        );
+        assert_eq!(
+            parse_week(None, now, &zone("America/New_York")).unwrap().0,
+            "2026-W47"
+        );
+        assert_eq!(
+            parse_week(None, now, &zone("Asia/Tokyo")).unwrap().0,
+            "2026-W48"
+        );
         // The week's Monday is a calendar date whatever the zone.
         let (_, start) = parse_week(Some("2026-W45"), now, &zone("America/New_York")).unwrap();
         assert_eq!(ReportZone::date(start).to_string(), "2026-11-02");

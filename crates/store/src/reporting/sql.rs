@@ -685,4 +685,3 @@ mod postgres {
         "SELECT report_zone FROM state_version WHERE id = 1 FOR UPDATE"
     );
 }
-
