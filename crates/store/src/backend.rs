@@ -114,8 +114,11 @@ macro_rules! backend {
             }
 
             async fn state(&self) -> Result<StateSnapshot> {
-                let mut conn = self.pool.acquire().await?;
-                load_state(&mut conn).await
+                // Three tables (clocks, passes, rep state): one snapshot, so a batch that
+                // commits meanwhile is seen whole or not at all.
+                let mut tx = self.read_snapshot().await?;
+                let read = load_state(&mut tx).await;
+                read_then_end(read, tx.rollback().await)
             }
 
             async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str, now: i64) -> Result<()> {

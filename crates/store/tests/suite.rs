@@ -66,6 +66,49 @@ both! {
     rollup_days_follow_the_organisations_zone: sqlite_rollup_days_follow_the_organisations_zone, postgres_rollup_days_follow_the_organisations_zone;
     snapshot_reads_do_not_see_a_commit_between_them: sqlite_snapshot_reads_do_not_see_a_commit_between_them, postgres_snapshot_reads_do_not_see_a_commit_between_them;
     snapshot_reads_agree_while_batches_commit: sqlite_snapshot_reads_agree_while_batches_commit, postgres_snapshot_reads_agree_while_batches_commit;
+    state_reads_one_snapshot: sqlite_state_reads_one_snapshot, postgres_state_reads_one_snapshot;
+}
+
+/// `Store::state` reads three tables; a batch that commits meanwhile is seen whole or not
+/// at all (each batch here moves a rep's pass, clock and load together).
+async fn state_reads_one_snapshot(url: &str) {
+    let store = open(url).await;
+    const BATCHES: i64 = 150;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 1..=BATCHES {
+                let batch = BatchWrite {
+                    rotations: vec![("pool".into(), "r1".into(), n)],
+                    clocks: vec![("pool".into(), n)],
+                    rep_state: vec![RepStateWrite {
+                        rep: "r1".into(),
+                        early: n,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                commit(&*store, &batch, n).await;
+            }
+        })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let s = store.state().await.unwrap();
+        let pass = s.rotations.get("pool").map_or(0, |r| r.passes["r1"]);
+        let clock = s.rotations.get("pool").map_or(0, |r| r.virtual_time);
+        let load = s.loads.get("r1").map_or(0, |l| u64::from(l.early));
+        assert_eq!((clock, load), (pass, pass), "read {reads}");
+        seen.insert(pass);
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        seen.len() > 2,
+        "the reads must overlap the commits to test anything: {reads} reads saw {} states",
+        seen.len()
+    );
 }
 
 /// Issue 25: the rollups count the organisation's calendar days. Leads on both sides of
