@@ -71,9 +71,19 @@ impl ReloadError {
 }
 
 /// Mirror the config's accounts into the database in the background (reporting only;
-/// routing reads the compiled config).
+/// routing reads the compiled config), and count the console's days in the
+/// organisation's zone (rebuilding the rollups if it changed).
 fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
     tokio::spawn(async move {
+        let zone = leadrouter_store::ReportZone::new(
+            &cfg.organization_tz_name,
+            cfg.organization_tz.clone(),
+        );
+        match shared.store.set_report_zone(&zone).await {
+            Ok(true) => tracing::info!(zone = zone.name(), "console rollups rebuilt"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "setting the console's time zone failed"),
+        }
         let rows: Vec<leadrouter_store::AccountRow> = cfg
             .accounts
             .iter()
@@ -84,7 +94,8 @@ fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
                 named: a.named,
             })
             .collect();
-        let sync = shared.store.sync_accounts(&rows, &cfg.version);
+        let now = shared.clock.now().as_microsecond();
+        let sync = shared.store.sync_accounts(&rows, &cfg.version, now);
         match tokio::time::timeout(std::time::Duration::from_secs(120), sync).await {
             Ok(Ok(())) => tracing::info!(accounts = rows.len(), "accounts mirrored"),
             Ok(Err(e)) => tracing::error!(error = %e, "mirroring accounts failed"),

@@ -1,7 +1,9 @@
 //! The two backends. Their SQL is the same text (SQLite ≥ 3.24 and PostgreSQL share
 //! `INSERT … ON CONFLICT … DO UPDATE`, and `QueryBuilder` writes each one's placeholders),
 //! so one body is expanded per backend by `backend!`; only connecting, beginning and
-//! locking differ.
+//! locking differ. PostgreSQL's routing transaction is `pg_tx.rs` (`backend_tx!`), the
+//! console's reads `reporting/sql.rs`; this file is the `Store` trait's reads and the
+//! writes outside routing (outbox outcomes, the account mirror, the enrichment cache).
 
 use crate::*;
 use sqlx::{QueryBuilder, Row};
@@ -9,11 +11,21 @@ use std::str::FromStr;
 
 /// The result of reads in a read-only transaction, given how ending it went: a failed
 /// read is the error to report; a failed end after good reads still fails the call.
-fn read_then_end<T>(read: Result<T>, end: std::result::Result<(), sqlx::Error>) -> Result<T> {
+pub(crate) fn read_then_end<T>(
+    read: Result<T>,
+    end: std::result::Result<(), sqlx::Error>,
+) -> Result<T> {
     let read = read?;
     end?;
     Ok(read)
 }
+
+/// How long the account mirror of a config version outlives its supersession (the first
+/// mirror of another version after it). Instances mirror on start and on reload, so
+/// during a rolling reload — minutes — every version still serving keeps its rows; a
+/// version no instance has mirrored for this long after a newer one is pruned by the
+/// next mirror. An instance that starts or reloads on an old version revives it.
+pub const ACCOUNT_VERSION_GRACE_US: i64 = 7 * 86_400_000_000;
 
 fn outbox_from_json(payload: String) -> Result<serde_json::Value> {
     serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))
@@ -32,7 +44,7 @@ macro_rules! claim_sql {
 }
 
 macro_rules! backend {
-    ($store:ident, $db:ty, $claim_lock:literal) => {
+    ($store:ident, $db:ty, $claim_lock:literal, $accounts_begin:literal, $accounts_lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -102,34 +114,23 @@ macro_rules! backend {
             }
 
             async fn state(&self) -> Result<StateSnapshot> {
-                let mut conn = self.pool.acquire().await?;
-                load_state(&mut conn).await
+                // Three tables (clocks, passes, rep state): one snapshot, so a batch that
+                // commits meanwhile is seen whole or not at all.
+                let mut tx = self.read_snapshot().await?;
+                let read = load_state(&mut tx).await;
+                read_then_end(read, tx.rollback().await)
             }
 
-            async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
-                for chunk in crate::statement_chunks(&accounts, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (domain, name, owner, named, config_version) ");
-                    q.push_values(chunk, |mut v, a| {
-                        v.push_bind(a.domain.clone())
-                            .push_bind(a.name.clone())
-                            .push_bind(a.owner.clone())
-                            .push_bind(i64::from(a.named))
-                            .push_bind(config_version.to_string());
-                    });
-                    q.push(" ON CONFLICT (domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, named = excluded.named, config_version = excluded.config_version");
-                    q.build().execute(&mut *tx).await?;
-                }
-                sqlx::query("DELETE FROM accounts WHERE config_version <> $1")
-                    .bind(config_version.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+            async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str, now: i64) -> Result<()> {
+                let mut tx = self.pool.begin_with($accounts_begin).await?;
+                sync_accounts_on(&mut tx, accounts, config_version, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn account_count(&self) -> Result<i64> {
-                Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts")
+            async fn account_count(&self, config_version: &str) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE config_version = $1")
+                    .bind(config_version.to_string())
                     .fetch_one(&self.pool)
                     .await?
                     .try_get("n")?)
@@ -177,11 +178,7 @@ macro_rules! backend {
             }
 
             async fn dead_letters(&self, limit: i64) -> Result<Vec<OutboxRow>> {
-                let rows = sqlx::query("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1")
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(outbox_from_row).collect()
+                dead_letters_on(&self.pool, limit).await
             }
 
             async fn due_timers(&self, now: i64, limit: i64) -> Result<Vec<TimerRow>> {
@@ -248,6 +245,60 @@ macro_rules! backend {
             };
             q.execute(e).await?;
             Ok(())
+        }
+
+        /// [`Store::sync_accounts`] inside its transaction (see [`ACCOUNT_VERSION_GRACE_US`]).
+        async fn sync_accounts_on(tx: &mut sqlx::Transaction<'static, $db>, accounts: &[AccountRow], version: &str, now: i64) -> Result<()> {
+            sqlx::query($accounts_lock).execute(&mut **tx).await?;
+            // A version is a hash of the config's files: rows once mirrored for it are
+            // the same rows, so a restart on a known version writes none again.
+            let known: Option<i64> = sqlx::query_scalar("SELECT synced_at FROM account_versions WHERE config_version = $1")
+                .bind(version.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if known.is_none() {
+                for chunk in crate::statement_chunks(accounts, CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO accounts (config_version, domain, name, owner, named) ");
+                    q.push_values(chunk, |mut v, a| {
+                        v.push_bind(version.to_string())
+                            .push_bind(a.domain.clone())
+                            .push_bind(a.name.clone())
+                            .push_bind(a.owner.clone())
+                            .push_bind(i64::from(a.named));
+                    });
+                    // One config has one row per domain; a repeated domain keeps the last.
+                    q.push(" ON CONFLICT (config_version, domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, named = excluded.named");
+                    q.build().execute(&mut **tx).await?;
+                }
+            }
+            sqlx::query("INSERT INTO account_versions (config_version, synced_at, superseded_at) VALUES ($1, $2, NULL) ON CONFLICT (config_version) DO UPDATE SET synced_at = excluded.synced_at, superseded_at = NULL")
+                .bind(version.to_string())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE account_versions SET superseded_at = $2 WHERE config_version <> $1 AND superseded_at IS NULL")
+                .bind(version.to_string())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            let cutoff = now - ACCOUNT_VERSION_GRACE_US;
+            sqlx::query("DELETE FROM accounts WHERE config_version IN (SELECT config_version FROM account_versions WHERE superseded_at < $1)")
+                .bind(cutoff)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("DELETE FROM account_versions WHERE superseded_at < $1")
+                .bind(cutoff)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn dead_letters_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, limit: i64) -> Result<Vec<OutboxRow>> {
+            let rows = sqlx::query("SELECT * FROM outbox WHERE status = 'dead' ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(e)
+                .await?;
+            rows.iter().map(outbox_from_row).collect()
         }
 
         async fn lead_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str) -> Result<Option<LeadRecord>> {
@@ -371,7 +422,7 @@ macro_rules! backend {
             })
         }
 
-        async fn load_state(conn: &mut <$db as sqlx::Database>::Connection) -> Result<StateSnapshot> {
+        pub(crate) async fn load_state(conn: &mut <$db as sqlx::Database>::Connection) -> Result<StateSnapshot> {
             use leadrouter_core::state::*;
             let mut s = StateSnapshot::default();
             for r in sqlx::query("SELECT team, virtual_time FROM rotation_clocks")
@@ -412,322 +463,6 @@ macro_rules! backend {
             Ok(s)
         }
 
-    };
-}
-
-/// The routing transaction of a backend whose writes go through sqlx (PostgreSQL).
-macro_rules! backend_tx {
-    ($tx:ident, $db:ty, $inner:ty, $lock_sql:expr) => {
-        pub struct $tx {
-            tx: $inner,
-        }
-
-        #[async_trait]
-        impl Tx for $tx {
-            async fn lock_state(&mut self) -> Result<i64> {
-                Ok(sqlx::query($lock_sql)
-                    .fetch_one(&mut *self.tx)
-                    .await?
-                    .try_get("version")?)
-            }
-
-            async fn load_state(&mut self) -> Result<StateSnapshot> {
-                load_state(&mut self.tx).await
-            }
-
-            async fn idempotent(&mut self, keys: &[String]) -> Result<HashMap<String, StoredResponse>> {
-                let mut out = HashMap::new();
-                for chunk in crate::key_chunks(keys, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT key, lead_id, status, response FROM idempotency WHERE key IN (");
-                    let mut sep = q.separated(", ");
-                    for k in chunk {
-                        sep.push_bind(k.clone());
-                    }
-                    q.push(")");
-                    for r in q.build().fetch_all(&mut *self.tx).await? {
-                        out.insert(r.try_get("key")?, stored_from_row(&r)?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn people(&mut self, emails: &[String]) -> Result<HashMap<String, StoredPerson>> {
-                use leadrouter_core::state::PriorStatus;
-                let mut out = HashMap::new();
-                for chunk in crate::key_chunks(emails, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT email, owner, status, disqualified_at, note, last_lead_id FROM people WHERE email IN (");
-                    let mut sep = q.separated(", ");
-                    for e in chunk {
-                        sep.push_bind(e.clone());
-                    }
-                    q.push(")");
-                    for r in q.build().fetch_all(&mut *self.tx).await? {
-                        let status: String = r.try_get("status")?;
-                        let dq: Option<i64> = r.try_get("disqualified_at")?;
-                        out.insert(
-                            r.try_get("email")?,
-                            StoredPerson {
-                                prior: PriorPerson {
-                                    owner: r.try_get("owner")?,
-                                    status: if status == "disqualified" { PriorStatus::Disqualified } else { PriorStatus::Open },
-                                    disqualified_at: dq.map(from_micros),
-                                    note: r.try_get("note")?,
-                                },
-                                last_lead_id: r.try_get("last_lead_id")?,
-                            },
-                        );
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn leads(&mut self, ids: &[String]) -> Result<Vec<LeadRecord>> {
-                let mut out = Vec::new();
-                for chunk in crate::key_chunks(ids, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM leads WHERE id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id.clone());
-                    }
-                    q.push(")");
-                    for r in q.build().fetch_all(&mut *self.tx).await? {
-                        out.push(lead_from_row(&r)?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn timers_by_id(&mut self, ids: &[String]) -> Result<Vec<TimerRow>> {
-                let mut out = Vec::new();
-                for chunk in crate::key_chunks(ids, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT * FROM sla_timers WHERE id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id.clone());
-                    }
-                    q.push(")");
-                    for r in q.build().fetch_all(&mut *self.tx).await? {
-                        out.push(timer_from_row(&r)?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn write(&mut self, b: BatchWrite, version: i64) -> Result<()> {
-                let b = &b;
-                // Console rollups: the changed leads' reporting columns before this write.
-                let before = crate::reporting::RollupTx::facts(
-                    &mut *self.tx,
-                    &crate::reporting::changed_leads(b),
-                )
-                .await?;
-                let values = b.values()?;
-                let tx = &mut *self.tx;
-                let mut payloads = values.lead_payloads.iter();
-                for chunk in crate::statement_chunks(&b.leads, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO leads (id, source, email, payload, received_at, routed_at, owner, queue, team, segment, tier, score, path, rule, status, stage, outcome, outcome_at, route_by, contact_by, config_version, account_domain, fallback) ",
-                    );
-                    q.push_values(chunk, |mut v, l| {
-                        v.push_bind(l.id.clone())
-                            .push_bind(l.source.clone())
-                            .push_bind(l.email.clone())
-                            .push_bind(payloads.next().map(String::as_str))
-                            .push_bind(l.received_at)
-                            .push_bind(l.routed_at)
-                            .push_bind(l.owner.clone())
-                            .push_bind(l.queue.clone())
-                            .push_bind(l.team.clone())
-                            .push_bind(l.segment.clone())
-                            .push_bind(l.tier.clone())
-                            .push_bind(l.score)
-                            .push_bind(l.path.clone())
-                            .push_bind(l.rule.clone())
-                            .push_bind(l.status.as_str())
-                            .push_bind(l.stage.as_str())
-                            .push_bind(l.outcome.map(|o| o.as_str()))
-                            .push_bind(l.outcome_at)
-                            .push_bind(l.route_by)
-                            .push_bind(l.contact_by)
-                            .push_bind(l.config_version.clone())
-                            .push_bind(l.account_domain.clone())
-                            .push_bind(i64::from(l.fallback));
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                for u in &b.lead_updates {
-                    sqlx::query("UPDATE leads SET owner = $1, queue = $2, team = $3, status = $4, stage = $5, outcome = $6, outcome_at = $7, contact_by = $8, accepted_at = $9, first_touch_at = $10 WHERE id = $11")
-                        .bind(u.owner.clone())
-                        .bind(u.queue.clone())
-                        .bind(u.team.clone())
-                        .bind(u.status.as_str())
-                        .bind(u.stage.as_str())
-                        .bind(u.outcome.map(|o| o.as_str()))
-                        .bind(u.outcome_at)
-                        .bind(u.contact_by)
-                        .bind(u.accepted_at)
-                        .bind(u.first_touch_at)
-                        .bind(u.id.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                // Packed before any statement is built (`values` above), so a failure
-                // fails the batch (nothing of it is acknowledged) rather than storing an
-                // empty value.
-                let mut packed = values.decisions.iter().cloned();
-                for chunk in crate::statement_chunks(&b.decisions, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO decisions (lead_id, kind, decided_at, owner, queue, reason, actor, config_version, decision_z, trace_z) ",
-                    );
-                    let rows: Vec<_> = chunk.iter().zip(packed.by_ref()).collect();
-                    q.push_values(rows, |mut v, (d, (decision, trace))| {
-                        v.push_bind(d.lead_id.clone())
-                            .push_bind(d.kind.clone())
-                            .push_bind(d.decided_at)
-                            .push_bind(d.owner.clone())
-                            .push_bind(d.queue.clone())
-                            .push_bind(d.reason.clone())
-                            .push_bind(d.actor.clone())
-                            .push_bind(d.config_version.clone())
-                            .push_bind(decision)
-                            .push_bind(trace);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                for chunk in crate::statement_chunks(&b.people, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO people (email, owner, status, disqualified_at, note, first_seen_at, last_seen_at, lead_count, last_lead_id) ",
-                    );
-                    q.push_values(chunk, |mut v, p| {
-                        let status = match p.prior.status {
-                            leadrouter_core::state::PriorStatus::Open => "open",
-                            leadrouter_core::state::PriorStatus::Disqualified => "disqualified",
-                        };
-                        v.push_bind(p.email.clone())
-                            .push_bind(p.prior.owner.clone())
-                            .push_bind(status)
-                            .push_bind(p.prior.disqualified_at.map(micros))
-                            .push_bind(p.prior.note.clone())
-                            .push_bind(p.seen_at)
-                            .push_bind(p.seen_at)
-                            .push_bind(p.new_leads)
-                            .push_bind(p.last_lead_id.clone());
-                    });
-                    q.push(" ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, status = excluded.status, disqualified_at = excluded.disqualified_at, note = excluded.note, last_seen_at = excluded.last_seen_at, lead_count = people.lead_count + excluded.lead_count, last_lead_id = excluded.last_lead_id");
-                    q.build().execute(&mut *tx).await?;
-                }
-                for chunk in crate::statement_chunks(&b.rotations, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO rotations (team, rep, pass) ");
-                    q.push_values(chunk, |mut v, (team, rep, pass)| {
-                        v.push_bind(team.clone()).push_bind(rep.clone()).push_bind(*pass);
-                    });
-                    q.push(" ON CONFLICT (team, rep) DO UPDATE SET pass = excluded.pass");
-                    q.build().execute(&mut *tx).await?;
-                }
-                for chunk in crate::statement_chunks(&b.clocks, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO rotation_clocks (team, virtual_time) ");
-                    q.push_values(chunk, |mut v, (team, vt)| {
-                        v.push_bind(team.clone()).push_bind(*vt);
-                    });
-                    q.push(" ON CONFLICT (team) DO UPDATE SET virtual_time = excluded.virtual_time");
-                    q.build().execute(&mut *tx).await?;
-                }
-                for chunk in crate::statement_chunks(&b.rep_state, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO rep_state (rep, early, mid, late, daily_date, daily_count, out, out_until, out_note) ",
-                    );
-                    q.push_values(chunk, |mut v, r| {
-                        v.push_bind(r.rep.clone())
-                            .push_bind(r.early)
-                            .push_bind(r.mid)
-                            .push_bind(r.late)
-                            .push_bind(r.daily_date.clone())
-                            .push_bind(r.daily_count)
-                            .push_bind(i64::from(r.out))
-                            .push_bind(r.out_until)
-                            .push_bind(r.out_note.clone());
-                    });
-                    q.push(" ON CONFLICT (rep) DO UPDATE SET early = excluded.early, mid = excluded.mid, late = excluded.late, daily_date = excluded.daily_date, daily_count = excluded.daily_count, out = excluded.out, out_until = excluded.out_until, out_note = excluded.out_note");
-                    q.build().execute(&mut *tx).await?;
-                }
-                let mut responses = values.responses.iter();
-                for chunk in crate::statement_chunks(&b.idempotency, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO idempotency (key, lead_id, status, response, created_at) ");
-                    q.push_values(chunk, |mut v, (key, r, at)| {
-                        v.push_bind(key.clone())
-                            .push_bind(r.lead_id.clone())
-                            .push_bind(i64::from(r.status))
-                            .push_bind(responses.next().map(String::as_str))
-                            .push_bind(*at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                for chunk in crate::statement_chunks(&b.cancel_timers, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("UPDATE sla_timers SET status = 'cancelled' WHERE status = 'pending' AND lead_id IN (");
-                    let mut ids = q.separated(", ");
-                    for lead in chunk {
-                        ids.push_bind(lead.clone());
-                    }
-                    q.push(")");
-                    q.build().execute(&mut *tx).await?;
-                }
-                for (id, at) in &b.fired_timers {
-                    sqlx::query("UPDATE sla_timers SET status = 'fired', fired_at = $1 WHERE id = $2")
-                        .bind(*at)
-                        .bind(id.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for chunk in crate::statement_chunks(&b.timers, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO sla_timers (id, lead_id, step, due_at, status, owner, fired_at, created_at) ");
-                    q.push_values(chunk, |mut v, t| {
-                        v.push_bind(t.id.clone())
-                            .push_bind(t.lead_id.clone())
-                            .push_bind(t.step.as_str())
-                            .push_bind(t.due_at)
-                            .push_bind(t.status.clone())
-                            .push_bind(t.owner.clone())
-                            .push_bind(t.fired_at)
-                            .push_bind(t.created_at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                let mut outbox_payloads = values.outbox_payloads.iter();
-                for chunk in crate::statement_chunks(&b.outbox, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
-                    q.push_values(chunk, |mut v, o| {
-                        v.push_bind(o.id.clone())
-                            .push_bind(o.lead_id.clone())
-                            .push_bind(o.kind.clone())
-                            .push_bind(o.channel.clone())
-                            .push_bind(o.recipient.clone())
-                            .push_bind(outbox_payloads.next().map(String::as_str))
-                            .push_bind(o.status.clone())
-                            .push_bind(o.attempts)
-                            .push_bind(o.next_attempt_at)
-                            .push_bind(o.created_at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?;
-                // Console rollups and reporting columns, in the same transaction.
-                crate::reporting::RollupTx::write_rollups(&mut *self.tx, b, before).await?;
-                Ok(())
-            }
-
-            async fn commit(self: Box<Self>) -> Result<()> {
-                self.tx.commit().await?;
-                Ok(())
-            }
-
-            async fn rollback(self: Box<Self>) -> Result<()> {
-                self.tx.rollback().await?;
-                Ok(())
-            }
-        }
     };
 }
 
@@ -837,12 +572,22 @@ pub mod sqlite {
 
         /// A read transaction on the pool: in WAL mode a deferred `BEGIN` reads one
         /// snapshot from its first SELECT and never takes the write lock.
-        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        pub(crate) async fn read_snapshot(
+            &self,
+        ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
             Ok(self.pool.begin().await?)
+        }
+
+        /// The routing writer's turn, for a write on another connection that no routing
+        /// transaction may interleave with (`Reporting::set_report_zone`).
+        pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+            Some(self.writer.turn().await)
         }
     }
 
-    backend!(SqliteStore, sqlx::Sqlite, "");
+    // Mirrors take the write lock at BEGIN: a deferred transaction that reads first could
+    // not upgrade while another writer holds the lock.
+    backend!(SqliteStore, sqlx::Sqlite, "", "BEGIN IMMEDIATE", "SELECT 1");
 }
 
 pub mod postgres {
@@ -878,15 +623,23 @@ pub mod postgres {
         async fn begin_routing(&self) -> Result<Box<dyn Tx>> {
             Ok(Box::new(PgTx {
                 tx: self.pool.begin().await?,
+                zone: None,
             }))
         }
 
         /// A read-only transaction whose statements all see one snapshot.
-        async fn read_snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        pub(crate) async fn read_snapshot(
+            &self,
+        ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
             Ok(self
                 .pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .await?)
+        }
+
+        /// PostgreSQL's routing lock is the `state_version` row, taken by the caller.
+        pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+            None
         }
 
         /// The routing transaction's reads in a plain transaction of their own (no state
@@ -894,6 +647,7 @@ pub mod postgres {
         async fn read_committed(&self, want: BatchReadsFor) -> Result<BatchReads> {
             let mut tx = PgTx {
                 tx: self.read_snapshot().await?,
+                zone: None,
             };
             let read = tx.batch_reads(want).await;
             read_then_end(read, tx.tx.rollback().await)
@@ -910,12 +664,20 @@ pub mod postgres {
         }
     }
 
-    backend!(PgStore, sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+    // Two instances mirroring at once (a rolling reload) would mark each other's version
+    // rows superseded in opposite orders and deadlock; the mirrors take turns instead.
+    backend!(
+        PgStore,
+        sqlx::Postgres,
+        "FOR UPDATE SKIP LOCKED",
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock(7325630912)"
+    );
     backend_tx!(
         PgTx,
         sqlx::Postgres,
         sqlx::Transaction<'static, sqlx::Postgres>,
-        "SELECT version FROM state_version WHERE id = 1 FOR UPDATE"
+        "SELECT version, report_zone FROM state_version WHERE id = 1 FOR UPDATE"
     );
 }
 

@@ -7,9 +7,13 @@
 //! their decisions and the state changes, commit. The server batches many leads into one
 //! transaction (group commit); nothing is acknowledged before its commit returns.
 
+// `pg_tx` defines `backend_tx!`, which `backend.rs` invokes: it comes first.
+#[macro_use]
+mod pg_tx;
 mod backend;
 pub mod packed;
 pub mod reporting;
+mod sqlite_batch;
 mod sqlite_writer;
 
 use async_trait::async_trait;
@@ -19,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use backend::{PgStore, SqliteStore};
-pub use reporting::Reporting;
+pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -460,9 +464,17 @@ pub trait Store: Reporting + Send + Sync + 'static {
     async fn lead_count(&self) -> Result<i64>;
     /// The full routing state as committed.
     async fn state(&self) -> Result<StateSnapshot>;
-    /// Replace the mirrored account list with the config's (one transaction).
-    async fn sync_accounts(&self, accounts: &[AccountRow], config_version: &str) -> Result<()>;
-    async fn account_count(&self) -> Result<i64>;
+    /// Mirror a config version's accounts (one transaction), keyed by that version: other
+    /// versions' rows stay while an instance may still be serving them (a rolling reload)
+    /// and are pruned once superseded for [`ACCOUNT_VERSION_GRACE_US`] at `now`.
+    async fn sync_accounts(
+        &self,
+        accounts: &[AccountRow],
+        config_version: &str,
+        now: i64,
+    ) -> Result<()>;
+    /// Accounts mirrored for a config version (the caller's).
+    async fn account_count(&self, config_version: &str) -> Result<i64>;
     /// Claim up to `limit` deliverable outbox rows for `lease_us` (PostgreSQL: `FOR UPDATE
     /// SKIP LOCKED`, so instances share the work). Only the oldest pending row of each
     /// (lead, channel, recipient) is deliverable, which keeps delivery in order per lead and

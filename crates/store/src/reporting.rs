@@ -7,11 +7,16 @@
 //! column comes with the lead row itself, from `LeadRecord::fallback`), which every
 //! backend's `Tx::write` calls inside the routing transaction, so a rollup never
 //! disagrees with the leads it counts.
+//!
+//! Days are the organisation's calendar days ([`ReportZone`]): the zone is stored with the
+//! state version (`state_version.report_zone`) and read under the routing lock, so every
+//! instance buckets a batch the same way; [`Reporting::set_report_zone`] rebuilds the
+//! rollups from the leads when it changes. This file holds the types and the pure
+//! arithmetic; `reporting/sql.rs` the statements of both backends.
 
-use crate::{BatchWrite, CHUNK, Result, StoreError};
+use crate::{BatchWrite, Result};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Row};
 use std::collections::{BTreeMap, HashMap};
 
 pub const DAY_US: i64 = 86_400_000_000;
@@ -19,6 +24,98 @@ pub const DAY_US: i64 = 86_400_000_000;
 /// Microseconds at the UTC midnight on or before `us`.
 pub fn day_of(us: i64) -> i64 {
     us.div_euclid(DAY_US) * DAY_US
+}
+
+/// The zone whose calendar days the rollups count in (`organization.timezone`).
+///
+/// A day is keyed by its local date written as that date's UTC midnight in microseconds
+/// ("day key"): keys stay exactly [`DAY_US`] apart across DST changes, and with UTC they
+/// are the instants they always were. [`ReportZone::day_start`] turns a key back into the
+/// instant the local day begins.
+#[derive(Debug, Clone)]
+pub struct ReportZone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl PartialEq for ReportZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl ReportZone {
+    pub fn utc() -> ReportZone {
+        ReportZone {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// A zone already resolved (the compiled config's `organization_tz`).
+    pub fn new(name: &str, tz: jiff::tz::TimeZone) -> ReportZone {
+        ReportZone {
+            name: name.into(),
+            tz,
+        }
+    }
+
+    /// A zone by its IANA name, as stored in `state_version.report_zone`.
+    pub fn named(name: &str) -> Result<ReportZone> {
+        if name == "UTC" {
+            return Ok(ReportZone::utc());
+        }
+        jiff::tz::TimeZone::get(name)
+            .map(|tz| ReportZone::new(name, tz))
+            .map_err(|e| crate::StoreError::Corrupt(format!("report zone `{name}`: {e}")))
+    }
+
+    /// The zone a routing transaction buckets by. A name this host's time zone database
+    /// does not know (written by an instance with a newer one) must not stop routing: its
+    /// rollups fall back to UTC days until the zone is set again.
+    pub(crate) fn stored(name: &str) -> ReportZone {
+        ReportZone::named(name).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "console rollups count UTC days");
+            ReportZone::utc()
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tz(&self) -> &jiff::tz::TimeZone {
+        &self.tz
+    }
+
+    /// The key of the local day that contains the instant `us`.
+    pub fn day_of(&self, us: i64) -> i64 {
+        let offset = self.tz.to_offset(crate::from_micros(us)).seconds();
+        day_of(us + i64::from(offset) * 1_000_000)
+    }
+
+    /// The local date of a day key.
+    pub fn date(day: i64) -> jiff::civil::Date {
+        crate::from_micros(day_of(day))
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+    }
+
+    /// The key of a local date.
+    pub fn key(date: jiff::civil::Date) -> i64 {
+        date.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp().as_microsecond())
+            .unwrap_or_default()
+    }
+
+    /// The instant the local day `day` begins: its midnight, or the first instant after a
+    /// DST gap that swallows midnight.
+    pub fn day_start(&self, day: i64) -> i64 {
+        ReportZone::date(day)
+            .to_zoned(self.tz.clone())
+            .map(|z| z.timestamp().as_microsecond())
+            .unwrap_or(day)
+    }
 }
 
 /// Speed-to-assign histogram bucket of a duration in microseconds: four per doubling.
@@ -131,17 +228,18 @@ pub struct SessionRow {
 
 #[async_trait]
 pub trait Reporting: Send + Sync + 'static {
-    /// `console_daily` rows for days in `[from_day, to_day]`.
+    /// `console_daily` rows for the day keys `[from_day, to_day]` ([`ReportZone`]).
     async fn daily(&self, from_day: i64, to_day: i64) -> Result<Vec<DailyRow>>;
-    /// `console_speed` rows for days in `[from_day, to_day]`.
+    /// `console_speed` rows for the day keys `[from_day, to_day]`.
     async fn speed(&self, from_day: i64, to_day: i64) -> Result<Vec<SpeedRow>>;
     /// Leads received in `[from, to)`, grouped; `now` decides which deadlines have passed.
     async fn window(&self, from: i64, to: i64, now: i64) -> Result<Vec<WindowGroup>>;
-    /// The same groups as [`Reporting::window`] over the UTC days `[from_day, to_day]`, read
-    /// from the `console_window` rollup (a few thousand rows at most) and the untouched
-    /// leads whose deadline has not passed at `now`.
+    /// The same groups as [`Reporting::window`] over the local days `[from_day, to_day]`,
+    /// read from the `console_window` rollup (a few thousand rows at most) and the
+    /// untouched leads whose deadline has not passed at `now` (one snapshot).
     async fn window_days(&self, from_day: i64, to_day: i64, now: i64) -> Result<Vec<WindowGroup>>;
-    /// Open leads per queue among `queues`, and how many were received before `cutoff`.
+    /// Open leads per queue among `queues`, and how many were received before `cutoff`
+    /// (one snapshot).
     async fn queue_counts(&self, queues: &[String], cutoff: i64) -> Result<Vec<QueueCount>>;
     /// Open leads in a queue, newest first.
     async fn queue_leads(&self, queue: &str, limit: i64) -> Result<Vec<LeadSummary>>;
@@ -149,6 +247,17 @@ pub trait Reporting: Send + Sync + 'static {
     async fn rep_leads(&self, rep: &str, limit: i64) -> Result<Vec<LeadSummary>>;
     /// The newest leads.
     async fn recent_leads(&self, limit: i64) -> Result<Vec<LeadSummary>>;
+    /// One read snapshot for a page that combines several reads, so it never shows one
+    /// commit's rows beside another's (PostgreSQL: a read-only REPEATABLE READ
+    /// transaction; SQLite: one deferred read transaction on one connection). End it with
+    /// [`ReadSnapshot::end`].
+    async fn snapshot(&self) -> Result<Box<dyn ReadSnapshot>>;
+    /// The zone the rollups count days in (`state_version.report_zone`).
+    async fn report_zone(&self) -> Result<String>;
+    /// Count the rollups' days in `zone` from now on. When it is not the zone they are
+    /// in, every rollup row is rebuilt from the stored leads, under the routing lock (no
+    /// batch is written meanwhile); returns whether it was. Run on start and reload.
+    async fn set_report_zone(&self, zone: &ReportZone) -> Result<bool>;
     /// The reason of each lead's latest decision.
     async fn reasons(&self, lead_ids: &[String]) -> Result<HashMap<String, String>>;
     /// A known person by normalised email (for "try a lead": VAL-3 without a transaction).
@@ -167,6 +276,29 @@ pub trait Reporting: Send + Sync + 'static {
     async fn session_delete(&self, id: &str) -> Result<()>;
 }
 
+/// The console's reads inside one snapshot ([`Reporting::snapshot`]); each answers as its
+/// namesake on [`Reporting`] or [`Store`](crate::Store) does.
+#[async_trait]
+pub trait ReadSnapshot: Send {
+    async fn daily(&mut self, from_day: i64, to_day: i64) -> Result<Vec<DailyRow>>;
+    async fn speed(&mut self, from_day: i64, to_day: i64) -> Result<Vec<SpeedRow>>;
+    async fn window_days(
+        &mut self,
+        from_day: i64,
+        to_day: i64,
+        now: i64,
+    ) -> Result<Vec<WindowGroup>>;
+    async fn queue_counts(&mut self, queues: &[String], cutoff: i64) -> Result<Vec<QueueCount>>;
+    async fn queue_leads(&mut self, queue: &str, limit: i64) -> Result<Vec<LeadSummary>>;
+    async fn rep_leads(&mut self, rep: &str, limit: i64) -> Result<Vec<LeadSummary>>;
+    async fn recent_leads(&mut self, limit: i64) -> Result<Vec<LeadSummary>>;
+    async fn reasons(&mut self, lead_ids: &[String]) -> Result<HashMap<String, String>>;
+    async fn dead_letters(&mut self, limit: i64) -> Result<Vec<crate::OutboxRow>>;
+    async fn state(&mut self) -> Result<leadrouter_core::state::StateSnapshot>;
+    /// End the snapshot (nothing was written; it is rolled back).
+    async fn end(self: Box<Self>) -> Result<()>;
+}
+
 /// The rollup and reporting-column changes one batch implies.
 #[derive(Debug, Default, PartialEq)]
 pub struct Rollups {
@@ -176,9 +308,9 @@ pub struct Rollups {
     pub reassigned: BTreeMap<String, i64>,
 }
 
-/// What a batch adds to the rollups: its new leads (counted once, on the day they were
-/// received) and its reassignment decisions.
-pub fn rollups(b: &BatchWrite) -> Rollups {
+/// What a batch adds to the rollups: its new leads (counted once, on the local day they
+/// were received) and its reassignment decisions.
+pub fn rollups(b: &BatchWrite, zone: &ReportZone) -> Rollups {
     let mut r = Rollups::default();
     for d in &b.decisions {
         if matches!(d.kind.as_str(), "manual" | "sla_reassign") {
@@ -186,25 +318,75 @@ pub fn rollups(b: &BatchWrite) -> Rollups {
         }
     }
     for l in &b.leads {
-        let day = day_of(l.received_at);
-        let us = (l.routed_at - l.received_at).max(0);
-        let fb = l.fallback;
-        let row = r
+        r.add_lead(
+            zone.day_of(l.received_at),
+            &l.tier,
+            &l.path,
+            l.owner.is_some(),
+            l.fallback,
+            l.routed_at - l.received_at,
+        );
+    }
+    r
+}
+
+impl Rollups {
+    /// One lead in `console_daily` and `console_speed`, as routed (`assigned`: it had an
+    /// owner then).
+    fn add_lead(
+        &mut self,
+        day: i64,
+        tier: &str,
+        path: &str,
+        assigned: bool,
+        fallback: bool,
+        assign_us: i64,
+    ) {
+        let us = assign_us.max(0);
+        let row = self
             .daily
-            .entry((day, l.tier.clone(), l.path.clone()))
+            .entry((day, tier.to_string(), path.to_string()))
             .or_insert_with(|| DailyRow {
                 day,
-                tier: l.tier.clone(),
-                path: l.path.clone(),
+                tier: tier.to_string(),
+                path: path.to_string(),
                 ..DailyRow::default()
             });
         row.leads += 1;
-        row.assigned += i64::from(l.owner.is_some());
-        row.fallbacks += i64::from(fb);
+        row.assigned += i64::from(assigned);
+        row.fallbacks += i64::from(fallback);
         row.assign_us_sum += us;
-        *r.speed.entry((day, speed_bucket(us))).or_default() += 1;
+        *self.speed.entry((day, speed_bucket(us))).or_default() += 1;
     }
-    r
+}
+
+/// Every rollup row from scratch, for [`Reporting::set_report_zone`]: fed each stored
+/// lead, it makes what the routing transactions would have written had the zone always
+/// been this one.
+#[derive(Debug, Default, PartialEq)]
+pub struct Rebuild {
+    pub rollups: Rollups,
+    pub window: BTreeMap<WindowKey, WindowSums>,
+}
+
+impl Rebuild {
+    /// `routed_owner`: the owner of the lead's first decision (`console_daily.assigned`
+    /// counts leads that had an owner when routed, whoever holds them now).
+    pub fn add(&mut self, f: &LeadFacts, routed_owner: bool, zone: &ReportZone) {
+        self.rollups.add_lead(
+            zone.day_of(f.received_at),
+            &f.tier,
+            &f.path,
+            routed_owner,
+            f.fallback != 0,
+            f.routed_at - f.received_at,
+        );
+        let (key, sums) = contribution(f, zone);
+        let row = self.window.entry(key).or_insert([0; 13]);
+        for (acc, v) in row.iter_mut().zip(sums) {
+            *acc += v;
+        }
+    }
 }
 
 /// One lead's reporting columns as stored: what its `console_window` contribution is
@@ -252,9 +434,9 @@ pub const WINDOW_SUMS: [&str; 13] = [
 
 /// What one lead adds to its `console_window` row: the same definitions as
 /// [`Reporting::window`]'s SQL, one lead at a time.
-pub fn contribution(f: &LeadFacts) -> (WindowKey, WindowSums) {
+pub fn contribution(f: &LeadFacts, zone: &ReportZone) -> (WindowKey, WindowSums) {
     let key = (
-        day_of(f.received_at),
+        zone.day_of(f.received_at),
         f.tier.clone(),
         f.path.clone(),
         f.team.clone().unwrap_or_default(),
@@ -284,14 +466,18 @@ pub fn contribution(f: &LeadFacts) -> (WindowKey, WindowSums) {
 
 /// The `console_window` changes from leads whose columns went from `before` to `after`
 /// (a new lead has no `before`); rows whose change is zero are left out.
-pub fn window_deltas(before: &[LeadFacts], after: &[LeadFacts]) -> BTreeMap<WindowKey, WindowSums> {
+pub fn window_deltas(
+    before: &[LeadFacts],
+    after: &[LeadFacts],
+    zone: &ReportZone,
+) -> BTreeMap<WindowKey, WindowSums> {
     let mut out: BTreeMap<WindowKey, WindowSums> = BTreeMap::new();
     for (facts, sign) in before
         .iter()
         .map(|f| (f, -1))
         .chain(after.iter().map(|f| (f, 1)))
     {
-        let (key, sums) = contribution(facts);
+        let (key, sums) = contribution(facts, zone);
         let row = out.entry(key).or_insert([0; 13]);
         for (acc, v) in row.iter_mut().zip(sums) {
             *acc += sign * v;
@@ -346,487 +532,15 @@ pub(crate) fn new_lead_facts(b: &BatchWrite, changed: &[String]) -> Vec<LeadFact
 #[async_trait]
 pub trait RollupTx: Send {
     async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>>;
-    async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()>;
+    async fn write_rollups(
+        &mut self,
+        b: &BatchWrite,
+        before: Vec<LeadFacts>,
+        zone: &ReportZone,
+    ) -> Result<()>;
 }
 
-/// Console user/role names are short; anything else in a session row is corrupt.
-fn check_session(s: SessionRow) -> Result<SessionRow> {
-    if s.username.is_empty() || s.role.is_empty() {
-        return Err(StoreError::Corrupt("console session without user".into()));
-    }
-    Ok(s)
-}
-
-const SUMMARY_COLS: &str = "id, received_at, routed_at, email, payload, tier, path, rule, owner, queue, team, status, contact_by, first_touch_at, reassignments";
-
-macro_rules! reporting_backend {
-    ($store:ty, $db:ty, $conn:ty) => {
-        fn summary_from_row(r: &<$db as sqlx::Database>::Row) -> Result<LeadSummary> {
-            let payload: String = r.try_get("payload")?;
-            Ok(LeadSummary {
-                id: r.try_get("id")?,
-                received_at: r.try_get("received_at")?,
-                routed_at: r.try_get("routed_at")?,
-                email: r.try_get("email")?,
-                payload: serde_json::from_str(&payload)
-                    .map_err(|e| StoreError::Corrupt(format!("lead payload: {e}")))?,
-                tier: r.try_get("tier")?,
-                path: r.try_get("path")?,
-                rule: r.try_get("rule")?,
-                owner: r.try_get("owner")?,
-                queue: r.try_get("queue")?,
-                team: r.try_get("team")?,
-                status: r.try_get("status")?,
-                contact_by: r.try_get("contact_by")?,
-                first_touch_at: r.try_get("first_touch_at")?,
-                reassignments: r.try_get("reassignments")?,
-            })
-        }
-
-        #[async_trait]
-        impl Reporting for $store {
-            async fn daily(&self, from_day: i64, to_day: i64) -> Result<Vec<DailyRow>> {
-                let rows = sqlx::query("SELECT day, tier, path, leads, assigned, fallbacks, assign_us_sum FROM console_daily WHERE day >= $1 AND day <= $2 ORDER BY day, tier, path")
-                    .bind(from_day)
-                    .bind(to_day)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(DailyRow {
-                            day: r.try_get("day")?,
-                            tier: r.try_get("tier")?,
-                            path: r.try_get("path")?,
-                            leads: r.try_get("leads")?,
-                            assigned: r.try_get("assigned")?,
-                            fallbacks: r.try_get("fallbacks")?,
-                            assign_us_sum: r.try_get("assign_us_sum")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn speed(&self, from_day: i64, to_day: i64) -> Result<Vec<SpeedRow>> {
-                let rows = sqlx::query("SELECT day, bucket, n FROM console_speed WHERE day >= $1 AND day <= $2 ORDER BY day, bucket")
-                    .bind(from_day)
-                    .bind(to_day)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(SpeedRow {
-                            day: r.try_get("day")?,
-                            bucket: r.try_get("bucket")?,
-                            n: r.try_get("n")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn window(&self, from: i64, to: i64, now: i64) -> Result<Vec<WindowGroup>> {
-                // Every SUM is cast: PostgreSQL sums BIGINT into NUMERIC.
-                let rows = sqlx::query(
-                    "SELECT tier, path, team, owner, COUNT(*) AS leads, \
-                     CAST(COALESCE(SUM(fallback), 0) AS BIGINT) AS fallbacks, \
-                     CAST(COALESCE(SUM(CASE WHEN reassignments > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS reassigned, \
-                     CAST(COALESCE(SUM(CASE WHEN contact_by IS NOT NULL AND first_touch_at IS NOT NULL AND first_touch_at <= contact_by THEN 1 ELSE 0 END), 0) AS BIGINT) AS sla_met, \
-                     CAST(COALESCE(SUM(CASE WHEN contact_by IS NOT NULL AND (first_touch_at IS NOT NULL OR contact_by < $3) THEN 1 ELSE 0 END), 0) AS BIGINT) AS sla_due, \
-                     CAST(COALESCE(SUM(CASE WHEN first_touch_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS contacted, \
-                     CAST(COALESCE(SUM(CASE WHEN first_touch_at IS NOT NULL THEN first_touch_at - routed_at ELSE 0 END), 0) AS BIGINT) AS contact_us_sum, \
-                     CAST(COALESCE(SUM(CASE WHEN accepted_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS accepted, \
-                     CAST(COALESCE(SUM(CASE WHEN accepted_at IS NOT NULL THEN accepted_at - routed_at ELSE 0 END), 0) AS BIGINT) AS accept_us_sum, \
-                     CAST(COALESCE(SUM(routed_at - received_at), 0) AS BIGINT) AS assign_us_sum, \
-                     CAST(COALESCE(SUM(CASE WHEN stage IN ('mid', 'late') OR status = 'won' THEN 1 ELSE 0 END), 0) AS BIGINT) AS opportunities, \
-                     CAST(COALESCE(SUM(CASE WHEN status = 'won' THEN 1 ELSE 0 END), 0) AS BIGINT) AS won \
-                     FROM leads WHERE received_at >= $1 AND received_at < $2 \
-                     GROUP BY tier, path, team, owner ORDER BY tier, path, team, owner",
-                )
-                .bind(from)
-                .bind(to)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(WindowGroup {
-                            tier: r.try_get("tier")?,
-                            path: r.try_get("path")?,
-                            team: r.try_get("team")?,
-                            owner: r.try_get("owner")?,
-                            leads: r.try_get("leads")?,
-                            fallbacks: r.try_get("fallbacks")?,
-                            reassigned: r.try_get("reassigned")?,
-                            sla_met: r.try_get("sla_met")?,
-                            sla_due: r.try_get("sla_due")?,
-                            contacted: r.try_get("contacted")?,
-                            contact_us_sum: r.try_get("contact_us_sum")?,
-                            accepted: r.try_get("accepted")?,
-                            accept_us_sum: r.try_get("accept_us_sum")?,
-                            assign_us_sum: r.try_get("assign_us_sum")?,
-                            opportunities: r.try_get("opportunities")?,
-                            won: r.try_get("won")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn window_days(&self, from_day: i64, to_day: i64, now: i64) -> Result<Vec<WindowGroup>> {
-                let sums: Vec<String> = WINDOW_SUMS
-                    .iter()
-                    .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}"))
-                    .collect();
-                let sql = format!(
-                    "SELECT tier, path, team, owner, {} FROM console_window WHERE day >= $1 AND day <= $2 GROUP BY tier, path, team, owner ORDER BY tier, path, team, owner",
-                    sums.join(", ")
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(from_day)
-                    .bind(to_day)
-                    .fetch_all(&self.pool)
-                    .await?;
-                // Pending deadlines that have not passed yet are not due: few rows, read
-                // through the partial index leads_sla_open. The unary `+` keeps SQLite's
-                // planner off leads_received_at (a week of leads, ~78,000 rows at 1M).
-                let open = sqlx::query(
-                    "SELECT tier, path, COALESCE(team, '') AS team, COALESCE(owner, '') AS owner, COUNT(*) AS n FROM leads \
-                     WHERE contact_by IS NOT NULL AND first_touch_at IS NULL AND contact_by >= $1 \
-                     AND +received_at >= $2 AND +received_at < $3 GROUP BY tier, path, COALESCE(team, ''), COALESCE(owner, '')",
-                )
-                .bind(now)
-                .bind(from_day)
-                .bind(to_day + DAY_US)
-                .fetch_all(&self.pool)
-                .await?;
-                let mut not_due: HashMap<(String, String, String, String), i64> = HashMap::new();
-                for r in &open {
-                    not_due.insert(
-                        (r.try_get("tier")?, r.try_get("path")?, r.try_get("team")?, r.try_get("owner")?),
-                        r.try_get("n")?,
-                    );
-                }
-                let mut out = Vec::new();
-                for r in &rows {
-                    let tier: String = r.try_get("tier")?;
-                    let path: String = r.try_get("path")?;
-                    let team: String = r.try_get("team")?;
-                    let owner: String = r.try_get("owner")?;
-                    let leads: i64 = r.try_get("leads")?;
-                    if leads == 0 {
-                        continue;
-                    }
-                    let waiting = not_due
-                        .get(&(tier.clone(), path.clone(), team.clone(), owner.clone()))
-                        .copied()
-                        .unwrap_or(0);
-                    let touched: i64 = r.try_get("sla_touched")?;
-                    let pending: i64 = r.try_get("sla_pending")?;
-                    out.push(WindowGroup {
-                        tier,
-                        path,
-                        team: (!team.is_empty()).then_some(team),
-                        owner: (!owner.is_empty()).then_some(owner),
-                        leads,
-                        fallbacks: r.try_get("fallbacks")?,
-                        reassigned: r.try_get("reassigned")?,
-                        sla_met: r.try_get("sla_met")?,
-                        sla_due: touched + pending - waiting,
-                        contacted: r.try_get("contacted")?,
-                        contact_us_sum: r.try_get("contact_us_sum")?,
-                        accepted: r.try_get("accepted")?,
-                        accept_us_sum: r.try_get("accept_us_sum")?,
-                        assign_us_sum: r.try_get("assign_us_sum")?,
-                        opportunities: r.try_get("opportunities")?,
-                        won: r.try_get("won")?,
-                    });
-                }
-                Ok(out)
-            }
-
-            async fn queue_counts(&self, queues: &[String], cutoff: i64) -> Result<Vec<QueueCount>> {
-                let mut out = Vec::new();
-                // One range seek per queue on leads_queue_recent (queue, status, received_at).
-                for q in queues {
-                    let r = sqlx::query("SELECT COUNT(*) AS open, CAST(COALESCE(SUM(CASE WHEN received_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS older FROM leads WHERE queue = $1 AND status = 'open'")
-                        .bind(q.clone())
-                        .bind(cutoff)
-                        .fetch_one(&self.pool)
-                        .await?;
-                    out.push(QueueCount {
-                        queue: q.clone(),
-                        open: r.try_get("open")?,
-                        older: r.try_get("older")?,
-                    });
-                }
-                Ok(out)
-            }
-
-            async fn queue_leads(&self, queue: &str, limit: i64) -> Result<Vec<LeadSummary>> {
-                let sql = format!("SELECT {SUMMARY_COLS} FROM leads WHERE queue = $1 AND status = 'open' ORDER BY received_at DESC LIMIT $2");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(queue.to_string())
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(summary_from_row).collect()
-            }
-
-            async fn rep_leads(&self, rep: &str, limit: i64) -> Result<Vec<LeadSummary>> {
-                let sql = format!("SELECT {SUMMARY_COLS} FROM leads WHERE owner = $1 ORDER BY received_at DESC LIMIT $2");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(rep.to_string())
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(summary_from_row).collect()
-            }
-
-            async fn recent_leads(&self, limit: i64) -> Result<Vec<LeadSummary>> {
-                let sql = format!("SELECT {SUMMARY_COLS} FROM leads ORDER BY received_at DESC LIMIT $1");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(summary_from_row).collect()
-            }
-
-            async fn reasons(&self, lead_ids: &[String]) -> Result<HashMap<String, String>> {
-                let mut out = HashMap::new();
-                for chunk in crate::statement_chunks(&lead_ids, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT lead_id, reason FROM decisions WHERE lead_id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id.clone());
-                    }
-                    q.push(") ORDER BY id");
-                    for r in q.build().fetch_all(&self.pool).await? {
-                        out.insert(r.try_get("lead_id")?, r.try_get("reason")?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn person(&self, email: &str) -> Result<Option<leadrouter_core::state::PriorPerson>> {
-                use leadrouter_core::state::{PriorPerson, PriorStatus};
-                let row = sqlx::query("SELECT owner, status, disqualified_at, note FROM people WHERE email = $1")
-                    .bind(email.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| {
-                    let status: String = r.try_get("status")?;
-                    let dq: Option<i64> = r.try_get("disqualified_at")?;
-                    Ok(PriorPerson {
-                        owner: r.try_get("owner")?,
-                        status: if status == "disqualified" { PriorStatus::Disqualified } else { PriorStatus::Open },
-                        disqualified_at: dq.map(crate::from_micros),
-                        note: r.try_get("note")?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn weekly_report_queue(&self, r: &WeeklyReportRow, outbox: &[crate::OutboxRow]) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query("INSERT INTO weekly_reports (week, queued_at, recipients, actor) VALUES ($1, $2, $3, $4) ON CONFLICT (week) DO NOTHING")
-                    .bind(r.week.clone())
-                    .bind(r.queued_at)
-                    .bind(r.recipients)
-                    .bind(r.actor.clone())
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                for chunk in crate::statement_chunks(&outbox, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO outbox (id, lead_id, kind, channel, recipient, payload, status, attempts, next_attempt_at, created_at) ");
-                    q.push_values(chunk, |mut v, o| {
-                        v.push_bind(o.id.clone())
-                            .push_bind(o.lead_id.clone())
-                            .push_bind(o.kind.clone())
-                            .push_bind(o.channel.clone())
-                            .push_bind(o.recipient.clone())
-                            .push_bind(o.payload.to_string())
-                            .push_bind(o.status.clone())
-                            .push_bind(o.attempts)
-                            .push_bind(o.next_attempt_at)
-                            .push_bind(o.created_at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn weekly_report(&self, week: &str) -> Result<Option<WeeklyReportRow>> {
-                let row = sqlx::query("SELECT week, queued_at, recipients, actor FROM weekly_reports WHERE week = $1")
-                    .bind(week.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| {
-                    Ok(WeeklyReportRow {
-                        week: r.try_get("week")?,
-                        queued_at: r.try_get("queued_at")?,
-                        recipients: r.try_get("recipients")?,
-                        actor: r.try_get("actor")?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn session_create(&self, s: &SessionRow) -> Result<()> {
-                sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
-                    .bind(s.created_at)
-                    .execute(&self.pool)
-                    .await?;
-                sqlx::query("INSERT INTO console_sessions (id, username, role, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(s.id.clone())
-                    .bind(s.username.clone())
-                    .bind(s.role.clone())
-                    .bind(s.csrf.clone())
-                    .bind(s.created_at)
-                    .bind(s.expires_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn session_get(&self, id: &str, now: i64) -> Result<Option<SessionRow>> {
-                let row = sqlx::query("SELECT id, username, role, csrf, created_at, expires_at FROM console_sessions WHERE id = $1 AND expires_at > $2")
-                    .bind(id.to_string())
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| {
-                    check_session(SessionRow {
-                        id: r.try_get("id")?,
-                        username: r.try_get("username")?,
-                        role: r.try_get("role")?,
-                        csrf: r.try_get("csrf")?,
-                        created_at: r.try_get("created_at")?,
-                        expires_at: r.try_get("expires_at")?,
-                    })
-                })
-                .transpose()
-            }
-
-            async fn session_delete(&self, id: &str) -> Result<()> {
-                sqlx::query("DELETE FROM console_sessions WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-        }
-
-        #[async_trait]
-        impl RollupTx for $conn {
-            async fn facts(&mut self, ids: &[String]) -> Result<Vec<LeadFacts>> {
-                let mut out = Vec::new();
-                for chunk in crate::key_chunks(ids, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("SELECT id, received_at, routed_at, tier, path, team, owner, contact_by, first_touch_at, accepted_at, status, stage, fallback, reassignments FROM leads WHERE id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id.clone());
-                    }
-                    q.push(")");
-                    for r in q.build().fetch_all(&mut *self).await? {
-                        out.push(LeadFacts {
-                            id: r.try_get("id")?,
-                            received_at: r.try_get("received_at")?,
-                            routed_at: r.try_get("routed_at")?,
-                            tier: r.try_get("tier")?,
-                            path: r.try_get("path")?,
-                            team: r.try_get("team")?,
-                            owner: r.try_get("owner")?,
-                            contact_by: r.try_get("contact_by")?,
-                            first_touch_at: r.try_get("first_touch_at")?,
-                            accepted_at: r.try_get("accepted_at")?,
-                            status: r.try_get("status")?,
-                            stage: r.try_get("stage")?,
-                            fallback: r.try_get("fallback")?,
-                            reassignments: r.try_get("reassignments")?,
-                        });
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn write_rollups(&mut self, b: &BatchWrite, before: Vec<LeadFacts>) -> Result<()> {
-                let r = rollups(b);
-                let rows: Vec<&DailyRow> = r.daily.values().collect();
-                for chunk in crate::statement_chunks(&rows, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO console_daily (day, tier, path, leads, assigned, fallbacks, assign_us_sum) ");
-                    q.push_values(chunk, |mut v, d| {
-                        v.push_bind(d.day)
-                            .push_bind(d.tier.clone())
-                            .push_bind(d.path.clone())
-                            .push_bind(d.leads)
-                            .push_bind(d.assigned)
-                            .push_bind(d.fallbacks)
-                            .push_bind(d.assign_us_sum);
-                    });
-                    q.push(" ON CONFLICT (day, tier, path) DO UPDATE SET leads = console_daily.leads + excluded.leads, assigned = console_daily.assigned + excluded.assigned, fallbacks = console_daily.fallbacks + excluded.fallbacks, assign_us_sum = console_daily.assign_us_sum + excluded.assign_us_sum");
-                    q.build().execute(&mut *self).await?;
-                }
-                let speed: Vec<(&(i64, i64), &i64)> = r.speed.iter().collect();
-                for chunk in crate::statement_chunks(&speed, CHUNK) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO console_speed (day, bucket, n) ");
-                    q.push_values(chunk, |mut v, ((day, bucket), n)| {
-                        v.push_bind(*day).push_bind(*bucket).push_bind(**n);
-                    });
-                    q.push(" ON CONFLICT (day, bucket) DO UPDATE SET n = console_speed.n + excluded.n");
-                    q.build().execute(&mut *self).await?;
-                }
-                for (id, n) in &r.reassigned {
-                    sqlx::query("UPDATE leads SET reassignments = reassignments + $1 WHERE id = $2")
-                        .bind(*n)
-                        .bind(id.clone())
-                        .execute(&mut *self)
-                        .await?;
-                }
-                // console_window: new leads from the batch itself (no read); changed leads
-                // as read before the write and again now. One multi-row upsert.
-                let changed = changed_leads(b);
-                let mut after = new_lead_facts(b, &changed);
-                if !changed.is_empty() {
-                    after.extend(self.facts(&changed).await?);
-                }
-                let deltas: Vec<(WindowKey, WindowSums)> = window_deltas(&before, &after).into_iter().collect();
-                let cols = WINDOW_SUMS.join(", ");
-                let set: Vec<String> = WINDOW_SUMS
-                    .iter()
-                    .map(|c| format!("{c} = console_window.{c} + excluded.{c}"))
-                    .collect();
-                for chunk in crate::statement_chunks(&deltas, CHUNK / 4) {
-                    let mut q = QueryBuilder::<$db>::new(format!("INSERT INTO console_window (day, tier, path, team, owner, {cols}) "));
-                    q.push_values(chunk, |mut v, ((day, tier, path, team, owner), sums)| {
-                        v.push_bind(*day)
-                            .push_bind(tier.clone())
-                            .push_bind(path.clone())
-                            .push_bind(team.clone())
-                            .push_bind(owner.clone());
-                        for x in sums {
-                            v.push_bind(*x);
-                        }
-                    });
-                    q.push(format!(" ON CONFLICT (day, tier, path, team, owner) DO UPDATE SET {}", set.join(", ")));
-                    q.build().execute(&mut *self).await?;
-                }
-                Ok(())
-            }
-        }
-    };
-}
-
-mod sqlite {
-    use super::*;
-    reporting_backend!(crate::SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
-}
-
-mod postgres {
-    use super::*;
-    reporting_backend!(crate::PgStore, sqlx::Postgres, sqlx::PgConnection);
-}
+mod sql;
 
 #[cfg(test)]
 mod tests {
@@ -841,6 +555,74 @@ mod tests {
         // 1000 µs lies in [2^(39/4), 2^(40/4)) = [861, 1024).
         assert_eq!(speed_bucket(1000), 39);
         assert!(speed_bucket_upper(39) > 1000.0 && speed_bucket_upper(38) <= 1000.0);
+    }
+
+    fn us(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_microsecond()
+    }
+
+    fn key(d: &str) -> i64 {
+        ReportZone::key(d.parse().unwrap())
+    }
+
+    /// A day key is the local date, on both sides of midnight and of a DST change, in
+    /// whole- and part-hour zones; with UTC it is the UTC midnight it always was.
+    #[test]
+    fn day_keys_are_local_dates() {
+        let zone = |n: &str| ReportZone::named(n).unwrap();
+        let ny = zone("America/New_York");
+        for (at, date) in [
+            ("2026-03-08T04:59:59Z", "2026-03-07"),
+            ("2026-03-08T05:00:00Z", "2026-03-08"),
+            ("2026-03-08T07:00:00Z", "2026-03-08"), // 03:00 EDT, just after the gap
+            ("2026-03-09T03:59:59Z", "2026-03-08"),
+            ("2026-11-01T05:30:00Z", "2026-11-01"), // 01:30 EDT, the first of two
+            ("2026-11-01T06:30:00Z", "2026-11-01"), // 01:30 EST, the second
+            ("2026-11-02T04:59:59Z", "2026-11-01"),
+            ("2026-11-02T05:00:00Z", "2026-11-02"),
+        ] {
+            assert_eq!(
+                ReportZone::date(ny.day_of(us(at))).to_string(),
+                date,
+                "{at}"
+            );
+        }
+        let kolkata = zone("Asia/Kolkata");
+        assert_eq!(
+            kolkata.day_of(us("2026-06-30T18:29:59Z")),
+            key("2026-06-30")
+        );
+        assert_eq!(
+            kolkata.day_of(us("2026-06-30T18:30:00Z")),
+            key("2026-07-01")
+        );
+        let utc = ReportZone::utc();
+        for t in [0, 1, DAY_US - 1, -1, us("2026-11-23T15:00:00Z")] {
+            assert_eq!(utc.day_of(t), day_of(t));
+        }
+    }
+
+    /// A local day starts at its midnight, or where a DST gap that swallows midnight ends;
+    /// the days around a change are 23 and 25 hours long.
+    #[test]
+    fn local_days_start_at_local_midnight() {
+        let ny = ReportZone::named("America/New_York").unwrap();
+        let h = 3_600_000_000;
+        assert_eq!(ny.day_start(key("2026-03-08")), us("2026-03-08T05:00:00Z"));
+        assert_eq!(
+            ny.day_start(key("2026-03-09")) - ny.day_start(key("2026-03-08")),
+            23 * h
+        );
+        assert_eq!(
+            ny.day_start(key("2026-11-02")) - ny.day_start(key("2026-11-01")),
+            25 * h
+        );
+        // Santiago moves its clocks from 00:00 to 01:00 on 2026-09-06: no midnight.
+        let scl = ReportZone::named("America/Santiago").unwrap();
+        let start = scl.day_start(key("2026-09-06"));
+        assert_eq!(start, us("2026-09-06T04:00:00Z"));
+        assert_eq!(scl.day_of(start), key("2026-09-06"));
+        assert_eq!(scl.day_of(start - 1), key("2026-09-05"));
     }
 
     #[test]

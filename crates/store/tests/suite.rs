@@ -53,7 +53,7 @@ both! {
     rollback_leaves_nothing: sqlite_rollback_leaves_nothing, postgres_rollback_leaves_nothing;
     duplicate_keys_are_rejected: sqlite_duplicate_keys_are_rejected, postgres_duplicate_keys_are_rejected;
     second_writer_waits_for_first: sqlite_second_writer_waits_for_first, postgres_second_writer_waits_for_first;
-    accounts_sync_replaces_the_list: sqlite_accounts_sync_replaces_the_list, postgres_accounts_sync_replaces_the_list;
+    accounts_of_each_version_survive_a_rolling_reload: sqlite_accounts_of_each_version_survive_a_rolling_reload, postgres_accounts_of_each_version_survive_a_rolling_reload;
     outbox_delivers_in_order_with_retries_and_dead_letters: sqlite_outbox_delivers_in_order_with_retries_and_dead_letters, postgres_outbox_delivers_in_order_with_retries_and_dead_letters;
     timers_come_due_fire_and_cancel: sqlite_timers_come_due_fire_and_cancel, postgres_timers_come_due_fire_and_cancel;
     console_rollups_and_window_figures: sqlite_console_rollups_and_window_figures, postgres_console_rollups_and_window_figures;
@@ -64,6 +64,303 @@ both! {
     lead_detail_reads_one_snapshot: sqlite_lead_detail_reads_one_snapshot, postgres_lead_detail_reads_one_snapshot;
     idle_outbox_claim_does_not_wait_for_routing: sqlite_idle_outbox_claim_does_not_wait_for_routing, postgres_idle_outbox_claim_does_not_wait_for_routing;
     outbox_outcomes_recorded_as_one_batch: sqlite_outbox_outcomes_recorded_as_one_batch, postgres_outbox_outcomes_recorded_as_one_batch;
+    rollup_days_follow_the_organisations_zone: sqlite_rollup_days_follow_the_organisations_zone, postgres_rollup_days_follow_the_organisations_zone;
+    snapshot_reads_do_not_see_a_commit_between_them: sqlite_snapshot_reads_do_not_see_a_commit_between_them, postgres_snapshot_reads_do_not_see_a_commit_between_them;
+    snapshot_reads_agree_while_batches_commit: sqlite_snapshot_reads_agree_while_batches_commit, postgres_snapshot_reads_agree_while_batches_commit;
+    state_reads_one_snapshot: sqlite_state_reads_one_snapshot, postgres_state_reads_one_snapshot;
+}
+
+/// `Store::state` reads three tables; a batch that commits meanwhile is seen whole or not
+/// at all (each batch here moves a rep's pass, clock and load together).
+async fn state_reads_one_snapshot(url: &str) {
+    let store = open(url).await;
+    const BATCHES: i64 = 150;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 1..=BATCHES {
+                let batch = BatchWrite {
+                    rotations: vec![("pool".into(), "r1".into(), n)],
+                    clocks: vec![("pool".into(), n)],
+                    rep_state: vec![RepStateWrite {
+                        rep: "r1".into(),
+                        early: n,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                commit(&*store, &batch, n).await;
+            }
+        })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let s = store.state().await.unwrap();
+        let pass = s.rotations.get("pool").map_or(0, |r| r.passes["r1"]);
+        let clock = s.rotations.get("pool").map_or(0, |r| r.virtual_time);
+        let load = s.loads.get("r1").map_or(0, |l| u64::from(l.early));
+        assert_eq!((clock, load), (pass, pass), "read {reads}");
+        seen.insert(pass);
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        seen.len() > 2,
+        "the reads must overlap the commits to test anything: {reads} reads saw {} states",
+        seen.len()
+    );
+}
+
+/// Issue 25: the rollups count the organisation's calendar days. Leads on both sides of
+/// local midnight around both DST changes in New York land on their local day; the
+/// rollup-based window equals the direct computation over each local day's instants
+/// (the 23- and the 25-hour day too); and a zone change rebuilds the rows the routing
+/// transactions would have written, `assigned` counting the owner at routing time.
+async fn rollup_days_follow_the_organisations_zone(url: &str) {
+    use leadrouter_store::reporting::{DAY_US, ReportZone};
+    let store = open(url).await;
+    let ny = ReportZone::named("America/New_York").unwrap();
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_microsecond();
+    let key = |d: &str| ReportZone::key(d.parse().unwrap());
+    // (lead, received at, its day in New York)
+    let cases = [
+        ("a", "2026-03-08T04:59:00Z", "2026-03-07"), // 23:59 EST
+        ("b", "2026-03-08T05:00:00Z", "2026-03-08"), // 00:00 EST: the 23-hour day
+        ("c", "2026-03-09T03:59:00Z", "2026-03-08"), // 23:59 EDT
+        ("d", "2026-03-09T04:00:00Z", "2026-03-09"),
+        ("e", "2026-11-01T03:59:00Z", "2026-10-31"), // 23:59 EDT
+        ("f", "2026-11-01T04:00:00Z", "2026-11-01"), // 00:00 EDT: the 25-hour day
+        ("g", "2026-11-02T04:59:00Z", "2026-11-01"), // 23:59 EST
+        ("h", "2026-11-02T05:00:00Z", "2026-11-02"),
+    ];
+    let batch = |ids: &str| {
+        let mut b = BatchWrite::default();
+        for (id, received, _) in cases.iter().filter(|c| ids.contains(c.0)) {
+            let mut l = lead(id, None, Some("r1"), None);
+            l.received_at = at(received);
+            l.routed_at = l.received_at + 700;
+            l.contact_by = Some(l.routed_at + 5 * MINUTE);
+            b.leads.push(l);
+            b.decisions
+                .push(decision(id, "route", Some("r1"), at(received)));
+        }
+        b
+    };
+    let daily_by_day = |rows: Vec<leadrouter_store::reporting::DailyRow>| {
+        let mut m: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for r in rows {
+            let e = m.entry(r.day).or_default();
+            e.0 += r.leads;
+            e.1 += r.assigned;
+        }
+        m
+    };
+    let (first, last) = (key("2026-03-01"), key("2026-11-30"));
+    let expected = |ids: &str| {
+        let mut m: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for (_, _, d) in cases.iter().filter(|c| ids.contains(c.0)) {
+            let e = m.entry(key(d)).or_default();
+            e.0 += 1;
+            e.1 += 1;
+        }
+        m
+    };
+
+    // Rows written while the zone was UTC (as before issue 25), then the zone changes.
+    assert_eq!(store.report_zone().await.unwrap(), "UTC");
+    commit(&*store, &batch("abcd"), 1).await;
+    assert_eq!(
+        daily_by_day(store.daily(first, last).await.unwrap())[&key("2026-03-08")],
+        (2, 2),
+        "UTC days before the change"
+    );
+    assert!(store.set_report_zone(&ny).await.unwrap(), "rebuilt");
+    assert!(
+        !store.set_report_zone(&ny).await.unwrap(),
+        "already in New York days"
+    );
+    assert_eq!(store.report_zone().await.unwrap(), "America/New_York");
+    assert_eq!(
+        daily_by_day(store.daily(first, last).await.unwrap()),
+        expected("abcd")
+    );
+
+    // Rows written by routing transactions in New York days; g is then moved to a queue,
+    // which leaves it counted as assigned when routed.
+    commit(&*store, &batch("efgh"), 2).await;
+    let moved = BatchWrite {
+        lead_updates: vec![LeadUpdate {
+            id: "g".into(),
+            owner: None,
+            queue: Some("review".into()),
+            team: None,
+            status: LeadStatus::Open,
+            stage: Stage::Early,
+            outcome: None,
+            outcome_at: None,
+            contact_by: None,
+            accepted_at: None,
+            first_touch_at: None,
+        }],
+        decisions: vec![decision("g", "manual", None, at("2026-11-03T12:00:00Z"))],
+        ..Default::default()
+    };
+    commit(&*store, &moved, 3).await;
+    let written = daily_by_day(store.daily(first, last).await.unwrap());
+    assert_eq!(written, expected("abcdefgh"));
+    let now = at("2026-11-05T00:00:00Z");
+    let check = |label: &'static str| {
+        let store = store.clone();
+        let ny = ny.clone();
+        async move {
+            for (_, _, d) in cases {
+                let k = key(d);
+                let rolled = by_key(store.window_days(k, k, now).await.unwrap());
+                let direct = by_key(
+                    store
+                        .window(ny.day_start(k), ny.day_start(k + DAY_US), now)
+                        .await
+                        .unwrap(),
+                );
+                assert_eq!(rolled, direct, "{label}: {d}");
+                assert!(!rolled.is_empty(), "{label}: {d}");
+            }
+            let week = store
+                .window_days(key("2026-10-26"), key("2026-11-01"), now)
+                .await
+                .unwrap();
+            assert_eq!(week.iter().map(|g| g.leads).sum::<i64>(), 3, "{label}");
+        }
+    };
+    check("written in New York days").await;
+    let speed = store.speed(first, last).await.unwrap();
+    let window = store.window_days(first, last, now).await.unwrap();
+
+    // Back to UTC days and again to New York: the rebuild gives what was written.
+    assert!(store.set_report_zone(&ReportZone::utc()).await.unwrap());
+    let utc = daily_by_day(store.daily(first, last).await.unwrap());
+    assert_eq!(utc[&key("2026-03-08")], (2, 2));
+    assert_eq!(utc[&key("2026-11-02")], (2, 2), "g and h, UTC");
+    assert!(store.set_report_zone(&ny).await.unwrap());
+    assert_eq!(
+        daily_by_day(store.daily(first, last).await.unwrap()),
+        written
+    );
+    assert_eq!(store.speed(first, last).await.unwrap(), speed);
+    assert_eq!(
+        by_key(store.window_days(first, last, now).await.unwrap()),
+        by_key(window)
+    );
+    check("rebuilt in New York days").await;
+}
+
+/// Issue 25: the console's multi-statement pages read one snapshot: a routing batch
+/// committed between two reads of one snapshot is seen by neither, and by the next
+/// snapshot; the snapshot does not hold the writer up.
+async fn snapshot_reads_do_not_see_a_commit_between_them(url: &str) {
+    use leadrouter_store::reporting::day_of;
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    let queues = ["unassigned".to_string()];
+    let day = day_of(T0);
+    let mut snap = store.snapshot().await.unwrap();
+    let listed = snap.recent_leads(100).await.unwrap();
+    let counts = snap.queue_counts(&queues, T0 + MINUTE).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(counts[0].open, 1);
+
+    let more = BatchWrite {
+        leads: vec![lead("L9", None, None, Some("unassigned"))],
+        decisions: vec![decision("L9", "route", None, T0 + 9)],
+        rep_state: vec![RepStateWrite {
+            rep: "r9".into(),
+            early: 4,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    tokio::time::timeout(Duration::from_secs(5), commit(&*store, &more, 2))
+        .await
+        .expect("an open snapshot does not hold the routing writer up");
+
+    assert_eq!(snap.recent_leads(100).await.unwrap(), listed);
+    assert_eq!(
+        snap.queue_counts(&queues, T0 + MINUTE).await.unwrap(),
+        counts
+    );
+    assert_eq!(snap.queue_leads("unassigned", 100).await.unwrap().len(), 1);
+    let daily = snap.daily(day, day).await.unwrap();
+    assert_eq!(daily.iter().map(|d| d.leads).sum::<i64>(), 3);
+    let window = snap.window_days(day, day, T0).await.unwrap();
+    assert_eq!(window.iter().map(|g| g.leads).sum::<i64>(), 3);
+    assert!(!snap.state().await.unwrap().loads.contains_key("r9"));
+    assert!(snap.reasons(&["L9".into()]).await.unwrap().is_empty());
+    snap.end().await.unwrap();
+
+    let mut next = store.snapshot().await.unwrap();
+    assert_eq!(next.recent_leads(100).await.unwrap().len(), 4);
+    assert_eq!(
+        next.queue_counts(&queues, T0 + MINUTE).await.unwrap()[0].open,
+        2
+    );
+    assert!(next.state().await.unwrap().loads.contains_key("r9"));
+    let daily = next.daily(day, day).await.unwrap();
+    assert_eq!(daily.iter().map(|d| d.leads).sum::<i64>(), 4);
+    next.end().await.unwrap();
+}
+
+/// The figures one page combines agree inside a snapshot while batches commit beside it:
+/// the daily rollup, the window rollup and the lead list count the same leads.
+async fn snapshot_reads_agree_while_batches_commit(url: &str) {
+    use leadrouter_store::reporting::day_of;
+    let store = open(url).await;
+    const BATCHES: i64 = 120;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 1..=BATCHES {
+                let id = format!("S{n}");
+                let batch = BatchWrite {
+                    leads: vec![lead(&id, None, Some("r1"), None)],
+                    decisions: vec![decision(&id, "route", Some("r1"), T0 + n)],
+                    ..Default::default()
+                };
+                commit(&*store, &batch, n).await;
+            }
+        })
+    };
+    let day = day_of(T0);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let mut snap = store.snapshot().await.unwrap();
+        let daily: i64 = snap
+            .daily(day, day)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.leads)
+            .sum();
+        let listed = snap.recent_leads(1000).await.unwrap().len() as i64;
+        let window: i64 = snap
+            .window_days(day, day, T0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.leads)
+            .sum();
+        snap.end().await.unwrap();
+        assert_eq!((daily, window), (listed, listed), "read {reads}");
+        seen.insert(listed);
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        seen.len() > 2,
+        "the reads must overlap the commits to test anything: {reads} reads saw {} counts",
+        seen.len()
+    );
 }
 
 /// `complete_outbox_many` records delivered, retry and dead outcomes together, each as
@@ -1635,7 +1932,11 @@ async fn second_writer_waits_for_first(url: &str) {
 
 /// The account mirror follows the config: a sync upserts the config's accounts and
 /// removes the ones it no longer has.
-async fn accounts_sync_replaces_the_list(url: &str) {
+/// Issue 25: during a rolling reload instances on two config versions mirror their
+/// accounts in turn; neither deletes the other's rows. A version superseded for longer
+/// than the grace period is pruned by the next mirror; one mirrored again is not.
+async fn accounts_of_each_version_survive_a_rolling_reload(url: &str) {
+    use leadrouter_store::ACCOUNT_VERSION_GRACE_US as GRACE;
     let store = open(url).await;
     let account = |domain: &str, owner: Option<&str>| AccountRow {
         domain: domain.into(),
@@ -1643,25 +1944,63 @@ async fn accounts_sync_replaces_the_list(url: &str) {
         owner: owner.map(str::to_string),
         named: owner.is_some(),
     };
-    assert_eq!(store.account_count().await.unwrap(), 0);
+    let v1 = [
+        account("globex.com", Some("r1")),
+        account("initech.com", None),
+    ];
+    let v2 = [account("globex.com", Some("r2"))];
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 0);
+    // Instance A starts on version 1, instance B reloads to version 2, A restarts (still
+    // on version 1), then B mirrors again: both versions keep their rows throughout.
+    store.sync_accounts(&v1, "sha256:1", T0).await.unwrap();
     store
-        .sync_accounts(
-            &[
-                account("globex.com", Some("r1")),
-                account("initech.com", None),
-            ],
-            "sha256:1",
-        )
+        .sync_accounts(&v2, "sha256:2", T0 + MINUTE)
         .await
         .unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
     store
-        .sync_accounts(&[account("globex.com", Some("r2"))], "sha256:2")
+        .sync_accounts(&v1, "sha256:1", T0 + 2 * MINUTE)
         .await
         .unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 1);
-    store.sync_accounts(&[], "sha256:3").await.unwrap();
-    assert_eq!(store.account_count().await.unwrap(), 0);
+    store
+        .sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+
+    // Version 1 was superseded at +3 min; within the grace period it stays.
+    store
+        .sync_accounts(&v2, "sha256:2", T0 + 3 * MINUTE + GRACE - 1)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
+    // Past it, the next mirror of any version prunes it.
+    store
+        .sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + GRACE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 0);
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+    assert_eq!(store.account_count("sha256:3").await.unwrap(), 0);
+    // Version 2 was superseded just now: it outlives the grace period from here.
+    store
+        .sync_accounts(&[], "sha256:3", T0 + 4 * MINUTE + 2 * GRACE - 1)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 1);
+    store
+        .sync_accounts(&[], "sha256:3", T0 + 5 * MINUTE + 2 * GRACE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:2").await.unwrap(), 0);
+    // A version mirrored again after being pruned gets its rows back.
+    store
+        .sync_accounts(&v1, "sha256:1", T0 + 6 * MINUTE + 2 * GRACE)
+        .await
+        .unwrap();
+    assert_eq!(store.account_count("sha256:1").await.unwrap(), 2);
 }
 
 /// Several instances start at once on a fresh PostgreSQL database: the migrations run

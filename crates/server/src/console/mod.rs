@@ -681,7 +681,7 @@ pub fn spawn_gauges(st: ConsoleState) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             tick.tick().await;
-            match report::last_week(&st).await {
+            match report::last_week_now(&st).await {
                 Ok(w) => st.app.shared.metrics.set_met1(&w.figures, w.p50, w.p99),
                 Err(e) => tracing::warn!(error = ?e, "refreshing the MET-1 gauges failed"),
             }

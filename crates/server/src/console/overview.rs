@@ -1,16 +1,17 @@
 //! Overview: leads today and this week, speed-to-assign p50/p99, SLA compliance by tier,
 //! leads waiting in a triage queue for more than 15 minutes, fallback frequency, routing
-//! accuracy, and 30 days of charts from the daily rollups.
+//! accuracy, and 30 days of charts from the daily rollups. Days are the organisation's
+//! (`organization.timezone`); every figure on the page comes from one read snapshot.
 
 use super::charts::{self, TIER_COLORS};
 use super::metrics::{days, duration_text};
-use super::report::{last_week, window};
+use super::report::{last_week, org_zone, window};
 use super::{ConsoleState, Nav, PageResult, html, staff};
 use askama::Template;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use leadrouter_core::config::QueueRole;
-use leadrouter_store::reporting::{DAY_US, day_of};
+use leadrouter_store::reporting::DAY_US;
 
 pub struct Card {
     pub key: &'static str,
@@ -46,11 +47,15 @@ pub const TRIAGE_AGE_US: i64 = 15 * 60 * 1_000_000;
 
 pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
     let s = staff(&st, &headers).await?;
-    let store = &st.app.shared.store;
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now().as_microsecond();
-    let today = window(&st, day_of(now), day_of(now)).await?;
-    let week = last_week(&st).await?;
+    let zone = org_zone(&cfg);
+    let today_day = zone.day_of(now);
+    // One snapshot: the cards, charts and list never mix two commits' rows (a lead
+    // counted today but missing from the week, or listed but not counted).
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let today = window(&mut *snap, &cfg, today_day, today_day, now).await?;
+    let week = last_week(&mut *snap, &cfg, now).await?;
     let triage: Vec<String> = [
         QueueRole::CatchAll,
         QueueRole::Review,
@@ -63,7 +68,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
             .map(|q| cfg.queue_name(*q).to_string())
     })
     .collect();
-    let waiting: i64 = store
+    let waiting: i64 = snap
         .queue_counts(&triage, now - TRIAGE_AGE_US)
         .await?
         .iter()
@@ -165,20 +170,20 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         });
     }
     // 30 days of rollups for the charts.
-    let from_day = day_of(now) - 29 * DAY_US;
-    let daily = store.daily(from_day, day_of(now)).await?;
-    let speed = store.speed(from_day, day_of(now)).await?;
-    let ds = days(&daily, &speed, from_day, day_of(now));
+    let from_day = today_day - 29 * DAY_US;
+    let daily = snap.daily(from_day, today_day).await?;
+    let speed = snap.speed(from_day, today_day).await?;
+    let ds = days(&daily, &speed, from_day, today_day);
     let labels: Vec<String> = ds
         .iter()
         .map(|d| {
-            leadrouter_store::from_micros(d.day)
+            leadrouter_store::reporting::ReportZone::date(d.day)
                 .strftime("%m-%d")
                 .to_string()
         })
         .collect();
     let leads_chart = charts::stacked_bars(
-        "Leads per day by tier (UTC)",
+        &format!("Leads per day by tier ({})", zone.name()),
         &labels,
         &[
             (
@@ -233,9 +238,9 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         &wf.tiers.iter().map(|t| t.sla.value()).collect::<Vec<_>>(),
         &wf.tiers.iter().map(|t| t.target).collect::<Vec<_>>(),
     );
-    let recent = store
-        .recent_leads(15)
-        .await?
+    let recent = snap.recent_leads(15).await?;
+    snap.end().await?;
+    let recent = recent
         .into_iter()
         .map(|l| {
             let (name, company) = super::lead_name(&l.payload, l.email.as_deref());

@@ -77,12 +77,13 @@ pub async fn page(
 ) -> PageResult {
     let s = staff(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
-    let store = &st.app.shared.store;
     let now = st.app.shared.clock.now().as_microsecond();
-    let counts = store
+    // One snapshot: the tab counts agree with the list shown under them.
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let counts = snap
         .queue_counts(&cfg.queues, now - super::overview::TRIAGE_AGE_US)
         .await?;
-    let dead = store.dead_letters(LIST_LIMIT).await?;
+    let dead = snap.dead_letters(LIST_LIMIT).await?;
     let mut tabs: Vec<Tab> = counts
         .iter()
         .map(|c| Tab {
@@ -127,9 +128,9 @@ pub async fn page(
             })
             .collect();
     } else {
-        let leads = store.queue_leads(&current, LIST_LIMIT).await?;
+        let leads = snap.queue_leads(&current, LIST_LIMIT).await?;
         let ids: Vec<String> = leads.iter().map(|l| l.id.clone()).collect();
-        let reasons = store.reasons(&ids).await?;
+        let reasons = snap.reasons(&ids).await?;
         rows = leads
             .into_iter()
             .map(|l| {
@@ -147,6 +148,7 @@ pub async fn page(
             })
             .collect();
     }
+    snap.end().await?;
     let reps = cfg
         .reps
         .iter()

@@ -1,5 +1,6 @@
-//! The weekly report (MET-2): the overview's figures for one ISO week (Monday to Sunday,
-//! UTC) as a page, as a self-contained HTML email body, as CSV
+//! The weekly report (MET-2): the overview's figures for one ISO week (Monday to Sunday
+//! in the organisation's zone, `organization.timezone`) as a page, as a self-contained
+//! HTML email body, as CSV
 //! (`GET /console/report.csv?week=2026-W47`) and as JSON for the admin API
 //! (`GET /v1/reports/weekly?week=…`, admin key).
 
@@ -11,12 +12,14 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use leadrouter_store::reporting::{DAY_US, day_of};
+use leadrouter_core::config::CompiledConfig;
+use leadrouter_store::reporting::{DAY_US, ReadSnapshot, ReportZone};
 use serde::Deserialize;
 use std::fmt::Write as _;
 
 /// Figures over a window, with speed-to-assign quantiles.
 pub struct WindowFigures {
+    /// The instants the window starts and ends (local midnights).
     pub from: i64,
     pub to: i64,
     pub figures: Figures,
@@ -24,32 +27,53 @@ pub struct WindowFigures {
     pub p99: Option<f64>,
 }
 
-/// MET-1 over the UTC days `[from_day, to_day]` (UTC midnights), from the rollups: the
-/// window sums from `console_window`, the speed quantiles from `console_speed`. Today's
-/// row holds the leads received so far (leads are never received after now).
+/// The organisation's zone: report weeks, "today" and the rollups' days follow it.
+pub fn org_zone(cfg: &CompiledConfig) -> ReportZone {
+    ReportZone::new(&cfg.organization_tz_name, cfg.organization_tz.clone())
+}
+
+/// MET-1 over the organisation's days `[from_day, to_day]` (day keys, see
+/// [`ReportZone`]), from the rollups: the window sums from `console_window`, the speed
+/// quantiles from `console_speed`, both read in the caller's snapshot. Today's row holds
+/// the leads received so far (leads are never received after now).
 pub async fn window(
-    st: &ConsoleState,
+    snap: &mut dyn ReadSnapshot,
+    cfg: &CompiledConfig,
     from_day: i64,
     to_day: i64,
+    now: i64,
 ) -> Result<WindowFigures, ConsoleError> {
-    let store = &st.app.shared.store;
-    let now = st.app.shared.clock.now().as_microsecond();
-    let groups = store.window_days(from_day, to_day, now).await?;
-    let speed = store.speed(from_day, to_day).await?;
-    let cfg = st.app.shared.config.load_full();
+    let groups = snap.window_days(from_day, to_day, now).await?;
+    let speed = snap.speed(from_day, to_day).await?;
+    let zone = org_zone(cfg);
     Ok(WindowFigures {
-        from: from_day,
-        to: to_day + DAY_US,
-        figures: figures(&groups, &cfg),
+        from: zone.day_start(from_day),
+        to: zone.day_start(to_day + DAY_US),
+        figures: figures(&groups, cfg),
         p50: speed_quantile(&speed, 0.5),
         p99: speed_quantile(&speed, 0.99),
     })
 }
 
-/// The last seven UTC days including today (the overview's "this week").
-pub async fn last_week(st: &ConsoleState) -> Result<WindowFigures, ConsoleError> {
-    let today = day_of(st.app.shared.clock.now().as_microsecond());
-    window(st, today - 6 * DAY_US, today).await
+/// The last seven days including today, in the organisation's zone (the overview's "this
+/// week").
+pub async fn last_week(
+    snap: &mut dyn ReadSnapshot,
+    cfg: &CompiledConfig,
+    now: i64,
+) -> Result<WindowFigures, ConsoleError> {
+    let today = org_zone(cfg).day_of(now);
+    window(snap, cfg, today - 6 * DAY_US, today, now).await
+}
+
+/// [`last_week`] in a snapshot of its own (the `/metrics` gauges).
+pub async fn last_week_now(st: &ConsoleState) -> Result<WindowFigures, ConsoleError> {
+    let cfg = st.app.shared.config.load_full();
+    let now = st.app.shared.clock.now().as_microsecond();
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let w = last_week(&mut *snap, &cfg, now).await?;
+    snap.end().await?;
+    Ok(w)
 }
 
 #[derive(Deserialize, Default)]
@@ -59,11 +83,16 @@ pub struct WeekQuery {
     view: Option<String>,
 }
 
-/// An ISO week ("2026-W47") → (label, Monday 00:00 UTC in µs). Default: the last full week.
-pub fn parse_week(s: Option<&str>, now: jiff::Timestamp) -> Result<(String, i64), ConsoleError> {
+/// An ISO week ("2026-W47") → (label, its Monday's day key in `zone`). Default: the last
+/// full week before `now` in `zone`.
+pub fn parse_week(
+    s: Option<&str>,
+    now: jiff::Timestamp,
+    zone: &ReportZone,
+) -> Result<(String, i64), ConsoleError> {
     let date = match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => {
-            let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+            let today = now.to_zoned(zone.tz().clone()).date();
             today
                 .checked_sub(jiff::Span::new().days(7))
                 .map_err(|e| ConsoleError::Bad(e.to_string()))?
@@ -88,12 +117,10 @@ pub fn parse_week(s: Option<&str>, now: jiff::Timestamp) -> Result<(String, i64)
         jiff::civil::ISOWeekDate::new(iso.year(), iso.week(), jiff::civil::Weekday::Monday)
             .map_err(|e| ConsoleError::Bad(e.to_string()))?
             .date();
-    let start = monday
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_err(|e| ConsoleError::Bad(e.to_string()))?
-        .timestamp()
-        .as_microsecond();
-    Ok((format!("{}-W{:02}", iso.year(), iso.week()), start))
+    Ok((
+        format!("{}-W{:02}", iso.year(), iso.week()),
+        ReportZone::key(monday),
+    ))
 }
 
 /// One line of the report, shared by the page, the email, the CSV and the API.
@@ -327,13 +354,10 @@ async fn week_figures(
     week_window(st, q.week.as_deref(), st.app.shared.clock.now()).await
 }
 
-fn range_text(start: i64) -> String {
-    let d = |us: i64| {
-        leadrouter_store::from_micros(us)
-            .strftime("%a %Y-%m-%d")
-            .to_string()
-    };
-    format!("{} – {} (UTC)", d(start), d(start + 6 * DAY_US))
+/// "Mon 2026-11-23 – Sun 2026-11-29 (Europe/Berlin)": a week from its Monday's day key.
+fn range_text(start: i64, zone: &str) -> String {
+    let d = |day: i64| ReportZone::date(day).strftime("%a %Y-%m-%d").to_string();
+    format!("{} – {} ({zone})", d(start), d(start + 6 * DAY_US))
 }
 
 /// The report as an HTML email body (inline styles, no links needed to read it).
@@ -341,23 +365,24 @@ pub fn email_html(
     org: &str,
     week: &str,
     start: i64,
+    zone: &str,
     w: &WindowFigures,
 ) -> Result<String, ConsoleError> {
     let lines = shown(&lines(w));
     Ok(ReportEmail {
         org,
         week,
-        range: &range_text(start),
+        range: &range_text(start, zone),
         lines: &lines,
     }
     .render()?)
 }
 
 /// The report as plain text: the alternative part of the email, for clients without HTML.
-pub fn email_text(org: &str, week: &str, start: i64, w: &WindowFigures) -> String {
+pub fn email_text(org: &str, week: &str, start: i64, zone: &str, w: &WindowFigures) -> String {
     let mut out = format!(
         "{org}: lead routing report {week}, {}\n\n",
-        range_text(start)
+        range_text(start, zone)
     );
     for l in shown(&lines(w)) {
         let scope = if l.scope.is_empty() {
@@ -382,14 +407,25 @@ pub fn email_text(org: &str, week: &str, start: i64, w: &WindowFigures) -> Strin
     out
 }
 
-/// The figures of an ISO week (`None`: the last full week before `now`).
+/// The figures of an ISO week in the organisation's zone (`None`: the last full week
+/// before `now`), read in one snapshot.
 pub async fn week_window(
     st: &ConsoleState,
     week: Option<&str>,
     now: jiff::Timestamp,
 ) -> Result<(String, i64, WindowFigures), ConsoleError> {
-    let (week, start) = parse_week(week, now)?;
-    let w = window(st, start, start + 6 * DAY_US).await?;
+    let cfg = st.app.shared.config.load_full();
+    let (week, start) = parse_week(week, now, &org_zone(&cfg))?;
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let w = window(
+        &mut *snap,
+        &cfg,
+        start,
+        start + 6 * DAY_US,
+        now.as_microsecond(),
+    )
+    .await?;
+    snap.end().await?;
     Ok((week, start, w))
 }
 
@@ -400,24 +436,26 @@ pub async fn page(
 ) -> PageResult {
     let s = staff(&st, &headers).await?;
     let (week, start, w) = week_figures(&st, &q).await?;
-    let org = st.app.shared.config.load().organization_name.clone();
+    let cfg = st.app.shared.config.load_full();
+    let zone = org_zone(&cfg);
+    let org = cfg.organization_name.clone();
     if q.view.as_deref() == Some("email") {
-        return Ok(html(email_html(&org, &week, start, &w)?));
+        return Ok(html(email_html(&org, &week, start, zone.name(), &w)?));
     }
+    // The week `delta` after this one: "the last full week" as of a moment in the week
+    // after that one (noon, clear of any DST change at midnight).
     let near = |delta: i64| {
-        parse_week(
-            None,
-            leadrouter_store::from_micros(start + delta + 7 * DAY_US),
-        )
-        .map(|x| x.0)
-        .unwrap_or_default()
+        let then = zone.day_start(start + delta + 7 * DAY_US) + DAY_US / 2;
+        parse_week(None, leadrouter_store::from_micros(then), &zone)
+            .map(|x| x.0)
+            .unwrap_or_default()
     };
     Ok(html(
         ReportPage {
             nav: Nav::new(&s, &st, "report"),
             prev: near(-7 * DAY_US),
             next: near(7 * DAY_US),
-            range: range_text(start),
+            range: range_text(start, zone.name()),
             lines: shown(&lines(&w)),
             week,
         }
@@ -483,7 +521,9 @@ pub async fn api(
     }
     match week_figures(&st, &q).await {
         Ok((week, start, w)) => {
-            let org = st.app.shared.config.load().organization_name.clone();
+            let cfg = st.app.shared.config.load_full();
+            let zone = org_zone(&cfg);
+            let org = cfg.organization_name.clone();
             let ls: Vec<serde_json::Value> = lines(&w)
                 .iter()
                 .map(|l| {
@@ -498,10 +538,11 @@ pub async fn api(
                 .collect();
             Json(serde_json::json!({
                 "week": week,
-                "from": leadrouter_store::from_micros(start),
-                "to": leadrouter_store::from_micros(start + 7 * DAY_US),
+                "from": leadrouter_store::from_micros(w.from),
+                "to": leadrouter_store::from_micros(w.to),
+                "time_zone": zone.name(),
                 "lines": ls,
-                "email_html": email_html(&org, &week, start, &w).ok(),
+                "email_html": email_html(&org, &week, start, zone.name(), &w).ok(),
             }))
             .into_response()
         }
@@ -516,22 +557,51 @@ mod tests {
 
     #[test]
     fn weeks_parse_to_monday_utc() {
+        let utc = ReportZone::utc();
         let now: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
-        let (w, start) = parse_week(Some("2026-W48"), now).unwrap();
+        let (w, start) = parse_week(Some("2026-W48"), now, &utc).unwrap();
         assert_eq!(w, "2026-W48");
         assert_eq!(
             leadrouter_store::from_micros(start).to_string(),
             "2026-11-23T00:00:00Z"
         );
         // Default: the last full week.
-        let (w, _) = parse_week(None, now).unwrap();
+        let (w, _) = parse_week(None, now, &utc).unwrap();
         assert_eq!(w, "2026-W47");
         for bad in ["2026-48", "W48", "2026-W60", "abc-W1"] {
             assert!(
-                matches!(parse_week(Some(bad), now), Err(ConsoleError::Bad(_))),
+                matches!(parse_week(Some(bad), now, &utc), Err(ConsoleError::Bad(_))),
                 "{bad}"
             );
         }
+    }
+
+    /// Issue 25: the week follows the organisation's zone. Monday 2026-11-30 03:00 UTC
+    /// is still Sunday evening in New York, so the last full week there is W47, not W48;
+    /// in Tokyo it is Monday noon and W48 is over.
+    #[test]
+    fn the_last_full_week_is_the_organisations() {
+        let now: jiff::Timestamp = "2026-11-30T03:00:00Z".parse().unwrap();
+        let zone = |n: &str| ReportZone::named(n).unwrap();
+        assert_eq!(
+            parse_week(None, now, &ReportZone::utc()).unwrap().0,
+            "2026-W48"
+        );
+        assert_eq!(
+            parse_week(None, now, &zone("America/New_York")).unwrap().0,
+            "2026-W47"
+        );
+        assert_eq!(
+            parse_week(None, now, &zone("Asia/Tokyo")).unwrap().0,
+            "2026-W48"
+        );
+        // The week's Monday is a calendar date whatever the zone.
+        let (_, start) = parse_week(Some("2026-W45"), now, &zone("America/New_York")).unwrap();
+        assert_eq!(ReportZone::date(start).to_string(), "2026-11-02");
+        assert_eq!(
+            range_text(start, "America/New_York"),
+            "Mon 2026-11-02 – Sun 2026-11-08 (America/New_York)"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The weekly report by email (MET-2): on the configured day and time
 //! (`[notify.weekly_report]`, default Monday 08:00 in `organization.timezone`) the last
-//! full ISO week's report goes to every manager with an email address (sales leadership
+//! full ISO week's report (weeks in `organization.timezone`) goes to every manager with an email address (sales leadership
 //! are managers too) and to `notify.weekly_report.to`, as HTML with a plain-text part.
 //!
 //! Exactly once per week: the `weekly_reports` row (keyed by the ISO week) and the outbox
@@ -129,8 +129,9 @@ pub async fn queue_week(
         return Ok(Queued::Already(done));
     }
     let org = cfg.organization_name.clone();
-    let html = email_html(&org, &week, start, &w)?;
-    let text = email_text(&org, &week, start, &w);
+    let zone = super::report::org_zone(&cfg);
+    let html = email_html(&org, &week, start, zone.name(), &w)?;
+    let text = email_text(&org, &week, start, zone.name(), &w);
     let subject = format!("{org}: lead routing report {week}");
     let at = now.as_microsecond();
     let key = report_key(&week);
@@ -213,7 +214,9 @@ pub fn spawn(st: ConsoleState) {
             if at < started.checked_sub(wr.catch_up).unwrap_or(started) {
                 continue;
             }
-            let Ok((week, _)) = super::report::parse_week(None, at) else {
+            // The week is the organisation's, whatever zone the send time is given in.
+            let zone = super::report::org_zone(&cfg);
+            let Ok((week, _)) = super::report::parse_week(None, at, &zone) else {
                 continue;
             };
             if last_done.as_deref() == Some(week.as_str()) {
@@ -312,7 +315,9 @@ mod tests {
             Some(at("2026-07-06T06:00:00Z"))
         );
         // The report sent on Monday 2026-11-30 covers 2026-W48 (Nov 23–29).
-        let (week, _) = super::super::report::parse_week(None, at("2026-11-30T07:00:00Z")).unwrap();
+        let utc = leadrouter_store::reporting::ReportZone::utc();
+        let (week, _) =
+            super::super::report::parse_week(None, at("2026-11-30T07:00:00Z"), &utc).unwrap();
         assert_eq!(week, "2026-W48");
     }
 

@@ -60,9 +60,12 @@ fn sla_class(r: Ratio) -> &'static str {
 pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
     let s = staff(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
-    let state = st.app.shared.store.state().await?;
     let now = st.app.shared.clock.now();
-    let week = last_week(&st).await?;
+    // One snapshot: the loads and the week's figures are of the same commit.
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let state = snap.state().await?;
+    let week = last_week(&mut *snap, &cfg, now.as_microsecond()).await?;
+    snap.end().await?;
     let w = cfg.stage_weights;
     let mut reps = Vec::new();
     for r in &cfg.reps {
