@@ -5,8 +5,6 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); without one they fail and say how to skip
 //! them (`LEADROUTER_SKIP_PG=1`).
 
-mod support;
-
 use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
@@ -19,7 +17,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{PeopleColumns, TestDb};
+use leadrouter_testsupport::TestDb;
+use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
 
 /// 2026-11-23T15:00:00Z in microseconds; every timestamp in the suite is relative to it.
 const T0: i64 = 1_795_446_000_000_000;
@@ -1214,7 +1213,7 @@ async fn migrations_apply_once_and_reopen(url: &str) {
         .unwrap()
         .count() as i64;
     assert_eq!(
-        support::applied_migrations(url).await,
+        applied_migrations(url).await,
         files,
         "each migration is recorded once"
     );
@@ -1370,7 +1369,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &first, 1).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com").await,
+        people_columns(url, "ann@globex.com").await,
         Some(PeopleColumns {
             first_seen_at: T0,
             last_seen_at: T0,
@@ -1397,7 +1396,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &second, 2).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com").await,
+        people_columns(url, "ann@globex.com").await,
         Some(PeopleColumns {
             first_seen_at: T0,
             last_seen_at: later,
@@ -1416,7 +1415,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &third, 3).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com")
+        people_columns(url, "ann@globex.com")
             .await
             .map(|c| c.lead_count),
         Some(3)
@@ -1483,7 +1482,7 @@ async fn rollback_leaves_nothing(url: &str) {
     assert_eq!(store.idempotent("key-1").await.unwrap(), None);
     assert_eq!(store.owner_counts().await.unwrap(), vec![]);
     assert_eq!(store.state().await.unwrap(), StateSnapshot::default());
-    assert_eq!(support::people_columns(url, "ann@globex.com").await, None);
+    assert_eq!(people_columns(url, "ann@globex.com").await, None);
     let mut tx = store.begin().await.unwrap();
     assert_eq!(
         tx.lock_state().await.unwrap(),
@@ -1683,7 +1682,7 @@ async fn postgres_instances_open_concurrently() {
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
         .unwrap()
         .count() as i64;
-    assert_eq!(support::applied_migrations(&db.url).await, files);
+    assert_eq!(applied_migrations(&db.url).await, files);
 }
 
 /// Migration 0010 (SQLite) rebuilds `people` and `sla_timers` as WITHOUT ROWID tables and
