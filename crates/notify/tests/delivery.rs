@@ -5,12 +5,12 @@
 mod common;
 
 use common::*;
-use leadrouter_testsupport::receiver::WEBHOOK_SECRET;
-use leadrouter_testsupport::smtp::SmtpServer;
 use leadrouter_notify::{
     Channel, DeliveryResult, Kind, LinkAction, LinkSigner, Notifier, NotifyConfig, Outgoing,
     Renderer, verify_signature,
 };
+use leadrouter_testsupport::receiver::WEBHOOK_SECRET;
+use leadrouter_testsupport::smtp::SmtpServer;
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

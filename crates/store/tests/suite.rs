@@ -13,12 +13,12 @@ use leadrouter_store::{
     OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse,
     TimerRow, from_micros,
 };
+use leadrouter_testsupport::TestDb;
+use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use leadrouter_testsupport::TestDb;
-use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
 
 /// 2026-11-23T15:00:00Z in microseconds; every timestamp in the suite is relative to it.
 const T0: i64 = 1_795_446_000_000_000;

@@ -257,4 +257,3 @@ impl DownPort {
         HttpReceiver::start_on(listener, script).await
     }
 }
-

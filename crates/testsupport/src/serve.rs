@@ -160,8 +160,14 @@ impl Launch {
             "127.0.0.1:0".into(),
         ];
         let mut env = vec![
-            ("LEADROUTER_ADMIN_KEYS".to_string(), self.opts.admin_key.clone()),
-            ("LEADROUTER_INTAKE_KEYS".to_string(), self.opts.intake_key.clone()),
+            (
+                "LEADROUTER_ADMIN_KEYS".to_string(),
+                self.opts.admin_key.clone(),
+            ),
+            (
+                "LEADROUTER_INTAKE_KEYS".to_string(),
+                self.opts.intake_key.clone(),
+            ),
         ];
         if self.opts.clock == Clock::Test {
             env.push(("LEADROUTER_TEST_CLOCK".into(), "1".into()));
@@ -230,11 +236,17 @@ impl Launch {
         });
         let url = match rx.recv_timeout(LISTEN_WITHIN) {
             Ok(url) if url.starts_with("http://") => url,
-            Ok(other) => self.give_up(child, stderr_reader, &format!("unexpected listen line: {other:?}")),
+            Ok(other) => self.give_up(
+                child,
+                stderr_reader,
+                &format!("unexpected listen line: {other:?}"),
+            ),
             Err(mpsc::RecvTimeoutError::Timeout) => self.give_up(
                 child,
                 stderr_reader,
-                &format!("the server did not print `leadrouter listening on …` within {LISTEN_WITHIN:?}"),
+                &format!(
+                    "the server did not print `leadrouter listening on …` within {LISTEN_WITHIN:?}"
+                ),
             ),
             Err(mpsc::RecvTimeoutError::Disconnected) => self.give_up(
                 child,
@@ -375,7 +387,9 @@ impl Server {
 
     /// Send a signal with the system `kill` command (no extra crates for one syscall).
     pub fn signal(&self, signal: &str) {
-        let pid = self.pid().unwrap_or_else(|| self.fail("signal: the server is not running"));
+        let pid = self
+            .pid()
+            .unwrap_or_else(|| self.fail("signal: the server is not running"));
         let status = Command::new("kill")
             .args([format!("-{signal}"), pid.to_string()])
             .status()
