@@ -281,9 +281,12 @@ impl Launch {
     /// stderr reader is joined first, so nothing written before it died is missing).
     fn give_up(&self, mut child: Child, stderr_reader: JoinHandle<()>, msg: &str) -> ! {
         let _ = child.kill();
-        let status = child.wait();
+        let status = match child.wait() {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("not known: {e}"),
+        };
         let _ = stderr_reader.join();
-        self.output.fail(&format!("{msg} (exit: {status:?})"))
+        self.output.fail(&format!("{msg} ({status})"))
     }
 }
 
@@ -712,5 +715,60 @@ impl Resp<'_> {
         if !ok {
             self.fail(what);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A stand-in for the binary: a shell script with this body.
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("fake-leadrouter");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_server_that_exits_at_start_fails_with_its_command_and_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = script(
+            dir.path(),
+            "echo \"starting with $*\"; echo 'config.toml:3: unknown key' >&2; exit 2",
+        );
+        let opts = ServeOptions::new(&bin, "config.toml")
+            .env("EXTRA", "1")
+            .clock(Clock::Test);
+        let err = std::panic::catch_unwind(|| drop(Server::start(opts))).expect_err("start fails");
+        let msg = err.downcast_ref::<String>().expect("a message");
+        for needle in [
+            "without printing `leadrouter listening on …`",
+            "--- server command ---",
+            "LEADROUTER_TEST_CLOCK=1 EXTRA=1",
+            "serve --config config.toml --database sqlite://",
+            "--- server stdout ---\nstarting with serve --config config.toml",
+            "--- server stderr ---\nconfig.toml:3: unknown key",
+            "exit status: 2",
+        ] {
+            assert!(msg.contains(needle), "missing {needle:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn the_options_decide_the_server_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = script(
+            dir.path(),
+            "echo \"log=[$LEADROUTER_LOG] clock=[$LEADROUTER_TEST_CLOCK] admin=[$LEADROUTER_ADMIN_KEYS]\" >&2; exit 1",
+        );
+        let opts = ServeOptions::new(&bin, "c.toml").env("LEADROUTER_LOG", "debug");
+        let err = std::panic::catch_unwind(|| drop(Server::start(opts))).expect_err("start fails");
+        let msg = err.downcast_ref::<String>().expect("a message");
+        assert!(
+            msg.contains(&format!("log=[debug] clock=[] admin=[{ADMIN_KEY}]")),
+            "{msg}"
+        );
     }
 }
