@@ -1274,7 +1274,7 @@ async fn restart_with_1000_pending_timers_all_fire_once() {
     // Crash with every timer pending, restart on the same database.
     svc.kill();
     svc.restart().await;
-    let store = leadrouter_store::SqliteStore::open(&svc.database_url())
+    let store = leadrouter_store::SqliteStore::open(svc.database_url())
         .await
         .expect("open the database");
     use leadrouter_store::Store as _;
