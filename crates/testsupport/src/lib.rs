@@ -5,22 +5,24 @@
 //! - [`smtp`]: a real SMTP server in the test process that records what it receives.
 //! - [`receiver`]: local HTTP receivers (Slack, SMS, webhooks) answering from a script.
 //! - [`serve`]: the one way to run the real `leadrouter serve` ([`ServeOptions`] →
-//!   [`Server`]) and talk to it over HTTP ([`Call`] → [`Resp`]).
+//!   [`Server`]); [`call`]: talking to it over HTTP ([`Call`] → [`Resp`]).
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
 //! line, stdout and stderr of a process, the request and response of an HTTP call (the
 //! idea of ripgrep's `tests/util.rs` `TestCommand`). Nothing here passes silently.
 
+pub mod call;
 pub mod cli;
 pub mod db;
 pub mod receiver;
 pub mod serve;
 pub mod smtp;
 
+pub use call::{Call, Resp};
 pub use cli::Cli;
 pub use db::TestDb;
-pub use serve::{ADMIN_KEY, Call, Clock, Database, INTAKE_KEY, Resp, ServeOptions, Server};
+pub use serve::{ADMIN_KEY, Clock, Database, INTAKE_KEY, ServeOptions, Server};
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
