@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{ADMIN_KEY, Server};
+use support::{ADMIN_KEY, Server, e2e};
 
 const XSS_NAME: &str = "<script>alert(1)</script>";
 const XSS_COMPANY: &str = "\"><img src=x onerror=alert(1)>";
@@ -210,9 +210,7 @@ fn owner(v: &Value) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_a_real_browser() {
-    let server = tokio::task::spawn_blocking(Server::start)
-        .await
-        .expect("server");
+    let server = Server::start_async(e2e()).await;
     let stderr = server.stderr();
     let password = stderr
         .split("console login for this run: admin / ")

@@ -6,14 +6,17 @@
 //! The PostgreSQL test needs a server (`LEADROUTER_TEST_PG`); set `LEADROUTER_SKIP_PG=1`
 //! to skip it.
 
-mod support_pg;
+mod support;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support_pg::{PgDb, Server, client, get_lead, lead, lead_email, owner_id, post_lead};
+use support::pool::{
+    client, get_lead, lead, lead_email, on_database, one_pool_config, owner_id, post_lead,
+};
+use support::{Server, TestDb};
 
 const CLIENTS: usize = 8;
 /// Kill once this many leads have been acknowledged.
@@ -32,14 +35,9 @@ fn key(run: &str, i: usize) -> String {
 }
 
 async fn crash_and_recover(database: &str, run: &str) {
-    let config = support_pg::one_pool_config();
+    let config = one_pool_config();
     let started = Instant::now();
-    let mut server = {
-        let (c, d) = (config.clone(), database.to_string());
-        tokio::task::spawn_blocking(move || Server::start(&c, &d))
-            .await
-            .unwrap()
-    };
+    let mut server = Server::start_async(on_database(&config, database)).await;
     let http = client();
     let next = Arc::new(AtomicUsize::new(0));
     let acked = Arc::new(AtomicUsize::new(0));
@@ -47,7 +45,7 @@ async fn crash_and_recover(database: &str, run: &str) {
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let mut load = Vec::new();
     for _ in 0..CLIENTS {
-        let (http, base, run) = (http.clone(), server.base.clone(), run.to_string());
+        let (http, base, run) = (http.clone(), server.url.clone(), run.to_string());
         let (next, acked, stop, outcomes) =
             (next.clone(), acked.clone(), stop.clone(), outcomes.clone());
         load.push(tokio::spawn(async move {
@@ -100,18 +98,13 @@ async fn crash_and_recover(database: &str, run: &str) {
     assert!(!failed.is_empty(), "the kill must interrupt some requests");
 
     // Restart on the same database.
-    let server = {
-        let (c, d) = (config.clone(), database.to_string());
-        tokio::task::spawn_blocking(move || Server::start(&c, &d))
-            .await
-            .unwrap()
-    };
+    let server = Server::start_async(on_database(&config, database)).await;
 
     // 1. Every acknowledged lead is there, assigned, with the answer it was given.
     let mut lead_of: HashMap<usize, String> = HashMap::new();
     for (i, body) in &acknowledged {
         let id = body["lead_id"].as_str().expect("lead_id").to_string();
-        let (status, stored) = get_lead(&http, &server.base, &id).await;
+        let (status, stored) = get_lead(&http, &server.url, &id).await;
         assert_eq!(
             status, 200,
             "lead {i} ({id}) was acknowledged before the crash but is gone: {stored}"
@@ -136,7 +129,7 @@ async fn crash_and_recover(database: &str, run: &str) {
 
     // 2. An acknowledged request sent again is a replay of the first answer.
     for (i, body) in acknowledged.iter().step_by(7) {
-        let p = post_lead(&http, &server.base, &lead(run, *i), Some(&key(run, *i)))
+        let p = post_lead(&http, &server.url, &lead(run, *i), Some(&key(run, *i)))
             .await
             .unwrap_or_else(|e| panic!("replaying lead {i}: {e}"));
         assert_eq!(p.status, 201, "lead {i}: {}", p.body);
@@ -152,7 +145,7 @@ async fn crash_and_recover(database: &str, run: &str) {
     //    is stored twice.
     let mut replayed = 0;
     for (i, why) in &failed {
-        let p = post_lead(&http, &server.base, &lead(run, *i), Some(&key(run, *i)))
+        let p = post_lead(&http, &server.url, &lead(run, *i), Some(&key(run, *i)))
             .await
             .unwrap_or_else(|e| panic!("re-sending lead {i} (failed with {why}): {e}"));
         assert_eq!(
@@ -168,7 +161,7 @@ async fn crash_and_recover(database: &str, run: &str) {
         );
         replayed += usize::from(p.replayed);
         let id = p.body["lead_id"].as_str().expect("lead_id").to_string();
-        let (status, stored) = get_lead(&http, &server.base, &id).await;
+        let (status, stored) = get_lead(&http, &server.url, &id).await;
         assert_eq!(status, 200, "lead {i}");
         assert_eq!(stored["email"], lead_email(run, *i).as_str(), "lead {i}");
         assert!(stored["owner"].is_string() || stored["queue"].is_string());
@@ -222,14 +215,13 @@ async fn crash_and_recover(database: &str, run: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_kill_9_loses_no_acknowledged_lead() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("leadrouter.db").display());
-    crash_and_recover(&url, "crash-sqlite").await;
+    let db = TestDb::sqlite();
+    crash_and_recover(&db.url, "crash-sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_kill_9_loses_no_acknowledged_lead() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     crash_and_recover(&db.url, "crash-pg").await;

@@ -6,14 +6,15 @@
 //!
 //! Needs PostgreSQL (`LEADROUTER_TEST_PG`); set `LEADROUTER_SKIP_PG=1` to skip.
 
-mod support_pg;
+mod support;
 
 use leadrouter_store::Store;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
-use support_pg::{PgDb, Posted, Server, client, lead, owner_id, post_lead, start_servers};
+use support::pool::{Posted, client, lead, one_pool_config, owner_id, post_lead, start_servers};
+use support::{ADMIN_KEY, Server, TestDb};
 
 const INSTANCES: usize = 3;
 const CLIENTS_PER_INSTANCE: usize = 8;
@@ -26,7 +27,7 @@ async fn send_leads(servers: &[Server], run: &str, n: usize) -> Vec<(usize, Post
     let clients = servers.len() * CLIENTS_PER_INSTANCE;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let base = servers[c % servers.len()].base.clone();
+        let base = servers[c % servers.len()].url.clone();
         let http = http.clone();
         let run = run.to_string();
         tasks.push(tokio::spawn(async move {
@@ -51,7 +52,7 @@ async fn send_leads(servers: &[Server], run: &str, n: usize) -> Vec<(usize, Post
 
 /// Checks shared by both variants. Returns the number of leads per rep.
 async fn check_every_lead_once(
-    db: &PgDb,
+    db: &TestDb,
     servers: &[Server],
     answers: &[(usize, Posted)],
     n: usize,
@@ -104,7 +105,7 @@ async fn check_every_lead_once(
         store.owner_counts().await.unwrap().into_iter().collect();
     assert_eq!(stored, answered, "stored owners match the answers");
 
-    let mut conn = db.connect().await;
+    let mut conn = db.pg_connection().await;
     let (decisions, distinct, unassigned): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM decisions WHERE kind = 'route'), \
                 (SELECT COUNT(DISTINCT lead_id) FROM decisions), \
@@ -154,12 +155,12 @@ async fn check_every_lead_once(
 /// the pool, counts even.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_one_round_robin_pool() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     const N: usize = 3_000;
     let started = Instant::now();
-    let servers = start_servers(INSTANCES, &support_pg::one_pool_config(), &db.url).await;
+    let servers = start_servers(INSTANCES, &one_pool_config(), &db.url).await;
     let up = started.elapsed();
     let answers = send_leads(&servers, "mi", N).await;
     let sent = started.elapsed() - up;
@@ -175,8 +176,8 @@ async fn three_instances_share_one_round_robin_pool() {
     let (mut kept, mut redone) = (0.0, 0.0);
     for s in &servers {
         let text = reqwest::Client::new()
-            .get(format!("{}/metrics", s.base))
-            .bearer_auth(support_pg::ADMIN_KEY)
+            .get(format!("{}/metrics", s.url))
+            .bearer_auth(ADMIN_KEY)
             .send()
             .await
             .expect("GET /metrics")
@@ -210,7 +211,7 @@ async fn three_instances_share_one_round_robin_pool() {
 /// fills to exactly the limit, never beyond, and the rest overflows to `unassigned`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_never_exceed_capacity() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     const N: usize = 1_500;
@@ -249,7 +250,7 @@ async fn three_instances_never_exceed_capacity() {
 
 /// The pool config with `capacity = CAP` on every rep, written to `dir`.
 fn capped_config(dir: &Path, cap: u32) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(support_pg::one_pool_config()).unwrap();
+    let text = std::fs::read_to_string(one_pool_config()).unwrap();
     let capped = text.replace(
         "\nteam = \"pool\"\n",
         &format!("\nteam = \"pool\"\ncapacity = {cap}\n"),
@@ -271,7 +272,7 @@ async fn send_to_all(servers: &[Server], run: &str, n: usize, keyed: bool) -> Ve
     let mut tasks = Vec::new();
     for i in 0..n {
         for s in servers {
-            let (http, base, run) = (http.clone(), s.base.clone(), run.to_string());
+            let (http, base, run) = (http.clone(), s.url.clone(), run.to_string());
             tasks.push(tokio::spawn(async move {
                 let key = keyed.then(|| format!("{run}-{i}"));
                 post_lead(&http, &base, &lead(&run, i), key.as_deref())
@@ -291,11 +292,11 @@ async fn send_to_all(servers: &[Server], run: &str, n: usize, keyed: bool) -> Ve
 /// Idempotency-Key) creates one lead; the other two answers replay it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_at_three_instances_creates_one_lead() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     const N: usize = 100;
-    let servers = start_servers(INSTANCES, &support_pg::one_pool_config(), &db.url).await;
+    let servers = start_servers(INSTANCES, &one_pool_config(), &db.url).await;
     let answers = send_to_all(&servers, "idem", N, true).await;
     for (i, a) in answers.iter().enumerate() {
         assert!(a.iter().all(|p| p.status == 201), "lead {i}: {a:?}");
@@ -309,7 +310,7 @@ async fn one_idempotency_key_at_three_instances_creates_one_lead() {
     }
     let store = leadrouter_store::PgStore::open(&db.url).await.unwrap();
     assert_eq!(store.lead_count().await.unwrap(), N as i64);
-    let mut conn = db.connect().await;
+    let mut conn = db.pg_connection().await;
     let decisions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM decisions")
         .fetch_one(&mut conn)
         .await
@@ -322,11 +323,11 @@ async fn one_idempotency_key_at_three_instances_creates_one_lead() {
 /// as resubmissions of it and add no load.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_person_at_three_instances_is_one_lead() {
-    let Some(db) = PgDb::create().await else {
+    let Some(db) = TestDb::postgres().await else {
         return;
     };
     const N: usize = 100;
-    let servers = start_servers(INSTANCES, &support_pg::one_pool_config(), &db.url).await;
+    let servers = start_servers(INSTANCES, &one_pool_config(), &db.url).await;
     let answers = send_to_all(&servers, "dedupe", N, false).await;
     for (i, a) in answers.iter().enumerate() {
         assert!(a.iter().all(|p| p.status == 201), "lead {i}: {a:?}");
@@ -344,7 +345,7 @@ async fn one_person_at_three_instances_is_one_lead() {
     }
     let store = leadrouter_store::PgStore::open(&db.url).await.unwrap();
     assert_eq!(store.lead_count().await.unwrap(), N as i64);
-    let mut conn = db.connect().await;
+    let mut conn = db.pg_connection().await;
     let (routes, resubmissions): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM decisions WHERE kind = 'route'), \
                 (SELECT COUNT(*) FROM decisions WHERE kind = 'resubmission')",

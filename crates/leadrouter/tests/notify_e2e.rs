@@ -13,16 +13,16 @@
 //! waits for a whole batch), `outbox_rows_name_their_channel` (`type:slack`, `name:crm`
 //! channel labels) and `accept_link_of_a_previous_owner_does_not_accept_for_the_new_owner`
 //! (links are not bound to the owner). The other tests match a message's channel loosely
-//! (`support_notify::on_channel`) so they do not depend on the label fix.
+//! (`support::notify::on_channel`) so they do not depend on the label fix.
 
-mod support_notify;
+mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support_notify::*;
+use support::notify::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -764,7 +764,7 @@ async fn no_duplicate_after_worker_crash_mid_send() {
         "still in flight"
     );
 
-    svc.kill9().await;
+    svc.kill();
     assert_eq!(rx.hooks().hits().len(), 1);
     svc.restart().await;
 
@@ -1272,9 +1272,9 @@ async fn restart_with_1000_pending_timers_all_fire_once() {
     eprintln!("{BULK} leads created in {:?}", started.elapsed());
 
     // Crash with every timer pending, restart on the same database.
-    svc.kill9().await;
+    svc.kill();
     svc.restart().await;
-    let store = leadrouter_store::SqliteStore::open(&svc.database_url())
+    let store = leadrouter_store::SqliteStore::open(svc.database_url())
         .await
         .expect("open the database");
     use leadrouter_store::Store as _;
@@ -1297,7 +1297,7 @@ async fn restart_with_1000_pending_timers_all_fire_once() {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    svc.kill9().await;
+    svc.kill();
     let after_crash = store.pending_timer_count().await.unwrap();
     eprintln!(
         "killed with {} manager timers fired",
@@ -1324,7 +1324,7 @@ async fn restart_with_1000_pending_timers_all_fire_once() {
         let l = svc.lead(id).await;
         assert_eq!(count_kind(&l, "sla_manager_alert"), 1, "{id}: {l:#}");
     }
-    svc.kill9().await;
+    svc.kill();
 
     // All of them from the database: exactly one manager alert per lead, the manager timer
     // fired and the later steps still pending.

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use support::{ADMIN_KEY, Cli, Server};
+use support::{ADMIN_KEY, Server, cli, e2e, owner_of, serve};
 
 const ANN: &str = "ann.archer";
 const BEN: &str = "ben.baker";
@@ -36,7 +36,7 @@ fn pool_lead(email: &str) -> Value {
 }
 
 fn owner(v: &Value) -> String {
-    Server::owner_of(v).unwrap_or_else(|| panic!("no owner in {v:#}"))
+    owner_of(v).unwrap_or_else(|| panic!("no owner in {v:#}"))
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -83,7 +83,7 @@ fn routed_total(server: &Server) -> u64 {
 
 #[test]
 fn cap_1_json_intake_returns_decision() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let resp = server
         .post("/v1/leads")
         .intake()
@@ -157,7 +157,7 @@ fn cap_1_json_intake_returns_decision() {
 /// outcomes: junk, review, qualification, nurture, account owner).
 #[test]
 fn decisions_end_in_an_owner_or_a_named_queue() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let cases = [
         (
             "disposable domain",
@@ -218,7 +218,7 @@ fn web_to_lead_body(fields: &[(&str, &str)]) -> String {
 
 #[test]
 fn cap_2_web_to_lead_form_post() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let custom = "00N5e00000AbCdE";
     let ret = "https://www.northwind.example/thanks?src=demo&lang=de";
     let description = "Need a demo: 50+ seats, ~3 regions & 100% cloud; \"ASAP\"";
@@ -420,7 +420,7 @@ fn expected_errors() -> Vec<(u64, String)> {
 /// numbers, good rows routed, and no duplicates when the list is sent again.
 #[test]
 fn cap_3_csv_import_with_bad_rows() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let import = |id: Option<&str>| {
         let mut call = server.post("/v1/imports").admin();
         if let Some(id) = id {
@@ -452,7 +452,7 @@ fn cap_3_csv_import_with_bad_rows() {
         .as_array()
         .unwrap()
         .iter()
-        .map(Server::owner_of)
+        .map(owner_of)
         .collect();
     assert_eq!(
         owners,
@@ -498,7 +498,7 @@ fn check_import_command(server: &Server, name: &str, text: &str) -> Vec<(u64, St
         "--chunk",
         "2",
     ];
-    let out = Cli::run(&args).expect_code(3);
+    let out = cli(&args).expect_code(3);
     for (line, field) in EXPECTED_ERRORS {
         out.check(
             out.stderr.contains(&format!("{file_s}:{line}: {field}: ")),
@@ -515,7 +515,7 @@ fn check_import_command(server: &Server, name: &str, text: &str) -> Vec<(u64, St
     json_args.push("--json");
     let mut seen: Option<Vec<(u64, String)>> = None;
     for run in 0..2 {
-        let out = Cli::run(&json_args).expect_code(3);
+        let out = cli(&json_args).expect_code(3);
         let v: Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| out.fail(&format!("--json output is not JSON: {e}")));
         let rows = lines_and_ids(&v);
@@ -540,7 +540,7 @@ fn check_import_command(server: &Server, name: &str, text: &str) -> Vec<(u64, St
 /// with the Excel export itself (BOM, `;`, CRLF).
 #[test]
 fn cap_3_import_command_reports_rows_and_reruns_cleanly() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let lf = EXCEL_CSV.replace("\r\n", "\n");
     let rows = check_import_command(&server, "trade-show.csv", &lf);
     let again = check_import_command(&server, "excel-export.csv", EXCEL_CSV);
@@ -559,7 +559,7 @@ fn cap_3_import_command_reports_rows_and_reruns_cleanly() {
 /// A list with a single row is a valid import.
 #[test]
 fn cap_3_import_command_single_row() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("one.csv");
     std::fs::write(
@@ -568,8 +568,7 @@ fn cap_3_import_command_single_row() {
     )
     .unwrap();
     let file_s = file.display().to_string();
-    let out =
-        Cli::run(&["import", &file_s, "--url", &server.url, "--key", ADMIN_KEY]).expect_code(0);
+    let out = cli(&["import", &file_s, "--url", &server.url, "--key", ADMIN_KEY]).expect_code(0);
     out.check(
         out.stdout.contains("1 imported, 0 rejected"),
         "stdout says `1 imported, 0 rejected`",
@@ -580,7 +579,7 @@ fn cap_3_import_command_single_row() {
 
 #[test]
 fn cap_4_idempotent_retry() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let lead = pool_lead("retry.me@retry-co.com");
     let send = |key: &str, lead: &Value| {
         server
@@ -648,7 +647,7 @@ fn cap_4_idempotent_retry() {
 
 #[test]
 fn cap_5_timestamps() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let before = Timestamp::now();
     let d = server.submit(&pool_lead("clock@clock-co.com"));
     let after = Timestamp::now();
@@ -677,7 +676,7 @@ fn cap_5_timestamps() {
 
 #[test]
 fn val_1_bad_input_field_errors() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let raw = |body: &str| {
         server
             .post("/v1/leads")
@@ -754,7 +753,7 @@ fn val_1_bad_input_field_errors() {
 
 #[test]
 fn val_3_resubmission_updates_existing_lead() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let first = server.submit(&pool_lead("pat.smith@example-co.com"));
     assert_eq!(owner(&first), ANN);
     assert_eq!(
@@ -789,7 +788,7 @@ fn val_3_resubmission_updates_existing_lead() {
 /// one routing decision, the rest resubmissions.
 #[test]
 fn val_3_concurrent_duplicates_make_one_lead() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let barrier = std::sync::Barrier::new(10);
     let answers: Vec<Value> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10)
@@ -838,7 +837,7 @@ fn phase_count(server: &Server, phase: &str) -> u64 {
 /// key one original answer, and the round robin handed out one turn per new lead.
 #[test]
 fn val_3_cap_4_leads_arriving_during_commits_stay_consistent() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     const CLIENTS: usize = 16;
     const EACH: usize = 40;
     const PEOPLE: usize = 120;
@@ -920,7 +919,7 @@ fn val_3_cap_4_leads_arriving_during_commits_stay_consistent() {
 
 #[test]
 fn val_4_recycling() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let first = server.submit(&pool_lead("marco.ortiz@cobaltfab.com"));
     let id = str_of(&first, "lead_id").to_string();
     assert_eq!(owner(&first), ANN);
@@ -969,7 +968,7 @@ fn val_4_recycling() {
 
 #[test]
 fn asg_6_manual_reassign_recorded() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("moved@moved-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     assert_eq!(owner(&d), ANN);
@@ -1014,7 +1013,7 @@ fn asg_6_manual_reassign_recorded() {
 /// writes in again, the lead stays with them (VAL-3 "goes to the current owner").
 #[test]
 fn asg_6_resubmission_after_reassign_stays_with_new_owner() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("handed.over@handover-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     assert_eq!(owner(&d), ANN);
@@ -1039,7 +1038,7 @@ fn asg_6_resubmission_after_reassign_stays_with_new_owner() {
 
 #[test]
 fn outcome_recorded_on_the_lead() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("buyer@deal-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     let outcome = |o: &str, status: u16| {
@@ -1084,7 +1083,7 @@ fn next_owners(server: &Server, tag: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn availability_out_of_office_skips_the_rep() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     assert_eq!(next_owners(&server, "before", 2), [ANN, BEN]);
     set_out(&server, ANN, true);
     assert_eq!(next_owners(&server, "away", 5), [BEN; 5], "ann is away");
@@ -1154,7 +1153,7 @@ fn availability_out_of_office_skips_the_rep() {
 /// strictly alternating: the rotation resumes, the time away is not made up.
 #[test]
 fn availability_return_resumes_strict_alternation() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     assert_eq!(next_owners(&server, "before", 3), [ANN, BEN, ANN]);
     set_out(&server, ANN, true);
     assert_eq!(next_owners(&server, "away", 4), [BEN; 4]);
@@ -1170,7 +1169,7 @@ fn availability_return_resumes_strict_alternation() {
 
 #[test]
 fn auth_keys_guard_every_non_intake_route() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("guarded@guard-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     let admin_routes: Vec<(&str, String, Option<Value>)> = vec![
@@ -1285,7 +1284,7 @@ fn auth_keys_guard_every_non_intake_route() {
 /// first, so a missing or wrong key is 401 whatever the body.
 #[test]
 fn auth_checked_before_the_body_is_parsed() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("body@guard-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     let mut wrong = Vec::new();
@@ -1344,7 +1343,7 @@ fn config_reload() {
     let path = dir.path().join("routing.toml");
     let original = std::fs::read_to_string(support::e2e_config()).unwrap();
     std::fs::write(&path, &original).unwrap();
-    let server = Server::start_with_config(&path);
+    let server = Server::start(serve(&path));
     let d = server.submit(&pool_lead("v1@reload-co.com"));
     let v1 = str_of(&d, "config_version").to_string();
     assert_eq!(d["sla"]["contact_within"], "PT5M", "{d:#}");
@@ -1421,7 +1420,7 @@ fn config_reload() {
 
 #[test]
 fn get_lead_with_history_and_trace() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     let d = server.submit(&pool_lead("history@history-co.com"));
     let id = str_of(&d, "lead_id").to_string();
     let lead = server.lead(&id);
@@ -1461,7 +1460,7 @@ fn get_lead_with_history_and_trace() {
 
 #[test]
 fn metrics_count_routed_leads() {
-    let server = Server::start();
+    let server = Server::start(e2e());
     server.submit(&pool_lead("m1@metrics-co.com"));
     server.submit(&json!({"email": "junk@mailinator.com"}));
     let resp = server.get("/metrics").admin().send().expect_status(200);
@@ -1481,7 +1480,7 @@ fn metrics_export_enrichment_per_provider() {
     // ENR (issue 4): hit rate, field coverage, latency and errors per provider on /metrics.
     let demo =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo.toml");
-    let server = Server::start_with_config(&demo);
+    let server = Server::start(serve(&demo));
     server.submit(&json!({"email": "ops@bluecrest-logistics.com", "action": "demo_request"}));
     server.submit(&json!({"email": "ops@no-such-company-in-the-file.com"}));
     let resp = server.get("/metrics").admin().send().expect_status(200);

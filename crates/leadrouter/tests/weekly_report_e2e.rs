@@ -4,11 +4,11 @@
 //! The real `leadrouter serve` runs with the test clock (`LEADROUTER_TEST_CLOCK=1`); the
 //! test moves it past the next Monday 08:00 UTC with `POST /v1/admin/clock`.
 
-mod support_notify;
+mod support;
 
 use reqwest::Method;
 use std::time::Duration;
-use support_notify::*;
+use support::notify::*;
 
 const BOARD: &str = "board@notify-test.example";
 const MANAGERS: [&str; 2] = ["morgan@notify-test.example", "vera@notify-test.example"];

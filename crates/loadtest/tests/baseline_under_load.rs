@@ -1,6 +1,7 @@
 //! End to end: the load generator against the bare baseline, both as real binaries.
 //! Every 2xx the generator counts must be a row in the baseline's SQLite file.
 
+use leadrouter_testsupport::Cli;
 use sqlx::{Connection, SqliteConnection};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -40,17 +41,11 @@ fn start_baseline(db: &std::path::Path, insert: &str) -> (Server, String) {
 }
 
 fn run_load(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_leadrouter-load"))
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("running leadrouter-load");
-    assert!(
-        out.status.success(),
-        "leadrouter-load failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON summary")
+    let mut args = args.to_vec();
+    args.push("--json");
+    let out = Cli::run(env!("CARGO_BIN_EXE_leadrouter-load"), &args).expect_code(0);
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| out.fail(&format!("stdout is not one JSON summary: {e}")))
 }
 
 async fn count_rows(db: &std::path::Path) -> i64 {
@@ -101,11 +96,13 @@ async fn multi_row_baseline_stores_every_acknowledged_lead() {
 #[test]
 fn unreachable_target_fails_fast() {
     // Nothing listens on port 9 (discard) here: the run fails fast with a clear message.
-    let out = Command::new(env!("CARGO_BIN_EXE_leadrouter-load"))
-        .args(["http://127.0.0.1:9/v1/leads", "--requests", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot connect"), "{stderr}");
+    let out = Cli::run(
+        env!("CARGO_BIN_EXE_leadrouter-load"),
+        &["http://127.0.0.1:9/v1/leads", "--requests", "1"],
+    )
+    .expect_failure();
+    out.check(
+        out.stderr.contains("cannot connect"),
+        "the error names the connection failure",
+    );
 }

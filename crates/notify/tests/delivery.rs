@@ -9,6 +9,8 @@ use leadrouter_notify::{
     Channel, DeliveryResult, Kind, LinkAction, LinkSigner, Notifier, NotifyConfig, Outgoing,
     Renderer, verify_signature,
 };
+use leadrouter_testsupport::receiver::WEBHOOK_SECRET;
+use leadrouter_testsupport::smtp::SmtpServer;
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -82,7 +84,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
         DeliveryResult::Delivered
     );
 
-    let inbox = smtp.wait_for(2);
+    let inbox = smtp.wait_for_count(2);
     let rep = inbox
         .iter()
         .find(|m| m.to == ["alex@northwind.example"])
@@ -103,7 +105,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
         "<lr.outbox-1@northwind.example>"
     );
     assert_eq!(rep.header("Auto-Submitted").unwrap(), "auto-generated");
-    let body = rep.body_text();
+    let body = rep.body();
     for needle in [
         "Lead:      Jane Doe, VP Operations",
         "Company:   Acme Corp",
@@ -155,7 +157,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
         "\"Alex Kim\" <alex@northwind.example>"
     );
     assert_eq!(lead.header("Subject").unwrap(), "Your demo request");
-    let body = lead.body_text();
+    let body = lead.body();
     for needle in [
         "Hi Jane,",
         "I'm Alex Kim",
@@ -187,7 +189,7 @@ async fn smtp_duplicate_sends_share_a_message_id_and_rejections_fail() {
         notifier.deliver(rep_mail, key).await,
         DeliveryResult::Delivered
     );
-    let inbox = smtp.wait_for(2);
+    let inbox = smtp.wait_for_count(2);
     assert_eq!(inbox[0].header("Message-ID"), inbox[1].header("Message-ID"));
 
     // 550 for the recipient: permanent.

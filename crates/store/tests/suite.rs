@@ -5,8 +5,6 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); without one they fail and say how to skip
 //! them (`LEADROUTER_SKIP_PG=1`).
 
-mod support;
-
 use leadrouter_core::lifecycle::{LeadStatus, Outcome, SlaStep, Stage};
 use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
@@ -16,11 +14,12 @@ use leadrouter_store::{
     OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse,
     TimerRow, from_micros,
 };
+use leadrouter_testsupport::TestDb;
+use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{PeopleColumns, TestDb};
 
 /// 2026-11-23T15:00:00Z in microseconds; every timestamp in the suite is relative to it.
 const T0: i64 = 1_795_446_000_000_000;
@@ -1512,7 +1511,7 @@ async fn migrations_apply_once_and_reopen(url: &str) {
         .unwrap()
         .count() as i64;
     assert_eq!(
-        support::applied_migrations(url).await,
+        applied_migrations(url).await,
         files,
         "each migration is recorded once"
     );
@@ -1668,7 +1667,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &first, 1).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com").await,
+        people_columns(url, "ann@globex.com").await,
         Some(PeopleColumns {
             first_seen_at: T0,
             last_seen_at: T0,
@@ -1695,7 +1694,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &second, 2).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com").await,
+        people_columns(url, "ann@globex.com").await,
         Some(PeopleColumns {
             first_seen_at: T0,
             last_seen_at: later,
@@ -1714,7 +1713,7 @@ async fn people_upsert_accumulates(url: &str) {
     };
     commit(&*store, &third, 3).await;
     assert_eq!(
-        support::people_columns(url, "ann@globex.com")
+        people_columns(url, "ann@globex.com")
             .await
             .map(|c| c.lead_count),
         Some(3)
@@ -1781,7 +1780,7 @@ async fn rollback_leaves_nothing(url: &str) {
     assert_eq!(store.idempotent("key-1").await.unwrap(), None);
     assert_eq!(store.owner_counts().await.unwrap(), vec![]);
     assert_eq!(store.state().await.unwrap(), StateSnapshot::default());
-    assert_eq!(support::people_columns(url, "ann@globex.com").await, None);
+    assert_eq!(people_columns(url, "ann@globex.com").await, None);
     let mut tx = store.begin().await.unwrap();
     assert_eq!(
         tx.lock_state().await.unwrap(),
@@ -2023,7 +2022,7 @@ async fn postgres_instances_open_concurrently() {
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
         .unwrap()
         .count() as i64;
-    assert_eq!(support::applied_migrations(&db.url).await, files);
+    assert_eq!(applied_migrations(&db.url).await, files);
 }
 
 /// Migration 0010 (SQLite) rebuilds `people` and `sla_timers` as WITHOUT ROWID tables and

@@ -1,13 +1,16 @@
-//! Test databases for the storage suite: a fresh SQLite file or a fresh PostgreSQL
-//! database per test, removed when the test ends (best effort), so tests run in parallel.
+//! Test databases: a fresh SQLite file or a fresh PostgreSQL database per test, removed
+//! when the test ends (best effort), so tests run in parallel without seeing each other.
 //!
 //! PostgreSQL comes from `LEADROUTER_TEST_PG` (an admin URL, default
 //! `postgres://postgres@127.0.0.1:5432/test`). House rule: CI has PostgreSQL, so a missing
-//! server fails the test with a message saying how to skip (`LEADROUTER_SKIP_PG=1`);
-//! it never passes silently.
+//! server fails the test with a message saying how to skip (`LEADROUTER_SKIP_PG=1`); it
+//! never passes silently. The module also reads a few columns straight from a database,
+//! for checks the `Store` trait does not offer.
 
-// The database names interpolated into SQL are generated here (`lr_t_<pid>_<n>`).
+// The database names interpolated into SQL are generated here (`lr_t_<pid>_<n>`), never
+// taken from input.
 use sqlx::{AssertSqlSafe, Connection};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -23,18 +26,7 @@ fn unique_name() -> String {
     )
 }
 
-/// One test's database. Dropping it deletes the SQLite directory or drops the
-/// PostgreSQL database.
-pub struct TestDb {
-    pub url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(std::path::PathBuf),
-    Pg { admin: String, name: String },
-}
-
+/// Whether `LEADROUTER_SKIP_PG` asks to skip the PostgreSQL tests on this machine.
 pub fn pg_skipped() -> bool {
     std::env::var("LEADROUTER_SKIP_PG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
@@ -63,7 +55,20 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// One test's database. Dropping it deletes the SQLite directory or drops the
+/// PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Pg { admin: String, name: String },
+}
+
 impl TestDb {
+    /// A fresh SQLite file in a directory of its own.
     pub fn sqlite() -> TestDb {
         let dir = std::env::temp_dir().join(unique_name());
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
@@ -108,6 +113,18 @@ impl TestDb {
             cleanup: Cleanup::Pg { admin, name },
         })
     }
+
+    /// A connection to this PostgreSQL database, for checks the store API does not offer.
+    pub async fn pg_connection(&self) -> sqlx::PgConnection {
+        assert!(
+            matches!(self.cleanup, Cleanup::Pg { .. }),
+            "pg_connection on a SQLite test database ({})",
+            self.url
+        );
+        sqlx::PgConnection::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+    }
 }
 
 fn pg_unavailable(admin: &str, err: &str) -> ! {
@@ -127,7 +144,8 @@ impl Drop for TestDb {
             }
             Cleanup::Pg { admin, name } => {
                 // Drop runs inside the test's runtime: do the async work on a thread of
-                // its own. WITH (FORCE) ends connections a pool may still hold.
+                // its own. WITH (FORCE) ends connections a pool or a still-running server
+                // may hold.
                 let (admin, name) = (admin.clone(), name.clone());
                 let _ = std::thread::spawn(move || {
                     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -161,7 +179,7 @@ pub struct PeopleColumns {
     pub lead_count: i64,
 }
 
-/// Read a person's bookkeeping columns straight from the database.
+/// Read a person's bookkeeping columns straight from the database (either backend).
 pub async fn people_columns(url: &str, email: &str) -> Option<PeopleColumns> {
     const SQL: &str = "SELECT first_seen_at, last_seen_at, lead_count FROM people WHERE email = $1";
     let row: Option<(i64, i64, i64)> = if url.starts_with("sqlite:") {
@@ -186,7 +204,7 @@ pub async fn people_columns(url: &str, email: &str) -> Option<PeopleColumns> {
     })
 }
 
-/// How many migrations the database records as applied.
+/// How many migrations the database records as applied (either backend).
 pub async fn applied_migrations(url: &str) -> i64 {
     const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
     if url.starts_with("sqlite:") {
@@ -201,5 +219,23 @@ pub async fn applied_migrations(url: &str) -> i64 {
             .fetch_one(&mut c)
             .await
             .expect("count migrations")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_replaces_only_the_database() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "lr_t_1_2"),
+            "postgres://u@h:5432/lr_t_1_2"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432/test?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }
