@@ -344,7 +344,7 @@ pub const SLACK_TEAM_PREFIX: &str = "team:";
 impl Renderer {
     pub fn new(cfg: &NotifyConfig) -> Result<Renderer, ConfigErrors> {
         Ok(Renderer {
-            templates: Templates::new(&cfg.templates)?,
+            templates: Templates::new(&cfg.templates).map_err(|e| cfg.located(e.0))?,
             cfg: cfg.clone(),
         })
     }
