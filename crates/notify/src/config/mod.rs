@@ -15,6 +15,7 @@ mod resolve;
 #[cfg(test)]
 mod tests;
 mod types;
+mod values;
 
 pub use leadrouter_core::config::ConfigError;
 pub use types::*;

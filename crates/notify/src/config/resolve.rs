@@ -5,11 +5,10 @@
 //! problems found later (a secret missing from the environment) point at the file too.
 
 use super::raw::{
-    RawChannelList, RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook,
-    RawWeeklyReport,
+    RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook, RawWeeklyReport,
 };
 use super::types::*;
-use super::{ConfigErrors, Origins, check_http_url, env_name_ok};
+use super::{ConfigErrors, Origins, env_name_ok};
 use jiff::SignedDuration;
 use leadrouter_core::config::suggest::closest;
 use leadrouter_core::config::{ConfigError, SourceText};
@@ -50,230 +49,23 @@ pub(crate) fn resolve(
     }
 }
 
-struct Resolver<'a> {
-    src: &'a SourceText,
-    errs: Vec<ConfigError>,
-    origins: BTreeMap<String, usize>,
+pub(super) struct Resolver<'a> {
+    pub(super) src: &'a SourceText,
+    pub(super) errs: Vec<ConfigError>,
+    pub(super) origins: BTreeMap<String, usize>,
     /// First line naming each channel in a tier list (`[notify.channels]`, a team's, a
     /// rep's), for the check that its section exists.
-    channel_lines: BTreeMap<ChannelKind, usize>,
+    pub(super) channel_lines: BTreeMap<ChannelKind, usize>,
 }
 
 /// Where a table was written, for the keys missing from it.
 #[derive(Clone, Copy)]
-struct Table<'p> {
-    path: &'p str,
-    line: usize,
+pub(super) struct Table<'p> {
+    pub(super) path: &'p str,
+    pub(super) line: usize,
 }
 
 impl Resolver<'_> {
-    fn line_of<T>(&self, s: &Spanned<T>) -> usize {
-        self.src.line_of(s.span().start)
-    }
-
-    /// Note where `key` was written and return its line.
-    fn at<T>(&mut self, key: &str, s: &Spanned<T>) -> usize {
-        let line = self.line_of(s);
-        self.origins.entry(key.to_string()).or_insert(line);
-        line
-    }
-
-    fn err(
-        &mut self,
-        key: impl Into<String>,
-        line: usize,
-        value: Option<&str>,
-        message: impl Into<String>,
-        fix: impl Into<String>,
-    ) {
-        self.errs.push(ConfigError {
-            file: self.src.path.clone(),
-            line: Some(line),
-            field: key.into(),
-            value: value.map(str::to_string),
-            message: message.into(),
-            fix: Some(fix.into()),
-        });
-    }
-
-    /// A non-empty string, trimmed.
-    fn string(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Spanned<String>>,
-        ex: &str,
-    ) -> Option<String> {
-        let v = v.as_ref()?;
-        let key = format!("{}.{k}", t.path);
-        let line = self.at(&key, v);
-        let s = v.get_ref().trim();
-        if s.is_empty() {
-            self.err(
-                key,
-                line,
-                Some(""),
-                "must not be empty",
-                format!("write {k} = {ex}"),
-            );
-            return None;
-        }
-        Some(s.to_string())
-    }
-
-    fn required(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Spanned<String>>,
-        ex: &str,
-    ) -> Option<String> {
-        if v.is_none() {
-            self.err(
-                format!("{}.{k}", t.path),
-                t.line,
-                None,
-                "required",
-                format!("add {k} = {ex} to [{}]", t.path),
-            );
-        }
-        self.string(t, k, v, ex)
-    }
-
-    /// An array of non-empty strings, trimmed.
-    fn strings(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Vec<Spanned<String>>>,
-        ex: &str,
-    ) -> Option<Vec<String>> {
-        let items = v.as_ref()?;
-        let key = format!("{}.{k}", t.path);
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let line = self.at(&key, item);
-            match item.get_ref().trim() {
-                "" => {
-                    self.err(
-                        key,
-                        line,
-                        Some(""),
-                        "empty string in the list",
-                        format!("write {k} = {ex}"),
-                    );
-                    return None;
-                }
-                s => out.push(s.to_string()),
-            }
-        }
-        Some(out)
-    }
-
-    /// Email addresses (lettre's parser, as delivery uses).
-    fn addresses(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Vec<Spanned<String>>>,
-        ex: &str,
-    ) -> Option<Vec<String>> {
-        let list = self.strings(t, k, v, &format!("[\"{ex}\"]"))?;
-        for (a, item) in list.iter().zip(v.iter().flatten()) {
-            if a.parse::<lettre::Address>().is_err() {
-                let line = self.line_of(item);
-                self.err(
-                    format!("{}.{k}", t.path),
-                    line,
-                    Some(a),
-                    "not an email address",
-                    format!("write addresses like \"{ex}\""),
-                );
-            }
-        }
-        Some(list)
-    }
-
-    /// The name of an environment variable (the secret itself stays out of the file).
-    fn env_key(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Spanned<String>>,
-        required: bool,
-        ex: &str,
-    ) -> Option<String> {
-        let quoted = format!("\"{ex}\"");
-        let name = if required {
-            self.required(t, k, v, &quoted)
-        } else {
-            self.string(t, k, v, &quoted)
-        }?;
-        if env_name_ok(&name) {
-            return Some(name);
-        }
-        let line = v.as_ref().map_or(t.line, |v| self.line_of(v));
-        self.err(
-            format!("{}.{k}", t.path),
-            line,
-            Some(&name),
-            "not an environment variable name (the config names the variable; the secret itself stays out of the file)",
-            format!("write {k} = \"{ex}\" and export {ex}=…"),
-        );
-        None
-    }
-
-    /// An http(s) URL with a host.
-    fn url(&mut self, key: &str, v: &Spanned<String>, url: &str, fix: &str) -> bool {
-        match check_http_url(url) {
-            Ok(_) => true,
-            Err(p) => {
-                let line = self.line_of(v);
-                self.err(key, line, Some(v.get_ref()), p, fix);
-                false
-            }
-        }
-    }
-
-    fn channel_list(&mut self, key: &str, v: &RawChannelList) -> Option<Vec<ChannelKind>> {
-        let items = v.as_ref()?;
-        let mut out = Vec::new();
-        for item in items {
-            let line = self.at(key, item);
-            match ChannelKind::parse(item.get_ref().trim()) {
-                Some(c) if !out.contains(&c) => out.push(c),
-                Some(_) => {}
-                None => self.err(
-                    key,
-                    line,
-                    Some(item.get_ref()),
-                    "unknown channel",
-                    "use \"slack\", \"email\" or \"sms\" (webhooks are chosen by [[notify.webhook]] events)",
-                ),
-            }
-        }
-        Some(out)
-    }
-
-    fn tier_channels(&mut self, path: &str, raw: &RawTierChannels) -> TierChannels {
-        for item in [&raw.hot, &raw.warm, &raw.standard]
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Some(c) = ChannelKind::parse(item.get_ref().trim()) {
-                let line = self.line_of(item);
-                let first = self.channel_lines.entry(c).or_insert(line);
-                *first = (*first).min(line);
-            }
-        }
-        TierChannels {
-            hot: self.channel_list(&format!("{path}.hot"), &raw.hot),
-            warm: self.channel_list(&format!("{path}.warm"), &raw.warm),
-            standard: self.channel_list(&format!("{path}.standard"), &raw.standard),
-        }
-    }
-
     fn notify(&mut self, raw: &RawNotify, line: usize) -> NotifyConfig {
         let root = Table {
             path: "notify",
@@ -313,10 +105,8 @@ impl Resolver<'_> {
             if p.starts_with('/') && p.contains("{lead_id}") {
                 cfg.record_path = p;
             } else {
-                let line = self.origins["notify.record_path"];
-                self.err(
+                self.err_at(
                     "notify.record_path",
-                    line,
                     Some(&p),
                     "must start with / and contain {lead_id}",
                     "write record_path = \"/leads/{lead_id}\"",
@@ -327,10 +117,8 @@ impl Resolver<'_> {
             if p.starts_with('/') && p.contains("{token}") {
                 cfg.link_path = p;
             } else {
-                let line = self.origins["notify.link_path"];
-                self.err(
+                self.err_at(
                     "notify.link_path",
-                    line,
                     Some(&p),
                     "must start with / and contain {token}",
                     "write link_path = \"/l/{token}\"",
@@ -341,10 +129,8 @@ impl Resolver<'_> {
             if t <= 300.0 {
                 cfg.timeout = Duration::from_secs_f64(t);
             } else {
-                let line = self.origins["notify.timeout_secs"];
-                self.err(
+                self.err_at(
                     "notify.timeout_secs",
-                    line,
                     Some(&t.to_string()),
                     "more than 300 s would hold an outbox claim for too long",
                     "write timeout_secs = 10",
@@ -375,10 +161,8 @@ impl Resolver<'_> {
             if let Some(w) = self.webhook(&path, w) {
                 if cfg.webhooks.iter().any(|o| o.name == w.name) {
                     let key = format!("{path}.name");
-                    let line = self.origins[&key];
-                    self.err(
+                    self.err_at(
                         key,
-                        line,
                         Some(&w.name),
                         "duplicate webhook name",
                         "give every [[notify.webhook]] a distinct name",
@@ -412,32 +196,6 @@ impl Resolver<'_> {
         }
         self.unconfigured_channels(&written, &cfg);
         cfg
-    }
-
-    /// A positive number (hours, seconds).
-    fn positive(
-        &mut self,
-        t: Table,
-        k: &str,
-        v: &Option<Spanned<super::raw::Number>>,
-        ex: &str,
-    ) -> Option<f64> {
-        let v = v.as_ref()?;
-        let key = format!("{}.{k}", t.path);
-        let line = self.at(&key, v);
-        let n = v.get_ref().0;
-        if n.is_finite() && n > 0.0 {
-            Some(n)
-        } else {
-            self.err(
-                key,
-                line,
-                Some(&n.to_string()),
-                "expected a positive number",
-                format!("write {k} = {ex}"),
-            );
-            None
-        }
     }
 
     fn slack(&mut self, raw: &Spanned<RawSlack>) -> SlackConfig {
@@ -512,10 +270,8 @@ impl Resolver<'_> {
         if let Some(f) = &from
             && f.parse::<lettre::message::Mailbox>().is_err()
         {
-            let line = self.origins["notify.email.from"];
-            self.err(
+            self.err_at(
                 "notify.email.from",
-                line,
                 Some(f),
                 "not a valid mailbox",
                 "write from = \"Northwind Sales <sales@northwind.example>\"",
@@ -531,10 +287,8 @@ impl Resolver<'_> {
             None | Some("rep_name") => ConfirmationSender::RepName,
             Some("rep_address") => ConfirmationSender::RepAddress,
             Some(other) => {
-                let line = self.origins["notify.email.confirmation_sender"];
-                self.err(
+                self.err_at(
                     "notify.email.confirmation_sender",
-                    line,
                     Some(other),
                     "unknown sender mode",
                     "use \"rep_name\" (rep's name, our address, Reply-To the rep) or \"rep_address\" (the rep's own address; needs SPF/DKIM for it)",
@@ -700,10 +454,8 @@ impl Resolver<'_> {
             match weekday(&d) {
                 Some(x) => w.day = x,
                 None => {
-                    let line = self.origins["notify.weekly_report.day"];
-                    self.err(
+                    self.err_at(
                         "notify.weekly_report.day",
-                        line,
                         Some(&d),
                         "not a day of the week",
                         "write day = \"monday\" (or tuesday … sunday)",
@@ -715,10 +467,8 @@ impl Resolver<'_> {
             match jiff::civil::Time::strptime("%H:%M", &s) {
                 Ok(x) => w.time = x,
                 Err(_) => {
-                    let line = self.origins["notify.weekly_report.time"];
-                    self.err(
+                    self.err_at(
                         "notify.weekly_report.time",
-                        line,
                         Some(&s),
                         "not a time of day (HH:MM, 24-hour)",
                         "write time = \"08:00\"",
@@ -730,10 +480,8 @@ impl Resolver<'_> {
             if jiff::tz::TimeZone::get(&z).is_ok() {
                 w.timezone = Some(z);
             } else {
-                let line = self.origins["notify.weekly_report.timezone"];
-                self.err(
+                self.err_at(
                     "notify.weekly_report.timezone",
-                    line,
                     Some(&z),
                     "unknown IANA time zone",
                     "write a zone like \"America/New_York\", or leave it out for organization.timezone",
