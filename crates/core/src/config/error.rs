@@ -58,7 +58,10 @@ impl ConfigError {
         }
         let value = span.and_then(|s| src.text.get(s)).map(|v| {
             let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
             if v.chars().count() > 120 {
                 format!("{}...", v.chars().take(117).collect::<String>())
             } else {
@@ -162,8 +165,7 @@ impl SourceText {
         let own = self.text[line_start..].lines().next().unwrap_or("");
         let above = self.text[..line_start].lines().rev();
         let mut key: Option<&str> = None;
-        for line in std::iter::once(own).chain(above)
-        {
+        for line in std::iter::once(own).chain(above) {
             let t = line.trim();
             if t.starts_with('[') {
                 let header = t.trim_start_matches('[');
@@ -287,7 +289,10 @@ mod tests {
         assert_eq!(e.line, Some(4), "{e}");
         assert_eq!(e.field, "notify.webhook.url", "{e}");
         assert_eq!(e.value.as_deref(), Some("3"), "{e}");
-        assert!(e.fix.as_deref().unwrap().starts_with("write a string"), "{e}");
+        assert!(
+            e.fix.as_deref().unwrap().starts_with("write a string"),
+            "{e}"
+        );
     }
 
     #[test]
