@@ -194,7 +194,7 @@ impl Resolver<'_> {
                 cfg.assets.insert(k.clone(), url.to_string());
             }
         }
-        self.unconfigured_channels(&written, &cfg);
+        self.unconfigured_channels(&written, raw);
         cfg
     }
 
@@ -530,7 +530,7 @@ impl Resolver<'_> {
 
     /// A channel written in a tier list without its section is a mistake; the built-in
     /// defaults are not (unconfigured channels are skipped and reported when rendering).
-    fn unconfigured_channels(&mut self, written: &[TierChannels], cfg: &NotifyConfig) {
+    fn unconfigured_channels(&mut self, written: &[TierChannels], raw: &RawNotify) {
         let mut explicit: Vec<ChannelKind> = Vec::new();
         for tc in written {
             for list in [&tc.hot, &tc.warm, &tc.standard].into_iter().flatten() {
@@ -543,9 +543,10 @@ impl Resolver<'_> {
         }
         for c in explicit {
             let configured = match c {
-                ChannelKind::Slack => cfg.slack.is_some(),
-                ChannelKind::Email => cfg.email.is_some(),
-                ChannelKind::Sms => cfg.sms.is_some(),
+                // Written counts: a section with errors has its own messages already.
+                ChannelKind::Slack => raw.slack.is_some(),
+                ChannelKind::Email => raw.email.is_some(),
+                ChannelKind::Sms => raw.sms.is_some(),
             };
             if !configured {
                 let line = self.channel_lines[&c];
