@@ -1,6 +1,6 @@
 //! The `[notify]` table of the routing config, parsed in two phases like the core config:
-//! [`raw`] deserializes it (serde; unknown keys refused, spans kept), [`resolve`] checks
-//! every value and builds the [`types`] the rest of the crate reads. Problems are the
+//! `raw` deserializes it (serde; unknown keys refused, spans kept), `resolve` checks
+//! every value and builds the `types` the rest of the crate reads. Problems are the
 //! core's [`ConfigError`]: file:line, the full key (`notify.webhook[1].url`), the value
 //! and the fix, with "did you mean" for misspelt keys and names.
 //!

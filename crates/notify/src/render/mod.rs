@@ -8,8 +8,8 @@
 //!
 //! This file holds the context, the [`Renderer`] and what every message shares (template
 //! context, Slack routing, email and SMS envelopes); the messages themselves are by kind:
-//! [`rep`] (the owner's notification, the lead's confirmation), [`alerts`] (SLA-2/3) and
-//! [`events`] (webhooks). [`sample`] is the made-up lead templates are trial-rendered on.
+//! `rep` (the owner's notification, the lead's confirmation), `alerts` (SLA-2/3) and
+//! `events` (webhooks). `sample` is the made-up lead templates are trial-rendered on.
 
 mod alerts;
 mod events;
