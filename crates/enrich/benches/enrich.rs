@@ -129,13 +129,8 @@ country = "/geo/countryCode"
 state = "/geo/stateCode"
 "#
     );
-    let doc: toml::Table = toml::from_str(&cfg).unwrap();
-    Enricher::from_config(
-        doc.get("enrichment").and_then(|v| v.as_table()),
-        Path::new("."),
-        None,
-    )
-    .unwrap()
+    let src = leadrouter_core::config::SourceText::new("bench.toml", cfg);
+    Enricher::from_config(&src, Path::new("."), None).unwrap()
 }
 
 /// Offer `rate` leads/s for `secs` seconds, each lead's domain from `pick`.
@@ -214,7 +209,7 @@ fn main() {
         leadrouter_enrich::country_from_phone("+1 212 456 7890");
         println!("phone metadata: {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        let signals = Enricher::from_config(None, Path::new("."), None).unwrap();
+        let signals = Enricher::from_config(&leadrouter_core::config::SourceText::new("none.toml", ""), Path::new("."), None).unwrap();
         println!("first Enricher::from_config after those (ISO tables, domain lists): {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
         per_lead("local signals only", &signals, &leads, 5).await;
 
@@ -228,11 +223,11 @@ fn main() {
             ));
         }
         std::fs::write(dir.join("firmo.csv"), csv).unwrap();
-        let doc: toml::Table = toml::from_str(
+        let src = leadrouter_core::config::SourceText::new(
+            "bench.toml",
             "[enrichment]\n[[enrichment.provider]]\nname = \"firmographics\"\nkind = \"file\"\npath = \"firmo.csv\"\n",
-        )
-        .unwrap();
-        let file = Enricher::from_config(doc.get("enrichment").and_then(|v| v.as_table()), &dir, None).unwrap();
+        );
+        let file = Enricher::from_config(&src, &dir, None).unwrap();
         per_lead("local file (10k companies), hit", &file, &leads, 5).await;
 
         let (base, _) = start_provider(Duration::ZERO).await;

@@ -30,6 +30,7 @@ use arc_swap::ArcSwap;
 use config::ProviderKind;
 use file::{FileAnswer, FileProvider};
 use http::{HttpAnswer, HttpProvider};
+use leadrouter_core::config::{ConfigError, SourceText};
 use leadrouter_core::domains::{DomainLists, parse_email};
 use leadrouter_core::lead::{Enrichment, Lead};
 use signals::{EmailKind, Signals};
@@ -134,27 +135,28 @@ impl std::fmt::Debug for Enricher {
 }
 
 impl Enricher {
-    /// Build from the `[enrichment]` table of the routing config (`None`: local signals
-    /// only, budget 2 s). `base_dir` resolves relative file paths; `cache` keeps HTTP
-    /// answers across restarts. Every problem is reported, each naming the key, the value
-    /// and the fix. Secrets are read from the process environment (`auth_env`).
+    /// Build from the `[enrichment]` table of the routing config file `src` (no table:
+    /// local signals only, budget 2 s). `base_dir` resolves relative file paths; `cache`
+    /// keeps HTTP answers across restarts. Every problem is reported, each naming file:line,
+    /// the key, the value and the fix. Secrets are read from the process environment
+    /// (`auth_env`).
     pub fn from_config(
-        table: Option<&toml::Table>,
+        src: &SourceText,
         base_dir: &Path,
         cache: Option<Arc<dyn PersistentCache>>,
-    ) -> Result<Enricher, Vec<String>> {
-        Self::from_config_with_env(table, base_dir, cache, &|k| std::env::var(k).ok())
+    ) -> Result<Enricher, Vec<ConfigError>> {
+        Self::from_config_with_env(src, base_dir, cache, &|k| std::env::var(k).ok())
     }
 
     /// [`Enricher::from_config`] with environment lookups (`auth_env`) answered by `env`,
     /// for tests and for embedding with a secrets store.
     pub fn from_config_with_env(
-        table: Option<&toml::Table>,
+        src: &SourceText,
         base_dir: &Path,
         cache: Option<Arc<dyn PersistentCache>>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Enricher, Vec<String>> {
-        let cfg = config::parse(table, base_dir, env)?;
+    ) -> Result<Enricher, Vec<ConfigError>> {
+        let cfg = config::parse(src, base_dir, env)?;
         let mut errors = Vec::new();
         let mut providers = Vec::new();
         for (i, p) in cfg.providers.into_iter().enumerate() {
@@ -173,7 +175,20 @@ impl Enricher {
                     counters,
                     source,
                 }),
-                Err(e) => errors.push(format!("{at}: {e}")),
+                Err(e) => {
+                    // The providers' messages end in "; <what to do>".
+                    let (message, fix) = e
+                        .split_once("; ")
+                        .unwrap_or((&e, "check the provider's settings"));
+                    errors.push(ConfigError {
+                        file: p.origin.file,
+                        line: Some(p.origin.line),
+                        field: at,
+                        value: None,
+                        message: message.to_string(),
+                        fix: Some(fix.to_string()),
+                    })
+                }
             }
         }
         if !errors.is_empty() {

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{enricher, lead, temp_dir};
+use leadrouter_core::config::SourceText;
 use leadrouter_core::lead::Lead;
 use leadrouter_enrich::Enricher;
 use std::path::Path;
@@ -188,7 +189,7 @@ async fn stats_report_coverage_and_file_rows() {
 }
 
 fn enricher_signals_only() -> Enricher {
-    Enricher::from_config(None, Path::new("."), None).unwrap()
+    Enricher::from_config(&SourceText::new("none.toml", ""), Path::new("."), None).unwrap()
 }
 
 fn with_phone(email: &str, phone: &str) -> Lead {
@@ -343,7 +344,8 @@ async fn us_zip_fills_the_state() {
 #[tokio::test]
 async fn config_errors_are_all_reported() {
     let dir = temp_dir("cfgerr");
-    let doc: toml::Table = toml::from_str(
+    let src = SourceText::new(
+        "leadrouter.toml",
         r#"
 [enrichment]
 budget = "soon"
@@ -352,24 +354,34 @@ name = "firmographics"
 kind = "file"
 path = "missing.csv"
 "#,
-    )
-    .unwrap();
-    let errs = Enricher::from_config(doc.get("enrichment").and_then(|v| v.as_table()), &dir, None)
-        .unwrap_err();
+    );
+    let errs = Enricher::from_config(&src, &dir, None).unwrap_err();
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].contains("enrichment.budget = \"soon\": not a duration"),
+        errs[0]
+            .to_string()
+            .contains("leadrouter.toml:3: enrichment.budget = \"soon\": not a duration"),
         "{errs:?}"
     );
-    let doc: toml::Table = toml::from_str(
+    let src = SourceText::new(
+        "leadrouter.toml",
         "[enrichment]\n[[enrichment.provider]]\nname = \"firmographics\"\nkind = \"file\"\npath = \"missing.csv\"\n",
-    )
-    .unwrap();
-    let errs = Enricher::from_config(doc.get("enrichment").and_then(|v| v.as_table()), &dir, None)
-        .unwrap_err();
+    );
+    let errs = Enricher::from_config(&src, &dir, None).unwrap_err();
+    assert_eq!(
+        errs[0].field, "enrichment.provider[1] (\"firmographics\")",
+        "{errs:?}"
+    );
+    assert_eq!(errs[0].line, Some(2), "{errs:?}");
     assert!(
-        errs[0].starts_with("enrichment.provider[1] (\"firmographics\"): ")
-            && errs[0].contains("missing.csv: cannot read the firmographic file"),
+        errs[0]
+            .message
+            .contains("missing.csv: cannot read the firmographic file"),
+        "{errs:?}"
+    );
+    assert_eq!(
+        errs[0].fix.as_deref(),
+        Some("check the provider's path"),
         "{errs:?}"
     );
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use leadrouter_core::config::{self, CompiledConfig};
+use leadrouter_core::config::{self, CompiledConfig, LoadError};
 use leadrouter_core::engine::{RoutingInput, decide};
 use leadrouter_core::lead::{Enrichment, Lead};
 use leadrouter_core::state::StateSnapshot;
@@ -220,13 +220,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (lead_v, issues) = Lead::from_json(&value)
                 .map_err(|e| anyhow::anyhow!("{}: {}: {}", lead.display(), e.field, e.problem))?;
             if enrich && enrichment.is_none() {
-                let enricher = leadrouter_enrich::Enricher::from_config(
-                    cfg.enrichment.as_ref(),
-                    &cfg.base_dir,
-                    None,
-                )
-                .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{}", e.join("\n")))?;
-                enricher.set_domain_lists(cfg.domains.clone());
+                let enricher = leadrouter_server::runtime::enricher(&cfg, None).map_err(|e| {
+                    anyhow::anyhow!("invalid [enrichment] settings:\n{}", LoadError::Invalid(e))
+                })?;
                 let rt = tokio::runtime::Runtime::new()?;
                 enrichment = Some(rt.block_on(enricher.enrich(&lead_v)));
             }

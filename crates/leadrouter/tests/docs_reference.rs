@@ -388,15 +388,14 @@ fn identity(v: &toml::Value) -> Option<String> {
 /// `[enrichment]` with their own parsers. Secrets named by the config are supplied.
 fn compile_all(path: &Path) -> Result<(), String> {
     let cfg = leadrouter_core::config::load(path).map_err(|e| e.to_string())?;
-    leadrouter_notify::NotifyConfig::parse(cfg.notify.as_ref())
-        .map_err(|e| format!("[notify] {e}"))?;
-    leadrouter_enrich::Enricher::from_config_with_env(
-        cfg.enrichment.as_ref(),
-        &cfg.base_dir,
-        None,
-        &|_| Some("docs-example-secret".into()),
-    )
-    .map_err(|e| format!("[enrichment] {}", e.join("; ")))?;
+    leadrouter_notify::NotifyConfig::parse(&cfg.source).map_err(|e| format!("[notify] {e}"))?;
+    leadrouter_enrich::Enricher::from_config_with_env(&cfg.source, &cfg.base_dir, None, &|_| {
+        Some("docs-example-secret".into())
+    })
+    .map_err(|e| {
+        let all: Vec<String> = e.iter().map(ToString::to_string).collect();
+        format!("[enrichment] {}", all.join("; "))
+    })?;
     Ok(())
 }
 

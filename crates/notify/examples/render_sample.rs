@@ -4,7 +4,8 @@ use leadrouter_notify::render::sample_context;
 use leadrouter_notify::{NotifyConfig, Renderer};
 
 fn main() {
-    let table: toml::Table = toml::from_str(
+    let src = leadrouter_core::config::SourceText::new(
+        "render_sample.toml",
         r#"
 [notify]
 base_url = "https://leadrouter.example"
@@ -24,10 +25,8 @@ url = "https://crm.example.com/hooks/leadrouter"
 secret_env = "CRM_WEBHOOK_SECRET"
 events = ["lead.assigned"]
 "#,
-    )
-    .expect("valid TOML");
-    let cfg =
-        NotifyConfig::parse(table.get("notify").and_then(|v| v.as_table())).expect("valid config");
+    );
+    let cfg = NotifyConfig::parse(&src).unwrap_or_else(|e| panic!("invalid config:\n{e}"));
     let r = Renderer::new(&cfg).expect("templates compile");
     let ctx = sample_context();
     let at = ctx.decision.decided_at;

@@ -14,7 +14,7 @@
 //! SMTP connections are not pooled: a cancelled or timed-out send then can't leave a
 //! half-used connection behind, and constructing a [`Notifier`] needs no runtime.
 
-use crate::config::{ConfigError, ConfigErrors, NotifyConfig, check_http_url};
+use crate::config::{ConfigError, ConfigErrors, NotifyConfig, check_http_url, problem};
 use crate::message::{Channel, EmailPayload, Outgoing, SmsPayload};
 use crate::render::{SLACK_ALERTS, SLACK_DEFAULT, SLACK_TEAM_PREFIX};
 use crate::webhook::{
@@ -119,9 +119,9 @@ impl std::fmt::Debug for Notifier {
 }
 
 fn missing_env(key: &str, var: &str, fix: &str) -> ConfigError {
-    ConfigError::new(
+    problem(
         key,
-        format!("\"{var}\""),
+        var.to_string(),
         format!("environment variable {var} is not set"),
         fix.to_string(),
     )
@@ -150,9 +150,9 @@ impl Notifier {
                     Ok(url) if matches!(url.scheme(), "http" | "https") => {
                         slack.insert(key, url);
                     }
-                    _ => errs.push(ConfigError::new(
+                    _ => errs.push(problem(
                         cfg_key,
-                        format!("\"{var}\""),
+                        var.to_string(),
                         format!("${var} is not an http(s) URL"),
                         format!("export {var}=https://hooks.slack.com/services/…"),
                     )),
@@ -199,9 +199,9 @@ impl Notifier {
                 )),
                 Some(url) => match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.trim()) {
                     Ok(b) => smtp = Some(b.timeout(Some(cfg.timeout)).build()),
-                    Err(err) => errs.push(ConfigError::new(
+                    Err(err) => errs.push(problem(
                         "notify.email.smtp_url_env",
-                        format!("\"{}\"", e.smtp_url_env),
+                        e.smtp_url_env.to_string(),
                         format!("${} is not a usable SMTP URL ({err})", e.smtp_url_env),
                         "use smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required, or smtp://host:25 for a local relay",
                     )),
@@ -239,9 +239,9 @@ impl Notifier {
                             from: s.from.clone(),
                         })
                     }
-                    Err(p) => errs.push(ConfigError::new(
+                    Err(p) => errs.push(problem(
                         "notify.sms.api_url",
-                        format!("\"{}\"", s.api_url),
+                        s.api_url.to_string(),
                         p,
                         "write the Messages endpoint URL",
                     )),
@@ -272,15 +272,15 @@ impl Notifier {
                             },
                         );
                     }
-                    (Err(_), _) => errs.push(ConfigError::new(
+                    (Err(_), _) => errs.push(problem(
                         key,
-                        format!("\"{}\"", w.secret_env),
+                        w.secret_env.to_string(),
                         format!("${} is not whsec_<base64>", w.secret_env),
                         format!("export {}=whsec_$(openssl rand -base64 32)", w.secret_env),
                     )),
-                    (_, Err(e)) => errs.push(ConfigError::new(
+                    (_, Err(e)) => errs.push(problem(
                         format!("notify.webhook[{i}].url"),
-                        format!("\"{}\"", w.url),
+                        w.url.to_string(),
                         e.to_string(),
                         "write the receiver's http(s) URL",
                     )),
@@ -289,7 +289,7 @@ impl Notifier {
         }
 
         if !errs.is_empty() {
-            return Err(ConfigErrors(errs));
+            return Err(cfg.located(errs));
         }
         let build = |b: reqwest::ClientBuilder| {
             b.user_agent(USER_AGENT)
@@ -298,7 +298,7 @@ impl Notifier {
                 .build()
         };
         let client_err = |e: reqwest::Error| {
-            ConfigErrors(vec![ConfigError::new(
+            cfg.located(vec![problem(
                 "notify",
                 "(HTTP client)",
                 format!("could not build the HTTP client: {e}"),

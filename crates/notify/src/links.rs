@@ -13,7 +13,7 @@
 //! Mail scanners and chat unfurlers fetch links before people click them, so the endpoint
 //! that receives a token should answer GET with a confirmation page and act on POST.
 
-use crate::config::{ConfigError, ConfigErrors, NotifyConfig};
+use crate::config::{ConfigErrors, NotifyConfig, problem};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -184,9 +184,9 @@ impl LinkSigner {
             Some(var) => match env(var) {
                 Some(s) if s.len() >= MIN_SECRET_LEN => Some(s.into_bytes()),
                 Some(s) => {
-                    return Err(ConfigErrors(vec![ConfigError::new(
+                    return Err(cfg.located(vec![problem(
                         "notify.link_secret_env",
-                        format!("\"{var}\""),
+                        var.to_string(),
                         format!(
                             "${var} is {} bytes; at least {MIN_SECRET_LEN} are needed",
                             s.len()
@@ -195,9 +195,9 @@ impl LinkSigner {
                     )]));
                 }
                 None => {
-                    return Err(ConfigErrors(vec![ConfigError::new(
+                    return Err(cfg.located(vec![problem(
                         "notify.link_secret_env",
-                        format!("\"{var}\""),
+                        var.to_string(),
                         format!("environment variable {var} is not set"),
                         format!(
                             "export {var}=$(openssl rand -base64 48), or remove link_secret_env to send no accept/contacted links"

@@ -7,7 +7,7 @@
 //! ping `<!channel>` or forge links; template literals are not escaped. Missing values
 //! print as nothing.
 
-use crate::config::{ConfigError, ConfigErrors, TemplateName};
+use crate::config::{ConfigError, ConfigErrors, TemplateName, problem};
 use crate::text::mrkdwn_escape;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Value;
@@ -286,14 +286,10 @@ impl Templates {
 }
 
 fn template_error(name: TemplateName, source: &str, e: &minijinja::Error) -> ConfigError {
-    let problem = e.to_string();
-    ConfigError::new(
+    problem(
         format!("notify.templates.{}", name.key()),
-        format!(
-            "\"{}\"",
-            crate::text::truncate(&source.replace('\n', "\\n"), 80)
-        ),
-        problem,
+        crate::text::truncate(&source.replace('\n', "\\n"), 80),
+        e.to_string(),
         "fix the minijinja syntax; variables are listed in docs/notifications.md",
     )
 }

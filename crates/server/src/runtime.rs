@@ -2,7 +2,7 @@
 //! renderer, the delivery client, the link signer, and the server clock.
 
 use jiff::{SignedDuration, Timestamp};
-use leadrouter_core::config::{CompiledConfig, QueueRole};
+use leadrouter_core::config::{CompiledConfig, ConfigError, QueueRole};
 use leadrouter_notify::{LinkSigner, Notifier, NotifyConfig, Renderer};
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -18,18 +18,25 @@ pub struct NotifyRuntime {
 }
 
 impl NotifyRuntime {
+    /// Build for `cfg`; the errors are formatted for the serve/reload messages.
     pub fn build(cfg: &CompiledConfig) -> Result<NotifyRuntime, String> {
-        let fmt = |e: leadrouter_notify::ConfigErrors| {
-            e.0.iter()
-                .map(|x| format!("  [notify] {x}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let nc = NotifyConfig::parse(cfg.notify.as_ref()).map_err(fmt)?;
-        let renderer = Renderer::new(&nc).map_err(fmt)?;
+        Self::try_build(cfg).map_err(|e| render_errors("notify", &e))
+    }
+
+    /// Parse `[notify]`, compile its templates and resolve its secrets from the process
+    /// environment. `serve`, a reload and `leadrouter check` all call this, so a config
+    /// that passes the check is not refused by the server.
+    pub fn try_build(cfg: &CompiledConfig) -> Result<NotifyRuntime, Vec<ConfigError>> {
+        let nc = NotifyConfig::parse(&cfg.source).map_err(|e| e.0)?;
+        let renderer = Renderer::new(&nc).map_err(|e| e.0)?;
         let env = |k: &str| std::env::var(k).ok();
-        let notifier = Notifier::new(&nc, &env).map_err(fmt)?;
-        let links = LinkSigner::new(&nc, &env).map_err(fmt)?;
+        let (notifier, links) = match (Notifier::new(&nc, &env), LinkSigner::new(&nc, &env)) {
+            (Ok(n), Ok(l)) => (n, l),
+            (n, l) => {
+                let errs = n.err().into_iter().chain(l.err()).flat_map(|e| e.0);
+                return Err(errs.collect());
+            }
+        };
         let alert_queues = [
             QueueRole::CatchAll,
             QueueRole::Review,
@@ -96,19 +103,27 @@ pub fn build_enricher(
 ) -> Result<leadrouter_enrich::Enricher, String> {
     let cache: std::sync::Arc<dyn leadrouter_enrich::PersistentCache> =
         std::sync::Arc::new(StoreCache { store });
-    let e = leadrouter_enrich::Enricher::from_config(
-        cfg.enrichment.as_ref(),
-        &cfg.base_dir,
-        Some(cache),
-    )
-    .map_err(|errs| {
-        errs.iter()
-            .map(|x| format!("  [enrichment] {x}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    enricher(cfg, Some(cache)).map_err(|e| render_errors("enrichment", &e))
+}
+
+/// Parse `[enrichment]` and build its provider chain (files loaded, secrets read from the
+/// process environment). `serve`, a reload, `route --enrich` and `leadrouter check` all
+/// call this.
+pub fn enricher(
+    cfg: &CompiledConfig,
+    cache: Option<std::sync::Arc<dyn leadrouter_enrich::PersistentCache>>,
+) -> Result<leadrouter_enrich::Enricher, Vec<ConfigError>> {
+    let e = leadrouter_enrich::Enricher::from_config(&cfg.source, &cfg.base_dir, cache)?;
     e.set_domain_lists(cfg.domains.clone());
     Ok(e)
+}
+
+fn render_errors(section: &str, errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(|x| format!("  [{section}] {x}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// ENR-2: enrichment results survive restarts in the database, so a restart does not

@@ -19,6 +19,7 @@ pub use hours::{parse_window, parse_working_hours};
 
 use super::error::{ConfigError, Errors, LoadError, SourceText};
 use super::raw::*;
+use super::suggest::suggest;
 use super::*;
 use crate::domains::{DomainLists, registrable_domain};
 use crate::normalize::{company_key, postal, token};
@@ -235,8 +236,7 @@ impl<'a> Compiler<'a> {
             domains,
             sources: Vec::new(),
             forms,
-            notify: raw.notify.clone(),
-            enrichment: raw.enrichment.clone(),
+            source: std::sync::Arc::new(self.e.src.clone()),
             base_dir: std::path::PathBuf::from("."),
             text: TraceText::default(),
         })
@@ -411,32 +411,4 @@ fn target_of(
             None
         }
     }
-}
-
-/// "did you mean" for an unknown id: the closest known id by edit distance.
-fn suggest<'k>(what: &str, name: &str, known: impl Iterator<Item = &'k String>) -> String {
-    let best = known
-        .map(|k| (strsim_levenshtein(name, k), k))
-        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
-    match best {
-        Some((d, k)) if d <= 3 => {
-            format!("did you mean `{k}`? Define the {what} or fix the spelling")
-        }
-        _ => format!("define a {what} with this id, or use an existing one"),
-    }
-}
-
-fn strsim_levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod error;
 pub mod raw;
+pub mod suggest;
 pub mod tables;
 mod trace_text;
 
@@ -454,10 +455,9 @@ pub struct CompiledConfig {
     /// Every source file and its text (config, CSV), for diagnostics.
     pub sources: Vec<String>,
     pub forms: Vec<Form>,
-    /// `[notify]` and `[enrichment]` as written: their own crates validate them (the
-    /// server refuses to start or reload when they are invalid).
-    pub notify: Option<toml::Table>,
-    pub enrichment: Option<toml::Table>,
+    /// The config file as read: `[notify]` and `[enrichment]` are parsed from it by their
+    /// own crates, which point their errors at its lines.
+    pub source: std::sync::Arc<SourceText>,
     /// Directory of the config file, for paths inside those tables.
     pub base_dir: std::path::PathBuf,
     /// The strings decisions copy into their traces, shared with this config.

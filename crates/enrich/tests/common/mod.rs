@@ -2,6 +2,7 @@
 //! PersistentCache.
 #![allow(dead_code)]
 
+use leadrouter_core::config::SourceText;
 use leadrouter_core::lead::Lead;
 use leadrouter_enrich::{Enricher, PersistentCache};
 use std::collections::HashMap;
@@ -18,13 +19,12 @@ pub fn enricher_with_cache(
     base: &Path,
     cache: Option<Arc<dyn PersistentCache>>,
 ) -> Enricher {
-    let doc: toml::Table = toml::from_str(toml_text).expect("test TOML parses");
-    let table = doc.get("enrichment").and_then(|v| v.as_table());
-    Enricher::from_config_with_env(table, base, cache, &|k| match k {
+    let src = SourceText::new("test.toml", toml_text);
+    Enricher::from_config_with_env(&src, base, cache, &|k| match k {
         "TEST_TOKEN" => Some("tok-123".to_string()),
         _ => None,
     })
-    .unwrap_or_else(|errs| panic!("config rejected:\n{}", errs.join("\n")))
+    .unwrap_or_else(|errs| panic!("config rejected:\n{errs:#?}"))
 }
 
 pub fn lead(email: &str) -> Lead {

@@ -9,9 +9,8 @@ use leadrouter_notify::{NotifyConfig, NotifyContext};
 use std::collections::HashMap;
 
 pub fn parse_config(toml_text: &str) -> NotifyConfig {
-    let t: toml::Table = toml::from_str(toml_text).expect("test TOML parses");
-    NotifyConfig::parse(t.get("notify").and_then(|v| v.as_table()))
-        .unwrap_or_else(|e| panic!("config errors:\n{e}"))
+    let src = leadrouter_core::config::SourceText::new("test.toml", toml_text);
+    NotifyConfig::parse(&src).unwrap_or_else(|e| panic!("config errors:\n{e}"))
 }
 
 pub fn env_of(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
