@@ -221,6 +221,7 @@ mod tests {
                         layer: Layer::Segment,
                         specificity: 0,
                         note: None,
+                        overrides_territory: false,
                         origin: Origin {
                             file: "t".into(),
                             line: i,

@@ -645,6 +645,11 @@ fn router_routes() -> BTreeSet<(String, String)> {
                 .map(|(i, _)| i)
                 .unwrap_or_else(|| panic!("{}: unclosed .route(", rel(&f)));
             let args = &args[..end];
+            // Only a router's `.route("/path", …)`; other methods named `route` (the
+            // sequencer's) take no literal path.
+            if !args.trim_start().starts_with('"') && !text.contains("Router") {
+                continue;
+            }
             let path = args
                 .trim_start()
                 .strip_prefix('"')

@@ -157,9 +157,14 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
             }
         };
         // A warning: the priority overturns the hierarchy (ASG-1) for these leads, which
-        // is easy to do by accident when priorities are set for other reasons.
+        // is easy to do by accident when priorities are set for other reasons. A rule
+        // declared `overrides_territory` says it is meant: a note keeps it visible.
         out.push(Finding {
-            severity: Severity::Warning,
+            severity: if a.overrides_territory {
+                Severity::Note
+            } else {
+                Severity::Warning
+            },
             kind: "segment-outranks-territory",
             location: Some(a.origin.to_string()),
             message: format!(
@@ -168,10 +173,17 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
                 a.priority,
                 cfg.target_label(a.target)
             ),
-            fix: Some(format!(
-                "if territory should win (ASG-1), give {fix_whom} a priority of at least {} (at equal priority territory comes first); if {} should win, give it the geographic conditions it is meant for, which makes it a territory rule",
-                a.priority, a.id
-            )),
+            fix: Some(if a.overrides_territory {
+                format!(
+                    "declared with overrides_territory; if territory should win after all (ASG-1), remove it and give {fix_whom} a priority of at least {}",
+                    a.priority
+                )
+            } else {
+                format!(
+                    "if territory should win (ASG-1), give {fix_whom} a priority of at least {} (at equal priority territory comes first); if {} is meant to win, set overrides_territory on it",
+                    a.priority, a.id
+                )
+            }),
         });
     }
 }
@@ -232,7 +244,7 @@ mod tests {
         assert_eq!(
             n.fix.as_deref(),
             Some(
-                "if territory should win (ASG-1), give emea a priority of at least 5 (at equal priority territory comes first); if enterprise should win, give it the geographic conditions it is meant for, which makes it a territory rule"
+                "if territory should win (ASG-1), give emea a priority of at least 5 (at equal priority territory comes first); if enterprise is meant to win, set overrides_territory on it"
             )
         );
         // Following the first fix silences it.
@@ -268,6 +280,18 @@ mod tests {
         let same = rules.replacen("team:t2", "team:t1", 1);
         let f = analyze(&cfg(&format!("{BASE}{same}")));
         assert!(!kinds(&f).contains(&"segment-outranks-territory"), "{f:?}");
+        // Declared on purpose (`overrides_territory`): still listed, as a note.
+        let meant = rules.replacen(
+            "priority = 5\n",
+            "priority = 5\noverrides_territory = true\n",
+            1,
+        );
+        let f = analyze(&cfg(&format!("{BASE}{meant}")));
+        let n = f
+            .iter()
+            .find(|x| x.kind == "segment-outranks-territory")
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert_eq!(n.severity, Severity::Note, "{f:?}");
     }
 
     #[test]

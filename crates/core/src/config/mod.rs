@@ -313,6 +313,9 @@ pub struct Rule {
     pub layer: Layer,
     pub specificity: u8,
     pub note: Option<String>,
+    /// Declared as a segment rule meant to outrank territory rules (a note, not a
+    /// warning, in `check`).
+    pub overrides_territory: bool,
     pub origin: Origin,
 }
 

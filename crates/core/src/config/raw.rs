@@ -338,4 +338,8 @@ pub struct RawRule {
     /// "team:ID", "rep:ID" or "queue:NAME"
     pub route_to: Spanned<String>,
     pub note: Option<String>,
+    /// A segment rule meant to win over the territory rules it outranks by priority
+    /// (partner desk, specialists): `check` notes it instead of warning.
+    #[serde(default)]
+    pub overrides_territory: bool,
 }

@@ -15,6 +15,7 @@ pub struct RuleSpec {
     pub conds: [Vec<String>; 9],
     pub route_to: String,
     pub note: Option<String>,
+    pub overrides_territory: bool,
     pub file: String,
     pub line: usize,
     pub route_line: usize,
@@ -31,7 +32,7 @@ pub struct AccountSpec {
     pub line: usize,
 }
 
-pub const MATRIX_COLUMNS: [&str; 13] = [
+pub const MATRIX_COLUMNS: [&str; 14] = [
     "id",
     "priority",
     "segment",
@@ -45,6 +46,7 @@ pub const MATRIX_COLUMNS: [&str; 13] = [
     "tier",
     "route_to",
     "note",
+    "overrides_territory",
 ];
 
 pub const ACCOUNT_COLUMNS: [&str; 5] = ["domain", "name", "owner", "named", "aliases"];
@@ -175,6 +177,18 @@ impl Table {
     }
 }
 
+/// A spreadsheet's yes/no cell: true/yes/y/1/x or false/no/n/0, any case.
+fn yes_no(v: &str) -> Option<bool> {
+    let v = v.trim().to_ascii_lowercase();
+    if ["true", "yes", "y", "1", "x"].contains(&v.as_str()) {
+        Some(true)
+    } else if ["false", "no", "n", "0"].contains(&v.as_str()) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Parse a matrix CSV.
 pub fn read_matrix(src: &SourceText) -> Result<Vec<RuleSpec>, Vec<ConfigError>> {
     let table = read_table(src, &["id", "route_to"], &MATRIX_COLUMNS)?;
@@ -218,6 +232,19 @@ pub fn read_matrix(src: &SourceText) -> Result<Vec<RuleSpec>, Vec<ConfigError>> 
         }
         spec.route_to = table.get(row, "route_to").unwrap_or("").to_string();
         spec.note = table.get(row, "note").map(str::to_string);
+        if let Some(v) = table.get(row, "overrides_territory") {
+            match yes_no(v) {
+                Some(b) => spec.overrides_territory = b,
+                None => errors.push(ConfigError {
+                    file: src.path.clone(),
+                    line: Some(*line),
+                    field: "overrides_territory".into(),
+                    value: Some(v.into()),
+                    message: "not a yes/no value".into(),
+                    fix: Some("use yes when this segment rule is meant to win over the territory rules it outranks, else leave it empty".into()),
+                }),
+            }
+        }
         out.push(spec);
     }
     if errors.is_empty() {
@@ -233,16 +260,15 @@ pub fn read_accounts(src: &SourceText) -> Result<Vec<AccountSpec>, Vec<ConfigErr
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (line, row) in &table.rows {
-        let named = match table.get(row, "named").map(|s| s.to_ascii_lowercase()) {
+        let named = match table.get(row, "named").map(|v| (v, yes_no(v))) {
             None => false,
-            Some(v) if ["true", "yes", "y", "1", "x"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "no", "n", "0"].contains(&v.as_str()) => false,
-            Some(v) => {
+            Some((_, Some(b))) => b,
+            Some((v, None)) => {
                 errors.push(ConfigError {
                     file: src.path.clone(),
                     line: Some(*line),
                     field: "named".into(),
-                    value: Some(v),
+                    value: Some(v.into()),
                     message: "not a yes/no value".into(),
                     fix: Some("use true or false".into()),
                 });

@@ -40,6 +40,7 @@ impl Compiler<'_> {
                     ],
                     route_to: x.route_to.get_ref().clone(),
                     note: x.note.clone(),
+                    overrides_territory: x.overrides_territory,
                     file: self.e.src.path.clone(),
                     line: self.e.src.line_of(r.span().start),
                     route_line: self.e.src.line_of(x.route_to.span().start),
@@ -228,6 +229,7 @@ impl Compiler<'_> {
                 layer,
                 specificity,
                 note: spec.note,
+                overrides_territory: spec.overrides_territory,
                 origin,
             });
         }
