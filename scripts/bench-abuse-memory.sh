@@ -6,13 +6,17 @@
 # Loopback only; every phase is bounded (BENCH_PHASE seconds, default 8) and the script
 # stops the server and its clients on exit. Target: each peak within 2x idle.
 #
-#   scripts/bench-abuse-memory.sh          # BENCH_PHASE (8), BENCH_NO_BUILD=1
+#   scripts/bench-abuse-memory.sh          # BENCH_PHASE (8), BENCH_NO_BUILD=1,
+#                                          # BENCH_PROFILE=debug (default release)
 #   extra LEADROUTER_* variables are passed to the server (e.g. LEADROUTER_BODY_BUDGET_BYTES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PHASE=${BENCH_PHASE:-8}
-[ "${BENCH_NO_BUILD:-}" = 1 ] || cargo build --release -p leadrouter
-BIN=$PWD/target/release/leadrouter
+PROFILE=${BENCH_PROFILE:-release}
+if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+    if [ "$PROFILE" = debug ]; then cargo build -p leadrouter; else cargo build --release -p leadrouter; fi
+fi
+BIN=$PWD/target/$PROFILE/leadrouter
 WORK=$(mktemp -d)
 SERVER=
 cleanup() {
@@ -25,7 +29,7 @@ trap cleanup EXIT
 "$BIN" serve --config examples/demo.toml --database "sqlite://$WORK/lr.db" \
     --listen 127.0.0.1:0 --admin-keys bench-admin-key >"$WORK/out" 2>"$WORK/err" &
 SERVER=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do
     grep -q 'listening on' "$WORK/out" 2>/dev/null && break
     sleep 0.1
 done
