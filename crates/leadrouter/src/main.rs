@@ -76,6 +76,8 @@ enum Command {
             hide_env_values = true
         )]
         console_users: String,
+        #[command(flatten)]
+        limits: ListenLimits,
     },
     /// Hash a console password (argon2id) read from stdin, for LEADROUTER_CONSOLE_USERS.
     ConsoleHash,
@@ -153,6 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             intake_keys,
             admin_keys,
             console_users,
+            limits,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(leadrouter_server::serve(leadrouter_server::ServeOptions {
@@ -162,6 +165,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 intake_keys,
                 admin_keys,
                 console_users,
+                limits: limits.into(),
             }))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -260,4 +264,45 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
     serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+}
+
+/// `serve`'s listener bounds (docs/security.md, "Connections and timeouts").
+#[derive(clap::Args)]
+struct ListenLimits {
+    /// Connections served at once; more wait in the reserve or are closed.
+    #[arg(long, env = "LEADROUTER_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Extra connections that may only ask /healthz and /readyz when the cap is reached.
+    #[arg(long, env = "LEADROUTER_HEALTH_CONNECTIONS", default_value_t = 16)]
+    health_connections: usize,
+    /// Seconds to receive a request's headers; also how long an idle connection is kept.
+    #[arg(long, env = "LEADROUTER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds to receive a whole request body.
+    #[arg(long, env = "LEADROUTER_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    body_timeout_secs: u64,
+    /// Seconds from a request's arrival to its answer.
+    #[arg(long, env = "LEADROUTER_REQUEST_TIMEOUT_SECS", default_value_t = 90)]
+    request_timeout_secs: u64,
+    /// Request-body bytes held in flight across all connections.
+    #[arg(long, env = "LEADROUTER_BODY_BUDGET_BYTES", default_value_t = 64 << 20)]
+    body_budget_bytes: usize,
+    /// Milliseconds a request waits for body budget before it gets 503.
+    #[arg(long, env = "LEADROUTER_BODY_BUDGET_WAIT_MS", default_value_t = 1000)]
+    body_budget_wait_ms: u64,
+}
+
+impl From<ListenLimits> for leadrouter_server::listener::Limits {
+    fn from(l: ListenLimits) -> Self {
+        use std::time::Duration;
+        leadrouter_server::listener::Limits {
+            max_connections: l.max_connections,
+            health_connections: l.health_connections,
+            header_timeout: Duration::from_secs(l.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(l.body_timeout_secs.max(1)),
+            request_timeout: Duration::from_secs(l.request_timeout_secs.max(1)),
+            body_budget_bytes: l.body_budget_bytes,
+            body_budget_wait: Duration::from_millis(l.body_budget_wait_ms),
+        }
+    }
 }

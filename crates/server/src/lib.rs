@@ -6,6 +6,7 @@ pub mod auth;
 pub mod console;
 pub mod delivery;
 pub mod intake;
+pub mod listener;
 pub mod metrics;
 pub mod runtime;
 pub mod sequencer;
@@ -26,6 +27,8 @@ pub struct ServeOptions {
     pub admin_keys: String,
     /// Console users (`NAME:ROLE:ARGON2_HASH;…`); empty: a demo admin is generated.
     pub console_users: String,
+    /// Connection cap, timeouts and the in-flight body budget (see `listener`).
+    pub limits: listener::Limits,
 }
 
 /// Recompile the config from its file; on error the old one keeps serving.
@@ -191,10 +194,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let app = api::router(state)
         .merge(console::router(console_state))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    let listener = tokio::net::TcpListener::bind(&opts.listen)
+    let tcp = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
     if let Some(password) = demo_password {
         eprintln!(
             "leadrouter: no LEADROUTER_CONSOLE_USERS set; console login for this run: admin / {password} at http://{addr}/console"
@@ -205,9 +208,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    listener::serve(tcp, app, opts.limits, shutdown()).await;
     Ok(())
 }
 
