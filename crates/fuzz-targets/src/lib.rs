@@ -127,7 +127,8 @@ pub fn csv_import(data: &[u8]) {
     let Ok(rows) = intake::parse_csv(&text, 0) else {
         return;
     };
-    assert!(rows.len() <= lines, "{} rows from {lines} lines", rows.len());
+    let records = record_bound(&text);
+    assert!(rows.len() <= records, "{} rows from {records} records", rows.len());
     for row in &rows {
         match row {
             CsvRow::Lead { line, lead, .. } => {
@@ -146,6 +147,14 @@ pub fn csv_import(data: &[u8]) {
 /// Lines in `text` as an editor counts them (a last line without `\n` counts), at least 1.
 fn line_count(text: &str) -> usize {
     text.lines().count().max(1) + usize::from(text.ends_with('\n'))
+}
+
+/// Most records a CSV text can hold: the csv crate also ends a record at a lone `\r`
+/// (old Mac line ends), which `str::lines` does not count.
+fn record_bound(text: &str) -> usize {
+    let b = text.as_bytes();
+    let lone_cr = b.iter().enumerate().filter(|&(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+    text.matches('\n').count() + lone_cr.count() + 1
 }
 
 /// Files in a config input: the TOML text, then any number of `\0NAME\nBODY` files the
@@ -200,16 +209,20 @@ pub fn config(data: &[u8]) {
     }
 }
 
-/// The matrix spreadsheet: never panics; rules and errors name lines that exist.
+/// The matrix spreadsheet: never panics; every rule has an id; rules and errors name
+/// lines that exist.
 pub fn matrix_csv(data: &[u8]) {
     let src = SourceText::new("matrix.csv", String::from_utf8_lossy(data));
     let lines = line_count(&src.text);
     match tables::read_matrix(&src) {
         Ok(rules) => {
-            assert!(rules.len() <= lines, "{} rules from {lines} lines", rules.len());
+            let records = record_bound(&src.text);
+            assert!(rules.len() <= records, "{} rules from {records} records", rules.len());
             for r in &rules {
                 assert!(r.line >= 1 && r.line <= lines, "rule {} at line {}", r.id, r.line);
-                assert!(!r.id.is_empty() && !r.route_to.is_empty(), "rule without id/target");
+                // An empty route_to is the compiler's error (it names the rule); an empty
+                // id is the reader's.
+                assert!(!r.id.is_empty(), "a rule without an id");
             }
         }
         Err(errors) => assert_errors_in(&errors, lines),
@@ -222,10 +235,11 @@ pub fn accounts_csv(data: &[u8]) {
     let lines = line_count(&src.text);
     match tables::read_accounts(&src) {
         Ok(accounts) => {
-            assert!(accounts.len() <= lines, "{} accounts from {lines} lines", accounts.len());
+            let records = record_bound(&src.text);
+            assert!(accounts.len() <= records, "{} accounts from {records} records", accounts.len());
+            // The domain is checked by the compiler (a public suffix, no duplicates).
             for a in &accounts {
                 assert!(a.line >= 1 && a.line <= lines, "account at line {}", a.line);
-                assert!(!a.domain.is_empty(), "an account without a domain");
             }
         }
         Err(errors) => assert_errors_in(&errors, lines),
