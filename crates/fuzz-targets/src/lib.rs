@@ -60,7 +60,10 @@ fn assert_lead_bounded(lead: &Lead) {
     for t in texts.into_iter().flatten() {
         assert_text_bounded(t);
     }
-    assert!(lead.page_history.len() <= MAX_PAGES, "page_history not capped");
+    assert!(
+        lead.page_history.len() <= MAX_PAGES,
+        "page_history not capped"
+    );
     for p in &lead.page_history {
         assert_text_bounded(p);
     }
@@ -70,7 +73,11 @@ fn assert_lead_bounded(lead: &Lead) {
 }
 
 fn assert_text_bounded(t: &str) {
-    assert!(t.len() <= MAX_FIELD_LEN, "a field of {} bytes kept", t.len());
+    assert!(
+        t.len() <= MAX_FIELD_LEN,
+        "a field of {} bytes kept",
+        t.len()
+    );
     assert!(!t.is_empty(), "an empty field kept");
     assert_eq!(t.trim(), t, "a field kept with surrounding white space");
 }
@@ -113,7 +120,10 @@ pub fn form(data: &[u8]) {
     assert_eq!(lead, decoded.lead, "the lead is not its payload's reading");
     if let Some(url) = &decoded.return_url {
         assert!(url.len() <= 2048, "a {} byte retURL kept", url.len());
-        assert!(!url.contains(['\r', '\n']), "a retURL with a line break kept");
+        assert!(
+            !url.contains(['\r', '\n']),
+            "a retURL with a line break kept"
+        );
         assert!(intake::return_allowed(url, &form), "a refused retURL kept");
     }
     let _ = intake::validate(&decoded.lead);
@@ -128,11 +138,18 @@ pub fn csv_import(data: &[u8]) {
         return;
     };
     let records = record_bound(&text);
-    assert!(rows.len() <= records, "{} rows from {records} records", rows.len());
+    assert!(
+        rows.len() <= records,
+        "{} rows from {records} records",
+        rows.len()
+    );
     for row in &rows {
         match row {
             CsvRow::Lead { line, lead, .. } => {
-                assert!(*line >= 1 && *line <= lines as u64, "lead row at line {line}");
+                assert!(
+                    *line >= 1 && *line <= lines as u64,
+                    "lead row at line {line}"
+                );
                 assert_lead_bounded(lead);
                 assert!(intake::validate(lead).is_ok(), "an invalid lead row");
             }
@@ -153,7 +170,10 @@ fn line_count(text: &str) -> usize {
 /// (old Mac line ends), which `str::lines` does not count.
 fn record_bound(text: &str) -> usize {
     let b = text.as_bytes();
-    let lone_cr = b.iter().enumerate().filter(|&(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+    let lone_cr = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'));
     text.matches('\n').count() + lone_cr.count() + 1
 }
 
@@ -186,7 +206,11 @@ pub fn config(data: &[u8]) {
     let run = || compile::compile(SourceText::new("fuzz.toml", toml.clone()), &read_rel);
     match run() {
         Ok(cfg) => {
-            assert!(cfg.version.starts_with("sha256:"), "version {}", cfg.version);
+            assert!(
+                cfg.version.starts_with("sha256:"),
+                "version {}",
+                cfg.version
+            );
             let again = run().expect("the same text compiled once");
             assert_eq!(again.version, cfg.version, "compiling is not deterministic");
         }
@@ -196,11 +220,17 @@ pub fn config(data: &[u8]) {
                 let body = if e.file == "fuzz.toml" {
                     Some(toml.as_str())
                 } else {
-                    files.iter().find(|(n, _)| *n == e.file).map(|(_, b)| b.as_str())
+                    files
+                        .iter()
+                        .find(|(n, _)| *n == e.file)
+                        .map(|(_, b)| b.as_str())
                 };
                 if let (Some(line), Some(body)) = (e.line, body) {
                     let lines = line_count(body);
-                    assert!(line >= 1 && line <= lines, "{e} (the file has {lines} lines)");
+                    assert!(
+                        line >= 1 && line <= lines,
+                        "{e} (the file has {lines} lines)"
+                    );
                 }
                 let _ = e.to_string();
             }
@@ -217,9 +247,18 @@ pub fn matrix_csv(data: &[u8]) {
     match tables::read_matrix(&src) {
         Ok(rules) => {
             let records = record_bound(&src.text);
-            assert!(rules.len() <= records, "{} rules from {records} records", rules.len());
+            assert!(
+                rules.len() <= records,
+                "{} rules from {records} records",
+                rules.len()
+            );
             for r in &rules {
-                assert!(r.line >= 1 && r.line <= lines, "rule {} at line {}", r.id, r.line);
+                assert!(
+                    r.line >= 1 && r.line <= lines,
+                    "rule {} at line {}",
+                    r.id,
+                    r.line
+                );
                 // An empty route_to is the compiler's error (it names the rule); an empty
                 // id is the reader's.
                 assert!(!r.id.is_empty(), "a rule without an id");
@@ -236,7 +275,11 @@ pub fn accounts_csv(data: &[u8]) {
     match tables::read_accounts(&src) {
         Ok(accounts) => {
             let records = record_bound(&src.text);
-            assert!(accounts.len() <= records, "{} accounts from {records} records", accounts.len());
+            assert!(
+                accounts.len() <= records,
+                "{} accounts from {records} records",
+                accounts.len()
+            );
             // The domain is checked by the compiler (a public suffix, no duplicates).
             for a in &accounts {
                 assert!(a.line >= 1 && a.line <= lines, "account at line {}", a.line);
@@ -250,7 +293,10 @@ fn assert_errors_in(errors: &[leadrouter_core::config::ConfigError], lines: usiz
     assert!(!errors.is_empty(), "refused without an error");
     for e in errors {
         if let Some(line) = e.line {
-            assert!(line >= 1 && line <= lines, "{e} (the file has {lines} lines)");
+            assert!(
+                line >= 1 && line <= lines,
+                "{e} (the file has {lines} lines)"
+            );
         }
     }
 }
@@ -264,7 +310,11 @@ pub fn email(data: &[u8]) {
     if let Ok(e) = parse_email(&text) {
         let n = e.normalized.as_str();
         assert!(n.len() <= 254, "a {} byte address accepted", n.len());
-        assert!(n.ends_with(&format!("@{}", e.domain)), "{n}: domain {}", e.domain);
+        assert!(
+            n.ends_with(&format!("@{}", e.domain)),
+            "{n}: domain {}",
+            e.domain
+        );
         assert!(!e.registrable.is_empty(), "{n}: no registrable domain");
         if e.domain.is_ascii() {
             assert!(e.domain.ends_with(&e.registrable), "{n}: {}", e.registrable);
@@ -275,7 +325,11 @@ pub fn email(data: &[u8]) {
     let host = text.rsplit('@').next().unwrap_or("");
     let owned = registrable_domain(host);
     with_registrable_domain(host, |r| {
-        assert_eq!(r, owned.as_deref(), "the two registrable-domain paths disagree");
+        assert_eq!(
+            r,
+            owned.as_deref(),
+            "the two registrable-domain paths disagree"
+        );
     });
 }
 
@@ -313,10 +367,23 @@ pub fn link_token(data: &[u8]) {
     match verify_link(LINK_SECRET, &token, now) {
         Ok(claim) => {
             assert!(token.len() <= MAX_TOKEN_LEN, "an over-long token accepted");
-            assert!(claim.lead_id.len() <= data.len(), "a lead id longer than its token");
+            assert!(
+                claim.lead_id.len() <= data.len(),
+                "a lead id longer than its token"
+            );
             let expires = parse_expiry(data).expect("an accepted payload has an expiry");
-            let resigned = sign_link(LINK_SECRET, &claim.lead_id, &claim.owner, claim.action, expires);
-            assert_eq!(verify_link(LINK_SECRET, &resigned, now), Ok(claim), "re-signing");
+            let resigned = sign_link(
+                LINK_SECRET,
+                &claim.lead_id,
+                &claim.owner,
+                claim.action,
+                expires,
+            );
+            assert_eq!(
+                verify_link(LINK_SECRET, &resigned, now),
+                Ok(claim),
+                "re-signing"
+            );
         }
         Err(LinkError::BadSignature) => panic!("a correctly signed payload refused as forged"),
         Err(LinkError::Malformed | LinkError::Expired(_)) => {}
@@ -332,10 +399,16 @@ pub fn link_token(data: &[u8]) {
     let token = sign_link(LINK_SECRET, lead_id, owner, action, expires);
     match verify_link(LINK_SECRET, &token, now) {
         Ok(claim) => {
-            assert_eq!((claim.lead_id.as_str(), claim.owner.as_str()), (lead_id, owner));
+            assert_eq!(
+                (claim.lead_id.as_str(), claim.owner.as_str()),
+                (lead_id, owner)
+            );
             assert_eq!(claim.action, action);
             assert!(verify_link(b"another-secret-0123456789abcdef!", &token, now).is_err());
-            assert!(verify_link(LINK_SECRET, &token, expires).is_err(), "expired accepted");
+            assert!(
+                verify_link(LINK_SECRET, &token, expires).is_err(),
+                "expired accepted"
+            );
         }
         Err(LinkError::Malformed) => assert!(token.len() > MAX_TOKEN_LEN, "own token refused"),
         Err(e) => panic!("a token sign_link made refused: {e}"),

@@ -16,7 +16,9 @@ const DEFAULT_CASES: usize = 3000;
 const TIME_CAP: Duration = Duration::from_secs(8);
 
 fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target)
 }
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -46,16 +48,47 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
 /// Bytes parsers treat specially: separators, quotes, escapes, line ends, a BOM, a
 /// multi-byte character, a NUL.
 const INTERESTING: &[&[u8]] = &[
-    b"\"", b",", b";", b"|", b"\n", b"\r\n", b"\r", b"\\", b"@", b".", b"=", b"&", b"%",
-    b"%00", b"%0A", b"+", b"[", b"]", b"{", b"}", b"#", b"\0", b"\xef\xbb\xbf", "é".as_bytes(),
-    "\u{10ffff}".as_bytes(), b"\xff", b"9999999999999999999", b"-1", b"\t", b" ",
+    b"\"",
+    b",",
+    b";",
+    b"|",
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\\",
+    b"@",
+    b".",
+    b"=",
+    b"&",
+    b"%",
+    b"%00",
+    b"%0A",
+    b"+",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"#",
+    b"\0",
+    b"\xef\xbb\xbf",
+    "é".as_bytes(),
+    "\u{10ffff}".as_bytes(),
+    b"\xff",
+    b"9999999999999999999",
+    b"-1",
+    b"\t",
+    b" ",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[(String, Vec<u8>)]) -> Vec<u8> {
@@ -93,7 +126,9 @@ fn mutate(rng: &mut Rng, seeds: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v}")))
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v}")))
 }
 
 /// Runs `body` on `input`; on a panic, saves the input and fails naming it.
@@ -114,7 +149,11 @@ fn check(target: &str, body: fn(&[u8]), what: &str, input: &[u8]) {
 }
 
 fn run(target: &str) {
-    let body = TARGETS.iter().find(|(n, _)| *n == target).expect("a known target").1;
+    let body = TARGETS
+        .iter()
+        .find(|(n, _)| *n == target)
+        .expect("a known target")
+        .1;
     let seeds = corpus(target);
     for (name, bytes) in &seeds {
         check(target, body, &format!("corpus-{name}"), bytes);
@@ -129,7 +168,11 @@ fn run(target: &str) {
         check(target, body, &format!("seed{seed:x}-case{done}"), &input);
         done += 1;
     }
-    eprintln!("{target}: {} seeds, {done} generated inputs, {:?}", seeds.len(), started.elapsed());
+    eprintln!(
+        "{target}: {} seeds, {done} generated inputs, {:?}",
+        seeds.len(),
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -148,7 +191,8 @@ fn every_target_has_a_test_and_a_corpus() {
     assert_eq!(names, tested);
     for t in tested {
         assert!(corpus_dir(t).is_dir(), "fuzz/corpus/{t} missing");
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fuzz/fuzz_targets/{t}.rs"));
+        let bin =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fuzz/fuzz_targets/{t}.rs"));
         assert!(bin.is_file(), "{} missing", bin.display());
     }
 }
