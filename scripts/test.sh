@@ -16,4 +16,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Broken intra-doc links and malformed doc comments fail the build like lints do.
 RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --locked
+# Dependency policy (deny.toml): licences, duplicate versions, sources. Needs no network;
+# the advisories check does, so it is a documented command (docs/security.md).
+if cargo deny --version >/dev/null 2>&1; then
+    cargo deny --offline check licenses bans sources
+else
+    echo "scripts/test.sh: cargo-deny is not installed; skipping the dependency policy check (cargo install cargo-deny --locked)"
+fi
 cargo test --workspace --locked

@@ -207,7 +207,8 @@ fn scalar_text(field: &str, v: &Value, issues: &mut Vec<FieldIssue>) -> Option<S
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        return Some(s[..end].to_string());
+        // Cutting can leave white space at the end; trim it as for any other value.
+        return Some(s[..end].trim_end().to_string());
     }
     Some(s)
 }
