@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod intake;
 pub mod metrics;
 pub mod runtime;
+pub mod security_headers;
 pub mod sequencer;
 pub mod sla;
 
@@ -205,7 +206,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
-    axum::serve(listener, app)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
