@@ -210,8 +210,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 

@@ -11,7 +11,9 @@
 use crate::sequencer::Shared;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
+use axum::middleware::MapResponseLayer;
 use axum::response::Response;
+use std::future::Ready;
 use std::sync::Arc;
 
 /// For HTML that sets no CSP itself (the link pages): nothing but inline styles, forms
@@ -24,12 +26,28 @@ const HSTS: &str = "max-age=31536000";
 /// Whether the config in force publishes this listener over https.
 pub fn served_over_https(shared: &Shared) -> bool {
     let https = |u: &str| u.trim().to_ascii_lowercase().starts_with("https://");
-    shared.config.load().console_url.as_deref().is_some_and(https)
+    shared
+        .config
+        .load()
+        .console_url
+        .as_deref()
+        .is_some_and(https)
         || https(&shared.notify.load().config.base_url)
 }
 
-/// `axum::middleware::map_response_with_state(shared, security_headers::add)`.
-pub async fn add(State(shared): State<Arc<Shared>>, mut resp: Response) -> Response {
+/// The layer that adds the headers, for `Router::layer`.
+pub type HeadersLayer = MapResponseLayer<
+    fn(State<Arc<Shared>>, Response) -> Ready<Response>,
+    Arc<Shared>,
+    (State<Arc<Shared>>,),
+>;
+
+pub fn layer(shared: Arc<Shared>) -> HeadersLayer {
+    axum::middleware::map_response_with_state(shared, add as fn(_, _) -> _)
+}
+
+/// Adds the headers a response does not set itself.
+pub fn add(State(shared): State<Arc<Shared>>, mut resp: Response) -> Ready<Response> {
     let is_html = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -50,5 +68,5 @@ pub async fn add(State(shared): State<Arc<Shared>>, mut resp: Response) -> Respo
     if served_over_https(&shared) {
         set(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
-    resp
+    std::future::ready(resp)
 }

@@ -175,7 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(axum::middleware::map_response_with_state(state.shared.clone(), crate::security_headers::add))
+        .layer(crate::security_headers::layer(state.shared.clone()))
         .with_state(state)
 }
 

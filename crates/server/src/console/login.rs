@@ -7,7 +7,7 @@
 //!   Names that are not users are tracked exactly like users (no enumeration), in a map
 //!   of bounded size; so are addresses (IPv6 by /64).
 //! - A small bound on password checks: argon2 (19 MiB and tens of ms each) runs on the
-//!   blocking pool, a few at a time; a few more may wait briefly, the rest get 503 at
+//!   blocking pool, a few at a time; a few more may wait briefly, the rest get 429 at
 //!   once, so a flood costs neither unbounded memory nor the intake's CPU.
 //! - Login CSRF bound to a server-side key: the form's token is an HMAC, under a key
 //!   derived from the configured users' password hashes (every instance with the same
@@ -156,7 +156,7 @@ pub(super) struct LoginGate {
     limits: Mutex<Limits>,
     /// Password checks running at once.
     checks: Arc<Semaphore>,
-    /// Logins admitted to wait for or run a check; beyond it, 503 at once.
+    /// Logins admitted to wait for or run a check; beyond it, 429 at once.
     admitted: Arc<Semaphore>,
     csrf_key: [u8; 32],
 }
@@ -293,7 +293,9 @@ fn login_form(st: &ConsoleState, error: Option<String>, status: StatusCode) -> R
         .users
         .gate
         .csrf_pair(st.app.shared.clock.now().as_microsecond());
-    let body = LoginPage { csrf: token, error }.render().unwrap_or_default();
+    let body = LoginPage { csrf: token, error }
+        .render()
+        .unwrap_or_default();
     let mut resp = (status, html_headers(), body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{LOGIN_COOKIE}={nonce}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600{}",
@@ -315,8 +317,10 @@ fn refused(st: &ConsoleState, why: Refusal) -> Response {
                 format!("Too many attempts; try again in {s} s."),
             )
         }
+        // 429 rather than 503: it is this client's burst of logins that is refused, and
+        // a 5xx would log an error line per request of a flood.
         Refusal::Busy => (
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
             2,
             "Too many logins at once; try again in 2 s.".to_string(),
         ),
@@ -479,7 +483,10 @@ mod tests {
         let mut l = Limiter::new(PER_USER, 50);
         let t0 = Instant::now();
         for i in 0..10_000u32 {
-            l.fail(&format!("name{i}"), t0 + Duration::from_millis(u64::from(i)));
+            l.fail(
+                &format!("name{i}"),
+                t0 + Duration::from_millis(u64::from(i)),
+            );
         }
         assert!(l.entries.len() <= 50, "{}", l.entries.len());
         // The most recent keys are the ones kept.
@@ -499,7 +506,11 @@ mod tests {
         let elsewhere = LoginGate::new(&["another users file"]);
         assert!(!elsewhere.csrf_ok(Some(&nonce), Some(&token), 2_000));
         let (e, _) = token.split_once('.').unwrap();
-        let longer = format!("{}.{}", e.parse::<i64>().unwrap() + 1, &token[e.len() + 1..]);
+        let longer = format!(
+            "{}.{}",
+            e.parse::<i64>().unwrap() + 1,
+            &token[e.len() + 1..]
+        );
         assert!(!gate.csrf_ok(Some(&nonce), Some(&longer), 2_000));
     }
 

@@ -514,10 +514,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
         .route("/v1/reports/weekly/send", post(report_mail::send_now))
-        .layer(axum::middleware::map_response_with_state(
-            st.app.shared.clone(),
-            crate::security_headers::add,
-        ))
+        .layer(crate::security_headers::layer(st.app.shared.clone()))
         .with_state(st)
 }
 
