@@ -368,9 +368,11 @@ fn html_headers() -> [(header::HeaderName, HeaderValue); 6] {
             HeaderValue::from_static("nosniff"),
         ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        // Not `no-referrer`: with it browsers send `Origin: null` on the console's own
+        // form posts, which the Origin check must refuse. Nothing leaves the origin.
         (
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ),
     ]
 }
