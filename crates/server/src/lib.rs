@@ -9,6 +9,7 @@ pub mod intake;
 pub mod listener;
 pub mod metrics;
 pub mod runtime;
+pub mod security_headers;
 pub mod sequencer;
 pub mod sla;
 

@@ -96,7 +96,7 @@ pub async fn serve(
     let mut refused_logged: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -128,6 +128,7 @@ pub async fn serve(
         };
         tokio::spawn(serve_connection(
             stream,
+            peer,
             kind,
             permit,
             app.clone(),
@@ -165,6 +166,7 @@ struct RequestLimits {
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     kind: Kind,
     _permit: OwnedSemaphorePermit,
     app: Router,
@@ -179,7 +181,11 @@ async fn serve_connection(
             .header_read_timeout(ctx.limits.header_timeout.min(RESERVE_HEADER_TIMEOUT))
             .keep_alive(false),
     };
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        // Handlers that key limits by client address (console login) read it as axum's
+        // `ConnectInfo`, as `into_make_service_with_connect_info` would provide.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         handle(req, kind, app.clone(), ctx.clone())
     });
     let conn = builder.serve_connection(TokioIo::new(stream), service);

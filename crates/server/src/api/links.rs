@@ -1,10 +1,11 @@
 //! The pages behind the signed accept/contacted links in a rep's notification: `GET`
 //! shows a confirmation (mail scanners that prefetch links must not accept leads), `POST`
 //! records the touch through the sequencer. Plain HTML without templates; every value
-//! is escaped with the console's escaper.
+//! is escaped with the console's escaper, and every page forbids script and framing.
 
 use super::{ApiError, AppState, touch};
 use crate::console::charts::esc;
+use crate::security_headers::HTML_CSP;
 use crate::sequencer::Touch;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -14,7 +15,16 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     // Everything interpolated here is produced by us (no lead input), and escaped anyway.
     (
         status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            // The page carries a signed token in its URL: no framing (clickjacking the
+            // accept button), no script, and no Referer that would leak the token.
+            (header::CONTENT_SECURITY_POLICY, HTML_CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
         format!(
             "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:3rem auto\"><h1>{t}</h1>{body}</body></html>",
             t = esc(title)

@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(crate::security_headers::layer(state.shared.clone()))
         .with_state(state)
 }
 

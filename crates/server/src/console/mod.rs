@@ -5,13 +5,15 @@
 //! This module holds the router, console users (argon2 hashes from
 //! `LEADROUTER_CONSOLE_USERS`), sessions (an HttpOnly, SameSite=Strict cookie whose
 //! SHA-256 is stored in `console_sessions`) and CSRF protection (a per-session token in
-//! every form, checked in constant time, plus an Origin check). Pages read through the
+//! every form, checked in constant time, plus an Origin check); the login itself, with
+//! its throttling and bounded password checks, is in `login`. Pages read through the
 //! store's [`Reporting`](leadrouter_store::Reporting) trait; every change (assign from a
 //! queue, out-of-office toggle) is a sequencer job, so the console writes nothing itself
 //! except its sessions.
 
 pub mod charts;
 pub mod lead;
+mod login;
 pub mod matrix;
 pub mod metrics;
 pub mod overview;
@@ -76,12 +78,32 @@ pub struct User {
 /// Console users, from `LEADROUTER_CONSOLE_USERS`: entries `NAME:ROLE:ARGON2_HASH`
 /// separated by `;` or newlines; ROLE is admin, ops or rep (a rep logs in with their rep
 /// id and sees only their own leads).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Users {
     users: Vec<User>,
+    /// Throttling, the bound on password checks and the login CSRF key for these users.
+    gate: Arc<login::LoginGate>,
+    /// Verified against when a name is unknown, with the users' own argon2 parameters,
+    /// so timing does not tell names apart.
+    dummy: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        Users::new(Vec::new())
+    }
 }
 
 impl Users {
+    fn new(users: Vec<User>) -> Users {
+        let material: Vec<&str> = users.iter().map(|u| u.hash.as_str()).collect();
+        Users {
+            gate: Arc::new(login::LoginGate::new(&material)),
+            dummy: Arc::default(),
+            users,
+        }
+    }
+
     pub fn parse(spec: &str) -> Result<Users, String> {
         let mut users = Vec::new();
         for (i, entry) in spec
@@ -121,7 +143,7 @@ impl Users {
                 hash: hash.trim().to_string(),
             });
         }
-        Ok(Users { users })
+        Ok(Users::new(users))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -144,45 +166,66 @@ impl Users {
     /// A demo admin with a random password, for a run with no users configured.
     pub fn demo() -> (Users, String) {
         let password = crate::auth::generate().trim_start_matches("lr_")[..20].to_string();
-        let users = Users {
-            users: vec![User {
-                name: "admin".into(),
-                role: Role::Admin,
-                hash: hash_password(&password).unwrap_or_default(),
-            }],
-        };
+        let users = Users::new(vec![User {
+            name: "admin".into(),
+            role: Role::Admin,
+            hash: hash_password(&password).unwrap_or_default(),
+        }]);
         (users, password)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.users.iter().any(|u| u.name == name)
     }
 
     fn verify(&self, name: &str, password: &str) -> Option<User> {
         use argon2::PasswordVerifier;
         // An unknown name still costs one hash, so timing does not tell names apart.
         let user = self.users.iter().find(|u| u.name == name);
-        let hash = user.map(|u| u.hash.as_str()).unwrap_or(DUMMY_HASH.as_str());
+        let hash = user.map_or_else(|| self.dummy_hash(), |u| u.hash.as_str());
         let parsed = argon2::PasswordHash::new(hash).ok()?;
         let ok = argon2::Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
         user.filter(|_| ok).cloned()
     }
-}
 
-/// Verified against when the name is unknown, so timing does not tell names apart.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| hash_password("not a user").unwrap_or_default());
+    /// A hash of a password nobody has, made with the first user's argon2 parameters
+    /// (the cost of a check depends on them).
+    fn dummy_hash(&self) -> &str {
+        self.dummy.get_or_init(|| {
+            let params = self
+                .users
+                .first()
+                .and_then(|u| argon2::PasswordHash::new(&u.hash).ok())
+                .and_then(|h| {
+                    let alg = argon2::Algorithm::try_from(h.algorithm).ok()?;
+                    let version = argon2::Version::try_from(h.version?).ok()?;
+                    let params = argon2::Params::try_from(&h).ok()?;
+                    Some(argon2::Argon2::new(alg, version, params))
+                })
+                .unwrap_or_default();
+            hash_with(&params, "not a user").unwrap_or_default()
+        })
+    }
+}
 
 /// argon2id PHC string for a password (`leadrouter console-hash`).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::PasswordHasher;
-    use argon2::password_hash::SaltString;
     if password.is_empty() {
         return Err("the password is empty".into());
     }
+    hash_with(&argon2::Argon2::default(), password)
+}
+
+fn hash_with(argon: &argon2::Argon2<'_>, password: &str) -> Result<String, String> {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::SaltString;
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     let salt = SaltString::encode_b64(&bytes).map_err(|e| format!("salt: {e}"))?;
-    argon2::Argon2::default()
+    argon
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| format!("hashing failed: {e}"))
@@ -306,7 +349,7 @@ impl IntoResponse for ConsoleError {
     }
 }
 
-fn html_headers() -> [(header::HeaderName, HeaderValue); 4] {
+fn html_headers() -> [(header::HeaderName, HeaderValue); 6] {
     [
         (
             header::CONTENT_TYPE,
@@ -323,6 +366,13 @@ fn html_headers() -> [(header::HeaderName, HeaderValue); 4] {
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        // Not `no-referrer`: with it browsers send `Origin: null` on the console's own
+        // form posts, which the Origin check must refuse. Nothing leaves the origin.
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
         ),
     ]
 }
@@ -447,10 +497,11 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
 }
 
 pub fn router(st: ConsoleState) -> Router {
+    login::warm(st.users.clone());
     Router::new()
         .route("/console", get(home))
         .route("/console/", get(home))
-        .route("/console/login", get(login_page).post(login))
+        .route("/console/login", get(login::login_page).post(login::login))
         .route("/console/logout", post(logout))
         .route("/console/overview", get(overview::page))
         .route("/console/queues", get(queues::page))
@@ -465,6 +516,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
         .route("/v1/reports/weekly/send", post(report_mail::send_now))
+        .layer(crate::security_headers::layer(st.app.shared.clone()))
         .with_state(st)
 }
 
@@ -476,117 +528,6 @@ async fn home(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult 
         "/console/my"
     })
     .into_response())
-}
-
-#[derive(Template)]
-#[template(path = "console/login.html")]
-struct LoginPage {
-    csrf: String,
-    error: Option<String>,
-}
-
-async fn login_page(State(st): State<ConsoleState>) -> Response {
-    login_form(&st, None, StatusCode::OK)
-}
-
-fn login_form(st: &ConsoleState, error: Option<String>, status: StatusCode) -> Response {
-    // Login CSRF: a random token in a cookie and in the form (double submit).
-    let token = crate::auth::generate();
-    let page = LoginPage {
-        csrf: token.clone(),
-        error,
-    };
-    let body = page.render().unwrap_or_default();
-    let mut resp = (status, html_headers(), body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=3600{}",
-        secure_attr(st)
-    )) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
-}
-
-async fn login(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> PageResult {
-    check_origin(&headers)?;
-    let form = FormData::parse(&body)?;
-    let sent = form.0.get("csrf").map(String::as_str).unwrap_or("");
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
-    if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-        return Ok(login_form(
-            &st,
-            Some("The login form expired; please try again.".into()),
-            StatusCode::BAD_REQUEST,
-        ));
-    }
-    let name = form.get("username").unwrap_or("").to_string();
-    let password = form.0.get("password").cloned().unwrap_or_default();
-    if name.is_empty() || password.is_empty() || password.len() > 1024 {
-        return Ok(login_form(
-            &st,
-            Some("Enter your user name and password.".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ));
-    }
-    let users = st.users.clone();
-    let user = tokio::task::spawn_blocking(move || users.verify(&name, &password))
-        .await
-        .map_err(|e| ConsoleError::Unavailable(e.to_string()))?;
-    let Some(user) = user else {
-        return Ok(login_form(
-            &st,
-            Some("Wrong user name or password.".into()),
-            StatusCode::UNAUTHORIZED,
-        ));
-    };
-    if user.role == Role::Rep
-        && !st
-            .app
-            .shared
-            .config
-            .load()
-            .rep_by_id
-            .contains_key(&user.name)
-    {
-        return Ok(login_form(
-            &st,
-            Some("This rep is no longer in the routing config.".into()),
-            StatusCode::FORBIDDEN,
-        ));
-    }
-    let token = crate::auth::generate();
-    let now = st.app.shared.clock.now().as_microsecond();
-    st.app
-        .shared
-        .store
-        .session_create(&leadrouter_store::reporting::SessionRow {
-            id: sha256_hex(&token),
-            username: user.name.clone(),
-            role: user.role.name().into(),
-            csrf: crate::auth::generate(),
-            created_at: now,
-            expires_at: now + SESSION_TTL_US,
-        })
-        .await?;
-    let mut resp = Redirect::to(if user.role == Role::Rep {
-        "/console/my"
-    } else {
-        "/console/overview"
-    })
-    .into_response();
-    let secure = secure_attr(&st);
-    for c in [
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            SESSION_TTL_US / 1_000_000
-        ),
-        format!("{LOGIN_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    Ok(resp)
 }
 
 async fn logout(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> PageResult {
