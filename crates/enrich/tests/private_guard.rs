@@ -22,7 +22,7 @@ url = "{url}/find?domain={{domain}}"
 retries = 0
 {extra}
 [enrichment.provider.fields]
-company = "/name"
+industry = "/industry"
 "#
     )
 }
@@ -31,7 +31,7 @@ company = "/name"
 async fn company_server() -> MockServer {
     let s = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "Leaked Inc"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"industry": "Leaked Industry"})))
         .mount(&s)
         .await;
     s
@@ -46,7 +46,7 @@ async fn loopback_provider_is_refused_before_connecting_without_allow_private() 
     let target = company_server().await;
     let e = enricher(&provider(&target.uri(), ""), &temp_dir("guard-literal"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.company, None);
+    assert_eq!(out.industry, None);
     assert_eq!(out.failures.len(), 1, "{:?}", out.failures);
     let f = &out.failures[0];
     assert!(
@@ -63,7 +63,7 @@ async fn a_name_resolving_to_loopback_is_refused_by_the_resolver() {
     let url = format!("http://localhost:{port}");
     let e = enricher(&provider(&url, ""), &temp_dir("guard-name"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.company, None);
+    assert_eq!(out.industry, None);
     let f = out.failures.join("; ");
     assert!(
         f.contains("refused: localhost resolves to non-public address"),
@@ -88,7 +88,7 @@ async fn redirect_to_loopback_is_not_followed() {
     let cfg = provider(&provider_server.uri(), "allow_private = true");
     let e = enricher(&cfg, &temp_dir("guard-redirect"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.company, None, "the redirect target's JSON was copied in");
+    assert_eq!(out.industry, None, "the redirect target's JSON was copied in");
     let f = out.failures.join("; ");
     assert!(f.contains("HTTP 302 redirect not followed"), "{f}");
     assert_eq!(requests(&provider_server).await, 1);
@@ -101,5 +101,5 @@ async fn allow_private_reaches_a_loopback_provider() {
     let cfg = provider(&target.uri(), "allow_private = true");
     let e = enricher(&cfg, &temp_dir("guard-allowed"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.company.as_deref(), Some("Leaked Inc"), "{:?}", out.failures);
+    assert_eq!(out.industry.as_deref(), Some("Leaked Industry"), "{:?}", out.failures);
 }
