@@ -27,7 +27,7 @@ fn pool_lead(email: &str) -> Value {
     })
 }
 
-async fn sqlite(server: &Server, sql: &str) {
+async fn sqlite(server: &Server, sql: &'static str) {
     let mut c = sqlx::SqliteConnection::connect(server.database_url())
         .await
         .expect("open the server's SQLite database");
