@@ -53,8 +53,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     // ::ffff:a.b.c.d (IPv4-mapped) and ::ffff:0:a.b.c.d (IPv4-translated, RFC 2765):
     // sockets and translators deliver both to the IPv4 host.
-    if s[..4] == [0, 0, 0, 0] && ((s[4] == 0 && s[5] == 0xffff) || (s[4] == 0xffff && s[5] == 0))
-    {
+    if s[..4] == [0, 0, 0, 0] && ((s[4] == 0 && s[5] == 0xffff) || (s[4] == 0xffff && s[5] == 0)) {
         return is_public_v4(embedded_v4(s[6], s[7]));
     }
     // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): the gateway connects to the
@@ -113,7 +112,10 @@ mod tests {
         ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
         ("::ffff:10.0.0.1", "IPv4-mapped RFC 1918"),
         ("::ffff:169.254.169.254", "IPv4-mapped metadata"),
-        ("::ffff:0:127.0.0.1", "IPv4-translated loopback (the probe's hole)"),
+        (
+            "::ffff:0:127.0.0.1",
+            "IPv4-translated loopback (the probe's hole)",
+        ),
         ("::ffff:0:10.0.0.1", "IPv4-translated RFC 1918"),
         ("::ffff:0:169.254.169.254", "IPv4-translated metadata"),
         ("64:ff9b::7f00:1", "NAT64 well-known prefix, loopback"),
@@ -181,7 +183,10 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        assert_eq!(first_private(&addrs), Some("::ffff:0:7f00:1".parse().unwrap()));
+        assert_eq!(
+            first_private(&addrs),
+            Some("::ffff:0:7f00:1".parse().unwrap())
+        );
         assert_eq!(first_private(&addrs[..1]), None);
     }
 }

@@ -263,9 +263,8 @@ impl HttpProvider {
         let builder = if config.allow_private {
             builder.redirect(reqwest::redirect::Policy::none())
         } else {
-            builder
-                .dns_resolver(Arc::new(PublicOnlyResolver))
-                .redirect(reqwest::redirect::Policy::custom(|hop| {
+            builder.dns_resolver(Arc::new(PublicOnlyResolver)).redirect(
+                reqwest::redirect::Policy::custom(|hop| {
                     if hop.previous().len() >= MAX_REDIRECTS {
                         return hop.error(format!("more than {MAX_REDIRECTS} redirects"));
                     }
@@ -273,7 +272,8 @@ impl HttpProvider {
                         Some(why) => hop.error(Refused(why)),
                         None => hop.follow(),
                     }
-                }))
+                }),
+            )
         };
         let client = builder
             .build()

@@ -31,7 +31,9 @@ industry = "/industry"
 async fn company_server() -> MockServer {
     let s = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"industry": "Leaked Industry"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"industry": "Leaked Industry"})),
+        )
         .mount(&s)
         .await;
     s
@@ -53,7 +55,11 @@ async fn loopback_provider_is_refused_before_connecting_without_allow_private() 
         f.contains("refused: 127.0.0.1 is a non-public address") && f.contains("allow_private"),
         "{f}"
     );
-    assert_eq!(requests(&target).await, 0, "the guard must refuse before connecting");
+    assert_eq!(
+        requests(&target).await,
+        0,
+        "the guard must refuse before connecting"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +75,11 @@ async fn a_name_resolving_to_loopback_is_refused_by_the_resolver() {
         f.contains("refused: localhost resolves to non-public address"),
         "{f}"
     );
-    assert_eq!(requests(&target).await, 0, "the guard must refuse before connecting");
+    assert_eq!(
+        requests(&target).await,
+        0,
+        "the guard must refuse before connecting"
+    );
 }
 
 #[tokio::test]
@@ -88,11 +98,18 @@ async fn redirect_to_loopback_is_not_followed() {
     let cfg = provider(&provider_server.uri(), "allow_private = true");
     let e = enricher(&cfg, &temp_dir("guard-redirect"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.industry, None, "the redirect target's JSON was copied in");
+    assert_eq!(
+        out.industry, None,
+        "the redirect target's JSON was copied in"
+    );
     let f = out.failures.join("; ");
     assert!(f.contains("HTTP 302 redirect not followed"), "{f}");
     assert_eq!(requests(&provider_server).await, 1);
-    assert_eq!(requests(&target).await, 0, "the redirect target was fetched");
+    assert_eq!(
+        requests(&target).await,
+        0,
+        "the redirect target was fetched"
+    );
 }
 
 #[tokio::test]
@@ -101,5 +118,10 @@ async fn allow_private_reaches_a_loopback_provider() {
     let cfg = provider(&target.uri(), "allow_private = true");
     let e = enricher(&cfg, &temp_dir("guard-allowed"));
     let out = e.enrich(&lead("jane@globex.com")).await;
-    assert_eq!(out.industry.as_deref(), Some("Leaked Industry"), "{:?}", out.failures);
+    assert_eq!(
+        out.industry.as_deref(),
+        Some("Leaked Industry"),
+        "{:?}",
+        out.failures
+    );
 }

@@ -58,7 +58,9 @@ async fn readyz_is_not_ready_while_commits_fail_and_ready_again_after_a_success(
             .json(&pool_lead(&format!("full{i}@example.com")))
             .send_async()
             .await;
-        server.check(r.status >= 500, || format!("write {i} should fail: {} {}", r.status, r.text));
+        server.check(r.status >= 500, || {
+            format!("write {i} should fail: {} {}", r.status, r.text)
+        });
     }
     let (status, text) = readyz(&server).await;
     server.check(status == 503, || {
@@ -77,7 +79,9 @@ async fn readyz_is_not_ready_while_commits_fail_and_ready_again_after_a_success(
         .await;
     server.check(r.status == 201, || format!("{} {}", r.status, r.text));
     let (status, text) = readyz(&server).await;
-    server.check(status == 200, || format!("ready again after a success: {status} {text}"));
+    server.check(status == 200, || {
+        format!("ready again after a success: {status} {text}")
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +119,9 @@ async fn a_failed_email_does_not_log_the_leads_address() {
     server.check(!err.contains(email), || {
         format!("the lead's address is in the log at the default level:\n{err}")
     });
-    server.check(err.contains(&lead), || format!("the log should name lead {lead}:\n{err}"));
+    server.check(err.contains(&lead), || {
+        format!("the log should name lead {lead}:\n{err}")
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,12 +133,16 @@ async fn debug_logs_do_not_print_signed_link_tokens() {
             .call(method.parse().unwrap(), &format!("/l/{token}"))
             .send_async()
             .await;
-        server.check(r.status == 400 || r.status == 404, || format!("{} {}", r.status, r.text));
+        server.check(r.status == 400 || r.status == 404, || {
+            format!("{} {}", r.status, r.text)
+        });
     }
     // The trace layer logs the request when it is done.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let err = server.stderr();
-    server.check(err.contains("/l/"), || format!("debug logging is not on:\n{err}"));
+    server.check(err.contains("/l/"), || {
+        format!("debug logging is not on:\n{err}")
+    });
     server.check(!err.contains(token) && !err.contains(&token[..20]), || {
         format!("a link token is in the debug log:\n{err}")
     });

@@ -180,8 +180,9 @@ impl CommitHealth {
         }
         let last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
         let (at, error) = last.as_ref()?;
-        (at.elapsed() < UNREADY_WINDOW)
-            .then(|| format!("writes failing: {n} routing transactions in a row failed, the last: {error}"))
+        (at.elapsed() < UNREADY_WINDOW).then(|| {
+            format!("writes failing: {n} routing transactions in a row failed, the last: {error}")
+        })
     }
 }
 
