@@ -12,6 +12,7 @@ pub mod geo;
 pub mod lead;
 pub mod lifecycle;
 pub mod matrix;
+pub mod netguard;
 pub mod normalize;
 pub mod state;
 pub mod text;

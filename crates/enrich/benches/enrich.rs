@@ -121,6 +121,7 @@ name = "bench-api"
 kind = "http"
 url = "{base}/find?domain={{domain}}"
 timeout = "{timeout}"
+allow_private = true
 [enrichment.provider.fields]
 company = "/name"
 employees = "/metrics/employees"

@@ -77,6 +77,9 @@ pub struct HttpConfig {
     pub cache_capacity: u64,
     pub circuit_failures: u32,
     pub circuit_cooldown: Duration,
+    /// May this provider reach loopback, private and other non-public addresses? Off by
+    /// default (SSRF guard, docs/security.md); when on, redirects are not followed.
+    pub allow_private: bool,
     pub fields: Vec<(Field, String)>,
 }
 
@@ -89,6 +92,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("retries", &self.retries)
             .field("rate_limit", &self.rate_limit)
             .field("cache_ttl", &self.cache_ttl)
+            .field("allow_private", &self.allow_private)
             .field("fields", &self.fields)
             .finish_non_exhaustive()
     }

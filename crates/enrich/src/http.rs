@@ -16,6 +16,14 @@
 //!    when it fits in the budget.
 //!
 //! Errors are not cached; "not found" is (for `miss_ttl`).
+//!
+//! The address guard (issue 24, docs/security.md "Outbound calls and readiness"): a
+//! provider reaches only public addresses unless it says `allow_private = true`, by the
+//! same classification webhooks use (`leadrouter_core::netguard`). Names are checked in
+//! the client's DNS resolver, so the address checked is the address connected to; IP
+//! literals (the URL's and every redirect hop's) are checked before the request; no
+//! proxy is used, since a proxy would resolve the name itself. A provider with
+//! `allow_private = true` follows no redirects, so it cannot be bounced elsewhere.
 
 use crate::PersistentCache;
 use crate::circuit::{CircuitBreaker, Permit};
@@ -25,9 +33,11 @@ use crate::stats::{Counters, bump};
 use backon::{ExponentialBuilder, Retryable};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use leadrouter_core::netguard::{first_private, is_public_ip};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -35,6 +45,8 @@ use std::time::{Duration, Instant};
 
 /// Largest response body read; a bigger one is a provider error.
 const MAX_BODY: usize = 2 * 1024 * 1024;
+/// Most redirects a provider without `allow_private` may send for one request.
+const MAX_REDIRECTS: usize = 5;
 /// Characters left as they are in `{domain}` / `{email}` substitutions.
 const KEY_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
@@ -106,6 +118,10 @@ enum AttemptError {
     },
     /// The budget ran out before this attempt could start.
     BudgetSpent,
+    /// The address guard refused the URL, a redirect hop or a name's address.
+    Refused(String),
+    /// A redirect from a provider with `allow_private = true`, which follows none.
+    Redirected(u16),
 }
 
 impl AttemptError {
@@ -142,6 +158,14 @@ impl std::fmt::Display for AttemptError {
                 fmt_duration(*wait)
             ),
             AttemptError::BudgetSpent => f.write_str("budget spent before the request"),
+            AttemptError::Refused(why) => write!(
+                f,
+                "refused: {why}; set allow_private = true on this provider if that is intended"
+            ),
+            AttemptError::Redirected(code) => write!(
+                f,
+                "HTTP {code} redirect not followed (a provider with allow_private follows no redirects)"
+            ),
         }
     }
 }
@@ -231,10 +255,27 @@ impl HttpProvider {
             v.set_sensitive(true);
             headers.insert(k, v);
         }
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("leadrouter-enrich/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(90))
+            .no_proxy();
+        let builder = if config.allow_private {
+            builder.redirect(reqwest::redirect::Policy::none())
+        } else {
+            builder.dns_resolver(Arc::new(PublicOnlyResolver)).redirect(
+                reqwest::redirect::Policy::custom(|hop| {
+                    if hop.previous().len() >= MAX_REDIRECTS {
+                        return hop.error(format!("more than {MAX_REDIRECTS} redirects"));
+                    }
+                    match refusal(hop.url()) {
+                        Some(why) => hop.error(Refused(why)),
+                        None => hop.follow(),
+                    }
+                }),
+            )
+        };
+        let client = builder
             .build()
             .map_err(|e| format!("{name}: cannot build the HTTP client ({e})"))?;
         let limiter = config.rate_limit.map(|r| {
@@ -504,8 +545,18 @@ impl Inner {
 
     async fn send(&self, url: &str) -> Result<Option<Firmographics>, AttemptError> {
         let timeout = self.config.timeout;
+        if !self.config.allow_private {
+            // IP literals never reach the resolver: check them here.
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| AttemptError::Refused(format!("invalid URL ({e})")))?;
+            if let Some(why) = refusal(&parsed) {
+                return Err(AttemptError::Refused(why));
+            }
+        }
         let classify = |e: reqwest::Error| {
-            if e.is_timeout() {
+            if let Some(r) = refused_in(&e) {
+                AttemptError::Refused(r.0.clone())
+            } else if e.is_timeout() {
                 AttemptError::Timeout(timeout)
             } else if e.is_connect() {
                 AttemptError::Connect("connection failed".into())
@@ -525,6 +576,7 @@ impl Inner {
         match code {
             204 | 404 => return Ok(None),
             200..=299 => {}
+            300..=399 if self.config.allow_private => return Err(AttemptError::Redirected(code)),
             _ => {
                 let retry_after = resp
                     .headers()
@@ -552,6 +604,65 @@ impl Inner {
             }
         }
         Ok((!record.is_empty()).then_some(record))
+    }
+}
+
+/// Why the guard refuses a URL whose host is an IP literal (names are checked by
+/// [`PublicOnlyResolver`] when they are resolved for the connection).
+fn refusal(url: &reqwest::Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Domain(_) => return None,
+        url::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => std::net::IpAddr::V6(v6),
+    };
+    (!is_public_ip(ip)).then(|| format!("{ip} is a non-public address"))
+}
+
+/// The guard's refusal, carried through reqwest's error chain so that the lead's
+/// `failures` say why instead of "connection failed".
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(r) = err.downcast_ref::<Refused>() {
+            return Some(r);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A DNS resolver that refuses names resolving to any non-public address. The check
+/// runs on the answer the connection then uses, so DNS rebinding between a check and
+/// the connect cannot happen.
+#[derive(Debug, Clone, Copy, Default)]
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if let Some(ip) = first_private(&addrs) {
+                let e: Box<dyn std::error::Error + Send + Sync> = Box::new(Refused(format!(
+                    "{host} resolves to non-public address {ip}"
+                )));
+                return Err(e);
+            }
+            let it: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(it)
+        })
     }
 }
 
@@ -588,6 +699,35 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn guard_refuses_non_public_literals_and_leaves_names_to_the_resolver() {
+        for (url, refused) in [
+            ("http://127.0.0.1:8080/find", true),
+            ("http://[::1]/find", true),
+            ("http://[::ffff:0:7f00:1]/find", true),
+            ("http://169.254.169.254/latest/meta-data/", true),
+            ("https://10.0.0.5/x", true),
+            ("https://93.184.216.34/find", false),
+            ("https://api.example.com/find", false),
+        ] {
+            let u = reqwest::Url::parse(url).unwrap();
+            assert_eq!(refusal(&u).is_some(), refused, "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn resolver_refuses_a_name_with_a_loopback_address() {
+        use reqwest::dns::Resolve as _;
+        // "localhost" resolves locally (hosts file); nothing is connected to.
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let err = match PublicOnlyResolver.resolve(name).await {
+            Ok(_) => panic!("localhost must be refused"),
+            Err(e) => e,
+        };
+        assert!(err.to_string().contains("non-public address"), "{err}");
+        assert!(err.downcast_ref::<Refused>().is_some());
     }
 
     #[test]

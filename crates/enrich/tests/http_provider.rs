@@ -51,6 +51,8 @@ url = "{}/v2/companies/find?domain={{domain}}"
 auth_header = "Authorization"
 auth_env = "TEST_TOKEN"
 auth_prefix = "Bearer "
+# The mock provider listens on 127.0.0.1.
+allow_private = true
 {extra}
 {FIELDS}
 "#,
@@ -661,6 +663,7 @@ async fn email_placeholder_keys_the_cache_by_email() {
 name = "people-api"
 kind = "http"
 url = "{}/person?email={{email}}"
+allow_private = true
 [enrichment.provider.fields]
 company = "/company/name"
 employees = "/company/size"
@@ -695,6 +698,7 @@ async fn unreachable_provider_is_a_connection_failure() {
 name = "gone"
 kind = "http"
 url = "http://127.0.0.1:{port}/find?domain={{domain}}"
+allow_private = true
 retries = 1
 [enrichment.provider.fields]
 company = "/name"

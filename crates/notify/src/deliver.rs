@@ -353,16 +353,18 @@ impl Notifier {
         let result = match tokio::time::timeout(t, attempt).await {
             Ok(r) => r,
             Err(_) => DeliveryResult::retry(format!(
-                "{} delivery to {} timed out after {:?}",
+                "{} delivery timed out after {:?}",
                 out.channel.name(),
-                out.recipient,
                 t
             )),
         };
+        // Logs name the lead and the message (its idempotency key), never a person's
+        // address or number: logs are shipped and kept where personal data must not be.
+        let recipient = logged_recipient(out);
         match &result {
             DeliveryResult::Delivered => tracing::debug!(
                 channel = out.channel.name(),
-                recipient = %out.recipient,
+                recipient = %recipient,
                 lead = %out.lead_id,
                 key = idempotency_key,
                 "delivered"
@@ -370,10 +372,10 @@ impl Notifier {
             DeliveryResult::Retry { error, .. } | DeliveryResult::Failed { error } => {
                 tracing::warn!(
                     channel = out.channel.name(),
-                    recipient = %out.recipient,
+                    recipient = %recipient,
                     lead = %out.lead_id,
                     key = idempotency_key,
-                    error = %error,
+                    error = %redact_recipient(error, out),
                     permanent = matches!(result, DeliveryResult::Failed { .. }),
                     "delivery failed"
                 )
@@ -580,6 +582,32 @@ async fn check_public(url: &Url) -> Result<(), DeliveryResult> {
         )));
     }
     Ok(())
+}
+
+/// The recipient as logs show it: Slack channels and webhooks by their configured name;
+/// an email address or phone number as a short hash (the same person gives the same
+/// hash, so log lines can still be correlated).
+fn logged_recipient(out: &Outgoing) -> String {
+    match out.channel {
+        Channel::Slack | Channel::Webhook { .. } => out.recipient.clone(),
+        Channel::Email | Channel::Sms => {
+            use sha2::Digest as _;
+            let h = sha2::Sha256::digest(out.recipient.trim().to_lowercase().as_bytes());
+            let hex: String = h.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        }
+    }
+}
+
+/// An error text for the logs, with the recipient's address cut out (SMTP servers echo
+/// it: "550 <jane@example.com>: mailbox unavailable").
+fn redact_recipient(error: &str, out: &Outgoing) -> String {
+    match out.channel {
+        Channel::Email | Channel::Sms if !out.recipient.trim().is_empty() => {
+            error.replace(out.recipient.trim(), "<recipient>")
+        }
+        _ => error.to_string(),
+    }
 }
 
 async fn classify(mut resp: reqwest::Response, what: &str) -> DeliveryResult {

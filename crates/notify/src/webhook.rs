@@ -15,7 +15,11 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
+
+// The classification lives in the core so that enrichment providers apply the very same
+// rules (issue 24).
+pub use leadrouter_core::netguard::{first_private, is_public_ip};
 use std::time::Duration;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -121,65 +125,6 @@ pub fn verify_signature_at(
     verify_signature(secret, msg_id, timestamp, body, signature_header)
 }
 
-/// Is `ip` a globally routable unicast address? Loopback, private (RFC 1918, ULA),
-/// link-local, CGNAT, documentation, benchmarking, multicast, reserved and unspecified
-/// addresses are not, nor are IPv6 forms that embed such an IPv4 address.
-pub fn is_public_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6),
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(a == 0                                   // "this network"
-        || a == 10                             // RFC 1918
-        || a == 127                            // loopback
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
-        || (a == 169 && b == 254)              // link-local (cloud metadata)
-        || (a == 172 && (16..32).contains(&b)) // RFC 1918
-        || (a == 192 && b == 0 && c == 0)      // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2)      // TEST-NET-1
-        || (a == 192 && b == 88 && c == 99)    // 6to4 relay anycast
-        || (a == 192 && b == 168)              // RFC 1918
-        || (a == 198 && (b == 18 || b == 19))  // benchmarking
-        || (a == 198 && b == 51 && c == 100)   // TEST-NET-2
-        || (a == 203 && b == 0 && c == 113)    // TEST-NET-3
-        || a >= 224) // multicast, reserved, broadcast
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let seg = ip.segments();
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
-    let embedded_v4 = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
-    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
-        // NAT64 well-known prefix 64:ff9b::/96
-        return is_public_v4(embedded_v4(seg[6], seg[7]));
-    }
-    if seg[0] == 0x2002 {
-        // 6to4 2002:V4ADDR::/48
-        return is_public_v4(embedded_v4(seg[1], seg[2]));
-    }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || seg[0..6] == [0, 0, 0, 0, 0, 0]          // IPv4-compatible ::a.b.c.d (deprecated)
-        || (seg[0] & 0xfe00) == 0xfc00              // unique local fc00::/7
-        || (seg[0] & 0xffc0) == 0xfe80              // link-local fe80::/10
-        || (seg[0] & 0xffc0) == 0xfec0              // site-local fec0::/10 (deprecated)
-        || (seg[0] & 0xff00) == 0xff00              // multicast
-        || (seg[0] == 0x2001 && seg[1] == 0x0db8)   // documentation
-        || (seg[0] == 0x2001 && seg[1] == 0)        // Teredo: hides an IPv4 address
-        || (seg[0] == 0x0100 && seg[1..4] == [0, 0, 0])) // discard-only 100::/64
-}
-
-/// The first non-public address among `addrs`, if any.
-pub fn first_private(addrs: &[SocketAddr]) -> Option<IpAddr> {
-    addrs.iter().map(|a| a.ip()).find(|ip| !is_public_ip(*ip))
-}
-
 /// A DNS resolver for reqwest that refuses names resolving to any non-public address.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PublicOnlyResolver;
@@ -258,37 +203,9 @@ mod tests {
     }
 
     #[test]
-    fn private_addresses() {
-        for s in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-            "2002:7f00:1::",
-            "2001:db8::1",
-            "ff02::1",
-        ] {
-            assert!(!is_public_ip(s.parse().unwrap()), "{s} should be private");
-        }
-        for s in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::6810:84e5",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(is_public_ip(s.parse().unwrap()), "{s} should be public");
-        }
+    fn guard_uses_the_shared_classifier() {
+        // The probe's hole: IPv4-translated loopback passed as public.
+        assert!(!is_public_ip("::ffff:0:127.0.0.1".parse().unwrap()));
+        assert!(is_public_ip("93.184.216.34".parse().unwrap()));
     }
 }

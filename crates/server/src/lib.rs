@@ -194,7 +194,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     console::report_mail::spawn(console_state.clone());
     let app = api::router(state)
         .merge(console::router(console_state))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(api::trace_span));
     let tcp = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;

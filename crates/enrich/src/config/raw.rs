@@ -42,13 +42,14 @@ pub(crate) struct RawProvider {
     pub miss_ttl: Option<Spanned<DurationText>>,
     pub cache_capacity: Option<Spanned<i64>>,
     pub circuit: Option<Spanned<RawCircuit>>,
+    pub allow_private: Option<Spanned<bool>>,
     // both kinds
     pub fields: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// The keys only a file provider may have, and those only an HTTP provider may have.
 pub(crate) const FILE_KEYS: [&str; 5] = ["name", "kind", "path", "format", "fields"];
-pub(crate) const HTTP_KEYS: [&str; 15] = [
+pub(crate) const HTTP_KEYS: [&str; 16] = [
     "name",
     "kind",
     "url",
@@ -63,6 +64,7 @@ pub(crate) const HTTP_KEYS: [&str; 15] = [
     "miss_ttl",
     "cache_capacity",
     "circuit",
+    "allow_private",
     "fields",
 ];
 
@@ -86,6 +88,7 @@ impl RawProvider {
             at("miss_ttl", &self.miss_ttl),
             at("cache_capacity", &self.cache_capacity),
             at("circuit", &self.circuit),
+            at("allow_private", &self.allow_private),
             at("fields", &self.fields),
             at("headers", &self.headers),
         ]

@@ -470,6 +470,7 @@ impl Resolver<'_> {
             cache_capacity,
             circuit_failures,
             circuit_cooldown,
+            allow_private: t.allow_private.as_ref().is_some_and(|b| *b.get_ref()),
             fields,
         })
     }

@@ -101,3 +101,40 @@ pub(super) async fn link_act(State(st): State<AppState>, Path(token): Path<Strin
         ),
     }
 }
+
+/// The request span of the HTTP trace layer, with the token of a signed link cut to a
+/// prefix: a token is a bearer credential for its lead (accept, contacted), and debug
+/// logs are shipped and kept where credentials must not be.
+pub(crate) fn trace_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %redact_link_token(req.uri()),
+        version = ?req.version(),
+    )
+}
+
+/// Characters of a link token kept in logs: enough to tell two links apart.
+const TOKEN_SHOWN: usize = 6;
+
+fn redact_link_token(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
+    let path = uri.path();
+    let Some(token) = path.strip_prefix("/l/") else {
+        return std::borrow::Cow::Borrowed(uri.path_and_query().map_or(path, |p| p.as_str()));
+    };
+    let shown: String = token.chars().take(TOKEN_SHOWN).collect();
+    std::borrow::Cow::Owned(format!("/l/{shown}…(redacted)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_are_cut_to_a_prefix_in_logs() {
+        let uri: axum::http::Uri = "/l/eyJsZWFkIjoiMTIzIn0.c2lnbmF0dXJl".parse().unwrap();
+        assert_eq!(redact_link_token(&uri), "/l/eyJsZW…(redacted)");
+        let uri: axum::http::Uri = "/v1/leads?x=1".parse().unwrap();
+        assert_eq!(redact_link_token(&uri), "/v1/leads?x=1");
+    }
+}

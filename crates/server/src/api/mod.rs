@@ -4,6 +4,7 @@
 //! links in `links`.
 
 mod links;
+pub(crate) use links::trace_span;
 pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};
@@ -732,8 +733,14 @@ async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Respon
 async fn readyz(State(st): State<AppState>) -> Response {
     let db = tokio::time::timeout(Duration::from_secs(2), st.shared.store.ping()).await;
     match db {
-        Ok(Ok(())) if st.sequencer.is_alive() => (StatusCode::OK, "ready").into_response(),
-        Ok(Ok(())) => (StatusCode::SERVICE_UNAVAILABLE, "writer stopped").into_response(),
+        Ok(Ok(())) if !st.sequencer.is_alive() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "writer stopped").into_response()
+        }
+        // The database can answer a ping while every write fails (full disk).
+        Ok(Ok(())) => match st.sequencer.commit_health().unready() {
+            None => (StatusCode::OK, "ready").into_response(),
+            Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+        },
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}")).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database: ping timed out").into_response(),
     }

@@ -143,16 +143,66 @@ struct BatchCtx<'a> {
     metrics: &'a Metrics,
 }
 
+/// Consecutive failed routing transactions after which `/readyz` says not ready.
+pub const UNREADY_AFTER_FAILURES: u32 = 3;
+/// How long after the last failed transaction `/readyz` stays not ready when no
+/// transaction succeeds meanwhile. Without traffic nothing can succeed, so the window
+/// lets a load balancer send a little traffic again to find out.
+pub const UNREADY_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether routing transactions commit. The database can answer a ping while every write
+/// fails (a full disk did exactly that: 54,001 failed writes behind a ready `/readyz`),
+/// so readiness also looks at the writer's own results.
+#[derive(Debug, Default)]
+pub struct CommitHealth {
+    failures: std::sync::atomic::AtomicU32,
+    last_failure: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl CommitHealth {
+    fn succeeded(&self) {
+        self.failures.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn failed(&self, e: &JobError) {
+        self.failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), e.to_string()));
+    }
+
+    /// Why the writer is not ready: [`UNREADY_AFTER_FAILURES`] or more transactions in a
+    /// row failed, the last less than [`UNREADY_WINDOW`] ago. A success clears it.
+    pub fn unready(&self) -> Option<String> {
+        let n = self.failures.load(std::sync::atomic::Ordering::Relaxed);
+        if n < UNREADY_AFTER_FAILURES {
+            return None;
+        }
+        let last = self.last_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, error) = last.as_ref()?;
+        (at.elapsed() < UNREADY_WINDOW).then(|| {
+            format!("writes failing: {n} routing transactions in a row failed, the last: {error}")
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Sequencer {
     tx: mpsc::Sender<Job>,
+    health: Arc<CommitHealth>,
 }
 
 impl Sequencer {
     pub fn start(shared: Arc<Shared>) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        tokio::spawn(run(shared, rx));
-        Sequencer { tx }
+        let health = Arc::new(CommitHealth::default());
+        tokio::spawn(run(shared, rx, health.clone()));
+        Sequencer { tx, health }
+    }
+
+    /// The writer's commit results, for `/readyz`.
+    pub fn commit_health(&self) -> &CommitHealth {
+        &self.health
     }
 
     pub async fn submit(&self, job: Job) -> Result<(), JobError> {
@@ -234,9 +284,10 @@ struct BatchLoop {
     ahead: Option<Ahead>,
     /// Batches left before deciding ahead is tried again (see `AHEAD_BACKOFF`).
     backoff: u32,
+    health: Arc<CommitHealth>,
 }
 
-async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
+async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>, health: Arc<CommitHealth>) {
     let mut l = BatchLoop {
         shared,
         intake: Intake {
@@ -248,6 +299,7 @@ async fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
         jobs: Vec::with_capacity(MAX_BATCH),
         ahead: None,
         backoff: 0,
+        health,
     };
     while l.take_batch().await {
         l.run_batch().await;
@@ -322,6 +374,7 @@ impl BatchLoop {
         shared.metrics.observe_batch(n, started.elapsed());
         match result {
             Ok(done) => {
+                self.health.succeeded();
                 self.backoff = if done.redone {
                     AHEAD_BACKOFF
                 } else {
@@ -346,6 +399,7 @@ impl BatchLoop {
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = n, "routing transaction failed; nothing in it was acknowledged");
+                self.health.failed(&e);
                 // Also drops any decisions made ahead for `next`: it is decided afresh.
                 self.cache = None;
                 for job in self.jobs.drain(..) {
