@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod delivery;
+pub mod imports;
 pub mod intake;
 pub mod metrics;
 pub mod runtime;
@@ -154,6 +155,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             shared: Arc::downgrade(&shared),
         }));
     let sequencer = Sequencer::start(shared.clone());
+    let imports = Arc::new(imports::Imports::from_env().map_err(|e| anyhow::anyhow!("{e}"))?);
+    imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
     delivery::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
@@ -162,6 +165,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         sequencer,
         keys,
         config_path: opts.config.clone(),
+        imports,
     };
     #[cfg(unix)]
     {
