@@ -123,7 +123,10 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
             v = get_json(&client, &format!("{job_url}?limit=0"), key).await?;
             let done = v["imported"].as_u64().unwrap_or(0) + v["rejected"].as_u64().unwrap_or(0);
             bar.set_position(done_before + done);
-            bar.set_message(format!("{} rejected", rejected + v["rejected"].as_u64().unwrap_or(0)));
+            bar.set_message(format!(
+                "{} rejected",
+                rejected + v["rejected"].as_u64().unwrap_or(0)
+            ));
         }
         imported += v["imported"].as_u64().unwrap_or(0);
         rejected += v["rejected"].as_u64().unwrap_or(0);

@@ -40,7 +40,8 @@ fn partial_upload(
 ) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(addr(server)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n");
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n");
     match declared {
         Some(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
         None => head.push_str("Transfer-Encoding: chunked\r\n"),
@@ -54,10 +55,12 @@ fn partial_upload(
     let body = &body.as_bytes()[..sent];
     let r = match declared {
         Some(_) => s.write_all(body),
-        None => s.write_all(format!("{:x}\r\n", body.len()).as_bytes()).and_then(|_| {
-            s.write_all(body)?;
-            s.write_all(b"\r\n")
-        }),
+        None => s
+            .write_all(format!("{:x}\r\n", body.len()).as_bytes())
+            .and_then(|_| {
+                s.write_all(body)?;
+                s.write_all(b"\r\n")
+            }),
     };
     // The server may already have answered and closed: the answer is what counts.
     let _ = r;
@@ -122,16 +125,74 @@ fn json_error(body: &str) -> Value {
 #[test]
 fn sec_1_keys_are_checked_before_any_body_is_read() {
     let server = Server::start(e2e());
-    let cases: [(&str, &str, Option<&str>, Option<u64>, u16, &str); 9] = [
-        ("POST", "/v1/imports", None, Some(40_000_000), 401, "unauthorized"),
-        ("POST", "/v1/imports", Some("wrong-key"), Some(40_000_000), 401, "unauthorized"),
-        ("POST", "/v1/imports", Some(INTAKE_KEY), Some(40_000_000), 403, "forbidden"),
+    // (method, path, key, declared length, expected status, expected error code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<u64>, u16, &'a str);
+    let cases: [Case; 9] = [
+        (
+            "POST",
+            "/v1/imports",
+            None,
+            Some(40_000_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/v1/imports",
+            Some("wrong-key"),
+            Some(40_000_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/v1/imports",
+            Some(INTAKE_KEY),
+            Some(40_000_000),
+            403,
+            "forbidden",
+        ),
         ("POST", "/v1/imports", None, None, 401, "unauthorized"),
-        ("POST", "/v1/leads", None, Some(200_000), 401, "unauthorized"),
-        ("POST", "/v1/leads/some-id/reassign", Some("wrong-key"), Some(1_000_000), 401, "unauthorized"),
-        ("PUT", "/v1/reps/ann.archer/availability", None, Some(1_000_000), 401, "unauthorized"),
-        ("POST", "/v1/admin/clock", None, Some(1_000_000), 401, "unauthorized"),
-        ("POST", "/v1/forms/no-such-form", None, Some(60_000), 404, "not_found"),
+        (
+            "POST",
+            "/v1/leads",
+            None,
+            Some(200_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/v1/leads/some-id/reassign",
+            Some("wrong-key"),
+            Some(1_000_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "PUT",
+            "/v1/reps/ann.archer/availability",
+            None,
+            Some(1_000_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/v1/admin/clock",
+            None,
+            Some(1_000_000),
+            401,
+            "unauthorized",
+        ),
+        (
+            "POST",
+            "/v1/forms/no-such-form",
+            None,
+            Some(60_000),
+            404,
+            "not_found",
+        ),
     ];
     let mut wrong = Vec::new();
     for (method, path, key, declared, status, code) in cases {
@@ -142,7 +203,9 @@ fn sec_1_keys_are_checked_before_any_body_is_read() {
                     wrong.push(format!("{method} {path}: error {} not {code}", v["error"]));
                 }
             }
-            Ok((s, body)) => wrong.push(format!("{method} {path} key={key:?}: {s} {body}, expected {status}")),
+            Ok((s, body)) => wrong.push(format!(
+                "{method} {path} key={key:?}: {s} {body}, expected {status}"
+            )),
             Err(e) => wrong.push(format!("{method} {path} key={key:?}: {e}")),
         }
     }
@@ -233,7 +296,12 @@ fn sec_1_oversized_bodies_and_rejections_answer_in_json() {
     let big = |n: usize| format!("{{\"note\": \"{}\"}}", "x".repeat(n));
     let cases = [
         ("/v1/leads", INTAKE_KEY, big(300 * 1024), "256 KiB"),
-        ("/v1/leads/some-id/reassign", ADMIN_KEY, big(100 * 1024), "16 KiB"),
+        (
+            "/v1/leads/some-id/reassign",
+            ADMIN_KEY,
+            big(100 * 1024),
+            "16 KiB",
+        ),
         ("/v1/admin/clock", ADMIN_KEY, big(100 * 1024), "16 KiB"),
     ];
     for (path, key, body, limit) in cases {
@@ -245,7 +313,10 @@ fn sec_1_oversized_bodies_and_rejections_answer_in_json() {
             .expect_status(413);
         let v = json_error(&resp.text);
         assert_eq!(v["error"], "too_large", "{path}: {v}");
-        assert!(v["message"].as_str().unwrap().contains(limit), "{path}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(limit),
+            "{path}: {v}"
+        );
     }
     let form = server
         .post("/v1/forms/demo-request")
@@ -257,9 +328,15 @@ fn sec_1_oversized_bodies_and_rejections_answer_in_json() {
         .expect_status(413);
     assert_eq!(json_error(&form.text)["error"], "too_large");
     // Chunked: no length to check up front; the limit cuts it off as it streams.
-    let (status, body) =
-        partial_upload(&server, "POST", "/v1/leads", Some(INTAKE_KEY), None, 300 * 1024)
-            .unwrap_or_else(|e| panic!("{e}"));
+    let (status, body) = partial_upload(
+        &server,
+        "POST",
+        "/v1/leads",
+        Some(INTAKE_KEY),
+        None,
+        300 * 1024,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status, 413, "{body}");
     assert_eq!(json_error(&body)["error"], "too_large");
     // An import declared over 50 MiB is refused before a byte of it is sent.
@@ -273,10 +350,19 @@ fn sec_1_oversized_bodies_and_rejections_answer_in_json() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status, 413, "{body}");
-    assert!(json_error(&body)["message"].as_str().unwrap().contains("50 MiB"));
+    assert!(
+        json_error(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("50 MiB")
+    );
 
     // Rejections from the extractors and the router itself.
-    let bad_path = server.get("/v1/leads/%FF%FE").admin().send().expect_status(400);
+    let bad_path = server
+        .get("/v1/leads/%FF%FE")
+        .admin()
+        .send()
+        .expect_status(400);
     assert_eq!(json_error(&bad_path.text)["error"], "bad_request");
     let method = server
         .call(reqwest::Method::DELETE, "/v1/leads")
@@ -307,7 +393,10 @@ fn sec_1_large_import_is_a_resumable_job_with_progress() {
             csv.push_str(&format!("not-an-email-{i},Row,Bulk {i},US\n"));
             bad.insert(line);
         } else {
-            csv.push_str(&format!("row{i}@bulk-{}.example.com,Row,Bulk {i},US\n", i % 40));
+            csv.push_str(&format!(
+                "row{i}@bulk-{}.example.com,Row,Bulk {i},US\n",
+                i % 40
+            ));
         }
     }
     let accepted = server
@@ -324,7 +413,10 @@ fn sec_1_large_import_is_a_resumable_job_with_progress() {
         accepted.header("location"),
         Some(format!("/v1/imports/{id}").as_str())
     );
-    assert_eq!(job["total"], ROWS, "every row stored before the answer: {job}");
+    assert_eq!(
+        job["total"], ROWS,
+        "every row stored before the answer: {job}"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let mid = loop {
         let v = get(&server, &format!("/v1/imports/{id}?limit=0"));
@@ -336,7 +428,10 @@ fn sec_1_large_import_is_a_resumable_job_with_progress() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(mid["status"], "running", "{mid}");
-    assert!(mid["pending"].as_u64().unwrap() > 0, "killed mid-way: {mid}");
+    assert!(
+        mid["pending"].as_u64().unwrap() > 0,
+        "killed mid-way: {mid}"
+    );
 
     server.kill();
     server.restart();
@@ -346,7 +441,11 @@ fn sec_1_large_import_is_a_resumable_job_with_progress() {
         if v["status"] == "done" {
             break v;
         }
-        assert!(Instant::now() < deadline, "the job did not resume: {v}\n{}", server.logs());
+        assert!(
+            Instant::now() < deadline,
+            "the job did not resume: {v}\n{}",
+            server.logs()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(end["imported"], ROWS - bad.len(), "{end}");
@@ -357,7 +456,10 @@ fn sec_1_large_import_is_a_resumable_job_with_progress() {
     let (mut lines, mut ids, mut errors) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let mut after = 0;
     loop {
-        let page = get(&server, &format!("/v1/imports/{id}?after={after}&limit=500"));
+        let page = get(
+            &server,
+            &format!("/v1/imports/{id}?after={after}&limit=500"),
+        );
         for r in page["results"].as_array().unwrap() {
             assert!(lines.insert(r["line"].as_i64().unwrap()), "line twice: {r}");
             ids.insert(r["lead_id"].as_str().unwrap().to_string());

@@ -2,10 +2,10 @@
 //! (CAP-2) and CSV rows (CAP-3, parsed in `imports::csv`), with field-level validation
 //! (VAL-1).
 
+pub use crate::imports::csv::{CsvRow, MAX_IMPORT_BYTES, line_at, parse_csv};
 use leadrouter_core::config::Form;
 use leadrouter_core::lead::{FieldIssue, Lead};
 use serde::Serialize;
-pub use crate::imports::csv::{CsvRow, MAX_IMPORT_BYTES, line_at, parse_csv};
 use serde_json::{Map, Value};
 
 /// A field-level error for the API (VAL-1).

@@ -346,4 +346,9 @@ where
 
 // SQLite: one process per database file, so no row locks; writes take the lock at BEGIN.
 import_store!(crate::SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
-import_store!(crate::PgStore, sqlx::Postgres, "BEGIN", "FOR UPDATE SKIP LOCKED");
+import_store!(
+    crate::PgStore,
+    sqlx::Postgres,
+    "BEGIN",
+    "FOR UPDATE SKIP LOCKED"
+);

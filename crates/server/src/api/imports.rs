@@ -7,11 +7,11 @@
 
 use super::{ApiError, AppState};
 use crate::imports::csv::{CsvError, CsvRow, CsvStream, MAX_IMPORT_BYTES};
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures::StreamExt;
 use leadrouter_store::imports::{ImportJob, ImportRowIn};
 use serde::Deserialize;
@@ -35,7 +35,11 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
 /// The wait `Prefer` asks for: `respond-async` is none, `wait=N` is N seconds.
 fn wait_for(headers: &HeaderMap) -> Duration {
     let mut wait = DEFAULT_WAIT;
-    for v in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
+    for v in headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for p in v.split([',', ';']).map(str::trim) {
             if p.eq_ignore_ascii_case("respond-async") {
                 return Duration::ZERO;
@@ -99,7 +103,10 @@ pub(super) async fn create(
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            let mut resp = (StatusCode::ACCEPTED, Json(job_json(&job, (vec![], vec![]), None)))
+            let mut resp = (
+                StatusCode::ACCEPTED,
+                Json(job_json(&job, (vec![], vec![]), None)),
+            )
                 .into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("/v1/imports/{job_id}")) {
                 resp.headers_mut().insert(header::LOCATION, v);
@@ -124,9 +131,7 @@ async fn receive(st: &AppState, job_id: &str, body: Body, offset: u64) -> Result
             None => break,
             Some(Ok(c)) => c,
             Some(Err(e)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "the upload was cut off: {e}"
-                )));
+                return Err(ApiError::BadRequest(format!("the upload was cut off: {e}")));
             }
         };
         read += chunk.len();
@@ -211,7 +216,11 @@ async fn listing(
     Ok(((results, errors), if full { last } else { None }))
 }
 
-fn job_json(job: &ImportJob, (results, errors): (Vec<Value>, Vec<Value>), next: Option<i64>) -> Value {
+fn job_json(
+    job: &ImportJob,
+    (results, errors): (Vec<Value>, Vec<Value>),
+    next: Option<i64>,
+) -> Value {
     let status = match job.status.as_str() {
         "receiving" | "queued" => "queued",
         s => s,

@@ -17,9 +17,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use guard::limited;
 use jiff::Timestamp;
 use leadrouter_core::lead::Lead;
-use guard::limited;
 use links::{link_act, link_page};
 use responses::lead_json;
 use serde::Deserialize;
@@ -154,9 +154,9 @@ impl IntoResponse for ApiError {
 
 /// 262144 → "256 KiB".
 fn size_text(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")
@@ -641,16 +641,12 @@ async fn contacted(
 }
 
 /// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
-async fn enrichment_stats(
-    State(st): State<AppState>,
-) -> Result<Response, ApiError> {
+async fn enrichment_stats(State(st): State<AppState>) -> Result<Response, ApiError> {
     let stats = st.shared.enricher.load_full().stats();
     Ok(Json(json!({ "providers": stats })).into_response())
 }
 
-async fn dead_letters(
-    State(st): State<AppState>,
-) -> Result<Response, ApiError> {
+async fn dead_letters(State(st): State<AppState>) -> Result<Response, ApiError> {
     let rows = st
         .shared
         .store
@@ -677,10 +673,7 @@ struct ClockBody {
 }
 
 /// Move the test clock forward (only with LEADROUTER_TEST_CLOCK=1).
-async fn move_clock(
-    State(st): State<AppState>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn move_clock(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let b: ClockBody = body_json(&body)?;
     let by: jiff::SignedDuration = b.advance.parse().map_err(|e| {
         ApiError::Invalid(vec![FieldError {

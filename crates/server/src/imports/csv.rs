@@ -170,11 +170,7 @@ impl CsvStream {
         let Some(header) = &self.header else {
             return Ok(Vec::new());
         };
-        Ok(rows_of(
-            header,
-            body,
-            first_line + self.line_offset,
-        ))
+        Ok(rows_of(header, body, first_line + self.line_offset))
     }
 }
 
@@ -231,7 +227,8 @@ fn rows_of(header: &Header, text: &str, lines_before: u64) -> Vec<CsvRow> {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + lines_before;
+                let line =
+                    e.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + lines_before;
                 rows.push(CsvRow::Error {
                     line,
                     errors: vec![FieldError {

@@ -137,7 +137,9 @@ pub fn spawn(shared: Arc<Shared>, sequencer: Sequencer, imports: Arc<Imports>) {
                 let before = shared.clock.now().as_microsecond() - STALE_UPLOAD.as_micros() as i64;
                 match shared.store.import_sweep(before).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(jobs = n, "deleted imports whose upload never finished"),
+                    Ok(n) => {
+                        tracing::info!(jobs = n, "deleted imports whose upload never finished")
+                    }
                     Err(e) => tracing::warn!(error = %e, "sweeping unfinished imports failed"),
                 }
             }
@@ -165,7 +167,9 @@ impl JobRun {
         match self.work().await {
             Ok(true) => tracing::info!(job = %id, "import done"),
             Ok(false) => {}
-            Err(e) => tracing::warn!(job = %id, error = %e, "import paused; it resumes when its lease runs out"),
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "import paused; it resumes when its lease runs out")
+            }
         }
         self.imports.progress.notify_waiters();
     }
