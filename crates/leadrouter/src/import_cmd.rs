@@ -1,7 +1,9 @@
-//! `leadrouter import FILE.csv`: upload a list to a running service in chunks, with a
-//! progress bar, and print every rejected row with its line in the original file.
-//! Each chunk carries the import id and its line offset, so rows are keyed by
-//! (import, line): re-running an interrupted import never creates a row twice.
+//! `leadrouter import FILE.csv`: upload a list to a running service, follow the import
+//! job with a progress bar (polling `GET /v1/imports/{id}`), and print every rejected
+//! row with its line in the original file. A file is uploaded in parts of at most
+//! `--chunk` rows (and [`MAX_UPLOAD_BYTES`]), each one job; each part carries the import
+//! id and its line offset, so rows are keyed by (import, line): re-running an
+//! interrupted import never creates a row twice.
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,6 +11,13 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// Largest part uploaded in one request: under the server's 50 MiB import limit.
+const MAX_UPLOAD_BYTES: usize = 40 * 1024 * 1024;
+/// How often a running job is polled for progress.
+const POLL_EVERY: Duration = Duration::from_millis(300);
+/// Rows per page when the results are read back.
+const PAGE: usize = 5000;
 
 pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) -> Result<ExitCode> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -72,19 +81,25 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
     let (mut imported, mut rejected) = (0u64, 0u64);
     let mut errors: Vec<Value> = Vec::new();
     let mut results: Vec<Value> = Vec::new();
-    for group in starts.chunks(chunk) {
-        let (from, first_line) = group[0];
-        let to = starts
-            .iter()
-            .find(|(b, _)| *b > group[group.len() - 1].0)
-            .map(|(b, _)| *b)
-            .unwrap_or(text.len());
-        let body = format!("{header}{}", &text[from..to]);
+    let mut from_idx = 0;
+    let mut done_before = 0u64;
+    while from_idx < starts.len() {
+        // Up to `chunk` rows and MAX_UPLOAD_BYTES per part.
+        let (from, first_line) = starts[from_idx];
+        let mut to_idx = (from_idx + chunk).min(starts.len());
+        let end_of = |i: usize| starts.get(i).map(|(b, _)| *b).unwrap_or(text.len());
+        while to_idx > from_idx + 1 && end_of(to_idx) - from > MAX_UPLOAD_BYTES {
+            to_idx = from_idx + (to_idx - from_idx) / 2;
+        }
+        let body = format!("{header}{}", &text[from..end_of(to_idx)]);
+        let rows_in_part = (to_idx - from_idx) as u64;
+        from_idx = to_idx;
         let offset = first_line.saturating_sub(2);
         let resp = client
             .post(&endpoint)
             .bearer_auth(key)
             .header("content-type", "text/csv; charset=utf-8")
+            .header("prefer", "respond-async")
             .header("x-import-id", &import_id)
             .header("x-import-line-offset", offset.to_string())
             .body(body)
@@ -97,17 +112,50 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
             bar.abandon_with_message("failed");
             bail!("{endpoint} answered {status}: {}", v);
         }
+        let Some(job) = v["job_id"].as_str().map(str::to_string) else {
+            bar.abandon_with_message("failed");
+            bail!("{endpoint} answered without a job id: {v}");
+        };
+        let job_url = format!("{endpoint}/{job}");
+        let mut v = v;
+        while v["status"] != "done" {
+            tokio::time::sleep(POLL_EVERY).await;
+            v = get_json(&client, &format!("{job_url}?limit=0"), key).await?;
+            let done = v["imported"].as_u64().unwrap_or(0) + v["rejected"].as_u64().unwrap_or(0);
+            bar.set_position(done_before + done);
+            bar.set_message(format!(
+                "{} rejected",
+                rejected + v["rejected"].as_u64().unwrap_or(0)
+            ));
+        }
         imported += v["imported"].as_u64().unwrap_or(0);
         rejected += v["rejected"].as_u64().unwrap_or(0);
-        if let Some(e) = v["errors"].as_array() {
-            errors.extend(e.iter().cloned());
+        // Every row's result, page by page.
+        let mut after = 0i64;
+        loop {
+            let page = get_json(
+                &client,
+                &format!("{job_url}?after={after}&limit={PAGE}"),
+                key,
+            )
+            .await?;
+            if let Some(e) = page["errors"].as_array() {
+                errors.extend(e.iter().cloned());
+            }
+            if let Some(r) = page["results"].as_array() {
+                results.extend(r.iter().cloned());
+            }
+            match page["next_after"].as_i64() {
+                Some(n) => after = n,
+                None => break,
+            }
         }
-        if let Some(r) = v["results"].as_array() {
-            results.extend(r.iter().cloned());
-        }
-        bar.inc(group.len() as u64);
+        done_before += rows_in_part;
+        bar.set_position(done_before);
         bar.set_message(format!("{rejected} rejected"));
     }
+    errors.sort_by_key(|e| e["line"].as_u64().unwrap_or(0));
+    results.sort_by_key(|r| r["line"].as_u64().unwrap_or(0));
     bar.finish_with_message(format!("{rejected} rejected"));
     if json {
         println!(
@@ -139,4 +187,19 @@ pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) ->
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Result<Value> {
+    let resp = client
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{url} answered {status}: {v}");
+    }
+    Ok(v)
 }

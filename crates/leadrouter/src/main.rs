@@ -90,8 +90,8 @@ enum Command {
         /// An admin key.
         #[arg(long, env = "LEADROUTER_ADMIN_KEY", hide_env_values = true)]
         key: String,
-        /// Rows per request.
-        #[arg(long, default_value_t = 500)]
+        /// Rows per upload (each upload is one import job on the server).
+        #[arg(long, default_value_t = 50_000)]
         chunk: usize,
         /// Print the per-row results as JSON.
         #[arg(long)]

@@ -259,6 +259,7 @@ fn main() {
             sequencer,
             keys: leadrouter_server::auth::Keys::new("", "bench-admin"),
             config_path: cfg_path,
+            imports: Arc::new(leadrouter_server::imports::Imports::with_rate(1000)),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -1,6 +1,8 @@
 //! Turning what arrives into leads: JSON bodies, Salesforce Web-to-Lead style form posts
-//! (CAP-2) and CSV rows (CAP-3), with field-level validation (VAL-1).
+//! (CAP-2) and CSV rows (CAP-3, parsed in `imports::csv`), with field-level validation
+//! (VAL-1).
 
+pub use crate::imports::csv::{CsvRow, MAX_IMPORT_BYTES, line_at, parse_csv};
 use leadrouter_core::config::Form;
 use leadrouter_core::lead::{FieldIssue, Lead};
 use serde::Serialize;
@@ -170,7 +172,7 @@ const LEAD_FIELDS: &[&str] = &[
     "description",
 ];
 
-fn is_lead_field(k: &str) -> bool {
+pub(crate) fn is_lead_field(k: &str) -> bool {
     LEAD_FIELDS.contains(&k)
 }
 
@@ -198,142 +200,6 @@ pub fn return_allowed(url: &str, form: &Form) -> bool {
         .unwrap_or("")
         .to_lowercase();
     form.return_hosts.contains(&host)
-}
-
-/// The 1-based line on which the record at byte `byte` of `text` starts. The csv
-/// crate's own line count lags by one on CRLF input (Excel on Windows): a record's
-/// position is the `\n` of the previous line's CRLF, counted before that `\n`.
-pub fn line_at(text: &str, byte: u64) -> u64 {
-    let b = text.as_bytes();
-    let mut i = usize::try_from(byte).unwrap_or(usize::MAX).min(b.len());
-    while i < b.len() && (b[i] == b'\r' || b[i] == b'\n') {
-        i += 1;
-    }
-    1 + b[..i].iter().filter(|c| **c == b'\n').count() as u64
-}
-
-/// One CSV row's outcome before routing.
-pub enum CsvRow {
-    Lead {
-        line: u64,
-        lead: Box<Lead>,
-        payload: Value,
-        issues: Vec<FieldIssue>,
-    },
-    Error {
-        line: u64,
-        errors: Vec<FieldError>,
-    },
-}
-
-/// Largest import accepted in one request.
-pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
-
-/// Parse a CSV list upload (BOM and `;` from Excel handled; header names mapped to lead
-/// fields; unknown columns kept as custom fields). `line_offset` is added to reported
-/// line numbers (the CLI uploads a file in chunks).
-pub fn parse_csv(text: &str, line_offset: u64) -> Result<Vec<CsvRow>, FieldError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header = text.lines().next().unwrap_or("");
-    let delimiter = if header.matches(';').count() > header.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| FieldError {
-            field: "header".into(),
-            message: format!("cannot read the header row: {e}"),
-            value: None,
-        })?
-        .iter()
-        .map(canonical_field)
-        .collect();
-    if !headers.iter().any(|h| h == "email" || h == "phone") {
-        return Err(FieldError {
-            field: "header".into(),
-            message: "no email or phone column; name one `email` (or `Email Address`) or `phone`"
-                .into(),
-            value: Some(headers.join(",")),
-        });
-    }
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + line_offset;
-                rows.push(CsvRow::Error {
-                    line,
-                    errors: vec![FieldError {
-                        field: "row".into(),
-                        message: e.to_string(),
-                        value: None,
-                    }],
-                });
-                continue;
-            }
-        };
-        let line = rec.position().map(|p| line_at(text, p.byte())).unwrap_or(0) + line_offset;
-        if rec.iter().all(str::is_empty) {
-            continue;
-        }
-        if rec.len() != headers.len() {
-            rows.push(CsvRow::Error {
-                line,
-                errors: vec![FieldError {
-                    field: "row".into(),
-                    message: format!(
-                        "{} cells but the header has {} columns",
-                        rec.len(),
-                        headers.len()
-                    ),
-                    value: None,
-                }],
-            });
-            continue;
-        }
-        let mut obj = Map::new();
-        let mut fields = Map::new();
-        for (h, v) in headers.iter().zip(rec.iter()) {
-            if v.is_empty() {
-                continue;
-            }
-            if h == "page_history" {
-                let pages: Vec<Value> = v
-                    .split(['|', ' '])
-                    .filter(|p| !p.is_empty())
-                    .map(|p| Value::String(p.into()))
-                    .collect();
-                obj.insert(h.clone(), Value::Array(pages));
-            } else if is_lead_field(h) {
-                obj.insert(h.clone(), Value::String(v.to_string()));
-            } else {
-                fields.insert(h.clone(), Value::String(v.to_string()));
-            }
-        }
-        if !fields.is_empty() {
-            obj.insert("fields".into(), Value::Object(fields));
-        }
-        let payload = Value::Object(obj);
-        let (lead, issues) = Lead::from_json(&payload).unwrap_or_default();
-        match validate(&lead) {
-            Ok(()) => rows.push(CsvRow::Lead {
-                line,
-                lead: Box::new(lead),
-                payload,
-                issues,
-            }),
-            Err(errors) => rows.push(CsvRow::Error { line, errors }),
-        }
-    }
-    Ok(rows)
 }
 
 #[cfg(test)]
@@ -389,19 +255,5 @@ mod tests {
             Lead::from_json(&serde_json::json!({"email": "nope", "phone": "+1 415 555 0100"}))
                 .unwrap();
         assert!(validate(&lead).is_ok());
-    }
-
-    #[test]
-    fn excel_csv_with_bad_rows() {
-        let text = "\u{feff}First Name;Last Name;Email Address;Company Name;Employees\nJane;Doe;jane@globex.com;Globex;1200\nBad;Row;not-an-email;X;5\nShort;Row\n";
-        let rows = parse_csv(text, 0).unwrap();
-        assert_eq!(rows.len(), 3);
-        assert!(
-            matches!(&rows[0], CsvRow::Lead { line: 2, lead, .. } if lead.company.as_deref() == Some("Globex"))
-        );
-        assert!(
-            matches!(&rows[1], CsvRow::Error { line: 3, errors } if errors[0].field == "email")
-        );
-        assert!(matches!(&rows[2], CsvRow::Error { line: 4, .. }));
     }
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod delivery;
+pub mod imports;
 pub mod intake;
 pub mod listener;
 pub mod metrics;
@@ -158,6 +159,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             shared: Arc::downgrade(&shared),
         }));
     let sequencer = Sequencer::start(shared.clone());
+    let imports = Arc::new(imports::Imports::from_env().map_err(|e| anyhow::anyhow!("{e}"))?);
+    imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
     delivery::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
@@ -166,6 +169,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         sequencer,
         keys,
         config_path: opts.config.clone(),
+        imports,
     };
     #[cfg(unix)]
     {

@@ -11,6 +11,7 @@
 #[macro_use]
 mod pg_tx;
 mod backend;
+pub mod imports;
 pub mod packed;
 pub mod reporting;
 mod sqlite_batch;
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use imports::ImportStore;
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
 #[derive(Debug, thiserror::Error)]
@@ -444,7 +446,7 @@ impl BatchWrite {
 
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]).
-pub trait Store: Reporting + Send + Sync + 'static {
+pub trait Store: Reporting + ImportStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -3,19 +3,22 @@
 //! sequencer answers with are in [`responses`]; the pages behind signed accept/contacted
 //! links in `links`.
 
+mod guard;
+mod imports;
 mod links;
 pub(crate) use links::trace_span;
 pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};
-use crate::intake::{self, CsvRow, FieldError};
+use crate::intake::{self, FieldError};
 use crate::sequencer::{Job, JobError, LeadOp, RouteJob, Sequencer, Shared, Touch};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use guard::limited;
 use jiff::Timestamp;
 use leadrouter_core::lead::Lead;
 use links::{link_act, link_page};
@@ -29,8 +32,11 @@ use tokio::sync::oneshot;
 
 /// Longest a request waits for the sequencer before answering 503.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(45);
+/// Body limits per route (docs/api.md, "Errors"; docs/security.md).
 const MAX_JSON_BYTES: usize = 256 * 1024;
 const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The admin API's small JSON bodies (a rep id and a note, an outcome, a duration).
+const MAX_ADMIN_JSON_BYTES: usize = 16 * 1024;
 const MAX_KEY_LEN: usize = 255;
 
 #[derive(Clone)]
@@ -39,6 +45,8 @@ pub struct AppState {
     pub sequencer: Sequencer,
     pub keys: Keys,
     pub config_path: PathBuf,
+    /// The CSV import worker's pace and wake-ups.
+    pub imports: Arc<crate::imports::Imports>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are
@@ -54,6 +62,10 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     Unavailable(String),
     Unknown(String),
+    /// 413: the body is over the route's limit (bytes).
+    TooLarge(usize),
+    /// Any other status, from axum's own rejections (`guard::json_errors`).
+    Status(StatusCode, String),
 }
 
 impl IntoResponse for ApiError {
@@ -89,6 +101,39 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = %m, "answering 503");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; nothing was stored, retry with the same Idempotency-Key".to_string(), vec![])
             }
+            ApiError::TooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "the body is over this route's limit of {}; nothing was read or stored",
+                    size_text(max)
+                ),
+                vec![],
+            ),
+            ApiError::Status(status, text) => {
+                let code = match status.as_u16() {
+                    400 => "bad_request",
+                    401 => "unauthorized",
+                    403 => "forbidden",
+                    404 => "not_found",
+                    405 => "method_not_allowed",
+                    408 => "timeout",
+                    409 => "conflict",
+                    413 => "too_large",
+                    415 => "unsupported_media_type",
+                    422 => "invalid",
+                    429 => "too_many_requests",
+                    503 => "unavailable",
+                    _ if status.is_server_error() => "internal",
+                    _ => "bad_request",
+                };
+                let message = if text.is_empty() {
+                    status.canonical_reason().unwrap_or("error").to_lowercase()
+                } else {
+                    text
+                };
+                (status, code, message, vec![])
+            }
             ApiError::Unknown(m) => {
                 tracing::warn!(error = %m, "answering 503 with an unknown outcome");
                 (StatusCode::SERVICE_UNAVAILABLE, "outcome_unknown", "the request may or may not have been stored; retry with the same Idempotency-Key (a retry never creates a duplicate)".to_string(), vec![])
@@ -105,6 +150,17 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
+    }
+}
+
+/// 262144 → "256 KiB".
+fn size_text(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -146,36 +202,69 @@ async fn wait<T>(rx: oneshot::Receiver<Result<T, JobError>>) -> Result<T, ApiErr
     }
 }
 
+/// The route table. Routes sit in groups by how they authenticate, and the group's guard
+/// (`guard.rs`) runs before any extractor, so no body is read before its key (or form
+/// key, or link token) is checked: add an admin route to `admin`, never to `public`.
+/// Every route that reads a body has its own limit (`guard::limited`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/leads",
-            post(create_lead).layer(DefaultBodyLimit::max(MAX_JSON_BYTES)),
-        )
+    use axum::middleware::from_fn_with_state as guarded;
+    let admin = Router::new()
         .route("/v1/leads/{id}", get(get_lead))
-        .route("/v1/leads/{id}/reassign", post(reassign))
-        .route("/v1/leads/{id}/disqualify", post(disqualify))
-        .route("/v1/leads/{id}/outcome", post(outcome))
         .route(
-            "/v1/forms/{key}",
-            post(form_post).layer(DefaultBodyLimit::max(MAX_FORM_BYTES)),
+            "/v1/leads/{id}/reassign",
+            limited(post(reassign), MAX_ADMIN_JSON_BYTES),
         )
+        .route(
+            "/v1/leads/{id}/disqualify",
+            limited(post(disqualify), MAX_ADMIN_JSON_BYTES),
+        )
+        .route(
+            "/v1/leads/{id}/outcome",
+            limited(post(outcome), MAX_ADMIN_JSON_BYTES),
+        )
+        // The import reads its body as a stream and checks the limit itself.
         .route(
             "/v1/imports",
-            post(import).layer(DefaultBodyLimit::max(intake::MAX_IMPORT_BYTES)),
+            post(imports::create).layer(axum::middleware::from_fn_with_state(
+                guard::Limit(intake::MAX_IMPORT_BYTES),
+                guard::body_limit,
+            )),
         )
+        .route("/v1/imports/{id}", get(imports::status))
         .route("/v1/leads/{id}/accept", post(accept))
         .route("/v1/leads/{id}/contacted", post(contacted))
         .route("/v1/outbox/dead", get(dead_letters))
         .route("/v1/enrichment/stats", get(enrichment_stats))
-        .route("/v1/admin/clock", post(move_clock))
-        .route("/l/{token}", get(link_page).post(link_act))
-        .route("/v1/reps/{id}/availability", put(set_availability))
+        .route(
+            "/v1/admin/clock",
+            limited(post(move_clock), MAX_ADMIN_JSON_BYTES),
+        )
+        .route(
+            "/v1/reps/{id}/availability",
+            limited(put(set_availability), MAX_ADMIN_JSON_BYTES),
+        )
         .route("/v1/admin/reload", post(reload))
+        .route("/metrics", get(metrics))
+        .route_layer(guarded(state.clone(), guard::admin));
+    let intake_routes = Router::new()
+        .route("/v1/leads", limited(post(create_lead), MAX_JSON_BYTES))
+        .route_layer(guarded(state.clone(), guard::intake));
+    let forms = Router::new()
+        .route("/v1/forms/{key}", limited(post(form_post), MAX_FORM_BYTES))
+        .route_layer(guarded(state.clone(), guard::form_key));
+    // Public: no body is read (the link pages act on the signed token in the path alone).
+    let public = Router::new()
+        .route("/l/{token}", get(link_page).post(link_act))
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    let json_api = admin
+        .merge(intake_routes)
+        .merge(forms)
+        .layer(axum::middleware::from_fn(guard::json_errors));
+    json_api
+        .merge(public)
+        .fallback(guard::not_found)
         .layer(crate::security_headers::layer(state.shared.clone()))
         .with_state(state)
 }
@@ -227,7 +316,6 @@ async fn create_lead(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let received_at = st.shared.clock.now();
-    require(&st, &headers, Role::Intake)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -301,96 +389,10 @@ async fn form_post(
     }
 }
 
-async fn import(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let received_at = st.shared.clock.now();
-    require(&st, &headers, Role::Admin)?;
-    let offset: u64 = headers
-        .get("x-import-line-offset")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let import_id = headers
-        .get("x-import-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the CSV is not UTF-8 (byte {}); save it as CSV UTF-8",
-            e.valid_up_to()
-        ))
-    })?;
-    let rows = intake::parse_csv(text, offset).map_err(|e| ApiError::Invalid(vec![e]))?;
-    let mut pending = Vec::new();
-    let mut errors = Vec::new();
-    for row in rows {
-        match row {
-            CsvRow::Error { line, errors: e } => errors.push(json!({ "line": line, "errors": e })),
-            CsvRow::Lead {
-                line,
-                lead,
-                payload,
-                issues,
-            } => {
-                let (tx, rx) = oneshot::channel();
-                // Each row is keyed by import and line, so re-sending a chunk after a
-                // failure never imports a row twice.
-                let mut job = RouteJob {
-                    lead: *lead,
-                    enrichment: None,
-                    payload: Arc::new(payload),
-                    issues,
-                    source: format!("import:{import_id}"),
-                    idempotency_key: Some(format!("import:{import_id}:{line}")),
-                    received_at,
-                    explain: false,
-                };
-                job.enrichment = Some(st.shared.enricher.load_full().enrich(&job.lead).await);
-                st.sequencer.submit(Job::Route(Box::new(job), tx)).await?;
-                pending.push((line, rx));
-            }
-        }
-    }
-    let mut results = Vec::new();
-    for (line, rx) in pending {
-        match wait(rx).await {
-            Ok(r) => {
-                let body: Value = serde_json::from_str(r.body.get()).unwrap_or(Value::Null);
-                results.push(json!({
-                    "line": line,
-                    "lead_id": r.lead_id,
-                    "owner": body["owner"],
-                    "queue": body["queue"],
-                }))
-            }
-            Err(ApiError::Unavailable(m) | ApiError::Unknown(m)) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("not confirmed: {m}; re-send this file to retry (rows already stored are skipped)")}] })),
-            Err(e) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("{e:?}")}] })),
-        }
-    }
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "import_id": import_id,
-            "imported": results.len(),
-            "rejected": errors.len(),
-            "results": results,
-            "errors": errors,
-        })),
-    )
-        .into_response())
-}
-
 async fn get_lead(
     State(st): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     // One snapshot: read separately, a poll during a commit could see the new history
     // beside the old owner.
     let leadrouter_store::LeadDetail {
@@ -482,7 +484,6 @@ async fn lead_op(
     id: String,
     op: LeadOp,
 ) -> Result<Response, ApiError> {
-    require(st, headers, Role::Admin)?;
     let (tx, rx) = oneshot::channel();
     st.sequencer
         .submit(Job::Lead {
@@ -519,7 +520,6 @@ async fn reassign(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     let b: ReassignBody = body_json(&body)?;
     lead_op(
         &st,
@@ -545,7 +545,6 @@ async fn disqualify(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     let b: DisqualifyBody = if body.is_empty() {
         DisqualifyBody::default()
     } else {
@@ -566,7 +565,6 @@ async fn outcome(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     let b: OutcomeBody = body_json(&body)?;
     lead_op(&st, &headers, id, LeadOp::Outcome { outcome: b.outcome }).await
 }
@@ -581,11 +579,9 @@ struct AvailabilityBody {
 
 async fn set_availability(
     State(st): State<AppState>,
-    headers: HeaderMap,
     Path(rep): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     let b: AvailabilityBody = body_json(&body)?;
     let until = match b.until {
         None => None,
@@ -635,7 +631,6 @@ async fn accept(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     Ok(Json(touch(&st, id, Touch::Accept, actor(&headers), None).await?).into_response())
 }
 
@@ -644,25 +639,16 @@ async fn contacted(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
     Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers), None).await?).into_response())
 }
 
 /// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
-async fn enrichment_stats(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
+async fn enrichment_stats(State(st): State<AppState>) -> Result<Response, ApiError> {
     let stats = st.shared.enricher.load_full().stats();
     Ok(Json(json!({ "providers": stats })).into_response())
 }
 
-async fn dead_letters(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
+async fn dead_letters(State(st): State<AppState>) -> Result<Response, ApiError> {
     let rows = st
         .shared
         .store
@@ -689,12 +675,7 @@ struct ClockBody {
 }
 
 /// Move the test clock forward (only with LEADROUTER_TEST_CLOCK=1).
-async fn move_clock(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
+async fn move_clock(State(st): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let b: ClockBody = body_json(&body)?;
     let by: jiff::SignedDuration = b.advance.parse().map_err(|e| {
         ApiError::Invalid(vec![FieldError {
@@ -713,8 +694,7 @@ async fn move_clock(
     }
 }
 
-async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
+async fn reload(State(st): State<AppState>) -> Result<Response, ApiError> {
     match crate::reload_config(&st) {
         Ok(version) => Ok(Json(json!({ "reloaded": true, "version": version })).into_response()),
         Err(e) => Ok((
@@ -746,8 +726,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&st, &headers, Role::Admin)?;
+async fn metrics(State(st): State<AppState>) -> Result<Response, ApiError> {
     Ok((
         [(
             header::CONTENT_TYPE,
