@@ -259,6 +259,7 @@ fn main() {
             sequencer,
             keys: leadrouter_server::auth::Keys::new("", "bench-admin"),
             config_path: cfg_path,
+            key_use: Default::default(),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -162,6 +162,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         sequencer,
         keys,
         config_path: opts.config.clone(),
+        key_use: Default::default(),
     };
     #[cfg(unix)]
     {
@@ -173,7 +174,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                 return;
             };
             while hup.recv().await.is_some() {
-                if let Err(e) = reload_config(&st) {
+                let result = reload_config(&st);
+                let detail = serde_json::json!({ "reloaded": result.is_ok(), "signal": "SIGHUP" });
+                let entry = api::audit::Audit::new("signal:SIGHUP", "config.reload").detail(detail);
+                let _ = api::audit::audit(&st.shared, entry).await;
+                if let Err(e) = result {
                     tracing::error!(error = %e, "config reload rejected; the previous config keeps serving");
                     eprintln!(
                         "leadrouter: config reload rejected; still serving the previous config:\n{e}"
@@ -190,6 +195,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     console::report_mail::spawn(console_state.clone());
     let app = api::router(state)
         .merge(console::router(console_state))
+        .layer(axum::middleware::from_fn(api::audit::client_scope))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
@@ -205,9 +211,13 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // The peer address is what the audit log records as "from where".
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 

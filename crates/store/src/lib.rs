@@ -10,6 +10,7 @@
 // `pg_tx` defines `backend_tx!`, which `backend.rs` invokes: it comes first.
 #[macro_use]
 mod pg_tx;
+pub mod audit;
 mod backend;
 pub mod packed;
 pub mod reporting;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
@@ -336,6 +338,8 @@ pub struct BatchWrite {
     pub fired_timers: Vec<(String, i64)>,
     /// Leads whose pending timers are cancelled (accepted or touched, reassigned, closed).
     pub cancel_timers: Vec<String>,
+    /// Audit entries for the changes this batch makes, committed with them.
+    pub audit: Vec<AuditEntry>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -431,6 +435,7 @@ impl BatchWrite {
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
+            && self.audit.is_empty()
             && self.leads.is_empty()
             && self.lead_updates.is_empty()
             && self.decisions.is_empty()
@@ -443,8 +448,9 @@ impl BatchWrite {
 }
 
 #[async_trait]
-/// Every store also answers the console's reads ([`Reporting`]).
-pub trait Store: Reporting + Send + Sync + 'static {
+/// Every store also answers the console's reads ([`Reporting`]) and keeps the audit log
+/// ([`AuditLog`]).
+pub trait Store: Reporting + AuditLog + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -3,6 +3,7 @@
 //! sequencer answers with are in [`responses`]; the pages behind signed accept/contacted
 //! links in `links`.
 
+pub mod audit;
 mod links;
 pub mod responses;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub sequencer: Sequencer,
     pub keys: Keys,
     pub config_path: PathBuf,
+    /// Key use already recorded in the audit log (summarised per key and address).
+    pub key_use: Arc<audit::KeyUse>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are
@@ -126,10 +129,13 @@ fn require(st: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiErro
     let Some(key) = presented_key(headers) else {
         return Err(ApiError::Unauthorized);
     };
-    match st.keys.role(key) {
+    match st.keys.identify(key) {
         None => Err(ApiError::Unauthorized),
-        Some(r) if r < role => Err(ApiError::Forbidden),
-        Some(_) => Ok(()),
+        Some(who) if who.role < role => Err(ApiError::Forbidden),
+        Some(who) => {
+            st.key_use.note(&st.shared, &who);
+            Ok(())
+        }
     }
 }
 
@@ -171,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route("/l/{token}", get(link_page).post(link_act))
         .route("/v1/reps/{id}/availability", put(set_availability))
         .route("/v1/admin/reload", post(reload))
+        .route("/v1/audit", get(audit::list))
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -370,6 +377,13 @@ async fn import(
             Err(e) => errors.push(json!({ "line": line, "errors": [{"field": "row", "message": format!("{e:?}")}] })),
         }
     }
+    let _ = audit::audit(
+        &st.shared,
+        audit::Audit::new(actor(&st, &headers), "import")
+            .subject(import_id.clone())
+            .detail(json!({ "imported": results.len(), "rejected": errors.len(), "line_offset": offset })),
+    )
+    .await;
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -465,13 +479,10 @@ async fn get_lead(
     Ok(Json(body).into_response())
 }
 
-fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get("x-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .unwrap_or("admin-api")
-        .to_string()
+/// Who an API call acts as: the name of its key. A client-sent `X-Actor` header is
+/// ignored (issue 24: any admin key holder could name anyone with it).
+fn actor(st: &AppState, headers: &HeaderMap) -> String {
+    audit::identity(st, headers).map_or_else(|| "key:unknown".to_string(), |who| who.actor())
 }
 
 async fn lead_op(
@@ -486,7 +497,8 @@ async fn lead_op(
         .submit(Job::Lead {
             lead_id: id,
             op,
-            actor: actor(headers),
+            actor: actor(st, headers),
+            address: audit::client_address(),
             reply: tx,
         })
         .await?;
@@ -602,6 +614,8 @@ async fn set_availability(
             out: b.out_of_office,
             until,
             note: b.note,
+            actor: actor(&st, &headers),
+            address: audit::client_address(),
             reply: tx,
         })
         .await?;
@@ -621,6 +635,7 @@ async fn touch(
             lead_id: id,
             touch,
             actor,
+            address: audit::client_address(),
             as_owner,
             reply: tx,
         })
@@ -634,7 +649,7 @@ async fn accept(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    Ok(Json(touch(&st, id, Touch::Accept, actor(&headers), None).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Accept, actor(&st, &headers), None).await?).into_response())
 }
 
 async fn contacted(
@@ -643,7 +658,7 @@ async fn contacted(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers), None).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Contacted, actor(&st, &headers), None).await?).into_response())
 }
 
 /// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
@@ -713,7 +728,17 @@ async fn move_clock(
 
 async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     require(&st, &headers, Role::Admin)?;
-    match crate::reload_config(&st) {
+    let result = crate::reload_config(&st);
+    let detail = match &result {
+        Ok(version) => json!({ "reloaded": true, "version": version }),
+        Err(e) => json!({ "reloaded": false, "errors": e.errors().len() }),
+    };
+    let _ = audit::audit(
+        &st.shared,
+        audit::Audit::new(actor(&st, &headers), "config.reload").detail(detail),
+    )
+    .await;
+    match result {
         Ok(version) => Ok(Json(json!({ "reloaded": true, "version": version })).into_response()),
         Err(e) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -10,6 +10,7 @@
 //! queue, out-of-office toggle) is a sequencer job, so the console writes nothing itself
 //! except its sessions.
 
+pub mod audit;
 pub mod charts;
 pub mod lead;
 pub mod matrix;
@@ -22,6 +23,7 @@ pub mod reps;
 pub mod try_lead;
 
 use crate::api::AppState;
+use crate::api::audit::{Audit, audit};
 use crate::sequencer::JobError;
 use askama::Template;
 use axum::Router;
@@ -461,6 +463,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/my", get(reps::my_leads))
         .route("/console/try", get(try_lead::page).post(try_lead::submit))
         .route("/console/matrix", get(matrix::page))
+        .route("/console/audit", get(audit::page))
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
@@ -529,10 +532,13 @@ async fn login(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) 
         ));
     }
     let users = st.users.clone();
+    let attempted: String = name.chars().take(100).collect();
     let user = tokio::task::spawn_blocking(move || users.verify(&name, &password))
         .await
         .map_err(|e| ConsoleError::Unavailable(e.to_string()))?;
     let Some(user) = user else {
+        let failed = Audit::new("anonymous", "console.login_failed").subject(attempted);
+        let _ = audit(&st.app.shared, failed).await;
         return Ok(login_form(
             &st,
             Some("Wrong user name or password.".into()),
@@ -568,6 +574,9 @@ async fn login(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) 
             expires_at: now + SESSION_TTL_US,
         })
         .await?;
+    let entry = Audit::new(format!("console:{}", user.name), "console.login")
+        .detail(serde_json::json!({ "role": user.role.name() }));
+    let _ = audit(&st.app.shared, entry).await;
     let mut resp = Redirect::to(if user.role == Role::Rep {
         "/console/my"
     } else {
@@ -600,6 +609,11 @@ async fn logout(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes)
             .session_delete(&sha256_hex(token))
             .await?;
     }
+    let _ = audit(
+        &st.app.shared,
+        Audit::new(format!("console:{}", s.user), "console.logout"),
+    )
+    .await;
     let mut resp = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
