@@ -501,3 +501,51 @@ async fn sla_timers_and_report_sends_are_audited() {
     assert_eq!(e["subject"], sent["week"], "{v:#}");
     assert_eq!(e["address"], "127.0.0.1", "{v:#}");
 }
+
+/// An argon2 hash of `password` from `leadrouter console-hash`.
+fn console_hash(password: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(support::binary())
+        .arg("console-hash")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("leadrouter console-hash");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn the_console_audit_page_is_for_staff_only() {
+    let hash = console_hash("rep-password-1");
+    let server = Server::start(e2e().env(
+        "LEADROUTER_CONSOLE_USERS",
+        format!("ann.archer:rep:{hash};boss:admin:{hash}"),
+    ));
+    let rep = console_login(&server, "ann.archer", "rep-password-1").expect("rep logs in");
+    server
+        .get("/console/audit")
+        .header("cookie", &rep)
+        .send()
+        .expect_status(403);
+    let boss = console_login(&server, "boss", "rep-password-1").expect("admin logs in");
+    let page = server
+        .get("/console/audit?actor=console:ann.archer")
+        .header("cookie", &boss)
+        .send()
+        .expect_status(200);
+    assert!(page.text.contains("console.login"), "{}", page.text);
+    assert!(
+        !page.text.contains("console:boss"),
+        "filtered by actor: {}",
+        page.text
+    );
+    server.get("/console/audit").send().expect_status(303);
+}
