@@ -347,7 +347,11 @@ impl Decider {
             Reply::Value(r) => r.is_ok(),
             Reply::Failed(_) => false,
         };
-        if done && let Some(entry) = audit_entry(job, micros(bx.clock.now())) {
+        // Routing is audited as key use, so a lead's job reads no clock here.
+        if done
+            && !matches!(job, Job::Route(..))
+            && let Some(entry) = audit_entry(job, micros(bx.clock.now()))
+        {
             self.w.batch.audit.push(entry);
         }
         self.replies.push(reply);
