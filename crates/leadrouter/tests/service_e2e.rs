@@ -961,7 +961,11 @@ fn val_4_recycling() {
         str_of(dq, "reason").contains("No budget until Q1"),
         "{lead:#}"
     );
-    assert_eq!(dq["actor"], "ann.archer", "{lead:#}");
+    // The actor is the admin key's name; the X-Actor header is not trusted (issue 24).
+    assert!(
+        dq["actor"].as_str().is_some_and(|a| a.starts_with("key:")),
+        "{lead:#}"
+    );
 }
 
 // --- ASG-6 ----------------------------------------------------------------------
@@ -985,7 +989,13 @@ fn asg_6_manual_reassign_recorded() {
     assert_eq!(lead["owner"], CARA, "{lead:#}");
     assert_eq!(kinds(&lead), ["route", "manual"], "{lead:#}");
     let manual = &lead["history"][1];
-    assert_eq!(manual["actor"], "ops.lead@e2e.example", "{lead:#}");
+    // The actor is the admin key's name; the X-Actor header is not trusted (issue 24).
+    assert!(
+        manual["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("key:")),
+        "{lead:#}"
+    );
     assert_eq!(manual["owner"], CARA, "{lead:#}");
     assert!(
         manual.to_string().contains("Cara knows this buyer"),

@@ -260,6 +260,7 @@ fn main() {
             keys: leadrouter_server::auth::Keys::new("", "bench-admin"),
             config_path: cfg_path,
             imports: Arc::new(leadrouter_server::imports::Imports::with_rate(1000)),
+            key_use: Default::default(),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

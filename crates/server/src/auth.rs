@@ -2,6 +2,11 @@
 //! environment (`LEADROUTER_INTAKE_KEYS`, `LEADROUTER_ADMIN_KEYS`, comma-separated), are
 //! kept only as SHA-256 digests and compared in constant time. Form posts are public,
 //! keyed by their form key; health checks and the OpenAPI document are public.
+//!
+//! Each key has a name, which is who the audit log and lead history say acted
+//! (`key:<name>`): an entry `name=key` (or `name:key`) names it; a plain key gets the
+//! name `<first 6 hex digits of its SHA-256>`, which identifies it without revealing it.
+//! Nothing a client sends (no `X-Actor` header) can change who a request acts as.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -12,21 +17,69 @@ pub enum Role {
     Admin,
 }
 
+/// Who a presented key is: its role and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub role: Role,
+    pub name: String,
+}
+
+impl Identity {
+    /// The actor recorded for what this key does.
+    pub fn actor(&self) -> String {
+        format!("key:{}", self.name)
+    }
+}
+
+#[derive(Clone)]
+struct NamedKey {
+    digest: [u8; 32],
+    name: String,
+}
+
 #[derive(Clone, Default)]
 pub struct Keys {
-    intake: Vec<[u8; 32]>,
-    admin: Vec<[u8; 32]>,
+    intake: Vec<NamedKey>,
+    admin: Vec<NamedKey>,
 }
 
 fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-fn parse(list: &str) -> Vec<[u8; 32]> {
+/// A key name: short, and only characters that read unambiguously in a log line.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+/// One list entry: `name=key` or `name:key` when what precedes the first `=` or `:` is a
+/// valid name and a key follows (not starting with `=` or `:`); otherwise the whole entry
+/// is the key, so a plain base64 key with its `=`/`==` padding still works as before.
+fn entry(e: &str) -> NamedKey {
+    if let Some(i) = e.find(['=', ':']) {
+        let (name, key) = (e[..i].trim(), e[i + 1..].trim());
+        if is_name(name) && !key.is_empty() && !key.starts_with(['=', ':']) {
+            return NamedKey {
+                digest: digest(key),
+                name: name.to_string(),
+            };
+        }
+    }
+    let d = digest(e);
+    NamedKey {
+        digest: d,
+        name: hex::encode(&d[..3]),
+    }
+}
+
+fn parse(list: &str) -> Vec<NamedKey> {
     list.split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .map(digest)
+        .map(entry)
         .collect()
 }
 
@@ -44,27 +97,41 @@ impl Keys {
 
     /// The role a presented key grants, if any.
     pub fn role(&self, presented: &str) -> Option<Role> {
+        self.identify(presented).map(|i| i.role)
+    }
+
+    /// The role and name of a presented key, if it is one. Every configured key is
+    /// compared (no early exit), so timing does not tell which list or entry matched.
+    pub fn identify(&self, presented: &str) -> Option<Identity> {
         let d = digest(presented);
-        let matches = |set: &[[u8; 32]]| {
-            set.iter()
-                .fold(false, |acc, k| acc | bool::from(k.ct_eq(&d)))
-        };
-        if matches(&self.admin) {
-            Some(Role::Admin)
-        } else if matches(&self.intake) {
-            Some(Role::Intake)
-        } else {
-            None
+        fn find<'k>(set: &'k [NamedKey], d: &[u8; 32]) -> Option<&'k NamedKey> {
+            set.iter().fold(None, |found, k| {
+                if bool::from(k.digest.ct_eq(d)) {
+                    Some(k)
+                } else {
+                    found
+                }
+            })
         }
+        let (admin, intake) = (find(&self.admin, &d), find(&self.intake, &d));
+        admin
+            .map(|k| (Role::Admin, k))
+            .or(intake.map(|k| (Role::Intake, k)))
+            .map(|(role, k)| Identity {
+                role,
+                name: k.name.clone(),
+            })
     }
 }
 
-/// The key from `Authorization: Bearer …` or `X-Api-Key`.
+/// The key from `Authorization: Bearer …` (the scheme in any case, RFC 7235) or
+/// `X-Api-Key`.
 pub fn presented_key(headers: &axum::http::HeaderMap) -> Option<&str> {
     if let Some(v) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        && let Some(k) = v.strip_prefix("Bearer ")
+        && let Some((scheme, k)) = v.trim_start().split_once([' ', '\t'])
+        && scheme.eq_ignore_ascii_case("bearer")
     {
         return Some(k.trim());
     }
@@ -85,6 +152,7 @@ pub fn generate() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 
     #[test]
     fn roles() {
@@ -93,5 +161,44 @@ mod tests {
         assert_eq!(k.role("adm"), Some(Role::Admin));
         assert_eq!(k.role("nope"), None);
         assert_eq!(k.role(""), None);
+    }
+
+    #[test]
+    fn named_and_plain_keys() {
+        let k = Keys::new(
+            "website=s3cret, partner:p4ss",
+            "ops-bot=adm1,lr_abc,b64key==",
+        );
+        let who = |key| k.identify(key).map(|i| (i.role, i.actor()));
+        assert_eq!(who("s3cret"), Some((Role::Intake, "key:website".into())));
+        assert_eq!(who("p4ss"), Some((Role::Intake, "key:partner".into())));
+        assert_eq!(who("adm1"), Some((Role::Admin, "key:ops-bot".into())));
+        // The name is never the key: presenting `name=key` whole is not a key.
+        assert_eq!(who("website=s3cret"), None);
+        assert_eq!(who("website"), None);
+        let plain = hex::encode(&digest("lr_abc")[..3]);
+        assert_eq!(who("lr_abc"), Some((Role::Admin, format!("key:{plain}"))));
+        // Base64 padding is not a name separator.
+        let padded = hex::encode(&digest("b64key==")[..3]);
+        assert_eq!(
+            who("b64key=="),
+            Some((Role::Admin, format!("key:{padded}")))
+        );
+        assert_eq!(who("="), None);
+    }
+
+    #[test]
+    fn bearer_in_any_case() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let mut h = HeaderMap::new();
+            h.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("{scheme} k1")).unwrap(),
+            );
+            assert_eq!(presented_key(&h), Some("k1"), "{scheme}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Basic k1"));
+        assert_eq!(presented_key(&h), None);
     }
 }

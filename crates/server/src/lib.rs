@@ -170,6 +170,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         keys,
         config_path: opts.config.clone(),
         imports,
+        key_use: Default::default(),
     };
     #[cfg(unix)]
     {
@@ -181,7 +182,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                 return;
             };
             while hup.recv().await.is_some() {
-                if let Err(e) = reload_config(&st) {
+                let result = reload_config(&st);
+                let detail = serde_json::json!({ "reloaded": result.is_ok(), "signal": "SIGHUP" });
+                let entry = api::audit::Audit::new("signal:SIGHUP", "config.reload").detail(detail);
+                let _ = api::audit::audit(&st.shared, entry).await;
+                if let Err(e) = result {
                     tracing::error!(error = %e, "config reload rejected; the previous config keeps serving");
                     eprintln!(
                         "leadrouter: config reload rejected; still serving the previous config:\n{e}"
@@ -198,6 +203,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     console::report_mail::spawn(console_state.clone());
     let app = api::router(state)
         .merge(console::router(console_state))
+        .layer(axum::middleware::from_fn(api::audit::client_scope))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(api::trace_span));
     let tcp = tokio::net::TcpListener::bind(&opts.listen)
         .await
@@ -213,6 +219,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
+    // The peer address (what the audit log records as "from where") reaches handlers
+    // as `ConnectInfo`, set by the listener.
     listener::serve(tcp, app, opts.limits, shutdown()).await;
     Ok(())
 }

@@ -10,6 +10,7 @@
 // `pg_tx` defines `backend_tx!`, which `backend.rs` invokes: it comes first.
 #[macro_use]
 mod pg_tx;
+pub mod audit;
 mod backend;
 pub mod imports;
 pub mod packed;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use imports::ImportStore;
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -338,6 +340,8 @@ pub struct BatchWrite {
     pub fired_timers: Vec<(String, i64)>,
     /// Leads whose pending timers are cancelled (accepted or touched, reassigned, closed).
     pub cancel_timers: Vec<String>,
+    /// Audit entries for the changes this batch makes, committed with them.
+    pub audit: Vec<AuditEntry>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -433,6 +437,7 @@ impl BatchWrite {
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
+            && self.audit.is_empty()
             && self.leads.is_empty()
             && self.lead_updates.is_empty()
             && self.decisions.is_empty()
@@ -445,8 +450,9 @@ impl BatchWrite {
 }
 
 #[async_trait]
-/// Every store also answers the console's reads ([`Reporting`]).
-pub trait Store: Reporting + ImportStore + Send + Sync + 'static {
+/// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
+/// ([`AuditLog`]) and the import jobs ([`ImportStore`]).
+pub trait Store: Reporting + AuditLog + ImportStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

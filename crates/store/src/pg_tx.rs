@@ -264,6 +264,19 @@ macro_rules! backend_tx {
                     q.push(")");
                     q.build().execute(&mut *tx).await?;
                 }
+                for chunk in crate::statement_chunks(&b.audit, CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(crate::audit::INSERT_AUDIT);
+                    q.push_values(chunk, |mut v, e| {
+                        v.push_bind(e.at)
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.action.clone())
+                            .push_bind(e.lead_id.clone())
+                            .push_bind(e.subject.clone())
+                            .push_bind(e.address.clone())
+                            .push_bind(e.detail.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
                 for (id, at) in &b.fired_timers {
                     sqlx::query("UPDATE sla_timers SET status = 'fired', fired_at = $1 WHERE id = $2")
                         .bind(*at)

@@ -192,6 +192,17 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
             st.execute([lead])?;
         }
     }
+    if !b.audit.is_empty() {
+        let mut st = db.prepare_cached(concat!(
+            "INSERT INTO audit_log (at, actor, action, lead_id, subject, address, detail) ",
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))?;
+        for e in &b.audit {
+            st.execute(params![
+                e.at, e.actor, e.action, e.lead_id, e.subject, e.address, e.detail
+            ])?;
+        }
+    }
     if !b.fired_timers.is_empty() {
         let mut st = db.prepare_cached(
             "UPDATE sla_timers SET status = 'fired', fired_at = ?1 WHERE id = ?2",

@@ -10,9 +10,9 @@ use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
 use leadrouter_store::{
-    AccountRow, BatchReads, BatchReadsFor, BatchWrite, DecisionRecord, LeadRecord, LeadUpdate,
-    OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store, StoredPerson, StoredResponse,
-    TimerRow, from_micros,
+    AccountRow, AuditEntry, AuditQuery, BatchReads, BatchReadsFor, BatchWrite, DecisionRecord,
+    LeadRecord, LeadUpdate, OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store,
+    StoredPerson, StoredResponse, TimerRow, from_micros,
 };
 use leadrouter_testsupport::TestDb;
 use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
@@ -67,6 +67,7 @@ both! {
     snapshot_reads_do_not_see_a_commit_between_them: sqlite_snapshot_reads_do_not_see_a_commit_between_them, postgres_snapshot_reads_do_not_see_a_commit_between_them;
     snapshot_reads_agree_while_batches_commit: sqlite_snapshot_reads_agree_while_batches_commit, postgres_snapshot_reads_agree_while_batches_commit;
     state_reads_one_snapshot: sqlite_state_reads_one_snapshot, postgres_state_reads_one_snapshot;
+    audit_log_is_append_only: sqlite_audit_log_is_append_only, postgres_audit_log_is_append_only;
 }
 
 /// `Store::state` reads three tables; a batch that commits meanwhile is seen whole or not
@@ -2121,4 +2122,136 @@ async fn sqlite_migration_0010_keeps_people_timers_and_decisions() {
         .await
         .unwrap();
     assert_eq!(last, 4, "ids go on from the largest");
+}
+
+fn audit_entry(actor: &str, action: &str, lead: Option<&str>, at: i64) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor: actor.into(),
+        action: action.into(),
+        lead_id: lead.map(str::to_string),
+        subject: None,
+        address: Some("127.0.0.1".into()),
+        detail: Some(r#"{"why":"test"}"#.into()),
+    }
+}
+
+/// A raw statement on the database, as an operator's console or a bug would send it.
+async fn raw(url: &str, sql: &'static str) -> Result<u64, sqlx::Error> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await?;
+        Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await?;
+        Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+    }
+}
+
+/// Issue 24: audit entries written on their own and inside a routing transaction (only
+/// when it commits) read back newest first, filtered and paged by keyset; UPDATE, DELETE
+/// (and on PostgreSQL TRUNCATE) are refused by the database itself.
+async fn audit_log_is_append_only(url: &str) {
+    let store = open(url).await;
+    store
+        .audit_append(&[
+            audit_entry("console:jane", "console.login", None, T0),
+            audit_entry("key:ops", "config.reload", None, T0 + MINUTE),
+        ])
+        .await
+        .unwrap();
+    let mut batch = full_batch();
+    batch.audit = vec![audit_entry(
+        "key:ops",
+        "lead.reassign",
+        Some("lead-1"),
+        T0 + 2 * MINUTE,
+    )];
+    commit(&*store, &batch, 1).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.lock_state().await.unwrap();
+    let rolled_back = BatchWrite {
+        audit: vec![audit_entry(
+            "key:ops",
+            "lead.disqualify",
+            Some("lead-2"),
+            T0 + 3 * MINUTE,
+        )],
+        ..BatchWrite::default()
+    };
+    tx.write(rolled_back, 2).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    let all = |q: AuditQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_list(&AuditQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+        }
+    };
+    let every = all(AuditQuery::default()).await;
+    let actions: Vec<&str> = every.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["lead.reassign", "config.reload", "console.login"],
+        "newest first, the rolled back one absent"
+    );
+    assert_eq!(
+        every[0].entry,
+        audit_entry("key:ops", "lead.reassign", Some("lead-1"), T0 + 2 * MINUTE)
+    );
+    let by_actor = all(AuditQuery {
+        actor: Some("key:ops".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_actor.len(), 2);
+    let by_lead = all(AuditQuery {
+        lead_id: Some("lead-1".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_lead.len(), 1);
+    let window = all(AuditQuery {
+        from: Some(T0 + MINUTE),
+        to: Some(T0 + 2 * MINUTE),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window.len(), 1);
+    assert_eq!(window[0].entry.action, "config.reload");
+    let page1 = store
+        .audit_list(&AuditQuery {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let page2 = all(AuditQuery {
+        before: Some(page1[1].id),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((page1.len(), page2.len()), (2, 1));
+    assert_eq!(page2[0].entry.action, "console.login");
+
+    for sql in [
+        "UPDATE audit_log SET actor = 'console:someone-else'",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE action = 'console.login'",
+    ] {
+        let r = raw(url, sql).await;
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.to_string().contains("append-only")),
+            "{sql} must be refused: {r:?}"
+        );
+    }
+    if !url.starts_with("sqlite:") {
+        let r = raw(url, "TRUNCATE audit_log").await;
+        assert!(r.is_err(), "TRUNCATE must be refused: {r:?}");
+    }
+    assert_eq!(all(AuditQuery::default()).await, every, "nothing changed");
 }

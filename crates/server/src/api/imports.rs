@@ -90,6 +90,14 @@ pub(super) async fn create(
         .await
         .map_err(unavailable)?;
     st.imports.wake();
+    // SEC-2: who uploaded what; the rows' own outcomes are on the job.
+    let _ = super::audit::audit(
+        &st.shared,
+        super::audit::Audit::new(super::actor(&st, &headers), "import")
+            .subject(import_id.clone())
+            .detail(serde_json::json!({ "job": job_id, "line_offset": offset })),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + wait_for(&headers);
     loop {
         let job = store

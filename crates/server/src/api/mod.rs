@@ -5,6 +5,7 @@
 
 mod guard;
 mod imports;
+pub mod audit;
 mod links;
 pub(crate) use links::trace_span;
 pub mod responses;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub config_path: PathBuf,
     /// The CSV import worker's pace and wake-ups.
     pub imports: Arc<crate::imports::Imports>,
+    /// Key use already recorded in the audit log (summarised per key and address).
+    pub key_use: Arc<audit::KeyUse>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are
@@ -183,10 +186,13 @@ fn require(st: &AppState, headers: &HeaderMap, role: Role) -> Result<(), ApiErro
     let Some(key) = presented_key(headers) else {
         return Err(ApiError::Unauthorized);
     };
-    match st.keys.role(key) {
+    match st.keys.identify(key) {
         None => Err(ApiError::Unauthorized),
-        Some(r) if r < role => Err(ApiError::Forbidden),
-        Some(_) => Ok(()),
+        Some(who) if who.role < role => Err(ApiError::Forbidden),
+        Some(who) => {
+            st.key_use.note(&st.shared, &who);
+            Ok(())
+        }
     }
 }
 
@@ -244,6 +250,7 @@ pub fn router(state: AppState) -> Router {
             limited(put(set_availability), MAX_ADMIN_JSON_BYTES),
         )
         .route("/v1/admin/reload", post(reload))
+        .route("/v1/audit", get(audit::list))
         .route("/metrics", get(metrics))
         .route_layer(guarded(state.clone(), guard::admin));
     let intake_routes = Router::new()
@@ -469,13 +476,10 @@ async fn get_lead(
     Ok(Json(body).into_response())
 }
 
-fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get("x-actor")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .unwrap_or("admin-api")
-        .to_string()
+/// Who an API call acts as: the name of its key. A client-sent `X-Actor` header is
+/// ignored (issue 24: any admin key holder could name anyone with it).
+fn actor(st: &AppState, headers: &HeaderMap) -> String {
+    audit::identity(st, headers).map_or_else(|| "key:unknown".to_string(), |who| who.actor())
 }
 
 async fn lead_op(
@@ -489,7 +493,8 @@ async fn lead_op(
         .submit(Job::Lead {
             lead_id: id,
             op,
-            actor: actor(headers),
+            actor: actor(st, headers),
+            address: audit::client_address(),
             reply: tx,
         })
         .await?;
@@ -600,6 +605,8 @@ async fn set_availability(
             out: b.out_of_office,
             until,
             note: b.note,
+            actor: actor(&st, &headers),
+            address: audit::client_address(),
             reply: tx,
         })
         .await?;
@@ -619,6 +626,7 @@ async fn touch(
             lead_id: id,
             touch,
             actor,
+            address: audit::client_address(),
             as_owner,
             reply: tx,
         })
@@ -631,7 +639,7 @@ async fn accept(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(touch(&st, id, Touch::Accept, actor(&headers), None).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Accept, actor(&st, &headers), None).await?).into_response())
 }
 
 async fn contacted(
@@ -639,7 +647,7 @@ async fn contacted(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(touch(&st, id, Touch::Contacted, actor(&headers), None).await?).into_response())
+    Ok(Json(touch(&st, id, Touch::Contacted, actor(&st, &headers), None).await?).into_response())
 }
 
 /// Per-provider hit rate, field coverage, latency, errors (issue 4, MET audits).
@@ -694,8 +702,18 @@ async fn move_clock(State(st): State<AppState>, body: Bytes) -> Result<Response,
     }
 }
 
-async fn reload(State(st): State<AppState>) -> Result<Response, ApiError> {
-    match crate::reload_config(&st) {
+async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let result = crate::reload_config(&st);
+    let detail = match &result {
+        Ok(version) => json!({ "reloaded": true, "version": version }),
+        Err(e) => json!({ "reloaded": false, "errors": e.errors().len() }),
+    };
+    let _ = audit::audit(
+        &st.shared,
+        audit::Audit::new(actor(&st, &headers), "config.reload").detail(detail),
+    )
+    .await;
+    match result {
         Ok(version) => Ok(Json(json!({ "reloaded": true, "version": version })).into_response()),
         Err(e) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -14,6 +14,7 @@
 //!   users agrees; no outsider knows them), of the random value in the login cookie and
 //!   an expiry. An attacker who can plant a cookie still cannot make a matching token.
 
+use crate::api::audit::{Audit, audit};
 use super::{
     ConsoleError, ConsoleState, FormData, LOGIN_COOKIE, MAX_FORM_BYTES, PageResult, Role,
     SESSION_COOKIE, SESSION_TTL_US, Users, check_origin, cookie, html_headers, secure_attr,
@@ -385,6 +386,8 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     .map_err(|e| ConsoleError::Unavailable(e.to_string()))?;
     let Some(user) = user else {
         gate.failed(&key, known, &addr, Instant::now());
+        let failed = Audit::new("anonymous", "console.login_failed").subject(key.clone());
+        let _ = audit(&st.app.shared, failed).await;
         return Ok(login_form(
             &st,
             Some("Wrong user name or password.".into()),
@@ -421,6 +424,9 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
             expires_at: now + SESSION_TTL_US,
         })
         .await?;
+    let entry = Audit::new(format!("console:{}", user.name), "console.login")
+        .detail(serde_json::json!({ "role": user.role.name() }));
+    let _ = audit(&st.app.shared, entry).await;
     let mut resp = Redirect::to(if user.role == Role::Rep {
         "/console/my"
     } else {

@@ -11,6 +11,7 @@
 //! queue, out-of-office toggle) is a sequencer job, so the console writes nothing itself
 //! except its sessions.
 
+pub mod audit;
 pub mod charts;
 pub mod lead;
 mod login;
@@ -24,6 +25,7 @@ pub mod reps;
 pub mod try_lead;
 
 use crate::api::AppState;
+use crate::api::audit::{Audit, audit};
 use crate::sequencer::JobError;
 use askama::Template;
 use axum::Router;
@@ -512,6 +514,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/my", get(reps::my_leads))
         .route("/console/try", get(try_lead::page).post(try_lead::submit))
         .route("/console/matrix", get(matrix::page))
+        .route("/console/audit", get(audit::page))
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
@@ -541,6 +544,11 @@ async fn logout(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes)
             .session_delete(&sha256_hex(token))
             .await?;
     }
+    let _ = audit(
+        &st.app.shared,
+        Audit::new(format!("console:{}", s.user), "console.logout"),
+    )
+    .await;
     let mut resp = Redirect::to("/console/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",

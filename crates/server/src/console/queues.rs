@@ -206,6 +206,7 @@ pub async fn assign(
                 note: form.get("note").map(|n| n.chars().take(500).collect()),
             },
             actor: format!("console:{}", s.user),
+            address: crate::api::audit::client_address(),
             reply: tx,
         })
         .await?;

@@ -514,10 +514,11 @@ pub async fn api(
     headers: HeaderMap,
     Query(q): Query<WeekQuery>,
 ) -> Response {
-    let authorized =
-        presented_key(&headers).and_then(|k| st.app.keys.role(k)) == Some(KeyRole::Admin);
-    if !authorized {
-        return crate::api::ApiError::Unauthorized.into_response();
+    // An intake key is known but not allowed here: 403, as everywhere in the API.
+    match presented_key(&headers).and_then(|k| st.app.keys.role(k)) {
+        Some(KeyRole::Admin) => {}
+        Some(_) => return crate::api::ApiError::Forbidden.into_response(),
+        None => return crate::api::ApiError::Unauthorized.into_response(),
     }
     match week_figures(&st, &q).await {
         Ok((week, start, w)) => {

@@ -225,6 +225,10 @@ pub fn spawn(st: ConsoleState) {
             match queue_week(&st, Some(&week), now, "schedule").await {
                 Ok(Queued::Sent { week, to }) => {
                     tracing::info!(%week, recipients = to.len(), "weekly report queued");
+                    let entry = crate::api::audit::Audit::new("schedule", "report.send")
+                        .subject(week.clone())
+                        .detail(serde_json::json!({ "recipients": to.len() }));
+                    let _ = crate::api::audit::audit(&st.app.shared, entry).await;
                     last_done = Some(week);
                 }
                 Ok(Queued::Already(_)) => last_done = Some(week),
@@ -254,18 +258,24 @@ pub async fn send_now(
     Query(q): Query<SendQuery>,
 ) -> Response {
     use crate::api::ApiError;
-    match presented_key(&headers).and_then(|k| st.app.keys.role(k)) {
+    let who = match presented_key(&headers).and_then(|k| st.app.keys.identify(k)) {
         None => return ApiError::Unauthorized.into_response(),
-        Some(KeyRole::Admin) => {}
+        Some(who) if who.role == KeyRole::Admin => who,
         Some(_) => return ApiError::Forbidden.into_response(),
-    }
+    };
     let now = st.app.shared.clock.now();
-    match queue_week(&st, q.week.as_deref(), now, "admin-api").await {
-        Ok(Queued::Sent { week, to }) => (
+    match queue_week(&st, q.week.as_deref(), now, &who.actor()).await {
+        Ok(Queued::Sent { week, to }) => {
+            let entry = crate::api::audit::Audit::new(who.actor(), "report.send")
+                .subject(week.clone())
+                .detail(serde_json::json!({ "recipients": to.len() }));
+            let _ = crate::api::audit::audit(&st.app.shared, entry).await;
+            (
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "week": week, "queued": true, "recipients": to })),
         )
-            .into_response(),
+            .into_response()
+        }
         Ok(Queued::Already(r)) => ApiError::Conflict(format!(
             "the report for {} was already queued at {} by {} to {} recipients; it is sent once per week",
             r.week,

@@ -233,6 +233,8 @@ pub async fn availability(
                 .get("note")
                 .map(|n| n.chars().take(200).collect())
                 .or_else(|| out.then(|| format!("set in the console by {}", s.user))),
+            actor: format!("console:{}", s.user),
+            address: crate::api::audit::client_address(),
             reply: tx,
         })
         .await?;

@@ -10,8 +10,8 @@ use leadrouter_core::lifecycle::SlaStep;
 use leadrouter_core::state::{Effect, PriorPerson, PriorStatus, StateSnapshot};
 use leadrouter_notify::Outgoing;
 use leadrouter_store::{
-    BatchWrite, LeadRecord, OutboxRow, PersonWrite, RepStateWrite, StoredPerson, StoredResponse,
-    TimerRow, micros,
+    AuditEntry, BatchWrite, LeadRecord, OutboxRow, PersonWrite, RepStateWrite, StoredPerson,
+    StoredResponse, TimerRow, micros,
 };
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -342,6 +342,18 @@ impl Decider {
                 ..
             } => Reply::Value(self.availability(bx, state, rep, *out, *until, note.clone())),
         };
+        let done = match &reply {
+            Reply::Route(r) => r.is_ok(),
+            Reply::Value(r) => r.is_ok(),
+            Reply::Failed(_) => false,
+        };
+        // Routing is audited as key use, so a lead's job reads no clock here.
+        if done
+            && !matches!(job, Job::Route(..))
+            && let Some(entry) = audit_entry(job, micros(bx.clock.now()))
+        {
+            self.w.batch.audit.push(entry);
+        }
         self.replies.push(reply);
     }
 
@@ -398,6 +410,86 @@ impl Decider {
             routes,
         }
     }
+}
+
+/// The audit entry for a job that changed something, written in the same transaction as
+/// the change. Routing is audited as key use by the API (one entry per key and address
+/// per hour), not per lead.
+fn audit_entry(job: &Job, at: i64) -> Option<AuditEntry> {
+    use super::{LeadOp, Touch};
+    let (actor, action, lead_id, subject, address, detail) = match job {
+        Job::Route(..) => return None,
+        Job::Lead {
+            lead_id,
+            op,
+            actor,
+            address,
+            ..
+        } => {
+            let (action, detail) = match op {
+                LeadOp::Reassign { rep, note } => (
+                    "lead.reassign",
+                    serde_json::json!({ "rep": rep, "note": note }),
+                ),
+                LeadOp::Disqualify { reason } => {
+                    ("lead.disqualify", serde_json::json!({ "reason": reason }))
+                }
+                LeadOp::Outcome { outcome } => {
+                    ("lead.outcome", serde_json::json!({ "outcome": outcome }))
+                }
+            };
+            (actor, action, Some(lead_id), None, address, detail)
+        }
+        Job::Touch {
+            lead_id,
+            touch,
+            actor,
+            address,
+            ..
+        } => {
+            let action = match touch {
+                Touch::Accept => "lead.accept",
+                Touch::Contacted => "lead.contacted",
+            };
+            (actor, action, Some(lead_id), None, address, Value::Null)
+        }
+        Job::Availability {
+            rep,
+            out,
+            until,
+            note,
+            actor,
+            address,
+            ..
+        } => (
+            actor,
+            "rep.availability",
+            None,
+            Some(rep),
+            address,
+            serde_json::json!({ "out_of_office": out, "until": until, "note": note }),
+        ),
+        Job::Sla { timer_id, .. } => {
+            return Some(AuditEntry {
+                at,
+                actor: "sla".into(),
+                action: "sla.fire".into(),
+                lead_id: None,
+                subject: Some(timer_id.clone()),
+                address: None,
+                detail: None,
+            });
+        }
+    };
+    Some(AuditEntry {
+        at,
+        actor: actor.clone(),
+        action: action.into(),
+        lead_id: lead_id.cloned(),
+        subject: subject.cloned(),
+        address: address.clone(),
+        detail: (!detail.is_null()).then(|| detail.to_string()),
+    })
 }
 
 /// Decide every job of a batch in arrival order on `state`. No I/O.

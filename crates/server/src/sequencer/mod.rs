@@ -92,10 +92,13 @@ pub enum LeadOp {
 
 pub enum Job {
     Route(Box<RouteJob>, oneshot::Sender<Result<RouteReply, JobError>>),
+    /// `actor` and `address` (the client's, see `api::audit::client_address`) are
+    /// recorded in the lead's history and the audit log, in the batch that makes the change.
     Lead {
         lead_id: String,
         op: LeadOp,
         actor: String,
+        address: Option<String>,
         reply: oneshot::Sender<Result<Value, JobError>>,
     },
     Availability {
@@ -103,6 +106,8 @@ pub enum Job {
         out: bool,
         until: Option<Timestamp>,
         note: Option<String>,
+        actor: String,
+        address: Option<String>,
         reply: oneshot::Sender<Result<Value, JobError>>,
     },
     /// SLA-1: the rep accepted the lead or recorded first touch.
@@ -110,6 +115,7 @@ pub enum Job {
         lead_id: String,
         touch: Touch,
         actor: String,
+        address: Option<String>,
         /// Set for signed links: the rep the link was sent to, who must still own the lead.
         as_owner: Option<String>,
         reply: oneshot::Sender<Result<Value, JobError>>,
