@@ -585,6 +585,7 @@ struct AvailabilityBody {
 async fn set_availability(
     State(st): State<AppState>,
     Path(rep): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: AvailabilityBody = body_json(&body)?;
