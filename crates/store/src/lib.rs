@@ -12,6 +12,7 @@
 mod pg_tx;
 mod backend;
 pub mod packed;
+pub mod privacy;
 pub mod reporting;
 mod sqlite_batch;
 mod sqlite_writer;
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
 #[derive(Debug, thiserror::Error)]
@@ -444,7 +446,7 @@ impl BatchWrite {
 
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]).
-pub trait Store: Reporting + Send + Sync + 'static {
+pub trait Store: Reporting + Privacy + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;
