@@ -7,6 +7,7 @@ pub mod console;
 pub mod delivery;
 pub mod intake;
 pub mod metrics;
+pub mod retention;
 pub mod runtime;
 pub mod sequencer;
 pub mod sla;
@@ -156,6 +157,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let sequencer = Sequencer::start(shared.clone());
     delivery::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
+    retention::spawn(shared.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {
         shared: shared.clone(),

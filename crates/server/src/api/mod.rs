@@ -4,6 +4,7 @@
 //! links in `links`.
 
 mod links;
+mod people;
 pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};
@@ -175,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(people::router())
         .with_state(state)
 }
 
