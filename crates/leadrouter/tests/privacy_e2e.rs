@@ -37,7 +37,9 @@ fn needles() -> Vec<String> {
 /// Every cell of every table of the SQLite database, as text (packed columns unpacked),
 /// with where it was found.
 async fn dump(url: &str) -> Vec<(String, String)> {
-    let pool = sqlx::SqlitePool::connect(url).await.expect("open the database");
+    let pool = sqlx::SqlitePool::connect(url)
+        .await
+        .expect("open the database");
     let tables: Vec<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
             .fetch_all(&pool)
@@ -83,7 +85,12 @@ async fn remnants(url: &str) -> Vec<String> {
             needles
                 .iter()
                 .find(|n| lower.contains(n.as_str()))
-                .map(|n| format!("{at} holds {n:?}: {}", text.chars().take(300).collect::<String>()))
+                .map(|n| {
+                    format!(
+                        "{at} holds {n:?}: {}",
+                        text.chars().take(300).collect::<String>()
+                    )
+                })
         })
         .collect()
 }
@@ -144,14 +151,25 @@ async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
     .await;
     // Another person's lead, which must stay whole.
     let other = svc
-        .submit(&hot_lead("Otto", "Other", "Other Corp", "otto@other-corp.com"))
+        .submit(&hot_lead(
+            "Otto",
+            "Other",
+            "Other Corp",
+            "otto@other-corp.com",
+        ))
         .await;
     let other_id = other["lead_id"].as_str().expect("lead_id").to_string();
-    svc.wait_lead(&id, WAIT, "messages delivered", all_delivered).await;
+    svc.wait_lead(&id, WAIT, "messages delivered", all_delivered)
+        .await;
 
     // The export holds everything, before erasure.
     let export = svc
-        .admin(Method::GET, &format!("/v1/people/{}/export", path_of(EMAIL)), None, 200)
+        .admin(
+            Method::GET,
+            &format!("/v1/people/{}/export", path_of(EMAIL)),
+            None,
+            200,
+        )
         .await;
     let text = export.to_string().to_lowercase();
     for n in needles().iter().take(4) {
@@ -163,19 +181,30 @@ async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
         .iter()
         .filter_map(|l| l["lead"]["id"].as_str())
         .collect();
-    assert!(ids.contains(&id.as_str()) && ids.contains(&id2.as_str()), "{export:#}");
+    assert!(
+        ids.contains(&id.as_str()) && ids.contains(&id2.as_str()),
+        "{export:#}"
+    );
     assert!(!ids.contains(&other_id.as_str()), "{export:#}");
     assert!(export["person"]["email"].is_string(), "{export:#}");
     assert!(
         export["leads"][0]["decisions"][0]["trace"].is_object(),
         "the export carries traces: {export:#}"
     );
-    assert!(!remnants(svc.database_url()).await.is_empty(), "the dump finds the person before erasure");
+    assert!(
+        !remnants(svc.database_url()).await.is_empty(),
+        "the dump finds the person before erasure"
+    );
 
     let before = figures(&svc).await;
     let lead_before = svc.lead(&id).await;
     let erased = svc
-        .admin(Method::DELETE, &format!("/v1/people/{}", path_of(EMAIL)), None, 200)
+        .admin(
+            Method::DELETE,
+            &format!("/v1/people/{}", path_of(EMAIL)),
+            None,
+            200,
+        )
         .await;
     let c = &erased["erased"];
     assert_eq!(c["people"], 1, "{erased:#}");
@@ -196,17 +225,34 @@ async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
     assert!(lead["email"].is_null(), "{lead:#}");
     let kept = svc.lead(&other_id).await.to_string();
     assert!(kept.contains("otto@other-corp.com"), "{kept}");
-    svc.admin(Method::GET, &format!("/v1/people/{}/export", path_of(EMAIL)), None, 404)
-        .await;
+    svc.admin(
+        Method::GET,
+        &format!("/v1/people/{}/export", path_of(EMAIL)),
+        None,
+        404,
+    )
+    .await;
     // Idempotency replays are gone with the person: the same key routes anew.
     // A later lead from the same address is a new person.
     let fresh = svc.submit(&person_lead()).await;
     let export = svc
-        .admin(Method::GET, &format!("/v1/people/{}/export", path_of(EMAIL)), None, 200)
+        .admin(
+            Method::GET,
+            &format!("/v1/people/{}/export", path_of(EMAIL)),
+            None,
+            200,
+        )
         .await;
     assert_eq!(export["person"]["lead_count"], 1, "{export:#}");
-    assert_eq!(export["leads"].as_array().map(Vec::len), Some(1), "{export:#}");
-    assert_eq!(export["leads"][0]["lead"]["id"], fresh["lead_id"], "{export:#}");
+    assert_eq!(
+        export["leads"].as_array().map(Vec::len),
+        Some(1),
+        "{export:#}"
+    );
+    assert_eq!(
+        export["leads"][0]["lead"]["id"], fresh["lead_id"],
+        "{export:#}"
+    );
 
     // Admin only.
     svc.server
@@ -227,9 +273,14 @@ async fn sec3_retention_pseudonymises_expired_leads_and_drops_traces_and_sent_me
     let svc = Service::start_with(&rx, config).await;
     let d = svc.submit(&person_lead()).await;
     let id = d["lead_id"].as_str().expect("lead_id").to_string();
-    let lead = svc.wait_lead(&id, WAIT, "messages delivered", all_delivered).await;
+    let lead = svc
+        .wait_lead(&id, WAIT, "messages delivered", all_delivered)
+        .await;
     let sent: Vec<Value> = messages(&lead).iter().map(|m| m["id"].clone()).collect();
-    assert!(!sent.is_empty() && lead["history"][0]["trace"].is_object(), "{lead:#}");
+    assert!(
+        !sent.is_empty() && lead["history"][0]["trace"].is_object(),
+        "{lead:#}"
+    );
 
     // Eight days on: the routing trace and the messages sent then go (the SLA ladder
     // fires meanwhile and sends newer ones), the lead keeps its data.
@@ -250,7 +301,11 @@ async fn sec3_retention_pseudonymises_expired_leads_and_drops_traces_and_sent_me
         if left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "still stored after retention:\n{}", left.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "still stored after retention:\n{}",
+            left.join("\n")
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let lead = svc.lead(&id).await;

@@ -61,7 +61,11 @@ async fn pass(
                 .await?;
             marks.leads_from = p.next;
             if p.scanned > 0 {
-                tracing::info!(leads = p.counts.leads, people = p.counts.people, "retention: leads pseudonymised");
+                tracing::info!(
+                    leads = p.counts.leads,
+                    people = p.counts.people,
+                    "retention: leads pseudonymised"
+                );
             }
             if p.scanned < BATCH as u64 {
                 break;

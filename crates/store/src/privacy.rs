@@ -138,8 +138,13 @@ pub trait Privacy {
     /// Pseudonymise up to `limit` leads received before `before` (and at or after `from`)
     /// that are not yet, as erasure does for each one, deleting the person's row when the
     /// lead was their latest.
-    async fn expire_leads(&self, before: i64, from: i64, limit: i64, now: i64)
-    -> Result<RetentionPass>;
+    async fn expire_leads(
+        &self,
+        before: i64,
+        from: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<RetentionPass>;
     /// Drop the traces of up to `limit` decisions made before `before`, from decision id
     /// `from` on (the decision itself and its reason stay).
     async fn expire_traces(&self, before: i64, from: i64, limit: i64) -> Result<RetentionPass>;
@@ -169,7 +174,14 @@ const KEPT_FIELDS: &[&str] = &[
 ];
 
 /// Payload fields whose values are searched for and replaced everywhere else.
-const PERSONAL_FIELDS: &[&str] = &["email", "first_name", "last_name", "phone", "title", "description"];
+const PERSONAL_FIELDS: &[&str] = &[
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "title",
+    "description",
+];
 
 /// Shortest value searched for: shorter ones would shred unrelated words.
 const MIN_NEEDLE: usize = 3;
@@ -625,6 +637,9 @@ mod tests {
     #[test]
     fn minimal_payload_keeps_only_company_fields() {
         let p = serde_json::json!({"email": "a@b.example", "first_name": "A", "company": "Acme", "country": "DE", "fields": {"x": "y"}});
-        assert_eq!(minimal_payload(&p), serde_json::json!({"company": "Acme", "country": "DE"}));
+        assert_eq!(
+            minimal_payload(&p),
+            serde_json::json!({"company": "Acme", "country": "DE"})
+        );
     }
 }

@@ -81,11 +81,15 @@ async fn state_version(store: &dyn Store) -> i64 {
 /// them (and moves the state version, so sequencers reload) but keeps their lead rows
 /// for the figures; retention does the same by age and drops old traces.
 async fn person_export_erasure_and_retention(url: &str) {
-    use leadrouter_store::Privacy;
     let store = open(url).await;
     commit(&*store, &full_batch(), 1).await;
     store
-        .cache_put("people-api", "ann@globex.com", &json!({"title": "CFO"}), T0 + MINUTE)
+        .cache_put(
+            "people-api",
+            "ann@globex.com",
+            &json!({"title": "CFO"}),
+            T0 + MINUTE,
+        )
         .await
         .unwrap();
     let owners = sorted(store.owner_counts().await.unwrap());
@@ -110,26 +114,68 @@ async fn person_export_erasure_and_retention(url: &str) {
             ..Default::default()
         }
     );
-    assert_eq!(state_version(&*store).await, 2, "erasure moves the state version");
-    assert!(store.person_export("ann@globex.com").await.unwrap().is_empty());
+    assert_eq!(
+        state_version(&*store).await,
+        2,
+        "erasure moves the state version"
+    );
+    assert!(
+        store
+            .person_export("ann@globex.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let l1 = store.lead("L1").await.unwrap().unwrap();
     assert_eq!((l1.email, l1.owner.as_deref()), (None, Some("r1")));
     let text = serde_json::to_string(&(&*l1.payload, store.history("L1").await.unwrap())).unwrap();
-    assert!(!text.contains("ann@globex.com") && !text.contains("Rebecca"), "{text}");
-    assert_eq!(sorted(store.owner_counts().await.unwrap()), owners, "lead rows stay");
+    assert!(
+        !text.contains("ann@globex.com") && !text.contains("Rebecca"),
+        "{text}"
+    );
+    assert_eq!(
+        sorted(store.owner_counts().await.unwrap()),
+        owners,
+        "lead rows stay"
+    );
     assert!(store.idempotent("key-1").await.unwrap().is_none());
-    assert!(store.cache_get("people-api", "ann@globex.com", T0).await.unwrap().is_none());
+    assert!(
+        store
+            .cache_get("people-api", "ann@globex.com", T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Bob is untouched.
-    assert_eq!(store.lead("L2").await.unwrap().unwrap().email.as_deref(), Some("bob@initech.com"));
-    assert_eq!(store.erase_person("ann@globex.com", T0 + 10).await.unwrap(), Default::default());
+    assert_eq!(
+        store.lead("L2").await.unwrap().unwrap().email.as_deref(),
+        Some("bob@initech.com")
+    );
+    assert_eq!(
+        store.erase_person("ann@globex.com", T0 + 10).await.unwrap(),
+        Default::default()
+    );
 
     // Retention: leads received before the cutoff (L1 is already done), in batches.
     let first = store.expire_leads(T0 + 1, 0, 1, T0 + 20).await.unwrap();
     assert_eq!((first.scanned, first.counts.leads), (1, 1));
-    let rest = store.expire_leads(T0 + 1, first.next, 10, T0 + 20).await.unwrap();
+    let rest = store
+        .expire_leads(T0 + 1, first.next, 10, T0 + 20)
+        .await
+        .unwrap();
     assert_eq!(rest.scanned, 1);
-    assert_eq!(first.counts.people + rest.counts.people, 1, "bob's latest lead expired");
-    assert!(store.person_export("bob@initech.com").await.unwrap().is_empty());
+    assert_eq!(
+        first.counts.people + rest.counts.people,
+        1,
+        "bob's latest lead expired"
+    );
+    assert!(
+        store
+            .person_export("bob@initech.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.lead("L2").await.unwrap().unwrap().email, None);
     assert_eq!(sorted(store.owner_counts().await.unwrap()), owners);
 

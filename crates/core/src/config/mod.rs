@@ -404,7 +404,9 @@ pub struct Retention {
 impl Retention {
     /// Anything to expire at all.
     pub fn any(&self) -> bool {
-        self.leads_days.is_some() || self.traces_days.is_some() || self.delivered_outbox_days.is_some()
+        self.leads_days.is_some()
+            || self.traces_days.is_some()
+            || self.delivered_outbox_days.is_some()
     }
 }
 
