@@ -9,6 +9,7 @@ pub mod imports;
 pub mod intake;
 pub mod listener;
 pub mod metrics;
+pub mod retention;
 pub mod runtime;
 pub mod security_headers;
 pub mod sequencer;
@@ -163,6 +164,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
     delivery::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
+    retention::spawn(shared.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {
         shared: shared.clone(),

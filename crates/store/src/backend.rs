@@ -74,18 +74,7 @@ macro_rules! backend {
 
             async fn lead_detail(&self, id: &str) -> Result<Option<LeadDetail>> {
                 let mut tx = self.read_snapshot().await?;
-                let read: Result<Option<LeadDetail>> = async {
-                    let Some(lead) = lead_on(&mut *tx, id).await? else {
-                        return Ok(None);
-                    };
-                    Ok(Some(LeadDetail {
-                        lead,
-                        history: history_on(&mut *tx, id).await?,
-                        outbox: outbox_on(&mut *tx, id).await?,
-                        timers: timers_on(&mut *tx, id).await?,
-                    }))
-                }
-                .await;
+                let read = detail_on(&mut tx, id).await;
                 read_then_end(read, tx.rollback().await)
             }
 
@@ -299,6 +288,19 @@ macro_rules! backend {
                 .fetch_all(e)
                 .await?;
             rows.iter().map(outbox_from_row).collect()
+        }
+
+        /// A lead with its history, messages and timers (also the privacy export's).
+        pub(crate) async fn detail_on(tx: &mut <$db as sqlx::Database>::Connection, id: &str) -> Result<Option<LeadDetail>> {
+            let Some(lead) = lead_on(&mut *tx, id).await? else {
+                return Ok(None);
+            };
+            Ok(Some(LeadDetail {
+                lead,
+                history: history_on(&mut *tx, id).await?,
+                outbox: outbox_on(&mut *tx, id).await?,
+                timers: timers_on(&mut *tx, id).await?,
+            }))
         }
 
         async fn lead_on<'e, E: sqlx::Executor<'e, Database = $db>>(e: E, id: &str) -> Result<Option<LeadRecord>> {

@@ -14,6 +14,7 @@ pub mod audit;
 mod backend;
 pub mod imports;
 pub mod packed;
+pub mod privacy;
 pub mod reporting;
 mod sqlite_batch;
 mod sqlite_writer;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use imports::ImportStore;
+pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
 
 #[derive(Debug, thiserror::Error)]
@@ -451,8 +453,9 @@ impl BatchWrite {
 
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
-/// ([`AuditLog`]) and the import jobs ([`ImportStore`]).
-pub trait Store: Reporting + AuditLog + ImportStore + Send + Sync + 'static {
+/// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
+/// ([`Privacy`]).
+pub trait Store: Reporting + AuditLog + ImportStore + Privacy + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

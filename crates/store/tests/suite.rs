@@ -68,6 +68,127 @@ both! {
     snapshot_reads_agree_while_batches_commit: sqlite_snapshot_reads_agree_while_batches_commit, postgres_snapshot_reads_agree_while_batches_commit;
     state_reads_one_snapshot: sqlite_state_reads_one_snapshot, postgres_state_reads_one_snapshot;
     audit_log_is_append_only: sqlite_audit_log_is_append_only, postgres_audit_log_is_append_only;
+    person_export_erasure_and_retention: sqlite_person_export_erasure_and_retention, postgres_person_export_erasure_and_retention;
+}
+
+async fn state_version(store: &dyn Store) -> i64 {
+    let mut tx = store.begin().await.unwrap();
+    let v = tx.lock_state().await.unwrap();
+    tx.rollback().await.unwrap();
+    v
+}
+
+/// SEC-3: the export finds a person by any spelling of their address; erasure removes
+/// them (and moves the state version, so sequencers reload) but keeps their lead rows
+/// for the figures; retention does the same by age and drops old traces.
+async fn person_export_erasure_and_retention(url: &str) {
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    store
+        .cache_put(
+            "people-api",
+            "ann@globex.com",
+            &json!({"title": "CFO"}),
+            T0 + MINUTE,
+        )
+        .await
+        .unwrap();
+    let owners = sorted(store.owner_counts().await.unwrap());
+
+    let export = store.person_export(" ANN@Globex.com ").await.unwrap();
+    assert_eq!(export.email, "ann@globex.com");
+    assert_eq!(export.person.as_ref().map(|p| p.lead_count), Some(1));
+    assert_eq!(export.leads.len(), 1);
+    assert_eq!(export.leads[0].decisions.len(), 2);
+    assert_eq!(export.leads[0].idempotency.len(), 1);
+    assert_eq!(export.enrichment_cache.len(), 1);
+
+    let counts = store.erase_person("ann@globex.com", T0 + 9).await.unwrap();
+    assert_eq!(
+        counts,
+        leadrouter_store::ErasureCounts {
+            people: 1,
+            leads: 1,
+            decisions: 2,
+            idempotency: 1,
+            enrichment_cache: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        state_version(&*store).await,
+        2,
+        "erasure moves the state version"
+    );
+    assert!(
+        store
+            .person_export("ann@globex.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let l1 = store.lead("L1").await.unwrap().unwrap();
+    assert_eq!((l1.email, l1.owner.as_deref()), (None, Some("r1")));
+    let text = serde_json::to_string(&(&*l1.payload, store.history("L1").await.unwrap())).unwrap();
+    assert!(
+        !text.contains("ann@globex.com") && !text.contains("Rebecca"),
+        "{text}"
+    );
+    assert_eq!(
+        sorted(store.owner_counts().await.unwrap()),
+        owners,
+        "lead rows stay"
+    );
+    assert!(store.idempotent("key-1").await.unwrap().is_none());
+    assert!(
+        store
+            .cache_get("people-api", "ann@globex.com", T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Bob is untouched.
+    assert_eq!(
+        store.lead("L2").await.unwrap().unwrap().email.as_deref(),
+        Some("bob@initech.com")
+    );
+    assert_eq!(
+        store.erase_person("ann@globex.com", T0 + 10).await.unwrap(),
+        Default::default()
+    );
+
+    // Retention: leads received before the cutoff (L1 is already done), in batches.
+    let first = store.expire_leads(T0 + 1, 0, 1, T0 + 20).await.unwrap();
+    assert_eq!((first.scanned, first.counts.leads), (1, 1));
+    let rest = store
+        .expire_leads(T0 + 1, first.next, 10, T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(rest.scanned, 1);
+    assert_eq!(
+        first.counts.people + rest.counts.people,
+        1,
+        "bob's latest lead expired"
+    );
+    assert!(
+        store
+            .person_export("bob@initech.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.lead("L2").await.unwrap().unwrap().email, None);
+    assert_eq!(sorted(store.owner_counts().await.unwrap()), owners);
+
+    // Traces: decisions made before the cutoff lose theirs, later ones keep it.
+    let t = store.expire_traces(T0 + 2, 0, 100).await.unwrap();
+    assert_eq!(t.scanned, 2);
+    assert!(store.history("L1").await.unwrap()[0].trace.is_none());
+    assert_eq!(
+        store.history("L3").await.unwrap()[0].trace.is_some(),
+        decision("L3", "route", None, T0 + 2).trace.is_some()
+    );
+    assert_eq!(store.expire_delivered_outbox(T0, 100).await.unwrap(), 0);
 }
 
 /// `Store::state` reads three tables; a batch that commits meanwhile is seen whole or not

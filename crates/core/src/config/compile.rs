@@ -188,6 +188,7 @@ impl<'a> Compiler<'a> {
             &raw.routing.disposable_domains,
         );
 
+        let retention = self.retention(&raw.retention);
         Some(CompiledConfig {
             version: String::new(),
             organization_tz: p.org_tz,
@@ -236,10 +237,35 @@ impl<'a> Compiler<'a> {
             domains,
             sources: Vec::new(),
             forms,
+            retention,
             source: std::sync::Arc::new(self.e.src.clone()),
             base_dir: std::path::PathBuf::from("."),
             text: TraceText::default(),
         })
+    }
+
+    /// `[retention]`: whole days, at least one (a zero would erase every lead as it is
+    /// routed), at most 100 years.
+    fn retention(&mut self, r: &RawRetention) -> Retention {
+        let mut days = |key: &str, v: Option<i64>| -> Option<u32> {
+            let v = v?;
+            if (1..=36_500).contains(&v) {
+                return Some(v as u32);
+            }
+            self.e.at(
+                None,
+                format!("retention.{key}"),
+                Some(&v.to_string()),
+                "retention must be a whole number of days from 1 to 36500; leave the key out to keep the data",
+                None,
+            );
+            None
+        };
+        Retention {
+            leads_days: days("leads_days", r.leads_days),
+            traces_days: days("traces_days", r.traces_days),
+            delivered_outbox_days: days("delivered_outbox_days", r.delivered_outbox_days),
+        }
     }
 
     fn sla_times(

@@ -392,6 +392,24 @@ pub struct Segment {
     pub min_employees: u32,
 }
 
+/// `[retention]` (SEC-3): how many days each kind of personal data is kept; `None`
+/// keeps it until it is erased on request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub leads_days: Option<u32>,
+    pub traces_days: Option<u32>,
+    pub delivered_outbox_days: Option<u32>,
+}
+
+impl Retention {
+    /// Anything to expire at all.
+    pub fn any(&self) -> bool {
+        self.leads_days.is_some()
+            || self.traces_days.is_some()
+            || self.delivered_outbox_days.is_some()
+    }
+}
+
 /// Stage weights for ASG-4 load.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StageWeights {
@@ -458,6 +476,7 @@ pub struct CompiledConfig {
     /// Every source file and its text (config, CSV), for diagnostics.
     pub sources: Vec<String>,
     pub forms: Vec<Form>,
+    pub retention: Retention,
     /// The config file as read: `[notify]` and `[enrichment]` are parsed from it by their
     /// own crates, which point their errors at its lines.
     pub source: std::sync::Arc<SourceText>,

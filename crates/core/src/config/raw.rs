@@ -48,12 +48,25 @@ pub struct RawConfig {
     pub rules: Vec<Spanned<RawRule>>,
     #[serde(default, rename = "form")]
     pub forms: Vec<Spanned<RawForm>>,
+    /// How long personal data is kept (SEC-3); every key defaults to "keep".
+    #[serde(default)]
+    pub retention: RawRetention,
     /// Notification channels, templates and alerts; parsed by the server's notify crate.
     #[serde(default)]
     pub notify: Option<toml::Table>,
     /// Enrichment provider chain; parsed by the enrich crate.
     #[serde(default)]
     pub enrichment: Option<toml::Table>,
+}
+
+/// `[retention]`: days after which the server's retention job pseudonymises leads, drops
+/// decision traces and deletes delivered outbox rows (SEC-3).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub leads_days: Option<i64>,
+    pub traces_days: Option<i64>,
+    pub delivered_outbox_days: Option<i64>,
 }
 
 /// A public HTML form posting to `/v1/forms/{key}` (CAP-2).

@@ -8,6 +8,7 @@ mod imports;
 pub mod audit;
 mod links;
 pub(crate) use links::trace_span;
+mod people;
 pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};
@@ -252,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/reload", post(reload))
         .route("/v1/audit", get(audit::list))
         .route("/metrics", get(metrics))
+        .merge(people::router())
         .route_layer(guarded(state.clone(), guard::admin));
     let intake_routes = Router::new()
         .route("/v1/leads", limited(post(create_lead), MAX_JSON_BYTES))

@@ -7,6 +7,7 @@ use super::{ConsoleError, ConsoleState, Nav, PageResult, html, session};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use leadrouter_core::config::CompiledConfig;
 use leadrouter_core::lifecycle::LeadStatus;
 use leadrouter_core::trace::{Decision, RoutingTrace, Step, Verdict};
@@ -393,6 +394,8 @@ struct Page {
     sla_class: &'static str,
     reassignments: usize,
     can_assign: bool,
+    /// An admin may erase the person behind a lead that still has an address.
+    can_erase: bool,
     reps: Vec<super::queues::RepOption>,
 }
 
@@ -603,6 +606,7 @@ pub async fn page(
         Page {
             nav: Nav::new(&s, &st, if s.is_staff() { "queues" } else { "my" }),
             can_assign: s.is_staff() && lead.status == LeadStatus::Open,
+            can_erase: matches!(s.role, super::Role::Admin) && lead.email.is_some(),
             id,
             name,
             company,
@@ -619,6 +623,43 @@ pub async fn page(
         }
         .render()?,
     ))
+}
+
+/// `POST /console/leads/{id}/erase` (SEC-3): erase the person behind this lead everywhere,
+/// as `DELETE /v1/people/{email}` does. Admins only; the form carries the CSRF token and
+/// a confirmation box (the console runs no script, so no dialog can ask).
+pub async fn erase(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let s = session(&st, &headers).await?;
+    let form = super::FormData::parse(&body)?;
+    super::check_csrf(&s, &headers, &form)?;
+    if !matches!(s.role, super::Role::Admin) {
+        return Err(ConsoleError::Forbidden);
+    }
+    if form.get("confirm") != Some("yes") {
+        return Err(ConsoleError::Bad(
+            "tick the box to confirm the erasure: it cannot be undone".into(),
+        ));
+    }
+    let store = &st.app.shared.store;
+    let lead = store
+        .lead(&id)
+        .await?
+        .ok_or_else(|| ConsoleError::NotFound(format!("lead {id}")))?;
+    let Some(email) = lead.email else {
+        return Err(ConsoleError::Bad(
+            "this lead holds no address: its person was already erased".into(),
+        ));
+    };
+    let now = st.app.shared.clock.now().as_microsecond();
+    let counts = store.erase_person(&email, now).await?;
+    // audit: erasure (actor console:<user>; counts only, never the address)
+    tracing::info!(user = %s.user, leads = counts.leads, "console: erased a person's data");
+    Ok(axum::response::Redirect::to(&format!("/console/leads/{id}")).into_response())
 }
 
 #[cfg(test)]

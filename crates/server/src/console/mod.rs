@@ -509,6 +509,7 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/queues", get(queues::page))
         .route("/console/leads/{id}", get(lead::page))
         .route("/console/leads/{id}/assign", post(queues::assign))
+        .route("/console/leads/{id}/erase", post(lead::erase))
         .route("/console/reps", get(reps::page))
         .route("/console/reps/{id}/availability", post(reps::availability))
         .route("/console/my", get(reps::my_leads))

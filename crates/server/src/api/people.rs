@@ -1,0 +1,88 @@
+//! A person's data on request (issue 24, SEC-3): `GET /v1/people/{email}/export` answers
+//! with everything held about them, `DELETE /v1/people/{email}` erases them everywhere
+//! (`leadrouter_store::privacy`), keeping the pseudonymised lead rows the figures count.
+//! Both are admin-only. The erasure takes the routing lock and moves the state version,
+//! so the sequencer reloads what it cached and re-decides anything decided ahead on the
+//! erased rows: a later lead from the same address is a new person.
+
+use super::{ApiError, AppState, require};
+use crate::auth::Role;
+use crate::intake::FieldError;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::json;
+
+/// Longest address accepted (RFC 5321's path limit).
+const MAX_EMAIL: usize = 254;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/people/{email}", delete(erase))
+        .route("/v1/people/{email}/export", get(export))
+}
+
+/// The address from the path, or a 422 naming it.
+fn email_param(email: &str) -> Result<String, ApiError> {
+    let e = email.trim();
+    if e.is_empty() || e.len() > MAX_EMAIL || !e.contains('@') || e.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(vec![FieldError {
+            field: "email".into(),
+            message: format!("an email address of at most {MAX_EMAIL} characters"),
+            value: None,
+        }]));
+    }
+    Ok(leadrouter_store::privacy::normalise_email(e))
+}
+
+async fn export(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let email = email_param(&email)?;
+    let export = st
+        .shared
+        .store
+        .person_export(&email)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    if export.is_empty() {
+        return Err(ApiError::NotFound(
+            "person: nothing is held about this address".into(),
+        ));
+    }
+    let mut resp = Json(export).into_response();
+    // The export is the person's data itself: no intermediary keeps a copy.
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+async fn erase(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&st, &headers, Role::Admin)?;
+    let email = email_param(&email)?;
+    let now = st.shared.clock.now().as_microsecond();
+    let counts = st
+        .shared
+        .store
+        .erase_person(&email, now)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    // audit: erasure (actor from the admin key; counts only, never the address)
+    tracing::info!(
+        leads = counts.leads,
+        people = counts.people,
+        "erased a person's data on request"
+    );
+    Ok(Json(json!({ "erased": counts })).into_response())
+}
