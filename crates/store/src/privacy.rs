@@ -326,7 +326,6 @@ macro_rules! privacy_backend {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                // audit: erasure (the audit log records who erased whom, by counts only)
                 sqlx::query("UPDATE state_version SET version = version + 1 WHERE id = 1")
                     .execute(&mut *tx)
                     .await?;

@@ -78,7 +78,13 @@ async fn erase(
         .erase_person(&email, now)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    // audit: erasure (actor from the admin key; counts only, never the address)
+    // SEC-2: who erased, with the counts; never the address.
+    let _ = super::audit::audit(
+        &st.shared,
+        super::audit::Audit::new(super::actor(&st, &headers), "person.erase")
+            .detail(serde_json::to_value(&counts).unwrap_or_default()),
+    )
+    .await;
     tracing::info!(
         leads = counts.leads,
         people = counts.people,

@@ -657,7 +657,11 @@ pub async fn erase(
     };
     let now = st.app.shared.clock.now().as_microsecond();
     let counts = store.erase_person(&email, now).await?;
-    // audit: erasure (actor console:<user>; counts only, never the address)
+    // SEC-2: who erased, with the counts; never the address.
+    let entry = crate::api::audit::Audit::new(format!("console:{}", s.user), "person.erase")
+        .subject(id.clone())
+        .detail(serde_json::to_value(&counts).unwrap_or_default());
+    let _ = crate::api::audit::audit(&st.app.shared, entry).await;
     tracing::info!(user = %s.user, leads = counts.leads, "console: erased a person's data");
     Ok(axum::response::Redirect::to(&format!("/console/leads/{id}")).into_response())
 }
