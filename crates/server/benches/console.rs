@@ -259,6 +259,7 @@ fn main() {
             sequencer,
             keys: leadrouter_server::auth::Keys::new("", "bench-admin"),
             config_path: cfg_path,
+            forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(vec![0; 32])),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod delivery;
+pub mod form_guard;
 pub mod intake;
 pub mod metrics;
 pub mod runtime;
@@ -162,6 +163,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         sequencer,
         keys,
         config_path: opts.config.clone(),
+        forms: Arc::new(form_guard::FormGuard::from_env()?),
     };
     #[cfg(unix)]
     {
@@ -205,8 +207,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+    // The client address feeds the public forms' per-address limits.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
 }
