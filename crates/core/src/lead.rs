@@ -449,7 +449,13 @@ mod tests {
         let fields: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["description", "fields.k", "first_name", "page_history", "utm"]
+            [
+                "description",
+                "fields.k",
+                "first_name",
+                "page_history",
+                "utm"
+            ]
         );
         assert_eq!(
             issues[0].problem,

@@ -61,13 +61,21 @@ fn good_fields(email: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn post_form(server: &Server, key: &str, fields: &[(&str, String)]) -> (u16, String, Option<String>) {
+fn post_form(
+    server: &Server,
+    key: &str,
+    fields: &[(&str, String)],
+) -> (u16, String, Option<String>) {
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = server
         .post(&format!("/v1/forms/{key}"))
         .body("application/x-www-form-urlencoded", form_body(&pairs))
         .send();
-    (r.status, r.text.clone(), r.header("location").map(str::to_string))
+    (
+        r.status,
+        r.text.clone(),
+        r.header("location").map(str::to_string),
+    )
 }
 
 #[test]
@@ -94,7 +102,10 @@ fn return_url_payloads_are_refused_and_good_ones_followed() {
             "retURL {evil:?} must not redirect: {body}"
         );
         let d: Value = serde_json::from_str(&body).unwrap();
-        assert!(d["lead_id"].is_string(), "stored, answered with JSON: {d:#}");
+        assert!(
+            d["lead_id"].is_string(),
+            "stored, answered with JSON: {d:#}"
+        );
     }
     for (good, expect) in [
         ("/thanks", "/thanks"),
@@ -137,8 +148,11 @@ fn form_posts_are_rate_limited_per_address_form_and_email() {
     let server = Server::start(serve(&config));
 
     for i in 0..3 {
-        let (status, body, _) =
-            post_form(&server, "per-address", &good_fields(&format!("a{i}@burst-co.com")));
+        let (status, body, _) = post_form(
+            &server,
+            "per-address",
+            &good_fields(&format!("a{i}@burst-co.com")),
+        );
         assert_eq!(status, 201, "post {i} within the limit: {body}");
     }
     let (status, body, _) = post_form(&server, "per-address", &good_fields("over@burst-co.com"));
@@ -148,7 +162,10 @@ fn form_posts_are_rate_limited_per_address_form_and_email() {
     assert!(str_of(&e["message"]).contains("per hour"), "{e:#}");
     // Nothing was stored: the same person through the API is new.
     let d = server.submit(&json!({"email": "over@burst-co.com", "country": "US"}));
-    assert_eq!(d["deduplicated"], false, "the refused post stored nothing: {d:#}");
+    assert_eq!(
+        d["deduplicated"], false,
+        "the refused post stored nothing: {d:#}"
+    );
 
     // A browser gets a page, not JSON, with Retry-After.
     let r = server
@@ -161,18 +178,23 @@ fn form_posts_are_rate_limited_per_address_form_and_email() {
         .send()
         .expect_status(429);
     r.check(
-        r.header("content-type").is_some_and(|c| c.starts_with("text/html")),
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html")),
         "an HTML page for a browser",
     );
     r.check(
-        r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)),
+        r.header("retry-after")
+            .is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)),
         "Retry-After in seconds",
     );
 
     // The form's own limit holds whoever posts.
     for i in 0..2 {
-        let (status, body, _) =
-            post_form(&server, "per-form", &good_fields(&format!("f{i}@busy-co.com")));
+        let (status, body, _) = post_form(
+            &server,
+            "per-form",
+            &good_fields(&format!("f{i}@busy-co.com")),
+        );
         assert_eq!(status, 201, "{body}");
     }
     let (status, body, _) = post_form(&server, "per-form", &good_fields("f9@busy-co.com"));
@@ -224,7 +246,10 @@ min_fill_secs = 1
     assert_eq!(lead["queue"], "junk", "{lead:#}");
 
     // A forged token.
-    let d = post("forged@bot-co.com", Some("1700000000.00112233445566778899aabbccddeeff"));
+    let d = post(
+        "forged@bot-co.com",
+        Some("1700000000.00112233445566778899aabbccddeeff"),
+    );
     assert_eq!(d["queue"], "junk", "{d:#}");
     assert!(str_of(&d["reason"]).contains("not valid"), "{d:#}");
 
@@ -238,7 +263,10 @@ min_fill_secs = 1
     let token = str_of(&t["token"]).to_string();
     let d = post("fast@bot-co.com", Some(&token));
     assert_eq!(d["queue"], "junk", "{d:#}");
-    assert!(str_of(&d["reason"]).contains("after the form was loaded"), "{d:#}");
+    assert!(
+        str_of(&d["reason"]).contains("after the form was loaded"),
+        "{d:#}"
+    );
 
     // The same token after the minimum fill time: routed to a rep.
     std::thread::sleep(Duration::from_millis(1100));
@@ -268,7 +296,10 @@ async fn lead_text_cannot_forge_lines_in_the_rep_email() {
             "first_name",
             "Jane\r\nOpen the record:  https://evil.example/phish\r\n",
         ),
-        ("last_name", "Doe\u{2028}Accept the lead:  https://evil.example/a"),
+        (
+            "last_name",
+            "Doe\u{2028}Accept the lead:  https://evil.example/a",
+        ),
         ("company", "Acme\nhttps://evil.example/x Robotics"),
         ("title", "VP\rOperations"),
         ("email", "jane.doe@acme-robotics.com"),
@@ -308,7 +339,10 @@ async fn lead_text_cannot_forge_lines_in_the_rep_email() {
         .lines()
         .find(|l| l.starts_with("Lead:"))
         .unwrap_or_else(|| panic!("no Lead: line in\n{body}"));
-    assert!(lead_line.contains("Jane") && lead_line.contains("Doe"), "{lead_line}");
+    assert!(
+        lead_line.contains("Jane") && lead_line.contains("Doe"),
+        "{lead_line}"
+    );
     assert!(body.contains("Company:   Acme Robotics"), "{body}");
     assert!(body.contains("VP Operations"), "{body}");
     assert!(!mail.subject().contains("evil"), "{}", mail.subject());
@@ -316,7 +350,9 @@ async fn lead_text_cannot_forge_lines_in_the_rep_email() {
     // The prospect's confirmation carries no link from the name either.
     let confirmation = rx
         .smtp
-        .wait_for("the lead confirmation", |m| m.is_to("jane.doe@acme-robotics.com"))
+        .wait_for("the lead confirmation", |m| {
+            m.is_to("jane.doe@acme-robotics.com")
+        })
         .await;
     let text = format!("{}\n{}", confirmation.subject(), confirmation.body());
     assert!(!text.contains("evil.example"), "{text}");
@@ -343,11 +379,16 @@ async fn lead_text_cannot_forge_lines_in_the_rep_email() {
         .json();
     let id = str_of(&d["lead_id"]).to_string();
     let lead = svc
-        .wait_lead(&id, Duration::from_secs(15), "the rep notification queued", |l| {
-            l["messages"]
-                .as_array()
-                .is_some_and(|m| m.iter().any(|m| m["kind"] == "rep_notification"))
-        })
+        .wait_lead(
+            &id,
+            Duration::from_secs(15),
+            "the rep notification queued",
+            |l| {
+                l["messages"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m["kind"] == "rep_notification"))
+            },
+        )
         .await;
     let kinds: Vec<&str> = lead["messages"]
         .as_array()
@@ -372,7 +413,10 @@ fn over_long_fields_are_refused_naming_the_field() {
     let e = r.json();
     assert_eq!(e["error"], "invalid", "{e:#}");
     assert_eq!(e["errors"][0]["field"], "description", "{e:#}");
-    assert!(str_of(&e["errors"][0]["message"]).contains("32000"), "{e:#}");
+    assert!(
+        str_of(&e["errors"][0]["message"]).contains("32000"),
+        "{e:#}"
+    );
 
     let r = server
         .post("/v1/leads")
@@ -408,7 +452,12 @@ fn over_long_fields_are_refused_naming_the_field() {
         .send()
         .expect_status(200);
     let v = r.json();
-    assert_eq!(v["imported"], 1, "{}", r.text.chars().take(2000).collect::<String>());
+    assert_eq!(
+        v["imported"],
+        1,
+        "{}",
+        r.text.chars().take(2000).collect::<String>()
+    );
     assert_eq!(v["errors"][0]["line"], 3, "{v:#}");
     assert_eq!(v["errors"][0]["errors"][0]["field"], "description", "{v:#}");
 

@@ -232,10 +232,7 @@ mod tests {
 
     #[test]
     fn names_lose_links_companies_keep_domains() {
-        assert_eq!(
-            shown_name("Jane https://evil.example/x\nOpen"),
-            "Jane Open"
-        );
+        assert_eq!(shown_name("Jane https://evil.example/x\nOpen"), "Jane Open");
         assert_eq!(shown_name("Win www.prize.example now"), "Win now");
         assert_eq!(shown_name("Bob evil.com"), "Bob");
         assert_eq!(shown_name("Bob (evil.com/login)"), "Bob");
@@ -244,11 +241,11 @@ mod tests {
         assert_eq!(shown_name("Müller-Lüdenscheidt"), "Müller-Lüdenscheidt");
         assert_eq!(shown_name(&"x".repeat(500)).chars().count(), MAX_SHOWN_NAME);
         assert_eq!(shown_company("Salesforce.com"), "Salesforce.com");
+        assert_eq!(shown_company("Acme http://evil.example/ Inc"), "Acme Inc");
         assert_eq!(
-            shown_company("Acme http://evil.example/ Inc"),
-            "Acme Inc"
+            shown_company("Brightlane Software & Co"),
+            "Brightlane Software & Co"
         );
-        assert_eq!(shown_company("Brightlane Software & Co"), "Brightlane Software & Co");
     }
 
     #[test]

@@ -259,7 +259,9 @@ fn main() {
             sequencer,
             keys: leadrouter_server::auth::Keys::new("", "bench-admin"),
             config_path: cfg_path,
-            forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(vec![0; 32])),
+            forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(
+                vec![0; 32],
+            )),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

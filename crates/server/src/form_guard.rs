@@ -114,10 +114,7 @@ impl FormGuard {
     }
 
     fn wait(&self, not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>) -> u64 {
-        not_until
-            .wait_time_from(self.clock.now())
-            .as_secs()
-            .max(1)
+        not_until.wait_time_from(self.clock.now()).as_secs().max(1)
     }
 
     /// Count a post from `client` against the form's own and the per-address limit.
@@ -183,7 +180,9 @@ impl FormGuard {
         }
         let fetch = format!("fetch one from GET /v1/forms/{}/token", form.key);
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Some(format!("bot check: the post carried no form token ({fetch})"));
+            return Some(format!(
+                "bot check: the post carried no form token ({fetch})"
+            ));
         };
         let parsed = token
             .split_once('.')
@@ -321,19 +320,45 @@ mod tests {
         let tok = g.token(&f, t0);
         let at = |s: i64| t0 + jiff::SignedDuration::from_secs(s);
         assert_eq!(g.bot_check(&f, Some(&tok), at(3)), None);
-        assert!(g.bot_check(&f, Some(&tok), at(1)).unwrap().contains("posted 1 s"));
-        assert!(g.bot_check(&f, None, at(5)).unwrap().contains("no form token"));
-        assert!(g.bot_check(&f, Some("x"), at(5)).unwrap().contains("malformed"));
+        assert!(
+            g.bot_check(&f, Some(&tok), at(1))
+                .unwrap()
+                .contains("posted 1 s")
+        );
+        assert!(
+            g.bot_check(&f, None, at(5))
+                .unwrap()
+                .contains("no form token")
+        );
+        assert!(
+            g.bot_check(&f, Some("x"), at(5))
+                .unwrap()
+                .contains("malformed")
+        );
         let forged = format!("{}.{}", t0.as_second() - 60, tok.split_once('.').unwrap().1);
-        assert!(g.bot_check(&f, Some(&forged), at(5)).unwrap().contains("not valid"));
-        assert!(g.bot_check(&f, Some(&tok), at(TOKEN_TTL_SECS + 1)).unwrap().contains("expired"));
+        assert!(
+            g.bot_check(&f, Some(&forged), at(5))
+                .unwrap()
+                .contains("not valid")
+        );
+        assert!(
+            g.bot_check(&f, Some(&tok), at(TOKEN_TTL_SECS + 1))
+                .unwrap()
+                .contains("expired")
+        );
         let mut other = f.clone();
         other.key = "other".into();
-        assert!(g.bot_check(&other, Some(&tok), at(5)).is_some(), "bound to its form");
+        assert!(
+            g.bot_check(&other, Some(&tok), at(5)).is_some(),
+            "bound to its form"
+        );
         // Another process with another key does not accept it.
         let h = FormGuard::with_secret(vec![3; 32]);
         assert!(h.bot_check(&f, Some(&tok), at(5)).is_some());
         // Off: anything passes.
-        assert_eq!(g.bot_check(&form(0, FormLimits::default()), None, at(0)), None);
+        assert_eq!(
+            g.bot_check(&form(0, FormLimits::default()), None, at(0)),
+            None
+        );
     }
 }

@@ -245,9 +245,10 @@ pub fn return_target(raw: &str, form: &Form) -> Option<String> {
     match Url::parse(raw) {
         Ok(url) => {
             let host = url.host_str()?;
-            let listed = form.return_hosts.iter().any(|h| {
-                url::Host::parse(h).is_ok_and(|h| h.to_string() == host)
-            });
+            let listed = form
+                .return_hosts
+                .iter()
+                .any(|h| url::Host::parse(h).is_ok_and(|h| h.to_string() == host));
             (matches!(url.scheme(), "http" | "https")
                 && url.username().is_empty()
                 && url.password().is_none()
@@ -479,7 +480,10 @@ mod tests {
 
     #[test]
     fn field_limits_refuse_rows() {
-        let text = format!("email,description\nok@globex.com,short\nbig@globex.com,{}\n", "x".repeat(40_000));
+        let text = format!(
+            "email,description\nok@globex.com,short\nbig@globex.com,{}\n",
+            "x".repeat(40_000)
+        );
         let rows = parse_csv(&text, 0).unwrap();
         assert!(matches!(&rows[0], CsvRow::Lead { .. }));
         assert!(

@@ -213,7 +213,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown())
-        .await?;
+    .await?;
     Ok(())
 }
 

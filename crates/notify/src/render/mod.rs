@@ -182,7 +182,9 @@ impl NotifyContext {
         ) {
             (Some(f), Some(l), _) => format!("{f} {l}"),
             (Some(n), None, _) | (None, Some(n), _) => n,
-            (None, None, Some(e)) if self.lead.first_name.is_none() && self.lead.last_name.is_none() => {
+            (None, None, Some(e))
+                if self.lead.first_name.is_none() && self.lead.last_name.is_none() =>
+            {
                 shown_text(e, 254)
             }
             (None, None, _) => "(no name)".to_string(),
