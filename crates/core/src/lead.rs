@@ -9,10 +9,112 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Longest value kept for any single text field; longer input is cut and reported.
+/// Longest value, in characters, of a custom field (and of an unknown top-level key,
+/// which becomes one). Leads whose fields are longer than their limit ([`field_limit`])
+/// are refused at intake ([`check_limits`]); stored leads read back are cut instead.
 pub const MAX_FIELD_LEN: usize = 1024;
-/// Most page-history entries kept.
+/// Most page-history entries.
 pub const MAX_PAGES: usize = 200;
+/// Longest page-history entry, in characters.
+pub const MAX_PAGE_LEN: usize = 2048;
+/// Most custom fields on one lead, and the longest custom field name.
+pub const MAX_CUSTOM_FIELDS: usize = 100;
+pub const MAX_FIELD_NAME_LEN: usize = 100;
+
+/// The longest value, in characters, intake accepts for a lead field (docs/api.md
+/// "Field limits"). Salesforce's own limits where they are larger than a person needs
+/// would allow abuse (a 32,000-character name in a rep's email); these fit real input.
+pub fn field_limit(field: &str) -> usize {
+    match field {
+        "first_name" | "last_name" => 100,
+        "email" => 254,
+        "company" | "title" => 255,
+        "phone" | "employees" => 40,
+        "zip" => 20,
+        "country" | "state" | "lead_source" | "action" | "industry" | "product" => 100,
+        "description" => 32_000,
+        "page_history" | "page_history[]" => MAX_PAGE_LEN,
+        _ => MAX_FIELD_LEN,
+    }
+}
+
+/// Every lead field of an intake payload over its limit (SEC-1): text fields, custom
+/// fields (names, values, how many), page history. Values that are not text count by
+/// their JSON length, since the payload is stored as sent. Empty when within limits.
+pub fn check_limits(value: &Value) -> Vec<FieldIssue> {
+    let Some(obj) = value.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let over = |field: &str, v: &Value, limit: usize, out: &mut Vec<FieldIssue>| {
+        let n = match v {
+            Value::String(s) => s.chars().count(),
+            other => other.to_string().chars().count(),
+        };
+        if n > limit {
+            out.push(FieldIssue::new(
+                field,
+                format!("too long: {n} characters, the limit is {limit}"),
+            ));
+        }
+    };
+    let mut custom = 0usize;
+    let mut custom_name = |name: &str, out: &mut Vec<FieldIssue>| {
+        custom += 1;
+        if name.chars().count() > MAX_FIELD_NAME_LEN {
+            let shown: String = name.chars().take(40).collect();
+            out.push(FieldIssue::new(
+                format!("fields.{shown}…"),
+                format!("field name too long: the limit is {MAX_FIELD_NAME_LEN} characters"),
+            ));
+            false
+        } else {
+            true
+        }
+    };
+    for (key, v) in obj {
+        let key = key.as_str();
+        if TEXT_FIELDS.contains(&key) {
+            over(key, v, field_limit(key), &mut out);
+        } else if key == "page_history" {
+            match v {
+                Value::Array(items) => {
+                    if items.len() > MAX_PAGES {
+                        out.push(FieldIssue::new(
+                            "page_history",
+                            format!("{} entries, the limit is {MAX_PAGES}", items.len()),
+                        ));
+                    }
+                    for item in items.iter().take(MAX_PAGES) {
+                        over("page_history[]", item, MAX_PAGE_LEN, &mut out);
+                    }
+                }
+                other => over("page_history", other, MAX_PAGE_LEN, &mut out),
+            }
+        } else if key == "fields" {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        if custom_name(k, &mut out) {
+                            over(&format!("fields.{k}"), v, MAX_FIELD_LEN, &mut out);
+                        }
+                    }
+                }
+                other => over("fields", other, MAX_FIELD_LEN, &mut out),
+            }
+        } else if custom_name(key, &mut out) {
+            over(key, v, MAX_FIELD_LEN, &mut out);
+        }
+    }
+    if custom > MAX_CUSTOM_FIELDS {
+        out.push(FieldIssue::new(
+            "fields",
+            format!("{custom} custom fields, the limit is {MAX_CUSTOM_FIELDS}"),
+        ));
+    }
+    out.truncate(20);
+    out
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
@@ -198,15 +300,14 @@ fn scalar_text(field: &str, v: &Value, issues: &mut Vec<FieldIssue>) -> Option<S
     if s.is_empty() {
         return None;
     }
-    if s.len() > MAX_FIELD_LEN {
+    // Intake refuses over-long fields (`check_limits`); this cut only meets leads read
+    // back from storage that were accepted under older, different limits.
+    let limit = field_limit(field);
+    if let Some((end, _)) = s.char_indices().nth(limit) {
         issues.push(FieldIssue::new(
             field,
-            format!("{} bytes, cut to {MAX_FIELD_LEN}", s.len()),
+            format!("{} characters, cut to {limit}", s.chars().count()),
         ));
-        let mut end = MAX_FIELD_LEN;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
         // Cutting can leave white space at the end; trim it as for any other value.
         return Some(s[..end].trim_end().to_string());
     }
@@ -331,6 +432,39 @@ mod tests {
             issues,
             vec![FieldIssue::new("company", "expected text; ignored")]
         );
+    }
+
+    #[test]
+    fn limits_name_the_field_and_the_limit() {
+        let ok = json!({"first_name": "Jane", "description": "x".repeat(32_000),
+            "fields": {"a": "b"}, "page_history": ["/"]});
+        assert!(check_limits(&ok).is_empty());
+        let bad = json!({
+            "description": "x".repeat(32_001),
+            "first_name": "é".repeat(101),
+            "fields": {"k": "v".repeat(1025)},
+            "utm": ["x".repeat(2000)],
+            "page_history": vec!["/p"; 201],
+        });
+        let issues = check_limits(&bad);
+        let fields: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "description",
+                "fields.k",
+                "first_name",
+                "page_history",
+                "utm"
+            ]
+        );
+        assert_eq!(
+            issues[0].problem,
+            "too long: 32001 characters, the limit is 32000"
+        );
+        let many: Map<String, Value> = (0..101).map(|i| (format!("f{i}"), json!("v"))).collect();
+        let issues = check_limits(&json!({ "fields": many }));
+        assert_eq!(issues[0].field, "fields", "{issues:?}");
     }
 
     #[test]

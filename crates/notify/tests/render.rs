@@ -552,6 +552,7 @@ fn from_a_real_decision() {
         record_url: String::new(),
         accept_url: None,
         contacted_url: None,
+        confirmation_off: None,
     }
     .with_links(signer.links("L-77", "jane", now));
     assert_eq!(ctx.decision.tier, Tier::Hot);

@@ -261,6 +261,9 @@ fn main() {
             config_path: cfg_path,
             imports: Arc::new(leadrouter_server::imports::Imports::with_rate(1000)),
             key_use: Default::default(),
+            forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(
+                vec![0; 32],
+            )),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -1,12 +1,14 @@
 //! Turning what arrives into leads: JSON bodies, Salesforce Web-to-Lead style form posts
 //! (CAP-2) and CSV rows (CAP-3, parsed in `imports::csv`), with field-level validation
-//! (VAL-1).
+//! (VAL-1), the per-field length limits (SEC-1) and the form's `retURL` check (no open
+//! redirects).
 
 pub use crate::imports::csv::{CsvRow, MAX_IMPORT_BYTES, line_at, parse_csv};
-use leadrouter_core::config::Form;
+use leadrouter_core::config::{CompiledConfig, Form};
 use leadrouter_core::lead::{FieldIssue, Lead};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use url::{Position, Url};
 
 /// A field-level error for the API (VAL-1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -15,6 +17,39 @@ pub struct FieldError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// Every lead field within its limit (`leadrouter_core::lead::field_limit`, docs/api.md
+/// "Field limits"); otherwise one error per field, naming it and its limit. Checked on
+/// the payload as received, since that is what is stored.
+pub fn check_limits(payload: &Value) -> Result<(), Vec<FieldError>> {
+    let issues = leadrouter_core::lead::check_limits(payload);
+    if issues.is_empty() {
+        return Ok(());
+    }
+    Err(issues
+        .into_iter()
+        .map(|i| FieldError {
+            field: i.field,
+            message: i.problem,
+            value: None,
+        })
+        .collect())
+}
+
+/// The `source` of a lead posted to form `key`.
+pub fn form_source(key: &str) -> String {
+    format!("form:{key}")
+}
+
+/// Why a lead from `source` gets no confirmation email although `[notify.email]` sends
+/// them: its form says `confirmation = false`.
+pub fn confirmation_off(cfg: &CompiledConfig, source: &str) -> Option<String> {
+    let key = source.strip_prefix("form:")?;
+    let form = cfg.forms.iter().find(|f| f.key == key)?;
+    (!form.confirmation).then(|| {
+        format!("form `{key}` sends no confirmation emails ([[form]] confirmation = false)")
+    })
 }
 
 /// A lead must be reachable: a usable email address or a phone number.
@@ -93,22 +128,32 @@ const FORM_CONTROL: &[&str] = &[
     "submit",
 ];
 
-/// A form post: the lead, its JSON payload, and where to send the browser back to.
+/// The hidden form field that carries the bot-check token (`GET /v1/forms/{key}/token`).
+pub const TOKEN_FIELD: &str = "lr_token";
+
+/// A form post: the lead, its JSON payload, where to send the browser back to, and the
+/// bot-check token it carried.
 pub struct FormLead {
     pub lead: Lead,
     pub payload: Value,
     pub issues: Vec<FieldIssue>,
     pub return_url: Option<String>,
+    pub token: Option<String>,
 }
 
 pub fn from_form(body: &[u8], form: &Form) -> FormLead {
     let mut obj = Map::new();
     let mut fields = Map::new();
     let mut return_url = None;
+    let mut token = None;
     for (k, v) in form_urlencoded::parse(body) {
         let v = v.trim().to_string();
         if k.eq_ignore_ascii_case("retURL") {
             return_url = Some(v);
+            continue;
+        }
+        if k == TOKEN_FIELD {
+            token = Some(v);
             continue;
         }
         let key = canonical_field(&k);
@@ -150,7 +195,8 @@ pub fn from_form(body: &[u8], form: &Form) -> FormLead {
         lead,
         payload,
         issues,
-        return_url: return_url.filter(|u| return_allowed(u, form)),
+        return_url: return_url.and_then(|u| return_target(&u, form)),
+        token,
     }
 }
 
@@ -176,30 +222,50 @@ pub(crate) fn is_lead_field(k: &str) -> bool {
     LEAD_FIELDS.contains(&k)
 }
 
-/// `retURL` may be relative, or absolute on a host the form allows (no open redirects).
-pub fn return_allowed(url: &str, form: &Form) -> bool {
-    if url.len() > 2048 || url.contains(['\r', '\n']) {
-        return false;
+/// Longest `retURL` followed.
+pub const MAX_RETURN_URL: usize = 2048;
+
+/// Where a form post may send the browser back to: the `retURL` as the browser will
+/// read it, or `None` (the post is answered with JSON instead; no open redirect).
+///
+/// Parsed the way browsers parse (WHATWG, the `url` crate), never compared as a string.
+/// A relative `retURL` must stay on the origin it is resolved against and is sent back
+/// relative (path, query, fragment); an absolute one must be http(s), without user info,
+/// on a host of the form's `return_hosts` (compared after parsing: lower-case, IDN as
+/// punycode). Backslashes, whitespace and control characters are refused outright:
+/// browsers read `\` as `/` and drop tabs and line breaks, which is how `/\evil.example`
+/// and `/<TAB>/evil.example` become `//evil.example`.
+pub fn return_target(raw: &str, form: &Form) -> Option<String> {
+    if raw.is_empty()
+        || raw.len() > MAX_RETURN_URL
+        || raw
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    {
+        return None;
     }
-    if url.starts_with('/') && !url.starts_with("//") {
-        return true;
+    match Url::parse(raw) {
+        Ok(url) => {
+            let host = url.host_str()?;
+            let listed = form
+                .return_hosts
+                .iter()
+                .any(|h| url::Host::parse(h).is_ok_and(|h| h.to_string() == host));
+            (matches!(url.scheme(), "http" | "https")
+                && url.username().is_empty()
+                && url.password().is_none()
+                && listed)
+                .then(|| url.to_string())
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) if raw.starts_with('/') => {
+            // Resolved against a stand-in origin: a relative reference that reaches
+            // another host or scheme (`//evil.example`) is not relative.
+            let base = Url::parse("https://form-origin.invalid/").ok()?;
+            let url = base.join(raw).ok()?;
+            (url.origin() == base.origin()).then(|| url[Position::BeforePath..].to_string())
+        }
+        Err(_) => None,
     }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let Some(rest) = rest else { return false };
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("")
-        .rsplit('@')
-        .next()
-        .unwrap_or("")
-        .split(':')
-        .next()
-        .unwrap_or("")
-        .to_lowercase();
-    form.return_hosts.contains(&host)
 }
 
 #[cfg(test)]
@@ -213,7 +279,10 @@ mod tests {
             lead_source: Some("website".into()),
             action: Some("demo_request".into()),
             product: None,
-            return_hosts: vec!["northwind.example".into()],
+            return_hosts: vec!["northwind.example".into(), "bücher.example".into()],
+            limits: Default::default(),
+            min_fill_secs: 0,
+            confirmation: true,
         }
     }
 
@@ -236,14 +305,52 @@ mod tests {
     #[test]
     fn no_open_redirect() {
         let f = form();
-        assert!(return_allowed("/thanks", &f));
-        assert!(!return_allowed("//evil.example/x", &f));
-        assert!(!return_allowed("https://evil.example/", &f));
-        assert!(!return_allowed(
+        let ok = |u: &str| return_target(u, &f);
+        assert_eq!(ok("/thanks").as_deref(), Some("/thanks"));
+        assert_eq!(ok("/thanks?x=1#top").as_deref(), Some("/thanks?x=1#top"));
+        assert_eq!(
+            ok("https://NorthWind.example:8443/t").as_deref(),
+            Some("https://northwind.example:8443/t")
+        );
+        assert_eq!(
+            ok("https://xn--bcher-kva.example/").as_deref(),
+            Some("https://xn--bcher-kva.example/")
+        );
+        for bad in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example\\@northwind.example/",
+            "https://evil.example/",
             "https://northwind.example@evil.example/",
-            &f
-        ));
-        assert!(!return_allowed("javascript:alert(1)", &f));
+            "https://user@northwind.example/",
+            "https://northwind.example.evil.example/",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "ftp://northwind.example/",
+            "thanks",
+            "/%2F%2Fevil.example",
+        ] {
+            let got = ok(bad);
+            assert!(
+                got.is_none() || got.as_deref() == Some("/%2F%2Fevil.example"),
+                "{bad:?} was followed: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn field_limits_refuse_rows() {
+        let text = format!(
+            "email,description\nok@globex.com,short\nbig@globex.com,{}\n",
+            "x".repeat(40_000)
+        );
+        let rows = parse_csv(&text, 0).unwrap();
+        assert!(matches!(&rows[0], CsvRow::Lead { .. }));
+        assert!(
+            matches!(&rows[1], CsvRow::Error { line: 3, errors } if errors[0].field == "description" && errors[0].message.contains("32000")),
+        );
     }
 
     #[test]

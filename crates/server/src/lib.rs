@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod delivery;
+pub mod form_guard;
 pub mod imports;
 pub mod intake;
 pub mod listener;
@@ -173,6 +174,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         config_path: opts.config.clone(),
         imports,
         key_use: Default::default(),
+        forms: Arc::new(form_guard::FormGuard::from_env()?),
     };
     #[cfg(unix)]
     {
@@ -221,8 +223,9 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         "leadrouter listening on http://{addr} (database: {})",
         shared.store.backend()
     );
-    // The peer address (what the audit log records as "from where") reaches handlers
-    // as `ConnectInfo`, set by the listener.
+    // The peer address (what the audit log records as "from where", and what the public forms'
+    // per-address limits count) reaches
+    // handlers as `ConnectInfo`, set by the listener.
     listener::serve(tcp, app, opts.limits, shutdown()).await;
     Ok(())
 }

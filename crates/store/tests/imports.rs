@@ -2,8 +2,8 @@
 //! stored while receiving, claimed under a lease, recorded once, listed in line order,
 //! and a job whose worker died is claimed again when its lease runs out.
 
-use leadrouter_store::imports::{ImportRowIn, RowOutcome};
 use leadrouter_store::Store;
+use leadrouter_store::imports::{ImportRowIn, RowOutcome};
 use leadrouter_testsupport::TestDb;
 use std::sync::Arc;
 

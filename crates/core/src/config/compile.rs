@@ -179,6 +179,20 @@ impl<'a> Compiler<'a> {
                 action: r.action.clone(),
                 product: r.product.clone(),
                 return_hosts: r.return_hosts.iter().map(|h| h.to_lowercase()).collect(),
+                limits: {
+                    let d = FormLimits::default();
+                    FormLimits {
+                        per_minute: r.max_per_minute.unwrap_or(d.per_minute),
+                        per_address_per_hour: r
+                            .max_per_address_per_hour
+                            .unwrap_or(d.per_address_per_hour),
+                        per_email_per_hour: r
+                            .max_per_email_per_hour
+                            .unwrap_or(d.per_email_per_hour),
+                    }
+                },
+                min_fill_secs: r.min_fill_secs.unwrap_or(0),
+                confirmation: r.confirmation.unwrap_or(true),
             });
         }
 

@@ -435,6 +435,32 @@ pub struct Form {
     pub action: Option<String>,
     pub product: Option<String>,
     pub return_hosts: Vec<String>,
+    pub limits: FormLimits,
+    /// Seconds between fetching a form token and posting; 0: no bot check beyond the
+    /// honeypot.
+    pub min_fill_secs: u32,
+    /// Send the lead confirmation email to leads from this form (default true).
+    pub confirmation: bool,
+}
+
+/// A public form's rate limits (SEC-1); 0 means no limit. Each allows a burst of its
+/// full count, then refills evenly over its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormLimits {
+    pub per_minute: u32,
+    pub per_address_per_hour: u32,
+    pub per_email_per_hour: u32,
+}
+
+impl Default for FormLimits {
+    /// The documented defaults (docs/config.md `[[form]]`).
+    fn default() -> Self {
+        FormLimits {
+            per_minute: 60,
+            per_address_per_hour: 20,
+            per_email_per_hour: 5,
+        }
+    }
 }
 
 /// The validated, indexed config every decision runs against.

@@ -82,6 +82,18 @@ pub struct RawForm {
     /// Hosts `retURL` may point at (open-redirect protection); relative URLs always work.
     #[serde(default)]
     pub return_hosts: Vec<String>,
+    /// Posts accepted per minute from everyone together (0: no limit).
+    pub max_per_minute: Option<u32>,
+    /// Posts accepted per hour from one client address (0: no limit).
+    pub max_per_address_per_hour: Option<u32>,
+    /// Posts accepted per hour for one submitted email address (0: no limit).
+    pub max_per_email_per_hour: Option<u32>,
+    /// Bot check: a post must carry a form token issued at least this many seconds
+    /// earlier, else its lead goes to the junk queue (0: off).
+    pub min_fill_secs: Option<u32>,
+    /// Whether leads from this form get the confirmation email (NTF-3) when
+    /// `[notify.email] lead_confirmation` is on.
+    pub confirmation: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

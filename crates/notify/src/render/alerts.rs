@@ -177,7 +177,10 @@ impl Renderer {
                         let mut b = Blocks::default();
                         b.header(&format!("Lead waiting {} in {queue}", human_duration(age)));
                         b.section(&text);
-                        b.context(&[format!("Reason: {}", mrkdwn_escape(&ctx.decision.reason))]);
+                        b.context(&[format!(
+                            "Reason: {}",
+                            mrkdwn_escape(&one_line(&ctx.decision.reason))
+                        )]);
                         b.buttons(&[Button {
                             text: "Open record",
                             url: &ctx.record_url,

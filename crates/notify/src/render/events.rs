@@ -43,9 +43,9 @@ impl Renderer {
             "record_url": ctx.record_url,
             "lead": ctx.lead,
             "firmographics": {
-                "company": ctx.company(),
+                "company": ctx.raw_company(),
                 "employees": ctx.employees(),
-                "industry": ctx.industry(),
+                "industry": ctx.raw_industry(),
             },
         });
         if let Value::Object(m) = &mut data {

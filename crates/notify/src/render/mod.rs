@@ -27,7 +27,8 @@ use crate::message::{Channel, EmailPayload, Kind, Outgoing, SmsPayload};
 use crate::slack::{self, Blocks, Button};
 use crate::templates::Templates;
 use crate::text::{
-    action_label, human_duration, mrkdwn_escape, one_line, slack_member_id, thousands, truncate,
+    MAX_SHOWN_TEXT, action_label, human_duration, mrkdwn_escape, one_line, shown_company,
+    shown_name, shown_text, slack_member_id, thousands, truncate,
 };
 use jiff::{SignedDuration, Timestamp};
 use leadrouter_core::config::{Manager, Rep, Tier};
@@ -149,6 +150,10 @@ pub struct NotifyContext {
     pub accept_url: Option<String>,
     #[serde(default)]
     pub contacted_url: Option<String>,
+    /// Why the lead gets no confirmation email whatever `[notify.email]` says (its form
+    /// has `confirmation = false`); `None`: as configured.
+    #[serde(default)]
+    pub confirmation_off: Option<String>,
 }
 
 impl NotifyContext {
@@ -164,18 +169,35 @@ impl NotifyContext {
         self.decision.tier == Tier::Hot
     }
 
+    // Every lead value a human reads (emails, Slack, SMS) goes through the accessors
+    // below or `template_context`: one line, no links in names, capped (SEC-1, issue 24).
+    // Webhook events carry the lead as received (`raw_company`, `raw_industry`).
+
     fn lead_name(&self) -> String {
+        let part = |p: &Option<String>| p.as_deref().map(shown_name).filter(|s| !s.is_empty());
         match (
-            &self.lead.first_name,
-            &self.lead.last_name,
+            part(&self.lead.first_name),
+            part(&self.lead.last_name),
             &self.lead.email,
         ) {
-            (None, None, Some(e)) => e.clone(),
-            _ => self.lead.display_name(),
+            (Some(f), Some(l), _) => format!("{f} {l}"),
+            (Some(n), None, _) | (None, Some(n), _) => n,
+            (None, None, Some(e))
+                if self.lead.first_name.is_none() && self.lead.last_name.is_none() =>
+            {
+                shown_text(e, 254)
+            }
+            (None, None, _) => "(no name)".to_string(),
         }
     }
 
-    fn company(&self) -> Option<&str> {
+    fn company(&self) -> Option<String> {
+        self.raw_company()
+            .map(shown_company)
+            .filter(|c| !c.is_empty())
+    }
+
+    fn raw_company(&self) -> Option<&str> {
         self.lead
             .company
             .as_deref()
@@ -190,7 +212,11 @@ impl NotifyContext {
             .unwrap_or_default()
     }
 
-    fn industry(&self) -> Option<&str> {
+    fn industry(&self) -> Option<String> {
+        self.raw_industry().map(|i| shown_text(i, MAX_SHOWN_TEXT))
+    }
+
+    fn raw_industry(&self) -> Option<&str> {
         self.firmographics
             .industry
             .as_deref()
@@ -219,8 +245,11 @@ impl NotifyContext {
     }
 }
 
+/// An http(s) URL with nothing a parser would silently drop (tabs, line breaks) or a
+/// reader would see as a second line.
 fn is_http_url(s: &str) -> bool {
-    crate::config::check_http_url(s).is_ok()
+    !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && crate::config::check_http_url(s).is_ok()
 }
 
 /// A message deliberately not produced, and why (NTF-5: reported, never silent).
@@ -394,21 +423,23 @@ impl Renderer {
         let booking = rep
             .and_then(|r| r.booking_link.as_deref())
             .filter(|u| is_http_url(u));
+        let text = |v: &Option<String>| v.as_deref().map(|s| shown_text(s, MAX_SHOWN_TEXT));
+        let name = |v: &Option<String>| v.as_deref().map(shown_name).filter(|s| !s.is_empty());
         let mut v = json!({
             "lead": {
                 "id": ctx.lead_id,
                 "name": ctx.lead_name(),
-                "first_name": lead.first_name,
-                "last_name": lead.last_name,
-                "email": lead.email,
+                "first_name": name(&lead.first_name),
+                "last_name": name(&lead.last_name),
+                "email": lead.email.as_deref().map(|e| shown_text(e, 254)),
                 "company": ctx.company(),
-                "title": lead.title,
-                "phone": lead.phone,
-                "country": lead.country,
-                "state": lead.state,
-                "action": lead.action,
-                "product": lead.product,
-                "lead_source": lead.lead_source,
+                "title": text(&lead.title),
+                "phone": lead.phone.as_deref().map(|p| shown_text(p, 40)),
+                "country": text(&lead.country),
+                "state": text(&lead.state),
+                "action": text(&lead.action),
+                "product": text(&lead.product),
+                "lead_source": text(&lead.lead_source),
                 "linkedin": ctx.linkedin(),
             },
             "firmographics": {
@@ -426,12 +457,13 @@ impl Renderer {
                 "team": d.team,
                 "queue": d.queue,
                 "owner": d.owner.as_ref().map(|o| &o.name),
-                "reason": d.reason,
+                // Reasons and notes can quote lead input (a junk reason names the email).
+                "reason": one_line(&d.reason),
                 "path": d.path.label(),
                 "rule": d.rule,
-                "notes": d.notes,
+                "notes": d.notes.iter().map(|n| one_line(n)).collect::<Vec<_>>(),
             },
-            "reasons": ctx.reason_lines,
+            "reasons": ctx.reason_lines.iter().map(|r| one_line(r)).collect::<Vec<_>>(),
             "rep": rep.map(|r| json!({
                 "id": r.id,
                 "name": r.name,

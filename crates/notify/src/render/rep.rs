@@ -143,7 +143,10 @@ impl Renderer {
             "{} lead: {}{}",
             tier_label(d.tier),
             name,
-            company.map(|c| format!(", {c}")).unwrap_or_default()
+            company
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default()
         ));
         b.section(text);
         let esc = |s: Option<&str>, missing: &str| {
@@ -151,24 +154,24 @@ impl Renderer {
                 .unwrap_or_else(|| format!("_{missing}_"))
         };
         let mut fields: Vec<(&str, String)> = vec![
-            ("Company", esc(company, "unknown")),
+            ("Company", esc(company.as_deref(), "unknown")),
             (
                 "Size",
                 esc(tctx["firmographics"]["size"].as_str(), "unknown"),
             ),
-            ("Industry", esc(ctx.industry(), "unknown")),
+            ("Industry", esc(ctx.industry().as_deref(), "unknown")),
             ("Action", mrkdwn_escape(&action)),
             (
                 "Score / tier",
                 format!("{} · {}", d.score, tier_label(d.tier)),
             ),
-            ("Email", esc(ctx.lead.email.as_deref(), "not given")),
+            ("Email", esc(tctx["lead"]["email"].as_str(), "not given")),
         ];
         if let Some(seg) = &d.segment {
             fields.push(("Segment", mrkdwn_escape(seg)));
         }
         if ctx.is_hot() {
-            fields.push(("Phone", esc(ctx.lead.phone.as_deref(), "not given")));
+            fields.push(("Phone", esc(tctx["lead"]["phone"].as_str(), "not given")));
             fields.push((
                 "LinkedIn",
                 ctx.linkedin()
@@ -181,14 +184,14 @@ impl Renderer {
             let mut why = String::from("*Why it matched*");
             for r in &ctx.reason_lines {
                 why.push_str("\n• ");
-                why.push_str(&mrkdwn_escape(r));
+                why.push_str(&mrkdwn_escape(&one_line(r)));
             }
             b.section(&why);
         }
         let notes: Vec<String> = d
             .notes
             .iter()
-            .map(|n| format!("Note: {}", mrkdwn_escape(n)))
+            .map(|n| format!("Note: {}", mrkdwn_escape(&one_line(n))))
             .collect();
         b.context(&notes);
         let mut buttons = Vec::new();
@@ -223,7 +226,10 @@ impl Renderer {
                 .map(|r| r.name.as_str())
                 .unwrap_or("nobody"),
             name,
-            company.map(|c| format!(", {c}")).unwrap_or_default(),
+            company
+                .as_deref()
+                .map(|c| format!(", {c}"))
+                .unwrap_or_default(),
             action
         );
         b.into_payload(&fallback)
@@ -240,6 +246,9 @@ impl Renderer {
             return Err(
                 "lead confirmations are off (notify.email.lead_confirmation = false)".into(),
             );
+        }
+        if let Some(why) = &ctx.confirmation_off {
+            return Err(why.clone());
         }
         let d = &ctx.decision;
         let queued = matches!(

@@ -73,6 +73,7 @@ pub fn sample_context() -> NotifyContext {
         record_url: "https://leadrouter.example/leads/L-1001".into(),
         accept_url: Some("https://leadrouter.example/l/accept-token".into()),
         contacted_url: Some("https://leadrouter.example/l/contacted-token".into()),
+        confirmation_off: None,
     }
 }
 

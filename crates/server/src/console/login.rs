@@ -14,12 +14,12 @@
 //!   users agrees; no outsider knows them), of the random value in the login cookie and
 //!   an expiry. An attacker who can plant a cookie still cannot make a matching token.
 
-use crate::api::audit::{Audit, audit};
 use super::{
     ConsoleError, ConsoleState, FormData, LOGIN_COOKIE, MAX_FORM_BYTES, PageResult, Role,
     SESSION_COOKIE, SESSION_TTL_US, Users, check_origin, cookie, html_headers, secure_attr,
     sha256_hex,
 };
+use crate::api::audit::{Audit, audit};
 use askama::Template;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};

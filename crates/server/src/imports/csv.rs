@@ -282,6 +282,11 @@ fn rows_of(header: &Header, text: &str, lines_before: u64) -> Vec<CsvRow> {
             obj.insert("fields".into(), Value::Object(fields));
         }
         let payload = Value::Object(obj);
+        // SEC-1: a field over its limit refuses the row, naming the field and the limit.
+        if let Err(errors) = crate::intake::check_limits(&payload) {
+            rows.push(CsvRow::Error { line, errors });
+            continue;
+        }
         let (lead, issues) = Lead::from_json(&payload).unwrap_or_default();
         match validate(&lead) {
             Ok(()) => rows.push(CsvRow::Lead {

@@ -40,7 +40,10 @@ pub(super) fn render(
                     continue;
                 };
                 let ctx = fresh.get_or_insert_with(|| {
-                    notify_context(bx, &lead.id, parsed, &r.decision, Some(&r.trace), now)
+                    let mut c =
+                        notify_context(bx, &lead.id, parsed, &r.decision, Some(&r.trace), now);
+                    c.confirmation_off = crate::intake::confirmation_off(bx.cfg, &lead.source);
+                    c
                 });
                 let rendered = match n {
                     Notice::Reassignment { from } => {
@@ -140,6 +143,7 @@ fn notify_context(
         record_url: String::new(),
         accept_url: None,
         contacted_url: None,
+        confirmation_off: None,
     }
     .with_links(bx.nrt.links.links(
         lead_id,
