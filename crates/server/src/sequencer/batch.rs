@@ -426,14 +426,18 @@ fn audit_entry(job: &Job, at: i64) -> Option<AuditEntry> {
             address,
             ..
         } => {
+            // The audit log is append-only and outlives an erasure (SEC-3), so it keeps no
+            // free text about the lead: a note or reason may name the person. The text
+            // itself is in the lead's history, which erasure scrubs.
             let (action, detail) = match op {
                 LeadOp::Reassign { rep, note } => (
                     "lead.reassign",
-                    serde_json::json!({ "rep": rep, "note": note }),
+                    serde_json::json!({ "rep": rep, "note": note.is_some() }),
                 ),
-                LeadOp::Disqualify { reason } => {
-                    ("lead.disqualify", serde_json::json!({ "reason": reason }))
-                }
+                LeadOp::Disqualify { reason } => (
+                    "lead.disqualify",
+                    serde_json::json!({ "reason": reason.is_some() }),
+                ),
                 LeadOp::Outcome { outcome } => {
                     ("lead.outcome", serde_json::json!({ "outcome": outcome }))
                 }
