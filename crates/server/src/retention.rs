@@ -2,8 +2,10 @@
 //! received more than `leads_days` ago are pseudonymised as an erasure does (the row and
 //! its figures stay; the person's row goes with their latest lead), decisions older than
 //! `traces_days` lose their trace, and outbox rows delivered more than
-//! `delivered_outbox_days` ago are deleted. Each step runs in bounded batches, each its
-//! own short transaction under the routing lock, so routing waits at most one batch.
+//! `delivered_outbox_days` ago are deleted, and audit entries older than `audit_days`
+//! (default 400; always on) are pruned behind the horizon the database enforces (see
+//! `leadrouter_store::audit`). Each step runs in bounded batches, each its own short
+//! transaction under the routing lock, so routing waits at most one batch.
 //! Where a pass got to is kept in memory: after a restart the first pass starts again
 //! from the oldest row, which costs one index scan and nothing else.
 
@@ -36,10 +38,13 @@ pub fn spawn(shared: Arc<Shared>) {
         let mut marks = Marks::default();
         loop {
             let retention = shared.config.load().retention;
-            if retention.any()
-                && let Err(e) = pass(&shared, &retention, &mut marks).await
-            {
+            if let Err(e) = pass(&shared, &retention, &mut marks).await {
                 tracing::warn!(error = %e, "retention pass failed; retrying");
+            }
+            // On its own: a refused horizon (an application clock far ahead of the
+            // database's) must not stop the passes over personal data.
+            if let Err(e) = prune_audit(&shared, retention.audit_days).await {
+                tracing::warn!(error = %e, "pruning the audit log failed; retrying");
             }
             tokio::time::sleep(poll).await;
         }
@@ -99,4 +104,22 @@ async fn pass(
         }
     }
     Ok(())
+}
+
+/// Audit entries older than `days` deleted, oldest first, in batches.
+async fn prune_audit(shared: &Shared, days: u32) -> Result<(), leadrouter_store::StoreError> {
+    loop {
+        let now = shared.clock.now().as_microsecond();
+        let n = shared
+            .store
+            .audit_prune(now - i64::from(days) * DAY_US, BATCH, now)
+            .await?;
+        if n > 0 {
+            tracing::info!(entries = n, days, "retention: audit entries pruned");
+        }
+        if n < BATCH as u64 {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
+    }
 }

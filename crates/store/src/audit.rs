@@ -2,8 +2,12 @@
 //! Rows come two ways: inside a routing transaction, with the change they record
 //! (`BatchWrite::audit`, written by `pg_tx.rs` and `sqlite_batch.rs`), or on their own,
 //! durably, for changes that do not go through the sequencer ([`AuditLog::audit_append`]).
-//! There is deliberately no update or delete here; the migrations add triggers that refuse
-//! both, so the table cannot be rewritten through this crate or by a stray statement.
+//! There is deliberately no update here, and one narrow delete: [`AuditLog::audit_prune`]
+//! removes entries older than the retention period (`retention.audit_days`). The
+//! migrations add triggers that refuse every UPDATE, and every DELETE of an entry at or
+//! after the horizon kept in `audit_log_horizon` (migration 0022), a row that only moves
+//! forward and never closer than 30 days to the database's clock; so nothing inside the
+//! retention window can be rewritten through this crate or by a stray statement.
 
 use crate::{PgStore, Result, SqliteStore};
 use async_trait::async_trait;
@@ -56,13 +60,19 @@ pub trait AuditLog: Send + Sync {
     async fn audit_append(&self, entries: &[AuditEntry]) -> Result<()>;
     /// Entries matching `q`, newest first, at most `q.limit` (1..=1000).
     async fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>>;
+    /// Retention: move the horizon forward to `before` and delete up to `limit` entries
+    /// older than it, oldest first, recording the pruning itself as an `audit.prune`
+    /// entry (actor `retention`, at `now`) in the same transaction. Returns how many went;
+    /// with none to delete nothing is written. The database refuses a `before` within 30
+    /// days of its own clock.
+    async fn audit_prune(&self, before: i64, limit: i64, now: i64) -> Result<u64>;
 }
 
 pub(crate) const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (at, actor, action, lead_id, subject, address, detail) ";
 
 macro_rules! audit_backend {
-    ($store:ident, $db:ty) => {
+    ($store:ident, $db:ty, $begin:literal) => {
         #[async_trait]
         impl AuditLog for $store {
             async fn audit_append(&self, entries: &[AuditEntry]) -> Result<()> {
@@ -129,9 +139,43 @@ macro_rules! audit_backend {
                     })
                     .collect()
             }
+
+            async fn audit_prune(&self, before: i64, limit: i64, now: i64) -> Result<u64> {
+                // A read on the `at` index first: most passes find nothing and write nothing.
+                let due = sqlx::query("SELECT id FROM audit_log WHERE at < $1 LIMIT 1")
+                    .bind(before)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if due.is_none() {
+                    return Ok(0);
+                }
+                let _turn = self.writer_turn().await;
+                let mut tx = self.pool.begin_with($begin).await?;
+                // Forward only (the trigger refuses moving it back).
+                sqlx::query("UPDATE audit_log_horizon SET before_at = $1 WHERE id = 1 AND before_at < $1")
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 ORDER BY id LIMIT $2)")
+                    .bind(before)
+                    .bind(limit)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted > 0 {
+                    let detail = serde_json::json!({ "deleted": deleted, "before": before }).to_string();
+                    sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, 'retention', 'audit.prune', $2)")
+                        .bind(now)
+                        .bind(detail)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
+            }
         }
     };
 }
 
-audit_backend!(SqliteStore, sqlx::Sqlite);
-audit_backend!(PgStore, sqlx::Postgres);
+audit_backend!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+audit_backend!(PgStore, sqlx::Postgres, "BEGIN");

@@ -10,9 +10,9 @@ use leadrouter_core::state::{
     AvailabilityOverride, DailyCount, PriorPerson, PriorStatus, RepLoad, Rotation, StateSnapshot,
 };
 use leadrouter_store::{
-    AccountRow, AuditEntry, AuditQuery, BatchReads, BatchReadsFor, BatchWrite, DecisionRecord,
-    LeadRecord, LeadUpdate, OutboxResult, OutboxRow, PersonWrite, RepStateWrite, Store,
-    StoredPerson, StoredResponse, TimerRow, from_micros,
+    AccountRow, AuditEntry, AuditQuery, AuditRecord, BatchReads, BatchReadsFor, BatchWrite,
+    DecisionRecord, LeadRecord, LeadUpdate, OutboxResult, OutboxRow, PersonWrite, RepStateWrite,
+    Store, StoredPerson, StoredResponse, TimerRow, from_micros,
 };
 use leadrouter_testsupport::TestDb;
 use leadrouter_testsupport::db::{PeopleColumns, applied_migrations, people_columns};
@@ -69,6 +69,8 @@ both! {
     state_reads_one_snapshot: sqlite_state_reads_one_snapshot, postgres_state_reads_one_snapshot;
     audit_log_is_append_only: sqlite_audit_log_is_append_only, postgres_audit_log_is_append_only;
     person_export_erasure_and_retention: sqlite_person_export_erasure_and_retention, postgres_person_export_erasure_and_retention;
+    erasure_scrubs_weekly_report_messages: sqlite_erasure_scrubs_weekly_report_messages, postgres_erasure_scrubs_weekly_report_messages;
+    audit_log_prunes_only_entries_behind_the_horizon: sqlite_audit_log_prunes_only_entries_behind_the_horizon, postgres_audit_log_prunes_only_entries_behind_the_horizon;
 }
 
 async fn state_version(store: &dyn Store) -> i64 {
@@ -2375,4 +2377,119 @@ async fn audit_log_is_append_only(url: &str) {
         assert!(r.is_err(), "TRUNCATE must be refused: {r:?}");
     }
     assert_eq!(all(AuditQuery::default()).await, every, "nothing changed");
+}
+
+/// SEC-3: weekly-report messages (`report:<week>`) belong to no lead; erasure cancels the
+/// undelivered ones addressed to the person and scrubs every other one that names them,
+/// leaving the rest as they were.
+async fn erasure_scrubs_weekly_report_messages(url: &str) {
+    use leadrouter_store::reporting::WeeklyReportRow;
+    let store = open(url).await;
+    commit(&*store, &full_batch(), 1).await;
+    let mail = |id: &str, to: &str, text: &str| {
+        let mut o = outbox_row(id, "report:2026-W48", "email", T0);
+        o.kind = "weekly_report".into();
+        o.recipient = to.into();
+        o.payload = json!({"subject": "Weekly report", "text": text});
+        o
+    };
+    let week = WeeklyReportRow {
+        week: "2026-W48".into(),
+        queued_at: T0,
+        recipients: 3,
+        actor: "schedule".into(),
+    };
+    let rows = [
+        mail("w1", "ANN@globex.com", "Your report"),
+        mail(
+            "w2",
+            "m1@x.com",
+            "Slowest lead: Ann Rebecca <ann@globex.com>",
+        ),
+        mail("w3", "m2@x.com", "All leads answered"),
+    ];
+    assert!(store.weekly_report_queue(&week, &rows).await.unwrap());
+    let counts = store.erase_person("ann@globex.com", T0 + 9).await.unwrap();
+    assert_eq!(counts.outbox_cancelled, 1, "{counts:?}");
+    assert_eq!(counts.outbox_scrubbed, 1, "{counts:?}");
+    let left = store.outbox("report:2026-W48").await.unwrap();
+    let text = serde_json::to_string(&left).unwrap().to_lowercase();
+    assert!(
+        !text.contains("ann@globex.com") && !text.contains("rebecca"),
+        "{text}"
+    );
+    let ids: Vec<&str> = left.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["w2", "w3"], "the message to the person is cancelled");
+    assert_eq!(
+        left[0].payload["subject"], "Weekly report",
+        "the shape stays"
+    );
+    assert_eq!(left[0].recipient, "m1@x.com");
+    assert_eq!(left[1].payload, rows[2].payload, "untouched");
+}
+
+/// Issue 24: the audit log's retention deletes only entries behind the horizon, oldest
+/// first, and records that it did; the database itself refuses to delete anything newer,
+/// to move the horizon back or within 30 days of its clock, and to drop the horizon.
+async fn audit_log_prunes_only_entries_behind_the_horizon(url: &str) {
+    const DAY: i64 = 86_400_000_000;
+    let store = open(url).await;
+    let now = jiff::Timestamp::now().as_microsecond();
+    store
+        .audit_append(&[
+            audit_entry("key:ops", "lead.reassign", Some("L1"), now - 500 * DAY),
+            audit_entry("key:ops", "lead.reassign", Some("L2"), now - 450 * DAY),
+            audit_entry("key:ops", "lead.reassign", Some("L3"), now - 10 * DAY),
+            audit_entry("console:jane", "console.login", None, now),
+        ])
+        .await
+        .unwrap();
+    let list = || {
+        let store = store.clone();
+        async move {
+            store
+                .audit_list(&AuditQuery {
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let cutoff = now - 400 * DAY;
+    assert_eq!(
+        store.audit_prune(cutoff, 1, now).await.unwrap(),
+        1,
+        "oldest first"
+    );
+    assert_eq!(store.audit_prune(cutoff, 500, now).await.unwrap(), 1);
+    assert_eq!(store.audit_prune(cutoff, 500, now).await.unwrap(), 0);
+    let left = list().await;
+    let leads: Vec<Option<&str>> = left.iter().map(|r| r.entry.lead_id.as_deref()).collect();
+    assert!(
+        !leads.contains(&Some("L1")) && !leads.contains(&Some("L2")),
+        "{left:?}"
+    );
+    assert!(leads.contains(&Some("L3")), "{left:?}");
+    let prunes: Vec<&AuditRecord> = left
+        .iter()
+        .filter(|r| r.entry.action == "audit.prune")
+        .collect();
+    assert_eq!(prunes.len(), 2, "each pruning is itself recorded: {left:?}");
+    assert_eq!(prunes[0].entry.actor, "retention");
+
+    // Inside the window the log is as append-only as before.
+    for sql in [
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM audit_log_horizon",
+        "UPDATE audit_log_horizon SET before_at = 0",
+        "UPDATE audit_log_horizon SET before_at = 9000000000000000000",
+    ] {
+        let r = raw(url, sql).await;
+        assert!(r.is_err(), "{sql} must be refused: {r:?}");
+    }
+    // The retention job cannot be told to cut into the last 30 days either.
+    assert!(store.audit_prune(now - 5 * DAY, 500, now).await.is_err());
+    assert_eq!(list().await, left, "nothing changed");
 }

@@ -275,10 +275,32 @@ impl<'a> Compiler<'a> {
             );
             None
         };
+        let leads_days = days("leads_days", r.leads_days);
+        let traces_days = days("traces_days", r.traces_days);
+        let delivered_outbox_days = days("delivered_outbox_days", r.delivered_outbox_days);
+        let min = i64::from(Retention::MIN_AUDIT_DAYS);
+        let audit_days = match r.audit_days {
+            None => Retention::DEFAULT_AUDIT_DAYS,
+            Some(v) if (min..=36_500).contains(&v) => v as u32,
+            Some(v) => {
+                self.e.at(
+                    None,
+                    "retention.audit_days".to_string(),
+                    Some(&v.to_string()),
+                    format!(
+                        "the audit log is kept from {min} to 36500 days (the database keeps at least the last {min}); leave the key out for the default, {}",
+                        Retention::DEFAULT_AUDIT_DAYS
+                    ),
+                    None,
+                );
+                Retention::DEFAULT_AUDIT_DAYS
+            }
+        };
         Retention {
-            leads_days: days("leads_days", r.leads_days),
-            traces_days: days("traces_days", r.traces_days),
-            delivered_outbox_days: days("delivered_outbox_days", r.delivered_outbox_days),
+            leads_days,
+            traces_days,
+            delivered_outbox_days,
+            audit_days,
         }
     }
 

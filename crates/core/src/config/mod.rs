@@ -393,20 +393,31 @@ pub struct Segment {
 }
 
 /// `[retention]` (SEC-3): how many days each kind of personal data is kept; `None`
-/// keeps it until it is erased on request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// keeps it until it is erased on request. The audit log (SEC-2) is always bounded:
+/// `audit_days`, default [`Retention::DEFAULT_AUDIT_DAYS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub leads_days: Option<u32>,
     pub traces_days: Option<u32>,
     pub delivered_outbox_days: Option<u32>,
+    pub audit_days: u32,
 }
 
 impl Retention {
-    /// Anything to expire at all.
-    pub fn any(&self) -> bool {
-        self.leads_days.is_some()
-            || self.traces_days.is_some()
-            || self.delivered_outbox_days.is_some()
+    /// A year and a month: a full year of history for an annual review, then gone.
+    pub const DEFAULT_AUDIT_DAYS: u32 = 400;
+    /// The database refuses to delete audit entries younger than this (migration 0022).
+    pub const MIN_AUDIT_DAYS: u32 = 30;
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            leads_days: None,
+            traces_days: None,
+            delivered_outbox_days: None,
+            audit_days: Retention::DEFAULT_AUDIT_DAYS,
+        }
     }
 }
 

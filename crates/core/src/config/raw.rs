@@ -67,6 +67,7 @@ pub struct RawRetention {
     pub leads_days: Option<i64>,
     pub traces_days: Option<i64>,
     pub delivered_outbox_days: Option<i64>,
+    pub audit_days: Option<i64>,
 }
 
 /// A public HTML form posting to `/v1/forms/{key}` (CAP-2).
