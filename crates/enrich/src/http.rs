@@ -320,6 +320,13 @@ impl HttpProvider {
         self.inner.circuit.state_name()
     }
 
+    /// Erasure (SEC-3): drop the in-memory entry keyed by this normalised `email`, if the
+    /// provider keys by email (`{email}` in its URL); entries keyed by a company domain
+    /// stay, as the persistent cache's do. Returns whether an entry was dropped.
+    pub async fn forget(&self, email: &str) -> bool {
+        self.inner.config.uses_email && self.inner.cache.remove(email).await.is_some()
+    }
+
     /// Look a company up by its registrable `domain` (and the lead's `email`, for URL
     /// templates that use it). Never fails: errors come back as [`HttpAnswer::Failed`].
     pub async fn lookup(&self, domain: &str, email: &str, deadline: Instant) -> HttpAnswer {

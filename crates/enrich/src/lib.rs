@@ -135,6 +135,26 @@ impl std::fmt::Debug for Enricher {
 }
 
 impl Enricher {
+    /// Erasure (SEC-3): forget a person. Drops the in-memory cache entries keyed by this
+    /// address (normalised as the chain keys them) from every HTTP provider whose URL
+    /// uses `{email}`; the persistent cache is the store's to clear. Domain-keyed entries
+    /// (company data) stay. Returns how many entries were dropped. A provider call
+    /// already in flight for the address when this runs may still store its answer.
+    pub async fn forget(&self, email: &str) -> usize {
+        let key = parse_email(email)
+            .map(|a| a.normalized)
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let mut dropped = 0;
+        for p in &self.inner.providers {
+            if let Source::Http(h) = &p.source
+                && h.forget(&key).await
+            {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
     /// Build from the `[enrichment]` table of the routing config file `src` (no table:
     /// local signals only, budget 2 s). `base_dir` resolves relative file paths; `cache`
     /// keeps HTTP answers across restarts. Every problem is reported, each naming file:line,

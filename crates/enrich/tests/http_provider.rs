@@ -708,3 +708,45 @@ company = "/name"
     let out = e.enrich(&lead("jane@globex.com")).await;
     assert_eq!(out.failures, vec!["gone: connection failed (2 attempts)"]);
 }
+
+/// SEC-3: erasing a person drops the in-memory entry keyed by their address (the next
+/// lead from them asks the provider again), and only that one.
+#[tokio::test]
+async fn forget_drops_the_entries_keyed_by_the_address() {
+    let server = MockServer::start().await;
+    Mock::given(path("/person"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"company": {"name": "Globex"}})),
+        )
+        .mount(&server)
+        .await;
+    let cfg = format!(
+        r#"
+[enrichment]
+[[enrichment.provider]]
+name = "people-api"
+kind = "http"
+url = "{}/person?email={{email}}"
+allow_private = true
+[enrichment.provider.fields]
+company = "/company/name"
+"#,
+        server.uri()
+    );
+    let e = enricher(&cfg, &temp_dir("forget"));
+    e.enrich(&lead("Jane@globex.com")).await;
+    e.enrich(&lead("bob@globex.com")).await;
+    e.enrich(&lead("jane@globex.com")).await;
+    assert_eq!(
+        requests(&server).await,
+        2,
+        "the second jane lead is a cache hit"
+    );
+    // Any spelling of the address finds the entry; a second call finds nothing left.
+    assert_eq!(e.forget(" JANE@Globex.com").await, 1);
+    assert_eq!(e.forget("jane@globex.com").await, 0);
+    e.enrich(&lead("jane@globex.com")).await;
+    assert_eq!(requests(&server).await, 3, "jane is looked up anew");
+    e.enrich(&lead("bob@globex.com")).await;
+    assert_eq!(requests(&server).await, 3, "bob's entry stayed");
+}

@@ -1,9 +1,10 @@
 //! Issue 24 item 8 (SEC-3) end to end, through the real `leadrouter serve` binary on
-//! SQLite with the notification receivers of `notify_e2e` (SMTP, Slack, SMS, webhook):
-//! a person's export holds their data, `DELETE /v1/people/{email}` leaves nothing of
-//! them in any table (every column of every table is searched, packed decisions and
-//! traces decoded with the store's reader) while the figures stay the same, and the
-//! `[retention]` job pseudonymises expired leads under the test clock.
+//! SQLite and on PostgreSQL, with the notification receivers of `notify_e2e` (SMTP, Slack,
+//! SMS, webhook): a person's export holds their data, `DELETE /v1/people/{email}` leaves
+//! nothing of them in any table (every text and binary column of every table is searched,
+//! packed decisions and traces decoded with the store's reader), the weekly report they
+//! received included, while the figures stay the same, and the `[retention]` job
+//! pseudonymises expired leads under the test clock.
 
 mod support;
 
@@ -11,6 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 use std::time::{Duration, Instant};
+use support::TestDb;
 use support::notify::*;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -34,9 +36,61 @@ fn needles() -> Vec<String> {
         .collect()
 }
 
-/// Every cell of every table of the SQLite database, as text (packed columns unpacked),
-/// with where it was found.
+/// A binary cell as text: a packed decision or trace unpacked, anything else as bytes.
+fn blob_text(b: Vec<u8>) -> String {
+    match leadrouter_store::packed::read(Some(b.clone()), None) {
+        Ok(Some(j)) => j.as_str().to_string(),
+        _ => String::from_utf8_lossy(&b).into_owned(),
+    }
+}
+
+/// Every text and binary cell of every table of the database, as text (packed columns
+/// unpacked), with where it was found.
 async fn dump(url: &str) -> Vec<(String, String)> {
+    if url.starts_with("sqlite:") {
+        dump_sqlite(url).await
+    } else {
+        dump_postgres(url).await
+    }
+}
+
+async fn dump_postgres(url: &str) -> Vec<(String, String)> {
+    let pool = sqlx::PgPool::connect(url).await.expect("open the database");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tables");
+    assert!(tables.iter().any(|t| t == "leads"), "{tables:?}");
+    let mut cells = Vec::new();
+    for t in tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{t}\"")))
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+        for r in &rows {
+            for c in r.columns() {
+                let at = format!("{t}.{}", c.name());
+                let raw = r.try_get_raw(c.ordinal()).expect("cell");
+                if raw.is_null() {
+                    continue;
+                }
+                let text = match raw.type_info().name() {
+                    "BYTEA" => blob_text(r.get(c.ordinal())),
+                    "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => r.get::<String, _>(c.ordinal()),
+                    "JSON" | "JSONB" => r.get::<Value, _>(c.ordinal()).to_string(),
+                    _ => continue,
+                };
+                cells.push((at, text));
+            }
+        }
+    }
+    pool.close().await;
+    cells
+}
+
+async fn dump_sqlite(url: &str) -> Vec<(String, String)> {
     let pool = sqlx::SqlitePool::connect(url)
         .await
         .expect("open the database");
@@ -56,13 +110,7 @@ async fn dump(url: &str) -> Vec<(String, String)> {
                 let at = format!("{t}.{}", c.name());
                 let raw = r.try_get_raw(c.ordinal()).expect("cell");
                 let text = match raw.type_info().name() {
-                    "BLOB" => {
-                        let b: Vec<u8> = r.get(c.ordinal());
-                        match leadrouter_store::packed::read(Some(b.clone()), None) {
-                            Ok(Some(j)) => j.as_str().to_string(),
-                            _ => String::from_utf8_lossy(&b).into_owned(),
-                        }
-                    }
+                    "BLOB" => blob_text(r.get(c.ordinal())),
                     "TEXT" => r.get::<String, _>(c.ordinal()),
                     _ => continue,
                 };
@@ -122,10 +170,40 @@ fn path_of(email: &str) -> String {
     email.replace('@', "%40")
 }
 
+/// The fixture config with the weekly report addressed to the person too (a report they
+/// received is data about them), sent only on request (`catch_up_hours = 0`).
+fn config_reporting_to_the_person(rx: &Receivers) -> String {
+    let text = rx.config_text();
+    let off = "[notify.weekly_report]\nenabled = false\n";
+    assert!(
+        text.contains(off),
+        "the fixture turns the weekly report off"
+    );
+    text.replace(
+        off,
+        &format!(
+            "[notify.weekly_report]\nday = \"monday\"\ntime = \"08:00\"\ntimezone = \"UTC\"\nto = [\"{EMAIL}\"]\ncatch_up_hours = 0\n"
+        ),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
+async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures_sqlite() {
+    let db = TestDb::sqlite();
+    erasure_leaves_nothing(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    erasure_leaves_nothing(&db.url).await;
+}
+
+async fn erasure_leaves_nothing(database_url: &str) {
     let rx = Receivers::start().await;
-    let svc = Service::start(&rx).await;
+    let svc = Service::start_on(&rx, config_reporting_to_the_person(&rx), database_url).await;
 
     // Routed with notifications, resubmitted (idempotently too), reassigned.
     let first = svc
@@ -161,6 +239,16 @@ async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
     let other_id = other["lead_id"].as_str().expect("lead_id").to_string();
     svc.wait_lead(&id, WAIT, "messages delivered", all_delivered)
         .await;
+    // The weekly report, to the person among others.
+    let sent = svc
+        .admin(Method::POST, "/v1/reports/weekly/send", None, 202)
+        .await;
+    assert!(
+        sent.to_string()
+            .to_lowercase()
+            .contains(&EMAIL.to_lowercase()),
+        "{sent}"
+    );
 
     // The export holds everything, before erasure.
     let export = svc
@@ -264,13 +352,26 @@ async fn sec3_erasure_leaves_nothing_of_the_person_and_keeps_the_figures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sec3_retention_pseudonymises_expired_leads_and_drops_traces_and_sent_messages() {
+async fn sec3_retention_pseudonymises_expired_leads_and_drops_traces_and_sent_messages_sqlite() {
+    let db = TestDb::sqlite();
+    retention_expires(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec3_retention_pseudonymises_expired_leads_and_drops_traces_and_sent_messages_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    retention_expires(&db.url).await;
+}
+
+async fn retention_expires(database_url: &str) {
     let rx = Receivers::start().await;
     let config = format!(
         "{}\n[retention]\nleads_days = 30\ntraces_days = 7\ndelivered_outbox_days = 7\n",
         rx.config_text()
     );
-    let svc = Service::start_with(&rx, config).await;
+    let svc = Service::start_on(&rx, config, database_url).await;
     let d = svc.submit(&person_lead()).await;
     let id = d["lead_id"].as_str().expect("lead_id").to_string();
     let lead = svc

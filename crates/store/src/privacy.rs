@@ -10,8 +10,9 @@
 //! what the figures need: the lead row stays with its owner, status, stage, tier and
 //! timestamps (so loads, rollups and reports are unchanged) but loses the email and every
 //! personal field of its payload, and every string of its decisions, traces and sent
-//! messages that contains one of the person's values is replaced. Nothing is hashed: a
-//! hash of an email can be reversed by guessing.
+//! messages that contains one of the person's values is replaced; so is every string of
+//! the weekly-report messages (`report:<week>`), which belong to no lead. Nothing is
+//! hashed: a hash of an email can be reversed by guessing.
 //!
 //! Every write here takes the routing lock (PostgreSQL: the `state_version` row; SQLite:
 //! the writer's turn and the write lock) and bumps the state version in the same
@@ -316,6 +317,7 @@ macro_rules! privacy_backend {
                 for (id, _, p) in &leads {
                     counts.add(&pseudonymise_on(&mut tx, id, p, &needles, now).await?);
                 }
+                counts.add(&scrub_reports_on(&mut tx, &needles).await?);
                 counts.people = sqlx::query("DELETE FROM people WHERE email = $1")
                     .bind(email.clone())
                     .execute(&mut *tx)
@@ -510,6 +512,60 @@ macro_rules! privacy_backend {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
+            Ok(c)
+        }
+
+        /// The weekly-report messages (lead id `report:<week>`) belong to no lead, but a
+        /// recipient, a rendered line or a delivery error may name the person. Undelivered
+        /// ones addressed to them are cancelled; in the others every string holding one of
+        /// their values is replaced (the message keeps its shape, so a pending one is
+        /// still sent, without them).
+        async fn scrub_reports_on(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            needles: &Needles,
+        ) -> Result<ErasureCounts> {
+            let mut c = ErasureCounts::default();
+            // A range on `outbox_lead` (';' follows ':'), not a LIKE.
+            let rows = sqlx::query("SELECT id, status, recipient, payload, last_error FROM outbox WHERE lead_id >= 'report:' AND lead_id < 'report;'")
+                .fetch_all(&mut **tx)
+                .await?;
+            for r in &rows {
+                let oid: String = r.try_get("id")?;
+                let status: String = r.try_get("status")?;
+                let recipient: String = r.try_get("recipient")?;
+                let payload: String = r.try_get("payload")?;
+                let error: Option<String> = r.try_get("last_error")?;
+                let new_recipient = needles.scrub(&recipient);
+                if status == "pending" && new_recipient != recipient {
+                    c.outbox_cancelled += sqlx::query("DELETE FROM outbox WHERE id = $1")
+                        .bind(oid)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                    continue;
+                }
+                let new_payload = match serde_json::from_str::<Value>(&payload) {
+                    Ok(v) => {
+                        let mut scrubbed = v.clone();
+                        needles.scrub_value(&mut scrubbed);
+                        (scrubbed != v).then(|| scrubbed.to_string())
+                    }
+                    Err(_) => Some(needles.scrub(&payload)).filter(|p| *p != payload),
+                };
+                let new_error = error.as_deref().map(|e| needles.scrub(e));
+                if new_recipient == recipient && new_error == error && new_payload.is_none() {
+                    continue;
+                }
+                let new_payload = new_payload.unwrap_or(payload);
+                sqlx::query("UPDATE outbox SET payload = $1, recipient = $2, last_error = $3 WHERE id = $4")
+                    .bind(new_payload)
+                    .bind(new_recipient)
+                    .bind(new_error)
+                    .bind(oid)
+                    .execute(&mut **tx)
+                    .await?;
+                c.outbox_scrubbed += 1;
+            }
             Ok(c)
         }
 

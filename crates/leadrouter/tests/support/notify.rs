@@ -155,6 +155,22 @@ impl Service {
         }
     }
 
+    /// Like [`Service::start_with`], on this database (a [`leadrouter_testsupport::TestDb`]'s
+    /// URL: SQLite or PostgreSQL).
+    pub async fn start_on(rx: &Receivers, config_text: String, database_url: &str) -> Service {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = dir.path().join("notify.toml");
+        std::fs::write(&config, config_text).expect("writing the config");
+        let opts = serve(&config)
+            .envs(rx.env())
+            .clock(Clock::Test)
+            .database(database_url);
+        Service {
+            server: Server::start_async(opts).await,
+            _config_dir: dir,
+        }
+    }
+
     pub fn database_url(&self) -> &str {
         self.server.database_url()
     }

@@ -9,7 +9,7 @@ mod guard;
 mod imports;
 mod links;
 pub(crate) use links::trace_span;
-mod people;
+pub(crate) mod people;
 pub mod responses;
 
 use crate::auth::{Keys, Role, presented_key};

@@ -656,7 +656,7 @@ pub async fn erase(
         ));
     };
     let now = st.app.shared.clock.now().as_microsecond();
-    let counts = store.erase_person(&email, now).await?;
+    let counts = crate::api::people::erase_everywhere(&st.app.shared, &email, now).await?;
     // SEC-2: who erased, with the counts; never the address.
     let entry = crate::api::audit::Audit::new(format!("console:{}", s.user), "person.erase")
         .subject(id.clone())
