@@ -84,11 +84,48 @@ fn parse(list: &str) -> Vec<NamedKey> {
 }
 
 impl Keys {
+    /// The lists as given, unchecked (tests and benches); `serve` uses [`Keys::parse`].
     pub fn new(intake: &str, admin: &str) -> Self {
         Keys {
             intake: parse(intake),
             admin: parse(admin),
         }
+    }
+
+    /// The lists from `LEADROUTER_INTAKE_KEYS` and `LEADROUTER_ADMIN_KEYS`, refusing a
+    /// name used twice (in one list or across both: the audit log could not tell the
+    /// keys apart) and a key listed twice (it would act under two names or roles). The
+    /// error names the variable, the entry and the name, never a key.
+    pub fn parse(intake: &str, admin: &str) -> Result<Self, String> {
+        let keys = Keys::new(intake, admin);
+        let all = keys
+            .intake
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ("LEADROUTER_INTAKE_KEYS", i + 1, k))
+            .chain(
+                keys.admin
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| ("LEADROUTER_ADMIN_KEYS", i + 1, k)),
+            )
+            .collect::<Vec<_>>();
+        for (n, (var, entry, k)) in all.iter().enumerate() {
+            for (first_var, first_entry, first) in &all[..n] {
+                if first.digest == k.digest {
+                    return Err(format!(
+                        "{var} entry {entry} is the same key as {first_var} entry {first_entry}; list each key once, with one role"
+                    ));
+                }
+                if first.name == k.name {
+                    return Err(format!(
+                        "{var} entry {entry}: the key name `{}` is already used by {first_var} entry {first_entry}; give each key its own name (`name=key`)",
+                        k.name
+                    ));
+                }
+            }
+        }
+        Ok(keys)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -185,6 +222,23 @@ mod tests {
             Some((Role::Admin, format!("key:{padded}")))
         );
         assert_eq!(who("="), None);
+    }
+
+    #[test]
+    fn a_name_or_key_listed_twice_is_refused() {
+        let e = Keys::parse("website=k1", "ops=a1, ops=a2").err().unwrap();
+        assert!(
+            e.contains("LEADROUTER_ADMIN_KEYS entry 2") && e.contains("`ops`"),
+            "{e}"
+        );
+        assert!(!e.contains("a1") && !e.contains("a2"), "no key in {e}");
+        let e = Keys::parse("ops=k1", "ops=a1").err().unwrap();
+        assert!(e.contains("LEADROUTER_INTAKE_KEYS entry 1"), "{e}");
+        // The same plain key twice, or one key in both lists.
+        assert!(Keys::parse("", "lr_abc, lr_abc").is_err());
+        let e = Keys::parse("site=shared", "ops=shared").err().unwrap();
+        assert!(e.contains("same key") && !e.contains("shared"), "{e}");
+        assert!(Keys::parse("site=k1, partner=k2", "ops=a1, lr_plain").is_ok());
     }
 
     #[test]

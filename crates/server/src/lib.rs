@@ -121,7 +121,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("opening database {}", redact(&opts.database_url)))?;
     let enricher = runtime::build_enricher(&cfg, store.clone())
         .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{e}"))?;
-    let mut keys = auth::Keys::new(&opts.intake_keys, &opts.admin_keys);
+    let mut keys = auth::Keys::parse(&opts.intake_keys, &opts.admin_keys)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if keys.is_empty() {
         let admin = auth::generate();
         eprintln!(
