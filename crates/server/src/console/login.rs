@@ -204,6 +204,16 @@ impl LoginGate {
         by_name.wait(name, now).max(l.addresses.wait(addr, now))
     }
 
+    /// The address alone: known from the connection, before the body is read.
+    fn address_throttled(&self, addr: &str, now: Instant) -> Option<Duration> {
+        self.limits().addresses.wait(addr, now)
+    }
+
+    /// Every place for a login to wait for a password check is taken.
+    fn full(&self) -> bool {
+        self.admitted.available_permits() == 0
+    }
+
     fn failed(&self, name: &str, known: bool, addr: &str, now: Instant) {
         let mut l = self.limits();
         if known {
@@ -307,26 +317,24 @@ fn login_form(st: &ConsoleState, error: Option<String>, status: StatusCode) -> R
     resp
 }
 
-fn refused(st: &ConsoleState, why: Refusal) -> Response {
-    let (status, wait, message) = match why {
+/// The answer to a login refused before its password is checked: a fixed page, no
+/// template, no form token, so a flood of them costs next to nothing. The login form the
+/// client already has stays valid (its token lasts an hour).
+fn refused(why: Refusal) -> Response {
+    let (wait, message) = match why {
         Refusal::Throttled(d) => {
-            let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-            let s = s.max(1);
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                s,
-                format!("Too many attempts; try again in {s} s."),
-            )
+            let s = (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1);
+            (s, format!("Too many attempts; try again in {s} s."))
         }
-        // 429 rather than 503: it is this client's burst of logins that is refused, and
-        // a 5xx would log an error line per request of a flood.
-        Refusal::Busy => (
-            StatusCode::TOO_MANY_REQUESTS,
-            2,
-            "Too many logins at once; try again in 2 s.".to_string(),
-        ),
+        Refusal::Busy => (2, "Too many logins at once; try again in 2 s.".to_string()),
     };
-    let mut resp = login_form(st, Some(message), status);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Try again later</title></head>\
+         <body><p role=\"alert\">{message}</p><p><a href=\"/console/login\">Back to the login page</a></p></body></html>"
+    );
+    // 429, not 503, for both: it is this client's burst of logins that is refused, and a
+    // 5xx would log an error line per request of a flood.
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, html_headers(), body).into_response();
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     resp
@@ -337,6 +345,16 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let addr = address_key(peer);
+    let gate = &st.users.gate;
+    // On the headers alone, before the body is read: a blocked address, or no room for
+    // another password check, is refused at once (the body is never read).
+    if let Some(wait) = gate.address_throttled(&addr, Instant::now()) {
+        return Ok(refused(Refusal::Throttled(wait)));
+    }
+    if gate.full() {
+        return Ok(refused(Refusal::Busy));
+    }
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     check_origin(&headers)?;
@@ -344,7 +362,6 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
         .await
         .map_err(|_| ConsoleError::Bad("the form is too large".into()))?;
     let form = FormData::parse(&body)?;
-    let gate = &st.users.gate;
     let now_us = st.app.shared.clock.now().as_microsecond();
     if !gate.csrf_ok(
         cookie(&headers, LOGIN_COOKIE),
@@ -368,13 +385,12 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     }
     let key: String = name.chars().take(MAX_NAME_CHARS).collect();
     let known = st.users.contains(&name);
-    let addr = address_key(peer);
     if let Some(wait) = gate.throttled(&key, known, &addr, Instant::now()) {
-        return Ok(refused(&st, Refusal::Throttled(wait)));
+        return Ok(refused(Refusal::Throttled(wait)));
     }
     let (admitted, check) = match gate.slot().await {
         Ok(permits) => permits,
-        Err(why) => return Ok(refused(&st, why)),
+        Err(why) => return Ok(refused(why)),
     };
     let users = st.users.clone();
     let user = tokio::task::spawn_blocking(move || {

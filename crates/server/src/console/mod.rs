@@ -500,20 +500,30 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
 
 pub fn router(st: ConsoleState) -> Router {
     login::warm(st.users.clone());
+    // The forms a session posts: the session is checked on the headers before any byte
+    // of the body is read, and the body is bounded.
+    let forms = Router::new()
+        .route("/console/logout", post(logout))
+        .route("/console/leads/{id}/assign", post(queues::assign))
+        .route("/console/leads/{id}/erase", post(lead::erase))
+        .route("/console/reps/{id}/availability", post(reps::availability))
+        .route("/console/try", post(try_lead::submit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            session_first,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES));
     Router::new()
+        .merge(forms)
         .route("/console", get(home))
         .route("/console/", get(home))
         .route("/console/login", get(login::login_page).post(login::login))
-        .route("/console/logout", post(logout))
         .route("/console/overview", get(overview::page))
         .route("/console/queues", get(queues::page))
         .route("/console/leads/{id}", get(lead::page))
-        .route("/console/leads/{id}/assign", post(queues::assign))
-        .route("/console/leads/{id}/erase", post(lead::erase))
         .route("/console/reps", get(reps::page))
-        .route("/console/reps/{id}/availability", post(reps::availability))
         .route("/console/my", get(reps::my_leads))
-        .route("/console/try", get(try_lead::page).post(try_lead::submit))
+        .route("/console/try", get(try_lead::page))
         .route("/console/matrix", get(matrix::page))
         .route("/console/audit", get(audit::page))
         .route("/console/report", get(report::page))
@@ -522,6 +532,21 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/v1/reports/weekly/send", post(report_mail::send_now))
         .layer(crate::security_headers::layer(st.app.shared.clone()))
         .with_state(st)
+}
+
+/// Session before body (issue 24, SEC-1): a console form post without a live session is
+/// sent to the login page on its headers alone; its body is never read. The handler reads
+/// the session again with the body (one indexed read), which keeps the handlers as they
+/// are.
+async fn session_first(
+    State(st): State<ConsoleState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match session(&st, req.headers()).await {
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn home(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
