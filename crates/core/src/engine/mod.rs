@@ -46,6 +46,11 @@ pub struct RoutingInput<'a> {
     pub issues: &'a [FieldIssue],
     /// Reps that must not get this lead (e.g. SLA reassignment away from the current owner).
     pub exclude: &'a [&'a str],
+    /// An SLA reassignment away from this rep (who is also in `exclude`): in a team the
+    /// rep belongs to, the walk starts at the member after them and the rotation does not
+    /// move, so first assignments stay a fair rotation and reassigned leads are spread in
+    /// turn (docs/config.md "SLA reassignment and the rotation").
+    pub reassign_from: Option<&'a str>,
 }
 
 impl<'a> RoutingInput<'a> {
@@ -57,6 +62,7 @@ impl<'a> RoutingInput<'a> {
             now,
             issues: &[],
             exclude: &[],
+            reassign_from: None,
         }
     }
 }

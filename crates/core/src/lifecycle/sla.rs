@@ -202,6 +202,7 @@ fn reassign(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
     let exclude = [owner.as_str()];
     let mut input = RoutingInput::new(t.parsed, t.state, t.now);
     input.exclude = &exclude;
+    input.reassign_from = Some(owner.as_str());
     let mut routed = decide(t.cfg, input);
     let nd = &routed.decision;
     let history = |reason, owner| HistoryEntry {
