@@ -11,6 +11,7 @@
 
 mod accounts;
 mod hours;
+mod lints;
 mod people;
 mod rules;
 mod vocabulary;
@@ -53,6 +54,7 @@ pub fn compile(src: SourceText, read_rel: ReadRel) -> Result<CompiledConfig, Loa
         e: Errors::new(&src),
         extra_errors: Vec::new(),
         sources: vec![src.path.clone()],
+        lints: Vec::new(),
     };
     let out = c.run(raw, read_rel, &mut hasher);
     let mut errors = c.e.list;
@@ -61,6 +63,7 @@ pub fn compile(src: SourceText, read_rel: ReadRel) -> Result<CompiledConfig, Loa
         Some(mut cfg) if errors.is_empty() => {
             cfg.version = format!("sha256:{}", &hex::encode(hasher.finalize())[..16]);
             cfg.sources = c.sources;
+            cfg.lints = c.lints;
             cfg.text = TraceText::build(&cfg);
             Ok(cfg)
         }
@@ -83,6 +86,8 @@ struct Compiler<'a> {
     e: Errors<'a>,
     extra_errors: Vec<ConfigError>,
     sources: Vec<String>,
+    /// Values that compile but can never match (warnings for `check`).
+    lints: Vec<crate::analysis::Finding>,
 }
 
 const DEFAULT_SEGMENTS: [(&str, u32); 4] = [
@@ -130,6 +135,7 @@ impl<'a> Compiler<'a> {
         hasher: &mut Sha256,
     ) -> Option<CompiledConfig> {
         let v = self.vocabulary(&raw);
+        self.lint_vocabulary(&raw, &v);
         let p = self.people(&raw, &v.queues, &v.queue_roles);
         let (accounts, account_by_domain, account_by_name) =
             self.accounts(&raw, read_rel, hasher, &p.rep_by_id);
@@ -255,6 +261,7 @@ impl<'a> Compiler<'a> {
             source: std::sync::Arc::new(self.e.src.clone()),
             base_dir: std::path::PathBuf::from("."),
             text: TraceText::default(),
+            lints: Vec::new(),
         })
     }
 

@@ -510,6 +510,9 @@ pub struct CompiledConfig {
     pub base_dir: std::path::PathBuf,
     /// The strings decisions copy into their traces, shared with this config.
     pub text: TraceText,
+    /// Values that compile but can never match a normalised lead, found where the source
+    /// spans are; `check` reports them with the other findings.
+    pub lints: Vec<crate::analysis::Finding>,
 }
 
 impl CompiledConfig {

@@ -164,13 +164,13 @@ pub struct RawIntent {
 #[serde(deny_unknown_fields)]
 pub struct RawIcp {
     /// Segments that fit the ICP (default: every segment but the smallest).
-    pub segments: Option<Vec<Spanned<String>>>,
+    pub segments: Option<Spanned<Vec<Spanned<String>>>>,
     /// Industries that fit; empty or absent means the industry is not considered.
-    pub industries: Option<Vec<String>>,
+    pub industries: Option<Spanned<Vec<String>>>,
     /// Regions that fit; absent means the region is not considered.
-    pub regions: Option<Vec<String>>,
+    pub regions: Option<Spanned<Vec<String>>>,
     /// Countries that fit (ISO codes or names); absent means the country is not considered.
-    pub countries: Option<Vec<String>>,
+    pub countries: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -196,7 +196,7 @@ pub struct RawScoring {
 #[serde(deny_unknown_fields)]
 pub struct RawKeywordPoints {
     /// Case-insensitive substrings; any one matching earns the points (once per rule).
-    pub contains: Vec<String>,
+    pub contains: Vec<Spanned<String>>,
     pub points: i32,
 }
 

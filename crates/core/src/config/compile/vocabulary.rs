@@ -151,6 +151,7 @@ impl Compiler<'_> {
         // ICP (TIER-2).
         let icp_segments = match &raw.icp.segments {
             Some(list) => list
+                .get_ref()
                 .iter()
                 .filter_map(|s| {
                     let n = token(s.get_ref());
@@ -183,15 +184,17 @@ impl Compiler<'_> {
                 .icp
                 .industries
                 .as_ref()
+                .map(Spanned::get_ref)
                 .filter(|v| !v.is_empty())
                 .map(|v| v.iter().map(norm_industry).collect()),
             regions: raw
                 .icp
                 .regions
                 .as_ref()
-                .map(|v| v.iter().map(|r| r.to_uppercase()).collect()),
+                .map(|v| v.get_ref().iter().map(|r| r.to_uppercase()).collect()),
             countries: raw.icp.countries.as_ref().map(|v| {
-                v.iter()
+                v.get_ref()
+                    .iter()
                     .filter_map(|c| geo.country(c).map(str::to_string))
                     .collect()
             }),
@@ -211,7 +214,10 @@ impl Compiler<'_> {
             v.iter()
                 .map(|k| {
                     (
-                        k.contains.iter().map(|s| s.to_lowercase()).collect(),
+                        k.contains
+                            .iter()
+                            .map(|s| s.get_ref().to_lowercase())
+                            .collect(),
                         k.points,
                     )
                 })
