@@ -222,6 +222,7 @@ impl<'a> Compiler<'a> {
             routing: RoutingOptions {
                 default_team,
                 recycle_after_days: raw.routing.recycle_after_days.unwrap_or(90),
+                hold_for_owner_within: self.hold_for_owner(&raw.routing),
                 route_unknown_firmographics: raw
                     .routing
                     .route_unknown_firmographics
@@ -238,6 +239,7 @@ impl<'a> Compiler<'a> {
             industry_alias: v.industry_alias,
             intent: v.intent,
             icp: v.icp,
+            tier_by_action: v.tier_by_action,
             scoring: v.scoring,
             sla: v.sla,
             stage_weights: v.stage_weights,
@@ -286,6 +288,25 @@ impl<'a> Compiler<'a> {
             leads_days: days("leads_days", r.leads_days),
             traces_days: days("traces_days", r.traces_days),
             delivered_outbox_days: days("delivered_outbox_days", r.delivered_outbox_days),
+        }
+    }
+
+    /// `[routing] hold_for_owner_within`: a duration of at most a week (a longer hold
+    /// would leave a hot lead untouched for days).
+    fn hold_for_owner(&mut self, r: &RawRouting) -> Option<SignedDuration> {
+        let v = r.hold_for_owner_within.as_ref()?;
+        match dur(v.get_ref()) {
+            Some(d) if d <= SignedDuration::from_hours(168) => Some(d),
+            _ => {
+                self.e.at(
+                    self.line_at(v.span().start),
+                    "routing.hold_for_owner_within",
+                    Some(v.get_ref()),
+                    "not a duration of at most 168h",
+                    Some("write how long a named-account lead may wait for its owner, e.g. \"14h\"; leave the key out to route to whoever is on".into()),
+                );
+                None
+            }
         }
     }
 
