@@ -186,7 +186,7 @@ fn group_text(g: &Group<'_>) -> String {
             s.push_str(line);
         }
     }
-    if g.rules > 1 {
+    if g.rules > 1 && g.top_rules.first().is_some_and(|(_, n)| *n > 1) {
         let top: Vec<String> = g
             .top_rules
             .iter()
