@@ -78,6 +78,27 @@ impl EmailParts {
     }
 }
 
+/// An RFC 5322 name-addr as mail clients and some forms write an address:
+/// `Jane Doe <jane@globex.com>`, `"Doe, Jane" <jane@globex.com>`, `<jane@globex.com>`.
+/// Returns the display name (unquoted; None when empty) and the address inside the angle
+/// brackets, or None when `input` is not of that form.
+pub fn split_name_addr(input: &str) -> Option<(Option<String>, &str)> {
+    let s = input.trim();
+    let inner = s.strip_suffix('>')?;
+    let open = inner.rfind('<')?;
+    let addr = inner[open + 1..].trim();
+    if addr.is_empty() || addr.contains(['<', '>']) {
+        return None;
+    }
+    let name = inner[..open].trim();
+    let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => name.to_string(),
+    };
+    let name = name.trim();
+    Some(((!name.is_empty()).then(|| name.to_string()), addr))
+}
+
 /// See [`parse_email`].
 pub fn parse_email_parts(input: &str) -> Result<EmailParts, &'static str> {
     let trimmed = input.trim();

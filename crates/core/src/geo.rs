@@ -166,6 +166,19 @@ impl Geo {
         };
         with_folded(input, |k| subs.get(k).copied())
     }
+
+    /// Every country with a subdivision of this name or code, as (country, code), sorted:
+    /// for `check`, to say where a state that matches none of a rule's countries lies.
+    pub fn subdivision_anywhere(&self, input: &str) -> Vec<(&'static str, &'static str)> {
+        let key = fold_key(input);
+        let mut out: Vec<(&'static str, &'static str)> = self
+            .subdivision_by_name
+            .iter()
+            .filter_map(|(c, subs)| subs.get(&key).map(|code| (*c, *code)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 #[cfg(test)]

@@ -238,7 +238,31 @@ impl Lead {
                 lead.fields.insert(key.to_string(), t);
             }
         }
+        lead.unwrap_name_addr();
         Ok((lead, issues))
+    }
+
+    /// An email written as `Name <address>` (RFC 5322 name-addr): the address becomes the
+    /// email, and the name fills first and last name when the lead gives neither, else it
+    /// is kept as the custom field `email_name`.
+    fn unwrap_name_addr(&mut self) {
+        let Some((name, addr)) = self
+            .email
+            .as_deref()
+            .and_then(crate::domains::split_name_addr)
+            .map(|(n, a)| (n, a.to_string()))
+        else {
+            return;
+        };
+        self.email = Some(addr);
+        let Some(name) = name else { return };
+        if self.first_name.is_some() || self.last_name.is_some() {
+            self.fields.insert("email_name".into(), name);
+            return;
+        }
+        let (first, last) = split_person_name(&name);
+        self.first_name = first;
+        self.last_name = last;
     }
 
     fn merge_custom(&mut self, m: &Map<String, Value>, issues: &mut Vec<FieldIssue>) {
@@ -282,6 +306,22 @@ impl Lead {
             (None, Some(l)) => l.to_string(),
             (None, None) => "(no name)".to_string(),
         }
+    }
+}
+
+/// First and last name from one display name: "Doe, Jane" → (Jane, Doe), "Jane van Doe"
+/// → (Jane van, Doe)… the last word is the last name; one word is a first name.
+fn split_person_name(name: &str) -> (Option<String>, Option<String>) {
+    let some = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    };
+    if let Some((last, first)) = name.split_once(',') {
+        return (some(first), some(last));
+    }
+    match name.trim().rsplit_once(char::is_whitespace) {
+        Some((first, last)) => (some(first), some(last)),
+        None => (some(name), None),
     }
 }
 
@@ -410,6 +450,35 @@ fn employees_from_folded(s: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn name_addr_emails_give_the_address_and_the_name() {
+        let (lead, issues) = Lead::from_json(&json!({
+            "email": "\"Doe, Jane\" <Jane.Doe@Globex.com>",
+        }))
+        .unwrap();
+        assert!(issues.is_empty());
+        assert_eq!(lead.email.as_deref(), Some("Jane.Doe@Globex.com"));
+        assert_eq!(lead.first_name.as_deref(), Some("Jane"));
+        assert_eq!(lead.last_name.as_deref(), Some("Doe"));
+        let (lead, _) = Lead::from_json(&json!({
+            "email": "Jane Q. Doe <jane@globex.com>",
+            "first_name": "Janet",
+        }))
+        .unwrap();
+        assert_eq!(lead.email.as_deref(), Some("jane@globex.com"));
+        assert_eq!(
+            (lead.first_name.as_deref(), lead.last_name.as_deref()),
+            (Some("Janet"), None)
+        );
+        assert_eq!(lead.fields["email_name"], "Jane Q. Doe");
+        let (lead, _) = Lead::from_json(&json!({"email": "<pat@acme.com>"})).unwrap();
+        assert_eq!(lead.email.as_deref(), Some("pat@acme.com"));
+        assert_eq!(lead.first_name, None);
+        // Not a name-addr: left as written (the engine reports it as unusable).
+        let (lead, _) = Lead::from_json(&json!({"email": "jane <at> globex"})).unwrap();
+        assert_eq!(lead.email.as_deref(), Some("jane <at> globex"));
+    }
 
     #[test]
     fn reads_everything_it_can() {

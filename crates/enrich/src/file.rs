@@ -212,6 +212,27 @@ fn build(config: &FileConfig) -> Result<FileIndex, String> {
     Ok(index)
 }
 
+/// A value the file gives for a field that cannot be used (a domain column holding
+/// `https:`, an employee count of `lots`): counted and reported with its line, so a
+/// broken export is seen when it is loaded, not when leads route without its data.
+fn unusable(stats: &mut FileStats, line: u64, field: Field, value: &str) {
+    stats.unusable_values += 1;
+    let value: String = value.chars().take(60).collect();
+    let what = match field {
+        Field::Domain => "not a domain (write the company's domain or website, e.g. globex.com)",
+        Field::Employees => "not a number of employees or a size range such as 201-500",
+        Field::Revenue => "not an amount such as 120000000 or $120M",
+        _ => "not usable",
+    };
+    issue(
+        stats,
+        format!(
+            "line {line}: {} `{value}` is {what}; the value is ignored",
+            field.name()
+        ),
+    );
+}
+
 fn issue(stats: &mut FileStats, msg: String) {
     if stats.issues.len() < MAX_ISSUES {
         stats.issues.push(msg);
@@ -248,10 +269,11 @@ fn read_csv(
     rows: &mut Vec<(u64, Firmographics)>,
     stats: &mut FileStats,
 ) -> Result<(), String> {
+    let text = text.trim_start_matches('\u{feff}');
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| {
@@ -272,6 +294,7 @@ fn read_csv(
             headers.join(",")
         ));
     }
+    let mut lines = leadrouter_core::config::tables::LineCounter::new(text);
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
@@ -281,16 +304,24 @@ fn read_csv(
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = rec.position().map(|p| lines.at(p.byte())).unwrap_or(0) as u64;
         let mut r = Firmographics::default();
         for (field, idxs) in &cols {
+            // The first cell given for the field that could not be used, unless a later
+            // column gave a usable one.
+            let mut bad = None;
             for &i in idxs {
                 if let Some(cell) = rec.get(i).filter(|c| !c.is_empty()) {
                     r.set_text(*field, cell);
                     if r.has(*field) {
+                        bad = None;
                         break;
                     }
+                    bad.get_or_insert(cell);
                 }
+            }
+            if let Some(v) = bad {
+                unusable(stats, line, *field, v);
             }
         }
         accept(line, r, rows, stats);
@@ -363,11 +394,20 @@ fn read_jsonl(
                     .filter_map(|a| folded.get(*a).copied())
                     .collect(),
             };
+            let mut bad = None;
             for v in candidates {
                 r.set_json(*field, v);
                 if r.has(*field) {
+                    bad = None;
                     break;
                 }
+                if !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()) {
+                    bad.get_or_insert(v);
+                }
+            }
+            if let Some(v) = bad {
+                let shown = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                unusable(stats, n, *field, &shown);
             }
         }
         accept(n, r, rows, stats);
@@ -393,6 +433,29 @@ mod tests {
             format,
             fields: Vec::new(),
         }
+    }
+
+    #[test]
+    fn unusable_values_are_reported_with_their_crlf_lines() {
+        let p = write(
+            "unusable.csv",
+            "domain,name,employees\r\nglobex.com,Globex,500\r\nhttps:,Initech,lots\r\n\r\nacme.io,Acme,20\r\n",
+        );
+        let f = FileProvider::load(cfg(p, FileFormat::Csv)).unwrap();
+        let st = f.file_stats();
+        assert_eq!(st.unusable_values, 2, "{:?}", st.issues);
+        assert!(
+            st.issues[0].starts_with("line 3: domain `https:` is not a domain"),
+            "{:?}",
+            st.issues
+        );
+        assert!(st.issues[1].starts_with("line 3: employees `lots`"), "{:?}", st.issues);
+        // The row is kept by its name, without the unusable values.
+        assert_eq!(st.rows, 3);
+        let FileAnswer::Found(a) = f.by_domain("acme.io") else {
+            panic!("acme")
+        };
+        assert_eq!(a.employees, Some(20));
     }
 
     #[test]

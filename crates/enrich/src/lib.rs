@@ -264,6 +264,16 @@ impl Enricher {
                     domain: &a.registrable,
                     email: &a.normalized,
                 }),
+                // A free-mail-listed domain the company's own file lists is a company's
+                // (the engine flags it): looked up by domain like a corporate one.
+                (Source::File(f), Some((a, EmailKind::Personal)))
+                    if matches!(f.by_domain(&a.registrable), FileAnswer::Found(_)) =>
+                {
+                    Some(Query::Domain {
+                        domain: &a.registrable,
+                        email: &a.normalized,
+                    })
+                }
                 (Source::File(_), _) => lead.company.as_deref().map(Query::Company),
                 (Source::Http(_), _) => None,
             };

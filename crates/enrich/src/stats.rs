@@ -79,6 +79,9 @@ pub struct FileStats {
     pub skipped: usize,
     /// Rows whose domain was already taken by an earlier row (the first one wins).
     pub duplicate_domains: usize,
+    /// Cells whose value could not be used (a domain column holding `https:`, an
+    /// employee count that is no number); the row is kept without them.
+    pub unusable_values: usize,
     /// The first few problems, with line numbers.
     pub issues: Vec<String>,
 }

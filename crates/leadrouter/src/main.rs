@@ -35,6 +35,9 @@ enum Command {
         /// Print findings as JSON.
         #[arg(long)]
         json: bool,
+        /// Print every finding in full (by default many are grouped by kind and rule).
+        #[arg(long)]
+        verbose: bool,
     },
     /// Run the service: intake API, forms, imports, admin API, metrics.
     Serve {
@@ -197,7 +200,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
             strict,
             json,
-        } => check_cmd::run(&config, strict, json),
+            verbose,
+        } => check_cmd::run(&config, strict, json, verbose),
         Command::Route {
             config,
             at,

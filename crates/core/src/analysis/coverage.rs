@@ -114,6 +114,7 @@ pub(super) fn coverage(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
             severity: Severity::Note,
             kind: "coverage-skipped",
             location: None,
+            rule: None,
             message: format!(
                 "coverage analysis skipped: {total} combinations of matrix values exceed {MAX_COMBINATIONS}"
             ),
@@ -255,6 +256,7 @@ pub(super) fn coverage(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
         severity,
         kind: "coverage-gap",
         location: None,
+        rule: None,
         message: format!(
             "{n} combination(s) of matrix values match no rule and fall through to {dest}:\n{}",
             lines.join("\n")

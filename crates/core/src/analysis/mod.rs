@@ -7,11 +7,17 @@
 //!
 //! This module holds the findings and [`analyze`]; the checks are in `people` (inactive
 //! or missing people on routing paths), `rules` (shadowed rules, overlaps without a
-//! tiebreaker, segment rules that outrank territory rules) and `coverage` (gaps).
+//! tiebreaker, segment rules that outrank territory rules) and `coverage` (gaps). Values
+//! that can never match a normalised lead are found while compiling, where the source
+//! spans are (`config/compile/lints.rs`, kept in [`CompiledConfig::lints`]); `grouped`
+//! summarises many findings by kind and rule for `check`'s default output.
 
 mod coverage;
+mod grouped;
 mod people;
 mod rules;
+
+pub use grouped::{Group, group};
 
 use crate::config::CompiledConfig;
 use serde::Serialize;
@@ -29,6 +35,9 @@ pub struct Finding {
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The matrix rule the finding is about, for grouping a large matrix's findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
@@ -62,6 +71,8 @@ pub fn analyze(cfg: &CompiledConfig) -> Vec<Finding> {
     people::people(cfg, &mut out);
     rules::shadowed_and_overlapping(cfg, &mut out);
     coverage::coverage(cfg, &mut out);
+    // Values the compiler saw cannot work as written (file:line from the source spans).
+    out.extend(cfg.lints.iter().cloned());
     out
 }
 

@@ -13,6 +13,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 kind: "team-without-active-rep",
                 location: Some(t.origin.to_string()),
+                rule: None,
                 message: format!(
                     "team {} has no active member: every lead sent there overflows to {}",
                     t.id,
@@ -30,6 +31,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 kind: "inactive-team-lead",
                 location: Some(t.origin.to_string()),
+                rule: None,
                 message: format!("team {} lead {} is inactive", t.id, cfg.rep(l).id),
                 fix: Some("name an active team lead".into()),
             });
@@ -44,6 +46,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 kind: "inactive-backup",
                 location: Some(r.origin.to_string()),
+                rule: None,
                 message: format!("rep {} has inactive backup {}", r.id, cfg.rep(b).id),
                 fix: Some("name an active backup".into()),
             });
@@ -57,6 +60,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 kind: "rule-to-inactive-rep",
                 location: Some(rule.origin.to_string()),
+                rule: Some(rule.id.clone()),
                 message: format!(
                     "rule {} routes to inactive rep {}: its leads always take the fallback",
                     rule.id,
@@ -80,6 +84,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
             severity: Severity::Warning,
             kind: "account-owner-inactive",
             location: None,
+            rule: None,
             message: format!(
                 "{} account(s) owned by inactive rep {owner}: {}{}",
                 domains.len(),
@@ -101,6 +106,7 @@ pub(super) fn people(cfg: &CompiledConfig, out: &mut Vec<Finding>) {
             severity: Severity::Note,
             kind: "account-without-owner",
             location: None,
+            rule: None,
             message: format!("{unowned} account(s) have no owner and route by the matrix"),
             fix: None,
         });

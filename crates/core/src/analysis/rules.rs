@@ -88,6 +88,7 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
                 severity: Severity::Warning,
                 kind: "shadowed-rule",
                 location: Some(b.origin.to_string()),
+                rule: Some(b.id.clone()),
                 message: format!(
                     "rule {} can never match: rule {} ({}, priority {}) matches every lead it would",
                     b.id, a.id, a.origin, a.priority
@@ -118,6 +119,7 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
                     severity: Severity::Warning,
                     kind: "overlapping-rules",
                     location: Some(b.origin.to_string()),
+                    rule: Some(b.id.clone()),
                     message: format!(
                         "rules {} ({}) and {} overlap at priority {} with different targets; {} wins only by file order",
                         a.id, a.origin, b.id, b.priority, a.id
@@ -167,6 +169,7 @@ pub(super) fn shadowed_and_overlapping(cfg: &CompiledConfig, out: &mut Vec<Findi
             },
             kind: "segment-outranks-territory",
             location: Some(a.origin.to_string()),
+            rule: Some(a.id.clone()),
             message: format!(
                 "segment rule {} (priority {}) outranks {whom}: leads that match both go to {}, not by territory",
                 a.id,

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod hours;
+mod lints;
 mod people;
 mod rules;
 mod vocabulary;
@@ -53,6 +54,7 @@ pub fn compile(src: SourceText, read_rel: ReadRel) -> Result<CompiledConfig, Loa
         e: Errors::new(&src),
         extra_errors: Vec::new(),
         sources: vec![src.path.clone()],
+        lints: Vec::new(),
     };
     let out = c.run(raw, read_rel, &mut hasher);
     let mut errors = c.e.list;
@@ -61,6 +63,7 @@ pub fn compile(src: SourceText, read_rel: ReadRel) -> Result<CompiledConfig, Loa
         Some(mut cfg) if errors.is_empty() => {
             cfg.version = format!("sha256:{}", &hex::encode(hasher.finalize())[..16]);
             cfg.sources = c.sources;
+            cfg.lints = c.lints;
             cfg.text = TraceText::build(&cfg);
             Ok(cfg)
         }
@@ -83,6 +86,8 @@ struct Compiler<'a> {
     e: Errors<'a>,
     extra_errors: Vec<ConfigError>,
     sources: Vec<String>,
+    /// Values that compile but can never match (warnings for `check`).
+    lints: Vec<crate::analysis::Finding>,
 }
 
 const DEFAULT_SEGMENTS: [(&str, u32); 4] = [
@@ -130,6 +135,7 @@ impl<'a> Compiler<'a> {
         hasher: &mut Sha256,
     ) -> Option<CompiledConfig> {
         let v = self.vocabulary(&raw);
+        self.lint_vocabulary(&raw, &v);
         let p = self.people(&raw, &v.queues, &v.queue_roles);
         let (accounts, account_by_domain, account_by_name) =
             self.accounts(&raw, read_rel, hasher, &p.rep_by_id);
@@ -216,6 +222,7 @@ impl<'a> Compiler<'a> {
             routing: RoutingOptions {
                 default_team,
                 recycle_after_days: raw.routing.recycle_after_days.unwrap_or(90),
+                hold_for_owner_within: self.hold_for_owner(&raw.routing),
                 route_unknown_firmographics: raw
                     .routing
                     .route_unknown_firmographics
@@ -232,6 +239,7 @@ impl<'a> Compiler<'a> {
             industry_alias: v.industry_alias,
             intent: v.intent,
             icp: v.icp,
+            tier_by_action: v.tier_by_action,
             scoring: v.scoring,
             sla: v.sla,
             stage_weights: v.stage_weights,
@@ -255,6 +263,7 @@ impl<'a> Compiler<'a> {
             source: std::sync::Arc::new(self.e.src.clone()),
             base_dir: std::path::PathBuf::from("."),
             text: TraceText::default(),
+            lints: Vec::new(),
         })
     }
 
@@ -301,6 +310,25 @@ impl<'a> Compiler<'a> {
             traces_days,
             delivered_outbox_days,
             audit_days,
+        }
+    }
+
+    /// `[routing] hold_for_owner_within`: a duration of at most a week (a longer hold
+    /// would leave a hot lead untouched for days).
+    fn hold_for_owner(&mut self, r: &RawRouting) -> Option<SignedDuration> {
+        let v = r.hold_for_owner_within.as_ref()?;
+        match dur(v.get_ref()) {
+            Some(d) if d <= SignedDuration::from_hours(168) => Some(d),
+            _ => {
+                self.e.at(
+                    self.line_at(v.span().start),
+                    "routing.hold_for_owner_within",
+                    Some(v.get_ref()),
+                    "not a duration of at most 168h",
+                    Some("write how long a named-account lead may wait for its owner, e.g. \"14h\"; leave the key out to route to whoever is on".into()),
+                );
+                None
+            }
         }
     }
 

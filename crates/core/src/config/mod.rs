@@ -378,6 +378,31 @@ pub struct Scoring {
     pub icp_fit: i32,
 }
 
+/// `[[tier_by_action]]`: a tier said directly for actions (and segments).
+#[derive(Debug, Clone)]
+pub struct TierByAction {
+    /// Action tokens.
+    pub actions: Vec<String>,
+    /// Segment names; [`TierByAction::UNKNOWN`] matches a lead of no known size; empty: any.
+    pub segments: Vec<String>,
+    pub tier: Tier,
+    /// "demo_request → hot (config.toml:40)", as the trace quotes it.
+    pub label: String,
+}
+
+impl TierByAction {
+    pub const UNKNOWN: &'static str = "unknown";
+
+    pub fn applies(&self, action: Option<&str>, segment: Option<&str>) -> bool {
+        action.is_some_and(|a| self.actions.iter().any(|x| x == a))
+            && (self.segments.is_empty()
+                || self
+                    .segments
+                    .iter()
+                    .any(|s| Some(s.as_str()) == segment || (s == Self::UNKNOWN && segment.is_none())))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Icp {
     pub segments: Vec<String>,
@@ -433,6 +458,9 @@ pub struct StageWeights {
 pub struct RoutingOptions {
     pub default_team: Option<TeamIdx>,
     pub recycle_after_days: u32,
+    /// Hold a named-account lead for its owner when their next working window starts
+    /// within this long (None: off); the SLA clock starts at that window.
+    pub hold_for_owner_within: Option<SignedDuration>,
     pub route_unknown_firmographics: bool,
     pub honeypot_field: String,
 }
@@ -492,6 +520,8 @@ pub struct CompiledConfig {
     pub industry_alias: HashMap<String, Text>,
     pub intent: HashMap<String, Intent>,
     pub icp: Icp,
+    /// `[[tier_by_action]]` in file order (first match wins).
+    pub tier_by_action: Vec<TierByAction>,
     pub scoring: Scoring,
     pub sla: HashMap<(Tier, Option<String>), SlaTimes>,
     pub stage_weights: StageWeights,
@@ -521,6 +551,9 @@ pub struct CompiledConfig {
     pub base_dir: std::path::PathBuf,
     /// The strings decisions copy into their traces, shared with this config.
     pub text: TraceText,
+    /// Values that compile but can never match a normalised lead, found where the source
+    /// spans are; `check` reports them with the other findings.
+    pub lints: Vec<crate::analysis::Finding>,
 }
 
 impl CompiledConfig {

@@ -28,6 +28,9 @@ pub struct RawConfig {
     pub intent: RawIntent,
     #[serde(default)]
     pub icp: RawIcp,
+    /// Tiers said directly by action (and optionally segment), over intent × fit.
+    #[serde(default, rename = "tier_by_action")]
+    pub tier_by_action: Vec<Spanned<RawTierByAction>>,
     #[serde(default)]
     pub scoring: RawScoring,
     #[serde(default)]
@@ -119,6 +122,9 @@ pub struct RawRouting {
     pub default_team: Option<Spanned<String>>,
     /// VAL-4: a lead disqualified fewer days ago than this goes back to its rep.
     pub recycle_after_days: Option<u32>,
+    /// A named-account lead arriving outside its owner's working hours waits for the
+    /// owner when their next working window starts within this duration (absent: off).
+    pub hold_for_owner_within: Option<Spanned<String>>,
     /// ENR-5: where leads with neither size nor industry go ("qualification" queue role by default).
     pub route_unknown_firmographics: Option<bool>,
     /// Form field that must stay empty (VAL-2 honeypot); default "website_url".
@@ -165,13 +171,25 @@ pub struct RawIntent {
 #[serde(deny_unknown_fields)]
 pub struct RawIcp {
     /// Segments that fit the ICP (default: every segment but the smallest).
-    pub segments: Option<Vec<Spanned<String>>>,
+    pub segments: Option<Spanned<Vec<Spanned<String>>>>,
     /// Industries that fit; empty or absent means the industry is not considered.
-    pub industries: Option<Vec<String>>,
+    pub industries: Option<Spanned<Vec<String>>>,
     /// Regions that fit; absent means the region is not considered.
-    pub regions: Option<Vec<String>>,
+    pub regions: Option<Spanned<Vec<String>>>,
     /// Countries that fit (ISO codes or names); absent means the country is not considered.
-    pub countries: Option<Vec<String>>,
+    pub countries: Option<Spanned<Vec<String>>>,
+}
+
+/// `[[tier_by_action]]`: leads with one of these actions (and, when given, in one of these
+/// segments) get this tier, whatever intent × ICP fit says. First match in file order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTierByAction {
+    pub actions: Vec<Spanned<String>>,
+    /// Segments the entry is limited to; "unknown" stands for leads of no known size.
+    #[serde(default)]
+    pub segments: Vec<Spanned<String>>,
+    pub tier: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -197,7 +215,7 @@ pub struct RawScoring {
 #[serde(deny_unknown_fields)]
 pub struct RawKeywordPoints {
     /// Case-insensitive substrings; any one matching earns the points (once per rule).
-    pub contains: Vec<String>,
+    pub contains: Vec<Spanned<String>>,
     pub points: i32,
 }
 

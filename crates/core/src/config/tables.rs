@@ -134,10 +134,11 @@ fn read_table(
         }
     }
     let mut rows = Vec::new();
+    let mut lines = LineCounter::new(text);
     for rec in rdr.records() {
         match rec {
             Ok(r) => {
-                let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
+                let line = r.position().map(|p| lines.at(p.byte())).unwrap_or(0);
                 if r.iter().all(|c| c.is_empty()) {
                     continue;
                 }
@@ -158,7 +159,7 @@ fn read_table(
                 rows.push((line, r.iter().map(str::to_string).collect()));
             }
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize);
+                let line = e.position().map(|p| lines.at(p.byte()));
                 errors.push(err(line, "row", None, e.to_string(), None));
             }
         }
@@ -167,6 +168,41 @@ fn read_table(
         Ok(Table { columns, rows })
     } else {
         Err(errors)
+    }
+}
+
+/// Line numbers from byte offsets, counting `\n`s: the CSV reader's own count is off by
+/// one per CRLF line end (Excel's default), which it reads as two terminators. Offsets
+/// come in increasing order, so each byte is scanned once.
+pub struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(text: &'a str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte offset `at`.
+    pub fn at(&mut self, at: u64) -> usize {
+        let mut at = (at as usize).min(self.text.len());
+        // A record's position can be the start of the blank lines before it.
+        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at < self.byte {
+            // Out of order (not expected): count from the start.
+            (self.byte, self.line) = (0, 1);
+        }
+        self.line += self.text[self.byte..at].iter().filter(|&&b| b == b'\n').count();
+        self.byte = at;
+        self.line
     }
 }
 
@@ -310,6 +346,21 @@ mod tests {
         assert_eq!(rows[0].conds[0], vec!["enterprise", "mid_market"]);
         assert_eq!(rows[0].conds[2], vec!["EMEA"]);
         assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn crlf_line_ends_name_the_same_lines_as_lf() {
+        for (end, bom) in [("\n", ""), ("\r\n", ""), ("\r\n", "\u{feff}")] {
+            let text = format!(
+                "{bom}id,priority,route_to{end}r1,1,team:x{end}{end}r2,2,team:x{end}\"r3\",\"3\",\"team:x\"{end}"
+            );
+            let rows = read_matrix(&SourceText::new("m.csv", text)).unwrap();
+            let lines: Vec<usize> = rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, vec![2, 4, 5], "{end:?}");
+            let bad = format!("id,priority,route_to{end}r1,1,team:x{end}r2,high,team:x{end}");
+            let errs = read_matrix(&SourceText::new("m.csv", bad)).unwrap_err();
+            assert_eq!(errs[0].line, Some(3), "{end:?}");
+        }
     }
 
     #[test]

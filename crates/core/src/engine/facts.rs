@@ -83,6 +83,10 @@ pub(super) fn normalize(
             Ok(e) => {
                 (f.personal_email, f.disposable_email) =
                     cfg.domains.classify(e.domain(), e.registrable());
+                if f.personal_email {
+                    f.company_domain_by = company_domain_by(cfg, enr, e.registrable());
+                    f.personal_email = f.company_domain_by.is_none();
+                }
                 let (email, domain) = e.into_texts();
                 f.email_domain = Some(domain);
                 f.email = Some(email);
@@ -291,7 +295,40 @@ pub(super) fn normalize(
         (Intent::Medium, true) | (Intent::High, false) => Tier::Warm,
         _ => Tier::Standard,
     });
+    // Said directly by the admin: the first `[[tier_by_action]]` entry that applies.
+    if !cfg.tier_by_action.is_empty()
+        && let Some(t) = cfg
+            .tier_by_action
+            .iter()
+            .find(|t| t.applies(f.action.as_deref(), f.segment.as_deref()))
+    {
+        f.tier = Some(t.tier);
+        f.tier_by = Some(t.label.clone());
+    }
     segment
+}
+
+/// Whether the company's own data names a domain the free-mail list holds: an account
+/// with that domain, or an enrichment provider (a firmographic file, the CRM; not the
+/// local signals, which only echo the email) that answered for it. Such a domain is a
+/// company's, whatever the shipped list says.
+fn company_domain_by(
+    cfg: &CompiledConfig,
+    enr: Option<&Enrichment>,
+    registrable: &str,
+) -> Option<Text> {
+    if cfg.account_by_domain.contains_key(registrable) {
+        return Some("account".into());
+    }
+    let e = enr?;
+    let provider = e.sources.get("domain")?;
+    if provider == "signals" || provider.starts_with("signal") {
+        return None;
+    }
+    let same = e.domain.as_deref().is_some_and(|d| {
+        crate::domains::with_registrable_domain(d, |r| r == Some(registrable))
+    });
+    same.then(|| cat(&["enrichment:", provider]).into())
 }
 
 const FAKE_WORDS: &[&str] = &[

@@ -23,6 +23,7 @@
 //! stack.
 
 mod facts;
+mod hold;
 mod path;
 mod resolve;
 mod team;
@@ -46,6 +47,11 @@ pub struct RoutingInput<'a> {
     pub issues: &'a [FieldIssue],
     /// Reps that must not get this lead (e.g. SLA reassignment away from the current owner).
     pub exclude: &'a [&'a str],
+    /// An SLA reassignment away from this rep (who is also in `exclude`): in a team the
+    /// rep belongs to, the walk starts at the member after them and the rotation does not
+    /// move, so first assignments stay a fair rotation and reassigned leads are spread in
+    /// turn (docs/config.md "SLA reassignment and the rotation").
+    pub reassign_from: Option<&'a str>,
 }
 
 impl<'a> RoutingInput<'a> {
@@ -57,6 +63,7 @@ impl<'a> RoutingInput<'a> {
             now,
             issues: &[],
             exclude: &[],
+            reassign_from: None,
         }
     }
 }
@@ -106,6 +113,9 @@ struct Ctx<'a> {
     /// VAL-3 / VAL-4: the known person's owner, who stays their owner when someone else
     /// takes this lead (the owner is excluded from it: an SLA reassignment).
     keep_owner: Option<RepIdx>,
+    /// When the SLA clock starts, if not `now`: the start of the owner's next working
+    /// window for a lead held for its owner.
+    sla_from: Option<Timestamp>,
     /// Local time per zone, computed on first use: the caller's (on its stack), so the
     /// context stays small enough to move cheaply.
     local: &'a mut [Option<LocalNow>],
@@ -151,6 +161,7 @@ impl<'a> Ctx<'a> {
             effects: Vec::new(),
             account: None,
             keep_owner: None,
+            sla_from: None,
             local,
         }
     }
@@ -207,6 +218,13 @@ pub fn decide(cfg: &CompiledConfig, input: RoutingInput<'_>) -> Routed {
     cx.normalize();
     if !cx.facts.issues.is_empty() {
         cx.flags.push(Flag::MalformedInput);
+    }
+    if let Some(by) = &cx.facts.company_domain_by {
+        cx.flags.push(Flag::CompanyDomainOverFreeMailList);
+        cx.notes.push(format!(
+            "{} is on the free-mail list, but the company's own data ({by}) names it: routed as a company domain",
+            cx.facts.email_domain.as_deref().unwrap_or("?")
+        ));
     }
     let (path, outcome, rule, headline) = cx.route();
     cx.finish(path, outcome, rule, headline)
@@ -301,9 +319,10 @@ impl<'a> Ctx<'a> {
             }
             _ => {}
         }
+        let clock = self.sla_from.unwrap_or(now);
         let contact_by = owner
             .as_ref()
-            .map(|_| now.saturating_add(times.contact_within).unwrap_or(now));
+            .map(|_| clock.saturating_add(times.contact_within).unwrap_or(clock));
         let decision = Decision {
             owner,
             queue,

@@ -148,6 +148,12 @@ impl<'a> Ctx<'a> {
                         "owner inactive: routed by the owner's fallback chain and flagged".into()
                     };
                     let headline = start_reason(&[kind, " ", &label]);
+                    let held = if a.named && active && cfg.routing.hold_for_owner_within.is_some()
+                    {
+                        Some(owner)
+                    } else {
+                        None
+                    };
                     self.steps.push(Step::Account {
                         matched_by: Some(Text::from_static(by)),
                         account: Some(label),
@@ -155,6 +161,9 @@ impl<'a> Ctx<'a> {
                         named: a.named,
                         outcome,
                     });
+                    if let Some(out) = held.and_then(|o| self.hold_for_owner(o)) {
+                        return (path, out, None, headline);
+                    }
                     let out = self.resolve(Target::Rep(owner), "account owner");
                     return (path, out, None, headline);
                 }

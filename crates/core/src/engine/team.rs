@@ -31,6 +31,11 @@ impl<'a> Ctx<'a> {
         // Effective pass: a rep new to the rotation, or back from time away, starts at the
         // team's clock — no reset for others, no catch-up burst for them.
         let effective = |pass: u64| turn_pass(Some(pass), vt);
+        // SLA reassignment away from a member of this team: their position in it.
+        let leaving = self.input.reassign_from.and_then(|id| {
+            let r = *cfg.rep_by_id.get(id)?;
+            team.members.iter().position(|&m| m == r)
+        });
         let round_robin = matches!(team.method, Method::RoundRobin | Method::WeightedRoundRobin);
         // (pass, position, rep) per member, on the stack for teams of up to 64.
         let n = team.members.len();
@@ -107,8 +112,12 @@ impl<'a> Ctx<'a> {
         let mut chosen: Option<(RepIdx, u64)> = None;
         match team.method {
             Method::RoundRobin | Method::WeightedRoundRobin => {
-                if !ready {
-                    sort_turns(order, &team.members);
+                match leaving {
+                    // An SLA reassignment inside the owner's team: the members after the
+                    // owner, in team order, wrapping round (the owner last, excluded).
+                    Some(from) => order.sort_by_key(|t| (t.pos() + n - from - 1) % n),
+                    None if !ready => sort_turns(order, &team.members),
+                    None => {}
                 }
                 for &turn in order.iter() {
                     let (pass, r) = (turn.pass(), turn.rep());
@@ -175,6 +184,15 @@ impl<'a> Ctx<'a> {
             candidates: Candidates::walk(cfg.text.walk.clone(), candidates, away),
         });
         let (rep, pass) = chosen?;
+        if let Some(from) = leaving {
+            self.notes.push(format!(
+                "SLA reassignment: team {} walked from the member after {}; its rotation is unchanged",
+                team.id,
+                cfg.rep(team.members[from]).id
+            ));
+            self.assign_effects(rep);
+            return Some(rep);
+        }
         self.effects.push(Effect::AdvanceRotation {
             team: cfg.text.team_id[t as usize].clone(),
             rep: cfg.text.rep_id[rep as usize].clone(),

@@ -24,7 +24,14 @@ impl Ladder<'_> {
     /// The timers a fresh decision sets: manager, reassign and leadership at 1x, 2x and
     /// 3x the contact SLA for an owner; a queue alert for an alerting queue.
     pub fn timers(&self, d: &Decision, now: Timestamp) -> Vec<TimerSet> {
-        let at = |after: SignedDuration| now.saturating_add(after).unwrap_or(now);
+        // The contact clock starts when the decision says (later than now for a lead
+        // held for its owner's working window), never earlier than now.
+        let start = d
+            .sla
+            .contact_by
+            .and_then(|c| c.checked_sub(d.sla.contact_within).ok())
+            .map_or(now, |s| s.max(now));
+        let at = |after: SignedDuration| start.saturating_add(after).unwrap_or(start);
         match (&d.owner, &d.queue) {
             (Some(o), _) => [
                 (1, SlaStep::Manager),
@@ -41,7 +48,7 @@ impl Ladder<'_> {
             (None, Some(q)) if self.alert_queues.iter().any(|a| a == q.as_str()) => {
                 vec![TimerSet {
                     step: SlaStep::QueueAge,
-                    due: at(self.queue_alert_after),
+                    due: now.saturating_add(self.queue_alert_after).unwrap_or(now),
                     owner: None,
                 }]
             }
@@ -202,6 +209,7 @@ fn reassign(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
     let exclude = [owner.as_str()];
     let mut input = RoutingInput::new(t.parsed, t.state, t.now);
     input.exclude = &exclude;
+    input.reassign_from = Some(owner.as_str());
     let mut routed = decide(t.cfg, input);
     let nd = &routed.decision;
     let history = |reason, owner| HistoryEntry {

@@ -86,6 +86,9 @@ pub enum Flag {
     Fallback,
     /// Nobody on the path was available; the lead went to an overflow queue.
     NobodyAvailable,
+    /// The email domain is on the free-mail list, but the company's own data (an account,
+    /// an enrichment file, the CRM) names it: routed as a company domain.
+    CompanyDomainOverFreeMailList,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,11 @@ pub struct Facts {
     pub email_domain: Option<Text>,
     pub personal_email: bool,
     pub disposable_email: bool,
+    /// The email domain is on the shipped free-mail list, but the company's own data names
+    /// it (an account, an enrichment file or the CRM): treated as a company domain. What
+    /// named it: "account", or "enrichment:PROVIDER".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_domain_by: Option<Text>,
     pub company: Option<String>,
     pub employees: Option<u32>,
     pub employees_source: Option<Text>,
@@ -155,9 +163,17 @@ pub struct Facts {
     pub action: Option<Text>,
     pub intent: Option<Intent>,
     pub icp_fit: bool,
+    /// Why the lead fits the ICP or not, one line per criterion (filled by
+    /// [`RoutingTrace::explain`], recomputed from the facts and the config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub icp_checks: Vec<String>,
     pub score: i32,
     pub score_parts: Vec<ScorePart>,
     pub tier: Option<Tier>,
+    /// The `[[tier_by_action]]` entry that set the tier over intent × fit, as labelled in
+    /// the config ("demo_request → hot (config.toml:40)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_by: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<FieldIssue>,
     /// ENR-2: which provider supplied each enriched field (field → provider or signal).
@@ -185,6 +201,7 @@ impl Facts {
             email_domain: None,
             personal_email: false,
             disposable_email: false,
+            company_domain_by: None,
             company: None,
             employees: None,
             employees_source: None,
@@ -200,9 +217,11 @@ impl Facts {
             action: None,
             intent: None,
             icp_fit: false,
+            icp_checks: Vec::new(),
             score: 0,
             score_parts: Vec::new(),
             tier: None,
+            tier_by: None,
             issues,
             enrichment_sources: BTreeMap::new(),
             enrichment_failures: Vec::new(),

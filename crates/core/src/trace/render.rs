@@ -46,6 +46,12 @@ impl RoutingTrace {
             if f.icp_fit { "yes" } else { "no" },
             f.tier.map(Tier::name).unwrap_or("-"),
         );
+        for c in &f.icp_checks {
+            let _ = writeln!(s, "  ICP {c}");
+        }
+        if let Some(by) = &f.tier_by {
+            let _ = writeln!(s, "  tier set by [[tier_by_action]] {by}, over intent × ICP fit");
+        }
         for i in &f.issues {
             let _ = writeln!(s, "input issue: {}: {}", i.field, i.problem);
         }

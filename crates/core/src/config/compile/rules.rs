@@ -184,6 +184,7 @@ impl Compiler<'_> {
                     }
                 }
             }
+            self.lint_rule(&spec, &conds, v);
             let target = if spec.route_to.trim().is_empty() {
                 push(
                     "route_to",

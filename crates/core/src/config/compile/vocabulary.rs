@@ -14,6 +14,7 @@ pub(super) struct Vocabulary {
     pub geo: Geo,
     pub intent: HashMap<String, Intent>,
     pub icp: Icp,
+    pub tier_by_action: Vec<TierByAction>,
     pub scoring: Scoring,
     pub sla: HashMap<(Tier, Option<String>), SlaTimes>,
     pub stage_weights: StageWeights,
@@ -151,6 +152,7 @@ impl Compiler<'_> {
         // ICP (TIER-2).
         let icp_segments = match &raw.icp.segments {
             Some(list) => list
+                .get_ref()
                 .iter()
                 .filter_map(|s| {
                     let n = token(s.get_ref());
@@ -183,19 +185,23 @@ impl Compiler<'_> {
                 .icp
                 .industries
                 .as_ref()
+                .map(Spanned::get_ref)
                 .filter(|v| !v.is_empty())
                 .map(|v| v.iter().map(norm_industry).collect()),
             regions: raw
                 .icp
                 .regions
                 .as_ref()
-                .map(|v| v.iter().map(|r| r.to_uppercase()).collect()),
+                .map(|v| v.get_ref().iter().map(|r| r.to_uppercase()).collect()),
             countries: raw.icp.countries.as_ref().map(|v| {
-                v.iter()
+                v.get_ref()
+                    .iter()
                     .filter_map(|c| geo.country(c).map(str::to_string))
                     .collect()
             }),
         };
+
+        let tier_by_action = self.tier_by_action(raw, &segment_names);
 
         // Scoring (TIER-2).
         let pts = |m: &std::collections::BTreeMap<String, i32>, d: &[(&str, i32)]| {
@@ -211,7 +217,10 @@ impl Compiler<'_> {
             v.iter()
                 .map(|k| {
                     (
-                        k.contains.iter().map(|s| s.to_lowercase()).collect(),
+                        k.contains
+                            .iter()
+                            .map(|s| s.get_ref().to_lowercase())
+                            .collect(),
                         k.points,
                     )
                 })
@@ -326,9 +335,80 @@ impl Compiler<'_> {
             geo,
             intent,
             icp,
+            tier_by_action,
             scoring,
             sla,
             stage_weights,
         }
+    }
+}
+
+impl Compiler<'_> {
+    /// `[[tier_by_action]]`: actions as tokens, segments checked (plus "unknown"), the tier
+    /// parsed; each entry labelled with its line for the trace.
+    fn tier_by_action(&mut self, raw: &RawConfig, segment_names: &[String]) -> Vec<TierByAction> {
+        let mut out = Vec::new();
+        for entry in &raw.tier_by_action {
+            let e = entry.get_ref();
+            let line = self.line_at(entry.span().start).unwrap_or(0);
+            if e.actions.is_empty() {
+                self.e.at(
+                    Some(line),
+                    "tier_by_action.actions",
+                    None,
+                    "no actions listed",
+                    Some("list the actions this tier is for, e.g. actions = [\"demo_request\"]".into()),
+                );
+            }
+            let tier = match Tier::parse(e.tier.get_ref()) {
+                Some(t) => t,
+                None => {
+                    self.e.at(
+                        self.line_at(e.tier.span().start),
+                        "tier_by_action.tier",
+                        Some(e.tier.get_ref()),
+                        "unknown tier",
+                        Some("use hot, warm or standard".into()),
+                    );
+                    continue;
+                }
+            };
+            let mut segments = Vec::new();
+            for s in &e.segments {
+                let t = token(s.get_ref());
+                if t != TierByAction::UNKNOWN && !segment_names.contains(&t) {
+                    self.e.at(
+                        self.line_at(s.span().start),
+                        "tier_by_action.segments",
+                        Some(s.get_ref()),
+                        "unknown segment",
+                        Some(format!(
+                            "known segments: {}, or \"unknown\" for leads of no known size",
+                            segment_names.join(", ")
+                        )),
+                    );
+                }
+                segments.push(t);
+            }
+            let actions: Vec<String> = e.actions.iter().map(|a| token(a.get_ref())).collect();
+            let seg = if segments.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", segments.join("|"))
+            };
+            let label = format!(
+                "{}{seg} → {} ({}:{line})",
+                actions.join("|"),
+                tier.name(),
+                self.e.src.path
+            );
+            out.push(TierByAction {
+                actions,
+                segments,
+                tier,
+                label,
+            });
+        }
+        out
     }
 }
