@@ -28,7 +28,7 @@ mod text;
 pub mod webhook;
 
 pub use config::{
-    ChannelKind, ConfigError, ConfigErrors, EventType, NotifyConfig, TemplateName,
+    ChannelKind, ConfigError, ConfigErrors, EventType, LeadConfirmation, NotifyConfig, TemplateName,
     WeeklyReportConfig,
 };
 pub use deliver::{Deliver, DeliveryResult, Notifier};
