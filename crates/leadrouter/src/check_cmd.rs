@@ -30,7 +30,8 @@ pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let findings = analyze(&cfg);
+    let mut findings = analyze(&cfg);
+    findings.extend(runtime::notify_findings(&cfg));
     let warnings = findings
         .iter()
         .filter(|f| f.severity == Severity::Warning)
