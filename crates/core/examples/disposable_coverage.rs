@@ -47,7 +47,8 @@ fn main() {
     println!(
         "{{\"domains\": {total}, \"disposable\": {covered}, \"coverage_percent\": {:.1}, \"unusable\": {unusable}, \"list_entries\": {}}}",
         100.0 * covered as f64 / total as f64,
-        list.as_ref().map_or(shipped.disposable_count(), HashSet::len)
+        list.as_ref()
+            .map_or(shipped.disposable_count(), HashSet::len)
     );
 }
 

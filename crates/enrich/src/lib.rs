@@ -352,7 +352,8 @@ impl Enricher {
                 }
                 mx::MxVerdict::Clean => {}
                 mx::MxVerdict::Unknown(why) => {
-                    e.failures.push(format!("mx: {} not checked: {why}", a.domain));
+                    e.failures
+                        .push(format!("mx: {} not checked: {why}", a.domain));
                 }
             }
         }

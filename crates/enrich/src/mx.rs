@@ -62,9 +62,9 @@ impl MxSignal {
         // The resolver's own cache is not needed: answers are kept below, per domain.
         opts.cache_size = 0;
         *builder.options_mut() = opts;
-        let resolver = builder
-            .build()
-            .map_err(|e| format!("cannot build the DNS resolver ({e}); check [enrichment.mx] resolver"))?;
+        let resolver = builder.build().map_err(|e| {
+            format!("cannot build the DNS resolver ({e}); check [enrichment.mx] resolver")
+        })?;
         let mut hosts: Vec<String> = shipped_hosts().map(str::to_string).collect();
         hosts.extend(cfg.extra_hosts.iter().cloned());
         Ok(MxSignal {
@@ -90,8 +90,11 @@ impl MxSignal {
             return MxVerdict::Unknown("no time left in the enrichment budget".into());
         }
         let fqdn = format!("{key}.");
-        let verdict = match tokio::time::timeout(wait, self.resolver.mx_lookup(fqdn.as_str())).await {
-            Err(_) => return MxVerdict::Unknown(format!("no DNS answer within {} ms", wait.as_millis())),
+        let verdict = match tokio::time::timeout(wait, self.resolver.mx_lookup(fqdn.as_str())).await
+        {
+            Err(_) => {
+                return MxVerdict::Unknown(format!("no DNS answer within {} ms", wait.as_millis()));
+            }
             Ok(Err(e)) if is_no_records(&e) => MxVerdict::Clean,
             Ok(Err(e)) => return MxVerdict::Unknown(format!("DNS lookup failed: {e}")),
             Ok(Ok(lookup)) => {

@@ -53,7 +53,11 @@ impl DnsServer {
                     Some(Some(hosts)) if query.query_type() == RecordType::MX => {
                         for (i, h) in hosts.iter().enumerate() {
                             let mx = MX::new(10 * (i as u16 + 1), Name::from_ascii(h).unwrap());
-                            r.add_answer(Record::from_rdata(query.name().clone(), 300, RData::MX(mx)));
+                            r.add_answer(Record::from_rdata(
+                                query.name().clone(),
+                                300,
+                                RData::MX(mx),
+                            ));
                         }
                     }
                     Some(Some(_)) => {}
@@ -89,9 +93,18 @@ fn lead(email: &str) -> Lead {
 #[tokio::test]
 async fn a_new_domain_on_a_throwaway_services_mail_servers_is_junk() {
     let dns = DnsServer::start(vec![
-        ("fresh-throwaway-2026.com.", Some(vec!["mx2.mailinator.com."])),
-        ("acme-corp-example.com.", Some(vec!["aspmx.l.google.com.", "alt1.aspmx.l.google.com."])),
-        ("own-list-example.com.", Some(vec!["mx.burner-host.example."])),
+        (
+            "fresh-throwaway-2026.com.",
+            Some(vec!["mx2.mailinator.com."]),
+        ),
+        (
+            "acme-corp-example.com.",
+            Some(vec!["aspmx.l.google.com.", "alt1.aspmx.l.google.com."]),
+        ),
+        (
+            "own-list-example.com.",
+            Some(vec!["mx.burner-host.example."]),
+        ),
     ])
     .await;
     let e = enricher(&dns, "");
@@ -101,11 +114,17 @@ async fn a_new_domain_on_a_throwaway_services_mail_servers_is_junk() {
         reason.contains("mx2.mailinator.com") && reason.contains("throwaway"),
         "{junk:?}"
     );
-    assert_eq!(junk.sources.get("junk_reason").map(String::as_str), Some("mx"));
+    assert_eq!(
+        junk.sources.get("junk_reason").map(String::as_str),
+        Some("mx")
+    );
 
     let company = e.enrich(&lead("jo@acme-corp-example.com")).await;
     assert_eq!(company.junk_reason, None, "{company:?}");
-    assert!(company.failures.iter().all(|f| !f.starts_with("mx:")), "{company:?}");
+    assert!(
+        company.failures.iter().all(|f| !f.starts_with("mx:")),
+        "{company:?}"
+    );
 
     // No MX at all (NXDOMAIN here): nothing concluded against the lead.
     let nx = e.enrich(&lead("kim@no-such-domain-example.com")).await;
@@ -140,7 +159,9 @@ async fn a_dns_server_that_never_answers_costs_only_the_timeout() {
     assert!(took < Duration::from_secs(1), "took {took:?}");
     assert_eq!(r.junk_reason, None);
     assert!(
-        r.failures.iter().any(|f| f.starts_with("mx: silent-example.com not checked")),
+        r.failures
+            .iter()
+            .any(|f| f.starts_with("mx: silent-example.com not checked")),
         "{r:?}"
     );
     // Not cached: the next lead asks again.

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 const FILES: [(&str, &str); 4] = [
     ("demo.toml", include_str!("../../../examples/demo.toml")),
     ("matrix.csv", include_str!("../../../examples/matrix.csv")),
-    ("accounts.csv", include_str!("../../../examples/accounts.csv")),
+    (
+        "accounts.csv",
+        include_str!("../../../examples/accounts.csv"),
+    ),
     (
         "firmographics.csv",
         include_str!("../../../examples/firmographics.csv"),

@@ -237,7 +237,11 @@ mod tests {
     use super::admin_key_from;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -246,13 +250,19 @@ mod tests {
             ("LEADROUTER_ADMIN_KEYS", "ops=k1, k2"),
             ("LEADROUTER_ADMIN_KEY", "old"),
         ];
-        assert_eq!(admin_key_from(Some("flag".into()), env(&all)).unwrap(), "flag");
+        assert_eq!(
+            admin_key_from(Some("flag".into()), env(&all)).unwrap(),
+            "flag"
+        );
         assert_eq!(admin_key_from(None, env(&all)).unwrap(), "k1");
         assert_eq!(
             admin_key_from(None, env(&[("LEADROUTER_ADMIN_KEY", "old")])).unwrap(),
             "old"
         );
         let e = admin_key_from(None, env(&[])).unwrap_err().to_string();
-        assert!(e.contains("LEADROUTER_ADMIN_KEYS") && e.contains("--key"), "{e}");
+        assert!(
+            e.contains("LEADROUTER_ADMIN_KEYS") && e.contains("--key"),
+            "{e}"
+        );
     }
 }

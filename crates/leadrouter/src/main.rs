@@ -293,7 +293,10 @@ pub(crate) fn load_config(path: &Path) -> Result<CompiledConfig> {
 /// `route --json`: the body `POST /v1/leads?explain=true` answers with, built by the same
 /// function, so the two never drift apart; `lead_id` is null (nothing is stored),
 /// received and routed at `--at`, and `effects` (what a store commits) is added.
-fn route_json(routed: &leadrouter_core::engine::Routed, now: jiff::Timestamp) -> Result<serde_json::Value> {
+fn route_json(
+    routed: &leadrouter_core::engine::Routed,
+    now: jiff::Timestamp,
+) -> Result<serde_json::Value> {
     let body = leadrouter_server::api::responses::route_body(
         "",
         &routed.decision,

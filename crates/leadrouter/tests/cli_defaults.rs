@@ -32,7 +32,9 @@ fn serve_without_config_runs_the_embedded_demo_from_any_folder() {
         "the server runs outside the repository".into()
     });
     let d = server.submit(&demo_lead());
-    server.check(owner_of(&d).is_some(), || format!("a demo lead is assigned: {d:#}"));
+    server.check(owner_of(&d).is_some(), || {
+        format!("a demo lead is assigned: {d:#}")
+    });
     // The demo's own names: a rep of the Northwind config, its config version.
     let version = d["config_version"].as_str().unwrap_or_default().to_string();
     let out = cli(&[
@@ -42,7 +44,11 @@ fn serve_without_config_runs_the_embedded_demo_from_any_folder() {
     ])
     .expect_code(0);
     let check: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(check["version"], version.as_str(), "the embedded files are examples/");
+    assert_eq!(
+        check["version"],
+        version.as_str(),
+        "the embedded files are examples/"
+    );
 }
 
 /// `init DIR` writes a starter that `check` accepts and `serve` routes with; a second
@@ -90,7 +96,6 @@ fn init_writes_a_starter_check_accepts_and_never_overwrites() {
         std::fs::read_to_string(target.join("matrix.csv")).unwrap(),
         "edited"
     );
-
 }
 
 /// `import` takes its key from LEADROUTER_ADMIN_KEYS (the list `serve` reads: the first
@@ -101,7 +106,11 @@ fn import_reads_the_key_and_url_serve_uses() {
     let server = Server::start(e2e());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("one.csv");
-    std::fs::write(&file, "email,company,employees\nsolo@solo-co.com,Solo Co,500\n").unwrap();
+    std::fs::write(
+        &file,
+        "email,company,employees\nsolo@solo-co.com,Solo Co,500\n",
+    )
+    .unwrap();
     let f = file.display().to_string();
     let keys = format!("ops={ADMIN_KEY},another-key");
     let out = Cli::run_in(
@@ -114,13 +123,22 @@ fn import_reads_the_key_and_url_serve_uses() {
         None,
     )
     .expect_code(0);
-    out.check(out.stdout.contains("1 imported"), "imported with serve's variables");
-    out.check(!out.stderr.contains("deprecated"), "no warning for the current name");
+    out.check(
+        out.stdout.contains("1 imported"),
+        "imported with serve's variables",
+    );
+    out.check(
+        !out.stderr.contains("deprecated"),
+        "no warning for the current name",
+    );
 
     let old = Cli::run_in(
         binary(),
         &["import", &f],
-        &[("LEADROUTER_ADMIN_KEY", ADMIN_KEY), ("LEADROUTER_URL", &server.url)],
+        &[
+            ("LEADROUTER_ADMIN_KEY", ADMIN_KEY),
+            ("LEADROUTER_URL", &server.url),
+        ],
         None,
     )
     .expect_code(0);
@@ -129,8 +147,13 @@ fn import_reads_the_key_and_url_serve_uses() {
         "the old name warns",
     );
 
-    let none = Cli::run_in(binary(), &["import", &f], &[("LEADROUTER_URL", &server.url)], None)
-        .expect_failure();
+    let none = Cli::run_in(
+        binary(),
+        &["import", &f],
+        &[("LEADROUTER_URL", &server.url)],
+        None,
+    )
+    .expect_failure();
     none.check(
         none.stderr.contains("LEADROUTER_ADMIN_KEYS") && none.stderr.contains("--key"),
         "without a key, the error names the variable and the flag",
@@ -159,19 +182,37 @@ fn route_json_has_the_fields_of_the_http_answer() {
     std::fs::write(&lead_file, lead.to_string()).unwrap();
     let cfg = e2e_config().display().to_string();
     let lf = lead_file.display().to_string();
-    let out = cli(&["route", "--config", &cfg, "--at", &at, "--json", "--explain", "--enrich", &lf]).expect_code(0);
+    let out = cli(&[
+        "route",
+        "--config",
+        &cfg,
+        "--at",
+        &at,
+        "--json",
+        "--explain",
+        "--enrich",
+        &lf,
+    ])
+    .expect_code(0);
     let offline: Value = serde_json::from_str(&out.stdout).unwrap();
     let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
     let mut offline_keys = keys(&offline);
     assert!(offline_keys.remove("effects"), "route --json adds effects");
-    assert_eq!(keys(&http), offline_keys, "same fields\nHTTP: {http:#}\nroute: {offline:#}");
+    assert_eq!(
+        keys(&http),
+        offline_keys,
+        "same fields\nHTTP: {http:#}\nroute: {offline:#}"
+    );
     assert_eq!(offline["lead_id"], Value::Null, "nothing is stored offline");
     for (k, v) in http.as_object().unwrap() {
         // Per request: the stored lead's id and its arrival; the trace's timings.
         if matches!(k.as_str(), "lead_id" | "received_at" | "trace") {
             continue;
         }
-        assert_eq!(&offline[k], v, "field {k} differs\nHTTP: {http:#}\nroute: {offline:#}");
+        assert_eq!(
+            &offline[k], v,
+            "field {k} differs\nHTTP: {http:#}\nroute: {offline:#}"
+        );
     }
     assert!(offline["tier_number"].is_u64(), "tier_number offline too");
 }
@@ -186,7 +227,14 @@ fn route_into_a_closed_pipe_exits_quietly() {
         "/../../examples/leads/01-hot-enterprise-demo-amer.json"
     );
     for json in [false, true] {
-        let mut args = vec!["route", "--config", cfg, "--at", "2026-11-23T15:00:00Z", lead];
+        let mut args = vec![
+            "route",
+            "--config",
+            cfg,
+            "--at",
+            "2026-11-23T15:00:00Z",
+            lead,
+        ];
         if json {
             args.push("--json");
         }
@@ -219,7 +267,10 @@ fn route_into_a_closed_pipe_exits_quietly() {
 #[test]
 fn a_form_posted_to_the_json_endpoint_is_pointed_at_the_forms_endpoint() {
     let server = Server::start(e2e());
-    for ct in ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for ct in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let r = server
             .post("/v1/leads")
             .intake()
@@ -228,7 +279,9 @@ fn a_form_posted_to_the_json_endpoint_is_pointed_at_the_forms_endpoint() {
             .expect_status(415);
         let v = r.json();
         r.check(
-            v["message"].as_str().is_some_and(|m| m.contains("/v1/forms/{key}")),
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/v1/forms/{key}")),
             "the error names /v1/forms/{key}",
         );
     }

@@ -59,7 +59,11 @@ async fn console_login(server: &Server) -> String {
         .unwrap_or_else(|| page.fail("no csrf field"))
         .to_string();
     let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("csrf", csrf.as_str()), ("username", "admin"), ("password", &password)])
+        .extend_pairs([
+            ("csrf", csrf.as_str()),
+            ("username", "admin"),
+            ("password", &password),
+        ])
         .finish();
     let r = server
         .post("/console/login")
@@ -86,15 +90,25 @@ async fn console_login(server: &Server) -> String {
 async fn the_default_open_record_link_opens_the_console_lead_page() {
     let rx = Receivers::start().await;
     let config = rx.config_text();
-    assert!(!config.contains("record_path"), "the fixture keeps the default");
+    assert!(
+        !config.contains("record_path"),
+        "the fixture keeps the default"
+    );
     let svc = Service::start(&rx).await;
     let d = svc
-        .submit(&hot_lead("Rita", "Record", "Record Labs", "rita@record-labs.com"))
+        .submit(&hot_lead(
+            "Rita",
+            "Record",
+            "Record Labs",
+            "rita@record-labs.com",
+        ))
         .await;
     let id = lead_id(&d);
     let mail = rx
         .smtp
-        .wait_for("the rep notification", |m| m.subject().contains("Rita Record"))
+        .wait_for("the rep notification", |m| {
+            m.subject().contains("Rita Record")
+        })
         .await;
     let body = mail.body();
     let line = body
@@ -131,7 +145,9 @@ async fn the_default_open_record_link_opens_the_console_lead_page() {
         .await;
     let r = reasons(&lead, "sla_manager_alert").join("\n");
     assert!(
-        r.contains("escalated to manager") && r.contains("alert queued: ") && r.contains("email to "),
+        r.contains("escalated to manager")
+            && r.contains("alert queued: ")
+            && r.contains("email to "),
         "{r}"
     );
 }
@@ -142,7 +158,10 @@ async fn the_default_open_record_link_opens_the_console_lead_page() {
 async fn an_escalation_without_a_channel_says_it_was_only_recorded() {
     let cfg = e2e_config();
     let text = std::fs::read_to_string(&cfg).unwrap();
-    assert!(!text.contains("[notify]"), "the e2e fixture has no [notify]");
+    assert!(
+        !text.contains("[notify]"),
+        "the e2e fixture has no [notify]"
+    );
     let checked = cli(&["check", &cfg.display().to_string()]).expect_code(0);
     checked.check(
         checked.stdout.contains("warning[escalation-no-channel]")
@@ -208,7 +227,8 @@ async fn prospects_get_no_confirmation_until_the_action_is_turned_on() {
         ("lead_confirmation = [\"trial_signup\"]\n", false),
         ("lead_confirmation = [\"demo_request\"]\n", true),
     ] {
-        let svc = Service::start_with(&rx, base.replace("lead_confirmation = true\n", setting)).await;
+        let svc =
+            Service::start_with(&rx, base.replace("lead_confirmation = true\n", setting)).await;
         let email = format!("pat{}@confirm-co.com", setting.len());
         let d = svc
             .submit(&hot_lead("Pat", "Prospect", "Confirm Co", &email))

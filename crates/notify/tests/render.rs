@@ -9,8 +9,7 @@ use leadrouter_core::trace::RoutePath;
 use leadrouter_notify::render::reason_lines;
 use leadrouter_notify::{
     Channel, ChannelKind, Contact, EmailPayload, EventType, Kind, LeadConfirmation, NotifyConfig,
-    NotifyContext,
-    Outgoing, Renderer, RepContact, SmsPayload,
+    NotifyContext, Outgoing, Renderer, RepContact, SmsPayload,
 };
 use serde_json::Value;
 
@@ -298,12 +297,19 @@ fn ntf3_no_confirmation_for_queued_leads_or_without_email() {
 fn ntf3_confirmations_are_off_until_turned_on_per_action() {
     let without = BASE.replace("lead_confirmation = true\n", "");
     let cfg = parse_config(&without);
-    assert_eq!(cfg.email.as_ref().unwrap().lead_confirmation, LeadConfirmation::Off);
+    assert_eq!(
+        cfg.email.as_ref().unwrap().lead_confirmation,
+        LeadConfirmation::Off
+    );
     let r = Renderer::new(&cfg).unwrap();
     let err = r.lead_confirmation(&hot()).unwrap_err();
     assert!(err.contains("lead_confirmation"), "{err}");
     let out = r.assignment(&hot(), hot().decision.decided_at);
-    assert!(out.messages.iter().all(|m| m.kind != Kind::LeadConfirmation));
+    assert!(
+        out.messages
+            .iter()
+            .all(|m| m.kind != Kind::LeadConfirmation)
+    );
     assert!(out.messages.iter().any(|m| m.kind == Kind::RepNotification));
 
     let per_action = BASE.replace(
@@ -311,7 +317,10 @@ fn ntf3_confirmations_are_off_until_turned_on_per_action() {
         "lead_confirmation = [\"Demo Request\", \"trial_signup\"]",
     );
     let r = Renderer::new(&parse_config(&per_action)).unwrap();
-    assert!(r.lead_confirmation(&hot()).is_ok(), "demo_request is listed");
+    assert!(
+        r.lead_confirmation(&hot()).is_ok(),
+        "demo_request is listed"
+    );
     let mut download = hot();
     download.lead.action = Some("content_download".into());
     let err = r.lead_confirmation(&download).unwrap_err();

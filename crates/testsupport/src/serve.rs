@@ -166,12 +166,12 @@ impl Launch {
         let args: Vec<String> = std::iter::once("serve".to_string())
             .chain(config)
             .chain([
-            "--database".into(),
-            self.database_url.clone(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ])
-        .collect();
+                "--database".into(),
+                self.database_url.clone(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ])
+            .collect();
         let mut env = vec![
             (
                 "LEADROUTER_ADMIN_KEYS".to_string(),

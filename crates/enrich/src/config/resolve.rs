@@ -95,15 +95,25 @@ impl Resolver<'_> {
                 format!("{at}.timeout"),
                 line,
                 Some(&fmt_duration(timeout)),
-                format!("longer than the enrichment budget ({})", fmt_duration(budget)),
+                format!(
+                    "longer than the enrichment budget ({})",
+                    fmt_duration(budget)
+                ),
                 "the lookup runs inside the budget: write a shorter timeout, e.g. \"300ms\"",
             );
         }
         let cache_ttl = self.duration(at, "cache_ttl", &m.cache_ttl, DEFAULT_MX_CACHE_TTL);
         let mut extra_hosts = Vec::new();
         for h in &m.disposable_hosts {
-            let d = h.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
-            if d.contains('.') && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+            let d = h
+                .get_ref()
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            if d.contains('.')
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            {
                 extra_hosts.push(d);
             } else {
                 let l = self.line(h);

@@ -18,7 +18,10 @@ pub fn escalation_findings(cfg: &CompiledConfig, nc: &NotifyConfig) -> Vec<Findi
         .reps
         .iter()
         .filter(|r| r.active)
-        .filter_map(|r| r.manager.or_else(|| r.team.and_then(|t| cfg.team(t).manager)))
+        .filter_map(|r| {
+            r.manager
+                .or_else(|| r.team.and_then(|t| cfg.team(t).manager))
+        })
         .collect();
     managers.extend(cfg.leadership.iter().copied());
     let file = cfg.source.path.clone();
@@ -161,7 +164,9 @@ queue_email = ["ops@example.com"]
         let (cfg, nc) = compiled(with_email);
         assert!(escalation_findings(&cfg, &nc).is_empty());
         // Email only, no queue recipients: the queue alerts warn, the manager does not.
-        let (cfg, nc) = compiled(&with_email.replace("[notify.alerts]\nqueue_email = [\"ops@example.com\"]\n", ""));
+        let (cfg, nc) = compiled(
+            &with_email.replace("[notify.alerts]\nqueue_email = [\"ops@example.com\"]\n", ""),
+        );
         let f = escalation_findings(&cfg, &nc);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].message.starts_with("queue alerts"), "{f:?}");

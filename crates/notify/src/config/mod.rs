@@ -18,8 +18,8 @@ mod tests;
 mod types;
 mod values;
 
-pub use leadrouter_core::config::ConfigError;
 pub use escalation::escalation_findings;
+pub use leadrouter_core::config::ConfigError;
 pub use types::*;
 
 use leadrouter_core::config::SourceText;

@@ -5,7 +5,8 @@
 //! problems found later (a secret missing from the environment) point at the file too.
 
 use super::raw::{
-    RawConfirmation, RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook, RawWeeklyReport,
+    RawConfirmation, RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook,
+    RawWeeklyReport,
 };
 use super::types::*;
 use super::{ConfigErrors, Origins, env_name_ok};

@@ -298,7 +298,8 @@ fn reject_form_body(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if ct.starts_with("application/x-www-form-urlencoded") || ct.starts_with("multipart/form-data") {
+    if ct.starts_with("application/x-www-form-urlencoded") || ct.starts_with("multipart/form-data")
+    {
         return Err(ApiError::Status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "POST /v1/leads takes JSON (Content-Type: application/json); HTML forms and Web-to-Lead posts belong at POST /v1/forms/{key}, with a [[form]] of that key in the config (docs/config.md, section 3.18); nothing was stored".into(),
