@@ -26,7 +26,25 @@ const DEFAULT_CIRCUIT_COOLDOWN: Duration = Duration::from_secs(30);
 pub struct EnrichmentConfig {
     pub budget: Duration,
     pub providers: Vec<ProviderConfig>,
+    /// `[enrichment.mx]` with `enabled = true`; `None`: no DNS lookups at all.
+    pub mx: Option<MxConfig>,
 }
+
+/// The MX signal's settings (`[enrichment.mx]`, docs/enrichment.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxConfig {
+    /// The DNS server asked; `None`: the system's (`/etc/resolv.conf`).
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Per lookup; also bounded by what is left of the enrichment budget.
+    pub timeout: Duration,
+    /// How long an answer (disposable or not) is kept per domain.
+    pub cache_ttl: Duration,
+    /// Extra mail-host domains of throwaway services (lower case).
+    pub extra_hosts: Vec<String>,
+}
+
+pub const DEFAULT_MX_TIMEOUT: Duration = Duration::from_millis(300);
+pub const DEFAULT_MX_CACHE_TTL: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {

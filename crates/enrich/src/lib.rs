@@ -6,8 +6,10 @@
 //! itself in `Enrichment::sources`; a provider that errors, times out or knows nothing
 //! falls through and is recorded in `Enrichment::failures`. The local signals (phone
 //! and ccTLD country, company name and domain from a corporate email, US state from the
-//! ZIP) run last, always. The whole chain is bounded by the per-lead budget: the lead
-//! always comes back, with whatever was found in time.
+//! ZIP) run last, always. With `[enrichment.mx]` on, a corporate-looking domain whose
+//! mail servers are a known throwaway service's is marked junk (mx.rs). The whole chain
+//! is bounded by the per-lead budget: the lead always comes back, with whatever was found
+//! in time.
 //!
 //! This crate does I/O and keeps caches; the decision core stays pure and receives the
 //! finished [`Enrichment`] as input. The config format is documented in
@@ -17,6 +19,7 @@ mod circuit;
 mod config;
 mod file;
 mod http;
+pub mod mx;
 mod record;
 mod signals;
 mod stats;
@@ -73,6 +76,7 @@ struct Inner {
     signals: Signals,
     signal_counters: Counters,
     domains: ArcSwap<DomainLists>,
+    mx: Option<mx::MxSignal>,
 }
 
 struct Provider {
@@ -211,6 +215,23 @@ impl Enricher {
                 }
             }
         }
+        let mx = match &cfg.mx {
+            None => None,
+            Some(m) => match mx::MxSignal::new(m) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    errors.push(ConfigError {
+                        file: src.path.clone(),
+                        line: None,
+                        field: "enrichment.mx".into(),
+                        value: None,
+                        message: e,
+                        fix: Some("set resolver = \"IP:port\" or turn the MX signal off".into()),
+                    });
+                    None
+                }
+            },
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -221,6 +242,7 @@ impl Enricher {
                 signals: Signals::new(),
                 signal_counters: Counters::default(),
                 domains: ArcSwap::from_pointee(DomainLists::shipped()),
+                mx,
             }),
         })
     }
@@ -344,6 +366,24 @@ impl Enricher {
                         p.name,
                         fmt_duration(inner.budget)
                     ));
+                }
+            }
+        }
+        if let (Some(mx), Some((a, EmailKind::Corporate))) = (&inner.mx, &email) {
+            match mx.check(&a.domain, deadline).await {
+                mx::MxVerdict::Disposable { host } => {
+                    e.junk_reason.get_or_insert_with(|| {
+                        format!(
+                            "disposable email domain: {}'s mail server {host} belongs to a throwaway-address service (MX signal)",
+                            a.domain
+                        )
+                    });
+                    e.sources.insert("junk_reason".into(), "mx".into());
+                }
+                mx::MxVerdict::Clean => {}
+                mx::MxVerdict::Unknown(why) => {
+                    e.failures
+                        .push(format!("mx: {} not checked: {why}", a.domain));
                 }
             }
         }

@@ -43,6 +43,7 @@ pub fn run(path: &Path, strict: bool, json: bool, verbose: bool) -> Result<ExitC
     };
     let mut findings = analyze(&cfg);
     findings.extend(file_findings);
+    findings.extend(runtime::notify_findings(&cfg));
     let warnings = findings
         .iter()
         .filter(|f| f.severity == Severity::Warning)

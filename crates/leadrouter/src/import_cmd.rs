@@ -19,6 +19,34 @@ const POLL_EVERY: Duration = Duration::from_millis(300);
 /// Rows per page when the results are read back.
 const PAGE: usize = 5000;
 
+/// The admin key `import` presents: `--key`, else the first key of
+/// `LEADROUTER_ADMIN_KEYS` (the list `serve` reads, `name=key` entries included), else the
+/// deprecated `LEADROUTER_ADMIN_KEY` with a warning.
+pub fn admin_key(flag: Option<String>) -> Result<String> {
+    admin_key_from(flag, |k| std::env::var(k).ok())
+}
+
+fn admin_key_from(flag: Option<String>, env: impl Fn(&str) -> Option<String>) -> Result<String> {
+    if let Some(k) = flag.filter(|k| !k.trim().is_empty()) {
+        return Ok(k.trim().to_string());
+    }
+    if let Some(k) = env("LEADROUTER_ADMIN_KEYS")
+        .as_deref()
+        .and_then(leadrouter_server::auth::first_key)
+    {
+        return Ok(k);
+    }
+    if let Some(k) = env("LEADROUTER_ADMIN_KEY").filter(|k| !k.trim().is_empty()) {
+        eprintln!(
+            "warning: LEADROUTER_ADMIN_KEY is deprecated: set LEADROUTER_ADMIN_KEYS (the list `serve` reads; import uses its first key) or pass --key"
+        );
+        return Ok(k.trim().to_string());
+    }
+    bail!(
+        "no admin key: set LEADROUTER_ADMIN_KEYS (the variable `serve` reads; its first key is used) or pass --key KEY"
+    )
+}
+
 pub async fn run(file: &Path, url: &str, key: &str, chunk: usize, json: bool) -> Result<ExitCode> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = String::from_utf8(raw)
@@ -202,4 +230,39 @@ async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Result<Valu
         bail!("{url} answered {status}: {v}");
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::admin_key_from;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_key_comes_from_the_flag_then_serves_list_then_the_old_name() {
+        let all = [
+            ("LEADROUTER_ADMIN_KEYS", "ops=k1, k2"),
+            ("LEADROUTER_ADMIN_KEY", "old"),
+        ];
+        assert_eq!(
+            admin_key_from(Some("flag".into()), env(&all)).unwrap(),
+            "flag"
+        );
+        assert_eq!(admin_key_from(None, env(&all)).unwrap(), "k1");
+        assert_eq!(
+            admin_key_from(None, env(&[("LEADROUTER_ADMIN_KEY", "old")])).unwrap(),
+            "old"
+        );
+        let e = admin_key_from(None, env(&[])).unwrap_err().to_string();
+        assert!(
+            e.contains("LEADROUTER_ADMIN_KEYS") && e.contains("--key"),
+            "{e}"
+        );
+    }
 }

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod check_cmd;
+mod demo;
 mod import_cmd;
+mod init_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -41,9 +43,10 @@ enum Command {
     },
     /// Run the service: intake API, forms, imports, admin API, metrics.
     Serve {
-        /// Routing config (TOML).
-        #[arg(long, env = "LEADROUTER_CONFIG", default_value = "examples/demo.toml")]
-        config: PathBuf,
+        /// Routing config (TOML). Without it (and without LEADROUTER_CONFIG) the demo
+        /// config embedded in this binary runs, from any folder.
+        #[arg(long, env = "LEADROUTER_CONFIG")]
+        config: Option<PathBuf>,
         /// sqlite://PATH (embedded, the default) or postgres://USER@HOST/DB.
         #[arg(
             long = "database",
@@ -82,17 +85,25 @@ enum Command {
         #[command(flatten)]
         limits: ListenLimits,
     },
+    /// Write a commented starter config (leadrouter.toml) and the CSVs it reads
+    /// (matrix.csv, accounts.csv) into DIR, ready to edit; never overwrites a file.
+    Init {
+        /// The folder to write into (created if missing).
+        dir: PathBuf,
+    },
     /// Hash a console password (argon2id) read from stdin, for LEADROUTER_CONSOLE_USERS.
     ConsoleHash,
     /// Import a CSV list into a running service (CAP-3), with a progress bar and per-row errors.
     Import {
         /// The CSV file (Excel exports with BOM and `;` are fine).
         file: PathBuf,
+        /// The service's address.
         #[arg(long, env = "LEADROUTER_URL", default_value = "http://127.0.0.1:8080")]
         url: String,
-        /// An admin key.
-        #[arg(long, env = "LEADROUTER_ADMIN_KEY", hide_env_values = true)]
-        key: String,
+        /// An admin key; default: the first key of LEADROUTER_ADMIN_KEYS, the variable
+        /// `serve` reads (LEADROUTER_ADMIN_KEY still works, with a deprecation warning).
+        #[arg(long)]
+        key: Option<String>,
         /// Rows per upload (each upload is one import job on the server).
         #[arg(long, default_value_t = 50_000)]
         chunk: usize,
@@ -113,9 +124,15 @@ enum Command {
         /// Enrichment JSON for the lead.
         #[arg(long)]
         enrichment: Option<PathBuf>,
-        /// Print decision, trace and effects as JSON.
+        /// Print the decision as JSON: the fields `POST /v1/leads?explain=true` answers
+        /// with (`lead_id` null: nothing is stored), plus the `effects` a store would
+        /// commit.
         #[arg(long)]
         json: bool,
+        /// Accepted for symmetry with the API's `?explain=true`: `route` always prints
+        /// the trace with every rule considered.
+        #[arg(long)]
+        explain: bool,
         /// Run the config's enrichment chain first, as the service does (network
         /// providers included); `--enrichment FILE` wins over it.
         #[arg(long)]
@@ -142,6 +159,8 @@ fn main() -> ExitCode {
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
+        // `leadrouter route … | head`: the reader left; nothing more to say to anyone.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -160,6 +179,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             console_users,
             limits,
         } => {
+            // `_demo` lives until serve returns: the embedded demo's folder is removed on drop.
+            let (config, _demo) = match config {
+                Some(c) => (c, None),
+                None => {
+                    let d = demo::write()?;
+                    eprintln!(
+                        "leadrouter: no --config given: running the demo config embedded in this binary \
+                         (Northwind Analytics, written to {}); pass --config FILE (or set LEADROUTER_CONFIG) \
+                         for your own, or write a starter with `leadrouter init DIR`",
+                        d.config.display()
+                    );
+                    (d.config.clone(), Some(d))
+                }
+            };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(leadrouter_server::serve(leadrouter_server::ServeOptions {
                 config,
@@ -172,6 +205,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Init { dir } => init_cmd::run(&dir),
         Command::ConsoleHash => {
             let mut line = String::new();
             std::io::stdin()
@@ -193,6 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             chunk,
             json,
         } => {
+            let key = import_cmd::admin_key(key)?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(import_cmd::run(&file, &url, &key, chunk.max(1), json))
         }
@@ -208,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             state,
             enrichment,
             json,
+            explain: _,
             enrich,
             lead,
         } => {
@@ -239,16 +275,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input.issues = &issues;
             let mut routed = decide(&cfg, input);
             routed.trace.explain(&cfg);
-            if json {
-                let out = serde_json::json!({
-                    "decision": routed.decision,
-                    "trace": routed.trace,
-                    "effects": routed.effects,
-                });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+            let text = if json {
+                let out = route_json(&routed, now)?;
+                format!("{}\n", serde_json::to_string_pretty(&out)?)
             } else {
-                print!("{}", routed.trace.render(&routed.decision));
-            }
+                routed.trace.render(&routed.decision)
+            };
+            write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -259,6 +292,43 @@ pub(crate) fn load_config(path: &Path) -> Result<CompiledConfig> {
         Ok(c) => Ok(c),
         Err(e) => bail!("{e}"),
     }
+}
+
+/// `route --json`: the body `POST /v1/leads?explain=true` answers with, built by the same
+/// function, so the two never drift apart; `lead_id` is null (nothing is stored),
+/// received and routed at `--at`, and `effects` (what a store commits) is added.
+fn route_json(
+    routed: &leadrouter_core::engine::Routed,
+    now: jiff::Timestamp,
+) -> Result<serde_json::Value> {
+    let body = leadrouter_server::api::responses::route_body(
+        "",
+        &routed.decision,
+        Some(&routed.trace),
+        now,
+        now,
+        false,
+    );
+    let mut out: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body.get())?;
+    out.insert("lead_id".into(), serde_json::Value::Null);
+    out.insert("effects".into(), serde_json::to_value(&routed.effects)?);
+    Ok(serde_json::Value::Object(out))
+}
+
+/// All of `text` to stdout; a closed pipe comes back as an error [`is_broken_pipe`] knows.
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -133,7 +133,7 @@ async fn smtp_rep_notification_and_lead_confirmation() {
         (reason.as_str(), "the decision's reason"),
         ("score 90 (", "score breakdown from the trace"),
         (
-            &format!("Open the record:  {BASE_URL}/leads/{id}"),
+            &format!("Open the record:  {BASE_URL}/console/leads/{id}"),
             "record link",
         ),
         (&format!("Accept the lead:  {BASE_URL}/l/"), "accept link"),
@@ -353,7 +353,10 @@ async fn slack_sms_webhook_payloads_and_signatures() {
         buttons.keys().copied().collect::<Vec<_>>(),
         ["accept", "contacted", "open_record"]
     );
-    assert_eq!(buttons["open_record"], format!("{BASE_URL}/leads/{id}"));
+    assert_eq!(
+        buttons["open_record"],
+        format!("{BASE_URL}/console/leads/{id}")
+    );
     assert!(buttons["accept"].starts_with(&format!("{BASE_URL}/l/")));
     assert!(buttons["contacted"].starts_with(&format!("{BASE_URL}/l/")));
     assert_ne!(buttons["accept"], buttons["contacted"]);
@@ -447,7 +450,10 @@ async fn slack_sms_webhook_payloads_and_signatures() {
     assert_eq!(ev["data"]["tier"], "hot");
     assert_eq!(ev["data"]["score"], 90);
     assert_eq!(ev["data"]["firmographics"]["employees"], 1200);
-    assert_eq!(ev["data"]["record_url"], format!("{BASE_URL}/leads/{id}"));
+    assert_eq!(
+        ev["data"]["record_url"],
+        format!("{BASE_URL}/console/leads/{id}")
+    );
     assert!(
         !h.text().contains("/l/"),
         "signed action links are credentials and never go to webhooks: {}",

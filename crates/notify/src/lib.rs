@@ -28,8 +28,8 @@ mod text;
 pub mod webhook;
 
 pub use config::{
-    ChannelKind, ConfigError, ConfigErrors, EventType, NotifyConfig, TemplateName,
-    WeeklyReportConfig,
+    ChannelKind, ConfigError, ConfigErrors, EventType, LeadConfirmation, NotifyConfig,
+    TemplateName, WeeklyReportConfig,
 };
 pub use deliver::{Deliver, DeliveryResult, Notifier};
 pub use links::{LeadLinks, LinkAction, LinkClaim, LinkError, LinkSigner, sign_link, verify_link};

@@ -344,7 +344,7 @@ mod tests {
         let s = LinkSigner::with_secret(&cfg, KEY);
         let now = t("2026-01-01T00:00:00Z");
         let l = s.links("a b/c", "ann", now);
-        assert_eq!(l.record, "http://127.0.0.1:8080/leads/a%20b%2Fc");
+        assert_eq!(l.record, "http://127.0.0.1:8080/console/leads/a%20b%2Fc");
         let accept = l.accept.unwrap();
         let token = accept.rsplit('/').next().unwrap();
         assert_eq!(

@@ -27,6 +27,7 @@ default_webhook_env = "SLACK_URL"
 [notify.email]
 smtp_url_env = "SMTP_URL"
 from = "Northwind Sales <sales@northwind.example>"
+lead_confirmation = true
 [notify.sms]
 api_url = "{sms}/2010-04-01/Accounts/{{account}}/Messages.json"
 account_env = "SMS_ACCOUNT"
@@ -117,7 +118,7 @@ async fn smtp_receives_rep_notification_and_lead_confirmation() {
         "LinkedIn:  https://www.linkedin.com/in/janedoe",
         "Contact within 5 min",
         "- territory rule amer-ent-software → team amer-enterprise",
-        "Open the record:  https://leadrouter.example/leads/L-1001",
+        "Open the record:  https://leadrouter.example/console/leads/L-1001",
     ] {
         assert!(body.contains(needle), "missing {needle:?} in:\n{body}");
     }

@@ -8,8 +8,8 @@ use leadrouter_core::config::Tier;
 use leadrouter_core::trace::RoutePath;
 use leadrouter_notify::render::reason_lines;
 use leadrouter_notify::{
-    Channel, ChannelKind, Contact, EmailPayload, EventType, Kind, NotifyConfig, NotifyContext,
-    Outgoing, Renderer, RepContact, SmsPayload,
+    Channel, ChannelKind, Contact, EmailPayload, EventType, Kind, LeadConfirmation, NotifyConfig,
+    NotifyContext, Outgoing, Renderer, RepContact, SmsPayload,
 };
 use serde_json::Value;
 
@@ -24,6 +24,7 @@ alerts_webhook_env = "SLACK_WEBHOOK_ALERTS"
 [notify.email]
 smtp_url_env = "LEADROUTER_SMTP_URL"
 from = "Northwind Sales <sales@northwind.example>"
+lead_confirmation = true
 [notify.sms]
 api_url = "https://api.twilio.com/2010-04-01/Accounts/{account}/Messages.json"
 account_env = "TWILIO_ACCOUNT_SID"
@@ -284,10 +285,46 @@ fn ntf3_no_confirmation_for_queued_leads_or_without_email() {
     );
     let r = renderer("");
     let mut off = parse_config(BASE);
-    off.email.as_mut().unwrap().lead_confirmation = false;
+    off.email.as_mut().unwrap().lead_confirmation = LeadConfirmation::Off;
     let r_off = Renderer::new(&off).unwrap();
     assert!(r_off.lead_confirmation(&hot()).is_err());
     assert!(r.lead_confirmation(&hot()).is_ok());
+}
+
+/// Email on for reps does not mail prospects: confirmations are off until
+/// `lead_confirmation` names the actions (or says `true` for all).
+#[test]
+fn ntf3_confirmations_are_off_until_turned_on_per_action() {
+    let without = BASE.replace("lead_confirmation = true\n", "");
+    let cfg = parse_config(&without);
+    assert_eq!(
+        cfg.email.as_ref().unwrap().lead_confirmation,
+        LeadConfirmation::Off
+    );
+    let r = Renderer::new(&cfg).unwrap();
+    let err = r.lead_confirmation(&hot()).unwrap_err();
+    assert!(err.contains("lead_confirmation"), "{err}");
+    let out = r.assignment(&hot(), hot().decision.decided_at);
+    assert!(
+        out.messages
+            .iter()
+            .all(|m| m.kind != Kind::LeadConfirmation)
+    );
+    assert!(out.messages.iter().any(|m| m.kind == Kind::RepNotification));
+
+    let per_action = BASE.replace(
+        "lead_confirmation = true",
+        "lead_confirmation = [\"Demo Request\", \"trial_signup\"]",
+    );
+    let r = Renderer::new(&parse_config(&per_action)).unwrap();
+    assert!(
+        r.lead_confirmation(&hot()).is_ok(),
+        "demo_request is listed"
+    );
+    let mut download = hot();
+    download.lead.action = Some("content_download".into());
+    let err = r.lead_confirmation(&download).unwrap_err();
+    assert!(err.contains("content_download"), "{err}");
 }
 
 #[test]

@@ -59,20 +59,38 @@ fn is_name(s: &str) -> bool {
 /// valid name and a key follows (not starting with `=` or `:`); otherwise the whole entry
 /// is the key, so a plain base64 key with its `=`/`==` padding still works as before.
 fn entry(e: &str) -> NamedKey {
+    match split_entry(e) {
+        (Some(name), key) => NamedKey {
+            digest: digest(key),
+            name: name.to_string(),
+        },
+        (None, key) => {
+            let d = digest(key);
+            NamedKey {
+                digest: d,
+                name: hex::encode(&d[..3]),
+            }
+        }
+    }
+}
+
+/// An entry's name (if it has one) and its key.
+fn split_entry(e: &str) -> (Option<&str>, &str) {
     if let Some(i) = e.find(['=', ':']) {
         let (name, key) = (e[..i].trim(), e[i + 1..].trim());
         if is_name(name) && !key.is_empty() && !key.starts_with(['=', ':']) {
-            return NamedKey {
-                digest: digest(key),
-                name: name.to_string(),
-            };
+            return (Some(name), key);
         }
     }
-    let d = digest(e);
-    NamedKey {
-        digest: d,
-        name: hex::encode(&d[..3]),
-    }
+    (None, e)
+}
+
+/// The secret of the first entry of a key list as `LEADROUTER_ADMIN_KEYS` holds it
+/// (`name=key`, `name:key` or a plain key): what a client such as `leadrouter import`
+/// presents when it reads the same variable as `serve`.
+pub fn first_key(list: &str) -> Option<String> {
+    let e = list.split(',').map(str::trim).find(|k| !k.is_empty())?;
+    Some(split_entry(e).1.to_string())
 }
 
 fn parse(list: &str) -> Vec<NamedKey> {
@@ -198,6 +216,13 @@ mod tests {
         assert_eq!(k.role("adm"), Some(Role::Admin));
         assert_eq!(k.role("nope"), None);
         assert_eq!(k.role(""), None);
+    }
+
+    #[test]
+    fn first_key_is_the_secret_of_the_first_entry() {
+        assert_eq!(first_key(" ops=adm1, other").as_deref(), Some("adm1"));
+        assert_eq!(first_key("b64key==,x").as_deref(), Some("b64key=="));
+        assert_eq!(first_key(" , ").as_deref(), None);
     }
 
     #[test]

@@ -56,6 +56,16 @@ impl NotifyRuntime {
     }
 }
 
+/// `check` warnings from `[notify]`: SLA escalations that no configured channel reaches
+/// (they are recorded only). Empty when `[notify]` does not parse (`check` reports that
+/// as an error already).
+pub fn notify_findings(cfg: &CompiledConfig) -> Vec<leadrouter_core::analysis::Finding> {
+    match NotifyConfig::parse(&cfg.source) {
+        Ok(nc) => leadrouter_notify::config::escalation_findings(cfg, &nc),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The server's clock. In production it is the system clock; started with
 /// `LEADROUTER_TEST_CLOCK=1` it can be moved forward through `POST /v1/admin/clock`, so
 /// SLA ladders can be tested end to end without waiting.

@@ -14,14 +14,37 @@ pub struct Cli {
 
 impl Cli {
     /// Run `program` with `args`, stdin closed. The variables that would point the
-    /// leadrouter CLI at a real service (`LEADROUTER_URL`, `LEADROUTER_ADMIN_KEY`) are
-    /// removed, so only the arguments decide where it goes.
+    /// leadrouter CLI at a real service (`LEADROUTER_URL`, `LEADROUTER_ADMIN_KEYS`,
+    /// `LEADROUTER_ADMIN_KEY`, `LEADROUTER_CONFIG`) are removed, so only the arguments
+    /// decide where it goes.
     pub fn run(program: &str, args: &[&str]) -> Cli {
-        let command = format!("{program} {}", args.join(" "));
-        let out = Command::new(program)
-            .args(args)
-            .env_remove("LEADROUTER_URL")
-            .env_remove("LEADROUTER_ADMIN_KEY")
+        Cli::run_in(program, args, &[], None)
+    }
+
+    /// [`Cli::run`] with `env` set (after the removals) and, if given, in folder `dir`.
+    pub fn run_in(
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        dir: Option<&std::path::Path>,
+    ) -> Cli {
+        let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let command = format!("{}{program} {}", shown.concat(), args.join(" "));
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        for k in [
+            "LEADROUTER_URL",
+            "LEADROUTER_ADMIN_KEYS",
+            "LEADROUTER_ADMIN_KEY",
+            "LEADROUTER_CONFIG",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().copied());
+        if let Some(d) = dir {
+            cmd.current_dir(d);
+        }
+        let out = cmd
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run `{command}`: {e}"));

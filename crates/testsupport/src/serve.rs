@@ -71,7 +71,8 @@ pub enum Clock {
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub binary: PathBuf,
-    pub config: PathBuf,
+    /// `--config`; `None` gives no `--config` at all (the binary's embedded demo).
+    pub config: Option<PathBuf>,
     pub database: Database,
     /// Extra variables, set last (they win over the keys and the clock).
     pub env: Vec<(String, String)>,
@@ -85,12 +86,20 @@ impl ServeOptions {
     pub fn new(binary: impl Into<PathBuf>, config: impl Into<PathBuf>) -> ServeOptions {
         ServeOptions {
             binary: binary.into(),
-            config: config.into(),
+            config: Some(config.into()),
             database: Database::FreshSqlite,
             env: Vec::new(),
             clock: Clock::Real,
             admin_key: ADMIN_KEY.to_string(),
             intake_key: INTAKE_KEY.to_string(),
+        }
+    }
+
+    /// `binary` with no `--config`: what a user gets from `leadrouter serve` alone.
+    pub fn embedded_demo(binary: impl Into<PathBuf>) -> ServeOptions {
+        ServeOptions {
+            config: None,
+            ..ServeOptions::new(binary, "")
         }
     }
 
@@ -149,15 +158,20 @@ struct Launch {
 
 impl Launch {
     fn command(&self) -> (Command, String) {
-        let args = [
-            "serve".to_string(),
-            "--config".into(),
-            self.opts.config.display().to_string(),
-            "--database".into(),
-            self.database_url.clone(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ];
+        let config = self
+            .opts
+            .config
+            .iter()
+            .flat_map(|c| ["--config".to_string(), c.display().to_string()]);
+        let args: Vec<String> = std::iter::once("serve".to_string())
+            .chain(config)
+            .chain([
+                "--database".into(),
+                self.database_url.clone(),
+                "--listen".into(),
+                "127.0.0.1:0".into(),
+            ])
+            .collect();
         let mut env = vec![
             (
                 "LEADROUTER_ADMIN_KEYS".to_string(),

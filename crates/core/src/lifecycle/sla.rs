@@ -120,7 +120,7 @@ pub fn fire(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
             let change = Change {
                 history: Some(history(
                     DecisionKind::SlaManagerAlert,
-                    format!("not touched within SLA: alerted manager {id}"),
+                    format!("not touched within SLA: escalated to manager {id}"),
                     lead.owner.clone(),
                     None,
                 )),
@@ -159,7 +159,7 @@ pub fn fire(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
             let change = Change {
                 history: Some(history(
                     DecisionKind::SlaLeadershipAlert,
-                    format!("not touched within 3x SLA: alerted {to}"),
+                    format!("not touched within 3x SLA: escalated to {to}"),
                     lead.owner.clone(),
                     None,
                 )),

@@ -660,7 +660,7 @@ fn the_leadership_rung_alerts_leadership_whoever_owns_the_lead_now() {
     );
     assert_eq!(
         ch.history.unwrap().reason,
-        "not touched within 3x SLA: alerted cro"
+        "not touched within 3x SLA: escalated to cro"
     );
 }
 

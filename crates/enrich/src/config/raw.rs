@@ -19,6 +19,21 @@ pub(crate) struct RawEnrichment {
     pub budget: Option<Spanned<DurationText>>,
     #[serde(default)]
     pub provider: Vec<Spanned<RawProvider>>,
+    pub mx: Option<Spanned<RawMx>>,
+}
+
+/// `[enrichment.mx]`: the MX signal (mx.rs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMx {
+    pub enabled: Option<bool>,
+    /// `IP:port` of the DNS server to ask; default the system's resolvers.
+    pub resolver: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<DurationText>>,
+    pub cache_ttl: Option<Spanned<DurationText>>,
+    /// More mail-host domains of throwaway services, on top of the shipped list.
+    #[serde(default)]
+    pub disposable_hosts: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,7 @@ pub(crate) fn resolve(
         return Ok(EnrichmentConfig {
             budget: DEFAULT_BUDGET,
             providers: Vec::new(),
+            mx: None,
         });
     };
     let mut r = Resolver {
@@ -48,8 +49,13 @@ pub(crate) fn resolve(
             }
         }
     }
+    let mx = raw.mx.as_ref().and_then(|m| r.mx(m, budget));
     if r.errs.is_empty() {
-        Ok(EnrichmentConfig { budget, providers })
+        Ok(EnrichmentConfig {
+            budget,
+            providers,
+            mx,
+        })
     } else {
         Err(r.errs)
     }
@@ -61,6 +67,73 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// `[enrichment.mx]`; `None` unless `enabled = true`.
+    fn mx(&mut self, raw: &Spanned<super::raw::RawMx>, budget: Duration) -> Option<MxConfig> {
+        let at = "enrichment.mx";
+        let line = self.line(raw);
+        let m = raw.get_ref();
+        let resolver = m.resolver.as_ref().and_then(|v| {
+            let s = v.get_ref().trim();
+            match s.parse::<std::net::SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    let l = self.line(v);
+                    self.err(
+                        format!("{at}.resolver"),
+                        l,
+                        Some(s),
+                        "not an IP:port address",
+                        "write resolver = \"127.0.0.53:53\" (an IP address and port), or leave it out for the system's resolvers",
+                    );
+                    None
+                }
+            }
+        });
+        let timeout = self.duration(at, "timeout", &m.timeout, DEFAULT_MX_TIMEOUT);
+        if timeout > budget {
+            self.err(
+                format!("{at}.timeout"),
+                line,
+                Some(&fmt_duration(timeout)),
+                format!(
+                    "longer than the enrichment budget ({})",
+                    fmt_duration(budget)
+                ),
+                "the lookup runs inside the budget: write a shorter timeout, e.g. \"300ms\"",
+            );
+        }
+        let cache_ttl = self.duration(at, "cache_ttl", &m.cache_ttl, DEFAULT_MX_CACHE_TTL);
+        let mut extra_hosts = Vec::new();
+        for h in &m.disposable_hosts {
+            let d = h
+                .get_ref()
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            if d.contains('.')
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            {
+                extra_hosts.push(d);
+            } else {
+                let l = self.line(h);
+                self.err(
+                    format!("{at}.disposable_hosts"),
+                    l,
+                    Some(h.get_ref()),
+                    "not a domain name",
+                    "list mail-host domains, e.g. disposable_hosts = [\"mailinator.com\"]",
+                );
+            }
+        }
+        m.enabled.unwrap_or(false).then_some(MxConfig {
+            resolver,
+            timeout: timeout.min(budget),
+            cache_ttl,
+            extra_hosts,
+        })
+    }
+
     fn line<T>(&self, v: &Spanned<T>) -> usize {
         self.src.line_of(v.span().start)
     }

@@ -10,6 +10,7 @@
 //! are compiled and trial-rendered here, so a broken template fails the config check, not
 //! the first hot lead.
 
+mod escalation;
 mod raw;
 mod resolve;
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 mod types;
 mod values;
 
+pub use escalation::escalation_findings;
 pub use leadrouter_core::config::ConfigError;
 pub use types::*;
 

@@ -52,8 +52,17 @@ pub(crate) struct RawSlack {
 pub(crate) struct RawEmail {
     pub smtp_url_env: Option<Spanned<String>>,
     pub from: Option<Spanned<String>>,
-    pub lead_confirmation: Option<bool>,
+    pub lead_confirmation: Option<Spanned<RawConfirmation>>,
     pub confirmation_sender: Option<Spanned<String>>,
+}
+
+/// `lead_confirmation = ["demo_request", …]` (those actions), `true` (every action) or
+/// `false`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawConfirmation {
+    All(bool),
+    Actions(Vec<String>),
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,8 @@
 //! problems found later (a secret missing from the environment) point at the file too.
 
 use super::raw::{
-    RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook, RawWeeklyReport,
+    RawConfirmation, RawEmail, RawNotify, RawSlack, RawSms, RawTierChannels, RawWebhook,
+    RawWeeklyReport,
 };
 use super::types::*;
 use super::{ConfigErrors, Origins, env_name_ok};
@@ -100,7 +101,7 @@ impl Resolver<'_> {
             root,
             "record_path",
             &raw.record_path,
-            "\"/leads/{lead_id}\"",
+            "\"/console/leads/{lead_id}\"",
         ) {
             if p.starts_with('/') && p.contains("{lead_id}") {
                 cfg.record_path = p;
@@ -109,7 +110,7 @@ impl Resolver<'_> {
                     "notify.record_path",
                     Some(&p),
                     "must start with / and contain {lead_id}",
-                    "write record_path = \"/leads/{lead_id}\"",
+                    "write record_path = \"/console/leads/{lead_id}\"",
                 );
             }
         }
@@ -296,12 +297,48 @@ impl Resolver<'_> {
                 ConfirmationSender::RepName
             }
         };
+        let lead_confirmation = self.lead_confirmation(e);
         Some(EmailConfig {
             smtp_url_env: smtp_url_env?,
             from: from?,
-            lead_confirmation: e.lead_confirmation.unwrap_or(true),
+            lead_confirmation,
             confirmation_sender,
         })
+    }
+
+    /// `lead_confirmation`: a list of actions, `true` (all) or `false`; absent: off.
+    fn lead_confirmation(&mut self, e: &RawEmail) -> LeadConfirmation {
+        let key = "notify.email.lead_confirmation";
+        let Some(v) = &e.lead_confirmation else {
+            return LeadConfirmation::Off;
+        };
+        let line = self.at(key, v);
+        match v.get_ref() {
+            RawConfirmation::All(true) => LeadConfirmation::All,
+            RawConfirmation::All(false) => LeadConfirmation::Off,
+            RawConfirmation::Actions(list) => {
+                let mut out: Vec<String> = Vec::new();
+                for a in list {
+                    let t = leadrouter_core::normalize::token(a);
+                    if t.is_empty() {
+                        self.err(
+                            key,
+                            line,
+                            Some(a),
+                            "not an action name",
+                            "list lead actions, e.g. lead_confirmation = [\"demo_request\", \"trial_signup\"]",
+                        );
+                    } else if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+                if out.is_empty() {
+                    LeadConfirmation::Off
+                } else {
+                    LeadConfirmation::Actions(out)
+                }
+            }
+        }
     }
 
     fn sms(&mut self, raw: &Spanned<RawSms>) -> Option<SmsConfig> {

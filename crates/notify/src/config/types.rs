@@ -247,13 +247,52 @@ pub enum ConfirmationSender {
     RepAddress,
 }
 
+/// `[notify.email] lead_confirmation`: which prospects are mailed a confirmation
+/// (NTF-3). Off by default, so turning email on for reps never mails prospects.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LeadConfirmation {
+    #[default]
+    Off,
+    /// Leads whose action is one of these (normalised tokens, e.g. `demo_request`).
+    Actions(Vec<String>),
+    /// `true`: every assigned lead, whatever its action.
+    All,
+}
+
+impl LeadConfirmation {
+    /// Why a lead with this action gets no confirmation, if it gets none.
+    pub fn off_for(&self, action: Option<&str>) -> Option<String> {
+        match self {
+            LeadConfirmation::All => None,
+            LeadConfirmation::Off => Some(
+                "lead confirmations are off (notify.email.lead_confirmation lists no action)"
+                    .into(),
+            ),
+            LeadConfirmation::Actions(list) => {
+                let a = action.map(leadrouter_core::normalize::token);
+                match a {
+                    Some(a) if list.contains(&a) => None,
+                    Some(a) => Some(format!(
+                        "no confirmation for action {a} (notify.email.lead_confirmation = [{}])",
+                        list.join(", ")
+                    )),
+                    None => Some(
+                        "the lead has no action; notify.email.lead_confirmation names actions"
+                            .into(),
+                    ),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailConfig {
     pub smtp_url_env: String,
     /// `Name <address>` or a bare address; validated as an RFC 5322 mailbox.
     pub from: String,
-    /// Send NTF-3 confirmations to leads (default true).
-    pub lead_confirmation: bool,
+    /// Which leads get the NTF-3 confirmation email: none unless the admin turns it on.
+    pub lead_confirmation: LeadConfirmation,
     pub confirmation_sender: ConfirmationSender,
 }
 
@@ -342,7 +381,8 @@ pub struct NotifyConfig {
     pub link_secret_env: Option<String>,
     /// How long accept/contacted links stay valid (default 7 days).
     pub link_ttl: SignedDuration,
-    /// Record link path under `base_url`; `{lead_id}` is replaced.
+    /// Record link path under `base_url`; `{lead_id}` is replaced. The default is the
+    /// console's lead page, so "Open record" works without configuring anything.
     pub record_path: String,
     /// Action link path under `base_url`; `{token}` is replaced.
     pub link_path: String,
@@ -377,7 +417,7 @@ impl Default for NotifyConfig {
             base_url: "http://127.0.0.1:8080".into(),
             link_secret_env: None,
             link_ttl: DEFAULT_LINK_TTL,
-            record_path: "/leads/{lead_id}".into(),
+            record_path: "/console/leads/{lead_id}".into(),
             link_path: "/l/{token}".into(),
             timeout: DEFAULT_TIMEOUT,
             onboarding_url: None,

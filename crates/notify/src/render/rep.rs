@@ -242,10 +242,11 @@ impl Renderer {
         let Some(email_cfg) = &self.cfg.email else {
             return Err("email is not configured ([notify.email])".into());
         };
-        if !email_cfg.lead_confirmation {
-            return Err(
-                "lead confirmations are off (notify.email.lead_confirmation = false)".into(),
-            );
+        if let Some(why) = email_cfg
+            .lead_confirmation
+            .off_for(ctx.lead.action.as_deref())
+        {
+            return Err(why);
         }
         if let Some(why) = &ctx.confirmation_off {
             return Err(why.clone());

@@ -289,6 +289,25 @@ struct ExplainQuery {
     explain: Option<String>,
 }
 
+/// An HTML form (or a Web-to-Lead integration) posting to the JSON endpoint gets told
+/// where forms go, instead of "body is not valid JSON".
+fn reject_form_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if ct.starts_with("application/x-www-form-urlencoded") || ct.starts_with("multipart/form-data")
+    {
+        return Err(ApiError::Status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /v1/leads takes JSON (Content-Type: application/json); HTML forms and Web-to-Lead posts belong at POST /v1/forms/{key}, with a [[form]] of that key in the config (docs/config.md, section 3.18); nothing was stored".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -344,6 +363,7 @@ async fn create_lead(
             Some(k.to_string())
         }
     };
+    reject_form_body(&headers)?;
     let payload = parse_json(&body)?;
     let (lead, issues) = Lead::from_json(&payload).map_err(|e| {
         ApiError::Invalid(vec![FieldError {

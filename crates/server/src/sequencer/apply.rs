@@ -161,9 +161,12 @@ impl Decider {
         for t in timers {
             w.timer(&lead.id, t.step, t.due, t.owner.as_deref(), now);
         }
-        let messages = render(bx, lead, parsed, routed.as_ref(), &notices, now);
-        w.queue_messages(&lead.id, messages, now);
-        if let Some(h) = history {
+        let rendered = render(bx, lead, parsed, routed.as_ref(), &notices, now);
+        w.queue_messages(&lead.id, rendered.messages, now);
+        if let Some(mut h) = history {
+            if let Some(note) = rendered.note {
+                h.reason = format!("{}; {note}", h.reason);
+            }
             w.batch.decisions.push(DecisionRecord {
                 lead_id: lead.id.clone(),
                 kind: h.kind.as_str().into(),

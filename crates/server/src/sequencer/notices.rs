@@ -2,6 +2,11 @@
 //! outbox messages at decision time, in the routing transaction: assignment and
 //! reassignment messages from the new decision and its trace, the rest (touch events,
 //! manager, leadership and queue alerts, escalation events) from the lead as stored.
+//!
+//! An escalation (manager, leadership or queue alert) also gets a note for the lead's
+//! history saying what was actually sent: the alert's channels, or that the escalation
+//! is only recorded because no channel is set up. The core's history text says
+//! "escalated to …", never "alerted", since it cannot know the channels.
 
 use super::BatchCtx;
 use jiff::Timestamp;
@@ -14,6 +19,18 @@ use leadrouter_notify::{Contact, EventType, Firmographics, NotifyContext, Outgoi
 use leadrouter_store::LeadRecord;
 use serde_json::Value;
 
+/// What the notices of one change produced: the outbox messages, in order, and for an
+/// escalation the note the history entry carries about its delivery.
+#[derive(Default)]
+pub(super) struct Notices {
+    pub messages: Vec<Outgoing>,
+    pub note: Option<String>,
+}
+
+/// The history note when an escalation produced no message.
+const NO_ALERT_CHANNEL: &str = "escalation recorded; no alert was sent: no alert channel is set up \
+     (add [notify] with [notify.email] or [notify.slack alerts_webhook_env], see docs/notifications.md)";
+
 /// The messages for `notices`, in order. `lead` is the lead as stored before the change,
 /// `parsed` its payload; `routed` is the change's new decision, if any.
 pub(super) fn render(
@@ -23,14 +40,21 @@ pub(super) fn render(
     routed: Option<&Routed>,
     notices: &[Notice],
     now: Timestamp,
-) -> Vec<Outgoing> {
+) -> Notices {
     let renderer = &bx.nrt.renderer;
+    let escalates = notices
+        .iter()
+        .any(|n| matches!(n, Notice::ManagerAlert { .. } | Notice::QueueAlert { .. }));
     // Without [notify] there is nothing to render: skip building the contexts (they sign
     // the accept/contacted links).
     if notices.is_empty() || !renderer.config().enabled {
-        return Vec::new();
+        return Notices {
+            messages: Vec::new(),
+            note: escalates.then(|| NO_ALERT_CHANNEL.to_string()),
+        };
     }
     let mut out = Vec::new();
+    let mut alerts: Vec<leadrouter_notify::Rendered> = Vec::new();
     let (mut fresh, mut stored) = (None, None);
     for n in notices {
         match n {
@@ -71,7 +95,9 @@ pub(super) fn render(
                     }
                     Notice::ManagerAlert { manager, multiple } => {
                         let c = Contact::from_manager(&bx.cfg.managers[*manager as usize]);
-                        out.extend(renderer.manager_alert(ctx, &c, *multiple).messages);
+                        let r = renderer.manager_alert(ctx, &c, *multiple);
+                        out.extend(r.messages.iter().cloned());
+                        alerts.push(r);
                     }
                     Notice::Escalated(step) => {
                         let mut extra = serde_json::Map::new();
@@ -79,14 +105,46 @@ pub(super) fn render(
                         out.extend(renderer.event(EventType::LeadSlaEscalated, ctx, extra, now));
                     }
                     Notice::QueueAlert { queue, age } => {
-                        out.extend(renderer.queue_alert(ctx, queue, *age).messages);
+                        let r = renderer.queue_alert(ctx, queue, *age);
+                        out.extend(r.messages.iter().cloned());
+                        alerts.push(r);
                     }
                     Notice::Assignment | Notice::Reassignment { .. } => {}
                 }
             }
         }
     }
-    out
+    Notices {
+        messages: out,
+        note: escalates.then(|| alert_note(&alerts)),
+    }
+}
+
+/// "alert queued: email to a@x, slack", or why nothing went out.
+fn alert_note(alerts: &[leadrouter_notify::Rendered]) -> String {
+    let sent: Vec<String> = alerts
+        .iter()
+        .flat_map(|r| &r.messages)
+        .map(|m| match m.channel {
+            leadrouter_notify::Channel::Email | leadrouter_notify::Channel::Sms => {
+                format!("{} to {}", m.channel.name(), m.recipient)
+            }
+            _ => m.channel.name().to_string(),
+        })
+        .collect();
+    if !sent.is_empty() {
+        return format!("alert queued: {}", sent.join(", "));
+    }
+    let why: Vec<String> = alerts
+        .iter()
+        .flat_map(|r| &r.skipped)
+        .map(|s| format!("{}: {}", s.channel, s.reason))
+        .collect();
+    if why.is_empty() {
+        NO_ALERT_CHANNEL.to_string()
+    } else {
+        format!("{NO_ALERT_CHANNEL}; {}", why.join("; "))
+    }
 }
 
 /// "slack", "email", "webhook:crm", "rep_notification": a serde enum as a short label.
