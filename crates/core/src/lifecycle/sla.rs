@@ -169,9 +169,7 @@ pub fn fire(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
                     DecisionKind::QueueAlert,
                     format!(
                         "in queue {queue} for {}",
-                        jiff::Span::try_from(age)
-                            .map(|s| format!("{s:#}"))
-                            .unwrap_or_default()
+                        crate::words::duration(age)
                     ),
                     None,
                     Some(queue.clone()),
