@@ -261,7 +261,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         .collect();
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "overview"),
+            nav: Nav::with_times(&s, &st, &headers, "overview").0,
             cards,
             leads_chart,
             speed_chart,
