@@ -427,7 +427,7 @@ async fn console_in_a_real_browser() {
 
     // Log out.
     c.goto(&format!("{base}/console/overview")).await.unwrap();
-    el(&c, Locator::Css("header form button"))
+    el(&c, Locator::Css("form#logout button"))
         .await
         .unwrap()
         .click()

@@ -70,20 +70,38 @@ async fn browser_login(c: &Client, base: &str, user: &str, password: &str) {
     }
 }
 
-/// Submit the form `css` and wait for the page it leads to to show `#flash`.
-async fn submit_and_flash(c: &Client, css: &str) -> String {
-    c.form(Locator::Css(css))
+/// Wait until the lead page has reloaded after `action` (its URL says `done=action`),
+/// then read its `#flash`.
+async fn flash_after(c: &Client, action: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains(&format!("done={action}"))) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no reload after {action}: still on {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    el(c, Locator::Id("flash"))
+        .await
+        .unwrap_or_else(|e| panic!("no flash after {action}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Submit the action form `#act-{action}` and read the page's `#flash` afterwards.
+async fn submit_and_flash(c: &Client, action: &str) -> String {
+    c.form(Locator::Css(&format!("#act-{action}")))
         .await
         .unwrap()
         .submit()
         .await
         .unwrap();
-    el(c, Locator::Id("flash"))
-        .await
-        .unwrap_or_else(|e| panic!("no flash after {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    flash_after(c, action).await
 }
 
 async fn audit_has(server: &Server, lead: &str, action: &str, actor: &str) -> bool {
@@ -127,16 +145,15 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     c.goto(&format!("{base}/console/leads/{id1}")).await.unwrap();
     el(&c, Locator::Id("actions")).await.expect("the rep's actions");
     screenshot(&c, "lead-actions").await;
-    assert_eq!(submit_and_flash(&c, "#act-accept").await, "Accepted.");
+    assert_eq!(submit_and_flash(&c, "accept").await, "Accepted.");
     assert_eq!(
-        submit_and_flash(&c, "#act-contacted").await,
+        submit_and_flash(&c, "contacted").await,
         "Marked as contacted."
     );
     let f = c.form(Locator::Css("#act-outcome")).await.unwrap();
     f.set_by_name("outcome", "opportunity").await.unwrap();
     f.submit().await.unwrap();
-    let flash = el(&c, Locator::Id("flash")).await.unwrap().text().await.unwrap();
-    assert_eq!(flash, "Outcome recorded.");
+    assert_eq!(flash_after(&c, "outcome").await, "Outcome recorded.");
     let stored = get_lead(&server, &id1).await;
     assert!(stored["accepted_at"].is_string(), "{stored}");
     assert!(stored["first_touch_at"].is_string(), "{stored}");
@@ -144,8 +161,7 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     let f = c.form(Locator::Css("#act-disqualify")).await.unwrap();
     f.set_by_name("reason", "no budget this year").await.unwrap();
     f.submit().await.unwrap();
-    let flash = el(&c, Locator::Id("flash")).await.unwrap().text().await.unwrap();
-    assert_eq!(flash, "Disqualified.");
+    assert_eq!(flash_after(&c, "disqualify").await, "Disqualified.");
     assert!(
         c.find(Locator::Id("actions")).await.is_err(),
         "a closed lead still offers actions"
@@ -253,15 +269,15 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     c.close().await.unwrap();
 }
 
-/// The e2e config with ben.baker's capacity at one lead.
+/// The e2e config with ben.baker's capacity at one new lead (weight 0.5).
 fn capacity_config(dir: &std::path::Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(e2e_config()).expect("e2e.toml");
     let text = text.replacen(
         "id = \"ben.baker\"\nname = \"Ben Baker\"",
-        "id = \"ben.baker\"\nname = \"Ben Baker\"\ncapacity = 1.0",
+        "id = \"ben.baker\"\nname = \"Ben Baker\"\ncapacity = 0.5",
         1,
     );
-    assert!(text.contains("capacity = 1.0"), "the fixture changed shape");
+    assert!(text.contains("capacity = 0.5"), "the fixture changed shape");
     let path = dir.join("capacity.toml");
     std::fs::write(&path, text).expect("writing the config");
     path
@@ -301,7 +317,7 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
     // Who is available now, and why not, as routing sees it.
     c.goto(&format!("{base}/console/reps")).await.unwrap();
     let ben = el(&c, Locator::Css("tr[id='rep-ben.baker']")).await.unwrap().text().await.unwrap();
-    assert!(ben.contains("at capacity (load 1.0 of 1.0)"), "{ben}");
+    assert!(ben.contains("at capacity (load 0.5 of 0.5)"), "{ben}");
     let ann = el(&c, Locator::Css("tr[id='rep-ann.archer']")).await.unwrap().text().await.unwrap();
     assert!(ann.contains("available now"), "{ann}");
     screenshot(&c, "reps-availability").await;
@@ -339,7 +355,7 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
 
     // Nobody available in the pool: the next lead overflows to the catch-all.
     server
-        .post("/v1/reps/ann.archer/availability")
+        .put("/v1/reps/ann.archer/availability")
         .admin()
         .json(&json!({"out_of_office": true}))
         .send_async()
@@ -355,7 +371,7 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
     let node = |k: &'static str| Locator::Css(k);
     let acct_node = el(&c, node("a#node-step_account_owner")).await.unwrap();
     assert!(
-        acct_node.text().await.unwrap().contains("1 leads · 14.3%"),
+        acct_node.text().await.unwrap().contains("1 lead · 14.3%"),
         "{}",
         acct_node.text().await.unwrap()
     );

@@ -298,19 +298,56 @@ fn share(n: i64, total: i64) -> String {
     }
 }
 
+/// Each node's top-left corner. The first two columns stack in order (the hierarchy's
+/// order); a node further right sits level with the weighted middle of the nodes that
+/// feed it, pushed down only as far as needed not to overlap, so edges run short.
+fn layout(f: &Flow) -> Vec<(f64, f64)> {
+    let mut pos = vec![(0.0, 0.0); f.nodes.len()];
+    let mut next = [TOP; 4];
+    for col in 0..4 {
+        let mut members: Vec<(f64, usize)> = f
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.col.min(3) == col)
+            .map(|(i, _)| {
+                let (mut sum, mut w) = (0.0, 0.0);
+                for e in f.edges.iter().filter(|e| e.to == i) {
+                    let weight = e.leads.max(1) as f64;
+                    sum += pos[e.from].1 * weight;
+                    w += weight;
+                }
+                let want = if col < 2 || w == 0.0 { 0.0 } else { sum / w };
+                (want, i)
+            })
+            .collect();
+        if col >= 2 {
+            members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+        for (want, i) in members {
+            let y = next[col].max(want);
+            pos[i] = (COL_X[col], y);
+            next[col] = y + NODE_H + GAP;
+        }
+    }
+    pos
+}
+
+fn leads_text(n: i64) -> String {
+    if n == 1 {
+        "1 lead".into()
+    } else {
+        format!("{n} leads")
+    }
+}
+
 /// The flow as SVG: columns of nodes (each a link to its leads, `href(node)`), edges as
 /// curves as wide as their share, fallbacks dashed and named.
 pub fn svg(f: &Flow, href: &dyn Fn(&Node) -> String) -> String {
-    let mut pos = vec![(0.0, 0.0); f.nodes.len()];
-    let mut rows = [0usize; 4];
-    for (i, n) in f.nodes.iter().enumerate() {
-        let col = n.col.min(3);
-        pos[i] = (COL_X[col], TOP + rows[col] as f64 * (NODE_H + GAP));
-        rows[col] += 1;
-    }
-    let height = TOP + *rows.iter().max().unwrap_or(&1) as f64 * (NODE_H + GAP) + 8.0;
+    let pos = layout(f);
+    let height = pos.iter().map(|p| p.1).fold(TOP, f64::max) + NODE_H + 8.0;
     let mut out = String::new();
-    let title = format!("Routing flow: {} leads", f.total);
+    let title = format!("Routing flow: {}", leads_text(f.total));
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" class=\"flow\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
@@ -348,10 +385,10 @@ pub fn svg(f: &Flow, href: &dyn Fn(&Node) -> String) -> String {
             out,
             "<path class=\"{class}\" d=\"M{x1:.1} {y1:.1} C{mid:.1} {y1:.1} {mid:.1} {y2:.1} {x2:.1} {y2:.1}\" fill=\"none\" stroke=\"{stroke}\" stroke-opacity=\"0.7\" stroke-width=\"{w:.1}\"{dash}><title>{t}</title></path>",
             t = esc(&format!(
-                "{} → {}: {} leads{}",
+                "{} → {}: {}{}",
                 f.nodes[e.from].label,
                 f.nodes[e.to].label,
-                e.leads,
+                leads_text(e.leads),
                 e.fallback
                     .map(|k| format!(" (fallback: {k})"))
                     .unwrap_or_default()
@@ -385,8 +422,8 @@ pub fn svg(f: &Flow, href: &dyn Fn(&Node) -> String) -> String {
             ty = y + 14.0,
             ty2 = y + 28.0,
             l = esc(&label),
-            c = esc(&format!("{} leads · {}", n.leads, share(n.leads, f.total))),
-            full = esc(&format!("{}: {} leads", n.label, n.leads)),
+            c = esc(&format!("{} · {}", leads_text(n.leads), share(n.leads, f.total))),
+            full = esc(&format!("{}: {}", n.label, leads_text(n.leads))),
         );
     }
     out.push_str("</svg>");
@@ -740,7 +777,11 @@ mod tests {
         let f = build(&cfg, &groups);
         let svg = svg(&f, &|_| "/a?b=1&c=<2>".into());
         assert!(!svg.contains("<script>"), "{svg}");
-        assert!(svg.contains("&lt;script&gt;"), "{svg}");
-        assert!(svg.contains("href=\"/a?b=1&amp;c=&lt;2&gt;\""), "{svg}");
+        assert!(svg.contains(&esc("queue <script>")), "{svg}");
+        assert!(
+            svg.contains(&format!("href=\"{}\"", esc("/a?b=1&c=<2>"))),
+            "{svg}"
+        );
+        assert!(!svg.contains("c=<2>"), "{svg}");
     }
 }

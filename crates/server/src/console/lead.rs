@@ -26,9 +26,16 @@ pub struct Detail {
     pub text: String,
 }
 
-fn verdict(v: &Verdict) -> (&'static str, String) {
+fn verdict(v: &Verdict, times: &Times) -> (&'static str, String) {
     match v {
         Verdict::Chosen => ("good", "chosen".into()),
+        // An instant in the viewer's zone, not as the trace stores it.
+        Verdict::Skipped {
+            skip: skip @ leadrouter_core::trace::Skip::OutOfOffice { .. },
+        } => (
+            "bad",
+            format!("skipped — {}", super::reps::unavailable_text(skip, times)),
+        ),
         Verdict::Skipped { skip } => ("bad", format!("skipped — {}", skip.text())),
         Verdict::Passed => ("", "available, not chosen (another rep's turn)".into()),
         Verdict::NotReached => ("muted", "later in the rotation, not examined".into()),
@@ -177,7 +184,7 @@ pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>, times: &Times
                 role,
                 verdict: v,
             } => {
-                let (class, text) = verdict(v);
+                let (class, text) = verdict(v, times);
                 Item {
                     class: if class == "bad" { "skip" } else { "ok" },
                     title: format!("{} {rep}", capitalise(role)),
@@ -196,7 +203,7 @@ pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>, times: &Times
                 details: candidates
                     .iter()
                     .map(|c| {
-                        let (class, text) = verdict(&c.verdict);
+                        let (class, text) = verdict(&c.verdict, times);
                         Detail {
                             class,
                             text: format!(

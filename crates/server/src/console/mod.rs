@@ -684,7 +684,7 @@ mod tests {
         let e = Users::parse("alice:admin").err().unwrap();
         assert!(e.contains("NAME:ROLE:HASH"), "{e}");
         let e = Users::parse(&format!("alice:boss:{h}")).err().unwrap();
-        assert!(e.contains("not admin, ops or rep"), "{e}");
+        assert!(e.contains("not admin, ops, manager or rep"), "{e}");
         let e = Users::parse("alice:admin:plaintext").err().unwrap();
         assert!(e.contains("argon2"), "{e}");
         let e = Users::parse(&format!("a:admin:{h};a:ops:{h}"))
