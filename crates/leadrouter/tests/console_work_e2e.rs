@@ -65,7 +65,10 @@ async fn browser_login(c: &Client, base: &str, user: &str, password: &str) {
     f.submit().await.unwrap();
     let start = std::time::Instant::now();
     while c.current_url().await.unwrap().path().ends_with("/login") {
-        assert!(start.elapsed() < Duration::from_secs(20), "{user} not logged in");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{user} not logged in"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -76,7 +79,10 @@ async fn flash_after(c: &Client, action: &str) -> String {
     let start = std::time::Instant::now();
     loop {
         let url = c.current_url().await.unwrap();
-        if url.query().is_some_and(|q| q.contains(&format!("done={action}"))) {
+        if url
+            .query()
+            .is_some_and(|q| q.contains(&format!("done={action}")))
+        {
             break;
         }
         assert!(
@@ -137,13 +143,25 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     let (_driver, c) = start_browser().await;
     browser_login(&c, &base, "ann.archer", PASSWORD).await;
     wait_path(&c, "/console/my").await;
-    let mine = el(&c, Locator::Id("my-leads")).await.unwrap().text().await.unwrap();
+    let mine = el(&c, Locator::Id("my-leads"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(mine.contains("Abel Lead"), "{mine}");
-    assert!(!mine.contains("Bea Lead"), "a rep sees another rep's lead: {mine}");
+    assert!(
+        !mine.contains("Bea Lead"),
+        "a rep sees another rep's lead: {mine}"
+    );
 
     // The rep works their lead: accept, contacted, an outcome, then disqualify.
-    c.goto(&format!("{base}/console/leads/{id1}")).await.unwrap();
-    el(&c, Locator::Id("actions")).await.expect("the rep's actions");
+    c.goto(&format!("{base}/console/leads/{id1}"))
+        .await
+        .unwrap();
+    el(&c, Locator::Id("actions"))
+        .await
+        .expect("the rep's actions");
     screenshot(&c, "lead-actions").await;
     assert_eq!(submit_and_flash(&c, "accept").await, "Accepted.");
     assert_eq!(
@@ -159,7 +177,9 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     assert!(stored["first_touch_at"].is_string(), "{stored}");
     assert_eq!(stored["stage"], "mid", "{stored}");
     let f = c.form(Locator::Css("#act-disqualify")).await.unwrap();
-    f.set_by_name("reason", "no budget this year").await.unwrap();
+    f.set_by_name("reason", "no budget this year")
+        .await
+        .unwrap();
     f.submit().await.unwrap();
     assert_eq!(flash_after(&c, "disqualify").await, "Disqualified.");
     assert!(
@@ -169,7 +189,12 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     let stored = get_lead(&server, &id1).await;
     assert_eq!(stored["status"], "disqualified", "{stored}");
     // Audited as the API's actions are, with the console user as the actor.
-    for action in ["lead.accept", "lead.contacted", "lead.outcome", "lead.disqualify"] {
+    for action in [
+        "lead.accept",
+        "lead.contacted",
+        "lead.outcome",
+        "lead.disqualify",
+    ] {
         assert!(
             audit_has(&server, &id1, action, "console:ann.archer").await,
             "{action} by console:ann.archer is not in the audit log"
@@ -185,18 +210,28 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     wait_path(&c, &format!("/console/leads/{id1}")).await;
     let start = std::time::Instant::now();
     loop {
-        let v = el(&c, Locator::Id("zone")).await.unwrap().prop("value").await.unwrap();
+        let v = el(&c, Locator::Id("zone"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
         if v.as_deref() == Some("Asia/Tokyo") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "zone not set: {v:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "zone not set: {v:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let text = body_text(&c).await;
     assert!(text.contains(" JST"), "times are not in Tokyo time: {text}");
 
     // Not her lead: not shown, and a forged action is refused without a change.
-    c.goto(&format!("{base}/console/leads/{id2}")).await.unwrap();
+    c.goto(&format!("{base}/console/leads/{id2}"))
+        .await
+        .unwrap();
     assert!(body_text(&c).await.contains("not found"));
     let ann = login(&server, "ann.archer", PASSWORD).await;
     let my = server
@@ -316,16 +351,30 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
 
     // Who is available now, and why not, as routing sees it.
     c.goto(&format!("{base}/console/reps")).await.unwrap();
-    let ben = el(&c, Locator::Css("tr[id='rep-ben.baker']")).await.unwrap().text().await.unwrap();
+    let ben = el(&c, Locator::Css("tr[id='rep-ben.baker']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(ben.contains("at capacity (load 0.5 of 0.5)"), "{ben}");
-    let ann = el(&c, Locator::Css("tr[id='rep-ann.archer']")).await.unwrap().text().await.unwrap();
+    let ann = el(&c, Locator::Css("tr[id='rep-ann.archer']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(ann.contains("available now"), "{ann}");
     screenshot(&c, "reps-availability").await;
 
     // The queue's assign preselects whom routing would pick now (not the first rep).
     let qid = id(&queued);
-    c.goto(&format!("{base}/console/queues?q=review")).await.unwrap();
-    let row = el(&c, Locator::Css(&format!("tr[id='lead-{qid}']"))).await.unwrap();
+    c.goto(&format!("{base}/console/queues?q=review"))
+        .await
+        .unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='lead-{qid}']")))
+        .await
+        .unwrap();
     let chosen = row
         .find(Locator::Css("select option:checked"))
         .await
@@ -336,20 +385,41 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
     assert_eq!(chosen.as_deref(), Some("ann.archer"));
     let text = row.text().await.unwrap();
     assert!(text.contains("routing would pick Ann Archer now"), "{text}");
-    assert!(text.contains("Ben Baker (Inbound pool) — at capacity"), "{text}");
+    assert!(
+        text.contains("Ben Baker (Inbound pool) — at capacity"),
+        "{text}"
+    );
     // Choosing the rep at capacity assigns, and warns.
-    let f = c.form(Locator::Css(&format!("tr[id='lead-{qid}'] form"))).await.unwrap();
+    let f = c
+        .form(Locator::Css(&format!("tr[id='lead-{qid}'] form")))
+        .await
+        .unwrap();
     f.set_by_name("rep", "ben.baker").await.unwrap();
     f.submit().await.unwrap();
-    let warn = el(&c, Locator::Id("assign-warning")).await.unwrap().text().await.unwrap();
+    let warn = el(&c, Locator::Id("assign-warning"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(warn.contains("Ben Baker is at capacity"), "{warn}");
     assert_eq!(get_lead(&server, &qid).await["owner"], "ben.baker");
 
     // The weekly report opens on the week with these leads, with a per-rep table.
     c.goto(&format!("{base}/console/report")).await.unwrap();
-    el(&c, Locator::Id("report-latest")).await.expect("opened on the latest week with leads");
-    let reps = el(&c, Locator::Id("report-reps")).await.unwrap().text().await.unwrap();
-    let ann_row = reps.lines().find(|l| l.starts_with("Ann Archer")).unwrap_or_else(|| panic!("{reps}"));
+    el(&c, Locator::Id("report-latest"))
+        .await
+        .expect("opened on the latest week with leads");
+    let reps = el(&c, Locator::Id("report-reps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ann_row = reps
+        .lines()
+        .find(|l| l.starts_with("Ann Archer"))
+        .unwrap_or_else(|| panic!("{reps}"));
     assert!(ann_row.starts_with("Ann Archer 2 "), "{ann_row}");
     screenshot(&c, "report-reps").await;
 
@@ -365,8 +435,12 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
     assert_eq!(over["queue"], "unassigned", "{over}");
 
     // The routing flow: every step, its counts and share, the fallback as its own edge.
-    c.goto(&format!("{base}/console/flow?days=30")).await.unwrap();
-    let svg = el(&c, Locator::Css("#flow svg")).await.expect("the flow drawing");
+    c.goto(&format!("{base}/console/flow?days=30"))
+        .await
+        .unwrap();
+    let svg = el(&c, Locator::Css("#flow svg"))
+        .await
+        .expect("the flow drawing");
     assert!(svg.text().await.unwrap().contains("Intake"));
     let node = |k: &'static str| Locator::Css(k);
     let acct_node = el(&c, node("a#node-step_account_owner")).await.unwrap();
@@ -375,14 +449,29 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
         "{}",
         acct_node.text().await.unwrap()
     );
-    let fallbacks = el(&c, Locator::Id("flow-fallbacks")).await.unwrap().text().await.unwrap();
+    let fallbacks = el(&c, Locator::Id("flow-fallbacks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(fallbacks.contains("catch-all"), "{fallbacks}");
     assert!(body_text(&c).await.contains("catch-all · 1"));
     screenshot(&c, "flow").await;
     // Clicking a node lists its leads.
-    el(&c, node("a#node-step_junk")).await.unwrap().click().await.unwrap();
+    el(&c, node("a#node-step_junk"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_path(&c, "/console/flow/leads").await;
-    let list = el(&c, Locator::Id("flow-leads")).await.unwrap().text().await.unwrap();
+    let list = el(&c, Locator::Id("flow-leads"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("Jay Junk"), "{list}");
     assert!(!list.contains("Ada Lead"), "{list}");
 
@@ -399,18 +488,88 @@ async fn the_flow_reps_queues_and_report_show_what_routing_does() {
     let start = std::time::Instant::now();
     loop {
         let l = get_lead(&server, &wid).await;
-        if l["history"].as_array().unwrap().iter().any(|h| h["kind"] == "queue_alert") {
+        if l["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "queue_alert")
+        {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no queue alert: {l}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no queue alert: {l}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    c.goto(&format!("{base}/console/queues?q=review")).await.unwrap();
-    let row = el(&c, Locator::Css(&format!("tr[id='lead-{wid}']"))).await.unwrap().text().await.unwrap();
+    c.goto(&format!("{base}/console/queues?q=review"))
+        .await
+        .unwrap();
+    let row = el(&c, Locator::Css(&format!("tr[id='lead-{wid}']")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(row.contains("in queue review for 2 h 34 min"), "{row}");
     assert!(row.starts_with("2 h 34 min"), "{row}");
     for raw in ["µs", "ns", "PT"] {
-        assert!(!row.contains(raw), "a raw duration on the queues page: {row}");
+        assert!(
+            !row.contains(raw),
+            "a raw duration on the queues page: {row}"
+        );
     }
     c.close().await.unwrap();
+}
+
+/// Over plain HTTP: who may open the flow, and bad windows and zones are refused with a
+/// message that says how to write them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_issue_23_pages_refuse_what_they_cannot_do() {
+    let hash = console_hash(PASSWORD);
+    let server = Server::start_async(e2e().env(
+        "LEADROUTER_CONSOLE_USERS",
+        format!("ann.archer:rep:{hash};boss:admin:{hash}"),
+    ))
+    .await;
+    let boss = login(&server, "boss", PASSWORD).await;
+    let ann = login(&server, "ann.archer", PASSWORD).await;
+    let get =
+        |path: &'static str, cookie: &str| server.get(path).header("cookie", cookie).send_async();
+    get("/console/flow", &ann).await.expect_status(403);
+    get("/console/flow/leads?path=junk", &ann)
+        .await
+        .expect_status(403);
+    let bad = get("/console/flow?from=2026-13-01", &boss)
+        .await
+        .expect_status(400);
+    assert!(
+        bad.text.contains("is not a date; write it like 2026-11-23"),
+        "{}",
+        bad.text
+    );
+    let bad = get("/console/flow?from=2026-11-20&to=2026-11-01", &boss)
+        .await
+        .expect_status(400);
+    assert!(bad.text.contains("after it ends"), "{}", bad.text);
+    let ok = get("/console/flow?days=30", &boss).await.expect_status(200);
+    assert!(
+        ok.text.contains("id=\"node-step_catch_all\""),
+        "{}",
+        ok.text
+    );
+    // A zone that does not exist is refused; a real one is kept for this user only.
+    let page = get("/console/my", &ann).await.expect_status(200);
+    let csrf = csrf_of(&page.text);
+    let r = server
+        .post("/console/zone")
+        .header("cookie", &ann)
+        .body(
+            "application/x-www-form-urlencoded",
+            form(&[("csrf", &csrf), ("zone", "Mars/Olympus")]),
+        )
+        .send_async()
+        .await
+        .expect_status(400);
+    assert!(r.text.contains("is not an IANA time zone"), "{}", r.text);
 }

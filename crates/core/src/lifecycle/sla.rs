@@ -167,10 +167,7 @@ pub fn fire(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
             let change = Change {
                 history: Some(history(
                     DecisionKind::QueueAlert,
-                    format!(
-                        "in queue {queue} for {}",
-                        crate::words::duration(age)
-                    ),
+                    format!("in queue {queue} for {}", crate::words::duration(age)),
                     None,
                     Some(queue.clone()),
                 )),

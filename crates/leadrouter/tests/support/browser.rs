@@ -156,4 +156,3 @@ pub async fn assert_no_alert(c: &Client, page: &str) {
         panic!("an alert dialog fired on {page}: {text:?}");
     }
 }
-

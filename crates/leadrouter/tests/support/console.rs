@@ -21,7 +21,10 @@ pub fn console_hash(password: &str) -> String {
         .expect("writing the password");
     let out = child.wait_with_output().expect("console-hash output");
     assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }
 
 /// A form body.

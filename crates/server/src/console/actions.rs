@@ -5,9 +5,7 @@
 //! actor, so the lead's history and the audit log record it exactly as an API call; the
 //! form carries the session's CSRF token.
 
-use super::{
-    ConsoleError, ConsoleState, FormData, PageResult, Role, Session, check_csrf, session,
-};
+use super::{ConsoleError, ConsoleState, FormData, PageResult, Role, Session, check_csrf, session};
 use crate::sequencer::{Job, LeadOp, Touch};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -196,5 +194,12 @@ mod tests {
             assert!(!may_act(&cfg, &session(&o.id, Role::Rep), own));
         }
         assert!(worked_reps(&cfg, &session(&mgr, Role::Manager)).contains(&rep.id));
+        // A manager console user must be a manager of the config.
+        let h = super::super::hash_password("x").unwrap();
+        let users = super::super::Users::parse(&format!("{mgr}:manager:{h}")).unwrap();
+        assert!(users.check_reps(&cfg).is_ok());
+        let users = super::super::Users::parse(&format!("nobody:manager:{h}")).unwrap();
+        let e = users.check_reps(&cfg).unwrap_err();
+        assert!(e.contains("no [[manager]] with that id"), "{e}");
     }
 }

@@ -9,10 +9,14 @@
 //! `ReadSnapshot::flow_counts`), so it is never out of date. A fallback is read off a
 //! lead's outcome against its rule's target in the config: an owner who is the target's
 //! backup or team lead, a team other than the target's, a queue where a team was meant.
-//! The SVG is drawn here as `charts.rs` draws charts, every label through
+//! The SVG is drawn in `flow/svg.rs` as `charts.rs` draws charts, every label through
 //! [`charts::esc`](super::charts::esc); each node links to its leads.
 
-use super::charts::esc;
+mod svg;
+
+use svg::share;
+pub use svg::{node_id, svg};
+
 use super::report::org_zone;
 use super::{ConsoleError, ConsoleState, Nav, PageResult, html, staff};
 use askama::Template;
@@ -22,7 +26,6 @@ use leadrouter_core::config::{CompiledConfig, QueueRole, Target};
 use leadrouter_store::reporting::{DAY_US, FlowFilter, FlowGroup, ReportZone};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// The hierarchy's steps in routing order: stored path, label.
 const STEPS: [(&str, &str); 13] = [
@@ -114,7 +117,13 @@ impl Flow {
 /// What a fallback edge is called, from a lead's outcome against what its path aimed at.
 pub fn fallback_kind(cfg: &CompiledConfig, g: &FlowGroup) -> Option<&'static str> {
     let catch_all = cfg.queue_name(cfg.queue(QueueRole::CatchAll));
-    let to_queue = |q: &str| Some(if q == catch_all { "catch-all" } else { "overflow" });
+    let to_queue = |q: &str| {
+        Some(if q == catch_all {
+            "catch-all"
+        } else {
+            "overflow"
+        })
+    };
     let target = match g.path.as_str() {
         "default_team" => Target::Team(cfg.routing.default_team?),
         p if RULE_PATHS.contains(&p) => {
@@ -283,166 +292,6 @@ pub fn build(cfg: &CompiledConfig, groups: &[FlowGroup]) -> Flow {
     f
 }
 
-const COL_X: [f64; 4] = [8.0, 190.0, 420.0, 660.0];
-const NODE_W: f64 = 200.0;
-const NODE_H: f64 = 34.0;
-const GAP: f64 = 8.0;
-const TOP: f64 = 34.0;
-const WIDTH: f64 = 868.0;
-
-fn share(n: i64, total: i64) -> String {
-    if total == 0 {
-        "–".into()
-    } else {
-        format!("{:.1}%", n as f64 * 100.0 / total as f64)
-    }
-}
-
-/// Each node's top-left corner. The first two columns stack in order (the hierarchy's
-/// order); a node further right sits level with the weighted middle of the nodes that
-/// feed it, pushed down only as far as needed not to overlap, so edges run short.
-fn layout(f: &Flow) -> Vec<(f64, f64)> {
-    let mut pos = vec![(0.0, 0.0); f.nodes.len()];
-    let mut next = [TOP; 4];
-    for col in 0..4 {
-        let mut members: Vec<(f64, usize)> = f
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.col.min(3) == col)
-            .map(|(i, _)| {
-                let (mut sum, mut w) = (0.0, 0.0);
-                for e in f.edges.iter().filter(|e| e.to == i) {
-                    let weight = e.leads.max(1) as f64;
-                    sum += pos[e.from].1 * weight;
-                    w += weight;
-                }
-                let want = if col < 2 || w == 0.0 { 0.0 } else { sum / w };
-                (want, i)
-            })
-            .collect();
-        if col >= 2 {
-            members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
-        for (want, i) in members {
-            let y = next[col].max(want);
-            pos[i] = (COL_X[col], y);
-            next[col] = y + NODE_H + GAP;
-        }
-    }
-    pos
-}
-
-fn leads_text(n: i64) -> String {
-    if n == 1 {
-        "1 lead".into()
-    } else {
-        format!("{n} leads")
-    }
-}
-
-/// The flow as SVG: columns of nodes (each a link to its leads, `href(node)`), edges as
-/// curves as wide as their share, fallbacks dashed and named.
-pub fn svg(f: &Flow, href: &dyn Fn(&Node) -> String) -> String {
-    let pos = layout(f);
-    let height = pos.iter().map(|p| p.1).fold(TOP, f64::max) + NODE_H + 8.0;
-    let mut out = String::new();
-    let title = format!("Routing flow: {}", leads_text(f.total));
-    let _ = write!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" class=\"flow\" role=\"img\" aria-label=\"{t}\"><title>{t}</title>",
-        t = esc(&title)
-    );
-    for (i, head) in ["", "Hierarchy step", "Matrix rule", "Team, owner or queue"]
-        .iter()
-        .enumerate()
-    {
-        let _ = write!(
-            out,
-            "<text x=\"{x}\" y=\"20\" font-size=\"12\" font-weight=\"600\" fill=\"#495057\">{h}</text>",
-            x = COL_X[i],
-            h = esc(head)
-        );
-    }
-    let max = f.total.max(1) as f64;
-    for e in &f.edges {
-        let (x1, y1) = pos[e.from];
-        let (x2, y2) = pos[e.to];
-        let (x1, y1) = (x1 + NODE_W - 30.0, y1 + NODE_H / 2.0);
-        let (x2, y2) = (x2, y2 + NODE_H / 2.0);
-        let w = 1.0 + 10.0 * e.leads as f64 / max;
-        let mid = (x1 + x2) / 2.0;
-        let (stroke, dash) = match e.fallback {
-            Some(_) => ("#e8590c", " stroke-dasharray=\"6 4\""),
-            None => ("#adb5bd", ""),
-        };
-        let class = if e.fallback.is_some() {
-            "edge fallback"
-        } else {
-            "edge"
-        };
-        let _ = write!(
-            out,
-            "<path class=\"{class}\" d=\"M{x1:.1} {y1:.1} C{mid:.1} {y1:.1} {mid:.1} {y2:.1} {x2:.1} {y2:.1}\" fill=\"none\" stroke=\"{stroke}\" stroke-opacity=\"0.7\" stroke-width=\"{w:.1}\"{dash}><title>{t}</title></path>",
-            t = esc(&format!(
-                "{} → {}: {}{}",
-                f.nodes[e.from].label,
-                f.nodes[e.to].label,
-                leads_text(e.leads),
-                e.fallback
-                    .map(|k| format!(" (fallback: {k})"))
-                    .unwrap_or_default()
-            ))
-        );
-        if let Some(kind) = e.fallback {
-            let _ = write!(
-                out,
-                "<text class=\"fallback-label\" x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#d9480f\">{l}</text>",
-                x = mid,
-                y = (y1 + y2) / 2.0 - 3.0,
-                l = esc(&format!("{kind} · {}", e.leads))
-            );
-        }
-    }
-    for (i, n) in f.nodes.iter().enumerate() {
-        let (x, y) = pos[i];
-        let w = if n.col == 0 { 150.0 } else { NODE_W - 30.0 };
-        let (fill, ink) = if n.leads == 0 {
-            ("#f8f9fa", "#adb5bd")
-        } else {
-            ("#e7f5ff", "#212529")
-        };
-        let label: String = n.label.chars().take(26).collect();
-        let _ = write!(
-            out,
-            "<a href=\"{h}\" id=\"node-{id}\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{NODE_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"#74c0fc\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"11\" font-weight=\"600\" fill=\"{ink}\">{l}</text><text x=\"{tx:.1}\" y=\"{ty2:.1}\" font-size=\"10\" fill=\"{ink}\">{c}</text><title>{full}</title></a>",
-            h = esc(&href(n)),
-            id = esc(&node_id(&n.key)),
-            tx = x + 6.0,
-            ty = y + 14.0,
-            ty2 = y + 28.0,
-            l = esc(&label),
-            c = esc(&format!("{} · {}", leads_text(n.leads), share(n.leads, f.total))),
-            full = esc(&format!("{}: {}", n.label, leads_text(n.leads))),
-        );
-    }
-    out.push_str("</svg>");
-    out
-}
-
-/// A node's key as an element id: letters, digits, `-` and `_`, the rest as `_`.
-pub fn node_id(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[derive(Deserialize, Default)]
 pub struct WindowQuery {
     from: Option<String>,
@@ -463,17 +312,18 @@ fn window(
     now: i64,
 ) -> Result<(jiff::civil::Date, jiff::civil::Date), ConsoleError> {
     let today = ReportZone::date(zone.day_of(now));
-    let date = |s: &Option<String>, name: &str| -> Result<Option<jiff::civil::Date>, ConsoleError> {
-        match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(v) => v.parse::<jiff::civil::Date>().map(Some).map_err(|_| {
-                ConsoleError::Bad(format!(
-                    "{name} `{}` is not a date; write it like 2026-11-23",
-                    v.chars().take(20).collect::<String>()
-                ))
-            }),
-        }
-    };
+    let date =
+        |s: &Option<String>, name: &str| -> Result<Option<jiff::civil::Date>, ConsoleError> {
+            match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(v) => v.parse::<jiff::civil::Date>().map(Some).map_err(|_| {
+                    ConsoleError::Bad(format!(
+                        "{name} `{}` is not a date; write it like 2026-11-23",
+                        v.chars().take(20).collect::<String>()
+                    ))
+                }),
+            }
+        };
     let days = q.days.unwrap_or(7).clamp(1, MAX_DAYS);
     let to = date(&q.to, "to")?.unwrap_or(today);
     let from = match date(&q.from, "from")? {
@@ -715,6 +565,7 @@ pub async fn leads(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::charts::esc;
 
     fn demo() -> CompiledConfig {
         leadrouter_core::config::load(std::path::Path::new(concat!(
@@ -724,7 +575,14 @@ mod tests {
         .unwrap()
     }
 
-    fn g(path: &str, rule: Option<&str>, team: Option<&str>, owner: Option<&str>, queue: Option<&str>, n: i64) -> FlowGroup {
+    fn g(
+        path: &str,
+        rule: Option<&str>,
+        team: Option<&str>,
+        owner: Option<&str>,
+        queue: Option<&str>,
+        n: i64,
+    ) -> FlowGroup {
         FlowGroup {
             path: path.into(),
             rule: rule.map(Into::into),
@@ -744,13 +602,22 @@ mod tests {
             .iter()
             .find(|r| matches!(r.target, Target::Team(_)))
             .expect("a team rule");
-        let Target::Team(t) = rule.target else { unreachable!() };
+        let Target::Team(t) = rule.target else {
+            unreachable!()
+        };
         let team = cfg.team(t);
         let member = cfg.rep(team.members[0]).id.clone();
         let catch_all = cfg.queue_name(cfg.queue(QueueRole::CatchAll)).to_string();
         let groups = vec![
             g("junk", None, None, None, Some("junk"), 2),
-            g("territory", Some(&rule.id), Some(&team.id), Some(&member), None, 5),
+            g(
+                "territory",
+                Some(&rule.id),
+                Some(&team.id),
+                Some(&member),
+                None,
+                5,
+            ),
             g("territory", Some(&rule.id), None, None, Some(&catch_all), 1),
         ];
         let f = build(&cfg, &groups);
@@ -758,7 +625,11 @@ mod tests {
         let node = |k: &str| f.nodes.iter().position(|n| n.key == k).unwrap();
         assert_eq!(f.nodes[node("step:junk")].leads, 2);
         assert_eq!(f.nodes[node("step:territory")].leads, 6);
-        assert_eq!(f.nodes[node("step:nurture")].leads, 0, "untaken steps are drawn");
+        assert_eq!(
+            f.nodes[node("step:nurture")].leads,
+            0,
+            "untaken steps are drawn"
+        );
         assert_eq!(f.nodes[node(&format!("rule:{}", rule.id))].leads, 6);
         assert_eq!(f.nodes[node(&format!("team:{}", team.id))].leads, 5);
         let fallback: Vec<_> = f.edges.iter().filter(|e| e.fallback.is_some()).collect();

@@ -465,7 +465,12 @@ pub async fn page(
         return Err(ConsoleError::NotFound(format!("lead {id}")));
     }
     let now = st.app.shared.clock.now().as_microsecond();
-    let (nav, times) = Nav::with_times(&s, &st, &headers, if s.is_staff() { "queues" } else { "my" });
+    let (nav, times) = Nav::with_times(
+        &s,
+        &st,
+        &headers,
+        if s.is_staff() { "queues" } else { "my" },
+    );
     let (name, company) = super::lead_name(&lead.payload, lead.email.as_deref());
     let mut facts_rows = Vec::new();
     let mut history = Vec::new();

@@ -341,3 +341,47 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
         .render()?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadrouter_core::trace::LocalTime;
+
+    /// The reps page says why a rep cannot take a lead now, with instants in the viewer's
+    /// zone and no raw timestamps.
+    #[test]
+    fn why_a_rep_is_unavailable_reads_plainly() {
+        let berlin = super::super::time::Times::named("Europe/Berlin").unwrap();
+        let until: jiff::Timestamp = "2026-11-30T08:00:00Z".parse().unwrap();
+        let away = Skip::OutOfOffice {
+            until: Some(until),
+            note: Some("conference".into()),
+        };
+        assert_eq!(
+            unavailable_text(&away, &berlin),
+            "out of office until 2026-11-30 09:00 CET — conference"
+        );
+        let hours = Skip::OutsideHours {
+            local_time: LocalTime::new(0, 23 * 60, "Asia/Singapore".into()),
+            hours: "Mon-Fri 09:00-17:00".into(),
+        };
+        assert_eq!(
+            unavailable_text(&hours, &berlin),
+            "off shift: local time Mon 23:00 Asia/Singapore, hours Mon-Fri 09:00-17:00"
+        );
+        assert_eq!(
+            unavailable_text(&Skip::DailyCap { count: 5, cap: 5 }, &berlin),
+            "at daily cap (5 of 5 today)"
+        );
+        assert_eq!(
+            unavailable_text(
+                &Skip::AtCapacity {
+                    load: 4.0,
+                    capacity: 4.0
+                },
+                &berlin
+            ),
+            "at capacity (load 4.0 of 4.0)"
+        );
+    }
+}

@@ -113,7 +113,11 @@ fn viewer_setting(headers: &HeaderMap, user: &str) -> Option<String> {
 
 /// `POST /console/zone`: the viewer's time zone (`zone`, an IANA name; empty: back to the
 /// default), then back to the page the form was on.
-pub async fn set_zone(State(st): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> PageResult {
+pub async fn set_zone(
+    State(st): State<ConsoleState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
     let s = session(&st, &headers).await?;
     let form = FormData::parse(&body)?;
     check_csrf(&s, &headers, &form)?;
