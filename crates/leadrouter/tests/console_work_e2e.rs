@@ -253,8 +253,15 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
         .expect_status(404);
     assert_eq!(get_lead(&server, &id2).await["status"], "open");
 
-    // The manager of both reps sees and works the team's leads.
+    // The manager of both reps sees and works the team's leads; their login lands there.
     let mgr = login(&server, "mgr", PASSWORD).await;
+    let home = server
+        .get("/console/overview")
+        .header("cookie", &mgr)
+        .send_async()
+        .await
+        .expect_status(303);
+    assert_eq!(home.header("location"), Some("/console/my"));
     let team = server
         .get("/console/my")
         .header("cookie", &mgr)

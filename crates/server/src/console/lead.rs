@@ -638,14 +638,14 @@ pub async fn page(
             can_contact: lead.first_touch_at.is_none() && lead.owner.is_some(),
             outcomes: super::actions::OUTCOMES,
             flash: q.done.as_deref().and_then(|d| {
-                Some(match d {
+                let text = match d {
                     "accept" => "Accepted.",
                     "contacted" => "Marked as contacted.",
                     "disqualify" => "Disqualified.",
                     "outcome" => "Outcome recorded.",
                     _ => return None,
-                })
-                .map(str::to_string)
+                };
+                Some(text.to_string())
             }),
             can_erase: matches!(s.role, super::Role::Admin) && lead.email.is_some(),
             id,

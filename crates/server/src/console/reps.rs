@@ -288,7 +288,7 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
         leads.extend(snap.rep_leads(&rep, MY_LIMIT).await?);
     }
     snap.end().await?;
-    leads.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+    leads.sort_by_key(|l| std::cmp::Reverse(l.received_at));
     leads.truncate(MY_LIMIT as usize);
     let rows = leads
         .into_iter()
