@@ -17,4 +17,5 @@ pub mod normalize;
 pub mod state;
 pub mod text;
 pub mod trace;
+pub mod words;
 pub mod zone;

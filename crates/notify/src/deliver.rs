@@ -353,9 +353,11 @@ impl Notifier {
         let result = match tokio::time::timeout(t, attempt).await {
             Ok(r) => r,
             Err(_) => DeliveryResult::retry(format!(
-                "{} delivery timed out after {:?}",
+                "{} delivery timed out after {}",
                 out.channel.name(),
-                t
+                leadrouter_core::words::duration(
+                    jiff::SignedDuration::try_from(t).unwrap_or(jiff::SignedDuration::MAX)
+                )
             )),
         };
         // Logs name the lead and the message (its idempotency key), never a person's

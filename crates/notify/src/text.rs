@@ -63,25 +63,9 @@ pub fn slack_member_id(s: &str) -> Option<&str> {
     ok.then_some(s)
 }
 
-/// "5 min", "1 h", "1 h 30 min", "2 d".
+/// "5 min", "1 h", "1 h 30 min", "2 d": the core's one duration formatting.
 pub fn human_duration(d: SignedDuration) -> String {
-    let secs = d.as_secs().unsigned_abs();
-    let mins = secs.div_ceil(60);
-    if secs < 60 {
-        return format!("{secs} s");
-    }
-    if mins < 60 {
-        return format!("{mins} min");
-    }
-    let (h, m) = (mins / 60, mins % 60);
-    if h >= 48 && h.is_multiple_of(24) && m == 0 {
-        return format!("{} d", h / 24);
-    }
-    if m == 0 {
-        format!("{h} h")
-    } else {
-        format!("{h} h {m} min")
-    }
+    leadrouter_core::words::duration(d)
 }
 
 /// 1200 → "1,200".

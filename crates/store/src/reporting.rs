@@ -206,6 +206,29 @@ pub struct LeadSummary {
     pub reassignments: i64,
 }
 
+/// Leads received in a window that took one way through the hierarchy: the console's
+/// routing flow counts these (path, rule, team, owner and queue as stored with the lead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowGroup {
+    pub path: String,
+    pub rule: Option<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub leads: i64,
+}
+
+/// Which leads of a window to list (the routing flow's "leads of this node"): each set
+/// field must match exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowFilter {
+    pub path: Option<String>,
+    pub rule: Option<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+}
+
 /// A queued weekly report (`weekly_reports`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeeklyReportRow {
@@ -293,6 +316,16 @@ pub trait ReadSnapshot: Send {
     async fn rep_leads(&mut self, rep: &str, limit: i64) -> Result<Vec<LeadSummary>>;
     async fn recent_leads(&mut self, limit: i64) -> Result<Vec<LeadSummary>>;
     async fn reasons(&mut self, lead_ids: &[String]) -> Result<HashMap<String, String>>;
+    /// Leads received in `[from, to)` (microseconds), counted by the way they went.
+    async fn flow_counts(&mut self, from: i64, to: i64) -> Result<Vec<FlowGroup>>;
+    /// The newest `limit` leads received in `[from, to)` that match `filter`.
+    async fn flow_leads(
+        &mut self,
+        filter: &FlowFilter,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<LeadSummary>>;
     async fn dead_letters(&mut self, limit: i64) -> Result<Vec<crate::OutboxRow>>;
     async fn state(&mut self) -> Result<leadrouter_core::state::StateSnapshot>;
     /// End the snapshot (nothing was written; it is rolled back).

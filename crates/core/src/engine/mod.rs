@@ -26,7 +26,10 @@ mod facts;
 mod hold;
 mod path;
 mod resolve;
+mod suggest;
 mod team;
+
+pub use suggest::{Suggestion, rep_availability, suggest};
 
 use crate::config::{CompiledConfig, Intent, RepIdx, TeamIdx, Tier};
 use crate::lead::{Enrichment, FieldIssue, Lead};

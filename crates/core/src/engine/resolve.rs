@@ -176,7 +176,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether `rep`'s working hours apply (their team's setting; yes without a team).
-    fn respects_hours(&self, rep: RepIdx) -> bool {
+    pub(super) fn respects_hours(&self, rep: RepIdx) -> bool {
         let cfg = self.cfg;
         cfg.rep(rep)
             .team

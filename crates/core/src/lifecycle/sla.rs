@@ -174,12 +174,7 @@ pub fn fire(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
             let change = Change {
                 history: Some(history(
                     DecisionKind::QueueAlert,
-                    format!(
-                        "in queue {queue} for {}",
-                        jiff::Span::try_from(age)
-                            .map(|s| format!("{s:#}"))
-                            .unwrap_or_default()
-                    ),
+                    format!("in queue {queue} for {}", crate::words::duration(age)),
                     None,
                     Some(queue.clone()),
                 )),

@@ -683,7 +683,7 @@ fn the_queue_age_rung_alerts_for_an_unowned_open_lead() {
             age: SignedDuration::from_hours(2)
         }]
     );
-    assert_eq!(ch.history.unwrap().reason, "in queue unassigned for 7200s");
+    assert_eq!(ch.history.unwrap().reason, "in queue unassigned for 2 h");
 }
 
 // --- availability ----------------------------------------------------------------------

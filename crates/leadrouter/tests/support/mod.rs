@@ -1,11 +1,14 @@
 //! The leadrouter end-to-end tests' fixtures, on top of `leadrouter-testsupport` (which
 //! runs the binary, makes databases and plays the far ends of every channel): where the
 //! binary and the fixture configs are, and per suite the pieces only that suite needs:
-//! [`notify`] for the notification and SLA tests, [`pool`] for the PostgreSQL
+//! [`browser`] for the console tests in Chromium, [`notify`] for the notification and SLA
+//! tests, [`pool`] for the PostgreSQL
 //! multi-instance and crash tests.
 
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
+pub mod browser;
+pub mod console;
 pub mod notify;
 pub mod pool;
 

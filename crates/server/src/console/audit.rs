@@ -6,7 +6,7 @@ use super::{ConsoleError, ConsoleState, Nav, PageResult, html, staff};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use leadrouter_store::{AuditQuery, from_micros};
+use leadrouter_store::AuditQuery;
 use serde::Deserialize;
 
 const PAGE: i64 = 100;
@@ -52,6 +52,7 @@ pub async fn page(
     Query(f): Query<Filter>,
 ) -> PageResult {
     let s = staff(&st, &headers).await?;
+    let (nav, times) = Nav::with_times(&s, &st, &headers, "audit");
     let q = AuditQuery {
         actor: given(f.actor),
         action: given(f.action),
@@ -90,9 +91,7 @@ pub async fn page(
         .map(|r| {
             let e = r.entry;
             EntryRow {
-                at: from_micros(e.at)
-                    .strftime("%Y-%m-%d %H:%M:%S UTC")
-                    .to_string(),
+                at: times.ts_seconds(e.at),
                 actor: e.actor,
                 action: e.action,
                 lead_id: e.lead_id.unwrap_or_default(),
@@ -104,7 +103,7 @@ pub async fn page(
         .collect();
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "audit"),
+            nav,
             actor: q.actor.unwrap_or_default(),
             action: q.action.unwrap_or_default(),
             lead: q.lead_id.unwrap_or_default(),

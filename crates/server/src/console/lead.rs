@@ -3,9 +3,10 @@
 //! considered, every candidate rep and why they were skipped), notifications, the SLA
 //! clock, reassignments and the outcome. Reps may open only their own leads.
 
+use super::time::Times;
 use super::{ConsoleError, ConsoleState, Nav, PageResult, html, session};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use leadrouter_core::config::CompiledConfig;
@@ -25,9 +26,16 @@ pub struct Detail {
     pub text: String,
 }
 
-fn verdict(v: &Verdict) -> (&'static str, String) {
+fn verdict(v: &Verdict, times: &Times) -> (&'static str, String) {
     match v {
         Verdict::Chosen => ("good", "chosen".into()),
+        // An instant in the viewer's zone, not as the trace stores it.
+        Verdict::Skipped {
+            skip: skip @ leadrouter_core::trace::Skip::OutOfOffice { .. },
+        } => (
+            "bad",
+            format!("skipped — {}", super::reps::unavailable_text(skip, times)),
+        ),
         Verdict::Skipped { skip } => ("bad", format!("skipped — {}", skip.text())),
         Verdict::Passed => ("", "available, not chosen (another rep's turn)".into()),
         Verdict::NotReached => ("muted", "later in the rotation, not examined".into()),
@@ -36,7 +44,7 @@ fn verdict(v: &Verdict) -> (&'static str, String) {
 
 /// The trace as timeline items. `explain` should have been run when the config that made
 /// the decision is the one in force (then every rule considered is listed).
-pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>) -> Vec<Item> {
+pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>, times: &Times) -> Vec<Item> {
     let mut out = Vec::new();
     let f = &trace.facts;
     let parts: Vec<String> = f
@@ -176,7 +184,7 @@ pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>) -> Vec<Item> 
                 role,
                 verdict: v,
             } => {
-                let (class, text) = verdict(v);
+                let (class, text) = verdict(v, times);
                 Item {
                     class: if class == "bad" { "skip" } else { "ok" },
                     title: format!("{} {rep}", capitalise(role)),
@@ -195,7 +203,7 @@ pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>) -> Vec<Item> 
                 details: candidates
                     .iter()
                     .map(|c| {
-                        let (class, text) = verdict(&c.verdict);
+                        let (class, text) = verdict(&c.verdict, times);
                         Detail {
                             class,
                             text: format!(
@@ -253,10 +261,10 @@ pub fn timeline(trace: &RoutingTrace, decision: Option<&Decision>) -> Vec<Item> 
                 class: "muted",
                 text: format!(
                     "route by {}{}",
-                    d.sla.route_by,
+                    times.at(d.sla.route_by),
                     d.sla
                         .contact_by
-                        .map(|c| format!(", first touch by {c}"))
+                        .map(|c| format!(", first touch by {}", times.at(c)))
                         .unwrap_or_default()
                 ),
             }],
@@ -394,6 +402,12 @@ struct Page {
     sla_class: &'static str,
     reassignments: usize,
     can_assign: bool,
+    /// Accept, contacted, disqualify, outcome: the viewer works this lead.
+    can_act: bool,
+    can_accept: bool,
+    can_contact: bool,
+    outcomes: [&'static str; 4],
+    flash: Option<String>,
     /// An admin may erase the person behind a lead that still has an address.
     can_erase: bool,
     reps: Vec<super::queues::RepOption>,
@@ -412,19 +426,26 @@ pub fn expand(
     config_version: &str,
     trace: &leadrouter_store::JsonText,
     decision: Option<&leadrouter_store::JsonText>,
+    times: &Times,
 ) -> Option<(Vec<Item>, Option<RoutingTrace>)> {
     let mut rt: RoutingTrace = trace.parse()?;
     if config_version == cfg.version {
         rt.explain(cfg);
     }
     let d: Option<Decision> = decision.and_then(|d| d.parse());
-    Some((timeline(&rt, d.as_ref()), Some(rt)))
+    Some((timeline(&rt, d.as_ref(), times), Some(rt)))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct LeadQuery {
+    done: Option<String>,
 }
 
 pub async fn page(
     State(st): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<LeadQuery>,
 ) -> PageResult {
     let s = session(&st, &headers).await?;
     let store = &st.app.shared.store;
@@ -438,11 +459,18 @@ pub async fn page(
         .lead_detail(&id)
         .await?
         .ok_or_else(|| ConsoleError::NotFound(format!("lead {id}")))?;
-    if !s.is_staff() && lead.owner.as_deref() != Some(s.user.as_str()) {
-        // A rep sees only their own leads; do not confirm that the lead exists.
+    if !super::actions::may_view(&cfg, &s, lead.owner.as_deref()) {
+        // A rep sees only their own leads, a manager their reps'; do not confirm that
+        // the lead exists.
         return Err(ConsoleError::NotFound(format!("lead {id}")));
     }
     let now = st.app.shared.clock.now().as_microsecond();
+    let (nav, times) = Nav::with_times(
+        &s,
+        &st,
+        &headers,
+        if s.is_staff() { "queues" } else { "my" },
+    );
     let (name, company) = super::lead_name(&lead.payload, lead.email.as_deref());
     let mut facts_rows = Vec::new();
     let mut history = Vec::new();
@@ -453,7 +481,8 @@ pub async fn page(
         }
         let mut tl = Vec::new();
         if let Some(t) = &h.trace
-            && let Some((items, rt)) = expand(&cfg, &h.config_version, t, h.decision.as_ref())
+            && let Some((items, rt)) =
+                expand(&cfg, &h.config_version, t, h.decision.as_ref(), &times)
         {
             tl = items;
             if facts_rows.is_empty()
@@ -464,7 +493,7 @@ pub async fn page(
         }
         history.push(HistoryEntry {
             kind: h.kind,
-            at: super::ts(h.decided_at),
+            at: times.ts(h.decided_at),
             actor: h.actor.unwrap_or_else(|| "leadrouter".into()),
             reason: h.reason,
             destination: match (&h.owner, &h.queue) {
@@ -489,14 +518,14 @@ pub async fn page(
             status: m.status,
             attempts: m.attempts,
             error: m.last_error.unwrap_or_default(),
-            created: super::ts(m.created_at),
+            created: times.ts(m.created_at),
         })
         .collect();
     let timers = timers
         .into_iter()
         .map(|t| TimerView {
             step: t.step.to_string(),
-            due: super::ts(t.due_at),
+            due: times.ts(t.due_at),
             status: t.status,
             owner: t
                 .owner
@@ -508,21 +537,21 @@ pub async fn page(
         (Some(by), Some(t)) if t <= by => (
             format!(
                 "contacted {} after routing, within the SLA",
-                super::metrics::duration_text((t - lead.routed_at) as f64 / 1e6)
+                super::time::between(lead.routed_at, t)
             ),
             "good",
         ),
         (Some(_), Some(t)) => (
             format!(
                 "contacted {} after routing, after the deadline",
-                super::metrics::duration_text((t - lead.routed_at) as f64 / 1e6)
+                super::time::between(lead.routed_at, t)
             ),
             "bad",
         ),
         (Some(by), None) if lead.status != LeadStatus::Open => (
             format!(
                 "closed without a recorded first touch (deadline {})",
-                super::ts(by)
+                times.ts(by)
             ),
             "muted",
         ),
@@ -530,7 +559,7 @@ pub async fn page(
             format!(
                 "first touch due in {} (by {})",
                 super::age(by, now),
-                super::ts(by)
+                times.ts(by)
             ),
             "warn",
         ),
@@ -538,13 +567,13 @@ pub async fn page(
             format!(
                 "first touch overdue by {} (was due {})",
                 super::age(now, by),
-                super::ts(by)
+                times.ts(by)
             ),
             "bad",
         ),
         (None, _) => ("no contact deadline (queued lead)".into(), "muted"),
     };
-    let ts = |v: Option<i64>| v.map(super::ts).unwrap_or_else(|| "–".into());
+    let ts = |v: Option<i64>| v.map(|v| times.ts(v)).unwrap_or_else(|| "–".into());
     let summary = vec![
         (
             "Owner".into(),
@@ -583,29 +612,41 @@ pub async fn page(
                 .map(|o| format!("{o} ({})", ts(lead.outcome_at)))
                 .unwrap_or_else(|| "–".into()),
         ),
-        ("Received".into(), super::ts(lead.received_at)),
+        ("Received".into(), times.ts(lead.received_at)),
         (
             "Routed in".into(),
-            super::metrics::duration_text((lead.routed_at - lead.received_at).max(0) as f64 / 1e6),
+            super::time::between(lead.received_at, lead.routed_at.max(lead.received_at)),
         ),
         ("Accepted".into(), ts(lead.accepted_at)),
         ("First touch".into(), ts(lead.first_touch_at)),
         ("Source".into(), lead.source.clone()),
         ("Config version".into(), lead.config_version.clone()),
     ];
-    let reps = cfg
-        .reps
-        .iter()
-        .filter(|r| r.active)
-        .map(|r| super::queues::RepOption {
-            id: r.id.clone(),
-            label: r.name.clone(),
-        })
-        .collect();
+    let reps = if s.is_staff() && lead.status == LeadStatus::Open {
+        let state = store.state().await?;
+        super::queues::rep_options(&cfg, &state, st.app.shared.clock.now())
+    } else {
+        Vec::new()
+    };
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, if s.is_staff() { "queues" } else { "my" }),
+            nav,
             can_assign: s.is_staff() && lead.status == LeadStatus::Open,
+            can_act: lead.status == LeadStatus::Open
+                && super::actions::may_act(&cfg, &s, lead.owner.as_deref()),
+            can_accept: lead.accepted_at.is_none() && lead.owner.is_some(),
+            can_contact: lead.first_touch_at.is_none() && lead.owner.is_some(),
+            outcomes: super::actions::OUTCOMES,
+            flash: q.done.as_deref().and_then(|d| {
+                let text = match d {
+                    "accept" => "Accepted.",
+                    "contacted" => "Marked as contacted.",
+                    "disqualify" => "Disqualified.",
+                    "outcome" => "Outcome recorded.",
+                    _ => return None,
+                };
+                Some(text.to_string())
+            }),
             can_erase: matches!(s.role, super::Role::Admin) && lead.email.is_some(),
             id,
             name,

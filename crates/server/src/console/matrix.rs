@@ -84,7 +84,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         .collect();
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "matrix"),
+            nav: Nav::with_times(&s, &st, &headers, "matrix").0,
             version: cfg.version.clone(),
             findings,
             dims: Dim::ALL.iter().map(|d| d.name()).collect(),

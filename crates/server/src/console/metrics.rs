@@ -54,19 +54,9 @@ impl Mean {
     }
 }
 
-/// "412 µs", "3.2 ms", "48 s", "12 min", "5.1 h".
+/// "412 µs", "3.2 ms", "48 s", "12 min", "5 h 6 min": the core's one duration wording.
 pub fn duration_text(secs: f64) -> String {
-    if secs < 0.001 {
-        format!("{:.0} µs", secs * 1e6)
-    } else if secs < 1.0 {
-        format!("{:.1} ms", secs * 1e3)
-    } else if secs < 120.0 {
-        format!("{secs:.0} s")
-    } else if secs < 7200.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else {
-        format!("{:.1} h", secs / 3600.0)
-    }
+    leadrouter_core::words::seconds(secs)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,6 +91,20 @@ pub struct RepFigures {
     pub acceptance: Mean,
     pub speed_to_contact: Mean,
     pub reassigned_away: i64,
+    /// Leads that reached opportunity, and of those, won (the outcomes reps record).
+    pub opportunities: i64,
+    pub won: i64,
+}
+
+impl RepFigures {
+    /// Leads the rep accepted (the acceptance mean's observations).
+    pub fn accepted(&self) -> i64 {
+        self.acceptance.n
+    }
+    /// Leads with a recorded first touch.
+    pub fn contacted(&self) -> i64 {
+        self.speed_to_contact.n
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -211,6 +215,8 @@ pub fn figures(groups: &[WindowGroup], cfg: &CompiledConfig) -> Figures {
                 acceptance: Mean::default(),
                 speed_to_contact: Mean::default(),
                 reassigned_away: 0,
+                opportunities: 0,
+                won: 0,
             });
             r.leads += g.leads;
             r.sla.num += g.sla_met;
@@ -220,6 +226,8 @@ pub fn figures(groups: &[WindowGroup], cfg: &CompiledConfig) -> Figures {
             r.speed_to_contact.sum_us += g.contact_us_sum;
             r.speed_to_contact.n += g.contacted;
             r.reassigned_away += g.reassigned;
+            r.opportunities += g.opportunities;
+            r.won += g.won;
             if let Some(team) = &g.team
                 && ROTATION_PATHS.contains(&g.path.as_str())
             {
@@ -427,6 +435,11 @@ mod tests {
         let ana = f.reps.iter().find(|r| r.rep == "ana").unwrap();
         assert_eq!(ana.sla, Ratio { num: 8, den: 10 });
         assert_eq!(ana.reassigned_away, 1);
+        // The weekly report's per-rep table.
+        assert_eq!((ana.leads, ana.accepted(), ana.contacted()), (10, 2, 4));
+        assert_eq!((ana.opportunities, ana.won), (5, 2));
+        let ben = f.reps.iter().find(|r| r.rep == "ben").unwrap();
+        assert_eq!((ben.opportunities, ben.won), (1, 0));
     }
 
     #[test]
@@ -533,6 +546,6 @@ mod tests {
         assert_eq!(duration_text(0.0032), "3.2 ms");
         assert_eq!(duration_text(48.0), "48 s");
         assert_eq!(duration_text(720.0), "12 min");
-        assert_eq!(duration_text(18_360.0), "5.1 h");
+        assert_eq!(duration_text(18_360.0), "5 h 6 min");
     }
 }

@@ -11,8 +11,10 @@
 //! queue, out-of-office toggle) is a sequencer job, so the console writes nothing itself
 //! except its sessions.
 
+pub mod actions;
 pub mod audit;
 pub mod charts;
+pub mod flow;
 pub mod lead;
 mod login;
 pub mod matrix;
@@ -22,6 +24,7 @@ pub mod queues;
 pub mod report;
 pub mod report_mail;
 pub mod reps;
+pub mod time;
 pub mod try_lead;
 
 use crate::api::AppState;
@@ -48,6 +51,8 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 pub enum Role {
     Admin,
     Ops,
+    /// A manager in the config (`[[manager]] id`): acts on their team's leads.
+    Manager,
     Rep,
 }
 
@@ -56,6 +61,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Ops => "ops",
+            Role::Manager => "manager",
             Role::Rep => "rep",
         }
     }
@@ -63,6 +69,7 @@ impl Role {
         match s {
             "admin" => Some(Role::Admin),
             "ops" => Some(Role::Ops),
+            "manager" => Some(Role::Manager),
             "rep" => Some(Role::Rep),
             _ => None,
         }
@@ -78,8 +85,9 @@ pub struct User {
 }
 
 /// Console users, from `LEADROUTER_CONSOLE_USERS`: entries `NAME:ROLE:ARGON2_HASH`
-/// separated by `;` or newlines; ROLE is admin, ops or rep (a rep logs in with their rep
-/// id and sees only their own leads).
+/// separated by `;` or newlines; ROLE is admin, ops, manager or rep (a rep logs in with
+/// their rep id and sees only their own leads; a manager with their manager id and acts on
+/// their team's leads).
 #[derive(Clone)]
 pub struct Users {
     users: Vec<User>,
@@ -131,7 +139,7 @@ impl Users {
                 ));
             }
             let role = Role::parse(role.trim()).ok_or_else(|| {
-                format!("console user {name}: role `{role}` is not admin, ops or rep")
+                format!("console user {name}: role `{role}` is not admin, ops, manager or rep")
             })?;
             argon2::PasswordHash::new(hash.trim()).map_err(|e| {
                 format!("console user {name}: the password hash is not an argon2 PHC string ({e}); make one with `leadrouter console-hash`")
@@ -152,9 +160,15 @@ impl Users {
         self.users.is_empty()
     }
 
-    /// Reps named as console users must exist in the config.
+    /// Reps and managers named as console users must exist in the config.
     pub fn check_reps(&self, cfg: &leadrouter_core::config::CompiledConfig) -> Result<(), String> {
         for u in &self.users {
+            if u.role == Role::Manager && !cfg.managers.iter().any(|m| m.id == u.name) {
+                return Err(format!(
+                    "console user {} has role manager but the config has no [[manager]] with that id",
+                    u.name
+                ));
+            }
             if u.role == Role::Rep && !cfg.rep_by_id.contains_key(&u.name) {
                 return Err(format!(
                     "console user {} has role rep but the config has no rep with that id",
@@ -261,6 +275,8 @@ pub struct Nav {
     pub active: &'static str,
     pub staff: bool,
     pub org: String,
+    /// The zone the page's times are in (see [`time::Times`]).
+    pub zone: String,
 }
 
 impl Nav {
@@ -272,7 +288,21 @@ impl Nav {
             active,
             staff: s.is_staff(),
             org: st.app.shared.config.load().organization_name.clone(),
+            zone: String::new(),
         }
+    }
+
+    /// The header, and the zone the page's times are shown in.
+    pub fn with_times(
+        s: &Session,
+        st: &ConsoleState,
+        headers: &HeaderMap,
+        active: &'static str,
+    ) -> (Nav, time::Times) {
+        let times = time::Times::for_viewer(&st.app.shared.config.load(), s, headers);
+        let mut nav = Nav::new(s, st, active);
+        nav.zone = times.name().to_string();
+        (nav, times)
     }
 }
 
@@ -508,6 +538,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/leads/{id}/erase", post(lead::erase))
         .route("/console/reps/{id}/availability", post(reps::availability))
         .route("/console/try", post(try_lead::submit))
+        .route("/console/leads/{id}/act", post(actions::act))
+        .route("/console/zone", post(time::set_zone))
         .route_layer(axum::middleware::from_fn_with_state(
             st.clone(),
             session_first,
@@ -521,6 +553,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/overview", get(overview::page))
         .route("/console/queues", get(queues::page))
         .route("/console/leads/{id}", get(lead::page))
+        .route("/console/flow", get(flow::page))
+        .route("/console/flow/leads", get(flow::leads))
         .route("/console/reps", get(reps::page))
         .route("/console/my", get(reps::my_leads))
         .route("/console/try", get(try_lead::page))
@@ -602,24 +636,9 @@ pub async fn wait<T>(
 
 // ---- small view helpers shared by the pages ----
 
-/// "2026-11-23 15:04 UTC".
-pub fn ts(us: i64) -> String {
-    let t = leadrouter_store::from_micros(us);
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// "3 min ago", "2 h ago", "5 d ago".
+/// "3 min", "2 h 34 min", "5 d": how long ago `us` was at `now_us`.
 pub fn age(now_us: i64, us: i64) -> String {
-    let s = ((now_us - us) as f64 / 1e6).max(0.0);
-    if s < 90.0 {
-        format!("{s:.0} s")
-    } else if s < 5400.0 {
-        format!("{:.0} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.0} h", s / 3600.0)
-    } else {
-        format!("{:.0} d", s / 86_400.0)
-    }
+    time::between(us, now_us.max(us))
 }
 
 /// A lead's display name and company from its stored payload.
@@ -690,7 +709,7 @@ mod tests {
         let e = Users::parse("alice:admin").err().unwrap();
         assert!(e.contains("NAME:ROLE:HASH"), "{e}");
         let e = Users::parse(&format!("alice:boss:{h}")).err().unwrap();
-        assert!(e.contains("not admin, ops or rep"), "{e}");
+        assert!(e.contains("not admin, ops, manager or rep"), "{e}");
         let e = Users::parse("alice:admin:plaintext").err().unwrap();
         assert!(e.contains("argon2"), "{e}");
         let e = Users::parse(&format!("a:admin:{h};a:ops:{h}"))

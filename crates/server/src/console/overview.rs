@@ -10,6 +10,7 @@ use super::{ConsoleState, Nav, PageResult, html, staff};
 use askama::Template;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use leadrouter_core::config::QueueRole;
 use leadrouter_store::reporting::DAY_US;
 
@@ -46,6 +47,11 @@ struct Page {
 pub const TRIAGE_AGE_US: i64 = 15 * 60 * 1_000_000;
 
 pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
+    // A manager's login lands here (the login sends everyone but reps to the overview):
+    // their page is the team's leads.
+    if super::session(&st, &headers).await?.role == super::Role::Manager {
+        return Ok(axum::response::Redirect::to("/console/my").into_response());
+    }
     let s = staff(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now().as_microsecond();
@@ -261,7 +267,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         .collect();
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "overview"),
+            nav: Nav::with_times(&s, &st, &headers, "overview").0,
             cards,
             leads_chart,
             speed_chart,

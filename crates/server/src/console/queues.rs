@@ -1,6 +1,12 @@
 //! Queues (OPS-3): catch-all, review, qualification, nurture, junk and the dead-lettered
 //! notifications; each lead with why it is there and a one-click assign, which is the
 //! sequencer's manual reassignment job (ASG-6, recorded with the console user as actor).
+//!
+//! The assign list is preselected with the rep routing would pick now (issue 23): the
+//! engine's target resolution (`engine::suggest`: the lead's team, else the default team,
+//! with backups, team leads and overflow) on a copy of the committed state, as "Try a
+//! lead" runs `decide`. Every rep in the list says whether they are available now (the
+//! engine's own check), and assigning someone who is not says so after the assignment.
 
 use super::{
     ConsoleError, ConsoleState, FormData, Nav, PageResult, check_csrf, html, session, staff,
@@ -11,6 +17,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
+use leadrouter_core::config::{CompiledConfig, Target};
+use leadrouter_core::engine::{rep_availability, suggest};
+use leadrouter_core::state::StateSnapshot;
+use leadrouter_core::trace::Skip;
 use serde::Deserialize;
 
 const LIST_LIMIT: i64 = 100;
@@ -24,6 +34,9 @@ pub struct Tab {
 
 pub struct Row {
     pub id: String,
+    /// The rep routing would pick now (preselected), and what routing would do in words.
+    pub suggested: String,
+    pub suggestion: String,
     pub age: String,
     pub name: String,
     pub company: String,
@@ -51,6 +64,74 @@ pub struct RepOption {
     pub label: String,
 }
 
+/// The active reps as assign choices, each saying whether they could take a lead now.
+pub fn rep_options(
+    cfg: &CompiledConfig,
+    state: &StateSnapshot,
+    now: jiff::Timestamp,
+) -> Vec<RepOption> {
+    cfg.reps
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.active)
+        .map(|(i, r)| {
+            let team = r.team.map(|t| cfg.team(t).name.clone()).unwrap_or_default();
+            let why = match rep_availability(cfg, state, now, i as u32) {
+                Ok(()) => String::new(),
+                Err(skip) => format!(" — {}", short_skip(&skip)),
+            };
+            RepOption {
+                id: r.id.clone(),
+                label: format!("{} ({team}){why}", r.name),
+            }
+        })
+        .collect()
+}
+
+/// A skip reason in a few words, for a list entry.
+fn short_skip(skip: &Skip) -> &'static str {
+    match skip {
+        Skip::Inactive => "inactive",
+        Skip::OutOfOffice { .. } => "out of office",
+        Skip::OutsideHours { .. } => "off shift",
+        Skip::DailyCap { .. } => "at daily cap",
+        Skip::AtCapacity { .. } => "at capacity",
+        Skip::Excluded => "excluded",
+    }
+}
+
+/// What routing would do with a queued lead now: the lead's team, else the default team,
+/// resolved by the engine. `None` when there is no team to ask.
+fn suggestion(
+    cfg: &CompiledConfig,
+    state: &StateSnapshot,
+    now: jiff::Timestamp,
+    team: Option<&str>,
+) -> Option<(String, String)> {
+    let t = team
+        .and_then(|t| cfg.team_by_id.get(t).copied())
+        .or(cfg.routing.default_team)?;
+    let sug = suggest(cfg, state, now, Target::Team(t));
+    let team_name = &cfg.team(t).name;
+    Some(match (sug.rep, sug.queue) {
+        (Some(r), _) => {
+            let rep = cfg.rep(r);
+            (
+                rep.id.clone(),
+                format!("routing would pick {} now ({team_name})", rep.name),
+            )
+        }
+        (None, Some(q)) => (
+            String::new(),
+            format!(
+                "nobody in {team_name} is available now; routing would send it to {}",
+                cfg.queue_name(q)
+            ),
+        ),
+        (None, None) => (String::new(), String::new()),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "console/queues.html")]
 struct Page {
@@ -61,6 +142,8 @@ struct Page {
     dead: Vec<Dead>,
     reps: Vec<RepOption>,
     flash: Option<String>,
+    /// The assigned rep could not have taken a lead now (they get it anyway).
+    warning: Option<String>,
     limit: i64,
 }
 
@@ -68,6 +151,9 @@ struct Page {
 pub struct QueueQuery {
     q: Option<String>,
     assigned: Option<String>,
+    /// Set by the assign when the chosen rep was unavailable: hours, capacity, daily,
+    /// away, inactive.
+    warn: Option<String>,
 }
 
 pub async fn page(
@@ -76,6 +162,7 @@ pub async fn page(
     Query(query): Query<QueueQuery>,
 ) -> PageResult {
     let s = staff(&st, &headers).await?;
+    let (nav, times) = Nav::with_times(&s, &st, &headers, "queues");
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now().as_microsecond();
     // One snapshot: the tab counts agree with the list shown under them.
@@ -84,6 +171,9 @@ pub async fn page(
         .queue_counts(&cfg.queues, now - super::overview::TRIAGE_AGE_US)
         .await?;
     let dead = snap.dead_letters(LIST_LIMIT).await?;
+    // The committed routing state, for the suggestions (a copy: nothing is kept).
+    let state = snap.state().await?;
+    let clock = st.app.shared.clock.now();
     let mut tabs: Vec<Tab> = counts
         .iter()
         .map(|c| Tab {
@@ -124,7 +214,7 @@ pub async fn page(
                 recipient: m.recipient,
                 attempts: m.attempts,
                 error: m.last_error.unwrap_or_default(),
-                created: super::ts(m.created_at),
+                created: times.ts(m.created_at),
             })
             .collect();
     } else {
@@ -135,7 +225,11 @@ pub async fn page(
             .into_iter()
             .map(|l| {
                 let (name, company) = super::lead_name(&l.payload, l.email.as_deref());
+                let (suggested, suggestion) =
+                    suggestion(&cfg, &state, clock, l.team.as_deref()).unwrap_or_default();
                 Row {
+                    suggested,
+                    suggestion,
                     age: super::age(now, l.received_at),
                     why: reasons.get(&l.id).cloned().unwrap_or_default(),
                     email: l.email.unwrap_or_default(),
@@ -149,27 +243,29 @@ pub async fn page(
             .collect();
     }
     snap.end().await?;
-    let reps = cfg
-        .reps
-        .iter()
-        .filter(|r| r.active)
-        .map(|r| RepOption {
-            id: r.id.clone(),
-            label: format!(
-                "{} ({})",
-                r.name,
-                r.team.map(|t| cfg.team(t).name.clone()).unwrap_or_default()
-            ),
-        })
-        .collect();
+    let reps = rep_options(&cfg, &state, clock);
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "queues"),
+            nav,
             tabs,
             current,
             rows,
             dead: dead_rows,
             reps,
+            warning: query.assigned.as_deref().and_then(|r| {
+                let name = super::rep_name(&cfg, r);
+                let why = match query.warn.as_deref()? {
+                    "hours" => "is off shift (outside working hours)",
+                    "capacity" => "is at capacity",
+                    "daily" => "has reached their daily cap",
+                    "away" => "is out of office",
+                    "inactive" => "is inactive",
+                    _ => return None,
+                };
+                Some(format!(
+                    "{name} {why}: they have the lead, but may not act on it soon."
+                ))
+            }),
             flash: query
                 .assigned
                 .map(|r| format!("Assigned to {}.", super::rep_name(&cfg, &r))),
@@ -196,6 +292,23 @@ pub async fn assign(
         .get("rep")
         .ok_or_else(|| ConsoleError::Bad("choose a rep to assign the lead to".into()))?
         .to_string();
+    // Whether the chosen rep could take a lead now, on the committed state before this
+    // assignment (the engine's check): the page then warns.
+    let cfg = st.app.shared.config.load_full();
+    let warn = match cfg.rep_by_id.get(&rep) {
+        Some(idx) => {
+            let state = st.app.shared.store.state().await?;
+            match rep_availability(&cfg, &state, st.app.shared.clock.now(), *idx) {
+                Ok(()) => None,
+                Err(Skip::OutsideHours { .. }) => Some("hours"),
+                Err(Skip::AtCapacity { .. }) => Some("capacity"),
+                Err(Skip::DailyCap { .. }) => Some("daily"),
+                Err(Skip::OutOfOffice { .. }) => Some("away"),
+                Err(Skip::Inactive | Skip::Excluded) => Some("inactive"),
+            }
+        }
+        None => None,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     st.app
         .sequencer
@@ -216,7 +329,9 @@ pub async fn assign(
             if q.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
         {
-            format!("/console/queues?q={q}&assigned={rep}")
+            let rep = form_urlencoded::byte_serialize(rep.as_bytes()).collect::<String>();
+            let warn = warn.map(|w| format!("&warn={w}")).unwrap_or_default();
+            format!("/console/queues?q={q}&assigned={rep}{warn}")
         }
         _ => format!("/console/leads/{id}"),
     };

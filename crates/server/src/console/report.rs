@@ -327,10 +327,77 @@ fn shown(lines: &[Line]) -> Vec<ShownLine> {
         .collect()
 }
 
+/// One rep's row of the weekly report's per-rep table.
+pub struct RepLine {
+    pub rep: String,
+    pub name: String,
+    pub leads: i64,
+    pub accepted: i64,
+    pub contacted: i64,
+    pub sla: String,
+    pub sla_class: &'static str,
+    pub opportunities: i64,
+    pub won: i64,
+}
+
+/// The per-rep table from the week's figures ([`super::metrics::RepFigures`]).
+pub fn rep_lines(cfg: &CompiledConfig, f: &Figures) -> Vec<RepLine> {
+    f.reps
+        .iter()
+        .map(|r| RepLine {
+            name: super::rep_name(cfg, &r.rep),
+            rep: r.rep.clone(),
+            leads: r.leads,
+            accepted: r.accepted(),
+            contacted: r.contacted(),
+            sla: if r.sla.den > 0 {
+                format!("{} ({} of {})", r.sla.percent(), r.sla.num, r.sla.den)
+            } else {
+                "–".into()
+            },
+            sla_class: match r.sla.value() {
+                Some(v) if v < 0.75 => "bad",
+                Some(_) => "good",
+                None => "",
+            },
+            opportunities: r.opportunities,
+            won: r.won,
+        })
+        .collect()
+}
+
+/// The ISO week of the latest day with leads within the last year up to today (in the
+/// organisation's zone), read from the daily rollups: the week the report opens on.
+pub async fn latest_week_with_data(
+    st: &ConsoleState,
+    now: i64,
+) -> Result<Option<String>, ConsoleError> {
+    let cfg = st.app.shared.config.load_full();
+    let today = org_zone(&cfg).day_of(now);
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let daily = snap.daily(today - 371 * DAY_US, today).await?;
+    snap.end().await?;
+    Ok(daily
+        .iter()
+        .filter(|d| d.leads > 0)
+        .map(|d| d.day)
+        .max()
+        .map(week_of_day))
+}
+
+/// "2026-W48" for a day key.
+fn week_of_day(day: i64) -> String {
+    let iso = ReportZone::date(day).iso_week_date();
+    format!("{}-W{:02}", iso.year(), iso.week())
+}
+
 #[derive(Template)]
 #[template(path = "console/report.html")]
 struct ReportPage {
     nav: Nav,
+    /// Opened on the latest week with leads (no week was asked for).
+    latest: bool,
+    reps: Vec<RepLine>,
     week: String,
     prev: String,
     next: String,
@@ -435,7 +502,17 @@ pub async fn page(
     Query(q): Query<WeekQuery>,
 ) -> PageResult {
     let s = staff(&st, &headers).await?;
-    let (week, start, w) = week_figures(&st, &q).await?;
+    // With no week asked for, the page opens on the latest week that has leads (a new
+    // installation's first week is not hidden behind an empty "last full week").
+    let latest = if q.week.is_none() {
+        latest_week_with_data(&st, st.app.shared.clock.now().as_microsecond()).await?
+    } else {
+        None
+    };
+    let (week, start, w) = match &latest {
+        Some(week) => week_window(&st, Some(week), st.app.shared.clock.now()).await?,
+        None => week_figures(&st, &q).await?,
+    };
     let cfg = st.app.shared.config.load_full();
     let zone = org_zone(&cfg);
     let org = cfg.organization_name.clone();
@@ -452,7 +529,9 @@ pub async fn page(
     };
     Ok(html(
         ReportPage {
-            nav: Nav::new(&s, &st, "report"),
+            nav: Nav::with_times(&s, &st, &headers, "report").0,
+            latest: latest.is_some(),
+            reps: rep_lines(&cfg, &w.figures),
             prev: near(-7 * DAY_US),
             next: near(7 * DAY_US),
             range: range_text(start, zone.name()),

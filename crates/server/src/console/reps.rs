@@ -15,7 +15,33 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
+use leadrouter_core::engine::rep_availability;
 use leadrouter_core::lifecycle::LeadStatus;
+use leadrouter_core::trace::Skip;
+
+/// Why a rep cannot take a lead now, in words, with instants in the viewer's zone.
+pub fn unavailable_text(skip: &Skip, times: &super::time::Times) -> String {
+    match skip {
+        Skip::Inactive => "inactive (left or disabled in config)".into(),
+        Skip::OutOfOffice { until, note } => format!(
+            "out of office{}{}",
+            until
+                .map(|u| format!(" until {}", times.at(u)))
+                .unwrap_or_default(),
+            note.as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ),
+        Skip::OutsideHours { local_time, hours } => {
+            format!("off shift: local time {local_time}, hours {hours}")
+        }
+        Skip::DailyCap { count, cap } => format!("at daily cap ({count} of {cap} today)"),
+        Skip::AtCapacity { load, capacity } => {
+            format!("at capacity (load {load:.1} of {capacity:.1})")
+        }
+        Skip::Excluded => skip.to_string(),
+    }
+}
 
 pub struct RepRow {
     pub id: String,
@@ -59,6 +85,7 @@ fn sla_class(r: Ratio) -> &'static str {
 
 pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
     let s = staff(&st, &headers).await?;
+    let (nav, times) = Nav::with_times(&s, &st, &headers, "reps");
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now();
     // One snapshot: the loads and the week's figures are of the same commit.
@@ -84,40 +111,22 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
             .availability
             .get(&r.id)
             .filter(|o| o.out && o.out_until.is_none_or(|u| u > now));
-        let window = r.out_of_office.iter().find(|o| o.from <= now && now < o.to);
-        let (available, availability) = if !r.active {
-            (false, "inactive (left or disabled in config)".to_string())
-        } else if let Some(o) = over {
-            (
-                false,
-                format!(
-                    "out of office{}{}",
-                    o.out_until
-                        .map(|u| format!(" until {}", super::ts(u.as_microsecond())))
-                        .unwrap_or_default(),
-                    o.note
-                        .as_deref()
-                        .map(|n| format!(" — {n}"))
-                        .unwrap_or_default()
-                ),
-            )
-        } else if let Some(o) = window {
-            (
-                false,
-                format!(
-                    "out of office until {} (config)",
-                    super::ts(o.to.as_microsecond())
-                ),
-            )
-        } else {
-            (
+        // The engine's own check (ASG-4/5), as a lead routed now would meet it.
+        let idx = cfg.rep_by_id[&r.id];
+        let (available, availability) = match rep_availability(&cfg, &state, now, idx) {
+            Ok(()) => (
                 true,
                 if r.working_hours.is_some() {
-                    format!("available in working hours ({})", r.tz_name)
+                    format!(
+                        "available now (in working hours, {} {})",
+                        now.to_zoned(r.tz.clone()).strftime("%a %H:%M"),
+                        r.tz_name
+                    )
                 } else {
-                    "available".into()
+                    "available now".into()
                 },
-            )
+            ),
+            Err(skip) => (false, unavailable_text(&skip, &times)),
         };
         let fig = week.figures.reps.iter().find(|x| x.rep == r.id);
         let sla = fig.map(|f| f.sla).unwrap_or_default();
@@ -161,7 +170,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
     let fairness = week.figures.fairness.iter().map(fair_row).collect();
     Ok(html(
         Page {
-            nav: Nav::new(&s, &st, "reps"),
+            nav,
             reps,
             fairness,
         }
@@ -242,8 +251,12 @@ pub async fn availability(
     Ok(Redirect::to("/console/reps").into_response())
 }
 
+/// Leads a rep's (or a manager's) page lists.
+const MY_LIMIT: i64 = 200;
+
 pub struct MyRow {
     pub id: String,
+    pub owner: String,
     pub received: String,
     pub name: String,
     pub company: String,
@@ -257,16 +270,26 @@ pub struct MyRow {
 #[template(path = "console/my.html")]
 struct MyPage {
     nav: Nav,
+    manager: bool,
     rep: String,
     rows: Vec<MyRow>,
 }
 
-/// A rep's own leads, newest first (staff see the page for no one; they have the queues).
+/// A rep's own leads, newest first; a manager's reps' leads (staff see the page for no
+/// one; they have the queues).
 pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> PageResult {
     let s = session(&st, &headers).await?;
+    let (nav, times) = Nav::with_times(&s, &st, &headers, "my");
     let cfg = st.app.shared.config.load_full();
     let now = st.app.shared.clock.now().as_microsecond();
-    let leads = st.app.shared.store.rep_leads(&s.user, 200).await?;
+    let mut snap = st.app.shared.store.snapshot().await?;
+    let mut leads = Vec::new();
+    for rep in super::actions::worked_reps(&cfg, &s) {
+        leads.extend(snap.rep_leads(&rep, MY_LIMIT).await?);
+    }
+    snap.end().await?;
+    leads.sort_by_key(|l| std::cmp::Reverse(l.received_at));
+    leads.truncate(MY_LIMIT as usize);
     let rows = leads
         .into_iter()
         .map(|l| {
@@ -275,7 +298,7 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
                 (Some(by), Some(t)) if t <= by => ("contacted in time".to_string(), "good"),
                 (Some(_), Some(_)) => ("contacted late".to_string(), "bad"),
                 (Some(by), None) if l.status != LeadStatus::Open.as_str() => {
-                    (format!("closed (due {})", super::ts(by)), "muted")
+                    (format!("closed (due {})", times.ts(by)), "muted")
                 }
                 (Some(by), None) if by >= now => {
                     (format!("due in {}", super::age(by, now)), "warn")
@@ -284,7 +307,12 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
                 (None, _) => ("–".to_string(), "muted"),
             };
             MyRow {
-                received: super::ts(l.received_at),
+                received: times.ts(l.received_at),
+                owner: l
+                    .owner
+                    .as_deref()
+                    .map(|o| super::rep_name(&cfg, o))
+                    .unwrap_or_default(),
                 id: l.id,
                 name,
                 company,
@@ -297,10 +325,63 @@ pub async fn my_leads(State(st): State<ConsoleState>, headers: HeaderMap) -> Pag
         .collect();
     Ok(html(
         MyPage {
-            nav: Nav::new(&s, &st, "my"),
-            rep: super::rep_name(&cfg, &s.user),
+            nav,
+            manager: s.role == super::Role::Manager,
+            rep: match s.role {
+                super::Role::Manager => cfg
+                    .managers
+                    .iter()
+                    .find(|m| m.id == s.user)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_else(|| s.user.clone()),
+                _ => super::rep_name(&cfg, &s.user),
+            },
             rows,
         }
         .render()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadrouter_core::trace::LocalTime;
+
+    /// The reps page says why a rep cannot take a lead now, with instants in the viewer's
+    /// zone and no raw timestamps.
+    #[test]
+    fn why_a_rep_is_unavailable_reads_plainly() {
+        let berlin = super::super::time::Times::named("Europe/Berlin").unwrap();
+        let until: jiff::Timestamp = "2026-11-30T08:00:00Z".parse().unwrap();
+        let away = Skip::OutOfOffice {
+            until: Some(until),
+            note: Some("conference".into()),
+        };
+        assert_eq!(
+            unavailable_text(&away, &berlin),
+            "out of office until 2026-11-30 09:00 CET — conference"
+        );
+        let hours = Skip::OutsideHours {
+            local_time: LocalTime::new(0, 23 * 60, "Asia/Singapore".into()),
+            hours: "Mon-Fri 09:00-17:00".into(),
+        };
+        assert_eq!(
+            unavailable_text(&hours, &berlin),
+            "off shift: local time Mon 23:00 Asia/Singapore, hours Mon-Fri 09:00-17:00"
+        );
+        assert_eq!(
+            unavailable_text(&Skip::DailyCap { count: 5, cap: 5 }, &berlin),
+            "at daily cap (5 of 5 today)"
+        );
+        assert_eq!(
+            unavailable_text(
+                &Skip::AtCapacity {
+                    load: 4.0,
+                    capacity: 4.0
+                },
+                &berlin
+            ),
+            "at capacity (load 4.0 of 4.0)"
+        );
+    }
 }

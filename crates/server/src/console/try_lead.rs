@@ -86,7 +86,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
         .collect();
     render(
         &st,
-        Nav::new(&s, &st, "try"),
+        Nav::with_times(&s, &st, &headers, "try").0,
         EXAMPLE.into(),
         fields,
         false,
@@ -99,7 +99,7 @@ pub async fn submit(State(st): State<ConsoleState>, headers: HeaderMap, body: By
     let s = staff(&st, &headers).await?;
     let form = FormData::parse(&body)?;
     check_csrf(&s, &headers, &form)?;
-    let nav = Nav::new(&s, &st, "try");
+    let (nav, times) = Nav::with_times(&s, &st, &headers, "try");
     let fields: Vec<(&'static str, &'static str, String)> = FIELDS
         .iter()
         .map(|(k, l)| (*k, *l, form.get(k).unwrap_or("").to_string()))
@@ -189,9 +189,10 @@ pub async fn submit(State(st): State<ConsoleState>, headers: HeaderMap, body: By
         rule: d.rule.as_deref().unwrap_or("–").to_string(),
         sla: format!(
             "route within {}, first touch within {}",
-            d.sla.route_within, d.sla.contact_within
+            leadrouter_core::words::duration(d.sla.route_within),
+            leadrouter_core::words::duration(d.sla.contact_within)
         ),
-        timeline: timeline(&trace, Some(d)),
+        timeline: timeline(&trace, Some(d), &times),
     };
     let json = if json_text.is_empty() {
         serde_json::to_string_pretty(&payload).unwrap_or_default()

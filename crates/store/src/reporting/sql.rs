@@ -220,6 +220,41 @@ macro_rules! reporting_backend {
         }
 
 
+        async fn flow_counts_on(c: &mut <$db as sqlx::Database>::Connection, from: i64, to: i64) -> Result<Vec<FlowGroup>> {
+            let rows = sqlx::query("SELECT path, rule, team, owner, queue, COUNT(*) AS n FROM leads WHERE received_at >= $1 AND received_at < $2 GROUP BY path, rule, team, owner, queue ORDER BY path, rule, team, owner, queue")
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *c)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(FlowGroup {
+                        path: r.try_get("path")?,
+                        rule: r.try_get("rule")?,
+                        team: r.try_get("team")?,
+                        owner: r.try_get("owner")?,
+                        queue: r.try_get("queue")?,
+                        leads: r.try_get("n")?,
+                    })
+                })
+                .collect()
+        }
+
+
+        async fn flow_leads_on(c: &mut <$db as sqlx::Database>::Connection, f: &FlowFilter, from: i64, to: i64, limit: i64) -> Result<Vec<LeadSummary>> {
+            let mut q = QueryBuilder::<$db>::new(format!("SELECT {SUMMARY_COLS} FROM leads WHERE received_at >= "));
+            q.push_bind(from).push(" AND received_at < ").push_bind(to);
+            for (col, v) in [("path", &f.path), ("rule", &f.rule), ("team", &f.team), ("owner", &f.owner), ("queue", &f.queue)] {
+                if let Some(v) = v {
+                    q.push(format!(" AND {col} = ")).push_bind(v.clone());
+                }
+            }
+            q.push(" ORDER BY received_at DESC LIMIT ").push_bind(limit);
+            let rows = q.build().fetch_all(&mut *c).await?;
+            rows.iter().map(summary_from_row).collect()
+        }
+
+
         async fn reasons_on(c: &mut <$db as sqlx::Database>::Connection, lead_ids: &[String]) -> Result<HashMap<String, String>> {
             let mut out = HashMap::new();
             for chunk in crate::statement_chunks(&lead_ids, CHUNK) {
@@ -497,6 +532,14 @@ macro_rules! reporting_backend {
 
             async fn reasons(&mut self, lead_ids: &[String]) -> Result<HashMap<String, String>> {
                 reasons_on(&mut self.0, lead_ids).await
+            }
+
+            async fn flow_counts(&mut self, from: i64, to: i64) -> Result<Vec<FlowGroup>> {
+                flow_counts_on(&mut self.0, from, to).await
+            }
+
+            async fn flow_leads(&mut self, filter: &FlowFilter, from: i64, to: i64, limit: i64) -> Result<Vec<LeadSummary>> {
+                flow_leads_on(&mut self.0, filter, from, to, limit).await
             }
 
             async fn dead_letters(&mut self, limit: i64) -> Result<Vec<crate::OutboxRow>> {
