@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod charts;
 pub mod lead;
+mod leads;
 mod login;
 pub mod matrix;
 pub mod metrics;
@@ -507,6 +508,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/logout", post(logout))
         .route("/console/overview", get(overview::page))
         .route("/console/queues", get(queues::page))
+        .route("/console/leads", get(leads::page))
+        .route("/console/leads.csv", get(leads::csv))
         .route("/console/leads/{id}", get(lead::page))
         .route("/console/leads/{id}/assign", post(queues::assign))
         .route("/console/leads/{id}/erase", post(lead::erase))
