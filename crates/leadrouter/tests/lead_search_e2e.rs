@@ -317,3 +317,162 @@ fn ops_6_find_leads_over_http() {
     let taggart = item_ids(&get(&server, "q=taggart"));
     assert!(!taggart.contains(&target.id), "{taggart:?}");
 }
+
+// The console login over HTTP (as in abuse_audit.rs).
+
+fn console_hash(password: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(support::binary())
+        .arg("console-hash")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("leadrouter console-hash");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn set_cookie(r: &leadrouter_testsupport::call::Resp<'_>, name: &str) -> String {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", r.headers))
+        .to_string()
+}
+
+fn console_login(server: &Server, user: &str, password: &str) -> String {
+    let page = server.get("/console/login").send().expect_status(200);
+    let login_cookie = set_cookie(&page, "lr_console_login");
+    let at = page
+        .text
+        .find("name=\"csrf\" value=\"")
+        .expect("a csrf field")
+        + 19;
+    let csrf = page.text[at..].split('"').next().unwrap().to_string();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", user)
+        .append_pair("password", password)
+        .append_pair("csrf", &csrf)
+        .finish();
+    let r = server
+        .post("/console/login")
+        .header("cookie", &login_cookie)
+        .body("application/x-www-form-urlencoded", body)
+        .send()
+        .expect_status(303);
+    set_cookie(&r, "lr_console")
+}
+
+/// A rep's leads page and CSV hold their own leads only, whatever owner the URL names;
+/// staff see everyone's; a bad filter is a 400 page naming it; the overview and queue
+/// pages link to the full list.
+#[test]
+fn ops_6_console_leads_page_is_scoped_to_the_rep() {
+    let hash = console_hash("search-password-1");
+    let server = Server::start(e2e().env(
+        "LEADROUTER_CONSOLE_USERS",
+        format!("ann.archer:rep:{hash};boss:admin:{hash}"),
+    ));
+    let routed: Vec<Routed> = (0..12).map(|n| submit(&server, n)).collect();
+    let ann: BTreeSet<String> = routed
+        .iter()
+        .filter(|r| r.owner.as_deref() == Some("ann.archer"))
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(!ann.is_empty() && ann.len() < routed.len());
+    let listed = |text: &str| -> BTreeSet<String> {
+        text.split("<tr id=\"lead-")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
+
+    let rep = console_login(&server, "ann.archer", "search-password-1");
+    for url in [
+        "/console/leads",
+        "/console/leads?owner=ben.baker",
+        "/console/leads?owner=",
+    ] {
+        let page = server
+            .get(url)
+            .header("cookie", &rep)
+            .send()
+            .expect_status(200);
+        assert_eq!(listed(&page.text), ann, "{url}");
+        page.check(
+            !page.text.contains("name=\"owner\""),
+            "a rep has no owner filter",
+        );
+    }
+    let csv = server
+        .get("/console/leads.csv?owner=ben.baker")
+        .header("cookie", &rep)
+        .send()
+        .expect_status(200);
+    let ids: BTreeSet<String> = csv::Reader::from_reader(csv.text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
+    assert_eq!(ids, ann);
+    let my = server
+        .get("/console/my")
+        .header("cookie", &rep)
+        .send()
+        .expect_status(200);
+    my.check(
+        my.text.contains("href=\"/console/leads\""),
+        "My leads links to the full list",
+    );
+
+    let boss = console_login(&server, "boss", "search-password-1");
+    let page = server
+        .get("/console/leads?owner=ben.baker")
+        .header("cookie", &boss)
+        .send()
+        .expect_status(200);
+    let ben = set(routed
+        .iter()
+        .filter(|r| r.owner.as_deref() == Some("ben.baker"))
+        .map(|r| r.id.clone()));
+    assert_eq!(listed(&page.text), ben);
+    let bad = server
+        .get("/console/leads?tier=boiling&q=%3Cb%3E")
+        .header("cookie", &boss)
+        .send()
+        .expect_status(400);
+    bad.check(
+        bad.text.contains("must be one of hot, warm, standard"),
+        "the tier is named",
+    );
+    bad.check(!bad.text.contains("<b>"), "the search text is escaped");
+    let overview = server
+        .get("/console/overview")
+        .header("cookie", &boss)
+        .send()
+        .expect_status(200);
+    overview.check(
+        overview.text.contains("id=\"all-leads\""),
+        "the overview links to every lead",
+    );
+    let queues = server
+        .get("/console/queues?q=review")
+        .header("cookie", &boss)
+        .send()
+        .expect_status(200);
+    queues.check(
+        queues
+            .text
+            .contains("/console/leads?queue=review&amp;status=open"),
+        "a queue links to all its open leads",
+    );
+}
