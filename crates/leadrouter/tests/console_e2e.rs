@@ -438,3 +438,163 @@ async fn console_in_a_real_browser() {
     wait_path(&c, "/console/login").await;
     c.close().await.unwrap();
 }
+
+/// Log in as the demo admin whose password `serve` printed.
+async fn log_in(c: &Client, server: &Server) {
+    let password = server
+        .stderr()
+        .split("console login for this run: admin / ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
+        .to_string();
+    c.goto(&format!("{}/console/login", server.url))
+        .await
+        .unwrap();
+    let form = c.form(Locator::Css("form.box")).await.unwrap();
+    form.set_by_name("username", "admin").await.unwrap();
+    form.set_by_name("password", &password).await.unwrap();
+    form.submit().await.unwrap();
+    wait_path(c, "/console/overview").await;
+}
+
+/// The lead ids of the leads table on the page, top to bottom.
+async fn listed(c: &Client) -> Vec<String> {
+    el(c, Locator::Id("leads")).await.expect("the leads table");
+    let mut ids = Vec::new();
+    for row in c
+        .find_all(Locator::Css("#leads tbody tr[id]"))
+        .await
+        .unwrap()
+    {
+        let id = row.attr("id").await.unwrap().unwrap_or_default();
+        ids.push(id.trim_start_matches("lead-").to_string());
+    }
+    ids
+}
+
+/// OPS-6 and issue 23 in the browser: the overview links to every lead, the list pages
+/// by "Older"/"Newer" without losing or repeating a lead, the header's search box finds
+/// a lead by name, a filter narrows the list, a bad search is named on the page, and a
+/// name that is a script injection renders inert in the results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_finds_and_pages_leads_in_a_real_browser() {
+    let server = Server::start_async(e2e()).await;
+    for i in 0..56 {
+        post_lead(
+            &server,
+            &lead(
+                "Paged",
+                &format!("Person{i:02}"),
+                &format!("paged{i}@pagedco.io"),
+                "Paged Co",
+            ),
+        )
+        .await;
+    }
+    let needle = post_lead(
+        &server,
+        &lead("Quentin", "Quokka", "quentin@quokka-labs.io", "Quokka Labs"),
+    )
+    .await;
+    let xss = post_lead(
+        &server,
+        &lead(XSS_NAME, "Injector", "inj@evil-co.io", XSS_COMPANY),
+    )
+    .await;
+    let (_driver, c) = start_browser().await;
+    log_in(&c, &server).await;
+    let base = server.url.clone();
+
+    // The overview's latest leads link to the whole list.
+    el(&c, Locator::Id("all-leads"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, "/console/leads").await;
+    let first = listed(&c).await;
+    assert_eq!(first.len(), 50, "a page holds 50 leads");
+    assert_eq!(first[0], xss["lead_id"].as_str().unwrap(), "newest first");
+    screenshot(&c, "leads").await;
+    assert_no_alert(&c, "the leads page").await;
+    el(&c, Locator::Id("older"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    el(&c, Locator::Id("newer")).await.expect("a link back");
+    let second = listed(&c).await;
+    assert!(
+        c.find(Locator::Id("older")).await.is_err(),
+        "two pages in all"
+    );
+    let mut all: Vec<String> = first.iter().chain(second.iter()).cloned().collect();
+    assert_eq!(all.len(), 58);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 58, "no lead on both pages");
+    el(&c, Locator::Id("newer"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    el(&c, Locator::Id("older")).await.unwrap();
+    assert_eq!(listed(&c).await, first, "back to the first page");
+
+    // The header's search box, from another page.
+    c.goto(&format!("{base}/console/reps")).await.unwrap();
+    let form = c.form(Locator::Css("form.lead-search")).await.unwrap();
+    form.set_by_name("q", "QUOKKA").await.unwrap();
+    form.submit().await.unwrap();
+    wait_path(&c, "/console/leads").await;
+    assert_eq!(
+        listed(&c).await,
+        vec![needle["lead_id"].as_str().unwrap().to_string()]
+    );
+    screenshot(&c, "lead-search").await;
+
+    // A filter: one rep's leads only.
+    let owner_of_needle = owner(&needle).expect("an owner");
+    c.goto(&format!("{base}/console/leads")).await.unwrap();
+    let form = c.form(Locator::Id("lead-filters")).await.unwrap();
+    form.set_by_name("owner", &owner_of_needle).await.unwrap();
+    form.set_by_name("q", "").await.unwrap();
+    form.submit().await.unwrap();
+    el(&c, Locator::Css("select[name=owner] option[selected]"))
+        .await
+        .unwrap();
+    let mine = listed(&c).await;
+    assert!(mine.contains(&needle["lead_id"].as_str().unwrap().to_string()));
+    assert!(
+        mine.len() < 50 && mine.len() >= 20,
+        "{} leads for one of two reps",
+        mine.len()
+    );
+    for id in &mine {
+        let l = get_lead(&server, id).await;
+        assert_eq!(owner(&l).as_deref(), Some(owner_of_needle.as_str()), "{id}");
+    }
+
+    // A bad search is named on the page; the injection renders as text.
+    c.goto(&format!("{base}/console/leads?q=ab")).await.unwrap();
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("needs a word of at least 3 characters"),
+        "{text}"
+    );
+    c.goto(&format!("{base}/console/leads?q=injector"))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&c).await,
+        vec![xss["lead_id"].as_str().unwrap().to_string()]
+    );
+    assert!(body_text(&c).await.contains(XSS_NAME));
+    assert!(c.find(Locator::Css("img[src='x']")).await.is_err());
+    assert_no_alert(&c, "the search results").await;
+    c.close().await.unwrap();
+}

@@ -16,6 +16,7 @@ pub mod imports;
 pub mod packed;
 pub mod privacy;
 pub mod reporting;
+pub mod search;
 mod sqlite_batch;
 mod sqlite_writer;
 
@@ -31,6 +32,7 @@ pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
+pub use search::{LeadCursor, LeadHit, LeadPage, LeadQuery, LeadSearch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -455,7 +457,9 @@ impl BatchWrite {
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
 /// ([`Privacy`]).
-pub trait Store: Reporting + AuditLog + ImportStore + Privacy + Send + Sync + 'static {
+pub trait Store:
+    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + Send + Sync + 'static
+{
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -11,6 +11,7 @@ mod links;
 pub(crate) use links::trace_span;
 pub(crate) mod people;
 pub mod responses;
+pub mod search;
 
 use crate::auth::{Keys, Role, presented_key};
 use crate::intake::{self, FieldError};
@@ -256,6 +257,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/reload", post(reload))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/leads", get(search::list))
         .route("/metrics", get(metrics))
         .merge(people::router())
         .route_layer(guarded(state.clone(), guard::admin));

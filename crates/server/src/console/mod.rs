@@ -16,6 +16,7 @@ pub mod audit;
 pub mod charts;
 pub mod flow;
 pub mod lead;
+mod leads;
 mod login;
 pub mod matrix;
 pub mod metrics;
@@ -552,6 +553,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/login", get(login::login_page).post(login::login))
         .route("/console/overview", get(overview::page))
         .route("/console/queues", get(queues::page))
+        .route("/console/leads", get(leads::page))
+        .route("/console/leads.csv", get(leads::csv))
         .route("/console/leads/{id}", get(lead::page))
         .route("/console/flow", get(flow::page))
         .route("/console/flow/leads", get(flow::leads))
