@@ -12,6 +12,7 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
+pub mod history;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use history::{Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -344,6 +346,10 @@ pub struct BatchWrite {
     pub cancel_timers: Vec<String>,
     /// Audit entries for the changes this batch makes, committed with them.
     pub audit: Vec<AuditEntry>,
+    /// The routing events of this batch, in the order their effects were applied
+    /// (OPS-5 history), and a checkpoint of the state after them.
+    pub events: Vec<EventRow>,
+    pub checkpoint: Option<(i64, String)>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -436,6 +442,7 @@ impl BatchWrite {
 
     pub fn is_empty(&self) -> bool {
         self.outbox.is_empty()
+            && self.events.is_empty()
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
@@ -455,7 +462,8 @@ impl BatchWrite {
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
 /// ([`Privacy`]).
-pub trait Store: Reporting + AuditLog + ImportStore + Privacy + Send + Sync + 'static {
+pub trait Store:
+    Reporting + AuditLog + ImportStore + Privacy + ConfigHistory + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

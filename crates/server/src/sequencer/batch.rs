@@ -39,6 +39,10 @@ pub(super) struct Writes {
     cancelled: HashSet<String>,
     /// Routing metrics, recorded once the batch is committed.
     pub(super) routes: Vec<RouteObs>,
+    /// The effects the job being decided has applied so far, and its routing decision:
+    /// its history event (`super::history`).
+    pub(super) pending: Vec<Effect>,
+    pub(super) route_stash: Option<super::history::RouteStash>,
 }
 
 impl Writes {
@@ -47,6 +51,7 @@ impl Writes {
     /// the lead's person (a person row carries more than the effects change).
     pub(super) fn apply(&mut self, state: &mut StateSnapshot, effects: &[Effect]) {
         state.apply(effects);
+        self.pending.extend_from_slice(effects);
         for e in effects {
             match e {
                 Effect::AdvanceRotation { team, rep, .. } => {
@@ -154,7 +159,10 @@ impl Writes {
         });
     }
 
-    fn finish(mut self, state: &StateSnapshot) -> BatchWrite {
+    fn finish(mut self, state: &StateSnapshot, now: i64) -> BatchWrite {
+        if !self.batch.events.is_empty() {
+            self.batch.checkpoint = super::history::checkpoint(state, self.batch.events.len(), now);
+        }
         for (team, rep) in &self.rotations {
             if let Some(p) = state.rotations.get(team).and_then(|r| r.passes.get(rep)) {
                 self.batch
@@ -342,6 +350,11 @@ impl Decider {
                 ..
             } => Reply::Value(self.availability(bx, state, rep, *out, *until, note.clone())),
         };
+        let timer_lead = match job {
+            Job::Sla { timer_id, .. } => self.timers.get(timer_id).map(|t| t.lead_id.as_str()),
+            _ => None,
+        };
+        super::history::record(&mut self.w, bx, job, &self.leads, timer_lead);
         let done = match &reply {
             Reply::Route(r) => r.is_ok(),
             Reply::Value(r) => r.is_ok(),
@@ -400,10 +413,10 @@ impl Decider {
         }
     }
 
-    pub(super) fn finish(mut self, state: &StateSnapshot) -> Decided {
+    pub(super) fn finish(mut self, state: &StateSnapshot, now: i64) -> Decided {
         self.prepare();
         let routes = std::mem::take(&mut self.w.routes);
-        let batch = self.w.finish(state);
+        let batch = self.w.finish(state, now);
         Decided {
             replies: self.replies,
             batch,
@@ -507,5 +520,5 @@ pub(super) fn decide_batch(
     for job in jobs {
         d.decide(bx, state, job);
     }
-    d.finish(state)
+    d.finish(state, micros(bx.clock.now()))
 }

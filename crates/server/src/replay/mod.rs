@@ -1,0 +1,3 @@
+//! Replay (OPS-5).
+
+pub mod record;
