@@ -382,6 +382,30 @@ impl HistoryReader {
         })
     }
 
+    /// The decision and trace stored for `lead_id`'s routing at `at` (microseconds; the
+    /// lead's first routing decision when none was made at that instant).
+    pub async fn stored_decision(
+        &mut self,
+        lead_id: &str,
+        at: i64,
+    ) -> Result<Option<(crate::JsonText, crate::JsonText)>> {
+        on_conn!(self, c, Db, {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT decision, trace, decision_z, trace_z FROM decisions WHERE lead_id = ",
+            );
+            q.push_bind(lead_id.to_string())
+                .push(" AND kind IN ('route', 'resubmission', 'recycle') ORDER BY CASE WHEN decided_at = ")
+                .push_bind(at)
+                .push(" THEN 0 ELSE 1 END, id LIMIT 1");
+            let Some(r) = q.build().fetch_optional(&mut *c).await? else {
+                return Ok(None);
+            };
+            let decision = crate::packed::read(r.try_get("decision_z")?, r.try_get("decision")?)?;
+            let trace = crate::packed::read(r.try_get("trace_z")?, r.try_get("trace")?)?;
+            Ok(decision.zip(trace))
+        })
+    }
+
     /// End the snapshot.
     pub async fn close(mut self) -> Result<()> {
         on_conn!(self, c, Db, {
