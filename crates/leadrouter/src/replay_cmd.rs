@@ -51,8 +51,16 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     if a.config.is_some() && a.stored_version.is_some() {
         bail!("--config and --stored-version both name the candidate: choose one");
     }
-    let since = a.since.as_deref().map(|s| instant("--since", s)).transpose()?;
-    let until = a.until.as_deref().map(|s| instant("--until", s)).transpose()?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| instant("--since", s))
+        .transpose()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| instant("--until", s))
+        .transpose()?;
     if let (Some(s), Some(u)) = (since, until)
         && u < s
     {

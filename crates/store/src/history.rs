@@ -33,6 +33,9 @@ pub struct EventRow {
     pub effects: String,
     /// JSON: what was decided (route) or the lead's lifecycle afterwards.
     pub result: Option<String>,
+    /// JSON: the person rows the job wrote, `[[email, PriorPerson], …]`. Known people
+    /// are read from these rows (not from the effects) at the start of each batch.
+    pub people: Option<String>,
 }
 
 /// An event as read back, with its place in the commit order.
@@ -175,7 +178,7 @@ history_backend!(
     " ON CONFLICT (version) DO NOTHING"
 );
 
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result) ";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people) ";
 
 /// Events read per page by [`HistoryReader::events_after`].
 pub const EVENT_PAGE: i64 = 2_000;
@@ -225,6 +228,7 @@ where
             input: r.try_get("input")?,
             effects: r.try_get("effects")?,
             result: r.try_get("result")?,
+            people: r.try_get("people")?,
         },
     })
 }
@@ -296,8 +300,7 @@ impl HistoryReader {
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT state_version, at, state FROM state_checkpoints WHERE at < ",
             );
-            q.push_bind(at)
-                .push(" ORDER BY state_version DESC LIMIT 1");
+            q.push_bind(at).push(" ORDER BY state_version DESC LIMIT 1");
             let row = q.build().fetch_optional(&mut *c).await?;
             row.as_ref().map(checkpoint_of).transpose()
         })
@@ -313,7 +316,7 @@ impl HistoryReader {
     ) -> Result<Vec<StoredEvent>> {
         on_conn!(self, c, Db, {
             let mut q = QueryBuilder::<Db>::new(
-                "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result FROM routing_events WHERE (state_version > ",
+                "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people FROM routing_events WHERE (state_version > ",
             );
             q.push_bind(version)
                 .push(" OR (state_version = ")
@@ -340,7 +343,7 @@ impl HistoryReader {
     ) -> Result<Vec<StoredEvent>> {
         on_conn!(self, c, Db, {
             let mut q = QueryBuilder::<Db>::new(
-                "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result FROM routing_events WHERE state_version <= ",
+                "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people FROM routing_events WHERE state_version <= ",
             );
             q.push_bind(version)
                 .push(" AND (state_version > ")
@@ -374,8 +377,7 @@ impl HistoryReader {
 
     pub async fn config_version(&mut self, version: &str) -> Result<Option<ConfigVersionRow>> {
         on_conn!(self, c, Db, {
-            let mut q =
-                QueryBuilder::<Db>::new("SELECT * FROM config_versions WHERE version = ");
+            let mut q = QueryBuilder::<Db>::new("SELECT * FROM config_versions WHERE version = ");
             q.push_bind(version.to_string());
             let row = q.build().fetch_optional(&mut *c).await?;
             row.as_ref().map(|r| version_row(r, true)).transpose()

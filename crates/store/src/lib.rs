@@ -29,7 +29,9 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
-pub use history::{Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent};
+pub use history::{
+    Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
+};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -347,7 +349,8 @@ pub struct BatchWrite {
     /// Audit entries for the changes this batch makes, committed with them.
     pub audit: Vec<AuditEntry>,
     /// The routing events of this batch, in the order their effects were applied
-    /// (OPS-5 history), and a checkpoint of the state after them.
+    /// (OPS-5 history), and a checkpoint (instant, state as JSON) of the state as the
+    /// batch started, stored as the state after the previous version.
     pub events: Vec<EventRow>,
     pub checkpoint: Option<(i64, String)>,
     /// The column values that take CPU to make, made before the transaction (see
@@ -463,7 +466,8 @@ impl BatchWrite {
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
 /// ([`Privacy`]).
 pub trait Store:
-    Reporting + AuditLog + ImportStore + Privacy + ConfigHistory + Send + Sync + 'static {
+    Reporting + AuditLog + ImportStore + Privacy + ConfigHistory + Send + Sync + 'static
+{
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -329,13 +329,14 @@ macro_rules! backend_tx {
                             .push_bind(e.config_version.clone())
                             .push_bind(e.input.clone())
                             .push_bind(e.effects.clone())
-                            .push_bind(e.result.clone());
+                            .push_bind(e.result.clone())
+                            .push_bind(e.people.clone());
                     });
                     q.build().execute(&mut *tx).await?;
                 }
                 if let Some((at, state)) = &b.checkpoint {
                     sqlx::query("INSERT INTO state_checkpoints (state_version, at, state) VALUES ($1, $2, $3)")
-                        .bind(version)
+                        .bind(version - 1)
                         .bind(*at)
                         .bind(state.clone())
                         .execute(&mut *tx)

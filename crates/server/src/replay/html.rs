@@ -61,7 +61,11 @@ pub fn rep_chart(r: &Report) -> String {
 }
 
 fn table(s: &mut String, title: &str, rows: &std::collections::BTreeMap<String, BeforeAfter>) {
-    let _ = write!(s, "<h2>{}</h2><table><tr><th></th><th>before</th><th>after</th></tr>", esc(title));
+    let _ = write!(
+        s,
+        "<h2>{}</h2><table><tr><th></th><th>before</th><th>after</th></tr>",
+        esc(title)
+    );
     for (k, x) in rows {
         let _ = write!(
             s,
@@ -88,7 +92,11 @@ pub fn page(r: &Report) -> String {
             .unwrap_or_default(),
         r.routed,
         r.changed,
-        esc(r.since.as_deref().or(r.history_start.as_deref()).unwrap_or("start of history")),
+        esc(r
+            .since
+            .as_deref()
+            .or(r.history_start.as_deref())
+            .unwrap_or("start of history")),
         esc(r.until.as_deref().unwrap_or("now")),
     );
     for n in &r.notes {
@@ -106,7 +114,11 @@ pub fn page(r: &Report) -> String {
             row.leads.before,
             row.leads.after,
             row.load_before,
-            if row.over_capacity { " class=\"over\"" } else { "" },
+            if row.over_capacity {
+                " class=\"over\""
+            } else {
+                ""
+            },
             row.load_after,
             row.capacity.map_or("-".into(), |c| c.to_string())
         );

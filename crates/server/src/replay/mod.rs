@@ -14,6 +14,6 @@ pub mod report;
 pub mod run;
 pub mod world;
 
+pub use leadrouter_store::HistoryReader;
 pub use report::Report;
 pub use run::{ReplayError, ReplayOptions, run};
-pub use leadrouter_store::HistoryReader;

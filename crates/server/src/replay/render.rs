@@ -32,7 +32,10 @@ pub fn text(r: &Report) -> String {
             .map(|v| format!(", candidate {v}"))
             .unwrap_or_default(),
         r.routed,
-        r.since.as_deref().or(r.history_start.as_deref()).unwrap_or("the start of history"),
+        r.since
+            .as_deref()
+            .or(r.history_start.as_deref())
+            .unwrap_or("the start of history"),
         r.until.as_deref().unwrap_or("now"),
     );
     for n in &r.notes {
@@ -53,8 +56,15 @@ pub fn text(r: &Report) -> String {
             r.effect_mismatches
         );
     }
-    let _ = writeln!(s, "\nper rep (leads before → after; open load as it happened → projected / capacity):");
-    for row in r.reps.iter().filter(|x| x.leads.before + x.leads.after > 0 || x.load_after > 0.0) {
+    let _ = writeln!(
+        s,
+        "\nper rep (leads before → after; open load as it happened → projected / capacity):"
+    );
+    for row in r
+        .reps
+        .iter()
+        .filter(|x| x.leads.before + x.leads.after > 0 || x.load_after > 0.0)
+    {
         let _ = writeln!(
             s,
             "  {:<20} {:<14} {:<18} load {:.1} → {:.1} / {}{}",
@@ -64,7 +74,11 @@ pub fn text(r: &Report) -> String {
             row.load_before,
             row.load_after,
             row.capacity.map_or("-".into(), |c| format!("{c}")),
-            if row.over_capacity { "  OVER CAPACITY" } else { "" }
+            if row.over_capacity {
+                "  OVER CAPACITY"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(s, "\nper team:");
@@ -76,7 +90,10 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(s, "  {q:<20} {}", ba(x));
     }
     let _ = writeln!(s, "catch-all: {}", ba(&r.catch_all));
-    let _ = writeln!(s, "\nfairness within each team (1 = in proportion to weight):");
+    let _ = writeln!(
+        s,
+        "\nfairness within each team (1 = in proportion to weight):"
+    );
     for f in &r.fairness {
         let _ = writeln!(
             s,
@@ -109,11 +126,18 @@ pub fn text(r: &Report) -> String {
             );
         }
         if r.changed_not_listed > 0 {
-            let _ = writeln!(s, "  … and {} more (see --json or --csv)", r.changed_not_listed);
+            let _ = writeln!(
+                s,
+                "  … and {} more (see --json or --csv)",
+                r.changed_not_listed
+            );
         }
     }
     if !r.lead_changes.is_empty() {
-        let _ = writeln!(s, "\nreassignments in the window (by people and the SLA ladder, kept as they happened):");
+        let _ = writeln!(
+            s,
+            "\nreassignments in the window (by people and the SLA ladder, kept as they happened):"
+        );
         for c in &r.lead_changes {
             let _ = writeln!(
                 s,
@@ -140,7 +164,10 @@ pub fn outcome(r: &super::record::RouteResult) -> String {
             .unwrap_or_else(|| "-".into()),
         r.tier,
         r.path,
-        r.rule.as_deref().map(|x| format!(", rule {x}")).unwrap_or_default()
+        r.rule
+            .as_deref()
+            .map(|x| format!(", rule {x}"))
+            .unwrap_or_default()
     )
 }
 
@@ -156,21 +183,48 @@ pub fn csv(r: &Report) -> Result<String, csv::Error> {
     w.write_record(["section", "key", "field", "before", "after"])?;
     for row in &r.reps {
         let cap = row.capacity.map(|c| c.to_string()).unwrap_or_default();
-        w.write_record(["rep", &row.rep, "leads", &row.leads.before.to_string(), &row.leads.after.to_string()])?;
-        w.write_record(["rep", &row.rep, "load", &format!("{:.2}", row.load_before), &format!("{:.2}", row.load_after)])?;
+        w.write_record([
+            "rep",
+            &row.rep,
+            "leads",
+            &row.leads.before.to_string(),
+            &row.leads.after.to_string(),
+        ])?;
+        w.write_record([
+            "rep",
+            &row.rep,
+            "load",
+            &format!("{:.2}", row.load_before),
+            &format!("{:.2}", row.load_after),
+        ])?;
         w.write_record(["rep", &row.rep, "capacity", &cap, &cap])?;
     }
     for (section, map) in [("team", &r.teams), ("queue", &r.queues), ("path", &r.paths)] {
         for (k, x) in map {
-            w.write_record([section, k, "leads", &x.before.to_string(), &x.after.to_string()])?;
+            w.write_record([
+                section,
+                k,
+                "leads",
+                &x.before.to_string(),
+                &x.after.to_string(),
+            ])?;
         }
     }
     for f in &r.fairness {
         w.write_record(["fairness", &f.team, "jain", &fair(f.before), &fair(f.after)])?;
     }
-    for (section, list) in [("tier_shift", &r.tier_shifts), ("segment_shift", &r.segment_shifts)] {
+    for (section, list) in [
+        ("tier_shift", &r.tier_shifts),
+        ("segment_shift", &r.segment_shifts),
+    ] {
         for x in list {
-            w.write_record([section, &format!("{} -> {}", x.before, x.after), "leads", "", &x.leads.to_string()])?;
+            w.write_record([
+                section,
+                &format!("{} -> {}", x.before, x.after),
+                "leads",
+                "",
+                &x.leads.to_string(),
+            ])?;
         }
     }
     for c in &r.changed_leads {
@@ -187,7 +241,13 @@ pub fn csv(r: &Report) -> Result<String, csv::Error> {
         }
     }
     for c in &r.lead_changes {
-        w.write_record(["reassignment", &c.lead_id, &c.kind, opt(&c.candidate_owner_before), opt(&c.owner_after)])?;
+        w.write_record([
+            "reassignment",
+            &c.lead_id,
+            &c.kind,
+            opt(&c.candidate_owner_before),
+            opt(&c.owner_after),
+        ])?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

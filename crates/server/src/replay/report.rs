@@ -37,14 +37,15 @@ impl Tally {
         if !before.same_decision(after) {
             self.changed += 1;
         }
-        let count = |map: &mut BTreeMap<String, BeforeAfter>, b: &Option<String>, a: &Option<String>| {
-            if let Some(b) = b {
-                map.entry(b.clone()).or_default().before += 1;
-            }
-            if let Some(a) = a {
-                map.entry(a.clone()).or_default().after += 1;
-            }
-        };
+        let count =
+            |map: &mut BTreeMap<String, BeforeAfter>, b: &Option<String>, a: &Option<String>| {
+                if let Some(b) = b {
+                    map.entry(b.clone()).or_default().before += 1;
+                }
+                if let Some(a) = a {
+                    map.entry(a.clone()).or_default().after += 1;
+                }
+            };
         count(&mut self.reps, &before.owner, &after.owner);
         count(&mut self.teams, &before.team, &after.team);
         count(&mut self.queues, &before.queue, &after.queue);
@@ -265,11 +266,29 @@ mod tests {
     #[test]
     fn counts_before_and_after_and_the_shifts() {
         let mut t = Tally::default();
-        t.add(&result("a", "hot", "territory"), &result("a", "hot", "territory"));
-        t.add(&result("a", "hot", "territory"), &result("b", "warm", "catch_all"));
+        t.add(
+            &result("a", "hot", "territory"),
+            &result("a", "hot", "territory"),
+        );
+        t.add(
+            &result("a", "hot", "territory"),
+            &result("b", "warm", "catch_all"),
+        );
         assert_eq!((t.routed, t.changed), (2, 1));
-        assert_eq!(t.reps["a"], BeforeAfter { before: 2, after: 1 });
-        assert_eq!(t.reps["b"], BeforeAfter { before: 0, after: 1 });
+        assert_eq!(
+            t.reps["a"],
+            BeforeAfter {
+                before: 2,
+                after: 1
+            }
+        );
+        assert_eq!(
+            t.reps["b"],
+            BeforeAfter {
+                before: 0,
+                after: 1
+            }
+        );
         assert_eq!(t.tier_shifts[&("hot".into(), "warm".into())], 1);
         assert_eq!(t.paths["catch_all"].after, 1);
         assert_eq!(shifts(&t.tier_shifts).len(), 1);

@@ -5,7 +5,7 @@
 
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use super::report::{self, ChangedLead, LeadChange, Report, Tally};
-use super::world::{World, person_effects};
+use super::world::{PersonRow, World};
 use jiff::Timestamp;
 use leadrouter_core::config::CompiledConfig;
 use leadrouter_core::state::{Effect, StateSnapshot};
@@ -65,10 +65,11 @@ impl Versions {
             .config_version(version)
             .await?
             .ok_or_else(|| ReplayError::MissingVersion(version.to_string()))?;
-        let cfg = crate::config_history::compile_stored(&row).map_err(|e| ReplayError::Compile {
-            version: version.to_string(),
-            error: e.to_string(),
-        })?;
+        let cfg =
+            crate::config_history::compile_stored(&row).map_err(|e| ReplayError::Compile {
+                version: version.to_string(),
+                error: e.to_string(),
+            })?;
         let cfg = Arc::new(cfg);
         self.compiled.insert(version.to_string(), cfg.clone());
         Ok(cfg)
@@ -83,13 +84,35 @@ fn corrupt(ev: &StoredEvent, why: impl std::fmt::Display) -> ReplayError {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(ev: &StoredEvent, what: &str, text: Option<&str>) -> Result<T, ReplayError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    ev: &StoredEvent,
+    what: &str,
+    text: Option<&str>,
+) -> Result<T, ReplayError> {
     let text = text.ok_or_else(|| corrupt(ev, format!("{what} missing")))?;
     serde_json::from_str(text).map_err(|e| corrupt(ev, format!("{what}: {e}")))
 }
 
 fn ts(us: i64) -> String {
     leadrouter_store::from_micros(us).to_string()
+}
+
+/// The person rows an event wrote.
+fn people(ev: &StoredEvent) -> Result<Vec<PersonRow>, ReplayError> {
+    match &ev.row.people {
+        Some(text) => parse(ev, "people", Some(text)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The normalised email a routing job reads its person by (as the sequencer does).
+fn email_of(input: &RouteInput) -> Option<String> {
+    input
+        .lead
+        .email
+        .as_deref()
+        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
+        .map(|e| e.normalized)
 }
 
 /// The stored trace of a routing decision, rendered.
@@ -140,19 +163,20 @@ pub async fn run(
             (0, StateSnapshot::default())
         }
     };
-    let mut state = state;
-    // People are not in checkpoints: rebuild them from the events before it.
+    // People are not in checkpoints: the person rows as written before it.
+    let mut persisted = HashMap::new();
     let mut at = (0i64, 0i64);
     loop {
         let page = reader.events_through(at, start).await?;
         let Some(last) = page.last() else { break };
         at = (last.state_version, last.idx);
         for ev in &page {
-            let effects: Vec<Effect> = parse(ev, "effects", Some(&ev.row.effects))?;
-            state.apply(&person_effects(&effects));
+            for (e, p) in people(ev)? {
+                persisted.insert(e, p);
+            }
         }
     }
-    let mut world = World::new(state, opts.candidate.is_some());
+    let mut world = World::new(state, persisted, opts.candidate.is_some());
     let mut versions = Versions {
         compiled: HashMap::new(),
         last: None,
@@ -164,11 +188,34 @@ pub async fn run(
     let mut effect_mismatches = 0u64;
     let mut done = 0u64;
     let mut cursor = (start, i64::MAX);
+    let mut batch_version = None;
     loop {
-        let page = reader.events_after(cursor.0, cursor.1, until).await?;
+        let mut page = reader.events_after(cursor.0, cursor.1, until).await?;
+        // Whole batches only: a full page's last batch may go on in the next page.
+        if page.len() as i64 == leadrouter_store::history::EVENT_PAGE
+            && let Some(v) = page.last().map(|e| e.state_version)
+            && page.first().is_some_and(|e| e.state_version != v)
+        {
+            page.retain(|e| e.state_version != v);
+        }
         let Some(last) = page.last() else { break };
         cursor = (last.state_version, last.idx);
+        let mut inputs: HashMap<(i64, i64), RouteInput> = HashMap::new();
         for ev in &page {
+            if batch_version != Some(ev.state_version) {
+                // A routing transaction starts: it reads its routing jobs' people.
+                batch_version = Some(ev.state_version);
+                let mut emails = Vec::new();
+                for e in page.iter().filter(|e| e.state_version == ev.state_version) {
+                    if e.row.kind == "route" {
+                        let input: RouteInput = parse(e, "input", e.row.input.as_deref())?;
+                        emails.extend(email_of(&input));
+                        inputs.insert((e.state_version, e.idx), input);
+                    }
+                }
+                world.begin_batch(&emails);
+            }
+            let rows = people(ev)?;
             let in_window = since.is_none_or(|s| ev.row.at >= s);
             let effects: Vec<Effect> = parse(ev, "effects", Some(&ev.row.effects))?;
             if ev.row.kind != "route" {
@@ -177,8 +224,10 @@ pub async fn run(
                     None => None,
                 };
                 let lead_id = ev.row.lead_id.as_deref();
-                let cand_before = world.change(lead_id, after.as_ref(), &effects);
-                let moved = effects.iter().any(|e| matches!(e, Effect::RemoveLoad { .. }));
+                let cand_before = world.change(lead_id, after.as_ref(), &effects, &rows);
+                let moved = effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::RemoveLoad { .. }));
                 let listed = ev.row.kind == "reassign" || (ev.row.kind == "sla" && moved);
                 if in_window && listed && lead_changes.len() < opts.list_limit.max(1) {
                     lead_changes.push(LeadChange {
@@ -193,16 +242,14 @@ pub async fn run(
                 continue;
             }
             let lead_id = ev.row.lead_id.as_deref().unwrap_or_default();
-            let input: RouteInput = parse(ev, "input", ev.row.input.as_deref())?;
+            let input = match inputs.remove(&(ev.state_version, ev.idx)) {
+                Some(i) => i,
+                None => parse(ev, "input", ev.row.input.as_deref())?,
+            };
             let recorded: RouteResult = parse(ev, "result", ev.row.result.as_deref())?;
             if !in_window {
-                let email = input
-                    .lead
-                    .email
-                    .as_deref()
-                    .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
-                    .map(|e| e.normalized);
-                world.before_window_route(lead_id, email.as_deref(), &recorded, &effects);
+                let email = email_of(&input);
+                world.before_window_route(lead_id, email.as_deref(), &recorded, &effects, &rows);
                 continue;
             }
             let cfg = match &opts.candidate {
@@ -210,7 +257,7 @@ pub async fn run(
                 None => versions.get(reader, &ev.row.config_version).await?,
             };
             versions.last = Some(cfg.clone());
-            let r = world.route(&cfg, lead_id, &input, &recorded, &effects);
+            let r = world.route(&cfg, lead_id, &input, &recorded, &effects, &rows);
             effect_mismatches += u64::from(r.effects_differ);
             tally.add(&recorded, &r.result);
             if !recorded.same_decision(&r.result) {

@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use leadrouter_core::config::CompiledConfig;
 use leadrouter_core::engine::{Routed, RoutingInput, decide};
 use leadrouter_core::lifecycle::{self, Ladder, LeadStatus, LeadView, Stage};
-use leadrouter_core::state::{Effect, StateSnapshot};
+use leadrouter_core::state::{Effect, PriorPerson, PriorStatus, StateSnapshot};
 use leadrouter_core::text::Text;
 use std::collections::HashMap;
 
@@ -41,15 +41,53 @@ impl View {
     }
 }
 
-/// One world: its state, its stored leads' views and each person's last lead.
+/// A person row as written (what the store's `people` table holds).
+pub type PersonRow = (String, PriorPerson);
+
+/// One world: its state, its stored leads' views and each person's last lead. Known
+/// people are as the service sees them: the person rows as stored (`persisted`), read
+/// into the state at the start of each batch for the batch's routing jobs, then changed
+/// there by the batch's effects (`state.people`).
 #[derive(Default)]
 struct Side {
     state: StateSnapshot,
+    persisted: HashMap<String, PriorPerson>,
     leads: HashMap<String, View>,
     last_lead: HashMap<String, String>,
 }
 
 impl Side {
+    fn begin_batch(&mut self, emails: &[String]) {
+        self.state.people.clear();
+        for e in emails {
+            if let Some(p) = self.persisted.get(e) {
+                self.state.people.insert(e.clone(), p.clone());
+            }
+        }
+    }
+
+    fn write_people(&mut self, rows: &[PersonRow]) {
+        for (e, p) in rows {
+            self.persisted.insert(e.clone(), p.clone());
+        }
+    }
+
+    /// The row the service writes for `email` after a change: as the state has it.
+    fn person_row(&self, email: &str) -> PersonRow {
+        let p = self
+            .state
+            .people
+            .get(email)
+            .cloned()
+            .unwrap_or(PriorPerson {
+                owner: None,
+                status: PriorStatus::Open,
+                disqualified_at: None,
+                note: None,
+            });
+        (email.to_string(), p)
+    }
+
     fn existing(&self, email: Option<&Text>) -> Option<LeadView> {
         let id = self.last_lead.get(email?.as_str())?;
         self.leads.get(id).map(|v| v.lead_view(id))
@@ -100,42 +138,43 @@ fn ladder() -> Ladder<'static> {
     }
 }
 
-/// Only the changes to known people (rebuilding them from the history before a
-/// checkpoint, which holds none).
-pub fn person_effects(effects: &[Effect]) -> Vec<Effect> {
-    effects
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Effect::SetOwner { .. }
-                    | Effect::DisqualifyPerson { .. }
-                    | Effect::ReopenPerson { .. }
-            )
-        })
-        .cloned()
-        .collect()
-}
-
 impl World {
-    pub fn new(state: StateSnapshot, candidate: bool) -> World {
+    /// The worlds at the window's start: the routing state, and the person rows as stored.
+    pub fn new(
+        mut state: StateSnapshot,
+        persisted: HashMap<String, PriorPerson>,
+        candidate: bool,
+    ) -> World {
+        state.people.clear();
         World {
             cand: candidate.then(|| Side {
                 state: state.clone(),
+                persisted: persisted.clone(),
                 ..Side::default()
             }),
             live: Side {
                 state,
+                persisted,
                 ..Side::default()
             },
         }
     }
 
-    /// Effects that happened before the window: both worlds take them as recorded.
-    pub fn apply_recorded(&mut self, effects: &[Effect]) {
+    /// A new batch (routing transaction) starts: its routing jobs' people are read.
+    pub fn begin_batch(&mut self, emails: &[String]) {
+        self.live.begin_batch(emails);
+        if let Some(c) = &mut self.cand {
+            c.begin_batch(emails);
+        }
+    }
+
+    /// Changes that happened before the window: both worlds take them as recorded.
+    pub fn apply_recorded(&mut self, effects: &[Effect], people: &[PersonRow]) {
         self.live.state.apply(effects);
+        self.live.write_people(people);
         if let Some(c) = &mut self.cand {
             c.state.apply(effects);
+            c.write_people(people);
         }
     }
 
@@ -146,8 +185,9 @@ impl World {
         email: Option<&str>,
         recorded: &RouteResult,
         effects: &[Effect],
+        people: &[PersonRow],
     ) {
-        self.apply_recorded(effects);
+        self.apply_recorded(effects, people);
         let view = View {
             owner: recorded.owner.clone(),
             status: LeadStatus::Open,
@@ -177,6 +217,7 @@ impl World {
         input: &RouteInput,
         recorded: &RouteResult,
         recorded_effects: &[Effect],
+        recorded_people: &[PersonRow],
     ) -> Redecided {
         let candidate = self.cand.is_some();
         let side = self.cand.as_mut().unwrap_or(&mut self.live);
@@ -194,14 +235,21 @@ impl World {
         // where the service reused one gets the id the event names either way.
         let effects_differ = if candidate {
             side.state.apply(&change.effects);
+            if let Some(e) = &change.person {
+                let row = side.person_row(e);
+                side.write_people(&[row]);
+            }
             side.routed(lead_id, email.as_ref(), &change);
             self.live.state.apply(recorded_effects);
+            self.live.write_people(recorded_people);
             self.live_routed(lead_id, email.as_ref(), recorded);
             false
         } else {
             side.state.apply(recorded_effects);
+            let mine: Vec<PersonRow> = change.person.iter().map(|e| side.person_row(e)).collect();
+            side.write_people(recorded_people);
             side.routed(lead_id, email.as_ref(), &change);
-            change.effects != recorded_effects
+            change.effects != recorded_effects || mine != recorded_people
         };
         Redecided {
             result,
@@ -238,11 +286,13 @@ impl World {
         lead_id: Option<&str>,
         after: Option<&LeadAfter>,
         effects: &[Effect],
+        people: &[PersonRow],
     ) -> Option<String> {
         let live_before = lead_id
             .and_then(|id| self.live.leads.get(id))
             .and_then(|v| v.owner.clone());
         self.live.state.apply(effects);
+        self.live.write_people(people);
         if let (Some(id), Some(a)) = (lead_id, after) {
             self.live.leads.insert(
                 id.to_string(),
@@ -259,6 +309,7 @@ impl World {
         let known = lead_id.and_then(|id| cand.leads.get(id).map(|v| v.owner.clone()));
         let (Some(id), Some(a), Some(cand_before)) = (lead_id, after, known) else {
             cand.state.apply(effects);
+            cand.write_people(people);
             return None;
         };
         let moved = a.owner != live_before;
@@ -269,10 +320,26 @@ impl World {
             moved,
         );
         cand.state.apply(&translated);
+        // The person rows follow the lead's owner in the candidate's world.
+        let rows: Vec<PersonRow> = people
+            .iter()
+            .map(|(e, p)| {
+                let mut p = p.clone();
+                if !moved && p.owner.is_some() && p.owner == live_before {
+                    p.owner = cand_before.clone();
+                }
+                (e.clone(), p)
+            })
+            .collect();
+        cand.write_people(&rows);
         cand.leads.insert(
             id.to_string(),
             View {
-                owner: if moved { a.owner.clone() } else { cand_before.clone() },
+                owner: if moved {
+                    a.owner.clone()
+                } else {
+                    cand_before.clone()
+                },
                 status: a.status,
                 stage: a.stage,
             },
@@ -294,7 +361,12 @@ impl World {
 /// owns it: what the change did to the live owner's load (close, advance a stage) it
 /// does to the candidate's; a move away from the live owner is a move away from the
 /// candidate's. Rotations and other reps are left as recorded.
-fn translate(effects: &[Effect], live: Option<&str>, cand: Option<&str>, moved: bool) -> Vec<Effect> {
+fn translate(
+    effects: &[Effect],
+    live: Option<&str>,
+    cand: Option<&str>,
+    moved: bool,
+) -> Vec<Effect> {
     if live == cand {
         return effects.to_vec();
     }
@@ -305,12 +377,18 @@ fn translate(effects: &[Effect], live: Option<&str>, cand: Option<&str>, moved: 
         match e {
             Effect::RemoveLoad { rep, stage } if is_live(rep) => {
                 if let Some(c) = swap(rep) {
-                    out.push(Effect::RemoveLoad { rep: c, stage: *stage });
+                    out.push(Effect::RemoveLoad {
+                        rep: c,
+                        stage: *stage,
+                    });
                 }
             }
             Effect::AddLoad { rep, stage } if is_live(rep) && !moved => {
                 if let Some(c) = swap(rep) {
-                    out.push(Effect::AddLoad { rep: c, stage: *stage });
+                    out.push(Effect::AddLoad {
+                        rep: c,
+                        stage: *stage,
+                    });
                 }
             }
             Effect::AddEarlyLoad { rep } if is_live(rep) && !moved => {
@@ -368,7 +446,10 @@ mod tests {
         // Queued in the candidate's world: nothing to move.
         assert!(translate(&effects, Some("ann"), None, false).is_empty());
         // Same owner: as recorded.
-        assert_eq!(translate(&effects, Some("ann"), Some("ann"), false), effects);
+        assert_eq!(
+            translate(&effects, Some("ann"), Some("ann"), false),
+            effects
+        );
     }
 
     #[test]

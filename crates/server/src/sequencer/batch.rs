@@ -43,6 +43,10 @@ pub(super) struct Writes {
     /// its history event (`super::history`).
     pub(super) pending: Vec<Effect>,
     pub(super) route_stash: Option<super::history::RouteStash>,
+    /// The person rows the job being decided wrote, as written.
+    pub(super) pending_people: Vec<(String, PriorPerson)>,
+    /// The state as the batch started, when a checkpoint is due (`super::history`).
+    checkpoint: Option<String>,
 }
 
 impl Writes {
@@ -94,6 +98,7 @@ impl Writes {
             new_leads: 0,
             last_lead_id: lead_id.to_string(),
         });
+        self.pending_people.push((email.to_string(), prior.clone()));
         w.prior = prior;
         w.seen_at = at;
         w.new_leads += i64::from(new_lead);
@@ -160,8 +165,9 @@ impl Writes {
     }
 
     fn finish(mut self, state: &StateSnapshot, now: i64) -> BatchWrite {
-        if !self.batch.events.is_empty() {
-            self.batch.checkpoint = super::history::checkpoint(state, self.batch.events.len(), now);
+        super::history::count(self.batch.events.len());
+        if let Some(s) = self.checkpoint.take() {
+            self.batch.checkpoint = Some((now, s));
         }
         for (team, rep) in &self.rotations {
             if let Some(p) = state.rotations.get(team).and_then(|r| r.passes.get(rep)) {
@@ -285,12 +291,16 @@ impl Decider {
         // The cached snapshot's people are only ever the batch's own reads (the store
         // holds them all); this is not a routing change, so it is no effect.
         state.people.clear();
+        let checkpoint = super::history::checkpoint_if_due(state);
         let mut d = Decider {
             replays: HashMap::new(),
             timers: HashMap::new(),
             leads: HashMap::new(),
             last_lead: HashMap::new(),
-            w: Writes::default(),
+            w: Writes {
+                checkpoint,
+                ..Writes::default()
+            },
             replies: Vec::new(),
             in_batch: HashMap::new(),
         };

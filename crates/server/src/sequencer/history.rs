@@ -35,10 +35,14 @@ pub(super) fn record(
     timer_lead: Option<&str>,
 ) {
     let effects = std::mem::take(&mut w.pending);
+    let people = std::mem::take(&mut w.pending_people);
     let stash = w.route_stash.take();
-    if effects.is_empty() && stash.is_none() {
+    if effects.is_empty() && stash.is_none() && people.is_empty() {
         return;
     }
+    let people = (!people.is_empty())
+        .then(|| serde_json::to_string(&people).ok())
+        .flatten();
     let effects = serde_json::to_string(&effects).unwrap_or_else(|_| "[]".into());
     let config_version = bx.cfg.version.clone();
     let after = |id: &str| {
@@ -64,8 +68,14 @@ pub(super) fn record(
             input: s.input,
             effects,
             result: s.result,
+            people: None,
         },
-        (Job::Lead { lead_id, op, actor, .. }, _) => EventRow {
+        (
+            Job::Lead {
+                lead_id, op, actor, ..
+            },
+            _,
+        ) => EventRow {
             at: now,
             kind: match op {
                 LeadOp::Reassign { .. } => "reassign",
@@ -79,8 +89,17 @@ pub(super) fn record(
             input: None,
             effects,
             result: after(lead_id),
+            people: None,
         },
-        (Job::Touch { lead_id, touch, actor, .. }, _) => EventRow {
+        (
+            Job::Touch {
+                lead_id,
+                touch,
+                actor,
+                ..
+            },
+            _,
+        ) => EventRow {
             at: now,
             kind: match touch {
                 Touch::Accept => "accept",
@@ -93,6 +112,7 @@ pub(super) fn record(
             input: None,
             effects,
             result: after(lead_id),
+            people: None,
         },
         (Job::Sla { .. }, _) => EventRow {
             at: now,
@@ -103,6 +123,7 @@ pub(super) fn record(
             input: None,
             effects,
             result: timer_lead.and_then(after),
+            people: None,
         },
         (Job::Availability { actor, .. }, _) => EventRow {
             at: now,
@@ -113,6 +134,7 @@ pub(super) fn record(
             input: None,
             effects,
             result: None,
+            people: None,
         },
         // A routing job whose decision was not stashed applies no effects of its own.
         (Job::Route(r, _), None) => EventRow {
@@ -124,25 +146,23 @@ pub(super) fn record(
             input: None,
             effects,
             result: None,
+            people: None,
         },
     };
-    w.batch.events.push(row);
+    w.batch.events.push(EventRow { people, ..row });
 }
 
-/// A checkpoint of `state` (without people: they are rebuilt from the events) when one
-/// is due, counting this batch's events.
-pub(super) fn checkpoint(state: &StateSnapshot, events: usize, at: i64) -> Option<(i64, String)> {
-    let n = events as u64;
-    let before = SINCE_CHECKPOINT
+/// A checkpoint of `state` as a batch starts (without people: they are rebuilt from the
+/// person rows the events record) when one is due: at a process's first batch and then
+/// every [`CHECKPOINT_EVERY`] events. The batch writes it as the state after the
+/// previous version.
+pub(super) fn checkpoint_if_due(state: &StateSnapshot) -> Option<String> {
+    let due = SINCE_CHECKPOINT
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-            Some(if v == u64::MAX || v.saturating_add(n) >= CHECKPOINT_EVERY {
-                0
-            } else {
-                v + n
-            })
+            (v == u64::MAX || v >= CHECKPOINT_EVERY).then_some(0)
         })
-        .unwrap_or(0);
-    if !(before == u64::MAX || before.saturating_add(n) >= CHECKPOINT_EVERY) {
+        .is_ok();
+    if !due {
         return None;
     }
     let snapshot = StateSnapshot {
@@ -152,5 +172,12 @@ pub(super) fn checkpoint(state: &StateSnapshot, events: usize, at: i64) -> Optio
         availability: state.availability.clone(),
         people: Default::default(),
     };
-    serde_json::to_string(&snapshot).ok().map(|s| (at, s))
+    serde_json::to_string(&snapshot).ok()
+}
+
+/// Count a batch's events towards the next checkpoint.
+pub(super) fn count(events: usize) {
+    let _ = SINCE_CHECKPOINT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        (v != u64::MAX).then(|| v.saturating_add(events as u64))
+    });
 }

@@ -28,6 +28,7 @@ CREATE TABLE routing_events (
     input          TEXT,                 -- JSON (route only)
     effects        TEXT NOT NULL,        -- JSON array of Effect, as applied
     result         TEXT,                 -- JSON
+    people         TEXT,                 -- JSON: the person rows the job wrote [[email, person], …]
     PRIMARY KEY (state_version, idx)
 );
 CREATE INDEX routing_events_at ON routing_events (at);
