@@ -13,6 +13,7 @@ mod check_cmd;
 mod demo;
 mod import_cmd;
 mod init_cmd;
+mod replay_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -110,6 +111,43 @@ enum Command {
         /// Print the per-row results as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Replay stored leads through a candidate config and print who would have got what
+    /// (OPS-5); with no --config (or --as-live), through the versions that were live, which
+    /// must reproduce every automatic decision (exit 1 if not). Reads the database
+    /// read-only, without blocking a running service.
+    Replay {
+        /// sqlite://PATH or postgres://USER@HOST/DB (the service's database).
+        #[arg(long = "database", env = "LEADROUTER_DATABASE_URL")]
+        database_url: String,
+        /// The candidate config (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A config version from the history as the candidate (sha256:…).
+        #[arg(long)]
+        stored_version: Option<String>,
+        /// Replay each lead with the config version that was live (the default without
+        /// --config).
+        #[arg(long)]
+        as_live: bool,
+        /// Window start (RFC 3339 instant or a date, UTC); default: the start of history.
+        #[arg(long)]
+        since: Option<String>,
+        /// Window end (inclusive); default: now.
+        #[arg(long)]
+        until: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print the report as CSV (section,key,field,before,after).
+        #[arg(long)]
+        csv: bool,
+        /// Also write a self-contained HTML report (SVG chart, both traces per lead).
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Changed leads listed (the rest are counted).
+        #[arg(long, default_value_t = 1000)]
+        list: usize,
     },
     /// Route one lead offline and print the decision with its trace.
     Route {
@@ -237,6 +275,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             verbose,
         } => check_cmd::run(&config, strict, json, verbose),
+        Command::Replay {
+            database_url,
+            config,
+            stored_version,
+            as_live,
+            since,
+            until,
+            json,
+            csv,
+            html,
+            list,
+        } => replay_cmd::run(replay_cmd::ReplayArgs {
+            database_url,
+            config,
+            stored_version,
+            as_live,
+            since,
+            until,
+            json,
+            csv,
+            html,
+            list: list.clamp(1, 1_000_000),
+        }),
         Command::Route {
             config,
             at,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod config_history;
 pub mod console;
 pub mod delivery;
 pub mod form_guard;
@@ -10,6 +11,7 @@ pub mod imports;
 pub mod intake;
 pub mod listener;
 pub mod metrics;
+pub mod replay;
 pub mod retention;
 pub mod runtime;
 pub mod security_headers;
@@ -35,13 +37,21 @@ pub struct ServeOptions {
     pub limits: listener::Limits,
 }
 
-/// Recompile the config from its file; on error the old one keeps serving.
-pub fn reload_config(st: &api::AppState) -> Result<String, ReloadError> {
-    let cfg = Arc::new(config::load(&st.config_path).map_err(ReloadError::Config)?);
+/// Recompile the config from its file; on error the old one keeps serving. `by` (the
+/// admin key, console user or signal) is kept with the version in the config history,
+/// which is written before the version serves its first lead.
+pub async fn reload_config(st: &api::AppState, by: &str) -> Result<String, ReloadError> {
+    let (cfg, sources) =
+        config_history::load_recorded(&st.config_path).map_err(ReloadError::Config)?;
+    let cfg = Arc::new(cfg);
     let nrt = runtime::NotifyRuntime::build(&cfg).map_err(ReloadError::Notify)?;
     let enricher =
         runtime::build_enricher(&cfg, st.shared.store.clone()).map_err(ReloadError::Enrichment)?;
     let version = cfg.version.clone();
+    let now = st.shared.clock.now().as_microsecond();
+    config_history::record(&*st.shared.store, &cfg, &sources, by, now)
+        .await
+        .map_err(|e| ReloadError::History(e.to_string()))?;
     st.shared.config.store(cfg.clone());
     st.shared.notify.store(Arc::new(nrt));
     st.shared.enricher.store(Arc::new(enricher));
@@ -59,6 +69,8 @@ pub enum ReloadError {
     Notify(String),
     #[error("invalid [enrichment] settings:\n{0}")]
     Enrichment(String),
+    #[error("keeping the config version in the history failed: {0}")]
+    History(String),
 }
 
 impl ReloadError {
@@ -72,6 +84,9 @@ impl ReloadError {
             ReloadError::Notify(m) => vec![serde_json::json!({ "field": "notify", "message": m })],
             ReloadError::Enrichment(m) => {
                 vec![serde_json::json!({ "field": "enrichment", "message": m })]
+            }
+            ReloadError::History(m) => {
+                vec![serde_json::json!({ "field": "database", "message": m })]
             }
         }
     }
@@ -112,7 +127,8 @@ fn spawn_account_sync(shared: Arc<Shared>, cfg: Arc<config::CompiledConfig>) {
 }
 
 pub async fn serve(opts: ServeOptions) -> Result<()> {
-    let cfg = config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (cfg, sources) =
+        config_history::load_recorded(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let nrt = runtime::NotifyRuntime::build(&cfg)
         .map_err(|e| anyhow::anyhow!("invalid [notify] settings:\n{e}"))?;
     tracing::info!(version = %cfg.version, config = %opts.config.display(), "config loaded");
@@ -161,6 +177,15 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .register_collector(Box::new(metrics::EnrichmentCollector {
             shared: Arc::downgrade(&shared),
         }));
+    config_history::record(
+        &*shared.store,
+        &shared.config.load(),
+        &sources,
+        "startup",
+        shared.clock.now().as_microsecond(),
+    )
+    .await
+    .context("keeping the config version in the history")?;
     let sequencer = Sequencer::start(shared.clone());
     let imports = Arc::new(imports::Imports::from_env().map_err(|e| anyhow::anyhow!("{e}"))?);
     imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
@@ -187,7 +212,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
                 return;
             };
             while hup.recv().await.is_some() {
-                let result = reload_config(&st);
+                let result = reload_config(&st, "signal:SIGHUP").await;
                 let detail = serde_json::json!({ "reloaded": result.is_ok(), "signal": "SIGHUP" });
                 let entry = api::audit::Audit::new("signal:SIGHUP", "config.reload").detail(detail);
                 let _ = api::audit::audit(&st.shared, entry).await;

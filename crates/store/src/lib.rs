@@ -12,6 +12,7 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
+pub mod history;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -29,6 +30,9 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use history::{
+    Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
+};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -346,6 +350,11 @@ pub struct BatchWrite {
     pub cancel_timers: Vec<String>,
     /// Audit entries for the changes this batch makes, committed with them.
     pub audit: Vec<AuditEntry>,
+    /// The routing events of this batch, in the order their effects were applied
+    /// (OPS-5 history), and a checkpoint (instant, state as JSON) of the state as the
+    /// batch started, stored as the state after the previous version.
+    pub events: Vec<EventRow>,
+    pub checkpoint: Option<(i64, String)>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -438,6 +447,7 @@ impl BatchWrite {
 
     pub fn is_empty(&self) -> bool {
         self.outbox.is_empty()
+            && self.events.is_empty()
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
@@ -458,7 +468,7 @@ impl BatchWrite {
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
 /// ([`Privacy`]).
 pub trait Store:
-    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + Send + Sync + 'static
+    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + Send + Sync + 'static
 {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).

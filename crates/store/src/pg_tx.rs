@@ -315,6 +315,33 @@ macro_rules! backend_tx {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
+                let mut event_idx = 0i64;
+                for chunk in crate::statement_chunks(&b.events, CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(crate::history::INSERT_EVENT);
+                    q.push_values(chunk, |mut v, e| {
+                        event_idx += 1;
+                        v.push_bind(version)
+                            .push_bind(event_idx)
+                            .push_bind(e.at)
+                            .push_bind(e.kind.clone())
+                            .push_bind(e.lead_id.clone())
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.config_version.clone())
+                            .push_bind(e.input.clone())
+                            .push_bind(e.effects.clone())
+                            .push_bind(e.result.clone())
+                            .push_bind(e.people.clone());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                if let Some((at, state)) = &b.checkpoint {
+                    sqlx::query("INSERT INTO state_checkpoints (state_version, at, state) VALUES ($1, $2, $3)")
+                        .bind(version - 1)
+                        .bind(*at)
+                        .bind(state.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
                     .bind(version)
                     .execute(&mut *tx)

@@ -247,6 +247,33 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
             ])?;
         }
     }
+    if !b.events.is_empty() {
+        let mut st = db.prepare_cached(concat!(
+            "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people) ",
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))?;
+        for (i, e) in b.events.iter().enumerate() {
+            st.execute(params![
+                version,
+                i as i64 + 1,
+                e.at,
+                e.kind,
+                e.lead_id,
+                e.actor,
+                e.config_version,
+                e.input,
+                e.effects,
+                e.result,
+                e.people
+            ])?;
+        }
+    }
+    if let Some((at, state)) = &b.checkpoint {
+        db.prepare_cached(
+            "INSERT INTO state_checkpoints (state_version, at, state) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![version - 1, at, state])?;
+    }
     db.prepare_cached("UPDATE state_version SET version = ?1 WHERE id = 1")?
         .execute([version])?;
     // Console rollups and reporting columns, in the same transaction.

@@ -702,7 +702,7 @@ async fn move_clock(State(st): State<AppState>, body: Bytes) -> Result<Response,
 }
 
 async fn reload(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let result = crate::reload_config(&st);
+    let result = crate::reload_config(&st, &actor(&st, &headers)).await;
     let detail = match &result {
         Ok(version) => json!({ "reloaded": true, "version": version }),
         Err(e) => json!({ "reloaded": false, "errors": e.errors().len() }),

@@ -239,6 +239,19 @@ impl Decider {
             self.last_lead.insert(e, lead_id.clone());
         }
         self.apply(bx, state, &lead, &r.lead, change, now);
+        self.w.route_stash = Some(super::history::RouteStash {
+            lead_id: lead_id.clone(),
+            at: micros(now),
+            input: serde_json::to_string(&crate::replay::record::RouteInput {
+                lead: r.lead.clone(),
+                issues: r.issues.clone(),
+                enrichment: r.enrichment.clone(),
+                now,
+                received_at: r.received_at,
+            })
+            .ok(),
+            result: serde_json::to_string(&crate::replay::record::RouteResult::of(&d, dedup)).ok(),
+        });
         self.w.routes.push(RouteObs::of(&d, r.received_at, now));
         RouteReply {
             status: 201,

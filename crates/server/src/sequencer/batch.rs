@@ -39,6 +39,14 @@ pub(super) struct Writes {
     cancelled: HashSet<String>,
     /// Routing metrics, recorded once the batch is committed.
     pub(super) routes: Vec<RouteObs>,
+    /// The effects the job being decided has applied so far, and its routing decision:
+    /// its history event (`super::history`).
+    pub(super) pending: Vec<Effect>,
+    pub(super) route_stash: Option<super::history::RouteStash>,
+    /// The person rows the job being decided wrote, as written.
+    pub(super) pending_people: Vec<(String, PriorPerson)>,
+    /// The state as the batch started, when a checkpoint is due (`super::history`).
+    checkpoint: Option<String>,
 }
 
 impl Writes {
@@ -47,6 +55,7 @@ impl Writes {
     /// the lead's person (a person row carries more than the effects change).
     pub(super) fn apply(&mut self, state: &mut StateSnapshot, effects: &[Effect]) {
         state.apply(effects);
+        self.pending.extend_from_slice(effects);
         for e in effects {
             match e {
                 Effect::AdvanceRotation { team, rep, .. } => {
@@ -89,6 +98,7 @@ impl Writes {
             new_leads: 0,
             last_lead_id: lead_id.to_string(),
         });
+        self.pending_people.push((email.to_string(), prior.clone()));
         w.prior = prior;
         w.seen_at = at;
         w.new_leads += i64::from(new_lead);
@@ -154,7 +164,11 @@ impl Writes {
         });
     }
 
-    fn finish(mut self, state: &StateSnapshot) -> BatchWrite {
+    fn finish(mut self, state: &StateSnapshot, now: i64) -> BatchWrite {
+        super::history::count(self.batch.events.len());
+        if let Some(s) = self.checkpoint.take() {
+            self.batch.checkpoint = Some((now, s));
+        }
         for (team, rep) in &self.rotations {
             if let Some(p) = state.rotations.get(team).and_then(|r| r.passes.get(rep)) {
                 self.batch
@@ -277,12 +291,16 @@ impl Decider {
         // The cached snapshot's people are only ever the batch's own reads (the store
         // holds them all); this is not a routing change, so it is no effect.
         state.people.clear();
+        let checkpoint = super::history::checkpoint_if_due(state);
         let mut d = Decider {
             replays: HashMap::new(),
             timers: HashMap::new(),
             leads: HashMap::new(),
             last_lead: HashMap::new(),
-            w: Writes::default(),
+            w: Writes {
+                checkpoint,
+                ..Writes::default()
+            },
             replies: Vec::new(),
             in_batch: HashMap::new(),
         };
@@ -342,6 +360,11 @@ impl Decider {
                 ..
             } => Reply::Value(self.availability(bx, state, rep, *out, *until, note.clone())),
         };
+        let timer_lead = match job {
+            Job::Sla { timer_id, .. } => self.timers.get(timer_id).map(|t| t.lead_id.as_str()),
+            _ => None,
+        };
+        super::history::record(&mut self.w, bx, job, &self.leads, timer_lead);
         let done = match &reply {
             Reply::Route(r) => r.is_ok(),
             Reply::Value(r) => r.is_ok(),
@@ -400,10 +423,10 @@ impl Decider {
         }
     }
 
-    pub(super) fn finish(mut self, state: &StateSnapshot) -> Decided {
+    pub(super) fn finish(mut self, state: &StateSnapshot, now: i64) -> Decided {
         self.prepare();
         let routes = std::mem::take(&mut self.w.routes);
-        let batch = self.w.finish(state);
+        let batch = self.w.finish(state, now);
         Decided {
             replies: self.replies,
             batch,
@@ -507,5 +530,5 @@ pub(super) fn decide_batch(
     for job in jobs {
         d.decide(bx, state, job);
     }
-    d.finish(state)
+    d.finish(state, micros(bx.clock.now()))
 }

@@ -17,6 +17,7 @@
 
 mod apply;
 mod batch;
+mod history;
 mod notices;
 
 use batch::{Decided, Decider, decide_batch, read_batch, reads_for, route_keys};
@@ -557,7 +558,10 @@ async fn process(
             result
         }
     };
-    let ahead = decider.map(|d: Decider| (version + 1, d.finish(&c.state)));
+    let ahead = decider.map(|d: Decider| {
+        let now = bx.clock.now().as_microsecond();
+        (version + 1, d.finish(&c.state, now))
+    });
     match committed {
         Ok(Ok(())) => {
             c.version = version + 1;

@@ -1,0 +1,482 @@
+//! The two worlds a replay keeps, with no I/O: the one that happened (the recorded
+//! effects, in commit order) and the candidate's (the candidate's own decisions and
+//! their effects, with the recorded changes to stored leads carried over onto the
+//! candidate's owners). In fidelity mode there is one world: decisions are made again
+//! on the recorded state and must come out the same.
+
+use super::record::{LeadAfter, RouteInput, RouteResult};
+use jiff::{SignedDuration, Timestamp};
+use leadrouter_core::config::CompiledConfig;
+use leadrouter_core::engine::{Routed, RoutingInput, decide};
+use leadrouter_core::lifecycle::{self, Ladder, LeadStatus, LeadView, Stage};
+use leadrouter_core::state::{Effect, PriorPerson, PriorStatus, StateSnapshot};
+use leadrouter_core::text::Text;
+use std::collections::HashMap;
+
+/// A stored lead's lifecycle as far as routing effects depend on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct View {
+    owner: Option<String>,
+    status: LeadStatus,
+    stage: Stage,
+}
+
+impl View {
+    fn lead_view(&self, id: &str) -> LeadView {
+        LeadView {
+            id: id.to_string(),
+            email: None,
+            received_at: Timestamp::UNIX_EPOCH,
+            owner: self.owner.clone(),
+            queue: None,
+            team: None,
+            status: self.status,
+            stage: self.stage,
+            outcome: None,
+            outcome_at: None,
+            contact_by: None,
+            accepted_at: None,
+            first_touch_at: None,
+        }
+    }
+}
+
+/// A person row as written (what the store's `people` table holds).
+pub type PersonRow = (String, PriorPerson);
+
+/// One world: its state, its stored leads' views and each person's last lead. Known
+/// people are as the service sees them: the person rows as stored (`persisted`), read
+/// into the state at the start of each batch for the batch's routing jobs, then changed
+/// there by the batch's effects (`state.people`).
+#[derive(Default)]
+struct Side {
+    state: StateSnapshot,
+    persisted: HashMap<String, PriorPerson>,
+    leads: HashMap<String, View>,
+    last_lead: HashMap<String, String>,
+}
+
+impl Side {
+    fn begin_batch(&mut self, emails: &[String]) {
+        self.state.people.clear();
+        for e in emails {
+            if let Some(p) = self.persisted.get(e) {
+                self.state.people.insert(e.clone(), p.clone());
+            }
+        }
+    }
+
+    fn write_people(&mut self, rows: &[PersonRow]) {
+        for (e, p) in rows {
+            self.persisted.insert(e.clone(), p.clone());
+        }
+    }
+
+    /// The row the service writes for `email` after a change: as the state has it.
+    fn person_row(&self, email: &str) -> PersonRow {
+        let p = self
+            .state
+            .people
+            .get(email)
+            .cloned()
+            .unwrap_or(PriorPerson {
+                owner: None,
+                status: PriorStatus::Open,
+                disqualified_at: None,
+                note: None,
+            });
+        (email.to_string(), p)
+    }
+
+    fn existing(&self, email: Option<&Text>) -> Option<LeadView> {
+        let id = self.last_lead.get(email?.as_str())?;
+        self.leads.get(id).map(|v| v.lead_view(id))
+    }
+
+    /// A routing decision's lead and person afterwards.
+    fn routed(&mut self, lead_id: &str, email: Option<&Text>, change: &lifecycle::Change) {
+        let view = match &change.lead {
+            Some(l) => View {
+                owner: l.owner.clone(),
+                status: l.status,
+                stage: l.stage,
+            },
+            None => {
+                let d = change.routed.as_ref().map(|r| &r.decision);
+                View {
+                    owner: d.and_then(|d| d.owner.as_ref().map(|o| o.id.to_string())),
+                    status: LeadStatus::Open,
+                    stage: Stage::Early,
+                }
+            }
+        };
+        self.leads.insert(lead_id.to_string(), view);
+        if let Some(e) = email {
+            self.last_lead.insert(e.to_string(), lead_id.to_string());
+        }
+    }
+}
+
+/// What re-deciding one routing event gave.
+pub struct Redecided {
+    pub result: RouteResult,
+    pub routed: Routed,
+    /// Fidelity mode: the effects the decision made differ from those recorded.
+    pub effects_differ: bool,
+}
+
+pub struct World {
+    live: Side,
+    /// The candidate's world (None in fidelity mode: decisions are checked on `live`).
+    cand: Option<Side>,
+}
+
+fn ladder() -> Ladder<'static> {
+    Ladder {
+        alert_queues: &[],
+        queue_alert_after: SignedDuration::ZERO,
+    }
+}
+
+impl World {
+    /// The worlds at the window's start: the routing state, and the person rows as stored.
+    pub fn new(
+        mut state: StateSnapshot,
+        persisted: HashMap<String, PriorPerson>,
+        candidate: bool,
+    ) -> World {
+        state.people.clear();
+        World {
+            cand: candidate.then(|| Side {
+                state: state.clone(),
+                persisted: persisted.clone(),
+                ..Side::default()
+            }),
+            live: Side {
+                state,
+                persisted,
+                ..Side::default()
+            },
+        }
+    }
+
+    /// A new batch (routing transaction) starts: its routing jobs' people are read.
+    pub fn begin_batch(&mut self, emails: &[String]) {
+        self.live.begin_batch(emails);
+        if let Some(c) = &mut self.cand {
+            c.begin_batch(emails);
+        }
+    }
+
+    /// Changes that happened before the window: both worlds take them as recorded.
+    pub fn apply_recorded(&mut self, effects: &[Effect], people: &[PersonRow]) {
+        self.live.state.apply(effects);
+        self.live.write_people(people);
+        if let Some(c) = &mut self.cand {
+            c.state.apply(effects);
+            c.write_people(people);
+        }
+    }
+
+    /// A routing event before the window: both worlds take it as it happened.
+    pub fn before_window_route(
+        &mut self,
+        lead_id: &str,
+        email: Option<&str>,
+        recorded: &RouteResult,
+        effects: &[Effect],
+        people: &[PersonRow],
+    ) {
+        self.apply_recorded(effects, people);
+        let view = View {
+            owner: recorded.owner.clone(),
+            status: LeadStatus::Open,
+            stage: Stage::Early,
+        };
+        for side in std::iter::once(&mut self.live).chain(self.cand.as_mut()) {
+            let keep = recorded.dedup && side.leads.contains_key(lead_id);
+            if !keep {
+                side.leads.insert(lead_id.to_string(), view.clone());
+            } else if let Some(v) = side.leads.get_mut(lead_id) {
+                v.owner = recorded.owner.clone();
+                v.status = LeadStatus::Open;
+            }
+            if let Some(e) = email {
+                side.last_lead.insert(e.to_string(), lead_id.to_string());
+            }
+        }
+    }
+
+    /// Re-decide a routing event of the window with `cfg`: on the candidate's world (its
+    /// own effects) or, in fidelity mode, on the recorded one (the recorded effects, which
+    /// the decision's own must equal).
+    pub fn route(
+        &mut self,
+        cfg: &CompiledConfig,
+        lead_id: &str,
+        input: &RouteInput,
+        recorded: &RouteResult,
+        recorded_effects: &[Effect],
+        recorded_people: &[PersonRow],
+    ) -> Redecided {
+        let candidate = self.cand.is_some();
+        let side = self.cand.as_mut().unwrap_or(&mut self.live);
+        let mut ri = RoutingInput::new(&input.lead, &side.state, input.now);
+        ri.issues = &input.issues;
+        ri.enrichment = input.enrichment.as_ref();
+        let routed = decide(cfg, ri);
+        let email = routed.trace.facts.email.clone();
+        let existing = side.existing(email.as_ref());
+        let kept = routed.clone();
+        let change = lifecycle::route(routed, existing.as_ref(), input.now, &ladder());
+        let dedup = change.lead.is_some();
+        let result = RouteResult::of(&kept.decision, dedup);
+        // A resubmission keeps the stored lead's id; a new lead in the candidate's world
+        // where the service reused one gets the id the event names either way.
+        let effects_differ = if candidate {
+            side.state.apply(&change.effects);
+            if let Some(e) = &change.person {
+                let row = side.person_row(e);
+                side.write_people(&[row]);
+            }
+            side.routed(lead_id, email.as_ref(), &change);
+            self.live.state.apply(recorded_effects);
+            self.live.write_people(recorded_people);
+            self.live_routed(lead_id, email.as_ref(), recorded);
+            false
+        } else {
+            side.state.apply(recorded_effects);
+            let mine: Vec<PersonRow> = change.person.iter().map(|e| side.person_row(e)).collect();
+            side.write_people(recorded_people);
+            side.routed(lead_id, email.as_ref(), &change);
+            change.effects != recorded_effects || mine != recorded_people
+        };
+        Redecided {
+            result,
+            routed: kept,
+            effects_differ,
+        }
+    }
+
+    fn live_routed(&mut self, lead_id: &str, email: Option<&Text>, recorded: &RouteResult) {
+        let live = &mut self.live;
+        let stage = match live.leads.get(lead_id) {
+            Some(v) if recorded.dedup && v.owner == recorded.owner => v.stage,
+            _ => Stage::Early,
+        };
+        live.leads.insert(
+            lead_id.to_string(),
+            View {
+                owner: recorded.owner.clone(),
+                status: LeadStatus::Open,
+                stage,
+            },
+        );
+        if let Some(e) = email {
+            live.last_lead.insert(e.to_string(), lead_id.to_string());
+        }
+    }
+
+    /// A change to a stored lead (reassignment, outcome, SLA step, …) or to availability:
+    /// the recorded world takes it as it happened; the candidate's takes it with the
+    /// lead's owner in that world in place of the recorded owner where the change did not
+    /// itself choose the owner. Returns the lead's owner in the candidate's world before.
+    pub fn change(
+        &mut self,
+        lead_id: Option<&str>,
+        after: Option<&LeadAfter>,
+        effects: &[Effect],
+        people: &[PersonRow],
+    ) -> Option<String> {
+        let live_before = lead_id
+            .and_then(|id| self.live.leads.get(id))
+            .and_then(|v| v.owner.clone());
+        self.live.state.apply(effects);
+        self.live.write_people(people);
+        if let (Some(id), Some(a)) = (lead_id, after) {
+            self.live.leads.insert(
+                id.to_string(),
+                View {
+                    owner: a.owner.clone(),
+                    status: a.status,
+                    stage: a.stage,
+                },
+            );
+        }
+        let Some(cand) = &mut self.cand else {
+            return live_before;
+        };
+        let known = lead_id.and_then(|id| cand.leads.get(id).map(|v| v.owner.clone()));
+        let (Some(id), Some(a), Some(cand_before)) = (lead_id, after, known) else {
+            cand.state.apply(effects);
+            cand.write_people(people);
+            return None;
+        };
+        let moved = a.owner != live_before;
+        let translated = translate(
+            effects,
+            live_before.as_deref(),
+            cand_before.as_deref(),
+            moved,
+        );
+        cand.state.apply(&translated);
+        // The person rows follow the lead's owner in the candidate's world.
+        let rows: Vec<PersonRow> = people
+            .iter()
+            .map(|(e, p)| {
+                let mut p = p.clone();
+                if !moved && p.owner.is_some() && p.owner == live_before {
+                    p.owner = cand_before.clone();
+                }
+                (e.clone(), p)
+            })
+            .collect();
+        cand.write_people(&rows);
+        cand.leads.insert(
+            id.to_string(),
+            View {
+                owner: if moved {
+                    a.owner.clone()
+                } else {
+                    cand_before.clone()
+                },
+                status: a.status,
+                stage: a.stage,
+            },
+        );
+        cand_before
+    }
+
+    /// The recorded world's state (fidelity: the only one).
+    pub fn live_state(&self) -> &StateSnapshot {
+        &self.live.state
+    }
+
+    pub fn candidate_state(&self) -> &StateSnapshot {
+        self.cand.as_ref().map_or(&self.live.state, |c| &c.state)
+    }
+}
+
+/// Carry a recorded change to a lead owned by `live` over to the world where `cand`
+/// owns it: what the change did to the live owner's load (close, advance a stage) it
+/// does to the candidate's; a move away from the live owner is a move away from the
+/// candidate's. Rotations and other reps are left as recorded.
+fn translate(
+    effects: &[Effect],
+    live: Option<&str>,
+    cand: Option<&str>,
+    moved: bool,
+) -> Vec<Effect> {
+    if live == cand {
+        return effects.to_vec();
+    }
+    let is_live = |rep: &Text| live.is_some_and(|l| l == rep.as_str());
+    let mut out = Vec::with_capacity(effects.len());
+    for e in effects {
+        let swap = |_: &Text| cand.map(Text::copy);
+        match e {
+            Effect::RemoveLoad { rep, stage } if is_live(rep) => {
+                if let Some(c) = swap(rep) {
+                    out.push(Effect::RemoveLoad {
+                        rep: c,
+                        stage: *stage,
+                    });
+                }
+            }
+            Effect::AddLoad { rep, stage } if is_live(rep) && !moved => {
+                if let Some(c) = swap(rep) {
+                    out.push(Effect::AddLoad {
+                        rep: c,
+                        stage: *stage,
+                    });
+                }
+            }
+            Effect::AddEarlyLoad { rep } if is_live(rep) && !moved => {
+                if let Some(c) = swap(rep) {
+                    out.push(Effect::AddEarlyLoad { rep: c });
+                }
+            }
+            Effect::DisqualifyPerson {
+                email,
+                owner: Some(o),
+                at,
+                note,
+            } if is_live(o) => out.push(Effect::DisqualifyPerson {
+                email: email.clone(),
+                owner: cand.map(Text::copy),
+                at: *at,
+                note: note.clone(),
+            }),
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_lead_closes_on_the_candidates_owner() {
+        let effects = vec![
+            Effect::RemoveLoad {
+                rep: "ann".into(),
+                stage: Stage::Early,
+            },
+            Effect::AddLoad {
+                rep: "ann".into(),
+                stage: Stage::Late,
+            },
+        ];
+        let t = translate(&effects, Some("ann"), Some("bob"), false);
+        assert_eq!(
+            t,
+            vec![
+                Effect::RemoveLoad {
+                    rep: "bob".into(),
+                    stage: Stage::Early
+                },
+                Effect::AddLoad {
+                    rep: "bob".into(),
+                    stage: Stage::Late
+                },
+            ]
+        );
+        // Queued in the candidate's world: nothing to move.
+        assert!(translate(&effects, Some("ann"), None, false).is_empty());
+        // Same owner: as recorded.
+        assert_eq!(
+            translate(&effects, Some("ann"), Some("ann"), false),
+            effects
+        );
+    }
+
+    #[test]
+    fn a_reassignment_moves_the_lead_away_from_the_candidates_owner() {
+        let effects = vec![
+            Effect::RemoveLoad {
+                rep: "ann".into(),
+                stage: Stage::Mid,
+            },
+            Effect::AddLoad {
+                rep: "cy".into(),
+                stage: Stage::Mid,
+            },
+        ];
+        let t = translate(&effects, Some("ann"), Some("bob"), true);
+        assert_eq!(
+            t,
+            vec![
+                Effect::RemoveLoad {
+                    rep: "bob".into(),
+                    stage: Stage::Mid
+                },
+                Effect::AddLoad {
+                    rep: "cy".into(),
+                    stage: Stage::Mid
+                },
+            ]
+        );
+    }
+}
