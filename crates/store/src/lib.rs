@@ -12,6 +12,7 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
+pub mod crm_outbox;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -344,6 +346,8 @@ pub struct BatchWrite {
     pub cancel_timers: Vec<String>,
     /// Audit entries for the changes this batch makes, committed with them.
     pub audit: Vec<AuditEntry>,
+    /// CRM write-backs for the changes this batch makes (CRM-1), committed with them.
+    pub crm: Vec<CrmRow>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -436,6 +440,7 @@ impl BatchWrite {
 
     pub fn is_empty(&self) -> bool {
         self.outbox.is_empty()
+            && self.crm.is_empty()
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
@@ -453,9 +458,11 @@ impl BatchWrite {
 
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
-/// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
-/// ([`Privacy`]).
-pub trait Store: Reporting + AuditLog + ImportStore + Privacy + Send + Sync + 'static {
+/// ([`AuditLog`]) and the import jobs ([`ImportStore`]), exports and erases a person
+/// ([`Privacy`]), and keeps the CRM write-back outbox ([`CrmOutbox`]).
+pub trait Store:
+    Reporting + AuditLog + ImportStore + Privacy + CrmOutbox + Send + Sync + 'static
+{
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;
