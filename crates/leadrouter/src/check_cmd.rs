@@ -82,6 +82,9 @@ fn check_sections(cfg: &CompiledConfig) -> Result<(), LoadError> {
     if let Err(e) = runtime::enricher(cfg, None) {
         errors.extend(e);
     }
+    if let Err(e) = leadrouter_server::crm::CrmRuntime::try_build(cfg) {
+        errors.extend(e);
+    }
     if errors.is_empty() {
         Ok(())
     } else {

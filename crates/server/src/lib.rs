@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod crm;
 pub mod delivery;
 pub mod form_guard;
 pub mod imports;
@@ -41,10 +42,13 @@ pub fn reload_config(st: &api::AppState) -> Result<String, ReloadError> {
     let nrt = runtime::NotifyRuntime::build(&cfg).map_err(ReloadError::Notify)?;
     let enricher =
         runtime::build_enricher(&cfg, st.shared.store.clone()).map_err(ReloadError::Enrichment)?;
+    let crm = crm::CrmRuntime::build(&cfg).map_err(ReloadError::Crm)?;
     let version = cfg.version.clone();
     st.shared.config.store(cfg.clone());
     st.shared.notify.store(Arc::new(nrt));
     st.shared.enricher.store(Arc::new(enricher));
+    st.shared.crm.runtime.store(crm.map(Arc::new));
+    st.shared.crm.wake.notify_one();
     tracing::info!(%version, "config reloaded");
     spawn_account_sync(st.shared.clone(), cfg);
     Ok(version)
@@ -59,6 +63,8 @@ pub enum ReloadError {
     Notify(String),
     #[error("invalid [enrichment] settings:\n{0}")]
     Enrichment(String),
+    #[error("invalid [crm] settings:\n{0}")]
+    Crm(String),
 }
 
 impl ReloadError {
@@ -73,6 +79,7 @@ impl ReloadError {
             ReloadError::Enrichment(m) => {
                 vec![serde_json::json!({ "field": "enrichment", "message": m })]
             }
+            ReloadError::Crm(m) => vec![serde_json::json!({ "field": "crm", "message": m })],
         }
     }
 }
@@ -121,6 +128,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("opening database {}", redact(&opts.database_url)))?;
     let enricher = runtime::build_enricher(&cfg, store.clone())
         .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{e}"))?;
+    let crm_runtime = crm::CrmRuntime::build(&cfg)
+        .map_err(|e| anyhow::anyhow!("invalid [crm] settings:\n{e}"))?;
     let mut keys = auth::Keys::new(&opts.intake_keys, &opts.admin_keys);
     if keys.is_empty() {
         let admin = auth::generate();
@@ -146,14 +155,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             "leadrouter: LEADROUTER_TEST_CLOCK=1: the clock can be moved with POST /v1/admin/clock (tests only)"
         );
     }
+    let metrics = metrics::Metrics::default();
+    let crm = crm::CrmState::new(crm_runtime, &metrics);
     let shared = Arc::new(Shared {
         config: ArcSwap::from_pointee(cfg),
         store,
-        metrics: metrics::Metrics::default(),
+        metrics,
         notify: ArcSwap::from_pointee(nrt),
         clock: runtime::Clock::new(test_clock),
         enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
+        crm,
     });
     shared
         .metrics
@@ -164,6 +176,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let imports = Arc::new(imports::Imports::from_env().map_err(|e| anyhow::anyhow!("{e}"))?);
     imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
     delivery::spawn(shared.clone());
+    crm::writeback::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
     retention::spawn(shared.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());

@@ -9,6 +9,7 @@ mod guard;
 mod imports;
 mod links;
 pub(crate) use links::trace_span;
+pub mod crm;
 mod people;
 pub mod responses;
 
@@ -258,6 +259,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list))
         .route("/metrics", get(metrics))
         .merge(people::router())
+        .merge(crm::router())
         .route_layer(guarded(state.clone(), guard::admin));
     let intake_routes = Router::new()
         .route("/v1/leads", limited(post(create_lead), MAX_JSON_BYTES))
