@@ -244,6 +244,17 @@ impl HubSpot {
         lock(&self.shared.state).down = down;
     }
 
+    /// Calls made by other apps of the same portal (HubSpot's limits are shared by every
+    /// app in an account): they use up the window and the day like ours.
+    pub fn spend(&self, calls: u64) {
+        let mut s = lock(&self.shared.state);
+        let now = Instant::now();
+        for _ in 0..calls {
+            s.window.push(now);
+        }
+        s.daily_used += calls;
+    }
+
     pub fn set_limits(&self, limits: Limits) {
         *lock(&self.shared.limits) = limits;
     }
