@@ -4,6 +4,9 @@
 //! batch upsert by email ≤ 100, 207 per-record errors, X-HubSpot-RateLimit-* headers and
 //! 429 bodies).
 //!
+//! CRM-2: HubSpot webhooks in, signed with `X-HubSpot-Signature-v3` as HubSpot does
+//! (`hs::sign_v3`), routed once, our own write-back never routed again.
+//!
 //! Config: `tests/fixtures/one_pool.toml` (seven reps round robin) with a `[crm]` table
 //! pointing at the conformance server; reps r1..r7 map to HubSpot owners 501..507.
 
@@ -23,7 +26,7 @@ fn config(dir: &tempfile::TempDir, hubspot: &HubSpot) -> PathBuf {
     let base = std::fs::read_to_string(support::fixture("one_pool.toml")).unwrap();
     let users: String = (1..=7).map(|i| format!("r{i} = \"50{i}\"\n")).collect();
     let text = format!(
-        "{base}\n[crm]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntask = false\n\n[crm.hubspot]\ntoken_env = \"TEST_HUBSPOT_TOKEN\"\n\n[crm.users]\n{users}",
+        "{base}\n[crm]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntask = false\n\n[crm.hubspot]\ntoken_env = \"TEST_HUBSPOT_TOKEN\"\nclient_secret_env = \"TEST_HUBSPOT_SECRET\"\n\n[crm.users]\n{users}",
         hubspot.uri()
     );
     let path = dir.path().join("leadrouter.toml");
@@ -59,6 +62,7 @@ async fn serve(hubspot: &HubSpot, clock: Clock) -> (Server, tempfile::TempDir) {
     let cfg = config(&dir, hubspot);
     let opts = support::serve(&cfg)
         .env("TEST_HUBSPOT_TOKEN", hs::TOKEN)
+        .env("TEST_HUBSPOT_SECRET", hs::CLIENT_SECRET)
         .clock(clock);
     (Server::start_async(opts).await, dir)
 }
@@ -380,4 +384,155 @@ async fn crm1_rejected_record_is_a_dead_letter_and_retryable() {
         .send_async()
         .await
         .expect_status(403);
+}
+
+/// Send a webhook batch signed with `secret` at `timestamp_ms` (HubSpot's headers).
+async fn deliver<'a>(
+    s: &'a Server,
+    events: &Value,
+    secret: &str,
+    timestamp_ms: i64,
+) -> leadrouter_testsupport::Resp<'a> {
+    let body = events.to_string();
+    let uri = format!("{}/v1/crm/hubspot/webhook", s.url);
+    let sig = hs::sign_v3(secret, "POST", &uri, body.as_bytes(), timestamp_ms);
+    s.post("/v1/crm/hubspot/webhook")
+        .header("X-HubSpot-Signature-v3", &sig)
+        .header("X-HubSpot-Request-Timestamp", &timestamp_ms.to_string())
+        .body("application/json", body)
+        .send_async()
+        .await
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// CRM-2: a forged signature, a stale timestamp or no signature → 401, and nothing is
+/// read from HubSpot or stored; the same batch properly signed routes the contact once,
+/// and HubSpot redelivering it routes nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_forged_or_stale_signature_is_refused_and_nothing_stored() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let id = h.create_contact(&[
+        ("email", "form.fill@prospect.com"),
+        ("firstname", "Form"),
+        ("company", "Prospect Inc"),
+    ]);
+    let events = hs::webhook_events("contact.creation", &[&id], "FORM");
+    deliver(&s, &events, "not-the-secret", now_ms())
+        .await
+        .expect_status(401);
+    let stale = now_ms() - 6 * 60 * 1000;
+    deliver(&s, &events, hs::CLIENT_SECRET, stale)
+        .await
+        .expect_status(401);
+    s.post("/v1/crm/hubspot/webhook")
+        .body("application/json", events.to_string())
+        .send_async()
+        .await
+        .expect_status(401);
+    assert!(
+        !h.calls()
+            .contains_key("POST /crm/v3/objects/contacts/batch/read"),
+        "nothing fetched for a refused request: {:?}",
+        h.calls()
+    );
+    let ok = deliver(&s, &events, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    let routed = ok["routed"].as_array().unwrap();
+    assert_eq!(routed.len(), 1, "{ok}");
+    assert_eq!(
+        routed[0]["replayed"], false,
+        "the refused requests stored nothing: {ok}"
+    );
+    let lead_id = routed[0]["lead_id"].as_str().unwrap().to_string();
+    let lead = lead_of(&s, &lead_id).await;
+    assert!(lead["owner"].is_string(), "routed to a rep: {lead}");
+    let again = deliver(&s, &events, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    // Redelivered: replayed through the idempotency key, or (once the write-back has
+    // stamped the contact with its lead id) skipped; never a second lead.
+    match again["routed"].as_array().unwrap().as_slice() {
+        [] => assert_eq!(again["skipped"], 1, "{again}"),
+        [r] => {
+            assert_eq!(r["lead_id"], lead_id.as_str(), "{again}");
+            assert_eq!(r["replayed"], true, "{again}");
+        }
+        _ => panic!("{again}"),
+    }
+}
+
+/// CRM-2: a contact created in HubSpot is routed and its owner written back; the
+/// events HubSpot then sends about our own write-back (the owner and leadrouter
+/// properties changing, and a contact our write-back created) are not routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_our_write_back_arriving_as_a_webhook_is_not_routed() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let id = h.create_contact(&[("email", "rep.import@prospect.com"), ("firstname", "Imp")]);
+    let ok = deliver(
+        &s,
+        &hs::webhook_events("contact.creation", &[&id], "IMPORT"),
+        hs::CLIENT_SECRET,
+        now_ms(),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    let lead_id = ok["routed"][0]["lead_id"].as_str().unwrap().to_string();
+    eventually(
+        WAIT,
+        || "owner written back".into(),
+        || {
+            let c = h.contact_by_email("rep.import@prospect.com");
+            let ok = c.is_some_and(|c| c.properties.contains_key("hubspot_owner_id"));
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let c = h.contact_by_email("rep.import@prospect.com").unwrap();
+    assert_eq!(
+        c.id, id,
+        "the existing contact was updated, not a second one made"
+    );
+    assert_eq!(c.properties["leadrouter_lead_id"], lead_id);
+    // HubSpot reports our write as property changes and (for a lead from the API) a
+    // contact creation.
+    let api_lead = submit(&s, 900).await;
+    eventually(
+        WAIT,
+        || "API lead written".into(),
+        || {
+            let ok = h.contact_by_email("buyer900@customer900.com").is_some();
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let created = h.contact_by_email("buyer900@customer900.com").unwrap();
+    let mut change = hs::webhook_events("contact.propertyChange", &[&id], "INTEGRATION");
+    change[0]["propertyName"] = json!("hubspot_owner_id");
+    let echo = deliver(&s, &change, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(echo["routed"].as_array().unwrap().len(), 0, "{echo}");
+    let creation = hs::webhook_events("contact.creation", &[&created.id], "INTEGRATION");
+    let echo = deliver(&s, &creation, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(echo["routed"].as_array().unwrap().len(), 0, "{echo}");
+    assert_eq!(echo["skipped"], 1, "{echo}");
+    // Each lead was written once: no routing loop.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let done = applied_by_lead(&h);
+    assert_eq!(done[&lead_id].len(), 1);
+    assert_eq!(done[&api_lead].len(), 1);
+    assert_eq!(done.len(), 2, "{:?}", done.keys().collect::<Vec<_>>());
 }

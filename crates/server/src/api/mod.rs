@@ -10,6 +10,7 @@ mod imports;
 mod links;
 pub(crate) use links::trace_span;
 pub mod crm;
+mod crm_hubspot;
 mod people;
 pub mod responses;
 
@@ -274,9 +275,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
+    // Authenticated by the HubSpot signature over the body (bounded by its own limit).
+    let crm_hooks = crm_hubspot::router();
     let json_api = admin
         .merge(intake_routes)
         .merge(forms)
+        .merge(crm_hooks)
         .layer(axum::middleware::from_fn(guard::json_errors));
     json_api
         .merge(public)
