@@ -34,7 +34,10 @@ const MAX_EVENTS: usize = 100;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, super::limited(post(webhook), MAX_BODY))
+    Router::new().route(
+        "/v1/crm/hubspot/webhook",
+        super::limited(post(webhook), MAX_BODY),
+    )
 }
 
 fn unauthorized(why: &str) -> ApiError {
