@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod charts;
+pub mod crm;
 pub mod lead;
 mod login;
 pub mod matrix;
@@ -516,6 +517,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/try", get(try_lead::page).post(try_lead::submit))
         .route("/console/matrix", get(matrix::page))
         .route("/console/audit", get(audit::page))
+        .route("/console/crm", get(crm::page))
+        .route("/console/crm/dead-letters/{id}/retry", post(crm::retry))
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))
