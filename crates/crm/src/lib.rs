@@ -7,6 +7,7 @@
 //! Every call has a timeout and returns a typed outcome: the caller decides whether to
 //! retry, wait or dead-letter from [`CallError`] and [`RecordOutcome`].
 
+pub mod config;
 pub mod hubspot;
 pub mod model;
 pub mod salesforce;

@@ -113,6 +113,9 @@ fn check_sections(cfg: &CompiledConfig) -> Result<Vec<Finding>, LoadError> {
             }
         }
     }
+    if let Err(e) = leadrouter_server::crm::CrmRuntime::try_build(cfg) {
+        errors.extend(e);
+    }
     if errors.is_empty() {
         Ok(found)
     } else {

@@ -252,6 +252,7 @@ fn main() {
             clock: leadrouter_server::runtime::Clock::new(false),
             enricher: arc_swap::ArcSwap::from_pointee(enricher),
             outbox_wake: tokio::sync::Notify::new(),
+            crm: leadrouter_server::crm::CrmState::off(),
         });
         let sequencer = Sequencer::start(shared.clone());
         let app = AppState {

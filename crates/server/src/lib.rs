@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config_history;
 pub mod console;
+pub mod crm;
 pub mod delivery;
 pub mod form_guard;
 pub mod imports;
@@ -47,6 +48,7 @@ pub async fn reload_config(st: &api::AppState, by: &str) -> Result<String, Reloa
     let nrt = runtime::NotifyRuntime::build(&cfg).map_err(ReloadError::Notify)?;
     let enricher =
         runtime::build_enricher(&cfg, st.shared.store.clone()).map_err(ReloadError::Enrichment)?;
+    let crm = crm::CrmRuntime::build(&cfg).map_err(ReloadError::Crm)?;
     let version = cfg.version.clone();
     let now = st.shared.clock.now().as_microsecond();
     config_history::record(&*st.shared.store, &cfg, &sources, by, now)
@@ -55,6 +57,8 @@ pub async fn reload_config(st: &api::AppState, by: &str) -> Result<String, Reloa
     st.shared.config.store(cfg.clone());
     st.shared.notify.store(Arc::new(nrt));
     st.shared.enricher.store(Arc::new(enricher));
+    st.shared.crm.runtime.store(crm.map(Arc::new));
+    st.shared.crm.wake.notify_one();
     tracing::info!(%version, "config reloaded");
     spawn_account_sync(st.shared.clone(), cfg);
     Ok(version)
@@ -71,6 +75,8 @@ pub enum ReloadError {
     Enrichment(String),
     #[error("keeping the config version in the history failed: {0}")]
     History(String),
+    #[error("invalid [crm] settings:\n{0}")]
+    Crm(String),
 }
 
 impl ReloadError {
@@ -88,6 +94,7 @@ impl ReloadError {
             ReloadError::History(m) => {
                 vec![serde_json::json!({ "field": "database", "message": m })]
             }
+            ReloadError::Crm(m) => vec![serde_json::json!({ "field": "crm", "message": m })],
         }
     }
 }
@@ -137,6 +144,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .with_context(|| format!("opening database {}", redact(&opts.database_url)))?;
     let enricher = runtime::build_enricher(&cfg, store.clone())
         .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{e}"))?;
+    let crm_runtime = crm::CrmRuntime::build(&cfg)
+        .map_err(|e| anyhow::anyhow!("invalid [crm] settings:\n{e}"))?;
     let mut keys = auth::Keys::parse(&opts.intake_keys, &opts.admin_keys)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if keys.is_empty() {
@@ -163,14 +172,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             "leadrouter: LEADROUTER_TEST_CLOCK=1: the clock can be moved with POST /v1/admin/clock (tests only)"
         );
     }
+    let metrics = metrics::Metrics::default();
+    let crm = crm::CrmState::new(crm_runtime, &metrics);
     let shared = Arc::new(Shared {
         config: ArcSwap::from_pointee(cfg),
         store,
-        metrics: metrics::Metrics::default(),
+        metrics,
         notify: ArcSwap::from_pointee(nrt),
         clock: runtime::Clock::new(test_clock),
         enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
+        crm,
     });
     shared
         .metrics
@@ -190,6 +202,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let imports = Arc::new(imports::Imports::from_env().map_err(|e| anyhow::anyhow!("{e}"))?);
     imports::spawn(shared.clone(), sequencer.clone(), imports.clone());
     delivery::spawn(shared.clone());
+    crm::writeback::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
     retention::spawn(shared.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());

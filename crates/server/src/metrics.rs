@@ -356,6 +356,17 @@ impl Metrics {
     }
 
     /// Metrics computed at scrape time (e.g. [`EnrichmentCollector`]).
+    /// Register a metric owned elsewhere (the CRM connection's).
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        reg.register(name, help, metric);
+    }
+
     pub fn register_collector(&self, c: Box<dyn prometheus_client::collector::Collector>) {
         let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         reg.register_collector(c);

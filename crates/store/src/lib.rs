@@ -13,6 +13,7 @@ mod pg_tx;
 pub mod audit;
 mod backend;
 pub mod history;
+pub mod crm_outbox;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -33,6 +34,7 @@ pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use history::{
     Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
 };
+pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -355,6 +357,8 @@ pub struct BatchWrite {
     /// batch started, stored as the state after the previous version.
     pub events: Vec<EventRow>,
     pub checkpoint: Option<(i64, String)>,
+    /// CRM write-backs for the changes this batch makes (CRM-1), committed with them.
+    pub crm: Vec<CrmRow>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -448,6 +452,7 @@ impl BatchWrite {
     pub fn is_empty(&self) -> bool {
         self.outbox.is_empty()
             && self.events.is_empty()
+            && self.crm.is_empty()
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
@@ -466,9 +471,9 @@ impl BatchWrite {
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
-/// ([`Privacy`]).
+/// ([`Privacy`]), and keeps the CRM write-back outbox ([`CrmOutbox`]).
 pub trait Store:
-    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + Send + Sync + 'static
+    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + CrmOutbox + Send + Sync + 'static
 {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).

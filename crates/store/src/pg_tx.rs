@@ -342,6 +342,20 @@ macro_rules! backend_tx {
                         .execute(&mut *tx)
                         .await?;
                 }
+                for chunk in crate::statement_chunks(&b.crm, CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO crm_outbox (id, lead_id, kind, payload, status, attempts, next_attempt_at, created_at) ");
+                    q.push_values(chunk, |mut v, o| {
+                        v.push_bind(o.id.clone())
+                            .push_bind(o.lead_id.clone())
+                            .push_bind(o.kind.clone())
+                            .push_bind(o.payload.to_string())
+                            .push_bind(o.status.clone())
+                            .push_bind(o.attempts)
+                            .push_bind(o.next_attempt_at)
+                            .push_bind(o.created_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
                 sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
                     .bind(version)
                     .execute(&mut *tx)

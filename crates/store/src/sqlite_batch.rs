@@ -274,6 +274,23 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
         )?
         .execute(params![version - 1, at, state])?;
     }
+    if !b.crm.is_empty() {
+        let mut st = db.prepare_cached(
+            "INSERT INTO crm_outbox (id, lead_id, kind, payload, status, attempts, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for o in &b.crm {
+            st.execute(params![
+                o.id,
+                o.lead_id,
+                o.kind,
+                o.payload.to_string(),
+                o.status,
+                o.attempts,
+                o.next_attempt_at,
+                o.created_at,
+            ])?;
+        }
+    }
     db.prepare_cached("UPDATE state_version SET version = ?1 WHERE id = 1")?
         .execute([version])?;
     // Console rollups and reporting columns, in the same transaction.

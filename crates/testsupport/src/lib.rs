@@ -6,6 +6,7 @@
 //! - [`receiver`]: local HTTP receivers (Slack, SMS, webhooks) answering from a script.
 //! - [`serve`]: the one way to run the real `leadrouter serve` ([`ServeOptions`] →
 //!   [`Server`]); [`call`]: talking to it over HTTP ([`Call`] → [`Resp`]).
+//! - [`hubspot`]: the HubSpot conformance server (CRM v3 subset) and webhook signing.
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
@@ -15,6 +16,7 @@
 pub mod call;
 pub mod cli;
 pub mod db;
+pub mod hubspot;
 pub mod receiver;
 pub mod serve;
 pub mod smtp;

@@ -60,6 +60,9 @@ pub struct RawConfig {
     /// Enrichment provider chain; parsed by the enrich crate.
     #[serde(default)]
     pub enrichment: Option<toml::Table>,
+    /// CRM connection (HubSpot or Salesforce); parsed by the crm crate.
+    #[serde(default)]
+    pub crm: Option<toml::Table>,
 }
 
 /// `[retention]`: days after which the server's retention job pseudonymises leads, drops

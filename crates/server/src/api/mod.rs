@@ -9,6 +9,8 @@ mod guard;
 mod imports;
 mod links;
 pub(crate) use links::trace_span;
+pub mod crm;
+mod crm_hubspot;
 pub(crate) mod people;
 pub mod responses;
 pub mod search;
@@ -260,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/leads", get(search::list))
         .route("/metrics", get(metrics))
         .merge(people::router())
+        .merge(crm::router())
         .route_layer(guarded(state.clone(), guard::admin));
     let intake_routes = Router::new()
         .route("/v1/leads", limited(post(create_lead), MAX_JSON_BYTES))
@@ -274,9 +277,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));
+    // Authenticated by the HubSpot signature over the body (bounded by its own limit).
+    let crm_hooks = crm_hubspot::router();
     let json_api = admin
         .merge(intake_routes)
         .merge(forms)
+        .merge(crm_hooks)
         .layer(axum::middleware::from_fn(guard::json_errors));
     json_api
         .merge(public)

@@ -15,6 +15,7 @@ pub mod actions;
 pub mod audit;
 pub mod charts;
 pub mod flow;
+pub mod crm;
 pub mod lead;
 mod leads;
 mod login;
@@ -563,6 +564,8 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/try", get(try_lead::page))
         .route("/console/matrix", get(matrix::page))
         .route("/console/audit", get(audit::page))
+        .route("/console/crm", get(crm::page))
+        .route("/console/crm/dead-letters/{id}/retry", post(crm::retry))
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))
         .route("/v1/reports/weekly", get(report::api))

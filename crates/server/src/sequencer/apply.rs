@@ -163,6 +163,12 @@ impl Decider {
         }
         let rendered = render(bx, lead, parsed, routed.as_ref(), &notices, now);
         w.queue_messages(&lead.id, rendered.messages, now);
+        // CRM-1: the write-back is committed with the change it reports.
+        if let (Some(crm), Some(h)) = (bx.crm, &history)
+            && let Some(row) = crate::crm::row_for(crm, &rec, h.kind, &h.reason, now)
+        {
+            w.batch.crm.push(row);
+        }
         if let Some(mut h) = history {
             if let Some(note) = rendered.note {
                 h.reason = format!("{}; {note}", h.reason);

@@ -138,6 +138,8 @@ pub struct Shared {
     pub enricher: ArcSwap<leadrouter_enrich::Enricher>,
     /// Woken after a commit that queued messages, so delivery starts at once.
     pub outbox_wake: tokio::sync::Notify,
+    /// The CRM connection (CRM-1..2): its runtime, worker wake-up and metrics.
+    pub crm: crate::crm::CrmState,
 }
 
 /// What a batch works with: the store, the config and notify runtime it was started
@@ -148,6 +150,8 @@ struct BatchCtx<'a> {
     nrt: &'a NotifyRuntime,
     clock: &'a Clock,
     metrics: &'a Metrics,
+    /// Write changes back to the CRM (a `[crm]` table is in force).
+    crm: Option<&'a crate::crm::CrmState>,
 }
 
 /// Consecutive failed routing transactions after which `/readyz` says not ready.
@@ -360,6 +364,7 @@ impl BatchLoop {
             nrt: &nrt,
             clock: &shared.clock,
             metrics: &shared.metrics,
+            crm: shared.crm.runtime.load().is_some().then_some(&shared.crm),
         };
         let started = std::time::Instant::now();
         let n = self.jobs.len();
@@ -391,6 +396,7 @@ impl BatchLoop {
                     shared.outbox_wake.notify_waiters();
                     shared.outbox_wake.notify_one();
                 }
+                shared.crm.wake.notify_one();
                 for r in &done.routes {
                     shared.metrics.observe_route(r);
                 }

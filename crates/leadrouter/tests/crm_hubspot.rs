@@ -1,0 +1,538 @@
+//! Issue 20, HubSpot (CRM-1): owners written back through the durable CRM outbox, driving
+//! the real `leadrouter serve` binary against the HubSpot conformance server
+//! (`leadrouter_testsupport::hubspot`, CRM v3 as HubSpot documents it: bearer token,
+//! batch upsert by email ≤ 100, 207 per-record errors, X-HubSpot-RateLimit-* headers and
+//! 429 bodies).
+//!
+//! CRM-2: HubSpot webhooks in, signed with `X-HubSpot-Signature-v3` as HubSpot does
+//! (`hs::sign_v3`), routed once, our own write-back never routed again.
+//!
+//! Config: `tests/fixtures/one_pool.toml` (seven reps round robin) with a `[crm]` table
+//! pointing at the conformance server; reps r1..r7 map to HubSpot owners 501..507.
+
+mod support;
+
+use leadrouter_testsupport::hubspot::{self as hs, HubSpot, Limits};
+use leadrouter_testsupport::{Clock, Server, eventually};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The pool config with a `[crm]` table for `hubspot`, written to `dir`.
+fn config(dir: &tempfile::TempDir, hubspot: &HubSpot) -> PathBuf {
+    let base = std::fs::read_to_string(support::fixture("one_pool.toml")).unwrap();
+    let users: String = (1..=7).map(|i| format!("r{i} = \"50{i}\"\n")).collect();
+    let text = format!(
+        "{base}\n[crm]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntask = false\n\n[crm.hubspot]\ntoken_env = \"TEST_HUBSPOT_TOKEN\"\nclient_secret_env = \"TEST_HUBSPOT_SECRET\"\n\n[crm.users]\n{users}",
+        hubspot.uri()
+    );
+    let path = dir.path().join("leadrouter.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn hubspot(limits: Limits) -> HubSpot {
+    let h = HubSpot::start(limits).await;
+    for p in [
+        "leadrouter_tier",
+        "leadrouter_segment",
+        "leadrouter_score",
+        "leadrouter_reason",
+        "leadrouter_lead_id",
+        "leadrouter_console_url",
+    ] {
+        h.define_property(p);
+    }
+    for i in 1..=7 {
+        h.add_owner(
+            &format!("50{i}"),
+            &format!("r{i}@pool.example"),
+            "Rep",
+            &i.to_string(),
+        );
+    }
+    h
+}
+
+async fn serve(hubspot: &HubSpot, clock: Clock) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&dir, hubspot);
+    let opts = support::serve(&cfg)
+        .env("TEST_HUBSPOT_TOKEN", hs::TOKEN)
+        .env("TEST_HUBSPOT_SECRET", hs::CLIENT_SECRET)
+        .clock(clock);
+    (Server::start_async(opts).await, dir)
+}
+
+async fn submit(s: &Server, n: usize) -> String {
+    let lead = json!({
+        "email": format!("buyer{n}@customer{n}.com"),
+        "first_name": "Pat",
+        "last_name": format!("Buyer{n}"),
+        "company": format!("Customer {n}"),
+    });
+    let r = s
+        .post("/v1/leads")
+        .intake()
+        .json(&lead)
+        .send_async()
+        .await
+        .expect_status(201);
+    r.json()["lead_id"].as_str().unwrap().to_string()
+}
+
+async fn lead_of(s: &Server, id: &str) -> Value {
+    s.get(&format!("/v1/leads/{id}"))
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200)
+        .json()
+}
+
+async fn advance(s: &Server, by: &str) {
+    s.post("/v1/admin/clock")
+        .admin()
+        .json(&json!({ "advance": by }))
+        .send_async()
+        .await
+        .expect_status(200);
+}
+
+async fn metrics(s: &Server) -> String {
+    s.get("/metrics")
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200)
+        .text
+}
+
+/// Applied upserts per lead id (the `leadrouter_lead_id` property each carried).
+fn applied_by_lead(h: &HubSpot) -> BTreeMap<String, Vec<hs::AppliedWrite>> {
+    let mut m: BTreeMap<String, Vec<hs::AppliedWrite>> = BTreeMap::new();
+    for w in h.applied() {
+        let id = w
+            .properties
+            .get("leadrouter_lead_id")
+            .cloned()
+            .unwrap_or_default();
+        m.entry(id).or_default().push(w);
+    }
+    m
+}
+
+/// CRM-1, OPS-4: a burst of leads in waves while other apps of the portal keep the
+/// shared rate-limit window nearly full, so many of our calls get 429: every lead's
+/// write still reaches HubSpot exactly once (none lost, none applied twice, no second
+/// contact), with the right owner, and the 429s show in /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm1_rate_limit_storm_delivers_every_write_once() {
+    let h = std::sync::Arc::new(
+        hubspot(Limits {
+            per_interval: 4,
+            interval: Duration::from_secs(1),
+            daily: 1_000_000,
+        })
+        .await,
+    );
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let noisy = {
+        let h = h.clone();
+        tokio::spawn(async move {
+            loop {
+                h.spend(1);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let mut ids = Vec::new();
+    for wave in 0..24 {
+        for n in wave * 10..(wave + 1) * 10 {
+            ids.push(submit(&s, n).await);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let ids_c = ids.clone();
+    eventually(
+        WAIT,
+        || {
+            format!(
+                "every lead written once; applied so far: {}, calls {:?}",
+                h.applied().len(),
+                h.calls()
+            )
+        },
+        || {
+            let done = applied_by_lead(&h);
+            let all = ids_c.iter().all(|id| done.contains_key(id));
+            async move { all.then_some(()) }
+        },
+    )
+    .await;
+    let done = applied_by_lead(&h);
+    for (n, id) in ids.iter().enumerate() {
+        let writes = &done[id];
+        assert_eq!(writes.len(), 1, "lead {id} applied {} times", writes.len());
+        let lead = lead_of(&s, id).await;
+        let owner = lead["owner"].as_str().expect("routed to a rep");
+        let c = h
+            .contact_by_email(&format!("buyer{n}@customer{n}.com"))
+            .unwrap();
+        assert_eq!(
+            c.properties["hubspot_owner_id"],
+            format!("50{}", &owner[1..])
+        );
+        assert_eq!(c.properties["firstname"], "Pat");
+        assert!(!c.properties["leadrouter_reason"].is_empty());
+    }
+    noisy.abort();
+    assert_eq!(h.contacts().len(), 240, "one contact per email");
+    assert!(
+        h.throttled() > 0,
+        "the storm hit the rate limit: {:?}",
+        h.calls()
+    );
+    let m = metrics(&s).await;
+    assert!(
+        m.contains("leadrouter_crm_calls_total{outcome=\"rate_limited\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("leadrouter_crm_writes_total{outcome=\"done\"} 240"),
+        "{m}"
+    );
+    let upserts = h.calls()["POST /crm/v3/objects/contacts/batch/upsert"];
+    eprintln!(
+        "240 leads: {upserts} upsert calls ({} throttled), {:.2} calls per lead",
+        h.throttled(),
+        upserts as f64 / 240.0
+    );
+}
+
+/// CRM-1: HubSpot down for ten minutes of test clock. Routing goes on; nothing is lost;
+/// once HubSpot is back every write lands, and a lead's later write (a manual
+/// reassignment) lands after its first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm1_down_for_ten_minutes_then_caught_up_in_order() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve(&h, Clock::Test).await;
+    // The owner directory is read at start; then HubSpot goes down.
+    eventually(
+        WAIT,
+        || "owners read".into(),
+        || {
+            let n = h.calls().get("GET /crm/v3/owners").copied().unwrap_or(0);
+            async move { (n > 0).then_some(()) }
+        },
+    )
+    .await;
+    h.set_down(true);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(submit(&s, n).await);
+    }
+    let first = ids[0].clone();
+    let before = lead_of(&s, &first).await["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let to = if before == "r7" { "r6" } else { "r7" };
+    s.post(&format!("/v1/leads/{first}/reassign"))
+        .admin()
+        .json(&json!({ "rep": to, "note": "account owner asked" }))
+        .send_async()
+        .await
+        .expect_status(200);
+    for _ in 0..10 {
+        advance(&s, "1m").await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    assert!(h.applied().is_empty(), "nothing written while down");
+    let m = metrics(&s).await;
+    assert!(
+        m.contains("leadrouter_crm_calls_total{outcome=\"unavailable\"}"),
+        "{m}"
+    );
+    h.set_down(false);
+    // The longest backoff is five minutes.
+    advance(&s, "6m").await;
+    let ids_c = ids.clone();
+    eventually(
+        WAIT,
+        || format!("caught up; applied {}", h.applied().len()),
+        || {
+            let done = applied_by_lead(&h);
+            let all = ids_c.iter().all(|id| done.contains_key(id))
+                && done.get(&ids_c[0]).is_some_and(|w| w.len() == 2);
+            async move { all.then_some(()) }
+        },
+    )
+    .await;
+    let done = applied_by_lead(&h);
+    let w = &done[&first];
+    assert_eq!(
+        w[0].properties["hubspot_owner_id"],
+        format!("50{}", &before[1..])
+    );
+    assert_eq!(
+        w[1].properties["hubspot_owner_id"],
+        format!("50{}", &to[1..]),
+        "the reassignment lands last"
+    );
+    let c = h.contact_by_email("buyer0@customer0.com").unwrap();
+    assert_eq!(c.properties["hubspot_owner_id"], format!("50{}", &to[1..]));
+    assert_eq!(
+        h.applied().len(),
+        21,
+        "20 decisions and one reassignment, each once"
+    );
+}
+
+/// CRM-1: a record HubSpot refuses (a property the portal lacks) becomes a dead letter,
+/// visible in the API, /metrics and the console; once the admin fixes the portal, a
+/// retry writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm1_rejected_record_is_a_dead_letter_and_retryable() {
+    let h = HubSpot::start(Limits::private_app_starter()).await;
+    for i in 1..=7 {
+        h.add_owner(
+            &format!("50{i}"),
+            &format!("r{i}@pool.example"),
+            "Rep",
+            &i.to_string(),
+        );
+    }
+    // No leadrouter_* properties defined yet: HubSpot rejects each record (207).
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let id = submit(&s, 1).await;
+    let dead = eventually(
+        WAIT,
+        || "a dead letter".into(),
+        || {
+            let s = &s;
+            async move {
+                let v: Value = s
+                    .get("/v1/crm/dead-letters")
+                    .admin()
+                    .send_async()
+                    .await
+                    .expect_status(200)
+                    .json();
+                let list = v["dead_letters"].as_array().cloned().unwrap_or_default();
+                (!list.is_empty()).then_some(list)
+            }
+        },
+    )
+    .await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["lead_id"], id.as_str());
+    let err = dead[0]["last_error"].as_str().unwrap();
+    assert!(err.contains("PROPERTY_DOESNT_EXIST"), "{err}");
+    assert!(h.contacts().is_empty());
+    eventually(
+        WAIT,
+        || "dead gauge".into(),
+        || {
+            let s = &s;
+            async move {
+                metrics(s)
+                    .await
+                    .contains("leadrouter_crm_outbox_dead 1")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    for p in [
+        "leadrouter_tier",
+        "leadrouter_segment",
+        "leadrouter_score",
+        "leadrouter_reason",
+        "leadrouter_lead_id",
+        "leadrouter_console_url",
+    ] {
+        h.define_property(p);
+    }
+    let dead_id = dead[0]["id"].as_str().unwrap();
+    s.post(&format!("/v1/crm/dead-letters/{dead_id}/retry"))
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200);
+    eventually(
+        WAIT,
+        || "written after the retry".into(),
+        || {
+            let ok = h.contact_by_email("buyer1@customer1.com").is_some();
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    // Retrying what is no longer dead is a 404; unknown ids too.
+    s.post(&format!("/v1/crm/dead-letters/{dead_id}/retry"))
+        .admin()
+        .send_async()
+        .await
+        .expect_status(404);
+    // Intake keys cannot see or retry dead letters.
+    s.get("/v1/crm/dead-letters")
+        .intake()
+        .send_async()
+        .await
+        .expect_status(403);
+}
+
+/// Send a webhook batch signed with `secret` at `timestamp_ms` (HubSpot's headers).
+async fn deliver<'a>(
+    s: &'a Server,
+    events: &Value,
+    secret: &str,
+    timestamp_ms: i64,
+) -> leadrouter_testsupport::Resp<'a> {
+    let body = events.to_string();
+    let uri = format!("{}/v1/crm/hubspot/webhook", s.url);
+    let sig = hs::sign_v3(secret, "POST", &uri, body.as_bytes(), timestamp_ms);
+    s.post("/v1/crm/hubspot/webhook")
+        .header("X-HubSpot-Signature-v3", &sig)
+        .header("X-HubSpot-Request-Timestamp", &timestamp_ms.to_string())
+        .body("application/json", body)
+        .send_async()
+        .await
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// CRM-2: a forged signature, a stale timestamp or no signature → 401, and nothing is
+/// read from HubSpot or stored; the same batch properly signed routes the contact once,
+/// and HubSpot redelivering it routes nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_forged_or_stale_signature_is_refused_and_nothing_stored() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let id = h.create_contact(&[
+        ("email", "form.fill@prospect.com"),
+        ("firstname", "Form"),
+        ("company", "Prospect Inc"),
+    ]);
+    let events = hs::webhook_events("contact.creation", &[&id], "FORM");
+    deliver(&s, &events, "not-the-secret", now_ms())
+        .await
+        .expect_status(401);
+    let stale = now_ms() - 6 * 60 * 1000;
+    deliver(&s, &events, hs::CLIENT_SECRET, stale)
+        .await
+        .expect_status(401);
+    s.post("/v1/crm/hubspot/webhook")
+        .body("application/json", events.to_string())
+        .send_async()
+        .await
+        .expect_status(401);
+    assert!(
+        !h.calls()
+            .contains_key("POST /crm/v3/objects/contacts/batch/read"),
+        "nothing fetched for a refused request: {:?}",
+        h.calls()
+    );
+    let ok = deliver(&s, &events, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    let routed = ok["routed"].as_array().unwrap();
+    assert_eq!(routed.len(), 1, "{ok}");
+    assert_eq!(
+        routed[0]["replayed"], false,
+        "the refused requests stored nothing: {ok}"
+    );
+    let lead_id = routed[0]["lead_id"].as_str().unwrap().to_string();
+    let lead = lead_of(&s, &lead_id).await;
+    assert!(lead["owner"].is_string(), "routed to a rep: {lead}");
+    let again = deliver(&s, &events, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    // Redelivered: replayed through the idempotency key, or (once the write-back has
+    // stamped the contact with its lead id) skipped; never a second lead.
+    match again["routed"].as_array().unwrap().as_slice() {
+        [] => assert_eq!(again["skipped"], 1, "{again}"),
+        [r] => {
+            assert_eq!(r["lead_id"], lead_id.as_str(), "{again}");
+            assert_eq!(r["replayed"], true, "{again}");
+        }
+        _ => panic!("{again}"),
+    }
+}
+
+/// CRM-2: a contact created in HubSpot is routed and its owner written back; the
+/// events HubSpot then sends about our own write-back (the owner and leadrouter
+/// properties changing, and a contact our write-back created) are not routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_our_write_back_arriving_as_a_webhook_is_not_routed() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve(&h, Clock::Real).await;
+    let id = h.create_contact(&[("email", "rep.import@prospect.com"), ("firstname", "Imp")]);
+    let ok = deliver(
+        &s,
+        &hs::webhook_events("contact.creation", &[&id], "IMPORT"),
+        hs::CLIENT_SECRET,
+        now_ms(),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    let lead_id = ok["routed"][0]["lead_id"].as_str().unwrap().to_string();
+    eventually(
+        WAIT,
+        || "owner written back".into(),
+        || {
+            let c = h.contact_by_email("rep.import@prospect.com");
+            let ok = c.is_some_and(|c| c.properties.contains_key("hubspot_owner_id"));
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let c = h.contact_by_email("rep.import@prospect.com").unwrap();
+    assert_eq!(
+        c.id, id,
+        "the existing contact was updated, not a second one made"
+    );
+    assert_eq!(c.properties["leadrouter_lead_id"], lead_id);
+    // HubSpot reports our write as property changes and (for a lead from the API) a
+    // contact creation.
+    let api_lead = submit(&s, 900).await;
+    eventually(
+        WAIT,
+        || "API lead written".into(),
+        || {
+            let ok = h.contact_by_email("buyer900@customer900.com").is_some();
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let created = h.contact_by_email("buyer900@customer900.com").unwrap();
+    let mut change = hs::webhook_events("contact.propertyChange", &[&id], "INTEGRATION");
+    change[0]["propertyName"] = json!("hubspot_owner_id");
+    let echo = deliver(&s, &change, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(echo["routed"].as_array().unwrap().len(), 0, "{echo}");
+    let creation = hs::webhook_events("contact.creation", &[&created.id], "INTEGRATION");
+    let echo = deliver(&s, &creation, hs::CLIENT_SECRET, now_ms())
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(echo["routed"].as_array().unwrap().len(), 0, "{echo}");
+    assert_eq!(echo["skipped"], 1, "{echo}");
+    // Each lead was written once: no routing loop.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let done = applied_by_lead(&h);
+    assert_eq!(done[&lead_id].len(), 1);
+    assert_eq!(done[&api_lead].len(), 1);
+    assert_eq!(done.len(), 2, "{:?}", done.keys().collect::<Vec<_>>());
+}
