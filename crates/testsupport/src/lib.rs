@@ -6,6 +6,8 @@
 //! - [`receiver`]: local HTTP receivers (Slack, SMS, webhooks) answering from a script.
 //! - [`serve`]: the one way to run the real `leadrouter serve` ([`ServeOptions`] →
 //!   [`Server`]); [`call`]: talking to it over HTTP ([`Call`] → [`Resp`]).
+//! - [`salesforce`]: a Salesforce org (REST API subset, OAuth JWT bearer flow) for
+//!   the CRM connector's tests, and the Outbound Message envelopes it sends.
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
@@ -16,6 +18,7 @@ pub mod call;
 pub mod cli;
 pub mod db;
 pub mod receiver;
+pub mod salesforce;
 pub mod serve;
 pub mod smtp;
 
