@@ -560,7 +560,7 @@ impl Handler {
         let token = format!(
             "{}!AQ{:024x}",
             self.config.org_id,
-            st.next_id * 0x9e37_79b9_7f4a_7c15
+            st.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
         );
         st.tokens.insert(
             token.clone(),
