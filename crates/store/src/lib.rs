@@ -12,6 +12,7 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
+pub mod crm_sync;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -453,9 +455,11 @@ impl BatchWrite {
 
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
-/// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
-/// ([`Privacy`]).
-pub trait Store: Reporting + AuditLog + ImportStore + Privacy + Send + Sync + 'static {
+/// ([`AuditLog`]) and the import jobs ([`ImportStore`]), exports and erases a person
+/// ([`Privacy`]) and keeps what the CRM sync pulled ([`CrmSyncStore`]).
+pub trait Store:
+    Reporting + AuditLog + ImportStore + Privacy + CrmSyncStore + Send + Sync + 'static
+{
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).
     async fn begin(&self) -> Result<Box<dyn Tx>>;

@@ -31,6 +31,7 @@ pub fn input<'a>(cases: &'a [Case<'a>], state: &'a StateSnapshot, i: usize) -> R
         now: c.now,
         issues: &c.issues,
         exclude: &c.exclude,
+        crm_accounts: None,
     }
 }
 

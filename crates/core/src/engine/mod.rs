@@ -46,6 +46,9 @@ pub struct RoutingInput<'a> {
     pub issues: &'a [FieldIssue],
     /// Reps that must not get this lead (e.g. SLA reassignment away from the current owner).
     pub exclude: &'a [&'a str],
+    /// Accounts synced from the CRM (CRM-3), consulted with the config's accounts in the
+    /// order their precedence says; `None`: the config's accounts only.
+    pub crm_accounts: Option<&'a crate::crm_accounts::CrmAccounts>,
 }
 
 impl<'a> RoutingInput<'a> {
@@ -57,6 +60,7 @@ impl<'a> RoutingInput<'a> {
             now,
             issues: &[],
             exclude: &[],
+            crm_accounts: None,
         }
     }
 }
