@@ -8,6 +8,7 @@
 //! retry, wait or dead-letter from [`CallError`] and [`RecordOutcome`].
 
 pub mod hubspot;
+pub mod mapping;
 pub mod model;
 pub mod salesforce;
 

@@ -295,7 +295,10 @@ async fn users_accounts_and_leads_page_by_modified_time() {
         &a,
     );
     client.upsert(&[write(9, &a)]).await.unwrap();
-    let leads = client.leads_by_id(std::slice::from_ref(&theirs)).await.unwrap();
+    let leads = client
+        .leads_by_id(std::slice::from_ref(&theirs))
+        .await
+        .unwrap();
     assert_eq!(leads.len(), 1);
     assert_eq!(leads[0].lead["email"], "x@ext.com");
     assert!(!leads[0].changed_by_us);
