@@ -252,6 +252,7 @@ fn main() {
             clock: leadrouter_server::runtime::Clock::new(false),
             enricher: arc_swap::ArcSwap::from_pointee(enricher),
             outbox_wake: tokio::sync::Notify::new(),
+            crm_accounts: Default::default(),
         });
         let sequencer = Sequencer::start(shared.clone());
         let app = AppState {
@@ -264,6 +265,8 @@ fn main() {
             forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(
                 vec![0; 32],
             )),
+            salesforce: None,
+            crm_sync: None,
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod crm;
 pub mod delivery;
 pub mod form_guard;
 pub mod imports;
@@ -154,6 +155,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         clock: runtime::Clock::new(test_clock),
         enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
+        crm_accounts: Default::default(),
     });
     shared
         .metrics
@@ -175,7 +177,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         imports,
         key_use: Default::default(),
         forms: Arc::new(form_guard::FormGuard::from_env()?),
+        salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
+        crm_sync: crm::sync::salesforce_from_env(shared.clone())?,
     };
+    if let Some(sync) = &state.crm_sync {
+        sync.spawn();
+    }
     #[cfg(unix)]
     {
         let st = state.clone();
