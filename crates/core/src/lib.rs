@@ -6,6 +6,7 @@
 //! exception and happens before any lead is routed.
 pub mod analysis;
 pub mod config;
+pub mod crm_accounts;
 pub mod domains;
 pub mod engine;
 pub mod geo;

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod hubspot;
+pub mod mapping;
 pub mod model;
 pub mod salesforce;
 

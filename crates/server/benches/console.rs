@@ -253,6 +253,7 @@ fn main() {
             enricher: arc_swap::ArcSwap::from_pointee(enricher),
             outbox_wake: tokio::sync::Notify::new(),
             crm: leadrouter_server::crm::CrmState::off(),
+            crm_accounts: Default::default(),
         });
         let sequencer = Sequencer::start(shared.clone());
         let app = AppState {
@@ -265,6 +266,8 @@ fn main() {
             forms: Arc::new(leadrouter_server::form_guard::FormGuard::with_secret(
                 vec![0; 32],
             )),
+            salesforce: None,
+            crm_sync: None,
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

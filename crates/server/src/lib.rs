@@ -183,6 +183,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         enricher: ArcSwap::from_pointee(enricher),
         outbox_wake: tokio::sync::Notify::new(),
         crm,
+        crm_accounts: Default::default(),
     });
     shared
         .metrics
@@ -214,7 +215,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         imports,
         key_use: Default::default(),
         forms: Arc::new(form_guard::FormGuard::from_env()?),
+        salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
+        crm_sync: crm::sync::salesforce_from_env(shared.clone())?,
     };
+    if let Some(sync) = &state.crm_sync {
+        sync.spawn();
+    }
     #[cfg(unix)]
     {
         let st = state.clone();

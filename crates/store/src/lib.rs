@@ -14,6 +14,7 @@ pub mod audit;
 mod backend;
 pub mod history;
 pub mod crm_outbox;
+pub mod crm_sync;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -35,6 +36,7 @@ pub use history::{
     Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
 };
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
+pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -471,9 +473,10 @@ impl BatchWrite {
 #[async_trait]
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
-/// ([`Privacy`]), and keeps the CRM write-back outbox ([`CrmOutbox`]).
+/// ([`Privacy`]), keeps the CRM write-back outbox ([`CrmOutbox`]) and what the CRM sync
+/// pulled ([`CrmSyncStore`]).
 pub trait Store:
-    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + CrmOutbox + Send + Sync + 'static
+    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + CrmOutbox + CrmSyncStore + Send + Sync + 'static
 {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).

@@ -7,6 +7,8 @@
 //! - [`serve`]: the one way to run the real `leadrouter serve` ([`ServeOptions`] →
 //!   [`Server`]); [`call`]: talking to it over HTTP ([`Call`] → [`Resp`]).
 //! - [`hubspot`]: the HubSpot conformance server (CRM v3 subset) and webhook signing.
+//! - [`salesforce`]: a Salesforce org (REST API subset, OAuth JWT bearer flow) for
+//!   the CRM connector's tests, and the Outbound Message envelopes it sends.
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod db;
 pub mod hubspot;
 pub mod receiver;
+pub mod salesforce;
 pub mod serve;
 pub mod smtp;
 

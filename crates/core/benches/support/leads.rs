@@ -32,6 +32,7 @@ pub fn input<'a>(cases: &'a [Case<'a>], state: &'a StateSnapshot, i: usize) -> R
         issues: &c.issues,
         exclude: &c.exclude,
         reassign_from: None,
+        crm_accounts: None,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct RoutingInput<'a> {
     /// move, so first assignments stay a fair rotation and reassigned leads are spread in
     /// turn (docs/config.md "SLA reassignment and the rotation").
     pub reassign_from: Option<&'a str>,
+    /// Accounts synced from the CRM (CRM-3), consulted with the config's accounts in the
+    /// order their precedence says; `None`: the config's accounts only.
+    pub crm_accounts: Option<&'a crate::crm_accounts::CrmAccounts>,
 }
 
 impl<'a> RoutingInput<'a> {
@@ -67,6 +70,7 @@ impl<'a> RoutingInput<'a> {
             issues: &[],
             exclude: &[],
             reassign_from: None,
+            crm_accounts: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::facts::junk_reason;
 use super::{Ctx, Outcome, cat, start_reason};
 use crate::config::{Layer, QueueRole, Target, Tier};
+use crate::crm_accounts::AccountPrecedence;
 use crate::matrix::ones;
 use crate::normalize::company_key;
 use crate::state::PriorStatus;
@@ -118,19 +119,24 @@ impl<'a> Ctx<'a> {
             }
         }
 
-        // ACC-1 / ACC-2 / ACC-3: account match.
-        let account = self.match_account();
-        if let Some((idx, by)) = account {
-            let a = &cfg.accounts[idx as usize];
-            self.account = Some(a.domain.clone());
-            let kind = if a.named { "named account" } else { "account" };
-            let path = if a.named {
+        // ACC-1 / ACC-2 / ACC-3: account match, in the config's accounts and the ones
+        // synced from the CRM (CRM-3).
+        let account = self.match_any_account();
+        if let Some(m) = &account {
+            self.account = Some(m.domain.clone());
+            let kind = if m.named { "named account" } else { "account" };
+            let path = if m.named {
                 RoutePath::NamedAccount
             } else {
                 RoutePath::AccountOwner
             };
-            let label = cat(&[&a.name, " (", &a.domain, ")"]);
-            match a.owner {
+            let label = match &m.crm {
+                None => cat(&[&m.name, " (", &m.domain, ")"]),
+                Some((source, id)) => {
+                    cat(&[&m.name, " (", &m.domain, ", ", source, " account ", id, ")"])
+                }
+            };
+            match m.owner {
                 Some(owner) => {
                     let active = cfg.rep(owner).active;
                     let outcome: Text = if active {
@@ -141,8 +147,8 @@ impl<'a> Ctx<'a> {
                         self.flags.push(Flag::AccountOwnerInactive);
                         self.notes.push(format!(
                             "Account {} ({}) is owned by inactive rep {}: reassign the account.",
-                            a.name,
-                            a.domain,
+                            m.name,
+                            m.domain,
                             cfg.rep(owner).id
                         ));
                         "owner inactive: routed by the owner's fallback chain and flagged".into()
@@ -155,10 +161,10 @@ impl<'a> Ctx<'a> {
                         None
                     };
                     self.steps.push(Step::Account {
-                        matched_by: Some(Text::from_static(by)),
+                        matched_by: Some(m.by.clone()),
                         account: Some(label),
                         owner: Some(cfg.text.rep_id[owner as usize].clone()),
-                        named: a.named,
+                        named: m.named,
                         outcome,
                     });
                     if let Some(out) = held.and_then(|o| self.hold_for_owner(o)) {
@@ -169,15 +175,25 @@ impl<'a> Ctx<'a> {
                 }
                 None => {
                     self.flags.push(Flag::AccountOwnerInactive);
-                    let why = "account has no owner: routed by the matrix and flagged";
+                    let why: Text = match &m.crm_owner {
+                        Some(o) => cat(&[
+                            "account owner ",
+                            o,
+                            " in the CRM is not a rep: routed by the matrix and flagged",
+                        ])
+                        .into(),
+                        None => Text::from_static(
+                            "account has no owner: routed by the matrix and flagged",
+                        ),
+                    };
                     self.notes
-                        .push(format!("Account {} ({}): {why}.", a.name, a.domain));
+                        .push(format!("Account {} ({}): {why}.", m.name, m.domain));
                     self.steps.push(Step::Account {
-                        matched_by: Some(Text::from_static(by)),
+                        matched_by: Some(m.by.clone()),
                         account: Some(label),
                         owner: None,
-                        named: a.named,
-                        outcome: Text::from_static(why),
+                        named: m.named,
+                        outcome: why,
                     });
                 }
             }
@@ -317,21 +333,61 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    fn match_account(&self) -> Option<(u32, &'static str)> {
+    /// The account for this lead: by email domain, then enriched domain, each looked up
+    /// in the config's accounts and the CRM's in the order of the overlay's precedence;
+    /// then by company name (config accounts only).
+    fn match_any_account(&self) -> Option<MatchedAccount> {
         let cfg = self.cfg;
+        let crm = self.input.crm_accounts.filter(|c| !c.is_empty());
+        let crm_first = crm.is_some_and(|c| c.precedence == AccountPrecedence::Crm);
+        let lookup = |d: &str, by: &'static str| -> Option<MatchedAccount> {
+            let from_crm = || {
+                crm.and_then(|c| c.get(d)).map(|a| MatchedAccount {
+                    name: a.name.clone(),
+                    domain: a.domain.clone(),
+                    owner: a
+                        .owner
+                        .as_deref()
+                        .and_then(|o| cfg.rep_by_id.get(o).copied()),
+                    crm_owner: a.owner.clone().or_else(|| a.owner_crm_id.clone()),
+                    named: a.named,
+                    by: Text::from_static(by),
+                    crm: Some((
+                        crm.map(|c| c.source.clone()).unwrap_or_default(),
+                        a.crm_id.clone(),
+                    )),
+                })
+            };
+            let from_cfg = || {
+                cfg.account_by_domain
+                    .get(d)
+                    .map(|i| MatchedAccount::config(cfg, *i, by))
+            };
+            if crm_first {
+                from_crm().or_else(from_cfg)
+            } else {
+                from_cfg().or_else(from_crm)
+            }
+        };
         if !self.facts.personal_email
             && let Some(d) = &self.facts.email_domain
-            && let Some(a) = cfg.account_by_domain.get(d.as_str())
+            && let Some(m) = lookup(d.as_str(), "email domain")
         {
-            return Some((*a, "email domain"));
+            return Some(m);
         }
         if let Some(d) = self.input.enrichment.and_then(|e| e.domain.as_deref())
-            && let Some(a) = crate::domains::with_registrable_domain(d, |r| {
-                r.and_then(|r| cfg.account_by_domain.get(r).copied())
+            && let Some(m) = crate::domains::with_registrable_domain(d, |r| {
+                r.and_then(|r| lookup(r, "enriched domain"))
             })
         {
-            return Some((a, "enriched domain"));
+            return Some(m);
         }
+        self.match_account()
+            .map(|(i, by)| MatchedAccount::config(cfg, i, by))
+    }
+
+    fn match_account(&self) -> Option<(u32, &'static str)> {
+        let cfg = self.cfg;
         // Company-name matching only where the email cannot say (ACC-3): a corporate
         // domain that is not an account is not overridden by a typed company name.
         if self.facts.personal_email || self.facts.email_domain.is_none() {
@@ -348,5 +404,33 @@ impl<'a> Ctx<'a> {
             }
         }
         None
+    }
+}
+
+/// An account a lead matched, from the config or the CRM overlay.
+struct MatchedAccount {
+    name: String,
+    domain: String,
+    owner: Option<crate::config::RepIdx>,
+    /// The CRM owner as synced (rep id or CRM user id), for the trace when no rep maps.
+    crm_owner: Option<String>,
+    named: bool,
+    by: Text,
+    /// (source, CRM id) for an account from the CRM.
+    crm: Option<(String, String)>,
+}
+
+impl MatchedAccount {
+    fn config(cfg: &crate::config::CompiledConfig, i: u32, by: &'static str) -> MatchedAccount {
+        let a = &cfg.accounts[i as usize];
+        MatchedAccount {
+            name: a.name.clone(),
+            domain: a.domain.clone(),
+            owner: a.owner,
+            crm_owner: None,
+            named: a.named,
+            by: Text::from_static(by),
+            crm: None,
+        }
     }
 }

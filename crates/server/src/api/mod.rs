@@ -4,6 +4,7 @@
 //! links in `links`.
 
 pub mod audit;
+pub mod crm_salesforce;
 mod forms;
 mod guard;
 mod imports;
@@ -58,6 +59,10 @@ pub struct AppState {
     pub key_use: Arc<audit::KeyUse>,
     /// The public forms' rate limits and bot-check tokens.
     pub forms: Arc<crate::form_guard::FormGuard>,
+    /// Salesforce Outbound Messages (CRM-2), when enabled.
+    pub salesforce: Option<Arc<crm_salesforce::OutboundSettings>>,
+    /// The CRM sync (CRM-3), when a CRM is connected.
+    pub crm_sync: Option<Arc<crate::crm::sync::CrmSync>>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are
@@ -286,6 +291,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(guard::json_errors));
     json_api
         .merge(public)
+        .merge(crm_salesforce::router(state.clone()))
         .fallback(guard::not_found)
         .layer(crate::security_headers::layer(state.shared.clone()))
         .with_state(state)

@@ -172,6 +172,8 @@ pub async fn submit(State(st): State<ConsoleState>, headers: HeaderMap, body: By
     let mut input = RoutingInput::new(&lead, &state, now);
     input.issues = &issues;
     input.enrichment = enrichment.as_ref();
+    let crm = st.app.shared.crm_accounts.load_full();
+    input.crm_accounts = Some(&crm);
     let routed = decide(&cfg, input);
     let mut trace = routed.trace.clone();
     trace.explain(&cfg);

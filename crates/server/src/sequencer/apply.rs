@@ -204,6 +204,7 @@ impl Decider {
         let mut input = RoutingInput::new(&r.lead, state, now);
         input.issues = &r.issues;
         input.enrichment = r.enrichment.as_ref();
+        input.crm_accounts = Some(bx.crm_accounts);
         let routed = decide(bx.cfg, input);
         let d = routed.decision.clone();
         let trace = r.explain.then(|| {

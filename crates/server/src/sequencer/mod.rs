@@ -140,6 +140,9 @@ pub struct Shared {
     pub outbox_wake: tokio::sync::Notify,
     /// The CRM connection (CRM-1..2): its runtime, worker wake-up and metrics.
     pub crm: crate::crm::CrmState,
+    /// Accounts synced from the CRM (CRM-3), swapped in by the sync; each batch routes
+    /// with the overlay it loaded.
+    pub crm_accounts: ArcSwap<leadrouter_core::crm_accounts::CrmAccounts>,
 }
 
 /// What a batch works with: the store, the config and notify runtime it was started
@@ -147,6 +150,7 @@ pub struct Shared {
 struct BatchCtx<'a> {
     store: &'a dyn Store,
     cfg: &'a CompiledConfig,
+    crm_accounts: &'a leadrouter_core::crm_accounts::CrmAccounts,
     nrt: &'a NotifyRuntime,
     clock: &'a Clock,
     metrics: &'a Metrics,
@@ -242,6 +246,7 @@ struct Cache {
 struct Ahead {
     version: i64,
     cfg: Arc<CompiledConfig>,
+    crm: Arc<leadrouter_core::crm_accounts::CrmAccounts>,
     nrt: Arc<NotifyRuntime>,
     decided: Decided,
 }
@@ -346,8 +351,13 @@ impl BatchLoop {
         let shared = self.shared.clone();
         let cfg = shared.config.load_full();
         let nrt = shared.notify.load_full();
+        let crm = shared.crm_accounts.load_full();
         let pre = match self.ahead.take() {
-            Some(a) if Arc::ptr_eq(&a.cfg, &cfg) && Arc::ptr_eq(&a.nrt, &nrt) => {
+            Some(a)
+                if Arc::ptr_eq(&a.cfg, &cfg)
+                    && Arc::ptr_eq(&a.nrt, &nrt)
+                    && Arc::ptr_eq(&a.crm, &crm) =>
+            {
                 Some((a.version, a.decided))
             }
             Some(_) => {
@@ -361,6 +371,7 @@ impl BatchLoop {
         let bx = BatchCtx {
             store: &*shared.store,
             cfg: &cfg,
+            crm_accounts: &crm,
             nrt: &nrt,
             clock: &shared.clock,
             metrics: &shared.metrics,
@@ -406,6 +417,7 @@ impl BatchLoop {
                 self.ahead = done.ahead.map(|(version, decided)| Ahead {
                     version,
                     cfg: cfg.clone(),
+                    crm: crm.clone(),
                     nrt: nrt.clone(),
                     decided,
                 });
