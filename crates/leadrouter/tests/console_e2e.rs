@@ -11,7 +11,7 @@
 
 mod support;
 
-use fantoccini::Locator;
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::browser::{assert_no_alert, body_text, el, screenshot, start_browser, wait_path};

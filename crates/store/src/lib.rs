@@ -12,9 +12,9 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
-pub mod history;
 pub mod crm_outbox;
 pub mod crm_sync;
+pub mod history;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -32,11 +32,11 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
+pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use history::{
     Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
 };
-pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
-pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};
@@ -476,7 +476,17 @@ impl BatchWrite {
 /// ([`Privacy`]), keeps the CRM write-back outbox ([`CrmOutbox`]) and what the CRM sync
 /// pulled ([`CrmSyncStore`]).
 pub trait Store:
-    Reporting + AuditLog + ImportStore + Privacy + LeadSearch + ConfigHistory + CrmOutbox + CrmSyncStore + Send + Sync + 'static
+    Reporting
+    + AuditLog
+    + ImportStore
+    + Privacy
+    + LeadSearch
+    + ConfigHistory
+    + CrmOutbox
+    + CrmSyncStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> &'static str;
     /// Start a routing transaction (SQLite: `BEGIN IMMEDIATE`).

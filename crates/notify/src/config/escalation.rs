@@ -31,6 +31,7 @@ pub fn escalation_findings(cfg: &CompiledConfig, nc: &NotifyConfig) -> Vec<Findi
         location: Some(file.clone()),
         message,
         fix: Some(fix.to_string()),
+        rule: None,
     };
     if !nc.enabled {
         let what = if managers.is_empty() {

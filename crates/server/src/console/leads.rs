@@ -200,6 +200,7 @@ pub async fn page(
 ) -> PageResult {
     let s = session(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
+    let times = super::time::Times::for_viewer(&cfg, &s, &headers);
     let own_only = !s.is_staff();
     let p = scoped(&s, p);
     let mut errors = Vec::new();
@@ -233,7 +234,7 @@ pub async fn page(
                         (None, None) => "–".into(),
                     };
                     Row {
-                        received: super::ts(h.received_at),
+                        received: times.ts(h.received_at),
                         name: if name.is_empty() {
                             h.email.clone().unwrap_or_else(|| h.id.clone())
                         } else {

@@ -14,8 +14,8 @@
 pub mod actions;
 pub mod audit;
 pub mod charts;
-pub mod flow;
 pub mod crm;
+pub mod flow;
 pub mod lead;
 mod leads;
 mod login;
