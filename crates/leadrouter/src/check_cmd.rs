@@ -8,7 +8,7 @@ use leadrouter_server::runtime;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
+pub fn run(path: &Path, strict: bool, json: bool, database: Option<&str>) -> Result<ExitCode> {
     let cfg = match leadrouter_core::config::load(path).and_then(|cfg| {
         check_sections(&cfg)?;
         Ok(cfg)
@@ -31,10 +31,16 @@ pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
         }
     };
     let findings = analyze(&cfg);
+    // CRM-3 / OPS-1: reps and CRM users as last synced into this database.
+    let crm = match database {
+        Some(url) => crm_findings(&cfg, url)?,
+        None => Vec::new(),
+    };
     let warnings = findings
         .iter()
         .filter(|f| f.severity == Severity::Warning)
-        .count();
+        .count()
+        + crm.len();
     if json {
         println!(
             "{}",
@@ -47,11 +53,19 @@ pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
                 "rules": cfg.rules.len(),
                 "warnings": warnings,
                 "findings": findings,
+                "crm_findings": crm,
             }))?
         );
     } else {
         for f in &findings {
             println!("{f}");
+        }
+        for f in &crm {
+            println!(
+                "warning: crm ({}): {}",
+                f["provider"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or("")
+            );
         }
         println!(
             "{}: {} reps, {} teams, {} accounts, {} rules; config version {}; {} warning(s), {} note(s)",
@@ -62,7 +76,7 @@ pub fn run(path: &Path, strict: bool, json: bool) -> Result<ExitCode> {
             cfg.rules.len(),
             cfg.version,
             warnings,
-            findings.len() - warnings
+            findings.len() + crm.len() - warnings
         );
     }
     Ok(if strict && warnings > 0 {
@@ -87,4 +101,38 @@ fn check_sections(cfg: &CompiledConfig) -> Result<(), LoadError> {
     } else {
         Err(LoadError::Invalid(errors))
     }
+}
+
+/// The rep ↔ CRM user findings for every provider with synced users in the database
+/// (`LEADROUTER_CRM_USER_MAP` as the service reads it).
+fn crm_findings(cfg: &CompiledConfig, url: &str) -> Result<Vec<serde_json::Value>> {
+    let user_map = match std::env::var("LEADROUTER_CRM_USER_MAP") {
+        Ok(m) => {
+            leadrouter_server::crm::sync::parse_user_map(&m).map_err(|e| anyhow::anyhow!(e))?
+        }
+        Err(_) => Default::default(),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = leadrouter_store::open(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the database for the CRM findings: {e}"))?;
+        let mut out = Vec::new();
+        for provider in ["salesforce", "hubspot"] {
+            let (users, _, mapping) =
+                leadrouter_server::crm::sync::stored_mapping(&*store, cfg, provider, &user_map)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if users.is_empty() {
+                continue;
+            }
+            for f in &mapping.findings {
+                let mut v = serde_json::to_value(f)?;
+                v["provider"] = provider.into();
+                v["message"] = f.message().into();
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
 }

@@ -35,6 +35,10 @@ enum Command {
         /// Print findings as JSON.
         #[arg(long)]
         json: bool,
+        /// Also report reps and CRM users as last synced into this database (CRM-3):
+        /// reps mapped to no active CRM user, CRM users owning accounts who are not reps.
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Run the service: intake API, forms, imports, admin API, metrics.
     Serve {
@@ -197,7 +201,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
             strict,
             json,
-        } => check_cmd::run(&config, strict, json),
+            database,
+        } => check_cmd::run(&config, strict, json, database.as_deref()),
         Command::Route {
             config,
             at,
