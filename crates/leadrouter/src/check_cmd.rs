@@ -19,7 +19,13 @@ pub const EXAMPLES: usize = 3;
 /// Rules named per kind, and in the by-rule summary.
 pub const TOP_RULES: usize = 5;
 
-pub fn run(path: &Path, strict: bool, json: bool, verbose: bool) -> Result<ExitCode> {
+pub fn run(
+    path: &Path,
+    strict: bool,
+    json: bool,
+    verbose: bool,
+    database: Option<&str>,
+) -> Result<ExitCode> {
     let (cfg, file_findings) = match leadrouter_core::config::load(path).and_then(|cfg| {
         let found = check_sections(&cfg)?;
         Ok((cfg, found))
@@ -44,10 +50,16 @@ pub fn run(path: &Path, strict: bool, json: bool, verbose: bool) -> Result<ExitC
     let mut findings = analyze(&cfg);
     findings.extend(file_findings);
     findings.extend(runtime::notify_findings(&cfg));
+    // CRM-3 / OPS-1: reps and CRM users as last synced into this database.
+    let crm = match database {
+        Some(url) => crm_findings(&cfg, url)?,
+        None => Vec::new(),
+    };
     let warnings = findings
         .iter()
         .filter(|f| f.severity == Severity::Warning)
-        .count();
+        .count()
+        + crm.len();
     if json {
         println!(
             "{}",
@@ -61,10 +73,18 @@ pub fn run(path: &Path, strict: bool, json: bool, verbose: bool) -> Result<ExitC
                 "warnings": warnings,
                 "groups": group(&findings, EXAMPLES, TOP_RULES),
                 "findings": findings,
+                "crm_findings": crm,
             }))?
         );
     } else {
         print_findings(&findings, verbose);
+        for f in &crm {
+            println!(
+                "warning: crm ({}): {}",
+                f["provider"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or("")
+            );
+        }
         println!(
             "{}: {} reps, {} teams, {} accounts, {} rules; config version {}; {} warning(s), {} note(s)",
             path.display(),
@@ -74,7 +94,7 @@ pub fn run(path: &Path, strict: bool, json: bool, verbose: bool) -> Result<ExitC
             cfg.rules.len(),
             cfg.version,
             warnings,
-            findings.len() - warnings
+            findings.len() + crm.len() - warnings
         );
     }
     Ok(if strict && warnings > 0 {
@@ -202,4 +222,38 @@ fn group_text(g: &Group<'_>) -> String {
         }
     }
     s
+}
+
+/// The rep ↔ CRM user findings for every provider with synced users in the database
+/// (`LEADROUTER_CRM_USER_MAP` as the service reads it).
+fn crm_findings(cfg: &CompiledConfig, url: &str) -> Result<Vec<serde_json::Value>> {
+    let user_map = match std::env::var("LEADROUTER_CRM_USER_MAP") {
+        Ok(m) => {
+            leadrouter_server::crm::sync::parse_user_map(&m).map_err(|e| anyhow::anyhow!(e))?
+        }
+        Err(_) => Default::default(),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = leadrouter_store::open(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the database for the CRM findings: {e}"))?;
+        let mut out = Vec::new();
+        for provider in ["salesforce", "hubspot"] {
+            let (users, _, mapping) =
+                leadrouter_server::crm::sync::stored_mapping(&*store, cfg, provider, &user_map)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if users.is_empty() {
+                continue;
+            }
+            for f in &mapping.findings {
+                let mut v = serde_json::to_value(f)?;
+                v["provider"] = provider.into();
+                v["message"] = f.message().into();
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
 }

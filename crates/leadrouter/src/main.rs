@@ -41,6 +41,10 @@ enum Command {
         /// Print every finding in full (by default many are grouped by kind and rule).
         #[arg(long)]
         verbose: bool,
+        /// Also report reps and CRM users as last synced into this database (CRM-3):
+        /// reps mapped to no active CRM user, CRM users owning accounts who are not reps.
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Run the service: intake API, forms, imports, admin API, metrics.
     Serve {
@@ -274,7 +278,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             strict,
             json,
             verbose,
-        } => check_cmd::run(&config, strict, json, verbose),
+            database,
+        } => check_cmd::run(&config, strict, json, verbose, database.as_deref()),
         Command::Replay {
             database_url,
             config,

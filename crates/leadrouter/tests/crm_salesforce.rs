@@ -274,4 +274,34 @@ async fn crm_3_account_owner_change_takes_effect_for_the_next_lead() {
     let d = route_from(&srv, "max@initech.com").await;
     assert_eq!(owner_of(&d).as_deref(), Some("cy"), "{d:#}");
     assert!(d.to_string().contains("account_owner_inactive"), "{d:#}");
+
+    // `leadrouter check --database` reports the same from the synced rows.
+    let config = fixture("crm.toml");
+    let args = [
+        "check",
+        config.to_str().unwrap(),
+        "--json",
+        "--database",
+        srv.database_url(),
+    ];
+    let out = tokio::task::block_in_place(|| cli(&args).expect_code(0));
+    let v: Value = serde_json::from_str(&out.stdout).expect("check --json prints JSON");
+    let crm = v["crm_findings"].to_string();
+    out.check(
+        crm.contains("rep_crm_user_inactive") && crm.contains("\"bob\""),
+        "bob is inactive in the CRM",
+    );
+    out.check(
+        crm.contains("account_owner_not_rep") && crm.contains(&stranger),
+        "the stranger owns an account",
+    );
+    // --strict fails on them.
+    let strict = [
+        "check",
+        config.to_str().unwrap(),
+        "--strict",
+        "--database",
+        srv.database_url(),
+    ];
+    tokio::task::block_in_place(|| cli(&strict).expect_code(1));
 }

@@ -89,6 +89,17 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// A refusal sent before the body was read: the connection is not kept, since the unread
+/// body would be taken for the next request.
+fn refuse_unread(status: StatusCode, message: &str) -> Response {
+    let mut r = soap(status, outbound::fault(true, message));
+    r.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
 /// Before the body is read: the endpoint is enabled and the token (if any) matches.
 async fn token_guard(
     State(st): State<AppState>,
@@ -97,18 +108,18 @@ async fn token_guard(
     next: Next,
 ) -> Response {
     let Some(sf) = &st.salesforce else {
-        return soap(
+        return refuse_unread(
             StatusCode::NOT_FOUND,
-            outbound::fault(true, "Salesforce outbound messages are not enabled here"),
+            "Salesforce outbound messages are not enabled here",
         );
     };
     if let Some(want) = &sf.token {
         use subtle::ConstantTimeEq;
         let given = q.token.unwrap_or_default();
         if !bool::from(given.as_bytes().ct_eq(want.as_bytes())) {
-            return soap(
+            return refuse_unread(
                 StatusCode::UNAUTHORIZED,
-                outbound::fault(true, "missing or wrong token in the endpoint URL"),
+                "missing or wrong token in the endpoint URL",
             );
         }
     }

@@ -58,6 +58,8 @@ pub struct RepRow {
     pub sla_class: &'static str,
     pub acceptance: String,
     pub out_override: bool,
+    /// CRM-3: the rep's CRM user is deactivated in the CRM.
+    pub crm_inactive: bool,
 }
 
 pub struct FairRow {
@@ -73,6 +75,8 @@ struct Page {
     nav: Nav,
     reps: Vec<RepRow>,
     fairness: Vec<FairRow>,
+    /// The rep ↔ CRM user findings of the last sync (CRM-3).
+    crm: Vec<String>,
 }
 
 fn sla_class(r: Ratio) -> &'static str {
@@ -94,6 +98,22 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
     let week = last_week(&mut *snap, &cfg, now.as_microsecond()).await?;
     snap.end().await?;
     let w = cfg.stage_weights;
+    let crm_findings = st
+        .app
+        .crm_sync
+        .as_ref()
+        .map(|c| c.findings())
+        .unwrap_or_default();
+    let crm_inactive: std::collections::BTreeSet<&str> = crm_findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f,
+                leadrouter_crm::mapping::MappingFinding::RepCrmUserInactive { .. }
+            )
+        })
+        .filter_map(|f| f.rep())
+        .collect();
     let mut reps = Vec::new();
     for r in &cfg.reps {
         let load = state.loads.get(&r.id).cloned().unwrap_or_default();
@@ -165,6 +185,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
                 .map(|f| f.acceptance.text())
                 .unwrap_or_else(|| "–".into()),
             out_override: over.is_some(),
+            crm_inactive: crm_inactive.contains(r.id.as_str()),
         });
     }
     let fairness = week.figures.fairness.iter().map(fair_row).collect();
@@ -173,6 +194,7 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
             nav,
             reps,
             fairness,
+            crm: crm_findings.iter().map(|f| f.message()).collect(),
         }
         .render()?,
     ))

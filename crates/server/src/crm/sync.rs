@@ -243,31 +243,9 @@ impl CrmSync {
     pub async fn rebuild(&self) -> Result<(usize, UserMapping), SyncError> {
         let provider = self.provider();
         let store = &self.shared.store;
-        let users: Vec<CrmUser> = store
-            .crm_users(provider)
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(crm_user)
-            .collect();
-        let accounts: Vec<CrmAccount> = store
-            .crm_accounts(provider)
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(crm_account)
-            .collect();
         let cfg = self.shared.config.load_full();
-        let reps: Vec<RepRef> = cfg
-            .reps
-            .iter()
-            .map(|r| RepRef {
-                id: r.id.clone(),
-                email: r.email.clone(),
-                active: r.active,
-            })
-            .collect();
-        let mapping = mapping::map_users(&reps, &users, &accounts, &self.settings.user_map);
+        let (users, accounts, mapping) =
+            stored_mapping(&**store, &cfg, provider, &self.settings.user_map).await?;
         let active: BTreeMap<&str, bool> = users
             .iter()
             .map(|u| (u.crm_id.as_str(), u.active))
@@ -329,6 +307,53 @@ impl CrmSync {
             }
         });
     }
+}
+
+/// The stored users and accounts of `provider` and the rep ↔ CRM user mapping against
+/// `cfg`'s reps (the sync and `leadrouter check --database` share it).
+pub async fn stored_mapping(
+    store: &dyn leadrouter_store::Store,
+    cfg: &leadrouter_core::config::CompiledConfig,
+    provider: &str,
+    user_map: &BTreeMap<String, String>,
+) -> Result<(Vec<CrmUser>, Vec<CrmAccount>, UserMapping), SyncError> {
+    let users: Vec<CrmUser> = store
+        .crm_users(provider)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(crm_user)
+        .collect();
+    let accounts: Vec<CrmAccount> = store
+        .crm_accounts(provider)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(crm_account)
+        .collect();
+    let reps: Vec<RepRef> = cfg
+        .reps
+        .iter()
+        .map(|r| RepRef {
+            id: r.id.clone(),
+            email: r.email.clone(),
+            active: r.active,
+        })
+        .collect();
+    let mapping = mapping::map_users(&reps, &users, &accounts, user_map);
+    Ok((users, accounts, mapping))
+}
+
+/// `rep_id=crm_user_id_or_email;…` (`LEADROUTER_CRM_USER_MAP`).
+pub fn parse_user_map(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (rep, user) = pair.split_once('=').ok_or_else(|| {
+            format!("LEADROUTER_CRM_USER_MAP entry `{pair}`: write rep_id=crm_user_id_or_email, entries separated by `;`")
+        })?;
+        out.insert(rep.trim().to_string(), user.trim().to_string());
+    }
+    Ok(out)
 }
 
 #[derive(Clone, Copy)]
@@ -439,13 +464,7 @@ pub fn salesforce_from_env(shared: Arc<Shared>) -> anyhow::Result<Option<Arc<Crm
         };
     }
     if let Some(m) = var("LEADROUTER_CRM_USER_MAP") {
-        for pair in m.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (rep, user) = pair.split_once('=').with_context(|| {
-                format!("LEADROUTER_CRM_USER_MAP entry `{pair}`: write rep_id=crm_user_id_or_email, entries separated by `;`")
-            })?;
-            sync.user_map
-                .insert(rep.trim().to_string(), user.trim().to_string());
-        }
+        sync.user_map = parse_user_map(&m).map_err(|e| anyhow::anyhow!(e))?;
     }
     Ok(Some(CrmSync::new(Arc::new(client), sync, shared)))
 }
