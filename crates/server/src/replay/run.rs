@@ -129,6 +129,8 @@ pub async fn run(
     opts: &ReplayOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, ReplayError> {
+    let started = std::time::Instant::now();
+    let mut decide_time = std::time::Duration::ZERO;
     let since = opts.since.map(|t| t.as_microsecond());
     let until = opts.until.map(|t| t.as_microsecond());
     let total = u64::try_from(reader.count_routes(since, until).await?).unwrap_or(0);
@@ -259,6 +261,7 @@ pub async fn run(
             versions.last = Some(cfg.clone());
             let r = world.route(&cfg, lead_id, &input, &recorded, &effects, &rows);
             effect_mismatches += u64::from(r.effects_differ);
+            decide_time += r.decide_time;
             tally.add(&recorded, &r.result);
             if !recorded.same_decision(&r.result) {
                 if changed_leads.len() < opts.list_limit.max(1) {
@@ -319,7 +322,9 @@ pub async fn run(
         changed_not_listed,
         lead_changes,
         notes,
+        timing: Default::default(),
     };
     report::fill(&mut report, &tally);
+    report.timing = report::Timing::of(tally.routed, started.elapsed(), decide_time);
     Ok(report)
 }

@@ -123,6 +123,8 @@ pub struct Redecided {
     pub routed: Routed,
     /// Fidelity mode: the effects the decision made differ from those recorded.
     pub effects_differ: bool,
+    /// Time spent in `engine::decide` alone (the benchmark's yardstick).
+    pub decide_time: std::time::Duration,
 }
 
 pub struct World {
@@ -224,7 +226,9 @@ impl World {
         let mut ri = RoutingInput::new(&input.lead, &side.state, input.now);
         ri.issues = &input.issues;
         ri.enrichment = input.enrichment.as_ref();
+        let started = std::time::Instant::now();
         let routed = decide(cfg, ri);
+        let decide_time = started.elapsed();
         let email = routed.trace.facts.email.clone();
         let existing = side.existing(email.as_ref());
         let kept = routed.clone();
@@ -255,6 +259,7 @@ impl World {
             result,
             routed: kept,
             effects_differ,
+            decide_time,
         }
     }
 
