@@ -203,12 +203,15 @@ pub async fn run(
         let Some(last) = page.last() else { break };
         cursor = (last.state_version, last.idx);
         let mut inputs: HashMap<(i64, i64), RouteInput> = HashMap::new();
-        for ev in &page {
+        for (n, ev) in page.iter().enumerate() {
             if batch_version != Some(ev.state_version) {
                 // A routing transaction starts: it reads its routing jobs' people.
                 batch_version = Some(ev.state_version);
                 let mut emails = Vec::new();
-                for e in page.iter().filter(|e| e.state_version == ev.state_version) {
+                let batch = page[n..]
+                    .iter()
+                    .take_while(|e| e.state_version == ev.state_version);
+                for e in batch {
                     if e.row.kind == "route" {
                         let input: RouteInput = parse(e, "input", e.row.input.as_deref())?;
                         emails.extend(email_of(&input));
@@ -278,7 +281,11 @@ pub async fn run(
                         before: recorded,
                         after: r.result,
                         before_trace,
-                        after_trace: traced.then(|| r.routed.trace.render(&r.routed.decision)),
+                        after_trace: r
+                            .routed
+                            .as_ref()
+                            .filter(|_| traced)
+                            .map(|x| x.trace.render(&x.decision)),
                     });
                 } else {
                     changed_not_listed += 1;
