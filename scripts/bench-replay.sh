@@ -33,6 +33,7 @@ LOAD=${LOAD_BIN:-target/release/leadrouter-load}
 INTAKE_KEY=bench-intake-key
 ADMIN_KEY=bench-admin-key
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 say() { printf '%s\n' "$*" >&2; }
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -59,7 +60,7 @@ ROWS="$OUT/rows.md"
 : >"$ROWS"
 for target in $TARGETS; do
   case $target in
-    sqlite) url="sqlite://$PWD/$OUT/replay.db"; rm -f "$OUT"/replay.db* ;;
+    sqlite) url="sqlite://$OUT/replay.db"; rm -f "$OUT"/replay.db* ;;
     postgres)
       if ! psql "$PG_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null 2>&1; then
         say "postgres: $PG_URL unreachable; skipped"; continue
