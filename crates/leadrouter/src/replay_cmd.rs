@@ -104,7 +104,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let mut progress = |done: u64, total: u64| {
-            if done % 256 == 0 || done == total {
+            if done.is_multiple_of(256) || done == total {
                 bar.set_length(total);
                 bar.set_position(done);
             }

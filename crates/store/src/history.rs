@@ -76,8 +76,8 @@ pub trait ConfigHistory: Send + Sync {
     async fn config_version(&self, version: &str) -> Result<Option<ConfigVersionRow>>;
 }
 
-/// Most files a config version may keep, and their total size (the TOML's own file
-/// limits bound it in practice; this keeps a stored row bounded whatever the caller).
+/// The most text (TOML and files together) a config version may keep: a stored row stays
+/// bounded whatever the caller.
 pub const MAX_CONFIG_BYTES: usize = 64 << 20;
 
 fn files_json(v: &ConfigVersionRow) -> Result<String> {
@@ -130,9 +130,9 @@ macro_rules! history_backend {
         impl ConfigHistory for $store {
             async fn record_config_version(&self, v: &ConfigVersionRow) -> Result<()> {
                 let files = files_json(v)?;
-                let mut q = QueryBuilder::<$db>::new(concat!(
-                    "INSERT INTO config_versions (version, loaded_at, loaded_by, main_name, main_text, files) "
-                ));
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO config_versions (version, loaded_at, loaded_by, main_name, main_text, files) ",
+                );
                 q.push_values([v], |mut b, v| {
                     b.push_bind(v.version.clone())
                         .push_bind(v.loaded_at)

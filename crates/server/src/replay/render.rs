@@ -47,6 +47,14 @@ pub fn text(r: &Report) -> String {
         r.changed as f64 * 100.0 / r.routed as f64
     };
     let _ = writeln!(s, "changed: {} of {} ({pct:.1}%)", r.changed, r.routed);
+    let _ = writeln!(
+        s,
+        "took {:.1} s: {:.0} leads/s replayed, {:.0} leads/s in decide alone ({:.2}x)",
+        r.timing.wall_seconds,
+        r.timing.replay_per_second,
+        r.timing.decide_per_second,
+        r.timing.ratio
+    );
     if r.mode == "fidelity" {
         let _ = writeln!(
             s,

@@ -145,6 +145,39 @@ pub struct Report {
     pub changed_not_listed: u64,
     pub lead_changes: Vec<LeadChange>,
     pub notes: Vec<String>,
+    pub timing: Timing,
+}
+
+/// How long the replay took, against the time its decisions alone took (the in-process
+/// decision rate of the same leads, in the same run): docs/benchmarks.md.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timing {
+    pub wall_seconds: f64,
+    pub decide_seconds: f64,
+    pub replay_per_second: f64,
+    pub decide_per_second: f64,
+    /// replay_per_second / decide_per_second.
+    pub ratio: f64,
+}
+
+impl Timing {
+    pub fn of(routed: u64, wall: std::time::Duration, decide: std::time::Duration) -> Timing {
+        let rate = |d: std::time::Duration| {
+            if d.is_zero() {
+                0.0
+            } else {
+                routed as f64 / d.as_secs_f64()
+            }
+        };
+        let (replay, decided) = (rate(wall), rate(decide));
+        Timing {
+            wall_seconds: wall.as_secs_f64(),
+            decide_seconds: decide.as_secs_f64(),
+            replay_per_second: replay,
+            decide_per_second: decided,
+            ratio: if decided > 0.0 { replay / decided } else { 0.0 },
+        }
+    }
 }
 
 fn jain(xs: &[f64]) -> Option<f64> {

@@ -129,6 +129,8 @@ pub async fn run(
     opts: &ReplayOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, ReplayError> {
+    let started = std::time::Instant::now();
+    let mut decide_time = std::time::Duration::ZERO;
     let since = opts.since.map(|t| t.as_microsecond());
     let until = opts.until.map(|t| t.as_microsecond());
     let total = u64::try_from(reader.count_routes(since, until).await?).unwrap_or(0);
@@ -201,12 +203,15 @@ pub async fn run(
         let Some(last) = page.last() else { break };
         cursor = (last.state_version, last.idx);
         let mut inputs: HashMap<(i64, i64), RouteInput> = HashMap::new();
-        for ev in &page {
+        for (n, ev) in page.iter().enumerate() {
             if batch_version != Some(ev.state_version) {
                 // A routing transaction starts: it reads its routing jobs' people.
                 batch_version = Some(ev.state_version);
                 let mut emails = Vec::new();
-                for e in page.iter().filter(|e| e.state_version == ev.state_version) {
+                let batch = page[n..]
+                    .iter()
+                    .take_while(|e| e.state_version == ev.state_version);
+                for e in batch {
                     if e.row.kind == "route" {
                         let input: RouteInput = parse(e, "input", e.row.input.as_deref())?;
                         emails.extend(email_of(&input));
@@ -259,6 +264,7 @@ pub async fn run(
             versions.last = Some(cfg.clone());
             let r = world.route(&cfg, lead_id, &input, &recorded, &effects, &rows);
             effect_mismatches += u64::from(r.effects_differ);
+            decide_time += r.decide_time;
             tally.add(&recorded, &r.result);
             if !recorded.same_decision(&r.result) {
                 if changed_leads.len() < opts.list_limit.max(1) {
@@ -275,7 +281,11 @@ pub async fn run(
                         before: recorded,
                         after: r.result,
                         before_trace,
-                        after_trace: traced.then(|| r.routed.trace.render(&r.routed.decision)),
+                        after_trace: r
+                            .routed
+                            .as_ref()
+                            .filter(|_| traced)
+                            .map(|x| x.trace.render(&x.decision)),
                     });
                 } else {
                     changed_not_listed += 1;
@@ -319,7 +329,9 @@ pub async fn run(
         changed_not_listed,
         lead_changes,
         notes,
+        timing: Default::default(),
     };
     report::fill(&mut report, &tally);
+    report.timing = report::Timing::of(tally.routed, started.elapsed(), decide_time);
     Ok(report)
 }

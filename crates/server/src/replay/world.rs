@@ -120,9 +120,11 @@ impl Side {
 /// What re-deciding one routing event gave.
 pub struct Redecided {
     pub result: RouteResult,
-    pub routed: Routed,
+    pub routed: Option<Routed>,
     /// Fidelity mode: the effects the decision made differ from those recorded.
     pub effects_differ: bool,
+    /// Time spent in `engine::decide` alone (the benchmark's yardstick).
+    pub decide_time: std::time::Duration,
 }
 
 pub struct World {
@@ -224,13 +226,14 @@ impl World {
         let mut ri = RoutingInput::new(&input.lead, &side.state, input.now);
         ri.issues = &input.issues;
         ri.enrichment = input.enrichment.as_ref();
+        let started = std::time::Instant::now();
         let routed = decide(cfg, ri);
+        let decide_time = started.elapsed();
         let email = routed.trace.facts.email.clone();
         let existing = side.existing(email.as_ref());
-        let kept = routed.clone();
-        let change = lifecycle::route(routed, existing.as_ref(), input.now, &ladder());
-        let dedup = change.lead.is_some();
-        let result = RouteResult::of(&kept.decision, dedup);
+        let mut result = RouteResult::of(&routed.decision, false);
+        let mut change = lifecycle::route(routed, existing.as_ref(), input.now, &ladder());
+        result.dedup = change.lead.is_some();
         // A resubmission keeps the stored lead's id; a new lead in the candidate's world
         // where the service reused one gets the id the event names either way.
         let effects_differ = if candidate {
@@ -253,8 +256,10 @@ impl World {
         };
         Redecided {
             result,
-            routed: kept,
+            // `lifecycle::route` hands the decision back with the change.
+            routed: change.routed.take(),
             effects_differ,
+            decide_time,
         }
     }
 
