@@ -1,7 +1,8 @@
 //! Lead detail (EXP-1): the form fields as received, the facts the engine used with the
 //! source of each enriched field, the decision trace as a timeline (every step, every rule
 //! considered, every candidate rep and why they were skipped), notifications, the SLA
-//! clock, reassignments and the outcome. Reps may open only their own leads.
+//! clock, reassignments and the outcome. Reps may open only their own leads, managers
+//! their reps'; whoever may work the lead gets its actions (see `actions`).
 
 use super::time::Times;
 use super::{ConsoleError, ConsoleState, Nav, PageResult, html, session};

@@ -1,8 +1,10 @@
 //! Reps: the roster with stage-weighted load against capacity, today's count against the
-//! daily cap, availability with an out-of-office toggle (the sequencer's availability
+//! daily cap, who is available now and why not (the engine's own check,
+//! `engine::rep_availability`: off shift in their zone, out of office until when, at
+//! capacity, at the daily cap) with an out-of-office toggle (the sequencer's availability
 //! job, ASG-5), SLA compliance and acceptance time per rep, and distribution fairness
 //! (each rep's share of a team's rotation leads against their share of its weight).
-//! Also "My leads", the page a rep sees.
+//! Also "My leads", the page a rep sees (a manager: their reps' leads).
 
 use super::metrics::{Ratio, TeamFairness};
 use super::report::last_week;
