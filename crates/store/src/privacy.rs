@@ -41,6 +41,10 @@ pub struct ErasureCounts {
     pub idempotency: u64,
     /// `enrichment_cache` rows deleted (entries keyed by the email).
     pub enrichment_cache: u64,
+    /// `crm_outbox` rows deleted (pending write-backs are not sent).
+    pub crm_writes: u64,
+    /// `routing_events` rows (the replay history) whose lead and person rows were scrubbed.
+    pub history_events: u64,
 }
 
 impl ErasureCounts {
@@ -52,6 +56,8 @@ impl ErasureCounts {
         self.outbox_scrubbed += o.outbox_scrubbed;
         self.idempotency += o.idempotency;
         self.enrichment_cache += o.enrichment_cache;
+        self.crm_writes += o.crm_writes;
+        self.history_events += o.history_events;
     }
 }
 
@@ -512,6 +518,42 @@ macro_rules! privacy_backend {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
+            // CRM write-backs: nothing more about the person is sent, and the rows kept
+            // for the console go with them.
+            c.crm_writes = sqlx::query("DELETE FROM crm_outbox WHERE lead_id = $1")
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            // The replay history (OPS-5): the lead as parsed, its enrichment and the person
+            // rows the job wrote are scrubbed like the rest; the effects (rep ids, counts)
+            // stay, so later leads still replay from the right state.
+            let rows = sqlx::query("SELECT state_version, idx, input, result, people FROM routing_events WHERE lead_id = $1")
+                .bind(id.to_string())
+                .fetch_all(&mut **tx)
+                .await?;
+            let scrub = |t: Option<String>| {
+                t.map(|t| match serde_json::from_str::<Value>(&t) {
+                    Ok(mut v) => {
+                        needles.scrub_value(&mut v);
+                        v.to_string()
+                    }
+                    Err(_) => needles.scrub(&t),
+                })
+            };
+            for r in &rows {
+                let version: i64 = r.try_get("state_version")?;
+                let idx: i64 = r.try_get("idx")?;
+                sqlx::query("UPDATE routing_events SET input = $1, result = $2, people = $3 WHERE state_version = $4 AND idx = $5")
+                    .bind(scrub(r.try_get("input")?))
+                    .bind(scrub(r.try_get("result")?))
+                    .bind(scrub(r.try_get("people")?))
+                    .bind(version)
+                    .bind(idx)
+                    .execute(&mut **tx)
+                    .await?;
+                c.history_events += 1;
+            }
             Ok(c)
         }
 

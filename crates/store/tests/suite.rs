@@ -153,7 +153,20 @@ async fn state_version(store: &dyn Store) -> i64 {
 /// for the figures; retention does the same by age and drops old traces.
 async fn person_export_erasure_and_retention(url: &str) {
     let store = open(url).await;
-    commit(&*store, &full_batch(), 1).await;
+    let mut batch = full_batch();
+    // The replay history holds the lead as parsed and the person row written (OPS-5).
+    batch.events.push(leadrouter_store::EventRow {
+        at: T0,
+        kind: "route".into(),
+        lead_id: Some("L1".into()),
+        actor: None,
+        config_version: "v1".into(),
+        input: Some(json!({"lead": {"email": "ann@globex.com", "first_name": "Ann"}}).to_string()),
+        effects: "[]".into(),
+        result: Some(json!({"owner": "r1"}).to_string()),
+        people: Some(json!([["ann@globex.com", {"owner": "r1"}]]).to_string()),
+    });
+    commit(&*store, &batch, 1).await;
     store
         .cache_put(
             "people-api",
@@ -182,8 +195,20 @@ async fn person_export_erasure_and_retention(url: &str) {
             decisions: 2,
             idempotency: 1,
             enrichment_cache: 1,
+            history_events: 1,
             ..Default::default()
         }
+    );
+    let mut history = leadrouter_store::HistoryReader::open(url).await.unwrap();
+    let events = history.events_after(0, 0, None).await.unwrap();
+    history.close().await.unwrap();
+    let text = format!("{events:?}");
+    assert!(
+        !text.contains("ann@globex.com")
+            && events
+                .iter()
+                .any(|e| e.row.lead_id.as_deref() == Some("L1")),
+        "erasure scrubs the replay history and keeps the event: {text}"
     );
     assert_eq!(
         state_version(&*store).await,
