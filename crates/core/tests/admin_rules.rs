@@ -71,7 +71,8 @@ const MONDAY_8AM: &str = "2026-11-23T08:00:00Z";
 
 #[test]
 fn tier_by_action_says_demo_request_is_hot_when_size_is_unknown() {
-    let demo = lead(json!({"email": "pat@globex.com", "industry": "software", "action": "Demo Request"}));
+    let demo =
+        lead(json!({"email": "pat@globex.com", "industry": "software", "action": "Demo Request"}));
     // Without the table: high intent, no segment so no ICP fit → warm.
     let plain = cfg(TEAM);
     let r = route(&plain, &demo, ts(MONDAY_8AM));
@@ -84,29 +85,45 @@ fn tier_by_action_says_demo_request_is_hot_when_size_is_unknown() {
     let r = route(&c, &demo, ts(MONDAY_8AM));
     assert_eq!(r.decision.tier, Tier::Hot, "{}", why(&r));
     let by = r.trace.facts.tier_by.clone().unwrap_or_default();
-    assert!(by.starts_with("demo_request in enterprise|unknown → hot (t.toml:"), "{by}");
-    assert!(why(&r).contains("tier set by [[tier_by_action]] demo_request"), "{}", why(&r));
+    assert!(
+        by.starts_with("demo_request in enterprise|unknown → hot (t.toml:"),
+        "{by}"
+    );
+    assert!(
+        why(&r).contains("tier set by [[tier_by_action]] demo_request"),
+        "{}",
+        why(&r)
+    );
     // The hot SLA applies.
     assert_eq!(r.decision.sla.contact_within, SignedDuration::from_mins(5));
 
     // A known size outside the entry's segments: intent × fit as usual.
-    let smb = lead(json!({"email": "pat@globex.com", "employees": "60", "industry": "software", "action": "demo_request"}));
+    let smb = lead(
+        json!({"email": "pat@globex.com", "employees": "60", "industry": "software", "action": "demo_request"}),
+    );
     let r = route(&c, &smb, ts(MONDAY_8AM));
-    assert_eq!(r.decision.tier, Tier::Hot, "smb fits the default ICP: {}", why(&r));
+    assert_eq!(
+        r.decision.tier,
+        Tier::Hot,
+        "smb fits the default ICP: {}",
+        why(&r)
+    );
     assert!(r.trace.facts.tier_by.is_none(), "{}", why(&r));
     let tiny = lead(json!({"email": "pat@globex.com", "employees": "3", "action": "demo_request"}));
     let r = route(&c, &tiny, ts(MONDAY_8AM));
     assert_eq!(r.decision.tier, Tier::Warm, "{}", why(&r));
 
     // An entry can lower a tier too.
-    let dl = lead(json!({"email": "pat@globex.com", "employees": "5000", "action": "content_download"}));
+    let dl =
+        lead(json!({"email": "pat@globex.com", "employees": "5000", "action": "content_download"}));
     let r = route(&c, &dl, ts(MONDAY_8AM));
     assert_eq!(r.decision.tier, Tier::Standard, "{}", why(&r));
 }
 
 #[test]
 fn an_unknown_tier_or_segment_in_tier_by_action_is_an_error_with_its_line() {
-    let text = format!("{TEAM}\n[[tier_by_action]]\nactions = [\"demo_request\"]\ntier = \"scorching\"\n");
+    let text =
+        format!("{TEAM}\n[[tier_by_action]]\nactions = [\"demo_request\"]\ntier = \"scorching\"\n");
     let err = compile(SourceText::new("t.toml", text.as_str()), &|p: &str| {
         Err(LoadError::Io {
             path: p.into(),
@@ -125,17 +142,28 @@ fn the_trace_says_why_the_lead_fits_the_icp_or_not_criterion_by_criterion() {
     let c = cfg(&format!(
         "{TEAM}\n[icp]\nsegments = [\"enterprise\", \"mid_market\"]\nregions = [\"EMEA\"]\n"
     ));
-    let l = lead(json!({"email": "pat@globex.com", "employees": "500", "industry": "software", "country": "US", "action": "demo_request"}));
+    let l = lead(
+        json!({"email": "pat@globex.com", "employees": "500", "industry": "software", "country": "US", "action": "demo_request"}),
+    );
     let r = route(&c, &l, ts(MONDAY_8AM));
     assert!(!r.decision.icp_fit);
     let checks = &r.trace.facts.icp_checks;
     assert_eq!(checks.len(), 4, "{checks:?}");
-    assert_eq!(checks[0], "segment mid_market: yes (ICP segment: enterprise, mid_market)");
-    assert_eq!(checks[1], "industry software: any industry fits (not part of the ICP)");
+    assert_eq!(
+        checks[0],
+        "segment mid_market: yes (ICP segment: enterprise, mid_market)"
+    );
+    assert_eq!(
+        checks[1],
+        "industry software: any industry fits (not part of the ICP)"
+    );
     assert_eq!(checks[2], "region AMER: no (ICP region: EMEA)");
     let text = why(&r);
     assert!(text.contains("ICP fit no"), "{text}");
-    assert!(text.contains("  ICP region AMER: no (ICP region: EMEA)"), "{text}");
+    assert!(
+        text.contains("  ICP region AMER: no (ICP region: EMEA)"),
+        "{text}"
+    );
 }
 
 fn named_account(hold: Option<&str>) -> CompiledConfig {
@@ -144,13 +172,18 @@ fn named_account(hold: Option<&str>) -> CompiledConfig {
         .unwrap_or_default();
     cfg(&format!(
         "{}\n[[account]]\ndomain = \"globex.com\"\nname = \"Globex\"\nowner = \"own\"\nnamed = true\n",
-        TEAM.replace("default_team = \"t\"\n", &format!("default_team = \"t\"\n{hold}"))
+        TEAM.replace(
+            "default_team = \"t\"\n",
+            &format!("default_team = \"t\"\n{hold}")
+        )
     ))
 }
 
 #[test]
 fn a_named_account_lead_waits_for_its_owner_within_the_hold_and_the_sla_starts_then() {
-    let l = lead(json!({"email": "pat@globex.com", "employees": "5000", "industry": "software", "action": "demo_request"}));
+    let l = lead(
+        json!({"email": "pat@globex.com", "employees": "5000", "industry": "software", "action": "demo_request"}),
+    );
     let at = ts(MONDAY_8AM);
     // Without the hold: whoever is on.
     let r = route(&named_account(None), &l, at);
@@ -162,11 +195,20 @@ fn a_named_account_lead_waits_for_its_owner_within_the_hold_and_the_sla_starts_t
     assert_eq!(owner(&r), Some("own"), "{}", why(&r));
     assert_eq!(r.decision.path, RoutePath::NamedAccount);
     let opens = ts("2026-11-23T09:00:00Z");
-    assert_eq!(r.decision.sla.contact_by, Some(opens + SignedDuration::from_mins(5)));
+    assert_eq!(
+        r.decision.sla.contact_by,
+        Some(opens + SignedDuration::from_mins(5))
+    );
     let text = why(&r);
-    assert!(text.contains("held until their working hours start at Mon 09:00 UTC"), "{text}");
     assert!(
-        r.decision.notes.iter().any(|n| n.contains("the contact SLA starts then")),
+        text.contains("held until their working hours start at Mon 09:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        r.decision
+            .notes
+            .iter()
+            .any(|n| n.contains("the contact SLA starts then")),
         "{:?}",
         r.decision.notes
     );
@@ -213,12 +255,19 @@ fn an_owner_away_for_another_reason_is_not_waited_for() {
 
 #[test]
 fn a_domain_the_company_data_names_beats_the_free_mail_list() {
-    let l = lead(json!({"email": "dana@fastmail.com", "employees": "300", "industry": "software", "action": "demo_request"}));
+    let l = lead(
+        json!({"email": "dana@fastmail.com", "employees": "300", "industry": "software", "action": "demo_request"}),
+    );
     // fastmail.com is on the shipped free-mail list: a personal email, to review.
     let plain = cfg(TEAM);
     let r = route(&plain, &l, ts(MONDAY_8AM));
     assert!(r.trace.facts.personal_email, "{}", why(&r));
-    assert_eq!(r.decision.path, RoutePath::PersonalEmailReview, "{}", why(&r));
+    assert_eq!(
+        r.decision.path,
+        RoutePath::PersonalEmailReview,
+        "{}",
+        why(&r)
+    );
 
     // An account with that domain: the company's own data says it is a company.
     let c = cfg(&format!(
@@ -228,7 +277,11 @@ fn a_domain_the_company_data_names_beats_the_free_mail_list() {
     assert!(!r.trace.facts.personal_email, "{}", why(&r));
     assert_eq!(r.decision.path, RoutePath::AccountOwner, "{}", why(&r));
     assert_eq!(owner(&r), Some("other"));
-    assert!(r.decision.flags.contains(&Flag::CompanyDomainOverFreeMailList));
+    assert!(
+        r.decision
+            .flags
+            .contains(&Flag::CompanyDomainOverFreeMailList)
+    );
     assert_eq!(r.trace.facts.company_domain_by.as_deref(), Some("account"));
 
     // A firmographic file that lists the domain (the enricher's answer) does the same.

@@ -9,9 +9,7 @@ use leadrouter_core::config::compile::compile;
 use leadrouter_core::config::{CompiledConfig, LoadError, SourceText};
 use leadrouter_core::engine::{RoutingInput, decide};
 use leadrouter_core::lead::Lead;
-use leadrouter_core::lifecycle::{
-    Due, LeadStatus, LeadView, SlaAction, SlaStep, Stage, fire,
-};
+use leadrouter_core::lifecycle::{Due, LeadStatus, LeadView, SlaAction, SlaStep, Stage, fire};
 use leadrouter_core::state::StateSnapshot;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -69,7 +67,13 @@ fn run(cfg: &CompiledConfig, leads: usize, ops: &[u8]) -> Run {
             let l = lead(views.len());
             let routed = decide(cfg, RoutingInput::new(&l, &state, now));
             state.apply(&routed.effects);
-            let owner = routed.decision.owner.as_ref().expect("owned").id.to_string();
+            let owner = routed
+                .decision
+                .owner
+                .as_ref()
+                .expect("owned")
+                .id
+                .to_string();
             *firsts.entry(owner.clone()).or_insert(0) += 1;
             pending.push(views.len());
             views.push((
@@ -104,10 +108,7 @@ fn run(cfg: &CompiledConfig, leads: usize, ops: &[u8]) -> Run {
                     now,
                 },
             );
-            assert!(
-                matches!(action, SlaAction::Reassigned { .. }),
-                "{action:?}"
-            );
+            assert!(matches!(action, SlaAction::Reassigned { .. }), "{action:?}");
             state.apply(&change.effects);
             views[k].0 = change.lead.expect("the lead afterwards");
         }

@@ -406,7 +406,10 @@ fn read_jsonl(
                 }
             }
             if let Some(v) = bad {
-                let shown = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let shown = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 unusable(stats, n, *field, &shown);
             }
         }
@@ -449,7 +452,11 @@ mod tests {
             "{:?}",
             st.issues
         );
-        assert!(st.issues[1].starts_with("line 3: employees `lots`"), "{:?}", st.issues);
+        assert!(
+            st.issues[1].starts_with("line 3: employees `lots`"),
+            "{:?}",
+            st.issues
+        );
         // The row is kept by its name, without the unusable values.
         assert_eq!(st.rows, 3);
         let FileAnswer::Found(a) = f.by_domain("acme.io") else {

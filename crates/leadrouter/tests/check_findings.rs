@@ -81,20 +81,37 @@ route_to = "team:sales"
         let line = line_of(&toml, needle) - usize::from(needle.starts_with("id = "));
         let at = format!("{path}:{line}:");
         let hit = out.stdout.split("\nwarning").any(|block| {
-            block.contains(&format!("[{kind}]: {at}")) && block.contains("fix: ") && block.contains(fix)
+            block.contains(&format!("[{kind}]: {at}"))
+                && block.contains("fix: ")
+                && block.contains(fix)
         });
-        out.check(hit, &format!("a {kind} warning at {at} with the fix {fix:?}"));
+        out.check(
+            hit,
+            &format!("a {kind} warning at {at} with the fix {fix:?}"),
+        );
     };
-    warn("icp-never-fits", "segments = []", "list the segments that fit");
+    warn(
+        "icp-never-fits",
+        "segments = []",
+        "list the segments that fit",
+    );
     warn("keyword-spaces", "contains = [\" vp\"", "write \"vp\"");
     // Rule findings point at the rule (its `[[rule]]` line, just above its id).
-    warn("value-never-matches", "id = \"ontario-in-us\"", "ISO 3166-2 code");
+    warn(
+        "value-never-matches",
+        "id = \"ontario-in-us\"",
+        "ISO 3166-2 code",
+    );
     out.check(
         out.stdout.contains("it is ON in CA"),
         "the state warning says where Ontario is",
     );
     warn("value-never-matches", "id = \"de-in-amer\"", "add EMEA");
-    warn("value-never-matches", "id = \"fintech\"", "add `fintech` to [industries]");
+    warn(
+        "value-never-matches",
+        "id = \"fintech\"",
+        "add `fintech` to [industries]",
+    );
     warn("value-never-matches", "id = \"zip4\"", "write \"94105\"");
     // --strict turns them into a failure.
     cli(&["check", "--strict", &path]).expect_code(1);
@@ -111,10 +128,7 @@ fn a_matrix_with_crlf_line_ends_is_reported_at_the_right_lines() {
     let path = write(
         dir.path(),
         "c.toml",
-        &BASE.replace(
-            "[routing]\n",
-            "[routing]\nmatrix_csv = \"m.csv\"\n",
-        ),
+        &BASE.replace("[routing]\n", "[routing]\nmatrix_csv = \"m.csv\"\n"),
     );
     let out = cli(&["check", &path]).expect_code(0);
     out.check(
@@ -149,7 +163,9 @@ fn an_enrichment_file_with_unusable_values_is_reported_when_loaded() {
     let out = cli(&["check", &path]).expect_code(0);
     out.check(
         out.stdout.contains("warning[enrichment-file]")
-            && out.stdout.contains("firmo.csv: line 3: domain `https:` is not a domain"),
+            && out
+                .stdout
+                .contains("firmo.csv: line 3: domain `https:` is not a domain"),
         "the unusable domain with its line",
     );
 }
@@ -161,7 +177,11 @@ fn a_large_matrix_is_summarised_and_verbose_or_json_list_everything() {
     // covering it (each has an industry of its own): 6,400 pairs with different targets.
     let mut csv = String::from("id,segment,industry,route_to\n");
     for i in 0..160 {
-        let target = if i % 2 == 0 { "team:sales" } else { "queue:catch-all" };
+        let target = if i % 2 == 0 {
+            "team:sales"
+        } else {
+            "queue:catch-all"
+        };
         csv.push_str(&format!("r{i},enterprise,software|niche{i},{target}\n"));
     }
     write(dir.path(), "m.csv", &csv);
@@ -196,11 +216,15 @@ fn a_large_matrix_is_summarised_and_verbose_or_json_list_everything() {
     let lines = out.stdout.lines().count();
     out.check(lines < 60, &format!("the summary is short ({lines} lines)"));
     out.check(
-        out.stdout.contains(&format!("warning[overlapping-rules]: {n} finding(s) on ")),
+        out.stdout
+            .contains(&format!("warning[overlapping-rules]: {n} finding(s) on ")),
         "the overlap group with its count",
     );
     out.check(out.stdout.contains("most on: "), "the rules with the most");
-    out.check(out.stdout.contains("by rule: findings on "), "the by-rule line");
+    out.check(
+        out.stdout.contains("by rule: findings on "),
+        "the by-rule line",
+    );
     out.check(out.stdout.contains("--verbose"), "how to see every finding");
 
     let out = cli(&["check", "--verbose", &path]).expect_code(0);

@@ -45,7 +45,11 @@ fn cap_1_a_name_addr_email_is_accepted_and_dedupes_with_the_bare_address() {
         .send()
         .expect_status(201)
         .json();
-    assert_eq!(owner_of(&again).as_deref(), Some(owner.as_str()), "{again:#}");
+    assert_eq!(
+        owner_of(&again).as_deref(),
+        Some(owner.as_str()),
+        "{again:#}"
+    );
     assert_eq!(again["path"], "known_person", "{again:#}");
 }
 
@@ -67,8 +71,8 @@ fn route_uses_the_address_of_a_name_addr_email() {
         file.to_str().unwrap(),
     ])
     .expect_code(0);
-    let v: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")));
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")));
     let facts = &v["trace"]["facts"];
     out.check(
         facts["email"] == "jane@globex-industries.com",

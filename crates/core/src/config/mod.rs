@@ -396,10 +396,9 @@ impl TierByAction {
     pub fn applies(&self, action: Option<&str>, segment: Option<&str>) -> bool {
         action.is_some_and(|a| self.actions.iter().any(|x| x == a))
             && (self.segments.is_empty()
-                || self
-                    .segments
-                    .iter()
-                    .any(|s| Some(s.as_str()) == segment || (s == Self::UNKNOWN && segment.is_none())))
+                || self.segments.iter().any(|s| {
+                    Some(s.as_str()) == segment || (s == Self::UNKNOWN && segment.is_none())
+                }))
     }
 }
 

@@ -200,7 +200,10 @@ impl<'a> LineCounter<'a> {
             // Out of order (not expected): count from the start.
             (self.byte, self.line) = (0, 1);
         }
-        self.line += self.text[self.byte..at].iter().filter(|&&b| b == b'\n').count();
+        self.line += self.text[self.byte..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         self.byte = at;
         self.line
     }

@@ -325,9 +325,10 @@ fn company_domain_by(
     if provider == "signals" || provider.starts_with("signal") {
         return None;
     }
-    let same = e.domain.as_deref().is_some_and(|d| {
-        crate::domains::with_registrable_domain(d, |r| r == Some(registrable))
-    });
+    let same = e
+        .domain
+        .as_deref()
+        .is_some_and(|d| crate::domains::with_registrable_domain(d, |r| r == Some(registrable)));
     same.then(|| cat(&["enrichment:", provider]).into())
 }
 

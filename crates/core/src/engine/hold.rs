@@ -18,7 +18,9 @@ pub(crate) fn minutes_to_next_window(wh: &WorkingHours, weekday: u8, minute: u16
     (0..8u32)
         .flat_map(|d| {
             let wd = (weekday as usize + d as usize) % 7;
-            wh.days[wd].iter().map(move |&(start, _)| d * DAY + start as u32)
+            wh.days[wd]
+                .iter()
+                .map(move |&(start, _)| d * DAY + start as u32)
         })
         .filter(|&at| at > now)
         .map(|at| at - now)
@@ -55,16 +57,10 @@ impl Ctx<'_> {
         let cfg = self.cfg;
         let rep = cfg.rep(owner);
         let local = opens.to_zoned(rep.tz.clone());
-        let when = format!(
-            "{} {} ({})",
-            local.strftime("%a %H:%M"),
-            rep.tz_name,
-            opens
-        );
+        let when = format!("{} {} ({})", local.strftime("%a %H:%M"), rep.tz_name, opens);
         self.steps.push(Step::Rep {
             rep: cfg.text.rep_id[owner as usize].clone(),
-            role: format!("account owner, held until their working hours start at {when}")
-                .into(),
+            role: format!("account owner, held until their working hours start at {when}").into(),
             verdict: Verdict::Chosen,
         });
         self.notes.push(format!(

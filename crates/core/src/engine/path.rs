@@ -148,8 +148,7 @@ impl<'a> Ctx<'a> {
                         "owner inactive: routed by the owner's fallback chain and flagged".into()
                     };
                     let headline = start_reason(&[kind, " ", &label]);
-                    let held = if a.named && active && cfg.routing.hold_for_owner_within.is_some()
-                    {
+                    let held = if a.named && active && cfg.routing.hold_for_owner_within.is_some() {
                         Some(owner)
                     } else {
                         None

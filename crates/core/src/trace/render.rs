@@ -50,7 +50,10 @@ impl RoutingTrace {
             let _ = writeln!(s, "  ICP {c}");
         }
         if let Some(by) = &f.tier_by {
-            let _ = writeln!(s, "  tier set by [[tier_by_action]] {by}, over intent × ICP fit");
+            let _ = writeln!(
+                s,
+                "  tier set by [[tier_by_action]] {by}, over intent × ICP fit"
+            );
         }
         for i in &f.issues {
             let _ = writeln!(s, "input issue: {}: {}", i.field, i.problem);

@@ -61,13 +61,18 @@ impl Compiler<'_> {
                     (&file, line),
                     None,
                     format!("[icp] {key} = [] : no lead can fit the ICP"),
-                    format!("list the {key} that fit, or remove the key to leave them out of the ICP"),
+                    format!(
+                        "list the {key} that fit, or remove the key to leave them out of the ICP"
+                    ),
                 );
                 continue;
             }
             for value in list.get_ref() {
                 let known = match key {
-                    "regions" => v.geo.regions().contains(value.trim().to_uppercase().as_str()),
+                    "regions" => v
+                        .geo
+                        .regions()
+                        .contains(value.trim().to_uppercase().as_str()),
                     _ => v.geo.country(value).is_some(),
                 };
                 if !known {
@@ -83,7 +88,10 @@ impl Compiler<'_> {
                         NEVER,
                         (&file, line),
                         None,
-                        format!("[icp] {key}: `{value}` is not a known {}; no lead matches it", &key[..key.len() - 1]),
+                        format!(
+                            "[icp] {key}: `{value}` is not a known {}; no lead matches it",
+                            &key[..key.len() - 1]
+                        ),
                         fix,
                     );
                 }
@@ -114,7 +122,10 @@ impl Compiler<'_> {
                             k.points
                         )
                     } else if word.trim() != word {
-                        let end = match (word.starts_with(char::is_whitespace), word.ends_with(char::is_whitespace)) {
+                        let end = match (
+                            word.starts_with(char::is_whitespace),
+                            word.ends_with(char::is_whitespace),
+                        ) {
                             (true, true) => "leading and trailing spaces",
                             (true, false) => "a leading space",
                             _ => "a trailing space",
@@ -166,10 +177,15 @@ impl Compiler<'_> {
                 [] if everywhere.is_empty() => format!(
                     "rule {id}: state `{raw}` is not a state or province of any country; no lead with a known country matches it"
                 ),
-                [] if !everywhere.iter().any(|(_, code)| code.eq_ignore_ascii_case(raw.trim())) => format!(
-                    "rule {id}: state `{raw}` is a name, but a lead's state is compared as its code once its country is known ({}); only leads that give no country match",
-                    where_()
-                ),
+                [] if !everywhere
+                    .iter()
+                    .any(|(_, code)| code.eq_ignore_ascii_case(raw.trim())) =>
+                {
+                    format!(
+                        "rule {id}: state `{raw}` is a name, but a lead's state is compared as its code once its country is known ({}); only leads that give no country match",
+                        where_()
+                    )
+                }
                 [] => continue,
                 cs if !cs.iter().any(|c| geo.subdivision(c, raw).is_some()) => format!(
                     "rule {id}: state `{raw}` is not a state or province of {} ({}); no lead can match",
@@ -177,9 +193,15 @@ impl Compiler<'_> {
                     where_()
                 ),
                 [_] => continue,
-                cs if !cs.iter().any(|c| geo.subdivision(c, raw).is_some_and(|code| code.eq_ignore_ascii_case(raw.trim()))) => format!(
-                    "rule {id}: state `{raw}` is a name; with several countries on the rule it is compared as written, but leads' states are codes, so no lead can match"
-                ),
+                cs if !cs.iter().any(|c| {
+                    geo.subdivision(c, raw)
+                        .is_some_and(|code| code.eq_ignore_ascii_case(raw.trim()))
+                }) =>
+                {
+                    format!(
+                        "rule {id}: state `{raw}` is a name; with several countries on the rule it is compared as written, but leads' states are codes, so no lead can match"
+                    )
+                }
                 _ => continue,
             };
             self.lint(
@@ -220,7 +242,9 @@ impl Compiler<'_> {
                     NEVER,
                     at,
                     Some(id),
-                    format!("rule {id}: postal code `{raw}` has no letters or digits; no lead can match"),
+                    format!(
+                        "rule {id}: postal code `{raw}` has no letters or digits; no lead can match"
+                    ),
                     "write the code (\"94105\") or a prefix ending in * (\"94*\")".into(),
                 );
             } else if us && n.len() == 9 && n.bytes().all(|b| b.is_ascii_digit()) {
@@ -260,8 +284,15 @@ fn unknown_industry(v: &Vocabulary, value: &str) -> Option<String> {
     let mut names: Vec<&str> = v.industry_alias.values().map(|t| t.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    Some(match crate::config::suggest::closest(&t, names.iter().copied()) {
-        Some(k) => format!("did you mean `{k}`? Or add `{t}` to [industries] (as a name or an alias)"),
-        None => format!("use one of {}, or add `{t}` to [industries]", names.join(", ")),
-    })
+    Some(
+        match crate::config::suggest::closest(&t, names.iter().copied()) {
+            Some(k) => {
+                format!("did you mean `{k}`? Or add `{t}` to [industries] (as a name or an alias)")
+            }
+            None => format!(
+                "use one of {}, or add `{t}` to [industries]",
+                names.join(", ")
+            ),
+        },
+    )
 }

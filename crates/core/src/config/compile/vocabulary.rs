@@ -357,7 +357,10 @@ impl Compiler<'_> {
                     "tier_by_action.actions",
                     None,
                     "no actions listed",
-                    Some("list the actions this tier is for, e.g. actions = [\"demo_request\"]".into()),
+                    Some(
+                        "list the actions this tier is for, e.g. actions = [\"demo_request\"]"
+                            .into(),
+                    ),
                 );
             }
             let tier = match Tier::parse(e.tier.get_ref()) {
