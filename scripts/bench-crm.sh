@@ -16,4 +16,4 @@ PROFILE=${PROFILE:-dev}
 flag=""; dir=debug
 if [ "$PROFILE" = release ]; then flag="--release"; dir=release; fi
 cargo build $flag -p leadrouter --bin leadrouter --example crm_bench
-LEADROUTER_BIN="target/$dir/leadrouter" "target/$dir/examples/crm_bench"
+LEADROUTER_BIN="$PWD/target/$dir/leadrouter" "target/$dir/examples/crm_bench"
