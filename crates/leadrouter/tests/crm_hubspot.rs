@@ -22,11 +22,11 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The pool config with a `[crm]` table for `hubspot`, written to `dir`.
-fn config(dir: &tempfile::TempDir, hubspot: &HubSpot) -> PathBuf {
+fn config(dir: &tempfile::TempDir, hubspot: &HubSpot, extra: &str) -> PathBuf {
     let base = std::fs::read_to_string(support::fixture("one_pool.toml")).unwrap();
     let users: String = (1..=7).map(|i| format!("r{i} = \"50{i}\"\n")).collect();
     let text = format!(
-        "{base}\n[crm]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntask = false\n\n[crm.hubspot]\ntoken_env = \"TEST_HUBSPOT_TOKEN\"\nclient_secret_env = \"TEST_HUBSPOT_SECRET\"\n\n[crm.users]\n{users}",
+        "{base}\n[crm]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntask = false\n{extra}\n[crm.hubspot]\ntoken_env = \"TEST_HUBSPOT_TOKEN\"\nclient_secret_env = \"TEST_HUBSPOT_SECRET\"\n\n[crm.users]\n{users}",
         hubspot.uri()
     );
     let path = dir.path().join("leadrouter.toml");
@@ -58,8 +58,13 @@ async fn hubspot(limits: Limits) -> HubSpot {
 }
 
 async fn serve(hubspot: &HubSpot, clock: Clock) -> (Server, tempfile::TempDir) {
+    serve_with(hubspot, clock, "").await
+}
+
+/// [`serve`] with more `[crm]` keys.
+async fn serve_with(hubspot: &HubSpot, clock: Clock, extra: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&dir, hubspot);
+    let cfg = config(&dir, hubspot, extra);
     let opts = support::serve(&cfg)
         .env("TEST_HUBSPOT_TOKEN", hs::TOKEN)
         .env("TEST_HUBSPOT_SECRET", hs::CLIENT_SECRET)
@@ -125,8 +130,8 @@ fn applied_by_lead(h: &HubSpot) -> BTreeMap<String, Vec<hs::AppliedWrite>> {
     m
 }
 
-/// CRM-1, OPS-4: a burst of leads in waves while other apps of the portal keep the
-/// shared rate-limit window nearly full, so many of our calls get 429: every lead's
+/// CRM-1, OPS-4: a burst of leads in waves while other apps of the portal use up the
+/// shared rate-limit window, so our calls get 429 until they stop: every lead's
 /// write still reaches HubSpot exactly once (none lost, none applied twice, no second
 /// contact), with the right owner, and the 429s show in /metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,8 +149,8 @@ async fn crm1_rate_limit_storm_delivers_every_write_once() {
         let h = h.clone();
         tokio::spawn(async move {
             loop {
-                h.spend(1);
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                h.spend(4);
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
     };
@@ -156,6 +161,9 @@ async fn crm1_rate_limit_storm_delivers_every_write_once() {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // The other apps stop; ours catches up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    noisy.abort();
     let ids_c = ids.clone();
     eventually(
         WAIT,
@@ -189,7 +197,6 @@ async fn crm1_rate_limit_storm_delivers_every_write_once() {
         assert_eq!(c.properties["firstname"], "Pat");
         assert!(!c.properties["leadrouter_reason"].is_empty());
     }
-    noisy.abort();
     assert_eq!(h.contacts().len(), 240, "one contact per email");
     assert!(
         h.throttled() > 0,
@@ -535,4 +542,41 @@ async fn crm2_our_write_back_arriving_as_a_webhook_is_not_routed() {
     assert_eq!(done[&lead_id].len(), 1);
     assert_eq!(done[&api_lead].len(), 1);
     assert_eq!(done.len(), 2, "{:?}", done.keys().collect::<Vec<_>>());
+}
+
+/// CRM-2 without webhooks: with `poll_every`, a contact created in HubSpot is found by
+/// the poller, routed once (later polls see it again and route nothing new), and its
+/// owner written back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_poller_routes_contacts_created_in_hubspot_once() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (s, _dir) = serve_with(&h, Clock::Real, "poll_every = \"1s\"\n").await;
+    let id = h.create_contact(&[("email", "polled@prospect.com"), ("firstname", "Pol")]);
+    eventually(
+        WAIT,
+        || format!("owner written back; calls {:?}", h.calls()),
+        || {
+            let c = h.contact_by_email("polled@prospect.com");
+            let ok = c.is_some_and(|c| c.properties.contains_key("hubspot_owner_id"));
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let c = h.contact_by_email("polled@prospect.com").unwrap();
+    assert_eq!(c.id, id);
+    // More polls (each re-reads the last minute) route nothing new.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let done = applied_by_lead(&h);
+    assert_eq!(done.len(), 1, "{:?}", done.keys().collect::<Vec<_>>());
+    assert_eq!(done.values().next().unwrap().len(), 1);
+    assert!(
+        h.calls()["POST /crm/v3/objects/contacts/search"] >= 2,
+        "{:?}",
+        h.calls()
+    );
+    let m = metrics(&s).await;
+    assert!(
+        m.contains("leadrouter_crm_writes_total{outcome=\"done\"} 1\n"),
+        "{m}"
+    );
 }

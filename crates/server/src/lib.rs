@@ -205,6 +205,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     delivery::spawn(shared.clone());
     crm::writeback::spawn(shared.clone());
     sla::spawn(shared.clone(), sequencer.clone());
+    crm::poller::spawn(shared.clone(), sequencer.clone());
     retention::spawn(shared.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {

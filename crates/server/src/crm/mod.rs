@@ -4,6 +4,7 @@
 //! ([`writeback`]), and the metrics both report. Routing never waits for the CRM: the
 //! sequencer only adds a row to its transaction; everything after is the worker's.
 
+pub mod poller;
 pub mod sync;
 pub mod writeback;
 

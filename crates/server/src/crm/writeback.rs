@@ -21,6 +21,10 @@ pub const LEASE: SignedDuration = SignedDuration::from_secs(120);
 /// The outer bound on one batch's calls (the client's per-call timeouts are inside it).
 const BATCH_TIMEOUT: Duration = Duration::from_secs(90);
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// After a batch that was not full, wait this long for more rows before claiming again:
+/// fewer, fuller calls (the CRM's rate limit) and fewer claim/complete writes beside the
+/// routing writer (SQLite has one write lock), for at most this much added lag.
+const LINGER: Duration = Duration::from_millis(200);
 /// Longest single pause for a rate limit or an exhausted window.
 const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// Longest backoff between attempts: a CRM back after an outage is caught up within it.
@@ -77,8 +81,11 @@ pub fn spawn(shared: Arc<Shared>) {
                 let _ = tokio::time::timeout(IDLE_POLL, crm.wake.notified()).await;
                 continue;
             }
+            let full = rows.len() as i64 >= limit;
             let (results, pause) = send(&rt, crm, &rows, &shared).await;
-            paused_until = pause.map(|p| Instant::now() + p.min(MAX_PAUSE));
+            paused_until = pause
+                .map(|p| Instant::now() + p.min(MAX_PAUSE))
+                .or_else(|| (!full).then(|| Instant::now() + LINGER));
             if let Err(e) = shared.store.crm_complete(&results).await {
                 // The rows stay pending under their lease and are sent again when it
                 // lapses; the upsert is idempotent.
