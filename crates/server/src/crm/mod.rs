@@ -76,15 +76,41 @@ impl CrmRuntime {
                     .map_err(|e| vec![build_error(cfg, &config, format!("HubSpot client: {e}"))])?;
                 Arc::new(c)
             }
-            // The Salesforce client (crates/crm/src/salesforce) is built in its own change
-            // and wired here when it lands; until then a Salesforce config is refused
-            // rather than accepted and silently never written.
-            Credentials::Salesforce(_) => {
-                return Err(vec![build_error(
-                    cfg,
-                    &config,
-                    "this build has no Salesforce client yet".into(),
-                )]);
+            Credentials::Salesforce(sf) => {
+                // `base_url` overrides the login URL (sandboxes, tests); the instance URL
+                // is the configured one or the one the token endpoint names.
+                let login_url = config
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| sf.login_url.clone());
+                let settings = leadrouter_crm::salesforce::SalesforceSettings {
+                    login_url: login_url.as_str().trim_end_matches('/').to_string(),
+                    instance_url: sf
+                        .instance_url
+                        .as_ref()
+                        .map(|u| u.as_str().trim_end_matches('/').to_string())
+                        .unwrap_or_default(),
+                    client_id: sf.client_id.0.clone(),
+                    username: sf.username.clone(),
+                    private_key_pem: sf.private_key_pem.0.clone(),
+                    api_version: "62.0".into(),
+                    external_id_field: config
+                        .fields
+                        .lead_id
+                        .clone()
+                        .unwrap_or_else(|| "LeadRouter_Id__c".into()),
+                    // Tasks are upserted by the write id, so a retry never adds a second.
+                    task_external_id_field: config
+                        .task
+                        .then(|| "LeadRouter_Write_Id__c".to_string()),
+                    named_account_field: config.named_account_property.clone(),
+                    timeout: config.timeout,
+                };
+                let c =
+                    leadrouter_crm::salesforce::SalesforceClient::new(settings).map_err(|e| {
+                        vec![build_error(cfg, &config, format!("Salesforce client: {e}"))]
+                    })?;
+                Arc::new(c)
             }
         };
         let console_base = leadrouter_notify::NotifyConfig::parse(&cfg.source)
