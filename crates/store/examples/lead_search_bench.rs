@@ -199,7 +199,7 @@ async fn load(store: &dyn Store, n: usize) -> Result<(), Box<dyn std::error::Err
         .await?;
         tx.commit().await?;
         i = end;
-        if i % 100_000 == 0 || i == n {
+        if i.is_multiple_of(100_000) || i == n {
             let s = started.elapsed().as_secs_f64();
             println!("  loaded {i} leads, {:.0} leads/s", (i - have) as f64 / s);
         }
@@ -244,6 +244,9 @@ async fn time_queries(
     }
     Ok(stats(ms, hits))
 }
+
+/// One case's queries: the `r`th run's query.
+type MakeQuery<'a> = Box<dyn FnMut(usize) -> LeadQuery + 'a>;
 
 fn q() -> LeadQuery {
     LeadQuery {
@@ -291,7 +294,7 @@ async fn measure(
     line("baseline: one lead by id", &base);
     let span = (365 * DAY_US) * (n as i64) / 1_000_000;
     let s = |v: &str| Some(v.to_string());
-    let cases: Vec<(&str, Box<dyn FnMut(usize) -> LeadQuery>)> = vec![
+    let cases: Vec<(&str, MakeQuery)> = vec![
         ("newest (no filter)", Box::new(|_| q())),
         (
             "owner",
