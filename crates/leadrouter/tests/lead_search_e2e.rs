@@ -41,7 +41,7 @@ fn lead(n: usize) -> Value {
         "country": "US",
         "employees": EMPLOYEES[n % 3],
         "industry": "software",
-        "action": if n % 2 == 0 { "demo_request" } else { "content_download" },
+        "action": if n.is_multiple_of(2) { "demo_request" } else { "content_download" },
     })
 }
 

@@ -100,7 +100,7 @@ fn lead(n: usize, received_at: i64) -> LeadRecord {
         route_by: None,
         contact_by: None,
         config_version: "sha256:test".into(),
-        account_domain: (n % 2 == 0).then(|| domain.to_string()),
+        account_domain: n.is_multiple_of(2).then(|| domain.to_string()),
         accepted_at: None,
         first_touch_at: None,
         fallback: false,

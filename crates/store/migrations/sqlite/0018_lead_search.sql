@@ -44,10 +44,13 @@ CREATE TRIGGER lead_search_delete AFTER DELETE ON leads BEGIN
 END;
 
 -- Filters, newest first: each serves `column = ? ORDER BY received_at DESC` from the
--- index, so a rare value is found without scanning every lead. Owner and queue already
--- have theirs (leads_owner_recent, leads_queue_recent); tier has three values and is
--- served by walking leads_received_at.
+-- index, so a rare value is found without scanning every lead. Owner already has its
+-- own (leads_owner_recent); tier has three values and is served by walking
+-- leads_received_at.
 CREATE INDEX leads_status_recent ON leads (status, received_at);
 CREATE INDEX leads_team_recent ON leads (team, received_at) WHERE team IS NOT NULL;
 CREATE INDEX leads_path_recent ON leads (path, received_at);
 CREATE INDEX leads_segment_recent ON leads (segment, received_at) WHERE segment IS NOT NULL;
+-- leads_queue_recent is (queue, status, received_at): for a queue alone SQLite sorted all
+-- of the queue's leads (p99 369 ms at 1,000,000 leads); this one is in received order.
+CREATE INDEX leads_queue_search ON leads (queue, received_at) WHERE queue IS NOT NULL;
