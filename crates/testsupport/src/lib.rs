@@ -7,6 +7,7 @@
 //! - [`serve`]: the one way to run the real `leadrouter serve` ([`ServeOptions`] →
 //!   [`Server`]); [`call`]: talking to it over HTTP ([`Call`] → [`Resp`]).
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
+//! - [`dns`]: a DNS server on 127.0.0.1 answering MX questions from a fixed zone.
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
 //! line, stdout and stderr of a process, the request and response of an HTTP call (the
@@ -15,6 +16,7 @@
 pub mod call;
 pub mod cli;
 pub mod db;
+pub mod dns;
 pub mod receiver;
 pub mod serve;
 pub mod smtp;
