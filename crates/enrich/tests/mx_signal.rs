@@ -3,75 +3,15 @@
 //! domain is not; answers are cached; a DNS server that does not answer costs at most the
 //! signal's timeout and never fails the lead.
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::MX;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use leadrouter_core::config::SourceText;
 use leadrouter_core::lead::Lead;
 use leadrouter_enrich::Enricher;
-use std::collections::BTreeMap;
+use leadrouter_testsupport::dns::{DnsServer, MxAnswer};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
 
-/// A UDP DNS server answering MX questions from `zone` (name → exchanges); a name mapped
-/// to `None` gets no answer at all; others get NXDOMAIN. Counts the questions per name.
-struct DnsServer {
-    addr: std::net::SocketAddr,
-    asked: Arc<Mutex<BTreeMap<String, usize>>>,
-}
-
-impl DnsServer {
-    async fn start(zone: Vec<(&'static str, Option<Vec<&'static str>>)>) -> DnsServer {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = sock.local_addr().unwrap();
-        let asked: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-        let counts = asked.clone();
-        let zone: BTreeMap<String, Option<Vec<&'static str>>> =
-            zone.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1500];
-            loop {
-                let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                    return;
-                };
-                let Ok(q) = Message::from_vec(&buf[..n]) else {
-                    continue;
-                };
-                let Some(query) = q.queries.first().cloned() else {
-                    continue;
-                };
-                let name = query.name().to_ascii().to_ascii_lowercase();
-                *counts.lock().unwrap().entry(name.clone()).or_default() += 1;
-                let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
-                r.metadata.recursion_desired = q.metadata.recursion_desired;
-                r.metadata.recursion_available = true;
-                r.add_query(query.clone());
-                match zone.get(&name) {
-                    Some(None) => continue, // never answers
-                    Some(Some(hosts)) if query.query_type() == RecordType::MX => {
-                        for (i, h) in hosts.iter().enumerate() {
-                            let mx = MX::new(10 * (i as u16 + 1), Name::from_ascii(h).unwrap());
-                            r.add_answer(Record::from_rdata(
-                                query.name().clone(),
-                                300,
-                                RData::MX(mx),
-                            ));
-                        }
-                    }
-                    Some(Some(_)) => {}
-                    None => r.metadata.response_code = ResponseCode::NXDomain,
-                }
-                let _ = sock.send_to(&r.to_vec().unwrap(), peer).await;
-            }
-        });
-        DnsServer { addr, asked }
-    }
-
-    fn asked(&self, name: &str) -> usize {
-        self.asked.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
+fn hosts(h: &[&str]) -> MxAnswer {
+    MxAnswer::Hosts(h.iter().map(|s| s.to_string()).collect())
 }
 
 fn enricher(dns: &DnsServer, extra: &str) -> Enricher {
@@ -93,18 +33,12 @@ fn lead(email: &str) -> Lead {
 #[tokio::test]
 async fn a_new_domain_on_a_throwaway_services_mail_servers_is_junk() {
     let dns = DnsServer::start(vec![
-        (
-            "fresh-throwaway-2026.com.",
-            Some(vec!["mx2.mailinator.com."]),
-        ),
+        ("fresh-throwaway-2026.com.", hosts(&["mx2.mailinator.com."])),
         (
             "acme-corp-example.com.",
-            Some(vec!["aspmx.l.google.com.", "alt1.aspmx.l.google.com."]),
+            hosts(&["aspmx.l.google.com.", "alt1.aspmx.l.google.com."]),
         ),
-        (
-            "own-list-example.com.",
-            Some(vec!["mx.burner-host.example."]),
-        ),
+        ("own-list-example.com.", hosts(&["mx.burner-host.example."])),
     ])
     .await;
     let e = enricher(&dns, "");
@@ -151,7 +85,7 @@ async fn a_new_domain_on_a_throwaway_services_mail_servers_is_junk() {
 
 #[tokio::test]
 async fn a_dns_server_that_never_answers_costs_only_the_timeout() {
-    let dns = DnsServer::start(vec![("silent-example.com.", None)]).await;
+    let dns = DnsServer::start(vec![("silent-example.com.", MxAnswer::Silent)]).await;
     let e = enricher(&dns, "");
     let started = Instant::now();
     let r = e.enrich(&lead("pat@silent-example.com")).await;

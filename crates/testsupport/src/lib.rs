@@ -10,6 +10,7 @@
 //! - [`salesforce`]: a Salesforce org (REST API subset, OAuth JWT bearer flow) for
 //!   the CRM connector's tests, and the Outbound Message envelopes it sends.
 //! - [`cli`]: one-shot commands (`leadrouter import …`) run to completion ([`Cli`]).
+//! - [`dns`]: a DNS server on 127.0.0.1 answering MX questions from a fixed zone.
 //!
 //! Every failure prints what is needed to understand it without rerunning: the command
 //! line, stdout and stderr of a process, the request and response of an HTTP call (the
@@ -18,6 +19,7 @@
 pub mod call;
 pub mod cli;
 pub mod db;
+pub mod dns;
 pub mod hubspot;
 pub mod receiver;
 pub mod salesforce;
