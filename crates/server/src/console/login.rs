@@ -3,7 +3,9 @@
 //!
 //! - Throttling with backoff, per user name and per client address: a few free failures,
 //!   then each failure blocks that key for twice as long as the last (1 s … 5 min); a
-//!   blocked attempt is answered 429 with `Retry-After` before any password is checked.
+//!   blocked attempt is answered 429 with `Retry-After` before any password is checked;
+//!   a blocked address (or no room left to wait for a check) is answered on the headers,
+//!   before the body is read, with a fixed page that costs next to nothing.
 //!   Names that are not users are tracked exactly like users (no enumeration), in a map
 //!   of bounded size; so are addresses (IPv6 by /64).
 //! - A small bound on password checks: argon2 (19 MiB and tens of ms each) runs on the
