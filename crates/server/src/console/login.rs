@@ -319,6 +319,19 @@ fn login_form(st: &ConsoleState, error: Option<String>, status: StatusCode) -> R
     resp
 }
 
+/// Longest a throttled login's answer is held back.
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
+/// Hold a throttled login's answer for half its remaining block (at most a second), and
+/// return what then remains. A client that retries as soon as it is answered (a flood
+/// loop) is slowed from thousands of attempts a second to a few per connection, at the
+/// cost of one timer; the block still ends when it would have.
+async fn hold(wait: Duration) -> Duration {
+    let held = (wait / 2).min(MAX_HOLD);
+    tokio::time::sleep(held).await;
+    wait - held
+}
+
 /// The answer to a login refused before its password is checked: a fixed page, no
 /// template, no form token, so a flood of them costs next to nothing. The login form the
 /// client already has stays valid (its token lasts an hour).
@@ -352,7 +365,7 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     // On the headers alone, before the body is read: a blocked address, or no room for
     // another password check, is refused at once (the body is never read).
     if let Some(wait) = gate.address_throttled(&addr, Instant::now()) {
-        return Ok(refused(Refusal::Throttled(wait)));
+        return Ok(refused(Refusal::Throttled(hold(wait).await)));
     }
     if gate.full() {
         return Ok(refused(Refusal::Busy));
@@ -388,7 +401,7 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     let key: String = name.chars().take(MAX_NAME_CHARS).collect();
     let known = st.users.contains(&name);
     if let Some(wait) = gate.throttled(&key, known, &addr, Instant::now()) {
-        return Ok(refused(Refusal::Throttled(wait)));
+        return Ok(refused(Refusal::Throttled(hold(wait).await)));
     }
     let (admitted, check) = match gate.slot().await {
         Ok(permits) => permits,
