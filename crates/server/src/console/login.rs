@@ -3,7 +3,9 @@
 //!
 //! - Throttling with backoff, per user name and per client address: a few free failures,
 //!   then each failure blocks that key for twice as long as the last (1 s … 5 min); a
-//!   blocked attempt is answered 429 with `Retry-After` before any password is checked.
+//!   blocked attempt is answered 429 with `Retry-After` before any password is checked;
+//!   a blocked address (or no room left to wait for a check) is answered on the headers,
+//!   before the body is read, with a fixed page that costs next to nothing.
 //!   Names that are not users are tracked exactly like users (no enumeration), in a map
 //!   of bounded size; so are addresses (IPv6 by /64).
 //! - A small bound on password checks: argon2 (19 MiB and tens of ms each) runs on the
@@ -317,6 +319,19 @@ fn login_form(st: &ConsoleState, error: Option<String>, status: StatusCode) -> R
     resp
 }
 
+/// Longest a throttled login's answer is held back.
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
+/// Hold a throttled login's answer for half its remaining block (at most a second), and
+/// return what then remains. A client that retries as soon as it is answered (a flood
+/// loop) is slowed from thousands of attempts a second to a few per connection, at the
+/// cost of one timer; the block still ends when it would have.
+async fn hold(wait: Duration) -> Duration {
+    let held = (wait / 2).min(MAX_HOLD);
+    tokio::time::sleep(held).await;
+    wait - held
+}
+
 /// The answer to a login refused before its password is checked: a fixed page, no
 /// template, no form token, so a flood of them costs next to nothing. The login form the
 /// client already has stays valid (its token lasts an hour).
@@ -350,7 +365,7 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     // On the headers alone, before the body is read: a blocked address, or no room for
     // another password check, is refused at once (the body is never read).
     if let Some(wait) = gate.address_throttled(&addr, Instant::now()) {
-        return Ok(refused(Refusal::Throttled(wait)));
+        return Ok(refused(Refusal::Throttled(hold(wait).await)));
     }
     if gate.full() {
         return Ok(refused(Refusal::Busy));
@@ -386,7 +401,7 @@ pub(super) async fn login(State(st): State<ConsoleState>, req: Request) -> PageR
     let key: String = name.chars().take(MAX_NAME_CHARS).collect();
     let known = st.users.contains(&name);
     if let Some(wait) = gate.throttled(&key, known, &addr, Instant::now()) {
-        return Ok(refused(Refusal::Throttled(wait)));
+        return Ok(refused(Refusal::Throttled(hold(wait).await)));
     }
     let (admitted, check) = match gate.slot().await {
         Ok(permits) => permits,
