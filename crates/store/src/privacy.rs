@@ -525,10 +525,11 @@ macro_rules! privacy_backend {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            // The replay history (OPS-5): the lead as parsed, its enrichment and the person
-            // rows the job wrote are scrubbed like the rest; the effects (rep ids, counts)
-            // stay, so later leads still replay from the right state.
-            let rows = sqlx::query("SELECT state_version, idx, input, result, people FROM routing_events WHERE lead_id = $1")
+            // The replay history (OPS-5): the lead as parsed, its enrichment, the effects
+            // (people are keyed by address) and the person rows the job wrote are scrubbed
+            // like the rest. Rep ids, counts and loads stay, so later leads still replay
+            // from the right state; the erased person's own leads no longer replay exactly.
+            let rows = sqlx::query("SELECT state_version, idx, input, effects, result, people FROM routing_events WHERE lead_id = $1")
                 .bind(id.to_string())
                 .fetch_all(&mut **tx)
                 .await?;
@@ -544,8 +545,10 @@ macro_rules! privacy_backend {
             for r in &rows {
                 let version: i64 = r.try_get("state_version")?;
                 let idx: i64 = r.try_get("idx")?;
-                sqlx::query("UPDATE routing_events SET input = $1, result = $2, people = $3 WHERE state_version = $4 AND idx = $5")
+                let effects: String = r.try_get("effects")?;
+                sqlx::query("UPDATE routing_events SET input = $1, effects = $2, result = $3, people = $4 WHERE state_version = $5 AND idx = $6")
                     .bind(scrub(r.try_get("input")?))
+                    .bind(scrub(Some(effects)).unwrap_or_default())
                     .bind(scrub(r.try_get("result")?))
                     .bind(scrub(r.try_get("people")?))
                     .bind(version)
