@@ -1,5 +1,5 @@
 //! Salesforce (REST API v62.0 by default): the [`CrmClient`] over the OAuth 2.0 JWT
-//! bearer flow ([`auth`]), Lead upsert by an external-id field through sObject
+//! bearer flow (`auth.rs`), Lead upsert by an external-id field through sObject
 //! Collections (≤ 200 records a call, `Sforce-Auto-Assign: FALSE` so the org's
 //! assignment rules never overwrite our owner), optional Tasks upserted by their own
 //! external id (a retry never makes a second Task), Users, Accounts and Leads through
