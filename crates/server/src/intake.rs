@@ -244,6 +244,9 @@ pub fn return_target(raw: &str, form: &Form) -> Option<String> {
     {
         return None;
     }
+    // The bound holds for what is sent back too: serialising percent-encodes, which can
+    // make the URL longer than the raw value (found by the `form` fuzz target).
+    let kept = |u: String| (u.len() <= MAX_RETURN_URL).then_some(u);
     match Url::parse(raw) {
         Ok(url) => {
             let host = url.host_str()?;
@@ -256,13 +259,16 @@ pub fn return_target(raw: &str, form: &Form) -> Option<String> {
                 && url.password().is_none()
                 && listed)
                 .then(|| url.to_string())
+                .and_then(kept)
         }
         Err(url::ParseError::RelativeUrlWithoutBase) if raw.starts_with('/') => {
             // Resolved against a stand-in origin: a relative reference that reaches
             // another host or scheme (`//evil.example`) is not relative.
             let base = Url::parse("https://form-origin.invalid/").ok()?;
             let url = base.join(raw).ok()?;
-            (url.origin() == base.origin()).then(|| url[Position::BeforePath..].to_string())
+            (url.origin() == base.origin())
+                .then(|| url[Position::BeforePath..].to_string())
+                .and_then(kept)
         }
         Err(_) => None,
     }
@@ -284,6 +290,16 @@ mod tests {
             min_fill_secs: 0,
             confirmation: true,
         }
+    }
+
+    #[test]
+    fn a_return_url_that_grows_when_serialised_is_not_kept() {
+        // Each U+FFFD is 3 bytes raw and 9 percent-encoded in a fragment.
+        let raw = format!("/#{}", "\u{fffd}".repeat(600));
+        assert!(raw.len() <= MAX_RETURN_URL);
+        assert_eq!(return_target(&raw, &form()), None);
+        let short = format!("/#{}", "\u{fffd}".repeat(10));
+        assert!(return_target(&short, &form()).is_some_and(|u| u.len() <= MAX_RETURN_URL));
     }
 
     #[test]
