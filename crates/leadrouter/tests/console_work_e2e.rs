@@ -210,12 +210,11 @@ async fn reps_and_managers_act_on_their_leads_in_the_console() {
     wait_path(&c, &format!("/console/leads/{id1}")).await;
     let start = std::time::Instant::now();
     loop {
-        let v = el(&c, Locator::Id("zone"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap();
+        // The page may be reloading under us: a stale or missing element is read again.
+        let v = match el(&c, Locator::Id("zone")).await {
+            Ok(e) => e.prop("value").await.ok().flatten(),
+            Err(_) => None,
+        };
         if v.as_deref() == Some("Asia/Tokyo") {
             break;
         }
