@@ -141,13 +141,21 @@ pub async fn wait_path(c: &Client, suffix: &str) {
     }
 }
 
+/// The page's text. A page still loading can replace `body` between finding and reading
+/// it (a stale element): read again, for up to 10 s.
 pub async fn body_text(c: &Client) -> String {
-    el(c, Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("body text")
+    let start = std::time::Instant::now();
+    loop {
+        let read = match el(c, Locator::Css("body")).await {
+            Ok(b) => b.text().await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{e:?}")),
+        };
+        match read {
+            Ok(text) => return text,
+            Err(e) if start.elapsed() > Duration::from_secs(10) => panic!("body text: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// No alert dialog is open (`get_alert_text` errors when there is none).
