@@ -520,25 +520,7 @@ async fn sla_timers_and_report_sends_are_audited() {
     assert_eq!(e["address"], "127.0.0.1", "{v:#}");
 }
 
-/// An argon2 hash of `password` from `leadrouter console-hash`.
-fn console_hash(password: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new(support::binary())
-        .arg("console-hash")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("leadrouter console-hash");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use support::console::console_hash;
 
 #[test]
 fn the_console_audit_page_is_for_staff_only() {

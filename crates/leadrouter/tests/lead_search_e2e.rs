@@ -318,47 +318,13 @@ fn ops_6_find_leads_over_http() {
     assert!(!taggart.contains(&target.id), "{taggart:?}");
 }
 
-// The console login over HTTP (as in abuse_audit.rs).
-
-fn console_hash(password: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new(support::binary())
-        .arg("console-hash")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("leadrouter console-hash");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn set_cookie(r: &leadrouter_testsupport::call::Resp<'_>, name: &str) -> String {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .and_then(|c| c.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", r.headers))
-        .to_string()
-}
+// The console login over HTTP, with the shared console helpers.
+use support::console::{console_hash, csrf_of, set_cookie};
 
 fn console_login(server: &Server, user: &str, password: &str) -> String {
     let page = server.get("/console/login").send().expect_status(200);
     let login_cookie = set_cookie(&page, "lr_console_login");
-    let at = page
-        .text
-        .find("name=\"csrf\" value=\"")
-        .expect("a csrf field")
-        + 19;
-    let csrf = page.text[at..].split('"').next().unwrap().to_string();
+    let csrf = csrf_of(&page.text);
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("username", user)
         .append_pair("password", password)
