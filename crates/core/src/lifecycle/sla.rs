@@ -272,6 +272,9 @@ fn reassign(lead: &LeadView, t: Due<'_>) -> (SlaAction, Change) {
             },
             Notice::Escalated(SlaStep::Reassign),
         ],
+        // The decision's SetOwner moved the person to the new owner in the state; the
+        // row follows, or a restart or another instance would still see the old owner.
+        person: lead.email.clone(),
         lead: Some(after),
         routed: Some(routed),
         effects,

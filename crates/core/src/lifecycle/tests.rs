@@ -606,6 +606,13 @@ fn the_reassign_rung_moves_the_lead_and_starts_the_new_owners_clock() {
             Notice::Escalated(SlaStep::Reassign)
         ]
     );
+    // The person follows the lead, as for a manual reassignment: the state's owner
+    // and the stored person row agree.
+    assert_eq!(ch.person.as_deref(), Some("pat@acme.com"));
+    assert!(ch.effects.iter().any(|e| matches!(
+        e,
+        Effect::SetOwner { email, rep } if &**email == "pat@acme.com" && &**rep == "b"
+    )));
     assert_eq!(ch.lead.unwrap().owner.as_deref(), Some("b"));
 }
 
