@@ -57,7 +57,7 @@
 //! Everything a person typed (the lead's name comes from a public form) is cleaned before
 //! it is written: control characters and invisible direction marks removed, names on one
 //! line without links, every value capped; TEXT escaped (`\\`, `\;`, `\,`, `\n`);
-//! parameter values quoted with RFC 6868 `^` escapes; lines folded at 75 octets on UTF-8
+//! parameter values always quoted (`"` and `^` replaced, see `param`); lines folded at 75 octets on UTF-8
 //! character boundaries; CRLF line ends.
 
 use crate::config::EventType;
@@ -391,16 +391,17 @@ pub fn escape_text(s: &str) -> String {
     out
 }
 
-/// A parameter value, always quoted (so `:`, `;` and `,` are plain text), with RFC 6868
-/// escapes for `^` and `"`, and nothing that is not allowed in a quoted string.
+/// A parameter value (a CN: the name calendars show), always quoted so `:`, `;` and `,`
+/// are plain text. A quoted value cannot hold `"` or controls; RFC 6868's `^'` escape
+/// is not read by Outlook or most parsers (they would show `^'`), so `"` becomes `'` and
+/// `^`, the escape character, is dropped — the name stays readable everywhere.
 fn param(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
-            '^' => out.push_str("^^"),
-            '"' => out.push_str("^'"),
-            '\n' => out.push_str("^n"),
+            '"' => out.push('\''),
+            '^' => {}
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -484,7 +485,7 @@ mod tests {
     #[test]
     fn escapes_text_and_params() {
         assert_eq!(escape_text("a\\b;c,d\ne:f"), "a\\\\b\\;c\\,d\\ne:f");
-        assert_eq!(param("Doe, Jane; \"JJ\" ^x"), "\"Doe, Jane; ^'JJ^' ^^x\"");
+        assert_eq!(param("Doe, Jane; \"JJ\" ^x"), "\"Doe, Jane; 'JJ' x\"");
         assert_eq!(mailto("a b@x.example"), "mailto:a%20b@x.example");
         assert_eq!(mailto("jane+demo@x.example"), "mailto:jane+demo@x.example");
     }
