@@ -49,7 +49,7 @@ fn value_text(e: &ICalendarEntry) -> String {
         .into_owned()
 }
 
-fn prop<'a>(c: &'a ICalendarComponent, p: ICalendarProperty) -> &'a ICalendarEntry {
+fn prop(c: &ICalendarComponent, p: ICalendarProperty) -> &ICalendarEntry {
     let all: Vec<&ICalendarEntry> = c.entries.iter().filter(|e| e.name == p).collect();
     assert_eq!(all.len(), 1, "exactly one {p:?} in {:#?}", c.entries);
     all[0]
