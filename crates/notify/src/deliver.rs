@@ -595,7 +595,7 @@ fn invitation_parts(
             .header(calendar_type)
             .body(cal.ics.clone()),
     );
-    let ics_type = ContentType::parse("application/ics")
+    let ics_type = ContentType::parse("application/ics; name=\"invite.ics\"")
         .map_err(|e| format!("bad attachment content type: {e}"))?;
     Ok(MultiPart::mixed()
         .multipart(alt)

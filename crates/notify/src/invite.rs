@@ -41,8 +41,9 @@
 //! ```
 //!
 //! Store the new `sequence` with the booking each time: a calendar ignores an update whose
-//! SEQUENCE is not above the one it has. [`ics`] alone gives the VCALENDAR text (for an
-//! "add to calendar" download on the confirmation page).
+//! SEQUENCE is not above the one it has. [`ics`]`(&m, Method::Publish)` alone gives the
+//! VCALENDAR text for an "add to calendar" download on the confirmation page (serve it
+//! as `text/calendar; charset=utf-8`).
 //!
 //! # Why a writer of our own
 //!
@@ -126,6 +127,9 @@ pub enum Method {
     Request,
     /// The meeting is off.
     Cancel,
+    /// Not an invitation: a copy to import ("add to calendar" on the confirmation page).
+    /// No ATTENDEE (RFC 5546 §3.2.1), so importing it asks nobody to reply.
+    Publish,
 }
 
 impl Method {
@@ -133,6 +137,7 @@ impl Method {
         match self {
             Method::Request => "REQUEST",
             Method::Cancel => "CANCEL",
+            Method::Publish => "PUBLISH",
         }
     }
 }
@@ -297,7 +302,7 @@ pub fn ics(m: &Meeting, method: Method) -> String {
     w.line(&format!("DTEND:{}", utc(m.end)));
     w.text("SUMMARY", &m.clean_summary());
     let mut description = clean_block(&m.description, MAX_DESCRIPTION);
-    if method == Method::Request {
+    if method != Method::Cancel {
         for (label, url) in [
             ("Reschedule", m.clean_reschedule_url()),
             ("Cancel", m.clean_cancel_url()),
@@ -327,13 +332,15 @@ pub fn ics(m: &Meeting, method: Method) -> String {
         param(&m.organizer_name()),
         mailto(&m.organizer.email)
     ));
-    w.line(&format!(
-        "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:{}",
-        param(&m.attendee_name()),
-        mailto(&m.attendee.email)
-    ));
+    if method != Method::Publish {
+        w.line(&format!(
+            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:{}",
+            param(&m.attendee_name()),
+            mailto(&m.attendee.email)
+        ));
+    }
     w.line(match method {
-        Method::Request => "STATUS:CONFIRMED",
+        Method::Request | Method::Publish => "STATUS:CONFIRMED",
         Method::Cancel => "STATUS:CANCELLED",
     });
     w.line("TRANSP:OPAQUE");

@@ -152,6 +152,22 @@ fn cancel_is_method_cancel_status_cancelled_next_sequence() {
 }
 
 #[test]
+fn publish_is_a_copy_without_attendee() {
+    let text = ics(&meeting(), Method::Publish);
+    assert_wire_form(&text);
+    let p = parse(&text);
+    assert_eq!(p.method, "PUBLISH");
+    assert_eq!(p.status, "CONFIRMED");
+    assert!(p.attendees.is_empty(), "{text}");
+    assert_eq!(p.organizer.address, "alex.kim@northwind.example");
+    assert_eq!(p.start, ts("2026-03-03T15:00:00Z").as_second());
+    assert!(
+        p.description
+            .contains("Cancel: https://leadrouter.example/book/c/tok1")
+    );
+}
+
+#[test]
 fn hostile_names_and_texts_round_trip_escaped_and_folded() {
     let mut m = meeting();
     // A line break trying to add an attendee, and list/parameter separators.

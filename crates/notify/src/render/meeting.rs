@@ -287,7 +287,7 @@ fn lead_email(n: &MeetingNotice) -> (String, String) {
         body.push_str(&format!("\n{links}"));
     }
     body.push_str(match n.event.method() {
-        Method::Request => {
+        Method::Request | Method::Publish => {
             "\nThe calendar invitation is attached (invite.ics): accept it to add the meeting to your calendar.\n"
         }
         Method::Cancel => "\nThe attached update (invite.ics) removes the meeting from your calendar.\n",
