@@ -427,3 +427,20 @@ secret_env = "CRM_WEBHOOK_SECRET"
     let skipped: Vec<&str> = r.skipped.iter().map(|s| s.channel.as_str()).collect();
     assert_eq!(skipped, ["email", "slack"]);
 }
+
+#[test]
+fn rep_address_sender_writes_as_the_rep() {
+    let cfg = CFG.replace(
+        "from = \"Northwind Sales <sales@northwind.example>\"",
+        "from = \"Northwind Sales <sales@northwind.example>\"\nconfirmation_sender = \"rep_address\"",
+    );
+    let r = Renderer::new(&parse_config(&cfg))
+        .unwrap()
+        .meeting(&notice(MeetingEvent::Booked), ts("2026-03-01T12:00:05Z"));
+    let lead = email_to(&r, "jane@brightlane.example");
+    assert_eq!(lead.email.from, "Alex Kim <alex.kim@northwind.example>");
+    assert_eq!(lead.email.reply_to, None);
+    // The rep's own copy still comes from the service address.
+    let rep = email_to(&r, "alex.kim@northwind.example");
+    assert_eq!(rep.email.from, "Northwind Sales <sales@northwind.example>");
+}
