@@ -15,7 +15,7 @@
 //! half-used connection behind, and constructing a [`Notifier`] needs no runtime.
 
 use crate::config::{ConfigError, ConfigErrors, NotifyConfig, check_http_url, problem};
-use crate::message::{Channel, EmailPayload, Outgoing, SmsPayload};
+use crate::message::{CalendarPart, Channel, EmailPayload, InvitationEmail, Outgoing, SmsPayload};
 use crate::render::{SLACK_ALERTS, SLACK_DEFAULT, SLACK_TEAM_PREFIX};
 use crate::webhook::{
     PublicOnlyResolver, decode_secret, first_private, is_public_ip, sign_webhook,
@@ -472,12 +472,14 @@ impl Notifier {
         let Some(smtp) = &self.inner.smtp else {
             return DeliveryResult::failed("email is not configured (notify.email)");
         };
-        let p: EmailPayload = match serde_json::from_value(out.payload.clone()) {
+        // An `InvitationEmail` is an `EmailPayload` with an optional `calendar`.
+        let p: InvitationEmail = match serde_json::from_value(out.payload.clone()) {
             Ok(p) => p,
             Err(e) => return DeliveryResult::failed(format!("malformed email payload: {e}")),
         };
         let msg = match build_email(
-            &p,
+            &p.email,
+            p.calendar.as_ref(),
             &out.lead_id,
             &message_id(key, &self.inner.message_id_domain),
         ) {
@@ -519,7 +521,12 @@ pub fn message_id(key: &str, domain: &str) -> String {
     format!("<lr.{local}@{domain}>")
 }
 
-fn build_email(p: &EmailPayload, lead_id: &str, message_id: &str) -> Result<Message, String> {
+fn build_email(
+    p: &EmailPayload,
+    calendar: Option<&CalendarPart>,
+    lead_id: &str,
+    message_id: &str,
+) -> Result<Message, String> {
     let from: Mailbox = p
         .from
         .parse()
@@ -549,6 +556,11 @@ fn build_email(p: &EmailPayload, lead_id: &str, message_id: &str) -> Result<Mess
         let r: Mailbox = r.parse().map_err(|e| format!("bad Reply-To {r:?}: {e}"))?;
         b = b.reply_to(r);
     }
+    if let Some(cal) = calendar {
+        return b
+            .multipart(invitation_parts(p, cal)?)
+            .map_err(|e| format!("could not build the email: {e}"));
+    }
     match &p.html {
         None => b.header(ContentType::TEXT_PLAIN).body(p.text.clone()),
         Some(html) => b.multipart(lettre::message::MultiPart::alternative_plain_html(
@@ -557,6 +569,37 @@ fn build_email(p: &EmailPayload, lead_id: &str, message_id: &str) -> Result<Mess
         )),
     }
     .map_err(|e| format!("could not build the email: {e}"))
+}
+
+/// An invitation as Gmail and Outlook send and recognise it (RFC 6047 iMIP):
+/// `multipart/mixed` of a `multipart/alternative` (the text, the HTML if any, and the
+/// `text/calendar; method=…` part) and the same calendar as an `invite.ics` attachment.
+fn invitation_parts(
+    p: &EmailPayload,
+    cal: &CalendarPart,
+) -> Result<lettre::message::MultiPart, String> {
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let method = cal.method.trim().to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
+        return Err(format!("bad calendar method {:?}", cal.method));
+    }
+    let calendar_type =
+        ContentType::parse(&format!("text/calendar; method={method}; charset=UTF-8"))
+            .map_err(|e| format!("bad calendar content type: {e}"))?;
+    let mut alt = MultiPart::alternative().singlepart(SinglePart::plain(p.text.clone()));
+    if let Some(html) = &p.html {
+        alt = alt.singlepart(SinglePart::html(html.clone()));
+    }
+    alt = alt.singlepart(
+        SinglePart::builder()
+            .header(calendar_type)
+            .body(cal.ics.clone()),
+    );
+    let ics_type = ContentType::parse("application/ics; name=\"invite.ics\"")
+        .map_err(|e| format!("bad attachment content type: {e}"))?;
+    Ok(MultiPart::mixed()
+        .multipart(alt)
+        .singlepart(Attachment::new("invite.ics".to_string()).body(cal.ics.clone(), ics_type)))
 }
 
 /// Refuse targets that are, or resolve to, non-public addresses.

@@ -13,12 +13,16 @@
 //!    as delivered, retry (with the server's Retry-After) or permanently failed. Retries,
 //!    backoff and dead-lettering belong to the caller's outbox worker.
 //!
+//! [`invite`] writes the iCalendar invitation of a booked meeting (issue 22) and says how
+//! the booking code asks for a meeting's messages ([`Renderer::meeting`]).
+//!
 //! [`links`] signs and verifies the accept/contacted links carried in notifications
 //! (SLA-1: no login needed), and [`webhook`] holds the Standard Webhooks signature and the
 //! private-address guard for outbound webhooks (NTF-4).
 
 pub mod config;
 pub mod deliver;
+pub mod invite;
 pub mod links;
 pub mod message;
 pub mod render;
@@ -32,7 +36,12 @@ pub use config::{
     TemplateName, WeeklyReportConfig,
 };
 pub use deliver::{Deliver, DeliveryResult, Notifier};
+pub use invite::{Meeting, MeetingEvent, Method, Person};
 pub use links::{LeadLinks, LinkAction, LinkClaim, LinkError, LinkSigner, sign_link, verify_link};
-pub use message::{Channel, EmailPayload, Kind, Outgoing, SmsPayload};
-pub use render::{Contact, Firmographics, NotifyContext, Rendered, Renderer, RepContact, Skipped};
+pub use message::{
+    CalendarPart, Channel, EmailPayload, InvitationEmail, Kind, Outgoing, SmsPayload,
+};
+pub use render::{
+    Contact, Firmographics, MeetingNotice, NotifyContext, Rendered, Renderer, RepContact, Skipped,
+};
 pub use webhook::{SignatureError, sign_webhook, verify_signature, verify_signature_at};

@@ -54,6 +54,9 @@ pub enum Kind {
     Webhook,
     /// MET-2: the weekly report to managers and sales leadership.
     WeeklyReport,
+    /// MTG-1/2 (issue 22): a meeting booked, rescheduled or cancelled — the iCalendar
+    /// invitation to the lead and the rep, the rep's Slack line.
+    Meeting,
 }
 
 /// One message to deliver.
@@ -87,6 +90,31 @@ pub struct EmailPayload {
     /// An HTML alternative to `text` (sent as multipart/alternative), e.g. the weekly report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
+}
+
+/// The iCalendar part of an invitation email (RFC 6047 iMIP): sent as a
+/// `text/calendar; method=…` alternative to the text, which is what Gmail and Outlook
+/// show as an invitation with Yes/No buttons, and again as an `invite.ics` attachment
+/// for clients that only offer attachments.
+///
+/// It travels next to the [`EmailPayload`] fields in the same JSON object (see
+/// [`InvitationEmail`]), so readers of `EmailPayload` that do not know it still work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarPart {
+    /// The iTIP method, `REQUEST` or `CANCEL`; the same as the object's METHOD.
+    pub method: String,
+    /// The VCALENDAR text, CRLF line ends (see `crate::invite::ics`).
+    pub ics: String,
+}
+
+/// An email payload with an invitation attached: [`EmailPayload`]'s fields plus
+/// `calendar`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationEmail {
+    #[serde(flatten)]
+    pub email: EmailPayload,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarPart>,
 }
 
 /// The payload of an SMS message (`From` comes from `[notify.sms]` at delivery).

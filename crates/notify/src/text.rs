@@ -145,6 +145,12 @@ pub fn shown_company(s: &str) -> String {
     truncate(&without_links(&one_line(s), false), MAX_SHOWN_TEXT)
 }
 
+/// A whole person's name (first and last together) as an invitation or meeting email
+/// shows it: like [`shown_name`], capped at [`MAX_SHOWN_TEXT`].
+pub fn shown_person(s: &str) -> String {
+    truncate(&without_links(&one_line(s), true), MAX_SHOWN_TEXT)
+}
+
 /// Any other short lead value (title, industry, country, …): one line, capped.
 pub fn shown_text(s: &str, max: usize) -> String {
     truncate(&one_line(s), max)

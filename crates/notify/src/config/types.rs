@@ -61,10 +61,19 @@ pub enum EventType {
     /// A lead sat unassigned or in a queue too long (SLA-3).
     #[serde(rename = "lead.unattended")]
     LeadUnattended,
+    /// The lead booked a meeting with the rep (issue 22; see `crate::invite`).
+    #[serde(rename = "meeting.booked")]
+    MeetingBooked,
+    /// A booked meeting moved to another time (same UID, next SEQUENCE).
+    #[serde(rename = "meeting.rescheduled")]
+    MeetingRescheduled,
+    /// A booked meeting was cancelled.
+    #[serde(rename = "meeting.cancelled")]
+    MeetingCancelled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 10] = [
         EventType::LeadAssigned,
         EventType::LeadQueued,
         EventType::LeadReassigned,
@@ -72,6 +81,9 @@ impl EventType {
         EventType::LeadAccepted,
         EventType::LeadContacted,
         EventType::LeadUnattended,
+        EventType::MeetingBooked,
+        EventType::MeetingRescheduled,
+        EventType::MeetingCancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +95,9 @@ impl EventType {
             EventType::LeadAccepted => "lead.accepted",
             EventType::LeadContacted => "lead.contacted",
             EventType::LeadUnattended => "lead.unattended",
+            EventType::MeetingBooked => "meeting.booked",
+            EventType::MeetingRescheduled => "meeting.rescheduled",
+            EventType::MeetingCancelled => "meeting.cancelled",
         }
     }
 

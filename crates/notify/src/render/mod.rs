@@ -13,9 +13,11 @@
 
 mod alerts;
 mod events;
+mod meeting;
 mod rep;
 mod sample;
 
+pub use meeting::{MeetingNotice, meeting_emails, meeting_event_payload};
 pub use sample::sample_context;
 pub(crate) use sample::sample_template_context;
 
