@@ -45,13 +45,19 @@ fn lead(n: usize) -> Value {
 /// A server on a config of its own (so a test can change and reload it) with an admin,
 /// an ops user and a manager.
 fn start(dir: &Path) -> Server {
+    start_with(dir, E2E, "")
+}
+
+/// [`start`] on `toml`, with `more_users` (`NAME:ROLE` entries) besides.
+fn start_with(dir: &Path, toml: &str, more_users: &str) -> Server {
     let config = dir.join("leadrouter.toml");
-    std::fs::write(&config, E2E).expect("writing the config");
+    std::fs::write(&config, toml).expect("writing the config");
     let hash = console_hash(PASSWORD);
-    Server::start(support::serve(&config).env(
-        "LEADROUTER_CONSOLE_USERS",
-        format!("boss:admin:{hash};olly:ops:{hash};mgr:manager:{hash}"),
-    ))
+    let mut users = format!("boss:admin:{hash};olly:ops:{hash};mgr:manager:{hash}");
+    for u in more_users.split(';').filter(|u| !u.is_empty()) {
+        users.push_str(&format!(";{u}:{hash}"));
+    }
+    Server::start(support::serve(&config).env("LEADROUTER_CONSOLE_USERS", users))
 }
 
 fn login(server: &Server, user: &str) -> String {
@@ -547,4 +553,88 @@ fn has_change(page: &str, id: &str, field: &str, before: &str, after: &str) {
         "{id}: {want} in {}",
         &rest[..end]
     );
+}
+
+/// The lead rows of a console leads page.
+fn listed(html: &str) -> BTreeSet<String> {
+    html.match_indices("<tr id=\"lead-")
+        .map(|(i, _)| {
+            html[i + 13..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn ops_6_managers_find_only_their_reps_leads() {
+    // Cara and the account team get a manager of their own.
+    let toml =
+        E2E.replace(
+            "email = \"cara@e2e.example\"\nteam = \"accounts\"\nmanager = \"mgr\"",
+            "email = \"cara@e2e.example\"\nteam = \"accounts\"\nmanager = \"mgr2\"",
+        )
+        .replace(
+            "id = \"accounts\"\nname = \"Account owners\"\nmanager = \"mgr\"",
+            "id = \"accounts\"\nname = \"Account owners\"\nmanager = \"mgr2\"",
+        ) + "\n[[manager]]\nid = \"mgr2\"\nname = \"Mia Manager\"\nemail = \"mia@e2e.example\"\n";
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = start_with(dir.path(), &toml, "mgr2:manager;ann.archer:rep");
+    let routed: Vec<Routed> = (0..12)
+        .map(|n| {
+            let d = server.submit(&lead(n));
+            Routed {
+                id: d["lead_id"].as_str().expect("lead_id").to_string(),
+                domain: COMPANIES[n % COMPANIES.len()].1,
+                owner: owner_of(&d),
+            }
+        })
+        .collect();
+    let of = |reps: &[&str]| -> BTreeSet<String> {
+        routed
+            .iter()
+            .filter(|r| r.owner.as_deref().is_some_and(|o| reps.contains(&o)))
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    let pool = of(&["ann.archer", "ben.baker"]);
+    let cara = of(&["cara.cole"]);
+    assert!(!pool.is_empty() && !cara.is_empty());
+    assert!(
+        routed.iter().any(|r| r.owner.is_none()),
+        "some leads wait in a queue"
+    );
+    let page = |user: &str, query: &str| {
+        let cookie = login(&server, user);
+        let r = server
+            .get(&format!("/console/leads{query}"))
+            .header("cookie", &cookie)
+            .send()
+            .expect_status(200);
+        listed(&r.text)
+    };
+    assert_eq!(page("boss", "").len(), routed.len(), "staff see every lead");
+    assert_eq!(page("mgr", ""), pool);
+    assert_eq!(page("mgr2", ""), cara);
+    // Another manager's rep, asked for by name: nothing.
+    assert!(page("mgr", "?owner=cara.cole").is_empty());
+    assert_eq!(page("mgr", "?owner=ben.baker"), of(&["ben.baker"]));
+    assert_eq!(page("ann.archer", ""), of(&["ann.archer"]));
+    // The CSV of a manager's search: the same leads.
+    let cookie = login(&server, "mgr2");
+    let csv = server
+        .get("/console/leads.csv")
+        .header("cookie", &cookie)
+        .send()
+        .expect_status(200)
+        .text;
+    let ids: BTreeSet<String> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids, cara);
 }
