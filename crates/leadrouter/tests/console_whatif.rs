@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use support::console::{console_hash, csrf_of, form, set_cookie};
-use support::{Server, owner_of};
+use support::{ServeOptions, Server, TestDb, owner_of};
 
 const PASSWORD: &str = "whatif-password-1";
 const E2E: &str = include_str!("fixtures/e2e.toml");
@@ -50,6 +50,10 @@ fn start(dir: &Path) -> Server {
 
 /// [`start`] on `toml`, with `more_users` (`NAME:ROLE` entries) besides.
 fn start_with(dir: &Path, toml: &str, more_users: &str) -> Server {
+    Server::start(options(dir, toml, more_users))
+}
+
+fn options(dir: &Path, toml: &str, more_users: &str) -> ServeOptions {
     let config = dir.join("leadrouter.toml");
     std::fs::write(&config, toml).expect("writing the config");
     let hash = console_hash(PASSWORD);
@@ -57,7 +61,7 @@ fn start_with(dir: &Path, toml: &str, more_users: &str) -> Server {
     for u in more_users.split(';').filter(|u| !u.is_empty()) {
         users.push_str(&format!(";{u}:{hash}"));
     }
-    Server::start(support::serve(&config).env("LEADROUTER_CONSOLE_USERS", users))
+    support::serve(&config).env("LEADROUTER_CONSOLE_USERS", users)
 }
 
 fn login(server: &Server, user: &str) -> String {
@@ -206,7 +210,25 @@ fn count(routed: &[Routed], rep: &str) -> u64 {
 #[test]
 fn ops_5_what_if_replays_a_candidate_in_the_console() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let server = start(dir.path());
+    what_if_story(&start(dir.path()));
+}
+
+/// The same on PostgreSQL: the replay reads its own `REPEATABLE READ, READ ONLY` snapshot
+/// while the service keeps its pool.
+#[test]
+fn ops_5_what_if_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let Some(db) = rt.block_on(TestDb::postgres()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let server = Server::start(options(dir.path(), E2E, "").database(db.url.clone()));
+    what_if_story(&server);
+}
+
+/// Leads through the service, then the What if page: refusals, a candidate that does not
+/// compile, and four runs whose figures must match the service's own decisions.
+fn what_if_story(server: &Server) {
     let routed: Vec<Routed> = (0..16)
         .map(|n| {
             let d = server.submit(&lead(n));
@@ -225,13 +247,13 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     assert!(ann > 0 && ben > 0 && cara > 0, "every rep got leads");
 
     // Admins only; a form without the token is refused.
-    let ops = login(&server, "olly");
+    let ops = login(server, "olly");
     server
         .get("/console/whatif")
         .header("cookie", &ops)
         .send()
         .expect_status(403);
-    let boss = login(&server, "boss");
+    let boss = login(server, "boss");
     let page = server
         .get("/console/whatif")
         .header("cookie", &boss)
@@ -240,14 +262,14 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     assert!(page.text.contains("No runs yet."), "{}", page.text);
     let csrf = csrf_of(&page.text);
     let r = post_whatif(
-        &server,
+        server,
         &boss,
         &[("source", None, "paste"), ("toml", None, E2E)],
     );
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("security token"), "{}", r.text);
     let r = post_whatif(
-        &server,
+        server,
         &ops,
         &[
             ("csrf", None, &csrf),
@@ -259,7 +281,7 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     // A candidate that does not compile: the error names the file and what is wrong.
     let broken = E2E.replace("owner = \"cara.cole\"", "owner = \"nobody\"");
     let r = post_whatif(
-        &server,
+        server,
         &boss,
         &[
             ("csrf", None, &csrf),
@@ -282,7 +304,7 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     );
     assert_ne!(candidate, E2E);
     let (id, report) = run(
-        &server,
+        server,
         &boss,
         &[
             ("csrf", None, &csrf),
@@ -337,7 +359,7 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     );
     let accounts = "domain,name,owner\nnorthwind-traders.io,Northwind Traders,cara.cole\n";
     let (_, report) = run(
-        &server,
+        server,
         &boss,
         &[
             ("csrf", None, &csrf),
@@ -406,7 +428,7 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
         .expect("version")
         .to_string();
     let (_, report) = run(
-        &server,
+        server,
         &boss,
         &[
             ("csrf", None, &csrf),
@@ -416,7 +438,7 @@ fn ops_5_what_if_replays_a_candidate_in_the_console() {
     );
     assert_eq!(summary(&report), (16, 0), "{report}");
     let (_, report) = run(
-        &server,
+        server,
         &boss,
         &[
             ("csrf", None, &csrf),

@@ -349,7 +349,7 @@ pub struct TextLine {
 }
 
 /// The most lines either side for the text view (it is quadratic).
-pub const TEXT_MAX_LINES: usize = 3_000;
+pub const TEXT_MAX_LINES: usize = 2_000;
 
 /// A line diff (longest common subsequence) with `context` unchanged lines around each
 /// change; None when either text is over [`TEXT_MAX_LINES`].

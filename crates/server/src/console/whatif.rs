@@ -274,6 +274,7 @@ pub async fn start(
             .unwrap_or_else(|e| Err(e.to_string())),
         }
     } else {
+        let uploaded = form.get("toml_file").is_some();
         let toml = form
             .get("toml_file")
             .or_else(|| form.get("toml"))
@@ -290,7 +291,8 @@ pub async fn start(
             let fallback = store.config_version(&live).await?;
             tokio::task::spawn_blocking(move || {
                 whatif_run::compile_upload(&upload, fallback.as_ref()).map(|c| {
-                    let label = format!("pasted config {}", c.version);
+                    let how = if uploaded { "uploaded" } else { "pasted" };
+                    let label = format!("{how} config {}", c.version);
                     (c, label)
                 })
             })
