@@ -375,6 +375,68 @@ mod tests {
         assert!(err.contains("candidate.toml"), "{err}");
     }
 
+    fn request(n: i64) -> Request {
+        let cfg = compile_upload(
+            &Upload {
+                toml: TOML.into(),
+                ..Upload::default()
+            },
+            None,
+        )
+        .expect("compiles");
+        Request {
+            by: "boss".into(),
+            now_us: n,
+            since: None,
+            until: None,
+            candidate: Arc::new(cfg),
+            label: format!("run {n}"),
+        }
+    }
+
+    fn wait(run: &Run) {
+        let start = Instant::now();
+        while run.running() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the run did not end"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// One run at a time; a run that fails says why and frees the gate; the last
+    /// KEEP_RUNS are kept, newest first.
+    #[test]
+    fn runs_are_one_at_a_time_and_the_last_few_are_kept() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}", dir.path().join("absent.db").display());
+        let w = WhatIf::new(url);
+        let held = w
+            .busy
+            .clone()
+            .try_acquire_owned()
+            .expect("the gate is free");
+        let refused = w.start(request(0)).err().expect("refused while busy");
+        assert!(refused.contains("already running"), "{refused}");
+        drop(held);
+        for n in 1..=(KEEP_RUNS as i64 + 1) {
+            let run = w.start(request(n)).expect("started");
+            wait(&run);
+            let e = run.error().expect("no database: the run fails");
+            assert!(e.contains("opening the history"), "{e}");
+            assert!(run.report().is_none());
+        }
+        let kept: Vec<i64> = w.runs().iter().map(|r| r.started_at).collect();
+        assert_eq!(kept, vec![6, 5, 4, 3, 2]);
+        assert!(w.get(&w.runs()[0].id).is_some());
+        let memory = WhatIf::new("sqlite::memory:".into());
+        assert!(
+            memory.start(request(9)).is_err(),
+            "a second connection cannot see it"
+        );
+    }
+
     #[test]
     fn window_instants_in_the_viewers_zone() {
         let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
