@@ -523,7 +523,7 @@ fn ops_5_config_history_lists_versions_and_diffs_rules() {
     let rules = &page[page.find("id=\"diff-rules\"").expect("rules")..];
     let rules = &rules[..rules.find("</table>").expect("end")];
     assert!(
-        rules.contains("<strong>us-smb</strong></td><td><span class=\"pill good\">added"),
+        rules.contains("<strong>us-smb</strong></td><td><span class=\"pill good\">added</span></td><td colspan=\"3\" class=\"muted\">priority=5, layer=territory, segment=smb, country=US, route_to=rep:ann.archer</td>"),
         "{rules}"
     );
     assert_eq!(rules.matches("<tr class=").count(), 1, "{rules}");

@@ -23,12 +23,19 @@ pub struct Changed {
     pub fields: Vec<FieldChange>,
 }
 
+/// An item only one version has: its id and what it is (its fields that say something).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: String,
+    pub summary: String,
+}
+
 /// Items of one kind (rules, teams, …) by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Section {
     pub name: &'static str,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
+    pub added: Vec<Item>,
+    pub removed: Vec<Item>,
     pub changed: Vec<Changed>,
 }
 
@@ -222,9 +229,25 @@ fn section(
         name,
         ..Section::default()
     };
+    // An added or removed item is told by its fields that are set.
+    let item = |id: &String, f: &Fields| Item {
+        id: id.clone(),
+        summary: f
+            .iter()
+            .filter(|(_, v)| !matches!(v.as_str(), "" | "-" | "any" | "false" | "None" | "[]"))
+            .map(|(k, v)| {
+                if k == "value" {
+                    v.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     for (id, fa) in a {
         let Some(fb) = b.get(id) else {
-            s.removed.push(id.clone());
+            s.removed.push(item(id, fa));
             continue;
         };
         let before: BTreeMap<&String, &String> = fa.iter().map(|(k, v)| (k, v)).collect();
@@ -244,7 +267,11 @@ fn section(
             });
         }
     }
-    s.added = b.keys().filter(|k| !a.contains_key(*k)).cloned().collect();
+    s.added = b
+        .iter()
+        .filter(|(k, _)| !a.contains_key(*k))
+        .map(|(k, f)| item(k, f))
+        .collect();
     s
 }
 
@@ -451,7 +478,15 @@ mod tests {
         let (rb, cb) = row(&changed);
         let d = diff(&ra, &rb, Some((&ca, &cb)));
         let rules = &d.sections[0];
-        assert_eq!(rules.added, vec!["us-smb".to_string()]);
+        assert_eq!(
+            rules.added,
+            vec![Item {
+                id: "us-smb".into(),
+                summary:
+                    "priority=5, layer=territory, segment=smb, country=US, route_to=rep:ann.archer"
+                        .into()
+            }]
+        );
         assert!(rules.removed.is_empty() && rules.changed.is_empty());
         let teams = &d.sections[1];
         let members: Vec<_> = teams

@@ -333,16 +333,23 @@ pub async fn start(
     }
 }
 
+/// A run this instance does not have: runs live in the memory of the instance that
+/// started them, the last few only.
+fn gone(id: &str) -> ConsoleError {
+    ConsoleError::NotFound(format!(
+        "What-if run {} (runs are kept in the memory of the instance that started them, the last {}, until it restarts; with several instances, keep the console on one)",
+        id.chars().take(40).collect::<String>(),
+        whatif_run::KEEP_RUNS
+    ))
+}
+
 pub async fn run_page(
     State(st): State<ConsoleState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> PageResult {
     let s = admin(&st, &headers).await?;
-    let run = st
-        .whatif
-        .get(&id)
-        .ok_or_else(|| ConsoleError::NotFound("what-if run".into()))?;
+    let run = st.whatif.get(&id).ok_or_else(|| gone(&id))?;
     let (nav, times) = Nav::with_times(&s, &st, &headers, "whatif");
     let (done, total) = run.progress();
     let body = match run.report() {
@@ -387,7 +394,7 @@ pub async fn lead_page(
         .whatif
         .get(&id)
         .and_then(|r| r.report())
-        .ok_or_else(|| ConsoleError::NotFound("what-if run".into()))?;
+        .ok_or_else(|| gone(&id))?;
     let c = report
         .changed_leads
         .iter()
