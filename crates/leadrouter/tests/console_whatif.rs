@@ -565,11 +565,14 @@ fn ops_5_config_history_lists_versions_and_diffs_rules() {
 /// The changed row of `id` on the page has this field change.
 fn has_change(page: &str, id: &str, field: &str, before: &str, after: &str) {
     let want = format!("<td>{field}</td><td class=\"muted\">{before}</td><td>{after}</td>");
+    let marker = format!("<td><strong>{id}</strong>");
     let at = page
-        .find(&format!("<strong>{id}</strong>"))
-        .unwrap_or_else(|| panic!("no change for {id}: {page}"));
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no change for {id}: {page}"))
+        + marker.len();
+    // Up to the next item's row.
     let rest = &page[at..];
-    let end = rest[1..].find("<strong>").map_or(rest.len(), |e| e + 1);
+    let end = rest.find("<td><strong>").unwrap_or(rest.len());
     assert!(
         rest[..end].contains(&want),
         "{id}: {want} in {}",
