@@ -299,6 +299,7 @@ fn console_forms_check_the_session_before_the_body() {
         "/console/leads/some-id/erase",
         "/console/reps/ann/availability",
         "/console/try",
+        "/console/whatif",
     ] {
         for cookie in ["a=1", "lr_console=not-a-session"] {
             let answer = partial_form_post(&server, path, cookie, 200_000);

@@ -273,6 +273,7 @@ fn main() {
         let r = router(ConsoleState {
             app,
             users: Arc::new(users),
+            whatif: Default::default(),
         });
         let token = "bench-session-token";
         let session_id = hex::encode(sha2::Sha256::digest(token.as_bytes()));

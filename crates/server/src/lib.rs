@@ -248,6 +248,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let console_state = console::ConsoleState {
         app: state.clone(),
         users: Arc::new(console_users),
+        whatif: Arc::new(console::whatif_run::WhatIf::new(opts.database_url.clone())),
     };
     console::spawn_gauges(console_state.clone());
     console::report_mail::spawn(console_state.clone());

@@ -92,6 +92,9 @@ impl LeadCursor {
 pub struct LeadQuery {
     pub text: Option<String>,
     pub owner: Option<String>,
+    /// The owner is one of these (a manager's reps in the console; none: no lead). Set by
+    /// the caller from who is asking, never from a request's parameters.
+    pub owner_in: Option<Vec<String>>,
     pub team: Option<String>,
     pub queue: Option<String>,
     pub tier: Option<String>,
@@ -406,6 +409,20 @@ macro_rules! search_backend {
                     if let Some(v) = v {
                         b.push(col).push_bind(v.clone());
                     }
+                }
+                match q.owner_in.as_deref() {
+                    Some([]) => {
+                        b.push(" AND 1 = 0");
+                    }
+                    Some(owners) => {
+                        b.push(" AND l.owner IN (");
+                        let mut list = b.separated(", ");
+                        for o in owners {
+                            list.push_bind(o.clone());
+                        }
+                        b.push(")");
+                    }
+                    None => {}
                 }
                 if let Some(f) = q.received_from {
                     b.push(" AND l.received_at >= ").push_bind(f);

@@ -139,6 +139,9 @@ fn expected(leads: &[LeadRecord], q: &LeadQuery) -> Vec<String> {
         .iter()
         .filter(|l| {
             eq(&q.owner, l.owner.as_deref())
+                && q.owner_in
+                    .as_ref()
+                    .is_none_or(|of| l.owner.as_ref().is_some_and(|o| of.contains(o)))
                 && eq(&q.team, l.team.as_deref())
                 && eq(&q.queue, l.queue.as_deref())
                 && eq(&q.tier, Some(&l.tier))
@@ -205,6 +208,28 @@ async fn each_filter_finds_exactly_its_leads(url: &str) {
             "owner",
             LeadQuery {
                 owner: some("ben"),
+                ..query()
+            },
+        ),
+        (
+            "owner among (a manager's reps)",
+            LeadQuery {
+                owner_in: Some(vec!["ana".into(), "cy".into()]),
+                ..query()
+            },
+        ),
+        (
+            "no match: owner among none",
+            LeadQuery {
+                owner_in: Some(Vec::new()),
+                ..query()
+            },
+        ),
+        (
+            "owner and owner among",
+            LeadQuery {
+                owner: some("ben"),
+                owner_in: Some(vec!["ana".into(), "ben".into()]),
                 ..query()
             },
         ),
@@ -309,7 +334,7 @@ async fn each_filter_finds_exactly_its_leads(url: &str) {
     for (name, q) in cases {
         let want = expected(&leads, &q);
         assert!(
-            name == "no match" || !want.is_empty(),
+            name.starts_with("no match") || !want.is_empty(),
             "{name}: the fixture covers it"
         );
         assert_eq!(all_pages(&*store, &q).await, want, "{name}");

@@ -129,6 +129,7 @@ pub fn lead_query(p: &LeadParams, zone: &TimeZone) -> Result<LeadQuery, Vec<Quer
     let q = LeadQuery {
         text: given(&p.q),
         owner: given(&p.owner),
+        owner_in: None,
         team: given(&p.team),
         queue: given(&p.queue),
         tier: given(&p.tier),

@@ -6,9 +6,10 @@
 //! The parameters are `GET /v1/leads`'s, parsed and checked by the same code
 //! (`api::search::lead_query`), so the page and the API always agree on what a filter
 //! means. Staff see every lead; a rep sees only their own (the owner filter is theirs
-//! whatever the URL says). The page writes nothing.
+//! whatever the URL says); a manager their reps' (`actions::worked_reps`: the reps they
+//! manage directly or through a team), whatever the filters. The page writes nothing.
 
-use super::{ConsoleState, Nav, PageResult, Session, html, rep_name, session};
+use super::{ConsoleState, Nav, PageResult, Role, Session, html, rep_name, session};
 use crate::api::search::{LeadParams, export_csv, lead_query};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -109,12 +110,18 @@ fn plain(values: impl IntoIterator<Item = impl Into<String>>) -> Vec<(String, St
         .collect()
 }
 
-fn selects(cfg: &CompiledConfig, p: &LeadParams, own_only: bool) -> Vec<Select> {
+fn selects(
+    cfg: &CompiledConfig,
+    p: &LeadParams,
+    own_only: bool,
+    reps_of: Option<&[String]>,
+) -> Vec<Select> {
     let mut out = Vec::new();
     if !own_only {
         let reps = cfg
             .reps
             .iter()
+            .filter(|r| reps_of.is_none_or(|of| of.contains(&r.id)))
             .map(|r| (r.id.clone(), r.name.clone()))
             .collect();
         out.push(select("owner", "Owner", reps, &p.owner));
@@ -185,12 +192,17 @@ fn query_string(p: &LeadParams, cursor: Option<&str>) -> String {
 /// The parameters as this user may use them: a rep's owner filter is always themselves;
 /// the page size is the console's.
 fn scoped(s: &Session, mut p: LeadParams) -> LeadParams {
-    if !s.is_staff() {
+    if s.role == Role::Rep {
         p.owner = Some(s.user.clone());
     }
     p.limit = Some(PAGE.to_string());
     p.format = None;
     p
+}
+
+/// A manager's reps, whose leads are all a manager's lead search may find.
+fn reps_of(cfg: &CompiledConfig, s: &Session) -> Option<Vec<String>> {
+    (s.role == Role::Manager).then(|| super::actions::worked_reps(cfg, s))
 }
 
 pub async fn page(
@@ -201,7 +213,8 @@ pub async fn page(
     let s = session(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
     let times = super::time::Times::for_viewer(&cfg, &s, &headers);
-    let own_only = !s.is_staff();
+    let own_only = s.role == Role::Rep;
+    let reps_of = reps_of(&cfg, &s);
     let p = scoped(&s, p);
     let mut errors = Vec::new();
     let mut rows = Vec::new();
@@ -213,7 +226,8 @@ pub async fn page(
                 .map(|i| format!("{}: {} (“{}”)", label_of(i.field), i.message, i.value))
                 .collect();
         }
-        Ok(q) => {
+        Ok(mut q) => {
+            q.owner_in = reps_of.clone();
             let page = st.app.shared.store.search_leads(&q).await?;
             newer = page.prev.map(|c| query_string(&p, Some(&c.encode())));
             older = page.next.map(|c| query_string(&p, Some(&c.encode())));
@@ -254,11 +268,11 @@ pub async fn page(
         }
     }
     let body = Page {
-        nav: Nav::new(&s, &st, if own_only { "my" } else { "leads" }),
+        nav: Nav::new(&s, &st, if s.is_staff() { "leads" } else { "my" }),
         text: p.q.clone().unwrap_or_default(),
         from: p.from.clone().unwrap_or_default(),
         to: p.to.clone().unwrap_or_default(),
-        selects: selects(&cfg, &p, own_only),
+        selects: selects(&cfg, &p, own_only, reps_of.as_deref()),
         rows,
         newer,
         older,
@@ -292,7 +306,7 @@ pub async fn csv(
     let s = session(&st, &headers).await?;
     let cfg = st.app.shared.config.load_full();
     let p = scoped(&s, p);
-    let q: LeadQuery = lead_query(&p, &cfg.organization_tz).map_err(|issues| {
+    let mut q: LeadQuery = lead_query(&p, &cfg.organization_tz).map_err(|issues| {
         super::ConsoleError::Bad(
             issues
                 .iter()
@@ -301,6 +315,7 @@ pub async fn csv(
                 .join("; "),
         )
     })?;
+    q.owner_in = reps_of(&cfg, &s);
     Ok(export_csv(st.app.shared.store.clone(), q))
 }
 

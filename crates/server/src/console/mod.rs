@@ -14,6 +14,8 @@
 pub mod actions;
 pub mod audit;
 pub mod charts;
+pub mod config_history;
+pub mod config_history_diff;
 pub mod crm;
 pub mod flow;
 pub mod lead;
@@ -28,6 +30,8 @@ pub mod report_mail;
 pub mod reps;
 pub mod time;
 pub mod try_lead;
+pub mod whatif;
+pub mod whatif_run;
 
 use crate::api::AppState;
 use crate::api::audit::{Audit, audit};
@@ -253,6 +257,8 @@ fn hash_with(argon: &argon2::Argon2<'_>, password: &str) -> Result<String, Strin
 pub struct ConsoleState {
     pub app: AppState,
     pub users: Arc<Users>,
+    /// What-if replays of this instance (`whatif`).
+    pub whatif: Arc<whatif_run::WhatIf>,
 }
 
 /// The logged-in user of a request.
@@ -547,8 +553,19 @@ pub fn router(st: ConsoleState) -> Router {
             session_first,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES));
+    // The what-if upload: a candidate config and its CSVs, a larger bound of its own.
+    let uploads = Router::new()
+        .route("/console/whatif", post(whatif::start))
+        .route_layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            session_first,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            whatif_run::MAX_UPLOAD_BYTES,
+        ));
     Router::new()
         .merge(forms)
+        .merge(uploads)
         .route("/console", get(home))
         .route("/console/", get(home))
         .route("/console/login", get(login::login_page).post(login::login))
@@ -565,6 +582,10 @@ pub fn router(st: ConsoleState) -> Router {
         .route("/console/matrix", get(matrix::page))
         .route("/console/audit", get(audit::page))
         .route("/console/crm", get(crm::page))
+        .route("/console/whatif", get(whatif::page))
+        .route("/console/config", get(config_history::page))
+        .route("/console/whatif/{id}", get(whatif::run_page))
+        .route("/console/whatif/{id}/leads/{lead}", get(whatif::lead_page))
         .route("/console/crm/dead-letters/{id}/retry", post(crm::retry))
         .route("/console/report", get(report::page))
         .route("/console/report.csv", get(report::csv))

@@ -3,7 +3,7 @@
 //! changed lead with both traces side by side. Every value goes through `charts::esc`.
 
 use super::render::outcome;
-use super::report::{BeforeAfter, Report};
+use super::report::{BeforeAfter, ChangedLead, Report};
 use crate::console::charts::esc;
 use std::fmt::Write as _;
 
@@ -63,8 +63,9 @@ pub fn rep_chart(r: &Report) -> String {
 fn table(s: &mut String, title: &str, rows: &std::collections::BTreeMap<String, BeforeAfter>) {
     let _ = write!(
         s,
-        "<h2>{}</h2><table><tr><th></th><th>before</th><th>after</th></tr>",
-        esc(title)
+        "<h2>{}</h2><table id=\"{}\"><tr><th></th><th>before</th><th>after</th></tr>",
+        esc(title),
+        esc(&title.to_lowercase())
     );
     for (k, x) in rows {
         let _ = write!(
@@ -78,10 +79,40 @@ fn table(s: &mut String, title: &str, rows: &std::collections::BTreeMap<String, 
     s.push_str("</table>");
 }
 
+/// The styles the report's classes need (`over`, `traces`), for a page that embeds
+/// [`sections`].
+pub const STYLE: &str = ".over{color:#b00020;font-weight:bold}.traces{display:flex;gap:1em}.traces pre{flex:1;background:#f6f8fa;padding:.5em;overflow:auto;font-size:12px;white-space:pre-wrap}";
+
+/// How the changed leads are shown: each with both traces inline (the standalone page),
+/// or as a table whose rows link to a page of their own (`link(lead_id)`, the console).
+pub enum ChangedLeads<'a> {
+    Inline,
+    Linked(&'a dyn Fn(&str) -> String),
+}
+
+/// The standalone page `leadrouter replay --html` writes.
 pub fn page(r: &Report) -> String {
-    let mut s = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrouter replay</title><style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:2px 8px;text-align:left}.over{color:#b00020;font-weight:bold}.traces{display:flex;gap:1em}.traces pre{flex:1;background:#f6f8fa;padding:.5em;overflow:auto;font-size:12px}</style></head><body>",
+    let mut s = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>leadrouter replay</title><style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ddd;padding:2px 8px;text-align:left}}{STYLE}</style></head><body>",
     );
+    s.push_str(&sections(r, ChangedLeads::Inline));
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// A changed lead's two traces side by side: as it happened, and as the replay decided.
+pub fn traces(c: &ChangedLead) -> String {
+    format!(
+        "<div class=\"traces\"><pre class=\"before\">{}</pre><pre class=\"after\">{}</pre></div>",
+        esc(c.before_trace.as_deref().unwrap_or("(trace not listed)")),
+        esc(c.after_trace.as_deref().unwrap_or("(trace not listed)")),
+    )
+}
+
+/// The report's body (summary, chart, tables, changed leads, reassignments) as an HTML
+/// fragment: the standalone page and the console's What if page both show this.
+pub fn sections(r: &Report, changed: ChangedLeads<'_>) -> String {
+    let mut s = String::new();
     let _ = write!(
         s,
         "<h1>Replay ({}{})</h1><p>{} routing decisions, {} changed, window {} to {}.</p>",
@@ -104,11 +135,12 @@ pub fn page(r: &Report) -> String {
     }
     s.push_str("<h2>Leads per rep</h2>");
     s.push_str(&rep_chart(r));
-    s.push_str("<table><tr><th>rep</th><th>team</th><th>before</th><th>after</th><th>load before</th><th>load after</th><th>capacity</th></tr>");
+    s.push_str("<table id=\"reps\"><tr><th>rep</th><th>team</th><th>before</th><th>after</th><th>load before</th><th>load after</th><th>capacity</th></tr>");
     for row in &r.reps {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td{}>{:.1}</td><td>{}</td></tr>",
+            "<tr data-rep=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td{}>{:.1}</td><td>{}</td></tr>",
+            esc(&row.rep),
             esc(&row.rep),
             esc(row.team.as_deref().unwrap_or("-")),
             row.leads.before,
@@ -152,16 +184,33 @@ pub fn page(r: &Report) -> String {
         }
     }
     s.push_str("</table><h2>Changed leads</h2>");
-    for c in &r.changed_leads {
-        let _ = write!(
-            s,
-            "<h3 id=\"lead-{id}\">{id}</h3><p>{} → {}</p><div class=\"traces\"><pre>{}</pre><pre>{}</pre></div>",
-            esc(&outcome(&c.before)),
-            esc(&outcome(&c.after)),
-            esc(c.before_trace.as_deref().unwrap_or("(trace not listed)")),
-            esc(c.after_trace.as_deref().unwrap_or("(trace not listed)")),
-            id = esc(&c.lead_id),
-        );
+    match changed {
+        ChangedLeads::Inline => {
+            for c in &r.changed_leads {
+                let _ = write!(
+                    s,
+                    "<h3 id=\"lead-{id}\">{id}</h3><p>{} → {}</p>{}",
+                    esc(&outcome(&c.before)),
+                    esc(&outcome(&c.after)),
+                    traces(c),
+                    id = esc(&c.lead_id),
+                );
+            }
+        }
+        ChangedLeads::Linked(link) => {
+            s.push_str("<table id=\"changed-leads\"><tr><th>lead</th><th>as it happened</th><th>replayed</th><th></th></tr>");
+            for c in &r.changed_leads {
+                let _ = write!(
+                    s,
+                    "<tr><td>{id}</td><td>{}</td><td>{}</td><td><a href=\"{}\">both traces</a></td></tr>",
+                    esc(&outcome(&c.before)),
+                    esc(&outcome(&c.after)),
+                    esc(&link(&c.lead_id)),
+                    id = esc(&c.lead_id),
+                );
+            }
+            s.push_str("</table>");
+        }
     }
     if r.changed_not_listed > 0 {
         let _ = write!(s, "<p>… and {} more.</p>", r.changed_not_listed);
@@ -177,6 +226,6 @@ pub fn page(r: &Report) -> String {
             esc(c.owner_after.as_deref().unwrap_or("-"))
         );
     }
-    s.push_str("</table></body></html>\n");
+    s.push_str("</table>");
     s
 }
