@@ -14,10 +14,9 @@
 //!
 //! `POST /v1/crm/sync` (admin): pull users and accounts now; answers the sync report.
 
-use super::{ApiError, AppState, MAX_KEY_LEN, guard, submit_route};
+use super::{AppState, MAX_KEY_LEN, guard, submit_route};
 use crate::intake;
 use crate::sequencer::RouteJob;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,10 +27,6 @@ use leadrouter_core::lead::Lead;
 use leadrouter_crm::salesforce::{outbound, wire};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest an on-demand sync may take before the API answers 504 (it goes on).
-const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the outbound endpoint checks, from `LEADROUTER_SALESFORCE_*`.
 #[derive(Clone, Debug)]
@@ -68,11 +63,7 @@ pub(super) fn router(state: AppState) -> axum::Router<AppState> {
             guard::limited(post(receive), outbound::MAX_OUTBOUND_BYTES),
         )
         .route_layer(guarded(state.clone(), token_guard));
-    let admin = axum::Router::new()
-        .route("/v1/crm/sync", post(sync_now))
-        .route_layer(guarded(state, guard::admin))
-        .layer(axum::middleware::from_fn(guard::json_errors));
-    soap.merge(admin)
+    soap
 }
 
 fn soap(status: StatusCode, body: String) -> Response {
@@ -236,29 +227,4 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
         "Salesforce outbound message acknowledged"
     );
     soap(StatusCode::OK, outbound::ack())
-}
-
-async fn sync_now(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let Some(sync) = st.crm_sync.clone() else {
-        return Err(ApiError::NotFound(
-            "CRM connection (none is configured: see docs/crm.md)".into(),
-        ));
-    };
-    // A task of its own: a client that gives up does not cut a pull in half.
-    let run = tokio::spawn(async move { sync.run().await });
-    match tokio::time::timeout(SYNC_TIMEOUT, run).await {
-        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the sync task failed: {e}"))),
-        Ok(Ok(Ok(report))) => Ok(Json(report).into_response()),
-        Ok(Ok(Err(crate::crm::sync::SyncError::Crm(e)))) => Err(ApiError::Status(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "the CRM sync failed: {e}; what was already stored is kept and routing goes on with it"
-            ),
-        )),
-        Ok(Ok(Err(e))) => Err(ApiError::Unavailable(e.to_string())),
-        Err(_) => Err(ApiError::Status(
-            StatusCode::GATEWAY_TIMEOUT,
-            "the CRM sync is taking longer than 2 minutes; it goes on in the background".into(),
-        )),
-    }
 }
