@@ -86,7 +86,7 @@ impl Default for OrgConfig {
                 ("Lead".into(), "LeadRouter_Tier__c".into()),
                 ("Lead".into(), "LeadRouter_Segment__c".into()),
                 ("Lead".into(), "LeadRouter_Score__c".into()),
-                ("Lead".into(), "LeadRouter_Link__c".into()),
+                ("Lead".into(), "LeadRouter_Console_URL__c".into()),
                 ("Task".into(), "LeadRouter_Write_Id__c".into()),
                 ("Account".into(), "Named_Account__c".into()),
             ],
