@@ -142,6 +142,13 @@ async fn crm_2_hundred_notifications_routed_once_and_acked_after_commit() {
         .expect_status(500);
     r.check(r.text.contains("soapenv:Client"), "a client fault");
     assert_eq!(lead_count(&srv).await, 100);
+
+    // No [crm]: there is nothing to sync.
+    srv.post("/v1/crm/sync")
+        .admin()
+        .send_async()
+        .await
+        .expect_status(404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,6 +329,21 @@ async fn crm_3_account_owner_change_takes_effect_for_the_next_lead() {
     let d = route_from(&srv, "max@initech.com").await;
     assert_eq!(owner_of(&d).as_deref(), Some("cy"), "{d:#}");
     assert!(d.to_string().contains("account_owner_inactive"), "{d:#}");
+
+    // Each on-demand sync is in the audit log, with what it did.
+    let audit = srv
+        .get("/v1/audit?action=crm.sync&limit=10")
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200)
+        .json();
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "three on-demand syncs: {audit:#}");
+    assert!(
+        entries[0]["detail"].to_string().contains("salesforce"),
+        "{audit:#}"
+    );
 
     // `leadrouter check --database` reports the same from the synced rows.
     let config = dir.path().join("leadrouter.toml");
