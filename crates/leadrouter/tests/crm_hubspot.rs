@@ -711,3 +711,82 @@ async fn crm3_hubspot_company_owner_change_takes_effect_for_the_next_lead() {
     );
     out.check(crm.contains("\"hubspot\""), "the provider is named");
 }
+
+/// The poller's stored watermark (`crm_sync_state`, kind `leads`), micros.
+async fn poll_watermark(s: &Server) -> Option<i64> {
+    let pool = sqlx::SqlitePool::connect(s.database_url()).await.ok()?;
+    let w: Option<i64> = sqlx::query_scalar(
+        "SELECT high_water FROM crm_sync_state WHERE provider = 'hubspot' AND kind = 'leads'",
+    )
+    .fetch_optional(&pool)
+    .await
+    .ok()?
+    .flatten();
+    pool.close().await;
+    w
+}
+
+/// CRM-2: the poller's position is stored, so a restart does not miss what changed in
+/// HubSpot while leadrouter was down: with the last poll ten minutes back (the stored
+/// watermark moved there, as if leadrouter had been down since) and a contact created
+/// five minutes ago, the first poll after the restart routes it. (Kept in memory, the
+/// poller would have looked back only `poll_every` and the minute of overlap.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_poller_position_survives_a_restart() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (mut s, _dir) = serve_with(&h, Clock::Real, "poll_every = \"1s\"\n").await;
+    let first = eventually(
+        WAIT,
+        || "a stored poller watermark".into(),
+        || {
+            let s = &s;
+            async move { poll_watermark(s).await }
+        },
+    )
+    .await;
+    let later = eventually(
+        WAIT,
+        || "the watermark moves with each poll".into(),
+        || {
+            let s = &s;
+            async move { poll_watermark(s).await.filter(|w| *w > first) }
+        },
+    )
+    .await;
+    assert!(later > first);
+    s.kill();
+    let now = jiff::Timestamp::now();
+    let ten_ago = now - jiff::SignedDuration::from_mins(10);
+    {
+        let pool = sqlx::SqlitePool::connect(s.database_url()).await.unwrap();
+        sqlx::query("UPDATE crm_sync_state SET high_water = $1 WHERE provider = 'hubspot' AND kind = 'leads'")
+            .bind(ten_ago.as_microsecond())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let id = h.create_contact(&[("email", "while-down@prospect.com"), ("firstname", "Dee")]);
+    h.set_contact_modified(&id, now - jiff::SignedDuration::from_mins(5));
+    s.restart_async().await;
+    eventually(
+        WAIT,
+        || {
+            format!(
+                "the contact made while down routed and written back; calls {:?}",
+                h.calls()
+            )
+        },
+        || {
+            let c = h.contact_by_email("while-down@prospect.com");
+            let ok = c.is_some_and(|c| c.properties.contains_key("hubspot_owner_id"));
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let w = poll_watermark(&s).await.unwrap();
+    assert!(
+        w > now.as_microsecond(),
+        "the watermark moved on after the restart"
+    );
+}

@@ -278,6 +278,16 @@ impl HubSpot {
         id
     }
 
+    /// Set a contact's `lastmodifieddate` (a change made at that time, e.g. while
+    /// leadrouter was down).
+    pub fn set_contact_modified(&self, id: &str, at: jiff::Timestamp) {
+        let mut s = lock(&self.shared.state);
+        s.contacts
+            .get_mut(id)
+            .expect("a contact of this portal")
+            .updated_at = at;
+    }
+
     /// Answer 503 to everything while `down`.
     pub fn set_down(&self, down: bool) {
         lock(&self.shared.state).down = down;
