@@ -1,4 +1,4 @@
-//! Salesforce Outbound Messages (CRM-2) and the on-demand CRM sync (CRM-3).
+//! Salesforce Outbound Messages (CRM-2).
 //!
 //! `POST /v1/crm/salesforce/outbound`: Salesforce posts a SOAP `notifications` message
 //! of up to 100 Leads. The optional `token` query parameter is checked before the body
@@ -11,8 +11,6 @@
 //! is acknowledged and not routed (loop prevention). A notification that can never be
 //! routed (not a Lead, no email or phone) is acknowledged and logged: a redelivery
 //! could not fix it.
-//!
-//! `POST /v1/crm/sync` (admin): pull users and accounts now; answers the sync report.
 
 use super::{AppState, MAX_KEY_LEN, guard, submit_route};
 use crate::intake;
@@ -57,13 +55,12 @@ impl OutboundSettings {
 
 pub(super) fn router(state: AppState) -> axum::Router<AppState> {
     use axum::middleware::from_fn_with_state as guarded;
-    let soap = axum::Router::new()
+    axum::Router::new()
         .route(
             "/v1/crm/salesforce/outbound",
             guard::limited(post(receive), outbound::MAX_OUTBOUND_BYTES),
         )
-        .route_layer(guarded(state.clone(), token_guard));
-    soap
+        .route_layer(guarded(state, token_guard))
 }
 
 fn soap(status: StatusCode, body: String) -> Response {
