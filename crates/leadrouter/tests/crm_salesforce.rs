@@ -64,7 +64,14 @@ async fn start(org: &SalesforceOrg) -> Server {
 async fn start_crm(org: &SalesforceOrg, clock: Clock, extra: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crm_config(&dir, org, extra);
-    let mut opts = serve(&cfg).clock(clock);
+    let mut opts = serve(&cfg)
+        .clock(clock)
+        .env("LEADROUTER_SALESFORCE_ORG_ID", org.config.org_id.clone())
+        .env(
+            "LEADROUTER_SALESFORCE_INTEGRATION_USER_ID",
+            org.integration_user_id.clone(),
+        )
+        .env("LEADROUTER_SALESFORCE_OUTBOUND_TOKEN", "sf-outbound-token");
     for (k, v) in SF_ENV {
         opts = opts.env(k, v);
     }
@@ -180,6 +187,7 @@ async fn crm_2_our_write_back_echoed_back_is_not_routed() {
             owner_crm_id: Some(rep.clone()),
             fields: BTreeMap::new(),
             task: None,
+            crm_record_id: None,
         }])
         .await
         .unwrap();
@@ -612,4 +620,55 @@ async fn crm_1_org_down_for_ten_minutes_then_caught_up_in_order() {
         "20 decisions and one reassignment, each once: {c:?}"
     );
     assert!(org.duplicate_creates().is_empty());
+}
+
+/// CRM-1 + CRM-2 with Salesforce: a Lead a rep created in Salesforce arrives as an
+/// Outbound Message, is routed, and its owner is written back to that same Lead (updated
+/// by its Id, given our external id): no second Lead. Our update echoed back as another
+/// Outbound Message is not routed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_1_a_lead_from_salesforce_is_written_back_to_the_same_record() {
+    let org = SalesforceOrg::start(OrgConfig {
+        assignment_rule_owner: Some("00G5g000001RuleQueue".into()),
+        ..OrgConfig::default()
+    })
+    .await;
+    let web = org.add_user("web@corp.test", "Web To Lead", true);
+    org.add_user("ann@crm-test.example", "Ann Account", true);
+    let cy = org.add_user("cy@crm-test.example", "Cy Pool", true);
+    let mut fields = rep_lead(7);
+    fields.push(("NumberOfEmployees", json!(500)));
+    fields.push(("Industry", json!("Software")));
+    let sf_id = org.add_lead(&fields, &web);
+    let (srv, _dir) = start_crm(&org, Clock::Real, "task = false").await;
+    let with_size = [LEAD_FIELDS, &["NumberOfEmployees", "Industry"]].concat();
+    let envelope = org.lead_notifications(std::slice::from_ref(&sf_id), &with_size);
+    let r = post_outbound(&srv, &envelope, "sf-outbound-token")
+        .await
+        .expect_status(200);
+    r.check(r.text.contains("<Ack>true</Ack>"), "the Ack");
+    assert_eq!(lead_count(&srv).await, 1);
+    let lead = leadrouter_testsupport::eventually(
+        WAIT,
+        || format!("the Lead updated; {:?}; {:?}", org.counters(), org.log()),
+        || {
+            let l = org
+                .records("Lead")
+                .into_iter()
+                .find(|l| l["Id"] == json!(sf_id) && l.contains_key("LeadRouter_Id__c"));
+            async move { l }
+        },
+    )
+    .await;
+    assert_eq!(lead.get("OwnerId"), Some(&json!(cy)), "{lead:#?}");
+    assert_eq!(lead["LastName"], "Buyer7", "its own name kept: {lead:#?}");
+    assert!(lead["LeadRouter_Reason__c"].is_string(), "{lead:#?}");
+    assert_eq!(org.records("Lead").len(), 1, "no second Lead");
+    assert_eq!(org.counters().leads_created, 0);
+    // Our update triggers the Outbound Message again: acknowledged, not routed.
+    let echo = org.lead_notifications(std::slice::from_ref(&sf_id), LEAD_FIELDS);
+    post_outbound(&srv, &echo, "sf-outbound-token")
+        .await
+        .expect_status(200);
+    assert_eq!(lead_count(&srv).await, 1);
 }

@@ -17,6 +17,9 @@
 //!   upsert ≤ 200 records (else 400 `EXCEEDED_ID_LIMIT`), `allOrNone` (default false),
 //!   one UpsertResult per record in order (`id`, `success`, `errors[]`, `created`).
 //!   Lead assignment rules run unless `Sforce-Auto-Assign: FALSE`.
+//! - `PATCH /services/data/vXX.X/composite/sobjects`: update ≤ 200 Leads by record
+//!   `id`, one SaveResult each (`ENTITY_IS_DELETED` for an unknown id), the same field,
+//!   owner and assignment-rule checks.
 //! - `GET /services/data/vXX.X/query?q=SOQL` (User, Account, Lead; `WHERE
 //!   LastModifiedDate >= …`, `Id IN (…)`; `ORDER BY`), pages of `batch_size` records
 //!   linked by `nextRecordsUrl` (`/services/data/vXX.X/query/{locator}`).
