@@ -89,6 +89,24 @@ async fn post_outbound<'a>(
         .await
 }
 
+/// Rows of `table` (`leads`, `decisions`) in the server's database.
+async fn count_rows(srv: &Server, table: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(srv.database_url())
+        .await
+        .expect("open the database");
+    let sql = match table {
+        "leads" => "SELECT COUNT(*) FROM leads",
+        "decisions" => "SELECT COUNT(*) FROM decisions",
+        other => panic!("no count for {other}"),
+    };
+    let n: i64 = sqlx::query_scalar(sql)
+        .fetch_one(&pool)
+        .await
+        .expect("count rows");
+    pool.close().await;
+    n
+}
+
 async fn lead_count(srv: &Server) -> i64 {
     let pool = sqlx::SqlitePool::connect(srv.database_url())
         .await
@@ -624,15 +642,20 @@ async fn crm_1_org_down_for_ten_minutes_then_caught_up_in_order() {
 
 /// CRM-1 + CRM-2 with Salesforce: a Lead a rep created in Salesforce arrives as an
 /// Outbound Message, is routed, and its owner is written back to that same Lead (updated
-/// by its Id, given our external id): no second Lead. Our update echoed back as another
-/// Outbound Message is not routed again.
+/// by its Id, given our external id in the field `[crm.fields] lead_id` names): no
+/// second Lead. Our update echoed back as another Outbound Message is not routed again:
+/// it carries that field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_1_a_lead_from_salesforce_is_written_back_to_the_same_record() {
-    let org = SalesforceOrg::start(OrgConfig {
+    // The admin chose their own external-id field for leadrouter's lead id.
+    let mut config = OrgConfig {
         assignment_rule_owner: Some("00G5g000001RuleQueue".into()),
         ..OrgConfig::default()
-    })
-    .await;
+    };
+    config
+        .custom_fields
+        .push(("Lead".into(), "LR_Lead__c".into()));
+    let org = SalesforceOrg::start(config).await;
     let web = org.add_user("web@corp.test", "Web To Lead", true);
     org.add_user("ann@crm-test.example", "Ann Account", true);
     let cy = org.add_user("cy@crm-test.example", "Cy Pool", true);
@@ -640,7 +663,12 @@ async fn crm_1_a_lead_from_salesforce_is_written_back_to_the_same_record() {
     fields.push(("NumberOfEmployees", json!(500)));
     fields.push(("Industry", json!("Software")));
     let sf_id = org.add_lead(&fields, &web);
-    let (srv, _dir) = start_crm(&org, Clock::Real, "task = false").await;
+    let (srv, _dir) = start_crm(
+        &org,
+        Clock::Real,
+        "task = false\n[crm.fields]\nlead_id = \"LR_Lead__c\"",
+    )
+    .await;
     let with_size = [LEAD_FIELDS, &["NumberOfEmployees", "Industry"]].concat();
     let envelope = org.lead_notifications(std::slice::from_ref(&sf_id), &with_size);
     let r = post_outbound(&srv, &envelope, "sf-outbound-token")
@@ -655,7 +683,7 @@ async fn crm_1_a_lead_from_salesforce_is_written_back_to_the_same_record() {
             let l = org
                 .records("Lead")
                 .into_iter()
-                .find(|l| l["Id"] == json!(sf_id) && l.contains_key("LeadRouter_Id__c"));
+                .find(|l| l["Id"] == json!(sf_id) && l.contains_key("LR_Lead__c"));
             async move { l }
         },
     )
@@ -665,10 +693,20 @@ async fn crm_1_a_lead_from_salesforce_is_written_back_to_the_same_record() {
     assert!(lead["LeadRouter_Reason__c"].is_string(), "{lead:#?}");
     assert_eq!(org.records("Lead").len(), 1, "no second Lead");
     assert_eq!(org.counters().leads_created, 0);
-    // Our update triggers the Outbound Message again: acknowledged, not routed.
-    let echo = org.lead_notifications(std::slice::from_ref(&sf_id), LEAD_FIELDS);
+    let decisions = count_rows(&srv, "decisions").await;
+    // Our update triggers the Outbound Message again: acknowledged, not routed. The
+    // message carries our external id (the configured field) but not who modified it.
+    let echo = org.lead_notifications(
+        std::slice::from_ref(&sf_id),
+        &["Email", "LastName", "Company", "LR_Lead__c"],
+    );
     post_outbound(&srv, &echo, "sf-outbound-token")
         .await
         .expect_status(200);
     assert_eq!(lead_count(&srv).await, 1);
+    assert_eq!(
+        count_rows(&srv, "decisions").await,
+        decisions,
+        "not routed again (not even as a resubmission)"
+    );
 }

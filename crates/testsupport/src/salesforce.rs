@@ -304,9 +304,11 @@ impl SalesforceOrg {
     }
 
     /// The Outbound Message Salesforce would send for these Leads (fields as stored).
+    /// Each call is a new trigger: its notifications get new ids (a redelivery is the
+    /// same envelope sent again).
     pub fn lead_notifications(&self, ids: &[String], fields: &[&str]) -> String {
         let leads = self.records("Lead");
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
         let mut n = Vec::new();
         let mut next = st.next_id;
         for id in ids {
@@ -331,6 +333,8 @@ impl SalesforceOrg {
                 fields: values,
             });
         }
+        st.next_id = next;
+        drop(st);
         outbound_message(
             &self.config.org_id,
             "04k5g000000LeadRtr",

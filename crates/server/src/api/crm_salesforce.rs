@@ -35,8 +35,26 @@ pub struct OutboundSettings {
     pub token: Option<String>,
     /// The integration user our write-back is made as (loop prevention).
     pub integration_user_id: Option<String>,
-    /// The Lead field holding leadrouter's lead id.
-    pub external_id_field: String,
+    /// The Lead field holding leadrouter's lead id (`LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD`);
+    /// `None`: the one `[crm.fields] lead_id` writes back (see [`external_id_field`]).
+    pub external_id_field: Option<String>,
+}
+
+/// The Lead field that holds leadrouter's lead id: the variable when set, else the one a
+/// Salesforce `[crm]` connection writes back (`[crm.fields] lead_id`), else the default.
+/// Loop prevention must look at the field the write-back fills.
+fn external_id_field(sf: &OutboundSettings, st: &AppState) -> String {
+    if let Some(f) = &sf.external_id_field {
+        return f.clone();
+    }
+    st.shared
+        .crm
+        .runtime
+        .load()
+        .as_ref()
+        .filter(|rt| rt.config.provider == leadrouter_crm::config::ProviderKind::Salesforce)
+        .and_then(|rt| rt.config.fields.lead_id.clone())
+        .unwrap_or_else(|| "LeadRouter_Id__c".into())
 }
 
 impl OutboundSettings {
@@ -47,8 +65,7 @@ impl OutboundSettings {
             org_id: var("LEADROUTER_SALESFORCE_ORG_ID")?.trim().to_string(),
             token: var("LEADROUTER_SALESFORCE_OUTBOUND_TOKEN"),
             integration_user_id: var("LEADROUTER_SALESFORCE_INTEGRATION_USER_ID"),
-            external_id_field: var("LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD")
-                .unwrap_or_else(|| "LeadRouter_Id__c".into()),
+            external_id_field: var("LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD"),
         })
     }
 }
@@ -139,6 +156,7 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
         );
     }
     let received_at = st.shared.clock.now();
+    let ext_field = external_id_field(&sf, &st);
     let (mut ours, mut unroutable) = (0usize, 0usize);
     let mut jobs = Vec::with_capacity(msg.notifications.len());
     for n in &msg.notifications {
@@ -150,11 +168,9 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
             unroutable += 1;
             continue;
         }
-        let Some(inbound) = wire::inbound_lead(
-            &n.record(),
-            sf.integration_user_id.as_deref(),
-            &sf.external_id_field,
-        ) else {
+        let Some(inbound) =
+            wire::inbound_lead(&n.record(), sf.integration_user_id.as_deref(), &ext_field)
+        else {
             why_not("no record Id");
             unroutable += 1;
             continue;
