@@ -24,6 +24,11 @@ pub struct OwnerWrite {
     pub fields: BTreeMap<String, String>,
     /// An optional follow-up task for the owner, due at the SLA deadline (NTF-1).
     pub task: Option<TaskSpec>,
+    /// The CRM's own record id when the lead started in the CRM (a Salesforce Lead from
+    /// an Outbound Message): that record is updated by its id (and given our external
+    /// id) rather than a second one created. HubSpot upserts by email and ignores it.
+    #[serde(default)]
+    pub crm_record_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -34,6 +34,7 @@ fn write(n: usize, owner: Option<&str>) -> OwnerWrite {
             ("leadrouter_tier".to_string(), "A".to_string()),
         ]),
         task: None,
+        crm_record_id: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn write(i: usize, owner: &str) -> OwnerWrite {
         owner_crm_id: Some(owner.to_string()),
         fields,
         task: None,
+        crm_record_id: None,
     }
 }
 

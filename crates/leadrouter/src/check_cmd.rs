@@ -224,35 +224,27 @@ fn group_text(g: &Group<'_>) -> String {
     s
 }
 
-/// The rep ↔ CRM user findings for every provider with synced users in the database
-/// (`LEADROUTER_CRM_USER_MAP` as the service reads it).
+/// The rep ↔ CRM user findings of the `[crm]` connection from the users and accounts
+/// last synced into the database (none without `[crm]`; a `[crm]` that does not parse is
+/// already an error of the check).
 fn crm_findings(cfg: &CompiledConfig, url: &str) -> Result<Vec<serde_json::Value>> {
-    let user_map = match std::env::var("LEADROUTER_CRM_USER_MAP") {
-        Ok(m) => {
-            leadrouter_server::crm::sync::parse_user_map(&m).map_err(|e| anyhow::anyhow!(e))?
-        }
-        Err(_) => Default::default(),
-    };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let store = leadrouter_store::open(url)
             .await
             .map_err(|e| anyhow::anyhow!("opening the database for the CRM findings: {e}"))?;
+        let found = leadrouter_server::crm::sync::stored_findings(&*store, cfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut out = Vec::new();
-        for provider in ["salesforce", "hubspot"] {
-            let (users, _, mapping) =
-                leadrouter_server::crm::sync::stored_mapping(&*store, cfg, provider, &user_map)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if users.is_empty() {
-                continue;
-            }
-            for f in &mapping.findings {
-                let mut v = serde_json::to_value(f)?;
-                v["provider"] = provider.into();
-                v["message"] = f.message().into();
-                out.push(v);
-            }
+        for (provider, f) in found
+            .iter()
+            .flat_map(|(p, fs)| fs.iter().map(move |f| (*p, f)))
+        {
+            let mut v = serde_json::to_value(f)?;
+            v["provider"] = provider.into();
+            v["message"] = f.message().into();
+            out.push(v);
         }
         Ok(out)
     })

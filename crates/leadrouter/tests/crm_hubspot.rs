@@ -580,3 +580,213 @@ async fn crm2_poller_routes_contacts_created_in_hubspot_once() {
         "{m}"
     );
 }
+
+/// `POST /v1/crm/sync` as an admin: the run's report.
+async fn sync_now(s: &Server) -> Value {
+    s.post("/v1/crm/sync")
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200)
+        .json()
+}
+
+async fn route_from(s: &Server, email: &str) -> Value {
+    s.post("/v1/leads")
+        .intake()
+        .json(&json!({ "email": email, "first_name": "Lee", "last_name": "Buyer", "company": "Acme" }))
+        .send_async()
+        .await
+        .expect_status(201)
+        .json()
+}
+
+/// CRM-3 with HubSpot, from `[crm]` alone: companies (domain + `hubspot_owner_id`) and
+/// owners (active, then `archived=true`) are synced into routing. A company's owner
+/// changed in HubSpot decides the next lead from its domain after the next sync, with no
+/// config reload; an owner deactivated in HubSpot is an inactive rep in the sync's
+/// report, in `check --database` and on the console CRM page, and their companies route
+/// as ownerless, flagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm3_hubspot_company_owner_change_takes_effect_for_the_next_lead() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    h.add_owner("900", "stranger@pool.example", "Not", "A Rep");
+    let acme = h.add_company("Acme", "acme.com", Some("501"));
+    h.add_company("Initech", "www.initech.com", Some("900"));
+    let dir = tempfile::tempdir().unwrap();
+    // A day between scheduled syncs: the test syncs on demand.
+    let cfg = config(&dir, &h, "sync_every = \"24h\"\n");
+    let hash = support::console::console_hash("crm-password-1");
+    let opts = support::serve(&cfg)
+        .env("TEST_HUBSPOT_TOKEN", hs::TOKEN)
+        .env("TEST_HUBSPOT_SECRET", hs::CLIENT_SECRET)
+        .env("LEADROUTER_CONSOLE_USERS", format!("boss:admin:{hash}"));
+    let s = Server::start_async(opts).await;
+
+    let report = sync_now(&s).await;
+    assert_eq!(report["provider"], "hubspot", "{report:#}");
+    assert_eq!(report["accounts_source"], "crm", "{report:#}");
+    assert_eq!(report["overlay_accounts"], 2, "{report:#}");
+    assert!(
+        report["findings"]
+            .to_string()
+            .contains("account_owner_not_rep"),
+        "owner 900 owns a company but is no rep: {report:#}"
+    );
+    let d = route_from(&s, "lee@acme.com").await;
+    assert_eq!(support::owner_of(&d).as_deref(), Some("r1"), "{d:#}");
+
+    // Reassigned in HubSpot: the next lead follows after the next sync, without reload.
+    h.set_company_owner(&acme, Some("502"));
+    let report = sync_now(&s).await;
+    assert!(
+        report["accounts"].as_u64().unwrap() >= 1,
+        "the changed company is read again: {report:#}"
+    );
+    let d = route_from(&s, "kim@acme.com").await;
+    assert_eq!(support::owner_of(&d).as_deref(), Some("r2"), "{d:#}");
+    let id = d["lead_id"].as_str().unwrap();
+    let trace = lead_of(&s, id).await.to_string();
+    assert!(
+        trace.contains("hubspot account"),
+        "the trace names the source: {trace}"
+    );
+
+    // r2's user is deactivated in HubSpot (its owner archived).
+    h.archive_owner("502");
+    let report = sync_now(&s).await;
+    assert_eq!(report["inactive_reps"], json!(["r2"]), "{report:#}");
+    assert!(
+        report["findings"]
+            .to_string()
+            .contains("accounts_of_inactive_user"),
+        "{report:#}"
+    );
+    let d = route_from(&s, "max@acme.com").await;
+    assert_ne!(support::owner_of(&d).as_deref(), Some("r2"), "{d:#}");
+    assert!(d.to_string().contains("account_owner_inactive"), "{d:#}");
+
+    // The console CRM page shows the inactive user and flags their company.
+    let cookie = support::console::login(&s, "boss", "crm-password-1").await;
+    let page = s
+        .get("/console/crm")
+        .header("cookie", &cookie)
+        .send_async()
+        .await
+        .expect_status(200);
+    let users = page
+        .text
+        .split("id=\"crm-users\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the CRM users table: {}", page.text));
+    let row = users
+        .split("<tr")
+        .find(|r| r.contains("502"))
+        .unwrap_or_else(|| panic!("owner 502 listed: {users}"));
+    assert!(
+        row.contains("inactive") && row.contains("flagged: owner deactivated"),
+        "{row}"
+    );
+
+    // `check --database` reports the same from the synced rows.
+    let db = s.database_url().to_string();
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    let out = tokio::task::block_in_place(|| {
+        leadrouter_testsupport::Cli::run_in(
+            support::binary(),
+            &["check", &cfg_s, "--json", "--database", &db],
+            &[
+                ("TEST_HUBSPOT_TOKEN", hs::TOKEN),
+                ("TEST_HUBSPOT_SECRET", hs::CLIENT_SECRET),
+            ],
+            None,
+        )
+        .expect_code(0)
+    });
+    let v: Value = serde_json::from_str(&out.stdout).expect("check --json prints JSON");
+    let crm = v["crm_findings"].to_string();
+    out.check(
+        crm.contains("rep_crm_user_inactive") && crm.contains("\"r2\""),
+        "r2 is inactive in HubSpot",
+    );
+    out.check(crm.contains("\"hubspot\""), "the provider is named");
+}
+
+/// The poller's stored watermark (`crm_sync_state`, kind `leads`), micros.
+async fn poll_watermark(s: &Server) -> Option<i64> {
+    let pool = sqlx::SqlitePool::connect(s.database_url()).await.ok()?;
+    let w: Option<i64> = sqlx::query_scalar(
+        "SELECT high_water FROM crm_sync_state WHERE provider = 'hubspot' AND kind = 'leads'",
+    )
+    .fetch_optional(&pool)
+    .await
+    .ok()?
+    .flatten();
+    pool.close().await;
+    w
+}
+
+/// CRM-2: the poller's position is stored, so a restart does not miss what changed in
+/// HubSpot while leadrouter was down: with the last poll ten minutes back (the stored
+/// watermark moved there, as if leadrouter had been down since) and a contact created
+/// five minutes ago, the first poll after the restart routes it. (Kept in memory, the
+/// poller would have looked back only `poll_every` and the minute of overlap.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm2_poller_position_survives_a_restart() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    let (mut s, _dir) = serve_with(&h, Clock::Real, "poll_every = \"1s\"\n").await;
+    let first = eventually(
+        WAIT,
+        || "a stored poller watermark".into(),
+        || {
+            let s = &s;
+            async move { poll_watermark(s).await }
+        },
+    )
+    .await;
+    let later = eventually(
+        WAIT,
+        || "the watermark moves with each poll".into(),
+        || {
+            let s = &s;
+            async move { poll_watermark(s).await.filter(|w| *w > first) }
+        },
+    )
+    .await;
+    assert!(later > first);
+    s.kill();
+    let now = jiff::Timestamp::now();
+    let ten_ago = now - jiff::SignedDuration::from_mins(10);
+    {
+        let pool = sqlx::SqlitePool::connect(s.database_url()).await.unwrap();
+        sqlx::query("UPDATE crm_sync_state SET high_water = $1 WHERE provider = 'hubspot' AND kind = 'leads'")
+            .bind(ten_ago.as_microsecond())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let id = h.create_contact(&[("email", "while-down@prospect.com"), ("firstname", "Dee")]);
+    h.set_contact_modified(&id, now - jiff::SignedDuration::from_mins(5));
+    s.restart_async().await;
+    eventually(
+        WAIT,
+        || {
+            format!(
+                "the contact made while down routed and written back; calls {:?}",
+                h.calls()
+            )
+        },
+        || {
+            let c = h.contact_by_email("while-down@prospect.com");
+            let ok = c.is_some_and(|c| c.properties.contains_key("hubspot_owner_id"));
+            async move { ok.then_some(()) }
+        },
+    )
+    .await;
+    let w = poll_watermark(&s).await.unwrap();
+    assert!(
+        w > now.as_microsecond(),
+        "the watermark moved on after the restart"
+    );
+}

@@ -217,7 +217,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         key_use: Default::default(),
         forms: Arc::new(form_guard::FormGuard::from_env()?),
         salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
-        crm_sync: crm::sync::salesforce_from_env(shared.clone())?,
+        crm_sync: Some(crm::sync::CrmSync::new(shared.clone())),
     };
     if let Some(sync) = &state.crm_sync {
         sync.spawn();

@@ -70,6 +70,15 @@ pub trait CrmSyncStore {
         position: &SyncPosition,
         now: i64,
     ) -> Result<()>;
+    /// Store a position alone (a read whose records are not kept here, e.g. the lead
+    /// poller's watermark, kind `leads`).
+    async fn crm_set_position(
+        &self,
+        provider: &str,
+        kind: &str,
+        position: &SyncPosition,
+        now: i64,
+    ) -> Result<()>;
     /// Note a failed read (the position is kept).
     async fn crm_sync_failed(
         &self,
@@ -144,6 +153,19 @@ macro_rules! crm_sync_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn crm_set_position(&self, provider: &str, kind: &str, p: &SyncPosition, now: i64) -> Result<()> {
+                sqlx::query("INSERT INTO crm_sync_state (provider, kind, high_water, cursor, cursor_since, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT (provider, kind) DO UPDATE SET high_water = excluded.high_water, cursor = excluded.cursor, cursor_since = excluded.cursor_since, last_error = NULL, updated_at = excluded.updated_at")
+                    .bind(provider.to_string())
+                    .bind(kind.to_string())
+                    .bind(p.high_water)
+                    .bind(p.cursor.clone())
+                    .bind(p.cursor_since)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
             }
 

@@ -126,4 +126,23 @@ async fn crm_sync_pages_and_positions(url: &str) {
         .unwrap();
     assert_eq!(got.high_water, Some(T0 + 9));
     assert_eq!(got.last_error.as_deref(), Some("REQUEST_LIMIT_EXCEEDED"));
+    // A position of its own (the lead poller's watermark): stored, then moved, alone.
+    for hw in [T0 + 20, T0 + 30] {
+        let p = SyncPosition {
+            high_water: Some(hw),
+            ..SyncPosition::default()
+        };
+        store
+            .crm_set_position("hubspot", "leads", &p, hw)
+            .await
+            .unwrap();
+    }
+    let got = store
+        .crm_position("hubspot", "leads")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.high_water, Some(T0 + 30));
+    assert_eq!(got.updated_at, T0 + 30);
+    assert!(got.cursor.is_none() && got.last_error.is_none());
 }

@@ -17,6 +17,9 @@
 //!   upsert ≤ 200 records (else 400 `EXCEEDED_ID_LIMIT`), `allOrNone` (default false),
 //!   one UpsertResult per record in order (`id`, `success`, `errors[]`, `created`).
 //!   Lead assignment rules run unless `Sforce-Auto-Assign: FALSE`.
+//! - `PATCH /services/data/vXX.X/composite/sobjects`: update ≤ 200 Leads by record
+//!   `id`, one SaveResult each (`ENTITY_IS_DELETED` for an unknown id), the same field,
+//!   owner and assignment-rule checks.
 //! - `GET /services/data/vXX.X/query?q=SOQL` (User, Account, Lead; `WHERE
 //!   LastModifiedDate >= …`, `Id IN (…)`; `ORDER BY`), pages of `batch_size` records
 //!   linked by `nextRecordsUrl` (`/services/data/vXX.X/query/{locator}`).
@@ -86,7 +89,7 @@ impl Default for OrgConfig {
                 ("Lead".into(), "LeadRouter_Tier__c".into()),
                 ("Lead".into(), "LeadRouter_Segment__c".into()),
                 ("Lead".into(), "LeadRouter_Score__c".into()),
-                ("Lead".into(), "LeadRouter_Link__c".into()),
+                ("Lead".into(), "LeadRouter_Console_URL__c".into()),
                 ("Task".into(), "LeadRouter_Write_Id__c".into()),
                 ("Account".into(), "Named_Account__c".into()),
             ],
@@ -301,9 +304,11 @@ impl SalesforceOrg {
     }
 
     /// The Outbound Message Salesforce would send for these Leads (fields as stored).
+    /// Each call is a new trigger: its notifications get new ids (a redelivery is the
+    /// same envelope sent again).
     pub fn lead_notifications(&self, ids: &[String], fields: &[&str]) -> String {
         let leads = self.records("Lead");
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
         let mut n = Vec::new();
         let mut next = st.next_id;
         for id in ids {
@@ -328,6 +333,8 @@ impl SalesforceOrg {
                 fields: values,
             });
         }
+        st.next_id = next;
+        drop(st);
         outbound_message(
             &self.config.org_id,
             "04k5g000000LeadRtr",

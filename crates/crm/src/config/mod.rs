@@ -45,15 +45,38 @@ impl ProviderKind {
     }
 }
 
-/// Which source of account ownership wins.
+/// `[crm] accounts`: the one setting that says which source of account ownership wins
+/// for a domain both the config (`[[account]]`, the accounts CSV) and the CRM hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountSource {
-    /// The CRM's accounts/companies only; the config's `[[account]]`/CSV are ignored.
+    /// `"crm"` (the default): the CRM is the system of record. Its account and owner win;
+    /// the config's accounts still cover the domains the CRM does not hold.
     Crm,
-    /// The config's accounts only; the CRM's are not synced.
+    /// `"config"`: the config's accounts win; the CRM's fill in the other domains.
     Config,
-    /// Both; for a domain in both, the CRM's owner wins (it is the fresher).
-    Both,
+    /// `"config_only"`: the CRM's accounts are not used (users are still synced, for the
+    /// rep ↔ CRM user mapping and `check`).
+    ConfigOnly,
+}
+
+impl AccountSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountSource::Crm => "crm",
+            AccountSource::Config => "config",
+            AccountSource::ConfigOnly => "config_only",
+        }
+    }
+
+    /// The engine's precedence for the CRM overlay; `None`: no overlay.
+    pub fn precedence(self) -> Option<leadrouter_core::crm_accounts::AccountPrecedence> {
+        use leadrouter_core::crm_accounts::AccountPrecedence;
+        match self {
+            AccountSource::Crm => Some(AccountPrecedence::Crm),
+            AccountSource::Config => Some(AccountPrecedence::Csv),
+            AccountSource::ConfigOnly => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

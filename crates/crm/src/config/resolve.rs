@@ -239,11 +239,11 @@ pub(super) fn resolve(
         .as_ref()
         .and_then(|v| r.property("crm.named_account_property", v));
     let accounts = match raw.accounts.as_ref() {
-        None => AccountSource::Both,
+        None => AccountSource::Crm,
         Some(a) => match a.get_ref().as_str() {
             "crm" => AccountSource::Crm,
             "config" => AccountSource::Config,
-            "both" => AccountSource::Both,
+            "config_only" => AccountSource::ConfigOnly,
             other => {
                 let l = r.line(a);
                 r.err(
@@ -251,9 +251,9 @@ pub(super) fn resolve(
                     l,
                     Some(other),
                     "unknown account source",
-                    "write \"crm\", \"config\" or \"both\"",
+                    "write \"crm\" (the CRM's owner wins), \"config\" (the config's wins) or \"config_only\" (the CRM's accounts are not used)",
                 );
-                AccountSource::Both
+                AccountSource::Crm
             }
         },
     };

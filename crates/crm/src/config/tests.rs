@@ -31,7 +31,7 @@ fn hubspot_with_defaults() {
         .unwrap();
     assert_eq!(c.provider, ProviderKind::HubSpot);
     assert_eq!(c.fields, FieldMap::defaults(ProviderKind::HubSpot));
-    assert_eq!(c.accounts, AccountSource::Both);
+    assert_eq!(c.accounts, AccountSource::Crm);
     assert!(c.task);
     assert_eq!(c.sync_every, DEFAULT_SYNC_EVERY);
     match &c.credentials {
@@ -58,7 +58,7 @@ task = false
 sync_every = "5m"
 poll_every = "1m"
 named_account_property = "named_account"
-accounts = "crm"
+accounts = "config"
 
 [crm.hubspot]
 token_env = "HUBSPOT_TOKEN"
@@ -75,7 +75,11 @@ console_link = ""
 "#;
     let c = CrmConfig::parse(&src(text), &env).unwrap().unwrap();
     assert_eq!(c.poll_every, Some(Duration::from_secs(60)));
-    assert_eq!(c.accounts, AccountSource::Crm);
+    assert_eq!(c.accounts, AccountSource::Config);
+    assert_eq!(
+        c.accounts.precedence(),
+        Some(leadrouter_core::crm_accounts::AccountPrecedence::Csv)
+    );
     assert_eq!(c.fields.tier.as_deref(), Some("lr_tier"));
     assert_eq!(c.fields.console_link, None);
     assert_eq!(c.users["ana"], "501");

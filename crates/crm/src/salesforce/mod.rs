@@ -250,6 +250,86 @@ impl SalesforceClient {
         Value::Object(r)
     }
 
+    /// The update of a Lead that started in Salesforce, by its record id: our external
+    /// id, the owner and the mapped fields; its own name and company are not replaced by
+    /// placeholders.
+    fn lead_update(&self, w: &OwnerWrite, id: &str) -> Value {
+        let mut r = Map::new();
+        r.insert("attributes".into(), json!({ "type": "Lead" }));
+        r.insert("id".into(), json!(id));
+        r.insert(self.settings.external_id_field.clone(), json!(w.lead_id));
+        for (k, v) in [
+            ("FirstName", &w.first_name),
+            ("LastName", &w.last_name),
+            ("Company", &w.company),
+        ] {
+            if let Some(v) = v.as_ref().filter(|v| !v.trim().is_empty()) {
+                r.insert(k.into(), json!(v));
+            }
+        }
+        if let Some(o) = &w.owner_crm_id {
+            r.insert("OwnerId".into(), json!(o));
+        }
+        for (k, v) in &w.fields {
+            r.insert(k.clone(), json!(v));
+        }
+        Value::Object(r)
+    }
+
+    /// sObject Collections update (`PATCH /composite/sobjects`, ≤ 200 records, one
+    /// SaveResult each).
+    async fn update_collection(
+        &self,
+        records: Vec<Value>,
+    ) -> Result<Vec<RecordOutcome>, CallError> {
+        let n = records.len();
+        let path = format!(
+            "/services/data/v{}/composite/sobjects",
+            self.settings.api_version
+        );
+        let body = json!({ "allOrNone": false, "records": records });
+        let v = self
+            .call(reqwest::Method::PATCH, &path, None, Some(&body))
+            .await?;
+        let results = v.as_array().filter(|a| a.len() == n).ok_or_else(|| {
+            CallError::Invalid(format!(
+                "Salesforce answered an update of {n} records without {n} results"
+            ))
+        })?;
+        Ok(results.iter().map(outcome).collect())
+    }
+
+    /// Leads written: those that started in Salesforce updated by their id, the others
+    /// upserted by our external id; outcomes in the order of `chunk`.
+    async fn write_leads(&self, chunk: &[OwnerWrite]) -> Result<Vec<RecordOutcome>, CallError> {
+        let (known, new): (Vec<usize>, Vec<usize>) =
+            (0..chunk.len()).partition(|&i| chunk[i].crm_record_id.is_some());
+        let mut got: Vec<Option<RecordOutcome>> = vec![None; chunk.len()];
+        if !new.is_empty() {
+            let records = new.iter().map(|&i| self.lead_record(&chunk[i])).collect();
+            let o = self
+                .upsert_collection("Lead", &self.settings.external_id_field, records)
+                .await?;
+            for (i, o) in new.into_iter().zip(o) {
+                got[i] = Some(o);
+            }
+        }
+        if !known.is_empty() {
+            let records = known
+                .iter()
+                .map(|&i| {
+                    let w = &chunk[i];
+                    self.lead_update(w, w.crm_record_id.as_deref().unwrap_or_default())
+                })
+                .collect();
+            let o = self.update_collection(records).await?;
+            for (i, o) in known.into_iter().zip(o) {
+                got[i] = Some(o);
+            }
+        }
+        Ok(got.into_iter().flatten().collect())
+    }
+
     async fn upsert_collection(
         &self,
         object: &str,
@@ -367,10 +447,7 @@ impl CrmClient for SalesforceClient {
     async fn upsert(&self, writes: &[OwnerWrite]) -> Result<Vec<RecordOutcome>, CallError> {
         let mut outcomes = Vec::with_capacity(writes.len());
         for chunk in writes.chunks(MAX_BATCH) {
-            let records = chunk.iter().map(|w| self.lead_record(w)).collect();
-            let mut got = self
-                .upsert_collection("Lead", &self.settings.external_id_field, records)
-                .await?;
+            let mut got = self.write_leads(chunk).await?;
             if let Some(task_field) = &self.settings.task_external_id_field {
                 // Tasks for the leads that were written, upserted by the write id.
                 let mut idx = Vec::new();

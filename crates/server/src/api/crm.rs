@@ -1,7 +1,8 @@
 //! CRM write-back dead letters over the API (CRM-1): `GET /v1/crm/dead-letters` lists
 //! them, `POST /v1/crm/dead-letters/{id}/retry` puts one back in line (unless a later
 //! write for the same lead has already reached the CRM or is waiting: re-sending the
-//! older one would overwrite newer values, so that answers 409). Admin only; a retry is
+//! older one would overwrite newer values, so that answers 409). `POST /v1/crm/sync`
+//! pulls the CRM's users and accounts now (CRM-3). Admin only; retries and syncs are
 //! audited.
 
 use super::{ApiError, AppState, require};
@@ -21,6 +22,63 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/crm/dead-letters", get(list))
         .route("/v1/crm/dead-letters/{id}/retry", post(retry))
+        .route("/v1/crm/sync", post(sync_now))
+}
+
+/// The longest an on-demand sync is waited for (it goes on in the background after).
+const SYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `POST /v1/crm/sync`: pull the CRM's users and accounts now and rebuild the overlay;
+/// the answer is the run's report. Audited as `crm.sync` with what it did or why not.
+async fn sync_now(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    use crate::crm::sync::SyncError;
+    use axum::http::StatusCode;
+    require(&st, &headers, Role::Admin)?;
+    let Some(sync) = st.crm_sync.clone() else {
+        return Err(ApiError::NotFound(
+            "CRM connection (none is configured: see docs/crm.md)".into(),
+        ));
+    };
+    // A task of its own: a client that gives up does not cut a pull in half.
+    let run = tokio::spawn(async move { sync.run().await });
+    let result = match tokio::time::timeout(SYNC_TIMEOUT, run).await {
+        Err(_) => Err(ApiError::Status(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the CRM sync is taking longer than 2 minutes; it goes on in the background".into(),
+        )),
+        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the sync task failed: {e}"))),
+        Ok(Ok(Ok(report))) => Ok(report),
+        Ok(Ok(Err(SyncError::NotConfigured))) => {
+            return Err(ApiError::NotFound(
+                "CRM connection (none is configured: add [crm] to the routing config, docs/crm.md)"
+                    .into(),
+            ));
+        }
+        Ok(Ok(Err(SyncError::Crm(e)))) => Err(ApiError::Status(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "the CRM sync failed: {e}; what was already stored is kept and routing goes on with it"
+            ),
+        )),
+        Ok(Ok(Err(e))) => Err(ApiError::Unavailable(e.to_string())),
+    };
+    let detail = match &result {
+        Ok(r) => json!({
+            "provider": r.provider,
+            "users": r.users,
+            "accounts": r.accounts,
+            "complete": r.complete,
+            "overlay_accounts": r.overlay_accounts,
+            "findings": r.findings.len(),
+        }),
+        Err(e) => json!({ "failed": format!("{e:?}") }),
+    };
+    let _ = super::audit::audit(
+        &st.shared,
+        super::audit::Audit::new(super::actor(&st, &headers), "crm.sync").detail(detail),
+    )
+    .await;
+    result.map(|r| Json(r).into_response())
 }
 
 /// A dead letter as the API and the console show it (the payload's values stay out:

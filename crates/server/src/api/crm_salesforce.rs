@@ -1,4 +1,4 @@
-//! Salesforce Outbound Messages (CRM-2) and the on-demand CRM sync (CRM-3).
+//! Salesforce Outbound Messages (CRM-2).
 //!
 //! `POST /v1/crm/salesforce/outbound`: Salesforce posts a SOAP `notifications` message
 //! of up to 100 Leads. The optional `token` query parameter is checked before the body
@@ -11,13 +11,10 @@
 //! is acknowledged and not routed (loop prevention). A notification that can never be
 //! routed (not a Lead, no email or phone) is acknowledged and logged: a redelivery
 //! could not fix it.
-//!
-//! `POST /v1/crm/sync` (admin): pull users and accounts now; answers the sync report.
 
-use super::{ApiError, AppState, MAX_KEY_LEN, guard, submit_route};
+use super::{AppState, MAX_KEY_LEN, guard, submit_route};
 use crate::intake;
 use crate::sequencer::RouteJob;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,10 +25,6 @@ use leadrouter_core::lead::Lead;
 use leadrouter_crm::salesforce::{outbound, wire};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Longest an on-demand sync may take before the API answers 504 (it goes on).
-const SYNC_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the outbound endpoint checks, from `LEADROUTER_SALESFORCE_*`.
 #[derive(Clone, Debug)]
@@ -42,8 +35,26 @@ pub struct OutboundSettings {
     pub token: Option<String>,
     /// The integration user our write-back is made as (loop prevention).
     pub integration_user_id: Option<String>,
-    /// The Lead field holding leadrouter's lead id.
-    pub external_id_field: String,
+    /// The Lead field holding leadrouter's lead id (`LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD`);
+    /// `None`: the one `[crm.fields] lead_id` writes back (see [`external_id_field`]).
+    pub external_id_field: Option<String>,
+}
+
+/// The Lead field that holds leadrouter's lead id: the variable when set, else the one a
+/// Salesforce `[crm]` connection writes back (`[crm.fields] lead_id`), else the default.
+/// Loop prevention must look at the field the write-back fills.
+fn external_id_field(sf: &OutboundSettings, st: &AppState) -> String {
+    if let Some(f) = &sf.external_id_field {
+        return f.clone();
+    }
+    st.shared
+        .crm
+        .runtime
+        .load()
+        .as_ref()
+        .filter(|rt| rt.config.provider == leadrouter_crm::config::ProviderKind::Salesforce)
+        .and_then(|rt| rt.config.fields.lead_id.clone())
+        .unwrap_or_else(|| "LeadRouter_Id__c".into())
 }
 
 impl OutboundSettings {
@@ -54,25 +65,19 @@ impl OutboundSettings {
             org_id: var("LEADROUTER_SALESFORCE_ORG_ID")?.trim().to_string(),
             token: var("LEADROUTER_SALESFORCE_OUTBOUND_TOKEN"),
             integration_user_id: var("LEADROUTER_SALESFORCE_INTEGRATION_USER_ID"),
-            external_id_field: var("LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD")
-                .unwrap_or_else(|| "LeadRouter_Id__c".into()),
+            external_id_field: var("LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD"),
         })
     }
 }
 
 pub(super) fn router(state: AppState) -> axum::Router<AppState> {
     use axum::middleware::from_fn_with_state as guarded;
-    let soap = axum::Router::new()
+    axum::Router::new()
         .route(
             "/v1/crm/salesforce/outbound",
             guard::limited(post(receive), outbound::MAX_OUTBOUND_BYTES),
         )
-        .route_layer(guarded(state.clone(), token_guard));
-    let admin = axum::Router::new()
-        .route("/v1/crm/sync", post(sync_now))
-        .route_layer(guarded(state, guard::admin))
-        .layer(axum::middleware::from_fn(guard::json_errors));
-    soap.merge(admin)
+        .route_layer(guarded(state, token_guard))
 }
 
 fn soap(status: StatusCode, body: String) -> Response {
@@ -151,6 +156,7 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
         );
     }
     let received_at = st.shared.clock.now();
+    let ext_field = external_id_field(&sf, &st);
     let (mut ours, mut unroutable) = (0usize, 0usize);
     let mut jobs = Vec::with_capacity(msg.notifications.len());
     for n in &msg.notifications {
@@ -162,11 +168,9 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
             unroutable += 1;
             continue;
         }
-        let Some(inbound) = wire::inbound_lead(
-            &n.record(),
-            sf.integration_user_id.as_deref(),
-            &sf.external_id_field,
-        ) else {
+        let Some(inbound) =
+            wire::inbound_lead(&n.record(), sf.integration_user_id.as_deref(), &ext_field)
+        else {
             why_not("no record Id");
             unroutable += 1;
             continue;
@@ -236,29 +240,4 @@ async fn receive(State(st): State<AppState>, body: Bytes) -> Response {
         "Salesforce outbound message acknowledged"
     );
     soap(StatusCode::OK, outbound::ack())
-}
-
-async fn sync_now(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let Some(sync) = st.crm_sync.clone() else {
-        return Err(ApiError::NotFound(
-            "CRM connection (none is configured: see docs/crm.md)".into(),
-        ));
-    };
-    // A task of its own: a client that gives up does not cut a pull in half.
-    let run = tokio::spawn(async move { sync.run().await });
-    match tokio::time::timeout(SYNC_TIMEOUT, run).await {
-        Ok(Err(e)) => Err(ApiError::Unavailable(format!("the sync task failed: {e}"))),
-        Ok(Ok(Ok(report))) => Ok(Json(report).into_response()),
-        Ok(Ok(Err(crate::crm::sync::SyncError::Crm(e)))) => Err(ApiError::Status(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "the CRM sync failed: {e}; what was already stored is kept and routing goes on with it"
-            ),
-        )),
-        Ok(Ok(Err(e))) => Err(ApiError::Unavailable(e.to_string())),
-        Err(_) => Err(ApiError::Status(
-            StatusCode::GATEWAY_TIMEOUT,
-            "the CRM sync is taking longer than 2 minutes; it goes on in the background".into(),
-        )),
-    }
 }

@@ -185,6 +185,7 @@ impl CrmRuntime {
             owner_crm_id,
             fields,
             task,
+            crm_record_id: p.crm_record_id,
         })
     }
 }
@@ -220,6 +221,10 @@ pub struct CrmPayload {
     pub status: String,
     /// SLA contact-by time (microseconds), the task's due date.
     pub contact_by: Option<i64>,
+    /// The CRM record the lead came from (a Salesforce Lead's Id, kept by the Outbound
+    /// Message intake as the custom field `salesforce_id`): written back to that record.
+    #[serde(default)]
+    pub crm_record_id: Option<String>,
 }
 
 impl CrmPayload {
@@ -300,6 +305,12 @@ pub fn row_for(
         reason: reason.to_string(),
         status: lead.status.as_str().to_string(),
         contact_by: lead.contact_by,
+        crm_record_id: lead
+            .payload
+            .pointer("/fields/salesforce_id")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty() && s.len() <= 18)
+            .map(str::to_string),
     };
     let value = serde_json::to_value(&payload).ok()?;
     Some(CrmRow::new(

@@ -1,49 +1,38 @@
 //! CRM sync (CRM-3): users/owners and accounts pulled incrementally by modification time
-//! through any [`CrmClient`], page by page — each page and the position after it
-//! (high-water mark, cursor) stored in one transaction — on a schedule and on demand
+//! through the `[crm]` connection's [`CrmClient`] (HubSpot or Salesforce), page by page —
+//! each page and the position after it (high-water mark, cursor) stored in one
+//! transaction — every `[crm] sync_every`, after a reload, and on demand
 //! (`POST /v1/crm/sync`). After a pull the account overlay the sequencer routes with
 //! ([`Shared::crm_accounts`]) is rebuilt from the stored rows, with owners mapped to reps
-//! (`leadrouter_crm::mapping`): a changed owner in the CRM takes effect for the next
-//! lead, without a config reload. At start the overlay is built from what is stored, so
-//! a restart routes as before even while the CRM is unreachable.
+//! (`leadrouter_crm::mapping`, `[crm.users]` first, then by email): a changed owner in
+//! the CRM takes effect for the next lead, without a config reload. At start the overlay
+//! is built from what is stored, so a restart routes as before even while the CRM is
+//! unreachable. `[crm] accounts` says which source wins (docs/crm.md "Sync").
 
+use super::CrmRuntime;
 use crate::sequencer::Shared;
-use leadrouter_core::crm_accounts::{AccountPrecedence, CrmAccounts, SyncedAccount};
+use leadrouter_core::crm_accounts::{CrmAccounts, SyncedAccount};
+use leadrouter_crm::config::{AccountSource, CrmConfig};
 use leadrouter_crm::mapping::{self, MappingFinding, RepRef, UserMapping};
 use leadrouter_crm::{CallError, CrmAccount, CrmClient, CrmUser};
 use leadrouter_store::{CrmAccountRow, CrmUserRow, SyncPosition, SyncRows, from_micros, micros};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How the sync runs (the `[crm]` section fills this in).
-#[derive(Clone, Debug)]
-pub struct SyncSettings {
-    /// Between scheduled pulls; zero: on demand only.
-    pub interval: Duration,
-    /// Which source wins for a domain both the config and the CRM hold.
-    pub precedence: AccountPrecedence,
-    /// Rep id → CRM user id or email (else matched by email).
-    pub user_map: BTreeMap<String, String>,
-    /// Pages read per kind and run (the rest continues from the stored cursor next run).
-    pub max_pages: usize,
-}
-
-impl Default for SyncSettings {
-    fn default() -> Self {
-        SyncSettings {
-            interval: Duration::from_secs(300),
-            precedence: AccountPrecedence::Crm,
-            user_map: BTreeMap::new(),
-            max_pages: 50,
-        }
-    }
-}
+/// Pages read per kind and run (the rest continues from the stored cursor next run).
+const MAX_PAGES: usize = 50;
+/// How often the schedule looks at the runtime (a reload, a due run).
+const TICK: Duration = Duration::from_secs(2);
+/// After a failed scheduled run, try again this soon (not a whole `sync_every` later).
+const RETRY_FAILED: Duration = Duration::from_secs(60);
 
 /// What one run did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SyncReport {
     pub provider: &'static str,
+    /// Which source wins for a domain both hold (`[crm] accounts`).
+    pub accounts_source: &'static str,
     /// Records read this run.
     pub users: usize,
     pub accounts: usize,
@@ -64,18 +53,28 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    pub fn of(f: &MappingFinding) -> Finding {
+        Finding {
+            finding: f.clone(),
+            message: f.message(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    #[error("no CRM connection is configured ([crm] in the routing config; docs/crm.md)")]
+    NotConfigured,
     #[error("the CRM call failed: {0}")]
     Crm(#[from] CallError),
     #[error("storage failed: {0}")]
     Store(String),
 }
 
-/// The sync of one CRM connection.
+/// The sync of the `[crm]` connection in force (none without `[crm]`: then the overlay
+/// is empty and runs answer [`SyncError::NotConfigured`]).
 pub struct CrmSync {
-    client: Arc<dyn CrmClient>,
-    settings: SyncSettings,
     shared: Arc<Shared>,
     /// One run at a time (schedule and API share it).
     running: tokio::sync::Mutex<()>,
@@ -87,22 +86,12 @@ fn store_err(e: impl std::fmt::Display) -> SyncError {
 }
 
 impl CrmSync {
-    pub fn new(
-        client: Arc<dyn CrmClient>,
-        settings: SyncSettings,
-        shared: Arc<Shared>,
-    ) -> Arc<CrmSync> {
+    pub fn new(shared: Arc<Shared>) -> Arc<CrmSync> {
         Arc::new(CrmSync {
-            client,
-            settings,
             shared,
             running: tokio::sync::Mutex::new(()),
             mapping: Default::default(),
         })
-    }
-
-    pub fn provider(&self) -> &'static str {
-        self.client.provider()
     }
 
     /// The latest rep ↔ CRM user mapping findings (for `check` and the console).
@@ -114,21 +103,33 @@ impl CrmSync {
             .clone()
     }
 
-    /// Pull users, then accounts, then rebuild the overlay.
+    /// Pull users, then accounts (unless `[crm] accounts = "config_only"`), then rebuild
+    /// the overlay.
     pub async fn run(&self) -> Result<SyncReport, SyncError> {
         let _one = self.running.lock().await;
-        let (users, up, ud) = self.pull(Kind::Users).await?;
-        let (accounts, ap, ad) = self.pull(Kind::Accounts).await?;
-        let (overlay, mapping) = self.rebuild().await?;
+        let rt = self
+            .shared
+            .crm
+            .runtime
+            .load_full()
+            .ok_or(SyncError::NotConfigured)?;
+        let client = &*rt.client;
+        let (users, up, ud) = self.pull(client, Kind::Users).await?;
+        let (accounts, ap, ad) = match rt.config.accounts {
+            AccountSource::ConfigOnly => (0, 0, true),
+            _ => self.pull(client, Kind::Accounts).await?,
+        };
+        let (overlay, mapping) = self.rebuild_with(Some(&rt)).await?;
         tracing::info!(
-            provider = self.provider(),
+            provider = client.provider(),
             users,
             accounts,
             overlay,
             "CRM sync done"
         );
         Ok(SyncReport {
-            provider: self.provider(),
+            provider: client.provider(),
+            accounts_source: rt.config.accounts.as_str(),
             users,
             accounts,
             pages: up + ap,
@@ -139,20 +140,17 @@ impl CrmSync {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
-            findings: mapping
-                .findings
-                .iter()
-                .map(|f| Finding {
-                    finding: f.clone(),
-                    message: f.message(),
-                })
-                .collect(),
+            findings: mapping.findings.iter().map(Finding::of).collect(),
         })
     }
 
     /// Read one kind from its stored position; returns (records, pages, complete).
-    async fn pull(&self, kind: Kind) -> Result<(usize, usize, bool), SyncError> {
-        let provider = self.provider();
+    async fn pull(
+        &self,
+        client: &dyn CrmClient,
+        kind: Kind,
+    ) -> Result<(usize, usize, bool), SyncError> {
+        let provider = client.provider();
         let store = &self.shared.store;
         let pos = store
             .crm_position(provider, kind.name())
@@ -165,10 +163,9 @@ impl CrmSync {
             None => (pos.high_water, None),
         };
         let (mut records, mut pages) = (0, 0);
-        while pages < self.settings.max_pages.max(1) {
+        while pages < MAX_PAGES {
             let read = match kind {
-                Kind::Users => self
-                    .client
+                Kind::Users => client
                     .users(since.map(from_micros), cursor.as_deref())
                     .await
                     .map(|p| {
@@ -179,8 +176,7 @@ impl CrmSync {
                             p.next,
                         )
                     }),
-                Kind::Accounts => self
-                    .client
+                Kind::Accounts => client
                     .accounts(since.map(from_micros), cursor.as_deref())
                     .await
                     .map(|p| {
@@ -238,84 +234,127 @@ impl CrmSync {
         Ok((records, pages, false))
     }
 
-    /// Build the overlay and the mapping from the stored rows and the live config, and
-    /// hand the overlay to the router. Returns the number of accounts in it.
+    /// Rebuild the overlay and the mapping from the stored rows and the live config and
+    /// runtime (none: no overlay). Returns the number of accounts in the overlay.
     pub async fn rebuild(&self) -> Result<(usize, UserMapping), SyncError> {
-        let provider = self.provider();
+        let _one = self.running.lock().await;
+        let rt = self.shared.crm.runtime.load_full();
+        self.rebuild_with(rt.as_deref()).await
+    }
+
+    async fn rebuild_with(
+        &self,
+        rt: Option<&CrmRuntime>,
+    ) -> Result<(usize, UserMapping), SyncError> {
+        let Some(rt) = rt else {
+            self.shared
+                .crm_accounts
+                .store(Arc::new(CrmAccounts::default()));
+            *self.mapping.lock().unwrap_or_else(|e| e.into_inner()) = UserMapping::default();
+            return Ok((0, UserMapping::default()));
+        };
+        let provider = rt.client.provider();
         let store = &self.shared.store;
         let cfg = self.shared.config.load_full();
         let (users, accounts, mapping) =
-            stored_mapping(&**store, &cfg, provider, &self.settings.user_map).await?;
+            stored_mapping(&**store, &cfg, provider, &rt.config).await?;
         let active: BTreeMap<&str, bool> = users
             .iter()
             .map(|u| (u.crm_id.as_str(), u.active))
             .collect();
-        let overlay = CrmAccounts::new(
-            provider,
-            self.settings.precedence,
-            accounts.iter().filter_map(|a| {
-                let owner_crm = a.owner_crm_id.clone();
-                // A deactivated CRM user's accounts route as ownerless and are flagged.
-                let owner = owner_crm
-                    .as_deref()
-                    .filter(|o| active.get(o).copied().unwrap_or(false))
-                    .and_then(|o| mapping.rep_of.get(o).cloned());
-                Some(SyncedAccount {
-                    crm_id: a.crm_id.clone(),
-                    name: a.name.clone(),
-                    domain: a.domain.clone()?,
-                    owner,
-                    owner_crm_id: owner_crm,
-                    named: a.named,
-                })
-            }),
-        );
+        let overlay = match rt.config.accounts.precedence() {
+            None => CrmAccounts::default(),
+            Some(precedence) => CrmAccounts::new(
+                provider,
+                precedence,
+                accounts.iter().filter_map(|a| {
+                    let owner_crm = a.owner_crm_id.clone();
+                    // A deactivated CRM user's accounts route as ownerless and are flagged.
+                    let owner = owner_crm
+                        .as_deref()
+                        .filter(|o| active.get(o).copied().unwrap_or(false))
+                        .and_then(|o| mapping.rep_of.get(o).cloned());
+                    Some(SyncedAccount {
+                        crm_id: a.crm_id.clone(),
+                        name: a.name.clone(),
+                        domain: a.domain.clone()?,
+                        owner,
+                        owner_crm_id: owner_crm,
+                        named: a.named,
+                    })
+                }),
+            ),
+        };
         let n = overlay.len();
         self.shared.crm_accounts.store(Arc::new(overlay));
         *self.mapping.lock().unwrap_or_else(|e| e.into_inner()) = mapping.clone();
         Ok((n, mapping))
     }
 
-    /// Build the overlay from what is stored, then pull on the schedule; a config
-    /// reload (new reps) rebuilds the mapping within a few seconds.
+    /// Build the overlay from what is stored, then pull: at once, every `[crm]
+    /// sync_every`, and after a reload (new reps, a new connection); a failed pull is
+    /// tried again within a minute and keeps the last overlay meanwhile.
     pub fn spawn(self: &Arc<Self>) {
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.rebuild().await {
-                tracing::error!(error = %e, "building the CRM account overlay from storage failed");
-            }
-            let mut version = me.shared.config.load().version.clone();
-            let mut last_run: Option<std::time::Instant> = None;
+            let mut seen: Option<(usize, String)> = None;
+            let mut next_run: Option<Instant> = None;
             loop {
-                let due = !me.settings.interval.is_zero()
-                    && last_run.is_none_or(|t| t.elapsed() >= me.settings.interval);
-                if due {
-                    last_run = Some(std::time::Instant::now());
-                    if let Err(e) = me.run().await {
-                        tracing::warn!(provider = me.provider(), error = %e, "CRM sync failed; the overlay keeps what was stored");
-                    }
-                }
-                let now_version = me.shared.config.load().version.clone();
-                if now_version != version {
-                    version = now_version;
-                    let _one = me.running.lock().await;
+                let rt = me.shared.crm.runtime.load_full();
+                let key = (
+                    rt.as_ref().map_or(0, |r| Arc::as_ptr(r) as usize),
+                    me.shared.config.load().version.clone(),
+                );
+                if seen.as_ref() != Some(&key) {
+                    // Started, reloaded, or [crm] added/removed: the overlay follows the
+                    // new reps and settings now, from what is stored; then a pull.
+                    seen = Some(key);
                     if let Err(e) = me.rebuild().await {
-                        tracing::error!(error = %e, "rebuilding the CRM account overlay failed");
+                        tracing::error!(error = %e, "building the CRM account overlay from storage failed");
                     }
+                    next_run = Some(Instant::now());
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                if let Some(rt) = &rt
+                    && next_run.is_some_and(|t| t <= Instant::now())
+                {
+                    next_run = Some(match me.run().await {
+                        Ok(_) => Instant::now() + rt.config.sync_every,
+                        Err(e) => {
+                            tracing::warn!(provider = rt.client.provider(), error = %e, "CRM sync failed; the overlay keeps what was stored");
+                            Instant::now() + RETRY_FAILED.min(rt.config.sync_every)
+                        }
+                    });
+                }
+                tokio::time::sleep(TICK).await;
             }
         });
     }
 }
 
+/// For `leadrouter check --database`: the `[crm]` connection's provider and the rep ↔
+/// CRM user findings from the rows last synced into `store`. `None` without `[crm]` (or
+/// one that does not parse: the check reports that itself) or before any user is synced.
+pub async fn stored_findings(
+    store: &dyn leadrouter_store::Store,
+    cfg: &leadrouter_core::config::CompiledConfig,
+) -> Result<Option<(&'static str, Vec<MappingFinding>)>, SyncError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let Ok(Some(crm)) = CrmConfig::parse(&cfg.source, &env) else {
+        return Ok(None);
+    };
+    let provider = crm.provider.as_str();
+    let (users, _, mapping) = stored_mapping(store, cfg, provider, &crm).await?;
+    Ok((!users.is_empty()).then_some((provider, mapping.findings)))
+}
+
 /// The stored users and accounts of `provider` and the rep ↔ CRM user mapping against
-/// `cfg`'s reps (the sync and `leadrouter check --database` share it).
+/// `cfg`'s reps and `crm`'s `[crm.users]` (the sync and `leadrouter check --database`
+/// share it).
 pub async fn stored_mapping(
     store: &dyn leadrouter_store::Store,
     cfg: &leadrouter_core::config::CompiledConfig,
     provider: &str,
-    user_map: &BTreeMap<String, String>,
+    crm: &CrmConfig,
 ) -> Result<(Vec<CrmUser>, Vec<CrmAccount>, UserMapping), SyncError> {
     let users: Vec<CrmUser> = store
         .crm_users(provider)
@@ -324,13 +363,17 @@ pub async fn stored_mapping(
         .into_iter()
         .map(crm_user)
         .collect();
-    let accounts: Vec<CrmAccount> = store
-        .crm_accounts(provider)
-        .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(crm_account)
-        .collect();
+    // With `accounts = "config_only"` the CRM's accounts are not read (nor reported).
+    let accounts: Vec<CrmAccount> = match crm.accounts {
+        AccountSource::ConfigOnly => Vec::new(),
+        _ => store
+            .crm_accounts(provider)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(crm_account)
+            .collect(),
+    };
     let reps: Vec<RepRef> = cfg
         .reps
         .iter()
@@ -340,20 +383,8 @@ pub async fn stored_mapping(
             active: r.active,
         })
         .collect();
-    let mapping = mapping::map_users(&reps, &users, &accounts, user_map);
+    let mapping = mapping::map_users(&reps, &users, &accounts, &crm.users);
     Ok((users, accounts, mapping))
-}
-
-/// `rep_id=crm_user_id_or_email;…` (`LEADROUTER_CRM_USER_MAP`).
-pub fn parse_user_map(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for pair in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (rep, user) = pair.split_once('=').ok_or_else(|| {
-            format!("LEADROUTER_CRM_USER_MAP entry `{pair}`: write rep_id=crm_user_id_or_email, entries separated by `;`")
-        })?;
-        out.insert(rep.trim().to_string(), user.trim().to_string());
-    }
-    Ok(out)
 }
 
 #[derive(Clone, Copy)]
@@ -411,60 +442,4 @@ fn crm_account(a: CrmAccountRow) -> CrmAccount {
         named: a.named,
         modified: from_micros(a.modified),
     }
-}
-
-/// The interim wiring until `[crm]` carries these: a Salesforce connection and its sync
-/// from `LEADROUTER_SALESFORCE_*` (docs/operations.md). `None` when
-/// `LEADROUTER_SALESFORCE_CLIENT_ID` is unset.
-pub fn salesforce_from_env(shared: Arc<Shared>) -> anyhow::Result<Option<Arc<CrmSync>>> {
-    use anyhow::Context;
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let Some(client_id) = var("LEADROUTER_SALESFORCE_CLIENT_ID") else {
-        return Ok(None);
-    };
-    let private_key_pem = match (
-        var("LEADROUTER_SALESFORCE_PRIVATE_KEY"),
-        var("LEADROUTER_SALESFORCE_PRIVATE_KEY_FILE"),
-    ) {
-        (Some(k), _) => k,
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .with_context(|| format!("reading LEADROUTER_SALESFORCE_PRIVATE_KEY_FILE {path}"))?,
-        (None, None) => anyhow::bail!(
-            "LEADROUTER_SALESFORCE_CLIENT_ID is set but no private key: set LEADROUTER_SALESFORCE_PRIVATE_KEY or LEADROUTER_SALESFORCE_PRIVATE_KEY_FILE"
-        ),
-    };
-    let settings = leadrouter_crm::salesforce::SalesforceSettings {
-        login_url: var("LEADROUTER_SALESFORCE_LOGIN_URL").unwrap_or_else(|| "https://login.salesforce.com".into()),
-        instance_url: var("LEADROUTER_SALESFORCE_INSTANCE_URL").unwrap_or_default(),
-        client_id,
-        username: var("LEADROUTER_SALESFORCE_USERNAME")
-            .context("LEADROUTER_SALESFORCE_USERNAME (the integration user) is required with LEADROUTER_SALESFORCE_CLIENT_ID")?,
-        private_key_pem,
-        api_version: var("LEADROUTER_SALESFORCE_API_VERSION").unwrap_or_else(|| "62.0".into()),
-        external_id_field: var("LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD").unwrap_or_else(|| "LeadRouter_Id__c".into()),
-        task_external_id_field: var("LEADROUTER_SALESFORCE_TASK_EXTERNAL_ID_FIELD"),
-        named_account_field: var("LEADROUTER_SALESFORCE_NAMED_ACCOUNT_FIELD"),
-        timeout: Duration::from_secs(30),
-    };
-    let client = leadrouter_crm::salesforce::SalesforceClient::new(settings)
-        .map_err(|e| anyhow::anyhow!("Salesforce settings: {e}"))?;
-    let mut sync = SyncSettings::default();
-    if let Some(s) = var("LEADROUTER_CRM_SYNC_INTERVAL_SECS") {
-        sync.interval = Duration::from_secs(s.trim().parse().with_context(|| {
-            format!("LEADROUTER_CRM_SYNC_INTERVAL_SECS `{s}` is not a number of seconds (0: on demand only)")
-        })?);
-    }
-    if let Some(p) = var("LEADROUTER_CRM_ACCOUNT_PRECEDENCE") {
-        sync.precedence = match p.trim() {
-            "crm" => AccountPrecedence::Crm,
-            "csv" => AccountPrecedence::Csv,
-            other => {
-                anyhow::bail!("LEADROUTER_CRM_ACCOUNT_PRECEDENCE `{other}`: write `crm` or `csv`")
-            }
-        };
-    }
-    if let Some(m) = var("LEADROUTER_CRM_USER_MAP") {
-        sync.user_map = parse_user_map(&m).map_err(|e| anyhow::anyhow!(e))?;
-    }
-    Ok(Some(CrmSync::new(Arc::new(client), sync, shared)))
 }

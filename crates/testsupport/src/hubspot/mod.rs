@@ -235,6 +235,35 @@ impl HubSpot {
         id
     }
 
+    /// A company's owner changed in HubSpot (a rep reassigning it): `hs_lastmodifieddate`
+    /// moves, as HubSpot's does on any property change.
+    pub fn set_company_owner(&self, id: &str, owner: Option<&str>) {
+        let mut s = lock(&self.shared.state);
+        let c = s
+            .companies
+            .iter_mut()
+            .find(|c| c.id == id)
+            .expect("a company of this portal");
+        match owner {
+            Some(o) => c.properties.insert("hubspot_owner_id".into(), o.into()),
+            None => c.properties.remove("hubspot_owner_id"),
+        };
+        c.updated_at = jiff::Timestamp::now();
+    }
+
+    /// A user deactivated in HubSpot: their owner leaves `GET /crm/v3/owners` and is
+    /// listed with `archived=true` (`archived: true`, `updatedAt` moved).
+    pub fn archive_owner(&self, id: &str) {
+        let mut s = lock(&self.shared.state);
+        let o = s
+            .owners
+            .iter_mut()
+            .find(|o| o.id == id)
+            .expect("an owner of this portal");
+        o.archived = true;
+        o.updated_at = jiff::Timestamp::now();
+    }
+
     /// A contact created in HubSpot itself (a form, an import, a rep): returns its id.
     pub fn create_contact(&self, properties: &[(&str, &str)]) -> String {
         let mut s = lock(&self.shared.state);
@@ -247,6 +276,16 @@ impl HubSpot {
         // Made in HubSpot itself, not through the API: not an applied API write.
         s.applied.pop();
         id
+    }
+
+    /// Set a contact's `lastmodifieddate` (a change made at that time, e.g. while
+    /// leadrouter was down).
+    pub fn set_contact_modified(&self, id: &str, at: jiff::Timestamp) {
+        let mut s = lock(&self.shared.state);
+        s.contacts
+            .get_mut(id)
+            .expect("a contact of this portal")
+            .updated_at = at;
     }
 
     /// Answer 503 to everything while `down`.

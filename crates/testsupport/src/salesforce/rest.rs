@@ -93,6 +93,9 @@ impl Handler {
             );
         }
         let method = req.method.as_str();
+        if rest == "composite/sobjects" && method == "PATCH" {
+            return self.update(st, req);
+        }
         if let Some(rest) = rest.strip_prefix("composite/sobjects/")
             && method == "PATCH"
             && let Some((object, field)) = rest.split_once('/')
@@ -213,6 +216,127 @@ impl Handler {
                 .custom_fields
                 .iter()
                 .any(|(o, f)| o == object && f == field)
+    }
+
+    /// sObject Collections update (`PATCH /composite/sobjects`): up to 200 records, each
+    /// with `attributes.type` and its record `id`; one SaveResult per record, in order
+    /// (`allOrNone` false). Lead assignment rules run unless `Sforce-Auto-Assign: FALSE`.
+    fn update(&self, st: &mut OrgState, req: &Request) -> (u16, Value) {
+        let body: Value = match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(e) => {
+                return (
+                    400,
+                    error_list("JSON_PARSER_ERROR", &format!("Unexpected character: {e}")),
+                );
+            }
+        };
+        let Some(records) = body["records"].as_array() else {
+            return (400, error_list("INVALID_FIELD", "records is required"));
+        };
+        if records.len() > MAX_COLLECTION_RECORDS {
+            return (
+                400,
+                error_list(
+                    "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot submit more than 200 records into this call",
+                ),
+            );
+        }
+        let auto_assign = req
+            .headers
+            .get("sforce-auto-assign")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+        let integration = st
+            .records
+            .get("User")
+            .and_then(|u| u.iter().find(|r| r["Username"] == TEST_USERNAME))
+            .and_then(|u| u["Id"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let fail = |code: &str, message: &str, fields: &[&str]| json!({ "success": false, "errors": [{ "statusCode": code, "message": message, "fields": fields }] });
+        let mut results = Vec::new();
+        for r in records {
+            let object = r["attributes"]["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let id = r
+                .get("id")
+                .or_else(|| r.get("Id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if object != "Lead" || id.is_empty() {
+                results.push(fail(
+                    "MALFORMED_ID",
+                    "a Lead with its id is required",
+                    &["Id"],
+                ));
+                continue;
+            }
+            let fields: Vec<(&String, &Value)> = r
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| !matches!(k.as_str(), "attributes" | "id" | "Id"))
+                .collect();
+            if let Some((k, _)) = fields.iter().find(|(k, _)| !self.field_exists("Lead", k)) {
+                return (
+                    400,
+                    error_list(
+                        "INVALID_FIELD",
+                        &format!("No such column '{k}' on sobject of type Lead"),
+                    ),
+                );
+            }
+            if let Some(o) = r.get("OwnerId").and_then(Value::as_str) {
+                let active = st
+                    .records
+                    .get("User")
+                    .and_then(|u| u.iter().find(|u| u["Id"] == o))
+                    .map(|u| u["IsActive"] == true);
+                match active {
+                    None => {
+                        results.push(fail(
+                            "INVALID_CROSS_REFERENCE_KEY",
+                            &format!("invalid cross reference id: {o}"),
+                            &["OwnerId"],
+                        ));
+                        continue;
+                    }
+                    Some(false) => {
+                        results.push(fail(
+                            "INACTIVE_OWNER_OR_USER",
+                            "operation performed with inactive user",
+                            &["OwnerId"],
+                        ));
+                        continue;
+                    }
+                    Some(true) => {}
+                }
+            }
+            let now = st.stamp();
+            let Some(rec) = st
+                .records
+                .get_mut("Lead")
+                .and_then(|l| l.iter_mut().find(|x| x["Id"] == id.as_str()))
+            else {
+                results.push(fail("ENTITY_IS_DELETED", "entity is deleted", &[]));
+                continue;
+            };
+            for (k, v) in &fields {
+                rec.insert((*k).clone(), (*v).clone());
+            }
+            if auto_assign && let Some(owner) = &self.config.assignment_rule_owner {
+                rec.insert("OwnerId".into(), json!(owner));
+            }
+            rec.insert("LastModifiedDate".into(), json!(sf_datetime(now)));
+            rec.insert("LastModifiedById".into(), json!(integration));
+            st.counters.leads_updated += 1;
+            results.push(json!({ "id": id, "success": true, "errors": [] }));
+        }
+        (200, Value::Array(results))
     }
 
     fn upsert(&self, st: &mut OrgState, req: &Request, object: &str, ext: &str) -> (u16, Value) {
