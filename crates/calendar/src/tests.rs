@@ -1,0 +1,192 @@
+//! Unit tests of the window logic on small hand-written feeds; the vendor-shaped feeds are
+//! in `tests/`.
+
+use super::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn feed(body: &str) -> String {
+    format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{body}END:VCALENDAR\r\n")
+}
+
+fn iv(a: &str, b: &str) -> Interval {
+    Interval {
+        start: at(a),
+        end: at(b),
+    }
+}
+
+#[test]
+fn utc_event_busy_and_clipped() {
+    let cal = Calendar::parse(
+        &feed("BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000Z\r\nDTEND:20261207T100000Z\r\nSUMMARY:Call\r\nEND:VEVENT\r\n"),
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+        vec![iv("2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z")]
+    );
+    assert_eq!(
+        cal.busy(at("2026-12-07T09:30:00Z"), at("2026-12-07T09:45:00Z")),
+        vec![iv("2026-12-07T09:30:00Z", "2026-12-07T09:45:00Z")]
+    );
+    assert!(cal.busy(at("2026-12-07T10:00:00Z"), at("2026-12-08T00:00:00Z")).is_empty());
+    assert!(cal.out_of_office(at("2026-12-01T00:00:00Z"), at("2026-12-31T00:00:00Z")).is_empty());
+}
+
+#[test]
+fn overlapping_and_touching_blocks_merge() {
+    let cal = Calendar::parse(
+        &feed(
+            "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:2\r\nDTSTART:20261207T093000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:3\r\nDTSTART:20261207T103000Z\r\nDURATION:PT30M\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:4\r\nDTSTART:20261207T120000Z\r\nDURATION:PT30M\r\nEND:VEVENT\r\n",
+        ),
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+        vec![
+            iv("2026-12-07T09:00:00Z", "2026-12-07T11:00:00Z"),
+            iv("2026-12-07T12:00:00Z", "2026-12-07T12:30:00Z")
+        ]
+    );
+}
+
+#[test]
+fn floating_times_and_all_day_dates_are_in_the_reps_zone() {
+    let body = "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000\r\nDTEND:20261207T100000\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20261209\r\nDTEND;VALUE=DATE:20261210\r\nSUMMARY:Offsite\r\nEND:VEVENT\r\n";
+    let opts = ParseOptions {
+        floating_zone: Some(chrono_tz::America::New_York),
+        ..ParseOptions::default()
+    };
+    let cal = Calendar::parse(&feed(body), &opts).unwrap();
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-11T00:00:00Z")),
+        vec![
+            iv("2026-12-07T14:00:00Z", "2026-12-07T15:00:00Z"),
+            iv("2026-12-09T05:00:00Z", "2026-12-10T05:00:00Z")
+        ]
+    );
+}
+
+#[test]
+fn transparent_cancelled_and_free_do_not_block() {
+    let body = "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:2\r\nDTSTART:20261207T110000Z\r\nDURATION:PT1H\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:3\r\nDTSTART:20261207T130000Z\r\nDURATION:PT1H\r\nX-MICROSOFT-CDO-BUSYSTATUS:FREE\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:4\r\nDTSTART:20261207T150000Z\r\nDURATION:PT1H\r\nSTATUS:TENTATIVE\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+        vec![iv("2026-12-07T15:00:00Z", "2026-12-07T16:00:00Z")]
+    );
+}
+
+#[test]
+fn out_of_office_by_marker_or_by_a_long_titled_event() {
+    let body = "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000Z\r\nDURATION:PT30M\r\nSUMMARY:OOO sync\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:2\r\nDTSTART:20261208T080000Z\r\nDURATION:PT6H\r\nSUMMARY:Vacation (half day)\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:3\r\nDTSTART:20261209T120000Z\r\nDURATION:PT1H\r\nSUMMARY:Dentist\r\nX-MICROSOFT-CDO-BUSYSTATUS:OOF\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:4\r\nDTSTART:20261210T120000Z\r\nDURATION:PT2H\r\nSUMMARY:Away\r\nX-GOOGLE-EVENT-TYPE:outOfOffice\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    let oof = cal.out_of_office(at("2026-12-07T00:00:00Z"), at("2026-12-14T00:00:00Z"));
+    let got: Vec<(Interval, &str)> = oof.iter().map(|o| (o.interval, o.title.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (iv("2026-12-08T08:00:00Z", "2026-12-08T14:00:00Z"), "Vacation (half day)"),
+            (iv("2026-12-09T12:00:00Z", "2026-12-09T13:00:00Z"), "Dentist"),
+            (iv("2026-12-10T12:00:00Z", "2026-12-10T14:00:00Z"), "Away"),
+        ]
+    );
+    // A free-marked OOF event is still busy time.
+    assert!(
+        cal.busy(at("2026-12-08T00:00:00Z"), at("2026-12-09T00:00:00Z"))
+            .contains(&iv("2026-12-08T08:00:00Z", "2026-12-08T14:00:00Z"))
+    );
+    let none = ParseOptions {
+        ooo_title: None,
+        ..ParseOptions::default()
+    };
+    let cal = Calendar::parse(&feed(body), &none).unwrap();
+    assert_eq!(cal.out_of_office(at("2026-12-07T00:00:00Z"), at("2026-12-14T00:00:00Z")).len(), 2);
+}
+
+#[test]
+fn out_of_office_at_chains_touching_periods() {
+    let body = "BEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261207\r\nDTEND;VALUE=DATE:20261212\r\nSUMMARY:Vacation\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20261212\r\nDTEND;VALUE=DATE:20261214\r\nSUMMARY:Out of office\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    let now = at("2026-12-08T10:00:00Z");
+    let o = cal.out_of_office_at(now, Duration::days(30)).unwrap();
+    assert_eq!(o.interval, iv("2026-12-07T00:00:00Z", "2026-12-14T00:00:00Z"));
+    assert_eq!(o.title, "Vacation");
+    assert!(cal.out_of_office_at(at("2026-12-14T00:00:00Z"), Duration::days(30)).is_none());
+}
+
+#[test]
+fn bounds() {
+    let opts = ParseOptions {
+        limits: Limits {
+            max_bytes: 100,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    assert!(matches!(
+        Calendar::parse(&feed(&"X-PAD:0123456789\r\n".repeat(10)), &opts),
+        Err(CalendarError::TooLarge { .. })
+    ));
+    let opts = ParseOptions {
+        limits: Limits {
+            max_events: 2,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    let ev = "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20261207T090000Z\r\nEND:VEVENT\r\n".repeat(3);
+    assert_eq!(
+        Calendar::parse(&feed(&ev), &opts).unwrap_err(),
+        CalendarError::TooManyEvents { max: 2 }
+    );
+    assert_eq!(
+        Calendar::parse("<html>", &ParseOptions::default()).unwrap_err(),
+        CalendarError::NotICalendar
+    );
+    assert!(matches!(
+        Calendar::parse("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n", &ParseOptions::default()),
+        Err(CalendarError::Malformed { line: 3, .. })
+    ));
+    // A minutely rule over a year: at most max_instances_per_rule instances, and the
+    // window is cut to max_window.
+    let opts = ParseOptions {
+        limits: Limits {
+            max_instances_per_rule: 50,
+            max_window: Duration::days(1),
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    let body = "BEGIN:VEVENT\r\nUID:m\r\nDTSTART:20261207T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY;INTERVAL=2;BYSECOND=0\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:late\r\nDTSTART:20261209T000000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &opts).unwrap();
+    let busy = cal.busy(at("2026-12-07T00:00:00Z"), at("2027-12-07T00:00:00Z"));
+    assert_eq!(busy.len(), 50);
+    assert_eq!(busy[49].end, at("2026-12-07T01:39:00Z"));
+}
+
+#[test]
+fn unreadable_events_are_skipped_with_a_warning() {
+    let body = "BEGIN:VEVENT\r\nUID:bad\r\nDTSTART:tomorrow\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:ok\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    assert_eq!(cal.event_count(), 1);
+    assert!(cal.warnings()[0].contains("tomorrow"), "{:?}", cal.warnings());
+}
