@@ -13,7 +13,11 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub enum Timing {
     /// All-day: local dates in the floating zone (the rep's), `days` long (nominal days).
-    AllDay { date: NaiveDate, days: i64, zone: Zone },
+    AllDay {
+        date: NaiveDate,
+        days: i64,
+        zone: Zone,
+    },
     /// A timed event: its first start and its length.
     Timed {
         start: DateTime<Utc>,
@@ -53,7 +57,10 @@ struct Component<'a> {
 }
 
 pub fn read(lines: &[Line], opts: &ParseOptions) -> Result<Parsed, CalendarError> {
-    if lines.first().is_none_or(|l| l.name != "BEGIN" || !l.value.eq_ignore_ascii_case("VCALENDAR")) {
+    if lines
+        .first()
+        .is_none_or(|l| l.name != "BEGIN" || !l.value.eq_ignore_ascii_case("VCALENDAR"))
+    {
         return Err(CalendarError::NotICalendar);
     }
     let mut warnings = Vec::new();
@@ -146,7 +153,9 @@ pub fn read(lines: &[Line], opts: &ParseOptions) -> Result<Parsed, CalendarError
                 Some("STANDARD" | "DAYLIGHT") => {
                     if let Some(o) = obs.as_mut() {
                         match name {
-                            "DTSTART" => o.start = parse_when(&l.value).and_then(zones::observance_start),
+                            "DTSTART" => {
+                                o.start = parse_when(&l.value).and_then(zones::observance_start)
+                            }
                             "TZOFFSETFROM" => o.offset_from = zones::offset(&l.value),
                             "TZOFFSETTO" => o.offset_to = zones::offset(&l.value),
                             "RRULE" => o.rrule = Some(l.value.trim().to_string()),
@@ -226,16 +235,29 @@ fn event_of(
 ) -> Result<Option<Event>, String> {
     let get = |name: &str| c.lines.iter().find(|l| l.name == name).copied();
     let line_no = c.lines.first().map_or(0, |l| l.number);
-    let uid = get("UID").map(|l| l.value.trim().to_string()).unwrap_or_default();
-    let title = get("SUMMARY").map(|l| unescape(l.value.trim())).unwrap_or_default();
+    let uid = get("UID")
+        .map(|l| l.value.trim().to_string())
+        .unwrap_or_default();
+    let title = get("SUMMARY")
+        .map(|l| unescape(l.value.trim()))
+        .unwrap_or_default();
     let Some(dtstart) = get("DTSTART") else {
         return Ok(None);
     };
-    let when = |l: &Line| parse_when(&l.value).ok_or_else(|| {
-        format!("line {}: {} \"{}\" is not a DATE or DATE-TIME; event skipped", l.number, l.name, l.value)
-    });
+    let when = |l: &Line| {
+        parse_when(&l.value).ok_or_else(|| {
+            format!(
+                "line {}: {} \"{}\" is not a DATE or DATE-TIME; event skipped",
+                l.number, l.name, l.value
+            )
+        })
+    };
     let start = when(dtstart)?;
-    let instant = |w: When, l: &Line, zone_of: &mut ZoneOf<'_>, warnings: &mut Vec<String>| -> DateTime<Utc> {
+    let instant = |w: When,
+                   l: &Line,
+                   zone_of: &mut ZoneOf<'_>,
+                   warnings: &mut Vec<String>|
+     -> DateTime<Utc> {
         match w {
             When::Utc(t) => t.and_utc(),
             When::Local(t) => zone_of(l.param("TZID"), warnings).instant(t),
@@ -271,12 +293,17 @@ fn event_of(
                     instant(w, end, zone_of, warnings) - first
                 }
                 (None, Some(d)) => parse_duration(&d.value).ok_or_else(|| {
-                    format!("line {}: DURATION \"{}\" is not a duration; event skipped", d.number, d.value)
+                    format!(
+                        "line {}: DURATION \"{}\" is not a duration; event skipped",
+                        d.number, d.value
+                    )
                 })?,
                 (None, None) => Duration::zero(),
             };
             if length < Duration::zero() {
-                return Err(format!("line {line_no}: event \"{title}\" ends before it starts; skipped"));
+                return Err(format!(
+                    "line {line_no}: event \"{title}\" ends before it starts; skipped"
+                ));
             }
             Timing::Timed {
                 start: first,
@@ -306,21 +333,26 @@ fn event_of(
     };
     let upper = |name: &str| get(name).map(|l| l.value.trim().to_ascii_uppercase());
     let cancelled = upper("STATUS").as_deref() == Some("CANCELLED");
-    let ms_status = upper("X-MICROSOFT-CDO-BUSYSTATUS").or_else(|| upper("X-MICROSOFT-CDO-INTENDEDSTATUS"));
+    let ms_status =
+        upper("X-MICROSOFT-CDO-BUSYSTATUS").or_else(|| upper("X-MICROSOFT-CDO-INTENDEDSTATUS"));
     let transparent = upper("TRANSP").as_deref() == Some("TRANSPARENT");
     let opaque = match ms_status.as_deref() {
         Some("FREE") => false,
         Some("OOF") => true,
         _ => !transparent,
     };
-    let google_ooo = upper("X-GOOGLE-EVENT-TYPE")
-        .is_some_and(|t| t.replace('_', "") == "OUTOFOFFICE");
+    let google_ooo =
+        upper("X-GOOGLE-EVENT-TYPE").is_some_and(|t| t.replace('_', "") == "OUTOFOFFICE");
     let marked = ms_status.as_deref() == Some("OOF") || google_ooo;
     let long = match &timing {
         Timing::AllDay { .. } => true,
         Timing::Timed { length, .. } => *length >= opts.long_event,
     };
-    let titled = long && opts.ooo_title.as_ref().is_some_and(|re| re.is_match(&title));
+    let titled = long
+        && opts
+            .ooo_title
+            .as_ref()
+            .is_some_and(|re| re.is_match(&title));
     Ok(Some(Event {
         uid,
         title,

@@ -90,7 +90,9 @@ impl Default for ParseOptions {
     fn default() -> Self {
         ParseOptions {
             floating_zone: None,
-            ooo_title: Some(title_pattern(DEFAULT_OOO_TITLE).expect("the default pattern compiles")),
+            ooo_title: Some(
+                title_pattern(DEFAULT_OOO_TITLE).expect("the default pattern compiles"),
+            ),
             long_event: Duration::hours(4),
             reference_year: 2026,
             limits: Limits::default(),
@@ -195,7 +197,11 @@ impl Calendar {
                 })
             });
         }
-        out.sort_by(|a, b| a.interval.cmp(&b.interval).then_with(|| a.title.cmp(&b.title)));
+        out.sort_by(|a, b| {
+            a.interval
+                .cmp(&b.interval)
+                .then_with(|| a.title.cmp(&b.title))
+        });
         out.dedup();
         out
     }
@@ -229,11 +235,19 @@ impl Calendar {
     }
 
     /// Each instance of `e` overlapping `[from, to)`.
-    fn instances(&self, e: &Event, from: DateTime<Utc>, to: DateTime<Utc>, f: &mut dyn FnMut(Interval)) {
+    fn instances(
+        &self,
+        e: &Event,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        f: &mut dyn FnMut(Interval),
+    ) {
         if from >= to {
             return;
         }
-        let overlaps = |i: &Interval| i.start < to && i.end > from || (i.start == i.end && i.start >= from && i.start < to);
+        let overlaps = |i: &Interval| {
+            i.start < to && i.end > from || (i.start == i.end && i.start >= from && i.start < to)
+        };
         let Some(rule) = &e.rrule else {
             let i = first_instance(e);
             if overlaps(&i) && i.start < i.end {
@@ -257,14 +271,27 @@ impl Calendar {
     }
 
     /// The instances of a recurring event starting in `[from - length, to)`.
-    fn expand(&self, e: &Event, rule: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<Vec<Interval>> {
+    fn expand(
+        &self,
+        e: &Event,
+        rule: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<Vec<Interval>> {
         let limit = self.limits.max_instances_per_rule;
         match &e.timing {
             Timing::AllDay { date, days, zone } => {
                 // Dates recur as dates: expand local midnights as if UTC, then place each
                 // date in the rep's zone.
                 let start = date.and_hms_opt(0, 0, 0)?;
-                let dates = expand_wall(rule, start, rrule::Tz::UTC, from - Duration::days(*days + 2), to + Duration::days(2), limit)?;
+                let dates = expand_wall(
+                    rule,
+                    start,
+                    rrule::Tz::UTC,
+                    from - Duration::days(*days + 2),
+                    to + Duration::days(2),
+                    limit,
+                )?;
                 Some(
                     dates
                         .into_iter()
@@ -279,14 +306,21 @@ impl Calendar {
                 )
             }
             Timing::Timed {
-                local, zone, length, ..
+                local,
+                zone,
+                length,
+                ..
             } => {
                 let (tz, shift) = match zone {
                     Zone::Iana(tz) => (rrule::Tz::Tz(*tz), Duration::zero()),
                     // A fixed offset has no DST: expand its wall times as UTC and shift.
-                    Zone::Fixed(off) => (rrule::Tz::UTC, Duration::seconds(off.local_minus_utc().into())),
+                    Zone::Fixed(off) => (
+                        rrule::Tz::UTC,
+                        Duration::seconds(off.local_minus_utc().into()),
+                    ),
                 };
-                let dates = expand_wall(rule, *local, tz, from - *length + shift, to + shift, limit)?;
+                let dates =
+                    expand_wall(rule, *local, tz, from - *length + shift, to + shift, limit)?;
                 Some(
                     dates
                         .into_iter()
@@ -307,12 +341,10 @@ impl Calendar {
 /// An event's first (or only) instance.
 fn first_instance(e: &Event) -> Interval {
     match &e.timing {
-        Timing::AllDay { date, days, zone } => {
-            Interval {
-                start: zone.midnight(*date),
-                end: zone.midnight(*date + Duration::days(*days)),
-            }
-        }
+        Timing::AllDay { date, days, zone } => Interval {
+            start: zone.midnight(*date),
+            end: zone.midnight(*date + Duration::days(*days)),
+        },
         Timing::Timed { start, length, .. } => Interval {
             start: *start,
             end: *start + *length,
@@ -331,7 +363,8 @@ fn expand_wall(
     limit: u16,
 ) -> Option<Vec<DateTime<rrule::Tz>>> {
     let dtstart = tz.from_local_datetime(&start).earliest().or_else(|| {
-        tz.from_local_datetime(&(start + Duration::hours(1))).earliest()
+        tz.from_local_datetime(&(start + Duration::hours(1)))
+            .earliest()
     })?;
     let set = rrule::RRule::<rrule::Unvalidated>::from_str(rule)
         .ok()?

@@ -187,7 +187,9 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     for c in v.chars() {
         match c.to_ascii_uppercase() {
             '0'..='9' => {
-                num = num.checked_mul(10)?.checked_add(i64::from(c as u8 - b'0'))?;
+                num = num
+                    .checked_mul(10)?
+                    .checked_add(i64::from(c as u8 - b'0'))?;
                 digits = true;
             }
             'T' => in_time = true,
@@ -273,7 +275,10 @@ mod tests {
             Some(When::Date(NaiveDate::from_ymd_opt(2026, 3, 23).unwrap()))
         );
         assert!(matches!(parse_when("20260323T090000Z"), Some(When::Utc(_))));
-        assert!(matches!(parse_when("20260323T090000"), Some(When::Local(_))));
+        assert!(matches!(
+            parse_when("20260323T090000"),
+            Some(When::Local(_))
+        ));
         assert_eq!(parse_when("2026-03-23"), None);
         assert_eq!(parse_duration("PT1H30M"), Some(Duration::minutes(90)));
         assert_eq!(parse_duration("P1DT12H"), Some(Duration::hours(36)));

@@ -33,8 +33,14 @@ fn utc_event_busy_and_clipped() {
         cal.busy(at("2026-12-07T09:30:00Z"), at("2026-12-07T09:45:00Z")),
         vec![iv("2026-12-07T09:30:00Z", "2026-12-07T09:45:00Z")]
     );
-    assert!(cal.busy(at("2026-12-07T10:00:00Z"), at("2026-12-08T00:00:00Z")).is_empty());
-    assert!(cal.out_of_office(at("2026-12-01T00:00:00Z"), at("2026-12-31T00:00:00Z")).is_empty());
+    assert!(
+        cal.busy(at("2026-12-07T10:00:00Z"), at("2026-12-08T00:00:00Z"))
+            .is_empty()
+    );
+    assert!(
+        cal.out_of_office(at("2026-12-01T00:00:00Z"), at("2026-12-31T00:00:00Z"))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -101,8 +107,14 @@ fn out_of_office_by_marker_or_by_a_long_titled_event() {
     assert_eq!(
         got,
         vec![
-            (iv("2026-12-08T08:00:00Z", "2026-12-08T14:00:00Z"), "Vacation (half day)"),
-            (iv("2026-12-09T12:00:00Z", "2026-12-09T13:00:00Z"), "Dentist"),
+            (
+                iv("2026-12-08T08:00:00Z", "2026-12-08T14:00:00Z"),
+                "Vacation (half day)"
+            ),
+            (
+                iv("2026-12-09T12:00:00Z", "2026-12-09T13:00:00Z"),
+                "Dentist"
+            ),
             (iv("2026-12-10T12:00:00Z", "2026-12-10T14:00:00Z"), "Away"),
         ]
     );
@@ -116,7 +128,11 @@ fn out_of_office_by_marker_or_by_a_long_titled_event() {
         ..ParseOptions::default()
     };
     let cal = Calendar::parse(&feed(body), &none).unwrap();
-    assert_eq!(cal.out_of_office(at("2026-12-07T00:00:00Z"), at("2026-12-14T00:00:00Z")).len(), 2);
+    assert_eq!(
+        cal.out_of_office(at("2026-12-07T00:00:00Z"), at("2026-12-14T00:00:00Z"))
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -126,9 +142,15 @@ fn out_of_office_at_chains_touching_periods() {
     let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
     let now = at("2026-12-08T10:00:00Z");
     let o = cal.out_of_office_at(now, Duration::days(30)).unwrap();
-    assert_eq!(o.interval, iv("2026-12-07T00:00:00Z", "2026-12-14T00:00:00Z"));
+    assert_eq!(
+        o.interval,
+        iv("2026-12-07T00:00:00Z", "2026-12-14T00:00:00Z")
+    );
     assert_eq!(o.title, "Vacation");
-    assert!(cal.out_of_office_at(at("2026-12-14T00:00:00Z"), Duration::days(30)).is_none());
+    assert!(
+        cal.out_of_office_at(at("2026-12-14T00:00:00Z"), Duration::days(30))
+            .is_none()
+    );
 }
 
 #[test]
@@ -161,7 +183,10 @@ fn bounds() {
         CalendarError::NotICalendar
     );
     assert!(matches!(
-        Calendar::parse("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n", &ParseOptions::default()),
+        Calendar::parse(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n",
+            &ParseOptions::default()
+        ),
         Err(CalendarError::Malformed { line: 3, .. })
     ));
     // A minutely rule over a year: at most max_instances_per_rule instances, and the
@@ -188,5 +213,9 @@ fn unreadable_events_are_skipped_with_a_warning() {
                 BEGIN:VEVENT\r\nUID:ok\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n";
     let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
     assert_eq!(cal.event_count(), 1);
-    assert!(cal.warnings()[0].contains("tomorrow"), "{:?}", cal.warnings());
+    assert!(
+        cal.warnings()[0].contains("tomorrow"),
+        "{:?}",
+        cal.warnings()
+    );
 }

@@ -25,8 +25,9 @@ impl Zone {
     /// the gap (RFC 5545 §3.3.5); in an overlap the first occurrence is taken.
     pub fn instant(&self, local: NaiveDateTime) -> DateTime<Utc> {
         match self {
-            Zone::Fixed(off) => (local - chrono::Duration::seconds(off.local_minus_utc().into()))
-                .and_utc(),
+            Zone::Fixed(off) => {
+                (local - chrono::Duration::seconds(off.local_minus_utc().into())).and_utc()
+            }
             Zone::Iana(tz) => match tz.from_local_datetime(&local) {
                 chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
                 chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
@@ -248,8 +249,20 @@ mod tests {
             tzid: "Custom Central".into(),
             lic_location: None,
             observances: vec![
-                obs(false, "16010101T030000", 7200, 3600, "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"),
-                obs(true, "16010101T020000", 3600, 7200, "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"),
+                obs(
+                    false,
+                    "16010101T030000",
+                    7200,
+                    3600,
+                    "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+                ),
+                obs(
+                    true,
+                    "16010101T020000",
+                    3600,
+                    7200,
+                    "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+                ),
             ],
         };
         let r = resolve("Custom Central", Some(&eu), 2026);
@@ -257,10 +270,21 @@ mod tests {
             panic!("expected an IANA zone")
         };
         // Whichever zone matched, it changes when Berlin does in 2026.
-        for (y, m, d, h) in [(2026, 3, 29, 0), (2026, 3, 29, 2), (2026, 10, 25, 0), (2026, 10, 25, 2)] {
+        for (y, m, d, h) in [
+            (2026, 3, 29, 0),
+            (2026, 3, 29, 2),
+            (2026, 10, 25, 0),
+            (2026, 10, 25, 2),
+        ] {
             let at = Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
-            let want = chrono_tz::Europe::Berlin.offset_from_utc_datetime(&at.naive_utc()).fix();
-            assert_eq!(tz.offset_from_utc_datetime(&at.naive_utc()).fix(), want, "{at}");
+            let want = chrono_tz::Europe::Berlin
+                .offset_from_utc_datetime(&at.naive_utc())
+                .fix();
+            assert_eq!(
+                tz.offset_from_utc_datetime(&at.naive_utc()).fix(),
+                want,
+                "{at}"
+            );
         }
         assert!(r.warning.unwrap().contains("rules match"));
         // A zone no IANA zone has: its standard offset all year.
@@ -268,8 +292,20 @@ mod tests {
             tzid: "Odd".into(),
             lic_location: None,
             observances: vec![
-                obs(false, "16010101T030000", 7260, 3660, "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"),
-                obs(true, "16010101T020000", 3660, 7260, "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"),
+                obs(
+                    false,
+                    "16010101T030000",
+                    7260,
+                    3660,
+                    "FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+                ),
+                obs(
+                    true,
+                    "16010101T020000",
+                    3660,
+                    7260,
+                    "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+                ),
             ],
         };
         let r = resolve("Odd", Some(&odd), 2026);
@@ -279,7 +315,10 @@ mod tests {
     #[test]
     fn gap_times_move_forward() {
         let berlin = Zone::Iana(chrono_tz::Europe::Berlin);
-        let gap = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap().and_hms_opt(2, 30, 0).unwrap();
+        let gap = NaiveDate::from_ymd_opt(2026, 3, 29)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
         assert_eq!(
             berlin.instant(gap),
             Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap()
