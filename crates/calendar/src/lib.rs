@@ -25,6 +25,7 @@ mod zones;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use feed::{Event, Timing};
+pub use regex::Regex;
 use std::str::FromStr;
 use zones::Zone;
 

@@ -33,8 +33,13 @@ pub trait CalendarStore {
     /// A 304: the copy is still current.
     async fn calendar_not_modified(&self, rep: &str, at: i64) -> Result<()>;
     /// A failure: the copy is kept, the error noted.
-    async fn calendar_failed(&self, rep: &str, source_hash: &str, error: &str, at: i64)
-    -> Result<()>;
+    async fn calendar_failed(
+        &self,
+        rep: &str,
+        source_hash: &str,
+        error: &str,
+        at: i64,
+    ) -> Result<()>;
 }
 
 macro_rules! calendar_store {

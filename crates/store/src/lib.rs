@@ -11,8 +11,8 @@
 #[macro_use]
 mod pg_tx;
 pub mod audit;
-pub mod calendar;
 mod backend;
+pub mod calendar;
 pub mod crm_outbox;
 pub mod crm_sync;
 pub mod history;
@@ -32,8 +32,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
-pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use history::{

@@ -388,7 +388,9 @@ fn calendar_source_problem(v: &str) -> Option<String> {
         return (v.len() > 2048).then(|| "the URL is longer than 2,048 bytes".to_string());
     }
     if lower.starts_with("webcal://") {
-        return Some("webcal:// is not fetched as such: write the same address with https://".into());
+        return Some(
+            "webcal:// is not fetched as such: write the same address with https://".into(),
+        );
     }
     Some("not env:NAME or an http(s) URL".into())
 }
