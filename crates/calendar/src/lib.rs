@@ -152,11 +152,27 @@ impl Calendar {
             .map_err(|(line, message)| CalendarError::Malformed { line, message })?;
         let mut parsed = feed::read(&lines, opts)?;
         parsed.events.retain(|e| !e.cancelled);
-        Ok(Calendar {
+        let mut cal = Calendar {
             events: parsed.events,
             warnings: parsed.warnings,
             limits: opts.limits.clone(),
-        })
+        };
+        // A rule the expander cannot read leaves its first instance only: say so now.
+        let mut unread = Vec::new();
+        for e in &cal.events {
+            if let Some(rule) = &e.rrule {
+                let first = first_instance(e);
+                let probe = first.start + Duration::seconds(1);
+                if cal.expand(e, rule, first.start, probe).is_none() {
+                    unread.push(format!(
+                        "event \"{}\": RRULE \"{rule}\" not read; only its first instance counts",
+                        e.title
+                    ));
+                }
+            }
+        }
+        cal.warnings.extend(unread);
+        Ok(cal)
     }
 
     /// What the feed had that was read approximately or skipped (unknown zones, unreadable
@@ -285,6 +301,7 @@ impl Calendar {
                 // Dates recur as dates: expand local midnights as if UTC, then place each
                 // date in the rep's zone.
                 let start = date.and_hms_opt(0, 0, 0)?;
+                let rule = &until_as_wall(rule, None);
                 let dates = expand_wall(
                     rule,
                     start,
@@ -320,6 +337,7 @@ impl Calendar {
                         Duration::seconds(off.local_minus_utc().into()),
                     ),
                 };
+                let rule = &until_as_wall(rule, Some(*zone));
                 let dates =
                     expand_wall(rule, *local, tz, from - *length + shift, to + shift, limit)?;
                 Some(
@@ -377,6 +395,46 @@ fn expand_wall(
     // `before` is inclusive in the rrule crate; the window is half-open.
     dates.retain(|d| d.with_timezone(&Utc) < before);
     Some(dates)
+}
+
+/// The rule with its UNTIL written as the expander reads it: a UTC instant in the frame
+/// the rule is expanded in (wall time as UTC for all-day dates and fixed offsets). Feeds
+/// write UNTIL as a DATE, a local time or a UTC instant whatever DTSTART is; RFC 5545
+/// wants it to match DTSTART, the expander refuses a mismatch.
+fn until_as_wall(rule: &str, zone: Option<Zone>) -> String {
+    let parts: Vec<String> = rule
+        .split(';')
+        .map(|part| {
+            let Some((k, v)) = part.split_once('=') else {
+                return part.to_string();
+            };
+            if !k.trim().eq_ignore_ascii_case("UNTIL") {
+                return part.to_string();
+            }
+            let instant = match lines::parse_when(v) {
+                // A date: through the end of that day.
+                Some(lines::When::Date(d)) => d.and_hms_opt(23, 59, 59).map(|t| match zone {
+                    Some(z) => z.instant(t),
+                    None => t.and_utc(),
+                }),
+                Some(lines::When::Local(t)) => Some(match zone {
+                    Some(z) => z.instant(t),
+                    None => t.and_utc(),
+                }),
+                Some(lines::When::Utc(t)) => Some(t.and_utc()),
+                None => None,
+            };
+            let Some(instant) = instant else {
+                return part.to_string();
+            };
+            let wall = match zone {
+                Some(Zone::Fixed(off)) => instant + Duration::seconds(off.local_minus_utc().into()),
+                _ => instant,
+            };
+            format!("UNTIL={}", wall.format("%Y%m%dT%H%M%SZ"))
+        })
+        .collect();
+    parts.join(";")
 }
 
 /// Sorted, overlapping and touching spans joined.

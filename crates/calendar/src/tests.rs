@@ -219,3 +219,42 @@ fn unreadable_events_are_skipped_with_a_warning() {
         cal.warnings()
     );
 }
+
+#[test]
+fn an_unreadable_rule_keeps_the_first_instance_with_a_warning() {
+    let body = "BEGIN:VEVENT\r\nUID:r\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=SOMETIMES\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    assert_eq!(
+        cal.busy(at("2026-12-01T00:00:00Z"), at("2026-12-31T00:00:00Z")),
+        vec![iv("2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z")]
+    );
+    assert!(
+        cal.warnings().iter().any(|w| w.contains("FREQ=SOMETIMES")),
+        "{:?}",
+        cal.warnings()
+    );
+}
+
+#[test]
+fn all_day_weekly_with_a_date_until_and_exdate() {
+    let body = "BEGIN:VEVENT\r\nUID:f\r\nDTSTART;VALUE=DATE:20261204\r\nDTEND;VALUE=DATE:20261205\r\nRRULE:FREQ=WEEKLY;UNTIL=20261225\r\nEXDATE;VALUE=DATE:20261211\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n";
+    let opts = ParseOptions {
+        floating_zone: Some(chrono_tz::Europe::Berlin),
+        ..ParseOptions::default()
+    };
+    let cal = Calendar::parse(&feed(body), &opts).unwrap();
+    assert!(cal.warnings().is_empty(), "{:?}", cal.warnings());
+    let got: Vec<Interval> = cal
+        .out_of_office(at("2026-12-01T00:00:00Z"), at("2027-01-31T00:00:00Z"))
+        .into_iter()
+        .map(|o| o.interval)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            iv("2026-12-03T23:00:00Z", "2026-12-04T23:00:00Z"),
+            iv("2026-12-17T23:00:00Z", "2026-12-18T23:00:00Z"),
+            iv("2026-12-24T23:00:00Z", "2026-12-25T23:00:00Z"),
+        ]
+    );
+}

@@ -263,6 +263,23 @@ mod tests {
     }
 
     #[test]
+    fn a_calendar_out_of_office_says_so_first() {
+        let s = Skip::OutOfOffice {
+            until: Some("2026-12-10T00:00:00Z".parse().unwrap()),
+            note: Some("calendar: Vacation".into()),
+        };
+        assert_eq!(
+            s.to_string(),
+            "calendar: out of office until 2026-12-10T00:00:00Z (Vacation)"
+        );
+        let bare = Skip::OutOfOffice {
+            until: None,
+            note: Some("calendar:".into()),
+        };
+        assert_eq!(bare.to_string(), "calendar: out of office");
+    }
+
+    #[test]
     fn skip_text_is_its_display() {
         for s in skips() {
             assert_eq!(s.text(), s.to_string());

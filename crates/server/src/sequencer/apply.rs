@@ -389,12 +389,15 @@ impl Decider {
         &mut self,
         bx: &BatchCtx<'_>,
         state: &mut StateSnapshot,
-        rep: &str,
-        out: bool,
-        until: Option<Timestamp>,
-        note: Option<String>,
-        actor: &str,
+        req: AvailabilityRequest<'_>,
     ) -> Result<Value, JobError> {
+        let AvailabilityRequest {
+            rep,
+            out,
+            until,
+            note,
+            actor,
+        } = req;
         // Calendar overrides are marked by their note (crate::calendar): a note set by
         // hand may not look like one, and the calendar leaves a manual override alone.
         if actor == crate::calendar::ACTOR {
@@ -420,4 +423,14 @@ impl Decider {
         self.w.apply(state, &change.effects);
         Ok(availability_json(rep, out, until, note.as_deref()))
     }
+}
+
+/// An availability job's request, as [`Decider::availability`] takes it.
+pub(super) struct AvailabilityRequest<'j> {
+    pub rep: &'j str,
+    pub out: bool,
+    pub until: Option<Timestamp>,
+    pub note: Option<String>,
+    /// Who asked: the calendar's jobs ([`crate::calendar::ACTOR`]) change nothing set by hand.
+    pub actor: &'j str,
 }

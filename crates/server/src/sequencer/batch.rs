@@ -359,7 +359,17 @@ impl Decider {
                 note,
                 actor,
                 ..
-            } => Reply::Value(self.availability(bx, state, rep, *out, *until, note.clone(), actor)),
+            } => Reply::Value(self.availability(
+                bx,
+                state,
+                super::apply::AvailabilityRequest {
+                    rep,
+                    out: *out,
+                    until: *until,
+                    note: note.clone(),
+                    actor,
+                },
+            )),
         };
         let timer_lead = match job {
             Job::Sla { timer_id, .. } => self.timers.get(timer_id).map(|t| t.lead_id.as_str()),
