@@ -9,6 +9,10 @@ use crate::{CalendarError, ParseOptions};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::collections::HashMap;
 
+/// The longest one event instance is taken to be (ten years): longer ones are cut, so
+/// date arithmetic stays in range whatever a feed says.
+const MAX_EVENT_DAYS: i64 = 3660;
+
 /// When an event happens, in the zone its times were written in.
 #[derive(Debug, Clone)]
 pub enum Timing {
@@ -276,7 +280,7 @@ fn event_of(
             };
             Timing::AllDay {
                 date,
-                days: days.max(1),
+                days: days.clamp(1, MAX_EVENT_DAYS),
                 zone: floating,
             }
         }
@@ -300,6 +304,7 @@ fn event_of(
                 })?,
                 (None, None) => Duration::zero(),
             };
+            let length = length.min(Duration::days(MAX_EVENT_DAYS));
             if length < Duration::zero() {
                 return Err(format!(
                     "line {line_no}: event \"{title}\" ends before it starts; skipped"

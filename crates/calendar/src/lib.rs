@@ -26,6 +26,7 @@ mod zones;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use feed::{Event, Timing};
 pub use regex::Regex;
+use std::cell::Cell;
 use std::str::FromStr;
 use zones::Zone;
 
@@ -56,6 +57,9 @@ pub struct Limits {
     pub max_instances_per_rule: u16,
     /// Longest window a query expands; a longer one is cut to this length.
     pub max_window: Duration,
+    /// Recurrence steps one query may take over all rules (each rule is walked from its
+    /// DTSTART); past it the remaining instances are left out.
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +70,7 @@ impl Default for Limits {
             max_events: 20_000,
             max_instances_per_rule: 2_000,
             max_window: Duration::days(400),
+            max_steps: 500_000,
         }
     }
 }
@@ -163,7 +168,10 @@ impl Calendar {
             if let Some(rule) = &e.rrule {
                 let first = first_instance(e);
                 let probe = first.start + Duration::seconds(1);
-                if cal.expand(e, rule, first.start, probe).is_none() {
+                if cal
+                    .expand(e, rule, first.start, probe, &Cell::new(16))
+                    .is_none()
+                {
                     unread.push(format!(
                         "event \"{}\": RRULE \"{rule}\" not read; only its first instance counts",
                         e.title
@@ -189,9 +197,10 @@ impl Calendar {
     /// Busy time within `[from, to)`, merged and clipped to the window.
     pub fn busy(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Interval> {
         let to = self.cap(from, to);
+        let budget = Cell::new(self.limits.max_steps);
         let mut spans = Vec::new();
         for e in self.events.iter().filter(|e| e.opaque || e.out_of_office) {
-            self.instances(e, from, to, &mut |i| spans.push(i));
+            self.instances(e, from, to, &budget, &mut |i| spans.push(i));
         }
         let mut merged = merge(spans);
         for i in &mut merged {
@@ -205,9 +214,10 @@ impl Calendar {
     /// Out-of-office periods overlapping `[from, to)`, whole (not clipped), by start.
     pub fn out_of_office(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<OutOfOffice> {
         let to = self.cap(from, to);
+        let budget = Cell::new(self.limits.max_steps);
         let mut out = Vec::new();
         for e in self.events.iter().filter(|e| e.out_of_office) {
-            self.instances(e, from, to, &mut |interval| {
+            self.instances(e, from, to, &budget, &mut |interval| {
                 out.push(OutOfOffice {
                     interval,
                     title: e.title.clone(),
@@ -257,6 +267,7 @@ impl Calendar {
         e: &Event,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        budget: &Cell<u64>,
         f: &mut dyn FnMut(Interval),
     ) {
         if from >= to {
@@ -272,7 +283,7 @@ impl Calendar {
             }
             return;
         };
-        let Some(occurrences) = self.expand(e, rule, from, to) else {
+        let Some(occurrences) = self.expand(e, rule, from, to, budget) else {
             // An unreadable rule: the first instance alone still counts.
             let i = first_instance(e);
             if overlaps(&i) && i.start < i.end {
@@ -294,6 +305,7 @@ impl Calendar {
         rule: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        budget: &Cell<u64>,
     ) -> Option<Vec<Interval>> {
         let limit = self.limits.max_instances_per_rule;
         match &e.timing {
@@ -309,6 +321,7 @@ impl Calendar {
                     from - Duration::days(*days + 2),
                     to + Duration::days(2),
                     limit,
+                    budget,
                 )?;
                 Some(
                     dates
@@ -338,8 +351,15 @@ impl Calendar {
                     ),
                 };
                 let rule = &until_as_wall(rule, Some(*zone));
-                let dates =
-                    expand_wall(rule, *local, tz, from - *length + shift, to + shift, limit)?;
+                let dates = expand_wall(
+                    rule,
+                    *local,
+                    tz,
+                    from - *length + shift,
+                    to + shift,
+                    limit,
+                    budget,
+                )?;
                 Some(
                     dates
                         .into_iter()
@@ -380,7 +400,9 @@ fn expand_wall(
     after: DateTime<Utc>,
     before: DateTime<Utc>,
     limit: u16,
+    budget: &Cell<u64>,
 ) -> Option<Vec<DateTime<rrule::Tz>>> {
+    let start = fast_forward(rule, start, after);
     let dtstart = tz.from_local_datetime(&start).earliest().or_else(|| {
         tz.from_local_datetime(&(start + Duration::hours(1)))
             .earliest()
@@ -389,12 +411,69 @@ fn expand_wall(
         .ok()?
         .build(dtstart)
         .ok()?
-        .after(after.with_timezone(&tz))
-        .before(before.with_timezone(&tz));
-    let mut dates = set.all(limit).dates;
-    // `before` is inclusive in the rrule crate; the window is half-open.
-    dates.retain(|d| d.with_timezone(&Utc) < before);
+        .limit();
+    // Walked from DTSTART: every step counts against the query's budget, so a
+    // FREQ=SECONDLY rule from the year 1 costs what the budget allows, no more.
+    let mut dates = Vec::new();
+    for d in &set {
+        let left = budget.get();
+        if left == 0 {
+            break;
+        }
+        budget.set(left - 1);
+        let u = d.with_timezone(&Utc);
+        if u >= before {
+            break;
+        }
+        if u >= after {
+            dates.push(d);
+            if dates.len() >= usize::from(limit) {
+                break;
+            }
+        }
+    }
     Some(dates)
+}
+
+/// DTSTART moved forward by whole periods to just before the window, for the rules where
+/// that changes no instance: DAILY and WEEKLY without COUNT or BYSETPOS (instances are
+/// DTSTART plus whole periods, filtered by the BY* parts, and UNTIL is absolute). A
+/// standup started in 2015 then costs a few steps per query, not a decade of them.
+fn fast_forward(
+    rule: &str,
+    start: chrono::NaiveDateTime,
+    after: DateTime<Utc>,
+) -> chrono::NaiveDateTime {
+    let mut days = None;
+    let mut interval: i64 = 1;
+    for part in rule.split(';') {
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
+        match k.trim().to_ascii_uppercase().as_str() {
+            "FREQ" => match v.trim().to_ascii_uppercase().as_str() {
+                "DAILY" => days = Some(1),
+                "WEEKLY" => days = Some(7),
+                _ => return start,
+            },
+            "INTERVAL" => match v.trim().parse::<i64>() {
+                Ok(n) if (1..=10_000).contains(&n) => interval = n,
+                _ => return start,
+            },
+            "COUNT" | "BYSETPOS" => return start,
+            _ => {}
+        }
+    }
+    let Some(days) = days else { return start };
+    let period = days * interval;
+    // The window's start as wall time is within a day of its UTC time; keep two days'
+    // margin.
+    let target = after.naive_utc() - Duration::days(2);
+    let gap = (target - start).num_days();
+    if gap <= period {
+        return start;
+    }
+    start + Duration::days(gap / period * period)
 }
 
 /// The rule with its UNTIL written as the expander reads it: a UTC instant in the frame

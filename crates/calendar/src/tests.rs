@@ -258,3 +258,46 @@ fn all_day_weekly_with_a_date_until_and_exdate() {
         ]
     );
 }
+
+#[test]
+fn old_daily_and_weekly_rules_are_walked_from_near_the_window() {
+    // A daily standup since 1990 and a fortnightly review since 2000 (Mondays, with an
+    // exception): a query in 2026 sees the right instances with a small step budget.
+    let body = "BEGIN:VEVENT\r\nUID:d\r\nDTSTART;TZID=Europe/Berlin:19900101T093000\r\nDURATION:PT15M\r\nRRULE:FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=Europe/Berlin:20000103T140000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO\r\nEXDATE;TZID=Europe/Berlin:20260330T140000\r\nEND:VEVENT\r\n";
+    let opts = ParseOptions {
+        limits: Limits {
+            max_steps: 200,
+            ..Limits::default()
+        },
+        ..ParseOptions::default()
+    };
+    let cal = Calendar::parse(&feed(body), &opts).unwrap();
+    let busy = cal.busy(at("2026-03-23T00:00:00Z"), at("2026-04-07T00:00:00Z"));
+    // Weekdays 09:30 Berlin (CET to 27 Mar, CEST from 30 Mar); fortnightly Mondays from
+    // 3 Jan 2000: 23 Mar 2026 is one (1,368 weeks later), 6 Apr too; 30 Mar is not one.
+    let mut want = Vec::new();
+    for (day, utc_hour) in [
+        ("2026-03-23", 8),
+        ("2026-03-24", 8),
+        ("2026-03-25", 8),
+        ("2026-03-26", 8),
+        ("2026-03-27", 8),
+        ("2026-03-30", 7),
+        ("2026-03-31", 7),
+        ("2026-04-01", 7),
+        ("2026-04-02", 7),
+        ("2026-04-03", 7),
+        ("2026-04-06", 7),
+    ] {
+        let start = at(&format!("{day}T{utc_hour:02}:30:00Z"));
+        want.push(Interval {
+            start,
+            end: start + Duration::minutes(15),
+        });
+    }
+    want.push(iv("2026-03-23T13:00:00Z", "2026-03-23T14:00:00Z"));
+    want.push(iv("2026-04-06T12:00:00Z", "2026-04-06T13:00:00Z"));
+    want.sort();
+    assert_eq!(busy, want);
+}

@@ -157,3 +157,40 @@ fn a_year_of_weekly_meetings_expands_in_a_long_window() {
         "Mon+Wed for 52 weeks, one removed, the check-in"
     );
 }
+
+#[test]
+fn damaged_feeds_fail_or_parse_but_never_panic() {
+    // Every truncation of both feeds, and a few hostile values, parse to an error or a
+    // calendar whose queries answer.
+    let (from, to) = (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"));
+    for name in ["google.ics", "outlook.ics"] {
+        let text = feed(name);
+        for cut in (0..text.len()).step_by(23) {
+            if !text.is_char_boundary(cut) {
+                continue;
+            }
+            if let Ok(cal) = Calendar::parse(&text[..cut], &ParseOptions::default()) {
+                let _ = cal.busy(from, to);
+                let _ = cal.out_of_office(from, to);
+            }
+        }
+    }
+    let hostile = [
+        "DTSTART;VALUE=DATE:20261207\r\nDURATION:P99999999W",
+        "DTSTART:20261207T090000Z\r\nDURATION:PT999999999999S",
+        "DTSTART:99991231T235959Z\r\nDTEND:99991231T235959Z\r\nRRULE:FREQ=SECONDLY",
+        "DTSTART:00010101T000000Z\r\nDURATION:PT1S\r\nRRULE:FREQ=SECONDLY",
+        "DTSTART;TZID=\"\":20261207T090000\r\nRRULE:FREQ=DAILY;COUNT=0",
+        "DTSTART:20261207T090000\r\nRRULE:FREQ=YEARLY;BYMONTH=13;BYMONTHDAY=-40",
+    ];
+    for h in hostile {
+        let text = format!(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:h\r\n{h}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        if let Ok(cal) = Calendar::parse(&text, &ParseOptions::default()) {
+            let _ = cal.busy(from, to);
+            let _ = cal.out_of_office(from, to);
+            let _ = cal.busy(at("9999-12-01T00:00:00Z"), at("9999-12-31T00:00:00Z"));
+        }
+    }
+}
