@@ -616,7 +616,7 @@ impl Inner {
 
 /// Why the guard refuses a URL whose host is an IP literal (names are checked by
 /// [`PublicOnlyResolver`] when they are resolved for the connection).
-fn refusal(url: &reqwest::Url) -> Option<String> {
+pub fn refusal(url: &reqwest::Url) -> Option<String> {
     let ip = match url.host()? {
         url::Host::Domain(_) => return None,
         url::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
@@ -628,7 +628,7 @@ fn refusal(url: &reqwest::Url) -> Option<String> {
 /// The guard's refusal, carried through reqwest's error chain so that the lead's
 /// `failures` say why instead of "connection failed".
 #[derive(Debug)]
-struct Refused(String);
+pub struct Refused(pub String);
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -638,7 +638,7 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
+pub fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(r) = err.downcast_ref::<Refused>() {
@@ -653,7 +653,7 @@ fn refused_in(e: &reqwest::Error) -> Option<&Refused> {
 /// runs on the answer the connection then uses, so DNS rebinding between a check and
 /// the connect cannot happen.
 #[derive(Debug, Clone, Copy, Default)]
-struct PublicOnlyResolver;
+pub struct PublicOnlyResolver;
 
 impl reqwest::dns::Resolve for PublicOnlyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {

@@ -25,6 +25,12 @@ mod signals;
 mod stats;
 
 pub use config::{fmt_duration, parse_duration};
+/// The address guard of the HTTP providers, for other outbound fetches of user-given
+/// URLs (the calendar feeds): the resolver that refuses non-public addresses, the check
+/// of IP-literal URLs and redirect hops, and the refusal found in a reqwest error.
+pub mod guard {
+    pub use crate::http::{PublicOnlyResolver, Refused, refusal, refused_in};
+}
 pub use record::{Field, Firmographics};
 pub use signals::{company_from_domain, country_from_phone, state_for_zip};
 pub use stats::{FileStats, LatencySummary, ProviderStats};

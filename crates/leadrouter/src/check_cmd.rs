@@ -136,6 +136,17 @@ fn check_sections(cfg: &CompiledConfig) -> Result<Vec<Finding>, LoadError> {
     if let Err(e) = leadrouter_server::crm::CrmRuntime::try_build(cfg) {
         errors.extend(e);
     }
+    // `[calendar]`, as serve and a reload read it.
+    if let Err(e) = leadrouter_server::calendar::CalendarSettings::from_config(cfg) {
+        errors.push(leadrouter_core::config::ConfigError {
+            file: cfg.source.path.clone(),
+            line: None,
+            field: "calendar".into(),
+            value: None,
+            message: e.trim().to_string(),
+            fix: Some("see docs/config.md 3.22 for each key's bounds".into()),
+        });
+    }
     if errors.is_empty() {
         Ok(found)
     } else {

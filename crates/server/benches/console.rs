@@ -268,6 +268,7 @@ fn main() {
             )),
             salesforce: None,
             crm_sync: None,
+            calendars: Default::default(),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calendar;
 pub mod config_history;
 pub mod console;
 pub mod crm;
@@ -49,6 +50,7 @@ pub async fn reload_config(st: &api::AppState, by: &str) -> Result<String, Reloa
     let enricher =
         runtime::build_enricher(&cfg, st.shared.store.clone()).map_err(ReloadError::Enrichment)?;
     let crm = crm::CrmRuntime::build(&cfg).map_err(ReloadError::Crm)?;
+    calendar::CalendarSettings::from_config(&cfg).map_err(ReloadError::Calendar)?;
     let version = cfg.version.clone();
     let now = st.shared.clock.now().as_microsecond();
     config_history::record(&*st.shared.store, &cfg, &sources, by, now)
@@ -77,6 +79,8 @@ pub enum ReloadError {
     History(String),
     #[error("invalid [crm] settings:\n{0}")]
     Crm(String),
+    #[error("invalid [calendar] settings:\n{0}")]
+    Calendar(String),
 }
 
 impl ReloadError {
@@ -95,6 +99,9 @@ impl ReloadError {
                 vec![serde_json::json!({ "field": "database", "message": m })]
             }
             ReloadError::Crm(m) => vec![serde_json::json!({ "field": "crm", "message": m })],
+            ReloadError::Calendar(m) => {
+                vec![serde_json::json!({ "field": "calendar", "message": m })]
+            }
         }
     }
 }
@@ -146,6 +153,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid [enrichment] settings:\n{e}"))?;
     let crm_runtime = crm::CrmRuntime::build(&cfg)
         .map_err(|e| anyhow::anyhow!("invalid [crm] settings:\n{e}"))?;
+    calendar::CalendarSettings::from_config(&cfg)
+        .map_err(|e| anyhow::anyhow!("invalid [calendar] settings:\n{e}"))?;
     let mut keys = auth::Keys::parse(&opts.intake_keys, &opts.admin_keys)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if keys.is_empty() {
@@ -207,6 +216,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     sla::spawn(shared.clone(), sequencer.clone());
     crm::poller::spawn(shared.clone(), sequencer.clone());
     retention::spawn(shared.clone());
+    let calendars = Arc::new(calendar::CalendarCache::default());
+    calendar::worker::spawn(shared.clone(), sequencer.clone(), calendars.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());
     let state = api::AppState {
         shared: shared.clone(),
@@ -218,6 +229,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         forms: Arc::new(form_guard::FormGuard::from_env()?),
         salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
         crm_sync: Some(crm::sync::CrmSync::new(shared.clone())),
+        calendars,
     };
     if let Some(sync) = &state.crm_sync {
         sync.spawn();

@@ -12,6 +12,7 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
+pub mod calendar;
 pub mod crm_outbox;
 pub mod crm_sync;
 pub mod history;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
+pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use history::{
@@ -474,7 +476,7 @@ impl BatchWrite {
 /// Every store also answers the console's reads ([`Reporting`]), keeps the audit log
 /// ([`AuditLog`]) and the import jobs ([`ImportStore`]), and exports and erases a person
 /// ([`Privacy`]), keeps the CRM write-back outbox ([`CrmOutbox`]) and what the CRM sync
-/// pulled ([`CrmSyncStore`]).
+/// pulled ([`CrmSyncStore`]) and the calendar feeds' last good copies ([`CalendarStore`]).
 pub trait Store:
     Reporting
     + AuditLog
@@ -484,6 +486,7 @@ pub trait Store:
     + ConfigHistory
     + CrmOutbox
     + CrmSyncStore
+    + CalendarStore
     + Send
     + Sync
     + 'static

@@ -206,6 +206,8 @@ pub struct Rep {
     pub booking_link: Option<String>,
     pub signature: Option<String>,
     pub linkedin: Option<String>,
+    /// The calendar feed as written: `env:NAME` or a URL (docs/calendars.md).
+    pub calendar: Option<String>,
     pub origin: Origin,
 }
 

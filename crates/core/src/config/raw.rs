@@ -63,6 +63,10 @@ pub struct RawConfig {
     /// CRM connection (HubSpot or Salesforce); parsed by the crm crate.
     #[serde(default)]
     pub crm: Option<toml::Table>,
+    /// Calendar feeds (refresh, timeouts, out-of-office titles); read by the server, see
+    /// docs/calendars.md.
+    #[serde(default)]
+    pub calendar: Option<toml::Table>,
 }
 
 /// `[retention]`: days after which the server's retention job pseudonymises leads, drops
@@ -303,6 +307,9 @@ pub struct RawRep {
     pub booking_link: Option<String>,
     pub signature: Option<String>,
     pub linkedin: Option<String>,
+    /// The rep's calendar feed (iCalendar): `"env:NAME"` (the secret address in that
+    /// environment variable) or an https URL. See docs/calendars.md.
+    pub calendar: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -366,6 +366,7 @@ mod tests {
                 out_of_office: Vec::new(),
                 active: true,
                 booking_link: None,
+                calendar: None,
                 signature: None,
                 linkedin: None,
                 origin: Origin {

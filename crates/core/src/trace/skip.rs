@@ -52,6 +52,17 @@ impl std::fmt::Display for Skip {
         match self {
             Skip::Inactive => f.write_str(INACTIVE),
             Skip::OutOfOffice { until, note } => {
+                // A calendar feed's override (its note starts "calendar:") says so first:
+                // "calendar: out of office until … (Vacation)".
+                let calendar = note.as_deref().and_then(|n| n.strip_prefix("calendar:"));
+                if calendar.is_some() {
+                    f.write_str("calendar: ")?;
+                }
+                let note = match calendar {
+                    Some(t) if t.trim().is_empty() => None,
+                    Some(t) => Some(t.trim()),
+                    None => note.as_deref(),
+                };
                 write!(f, "out of office")?;
                 if let Some(u) = until {
                     write!(f, " until {u}")?;
@@ -249,6 +260,23 @@ mod tests {
                 capacity: 20.5,
             },
         ]
+    }
+
+    #[test]
+    fn a_calendar_out_of_office_says_so_first() {
+        let s = Skip::OutOfOffice {
+            until: Some("2026-12-10T00:00:00Z".parse().unwrap()),
+            note: Some("calendar: Vacation".into()),
+        };
+        assert_eq!(
+            s.to_string(),
+            "calendar: out of office until 2026-12-10T00:00:00Z (Vacation)"
+        );
+        let bare = Skip::OutOfOffice {
+            until: None,
+            note: Some("calendar:".into()),
+        };
+        assert_eq!(bare.to_string(), "calendar: out of office");
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct AppState {
     pub salesforce: Option<Arc<crm_salesforce::OutboundSettings>>,
     /// The CRM sync (CRM-3), when a CRM is connected.
     pub crm_sync: Option<Arc<crate::crm::sync::CrmSync>>,
+    /// Each rep's calendar feed in memory (issue 22): busy blocks for booking, status for
+    /// the console.
+    pub calendars: Arc<crate::calendar::CalendarCache>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are

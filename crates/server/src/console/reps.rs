@@ -62,6 +62,49 @@ pub struct RepRow {
     pub out_override: bool,
     /// CRM-3: the rep's CRM user is deactivated in the CRM.
     pub crm_inactive: bool,
+    /// Issue 22: the rep's calendar feed, if the config gives one.
+    pub calendar: Option<CalendarCell>,
+}
+
+/// A rep's calendar feed on the reps page: fresh or stale, when it was last fetched, the
+/// last error, and the calendar's out-of-office in force.
+pub struct CalendarCell {
+    pub stale: bool,
+    pub state: &'static str,
+    pub fetched: String,
+    pub error: Option<String>,
+    pub out_of_office: Option<String>,
+}
+
+fn calendar_cell(
+    status: Option<crate::calendar::FeedStatus>,
+    now: jiff::Timestamp,
+    times: &super::time::Times,
+) -> CalendarCell {
+    let status = status.unwrap_or_default();
+    let stale = status.is_stale(now);
+    CalendarCell {
+        stale,
+        state: match (status.fetched_at, stale) {
+            (None, _) if status.last_error.is_some() => "failing, no copy",
+            (None, _) => "not fetched yet",
+            (Some(_), true) => "stale",
+            (Some(_), false) => "fresh",
+        },
+        fetched: status
+            .fetched_at
+            .map(|t| format!("last fetched {}", times.at(t)))
+            .unwrap_or_default(),
+        error: status.last_error.map(|e| {
+            format!(
+                "{e} ({})",
+                status.error_at.map(|t| times.at(t)).unwrap_or_default()
+            )
+        }),
+        out_of_office: status
+            .out_of_office
+            .map(|(until, title)| format!("out of office until {} — {title}", times.at(until))),
+    }
 }
 
 pub struct FairRow {
@@ -188,6 +231,10 @@ pub async fn page(State(st): State<ConsoleState>, headers: HeaderMap) -> PageRes
                 .unwrap_or_else(|| "–".into()),
             out_override: over.is_some(),
             crm_inactive: crm_inactive.contains(r.id.as_str()),
+            calendar: r
+                .calendar
+                .as_ref()
+                .map(|_| calendar_cell(st.app.calendars.status(&r.id), now, &times)),
         });
     }
     let fairness = week.figures.fairness.iter().map(fair_row).collect();

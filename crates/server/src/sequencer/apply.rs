@@ -389,13 +389,48 @@ impl Decider {
         &mut self,
         bx: &BatchCtx<'_>,
         state: &mut StateSnapshot,
-        rep: &str,
-        out: bool,
-        until: Option<Timestamp>,
-        note: Option<String>,
+        req: AvailabilityRequest<'_>,
     ) -> Result<Value, JobError> {
+        let AvailabilityRequest {
+            rep,
+            out,
+            until,
+            note,
+            actor,
+        } = req;
+        // Calendar overrides are marked by their note (crate::calendar): a note set by
+        // hand may not look like one, and the calendar leaves a manual override alone.
+        if actor == crate::calendar::ACTOR {
+            let want = until
+                .filter(|_| out)
+                .map(|u| (u, note.as_deref().unwrap_or_default()));
+            if !crate::calendar::change(state.availability.get(rep), want, bx.clock.now()) {
+                return Ok(serde_json::json!({ "rep": rep, "unchanged": true }));
+            }
+        } else if note
+            .as_deref()
+            .is_some_and(crate::calendar::is_calendar_note)
+        {
+            return Err(JobError::Invalid {
+                field: "note".into(),
+                message: format!(
+                    "notes starting with \"{}\" are kept for calendar feeds; write the note without it",
+                    crate::calendar::NOTE_PREFIX
+                ),
+            });
+        }
         let change = lifecycle::availability(bx.cfg, rep, out, until, note.clone())?;
         self.w.apply(state, &change.effects);
         Ok(availability_json(rep, out, until, note.as_deref()))
     }
+}
+
+/// An availability job's request, as [`Decider::availability`] takes it.
+pub(super) struct AvailabilityRequest<'j> {
+    pub rep: &'j str,
+    pub out: bool,
+    pub until: Option<Timestamp>,
+    pub note: Option<String>,
+    /// Who asked: the calendar's jobs ([`crate::calendar::ACTOR`]) change nothing set by hand.
+    pub actor: &'j str,
 }

@@ -357,8 +357,19 @@ impl Decider {
                 out,
                 until,
                 note,
+                actor,
                 ..
-            } => Reply::Value(self.availability(bx, state, rep, *out, *until, note.clone())),
+            } => Reply::Value(self.availability(
+                bx,
+                state,
+                super::apply::AvailabilityRequest {
+                    rep,
+                    out: *out,
+                    until: *until,
+                    note: note.clone(),
+                    actor,
+                },
+            )),
         };
         let timer_lead = match job {
             Job::Sla { timer_id, .. } => self.timers.get(timer_id).map(|t| t.lead_id.as_str()),
@@ -367,7 +378,8 @@ impl Decider {
         super::history::record(&mut self.w, bx, job, &self.leads, timer_lead);
         let done = match &reply {
             Reply::Route(r) => r.is_ok(),
-            Reply::Value(r) => r.is_ok(),
+            // A calendar job that changed nothing is not audited.
+            Reply::Value(r) => r.as_ref().is_ok_and(|v| v.get("unchanged").is_none()),
             Reply::Failed(_) => false,
         };
         // Routing is audited as key use, so a lead's job reads no clock here.

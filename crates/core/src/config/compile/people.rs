@@ -167,6 +167,22 @@ impl Compiler<'_> {
                     ),
                 }
             }
+            let calendar = r.calendar.as_ref().and_then(|c| {
+                match calendar_source_problem(c.get_ref()) {
+                    None => Some(c.get_ref().trim().to_string()),
+                    Some(msg) => {
+                        self.e.at(
+                            self.line_at(c.span().start),
+                            format!("rep {} calendar", r.id),
+                            // A URL may hold the feed's secret: never echoed.
+                            None,
+                            msg,
+                            Some("write calendar = \"env:NAME\" with the feed's secret address in the environment variable NAME, or an https:// URL".into()),
+                        );
+                        None
+                    }
+                }
+            });
             reps.push(Rep {
                 id: r.id.clone(),
                 name: r.name.clone(),
@@ -189,6 +205,7 @@ impl Compiler<'_> {
                 booking_link: r.booking_link.clone(),
                 signature: r.signature.clone(),
                 linkedin: r.linkedin.clone(),
+                calendar,
                 origin: Origin {
                     file: self.e.src.path.clone(),
                     line: self.e.src.line_of(span.start),
@@ -354,4 +371,26 @@ impl Compiler<'_> {
             team_by_id,
         }
     }
+}
+
+/// Why a rep's `calendar` value is not usable: it must be `env:NAME` (an environment
+/// variable name) or an http(s) URL. The address itself is checked when it is fetched.
+fn calendar_source_problem(v: &str) -> Option<String> {
+    let v = v.trim();
+    if let Some(name) = v.strip_prefix("env:") {
+        let ok = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return (!ok).then(|| format!("\"{name}\" is not an environment variable name"));
+    }
+    let lower = v.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        return (v.len() > 2048).then(|| "the URL is longer than 2,048 bytes".to_string());
+    }
+    if lower.starts_with("webcal://") {
+        return Some(
+            "webcal:// is not fetched as such: write the same address with https://".into(),
+        );
+    }
+    Some("not env:NAME or an http(s) URL".into())
 }
