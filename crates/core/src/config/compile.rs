@@ -209,7 +209,15 @@ impl<'a> Compiler<'a> {
         );
 
         let retention = self.retention(&raw.retention);
+        let booking = raw.booking.as_ref().map(|b| {
+            let span = b.span();
+            let src = self.e.src;
+            crate::booking::compile(b.get_ref(), &mut self.e, &|key| {
+                Some(src.field_line(span.clone(), key))
+            })
+        });
         Some(CompiledConfig {
+            booking,
             version: String::new(),
             organization_tz: p.org_tz,
             organization_tz_name: p.org_tz_name,
