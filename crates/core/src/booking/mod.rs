@@ -7,11 +7,13 @@
 //! and the existing bookings are inputs.
 
 mod config;
+mod lifecycle;
 pub mod slots;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use config::compile;
+pub use lifecycle::{Meeting, MeetingChange, meeting};
 pub use slots::{DaySlots, Slot, SlotQuery, by_day, earliest_free, free_slots, is_free};
 
 use crate::config::{Tier, WorkingHours};
