@@ -268,6 +268,7 @@ fn main() {
             )),
             salesforce: None,
             crm_sync: None,
+            busy: Arc::new(leadrouter_core::booking::NoCalendar),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod booking;
 pub mod config_history;
 pub mod console;
 pub mod crm;
@@ -218,6 +219,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         forms: Arc::new(form_guard::FormGuard::from_env()?),
         salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
         crm_sync: crm::sync::salesforce_from_env(shared.clone())?,
+        // No calendar yet: the calendar cache is glued in here (issue 22).
+        busy: Arc::new(leadrouter_core::booking::NoCalendar),
     };
     if let Some(sync) = &state.crm_sync {
         sync.spawn();
