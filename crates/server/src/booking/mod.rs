@@ -214,7 +214,7 @@ pub async fn redirect_for(st: &AppState, lead_id: &str) -> Option<String> {
     Some(format!("/book/{t}"))
 }
 
-/// The rep's slots for moving `booking` (its own time left out of the busy ones).
+/// The rep's slots for moving `booking` (its own time counts as free, but is not listed).
 pub async fn slots_for_move(st: &AppState, booking: &BookingRow) -> Result<Vec<Slot>, ApiError> {
     let cfg = st.shared.config.load_full();
     let Some(b) = cfg.booking.as_ref() else {
@@ -236,7 +236,11 @@ pub async fn slots_for_move(st: &AppState, booking: &BookingRow) -> Result<Vec<S
         busy: &*st.busy,
         now,
     };
-    Ok(rep_slots(&i, &booking.rep, Some(&booking.id), false).unwrap_or_default())
+    // Its own time is not a move.
+    let own = from_micros(booking.start_at);
+    let mut slots = rep_slots(&i, &booking.rep, Some(&booking.id), false).unwrap_or_default();
+    slots.retain(|s| s.start != own);
+    Ok(slots)
 }
 
 /// The calendar's busy blocks for `rep` around `slot`, for the commit's check.

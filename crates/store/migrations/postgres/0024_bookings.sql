@@ -11,7 +11,7 @@ CREATE TABLE bookings (
     start_at BIGINT NOT NULL,   -- micros, UTC
     end_at BIGINT NOT NULL,
     status TEXT NOT NULL,       -- booked | cancelled
-    sequence INTEGER NOT NULL DEFAULT 0,
+    sequence BIGINT NOT NULL DEFAULT 0,
     lead_tz TEXT,               -- the visitor's zone, for their messages (erased with the lead)
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
