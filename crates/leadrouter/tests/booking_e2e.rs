@@ -417,3 +417,115 @@ async fn two_instances_race_for_one_slot() {
         .unwrap();
     assert_eq!(all, 3);
 }
+
+/// The owner has no free slot (out of office): the team's earliest free rep is offered,
+/// and booking with them reassigns the lead, the history saying why. A second lead asking
+/// for the same slot of that rep gets 409 with fresh slots.
+#[tokio::test]
+async fn owner_without_slots_books_with_a_free_teammate() {
+    let rx = Receivers::start().await;
+    let svc = Service::start_with(&rx, config(&rx)).await;
+    let lead = |i: usize| {
+        json!({
+            "email": format!("alt{i}@globex-industries.com"),
+            "first_name": "Alt",
+            "company": "Globex Industries",
+            "employees": 500,
+            "industry": "software",
+            "action": "demo_request",
+        })
+    };
+    let id = svc.submit(&lead(0)).await["lead_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = svc.lead(&id).await["owner"].as_str().unwrap().to_string();
+    svc.admin(
+        Method::PUT,
+        &format!("/v1/reps/{owner}/availability"),
+        Some(&json!({"out_of_office": true})),
+        200,
+    )
+    .await;
+    let s = svc
+        .admin(Method::GET, &format!("/v1/leads/{id}/slots"), None, 200)
+        .await;
+    let other = s["rep"]["id"].as_str().unwrap().to_string();
+    assert_ne!(other, owner, "{s}");
+    assert_eq!(s["reassigns"], true, "{s}");
+    let why = s["why"].as_str().unwrap();
+    assert!(why.contains("had no free slot in the next 7 days"), "{why}");
+    let start = s["slots"][0]["start"].clone();
+    let r = svc
+        .admin(
+            Method::POST,
+            &format!("/v1/leads/{id}/booking"),
+            Some(&json!({"start": start})),
+            201,
+        )
+        .await;
+    assert_eq!(r["booking"]["rep"], json!(other), "{r}");
+    let l = svc.lead(&id).await;
+    assert_eq!(l["owner"], json!(other), "{l:#}");
+    let history = l["history"].as_array().unwrap();
+    assert!(
+        history.iter().any(|h| h["kind"] == "manual"
+            && h["owner"] == json!(other)
+            && h["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("had no free slot")),
+        "{l:#}"
+    );
+    assert!(history.iter().any(|h| h["kind"] == "meeting"), "{l:#}");
+
+    // Another lead of that rep wants the same time: taken, with the free ones now.
+    let id2 = svc.submit(&lead(1)).await["lead_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    svc.admin(
+        Method::POST,
+        &format!("/v1/leads/{id2}/reassign"),
+        Some(&json!({"rep": other})),
+        200,
+    )
+    .await;
+    let v = svc
+        .admin(
+            Method::POST,
+            &format!("/v1/leads/{id2}/booking"),
+            Some(&json!({"start": start})),
+            409,
+        )
+        .await;
+    assert_eq!(v["message"], "that time was just taken", "{v}");
+    assert!(
+        !v["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["start"] == start),
+        "{v}"
+    );
+    // The same lead cannot book twice.
+    let next = v["slots"][0]["start"].clone();
+    svc.admin(
+        Method::POST,
+        &format!("/v1/leads/{id2}/booking"),
+        Some(&json!({"start": next})),
+        201,
+    )
+    .await;
+    let s2 = svc
+        .admin(Method::GET, &format!("/v1/leads/{id2}/slots"), None, 200)
+        .await;
+    let later = s2["slots"][0]["start"].clone();
+    svc.admin(
+        Method::POST,
+        &format!("/v1/leads/{id2}/booking"),
+        Some(&json!({"start": later})),
+        422,
+    )
+    .await;
+}

@@ -182,7 +182,16 @@ impl super::batch::Decider {
                         note: why.as_deref(),
                         now,
                     };
-                    if let Some(change) = lifecycle::reassign(&view(&lead), r, &ladder(bx))? {
+                    if let Some(mut change) = lifecycle::reassign(&view(&lead), r, &ladder(bx))? {
+                        // The history and the decision say why the lead moved.
+                        if let Some(why) = why {
+                            if let Some(h) = change.history.as_mut() {
+                                h.reason = format!("{why} ({})", h.reason);
+                            }
+                            if let Some(r) = change.routed.as_mut() {
+                                r.decision.reason = format!("{why} ({})", r.decision.reason);
+                            }
+                        }
                         current = self.apply(bx, state, &lead, &parsed, change, now);
                     }
                 }
