@@ -58,19 +58,6 @@ fn first_start(html: &str, marker: &str) -> Timestamp {
     Timestamp::from_second(digits.parse().unwrap()).unwrap()
 }
 
-fn starts(html: &str, marker: &str) -> Vec<i64> {
-    html.match_indices(marker)
-        .map(|(i, _)| {
-            html[i + marker.len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap()
-        })
-        .collect()
-}
-
 async fn lead_id(svc: &Service, email: &str) -> String {
     let v = svc
         .admin(Method::GET, &format!("/v1/leads?q={email}"), None, 200)

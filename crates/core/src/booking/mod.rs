@@ -51,7 +51,7 @@ impl BookingConfig {
         self.tiers.contains(&tier)
             || action
                 .map(crate::normalize::token)
-                .is_some_and(|a| self.actions.iter().any(|x| *x == a))
+                .is_some_and(|a| self.actions.contains(&a))
     }
 }
 

@@ -221,22 +221,22 @@ fn when(b: &BookingRow, tz: &TimeZone) -> String {
     )
 }
 
-fn verify(st: &AppState, t: &str) -> Result<Claim, Response> {
+fn verify(st: &AppState, t: &str) -> Result<Claim, Box<Response>> {
     let nrt = st.shared.notify.load_full();
     token::verify(&nrt.links, t, st.shared.clock.now()).map_err(|e| {
-        problem(
+        Box::new(problem(
             StatusCode::BAD_REQUEST,
             "This link cannot be used",
             &e.to_string(),
-        )
+        ))
     })
 }
 
-async fn lead(st: &AppState, id: &str) -> Result<LeadRecord, Response> {
+async fn lead(st: &AppState, id: &str) -> Result<LeadRecord, Box<Response>> {
     match st.shared.store.lead(id).await {
         Ok(Some(l)) => Ok(l),
-        Ok(None) => Err(api_problem(ApiError::NotFound(id.into()))),
-        Err(e) => Err(api_problem(super::unavailable(e))),
+        Ok(None) => Err(Box::new(api_problem(ApiError::NotFound(id.into())))),
+        Err(e) => Err(Box::new(api_problem(super::unavailable(e)))),
     }
 }
 
@@ -267,7 +267,7 @@ async fn show(
 ) -> Response {
     let Claim::Book { lead_id } = (match verify(&st, &t) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     }) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -277,7 +277,7 @@ async fn show(
     };
     let lead = match lead(&st, &lead_id).await {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     slots_page(&st, &t, &lead, q.tz.as_deref(), StatusCode::OK, None).await
 }
@@ -379,7 +379,7 @@ async fn pick(
     };
     let lead = match lead(&st, &lead_id).await {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(start) = Timestamp::from_second(q.start) else {
         return problem(
@@ -424,22 +424,22 @@ async fn pick(
     }
 }
 
-async fn booking_claim(st: &AppState, t: &str) -> Result<BookingRow, Response> {
+async fn booking_claim(st: &AppState, t: &str) -> Result<BookingRow, Box<Response>> {
     let Claim::Manage {
         booking_id,
         lead_id,
     } = verify(st, t)?
     else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "This link cannot be used",
             "This is not a meeting link.",
-        ));
+        )));
     };
     match st.shared.store.booking(&booking_id).await {
         Ok(Some(b)) if b.lead_id == lead_id => Ok(b),
-        Ok(_) => Err(api_problem(ApiError::NotFound(booking_id))),
-        Err(e) => Err(api_problem(super::unavailable(e))),
+        Ok(_) => Err(Box::new(api_problem(ApiError::NotFound(booking_id)))),
+        Err(e) => Err(Box::new(api_problem(super::unavailable(e)))),
     }
 }
 
@@ -451,7 +451,7 @@ async fn manage(
 ) -> Response {
     let b = match booking_claim(&st, &t).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     manage_page(&st, &t, &b, q.tz.as_deref(), &q, StatusCode::OK, None).await
 }
@@ -518,7 +518,7 @@ async fn move_to(
 ) -> Response {
     let b = match booking_claim(&st, &t).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(start) = Timestamp::from_second(q.start) else {
         return problem(
@@ -554,7 +554,7 @@ async fn move_to(
 async fn cancel(State(st): State<AppState>, Path(t): Path<String>) -> Response {
     let b = match booking_claim(&st, &t).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !b.active() {
         return problem(

@@ -87,8 +87,8 @@ impl super::batch::Decider {
         slot: Slot,
         busy: &[(Timestamp, Timestamp)],
         except: Option<&str>,
-        now: Timestamp,
     ) -> Result<bool, JobError> {
+        let now = from_micros(micros(bx.clock.now()));
         let Some(cfg) = bx.cfg.booking.as_ref() else {
             return Err(invalid("booking", "booking is not configured ([booking])"));
         };
@@ -150,7 +150,7 @@ impl super::batch::Decider {
                         ),
                     ));
                 }
-                if !self.slot_free(bx, state, rep, *slot, busy, None, now)? {
+                if !self.slot_free(bx, state, rep, *slot, busy, None)? {
                     return Ok(json!({ "taken": true }));
                 }
                 let row = BookingRow {
@@ -218,7 +218,7 @@ impl super::batch::Decider {
                 ..
             } => {
                 let old = self.active_booking(lead_id, booking_id)?;
-                if !self.slot_free(bx, state, &old.rep, *slot, busy, Some(booking_id), now)? {
+                if !self.slot_free(bx, state, &old.rep, *slot, busy, Some(booking_id))? {
                     return Ok(json!({ "taken": true }));
                 }
                 let row = BookingRow {
