@@ -119,13 +119,19 @@ fn slots(q: &SlotQuery<'_>, limit: usize) -> Vec<Slot> {
     let today = q.now.to_zoned(q.tz.clone()).date();
     let step = cfg.step.as_mins().max(1);
     let meeting = cfg.meeting;
+    // The rep's local date of each booking, once (the daily cap counts them).
+    let booked_days: Vec<Date> = q
+        .booked
+        .iter()
+        .map(|(s, _)| s.to_zoned(q.tz.clone()).date())
+        .collect();
     let mut out = Vec::new();
     for n in 0..i64::from(cfg.days_ahead) {
         let Ok(day) = today.checked_add(jiff::Span::new().days(n)) else {
             break;
         };
         // The cap bounds meetings, not slots: a day under it offers all its free slots.
-        if booked_on(q, day) >= cfg.daily_cap as usize {
+        if booked_days.iter().filter(|d| **d == day).count() >= cfg.daily_cap as usize {
             continue;
         }
         let mut day_slots: Vec<Slot> = Vec::new();
@@ -139,11 +145,30 @@ fn slots(q: &SlotQuery<'_>, limit: usize) -> Vec<Slot> {
             else {
                 continue;
             };
+            // With no offset change between the range's first start and its end (nearly
+            // always), wall-clock steps are steps in UTC: one zone lookup per range.
+            let first = midnight
+                .checked_add(SignedDuration::from_mins(i64::from(from)))
+                .ok()
+                .and_then(|dt| local(q.tz, dt));
+            let steady = first.filter(|f| {
+                q.tz.following(*f)
+                    .next()
+                    .is_none_or(|t| t.timestamp() >= end)
+            });
             let mut m = i64::from(from);
             while m < i64::from(to) {
-                let dt = midnight.checked_add(SignedDuration::from_mins(m)).ok();
+                let start = match steady {
+                    Some(f) => f
+                        .checked_add(SignedDuration::from_mins(m - i64::from(from)))
+                        .ok(),
+                    None => midnight
+                        .checked_add(SignedDuration::from_mins(m))
+                        .ok()
+                        .and_then(|dt| local(q.tz, dt)),
+                };
                 m += step;
-                let Some(start) = dt.and_then(|dt| local(q.tz, dt)) else {
+                let Some(start) = start else {
                     continue;
                 };
                 let Ok(stop) = start.checked_add(meeting) else {
@@ -168,14 +193,6 @@ fn slots(q: &SlotQuery<'_>, limit: usize) -> Vec<Slot> {
         }
     }
     out
-}
-
-/// Bookings starting on `day` in the rep's zone.
-fn booked_on(q: &SlotQuery<'_>, day: Date) -> usize {
-    q.booked
-        .iter()
-        .filter(|(s, _)| s.to_zoned(q.tz.clone()).date() == day)
-        .count()
 }
 
 /// Whether `slot` is one of the free slots now (the commit's check).
