@@ -277,6 +277,16 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
     let (_, html) = svc.page(Method::GET, &confirm).await;
     assert!(html.contains("This meeting was cancelled"), "{html}");
 
+    // Erasure covers the booking's visitor data (its zone); the meeting's time stays.
+    let v = svc
+        .admin(Method::DELETE, &format!("/v1/people/{email}"), None, 200)
+        .await;
+    assert_eq!(v["erased"]["bookings"], 1, "{v}");
+    let b = svc
+        .admin(Method::GET, &format!("/v1/leads/{id}/booking"), None, 200)
+        .await;
+    assert_eq!(b["bookings"][0]["start"], json!(to), "{b}");
+
     // A token is a capability: altered, it opens nothing.
     let (status, _) = svc.page(Method::GET, &format!("{book}x")).await;
     assert_eq!(status, 400);
