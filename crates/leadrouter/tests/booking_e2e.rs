@@ -253,6 +253,22 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
             m.is_to(email) && m.subject().starts_with("Meeting moved")
         })
         .await;
+    // Webhooks carry the move: `lead.meeting` with the new time and the next SEQUENCE.
+    rx.hooks()
+        .wait(
+            Duration::from_secs(10),
+            "lead.meeting for the move",
+            |hits| {
+                hits.iter().any(|h| {
+                    let v: Value = serde_json::from_slice(&h.body).unwrap_or_default();
+                    v["type"] == "lead.meeting"
+                        && v["data"]["meeting"]["status"] == "rescheduled"
+                        && v["data"]["meeting"]["sequence"] == 1
+                        && v["data"]["meeting"]["start"] == json!(to)
+                })
+            },
+        )
+        .await;
     let b = svc
         .admin(Method::GET, &format!("/v1/leads/{id}/booking"), None, 200)
         .await;

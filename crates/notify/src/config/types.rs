@@ -61,10 +61,13 @@ pub enum EventType {
     /// A lead sat unassigned or in a queue too long (SLA-3).
     #[serde(rename = "lead.unattended")]
     LeadUnattended,
+    /// A meeting was booked, moved or cancelled (issue 22); the event carries it.
+    #[serde(rename = "lead.meeting")]
+    LeadMeeting,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::LeadAssigned,
         EventType::LeadQueued,
         EventType::LeadReassigned,
@@ -72,6 +75,7 @@ impl EventType {
         EventType::LeadAccepted,
         EventType::LeadContacted,
         EventType::LeadUnattended,
+        EventType::LeadMeeting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +87,7 @@ impl EventType {
             EventType::LeadAccepted => "lead.accepted",
             EventType::LeadContacted => "lead.contacted",
             EventType::LeadUnattended => "lead.unattended",
+            EventType::LeadMeeting => "lead.meeting",
         }
     }
 

@@ -118,12 +118,18 @@ pub(super) fn render(
                             parsed,
                             m,
                         ));
-                        // A booking is first touch: the `lead.contacted` event, with the meeting.
+                        let mut extra = serde_json::Map::new();
+                        extra.insert("meeting".into(), meeting_json(m));
+                        // A booking is first touch: also the `lead.contacted` event.
                         if m.change == leadrouter_core::booking::MeetingChange::Booked {
-                            let mut extra = serde_json::Map::new();
-                            extra.insert("meeting".into(), meeting_json(m));
-                            out.extend(renderer.event(EventType::LeadContacted, ctx, extra, now));
+                            out.extend(renderer.event(
+                                EventType::LeadContacted,
+                                ctx,
+                                extra.clone(),
+                                now,
+                            ));
                         }
+                        out.extend(renderer.event(EventType::LeadMeeting, ctx, extra, now));
                     }
                     Notice::Assignment | Notice::Reassignment { .. } => {}
                 }
