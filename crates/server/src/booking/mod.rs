@@ -8,6 +8,7 @@
 //! [`NoCalendar`](leadrouter_core::booking::NoCalendar) until a calendar cache is glued
 //! in. Busy blocks are read before the job is queued, never inside the transaction.
 
+pub mod guard;
 pub mod messages;
 pub mod page;
 pub mod token;

@@ -221,6 +221,18 @@ fn when(b: &BookingRow, tz: &TimeZone) -> String {
     )
 }
 
+/// 429 when the lead's page has been used too often (`guard`).
+fn limited(lead_id: &str) -> Option<Response> {
+    static GUARD: LazyLock<super::guard::Guard> = LazyLock::new(Default::default);
+    (!GUARD.admit(lead_id, std::time::Instant::now())).then(|| {
+        problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Please wait a few minutes",
+            "This page was used too often; nothing was changed. Please try again in a few minutes.",
+        )
+    })
+}
+
 fn verify(st: &AppState, t: &str) -> Result<Claim, Box<Response>> {
     let nrt = st.shared.notify.load_full();
     token::verify(&nrt.links, t, st.shared.clock.now()).map_err(|e| {
@@ -377,6 +389,9 @@ async fn pick(
             "This is not a valid booking link.",
         );
     };
+    if let Some(r) = limited(&lead_id) {
+        return r;
+    }
     let lead = match lead(&st, &lead_id).await {
         Ok(l) => l,
         Err(r) => return *r,
@@ -520,6 +535,9 @@ async fn move_to(
         Ok(b) => b,
         Err(r) => return *r,
     };
+    if let Some(r) = limited(&b.lead_id) {
+        return r;
+    }
     let Ok(start) = Timestamp::from_second(q.start) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -556,6 +574,9 @@ async fn cancel(State(st): State<AppState>, Path(t): Path<String>) -> Response {
         Ok(b) => b,
         Err(r) => return *r,
     };
+    if let Some(r) = limited(&b.lead_id) {
+        return r;
+    }
     if !b.active() {
         return problem(
             StatusCode::OK,
