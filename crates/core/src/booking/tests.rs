@@ -162,6 +162,65 @@ fn dst_keeps_wall_clock_and_skips_the_gap() {
     );
 }
 
+#[test]
+fn a_fold_takes_the_earlier_instant_once() {
+    let mut c = cfg();
+    c.min_notice = SignedDuration::ZERO;
+    c.default_hours = parse_working_hours(&["Sun 01:00-04:00".into()]).unwrap();
+    let z = tz("Europe/Berlin");
+    // Clocks go back from 03:00 CEST to 02:00 CET on Sunday 25 October 2026.
+    let now = t("2026-10-24T12:00:00Z");
+    let s = free_slots(&q(&c, &z, &[], &[], now));
+    let starts: Vec<Timestamp> = s.iter().map(|x| x.start).collect();
+    assert_eq!(
+        starts,
+        [
+            t("2026-10-24T23:00:00Z"), // 01:00 CEST
+            t("2026-10-24T23:30:00Z"),
+            t("2026-10-25T00:00:00Z"), // 02:00, the first of the two
+            t("2026-10-25T00:30:00Z"),
+            t("2026-10-25T02:00:00Z"), // 03:00 CET
+            t("2026-10-25T02:30:00Z"), // ends 04:00 CET
+        ]
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_and_line() {
+    let dir = std::env::temp_dir().join(format!("booking-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../leadrouter/tests/fixtures/notify.toml"
+    ))
+    .unwrap();
+    let path = dir.join("c.toml");
+    let good = "\n[booking]\nmeeting = \"45m\"\ntiers = [\"warm\"]\n";
+    std::fs::write(&path, format!("{base}{good}")).unwrap();
+    let cfg = crate::config::load(&path).expect("a good [booking]");
+    let b = cfg.booking.expect("compiled");
+    assert_eq!(b.meeting, SignedDuration::from_mins(45));
+    assert_eq!(b.tiers, [Tier::Warm]);
+    assert_eq!(b.actions, ["demo_request"]);
+    let bad = "\n[booking]\nmeeting = \"2m\"\ndays_ahead = 0\ntiers = [\"lukewarm\"]\n";
+    std::fs::write(&path, format!("{base}{bad}")).unwrap();
+    let e = crate::config::load(&path).unwrap_err().to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    for want in [
+        "booking.meeting",
+        "booking.days_ahead",
+        "booking.tiers",
+        "lukewarm",
+    ] {
+        assert!(e.contains(want), "{want} in {e}");
+    }
+    let lines = base.lines().count();
+    assert!(
+        e.contains(&format!("c.toml:{}", lines + 3)),
+        "the meeting line: {e}"
+    );
+}
+
 /// The same question answered the slow way: every step of every working range, checked
 /// against each interval.
 fn naive(q: &SlotQuery<'_>) -> Vec<Slot> {
