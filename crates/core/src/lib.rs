@@ -5,6 +5,7 @@
 //! global mutable state or spawns anything; loading a config from disk is the one
 //! exception and happens before any lead is routed.
 pub mod analysis;
+pub mod booking;
 pub mod config;
 pub mod crm_accounts;
 pub mod domains;

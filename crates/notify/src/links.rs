@@ -63,9 +63,13 @@ pub enum LinkError {
 }
 
 fn mac(secret: &[u8], payload: &[u8]) -> HmacSha256 {
+    mac_in(DOMAIN, secret, payload)
+}
+
+fn mac_in(domain: &[u8], secret: &[u8], payload: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; this cannot fail.
     let mut m = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
-    m.update(DOMAIN);
+    m.update(domain);
     m.update(payload);
     m
 }
@@ -253,6 +257,47 @@ impl LinkSigner {
         }
     }
 
+    /// `base_url` of `[notify]`: where the links point.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sign `payload` for another kind of link (e.g. the booking pages) under a domain of
+    /// its own, so no such token is ever an accept/contacted token or the reverse:
+    /// `base64url(payload) "." base64url(HMAC(key, domain payload))`. None without a
+    /// secret.
+    pub fn sign_with(&self, domain: &[u8], payload: &str) -> Option<String> {
+        let s = self.secret.as_ref()?;
+        let tag = mac_in(domain, s, payload.as_bytes())
+            .finalize()
+            .into_bytes();
+        Some(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The payload of a token made by [`LinkSigner::sign_with`] with `domain`, once its
+    /// MAC is checked (constant time).
+    pub fn verify_with(&self, domain: &[u8], token: &str) -> Result<String, LinkError> {
+        let s = self.secret.as_ref().ok_or(LinkError::BadSignature)?;
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(LinkError::Malformed);
+        }
+        let (p64, t64) = token.split_once('.').ok_or(LinkError::Malformed)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(p64)
+            .map_err(|_| LinkError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(t64)
+            .map_err(|_| LinkError::Malformed)?;
+        mac_in(domain, s, &payload)
+            .verify_slice(&tag)
+            .map_err(|_| LinkError::BadSignature)?;
+        String::from_utf8(payload).map_err(|_| LinkError::Malformed)
+    }
+
     /// Verify a token taken from a link built by [`LinkSigner::links`].
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<LinkClaim, LinkError> {
         match &self.secret {
@@ -359,6 +404,28 @@ mod tests {
             s.verify(token, now + SignedDuration::from_hours(24 * 8)),
             Err(LinkError::Expired(_))
         ));
+    }
+
+    #[test]
+    fn tokens_of_another_domain_are_not_links() {
+        let cfg = NotifyConfig::default();
+        let s = LinkSigner::with_secret(&cfg, KEY);
+        let now = t("2026-01-01T00:00:00Z");
+        let tok = s
+            .sign_with(b"leadrouter-book-v1.", "book.1767225600.L1")
+            .unwrap();
+        assert_eq!(
+            s.verify_with(b"leadrouter-book-v1.", &tok).as_deref(),
+            Ok("book.1767225600.L1")
+        );
+        assert_eq!(s.verify_with(b"other.", &tok), Err(LinkError::BadSignature));
+        assert_eq!(s.verify(&tok, now), Err(LinkError::BadSignature));
+        let accept = s.links("L1", "ann", now).accept.unwrap();
+        let token = accept.rsplit('/').next().unwrap();
+        assert_eq!(
+            s.verify_with(b"leadrouter-book-v1.", token),
+            Err(LinkError::BadSignature)
+        );
     }
 
     #[test]

@@ -269,6 +269,7 @@ fn main() {
             salesforce: None,
             crm_sync: None,
             calendars: Default::default(),
+            busy: Arc::new(leadrouter_core::booking::NoCalendar),
         };
         let (users, _) = Users::demo();
         let r = router(ConsoleState {

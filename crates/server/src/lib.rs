@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod booking;
 pub mod calendar;
 pub mod config_history;
 pub mod console;
@@ -229,7 +230,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         forms: Arc::new(form_guard::FormGuard::from_env()?),
         salesforce: api::crm_salesforce::OutboundSettings::from_env().map(Arc::new),
         crm_sync: Some(crm::sync::CrmSync::new(shared.clone())),
-        calendars,
+        calendars: calendars.clone(),
+        busy: Arc::new(calendar::BookingBusy(calendars)),
     };
     if let Some(sync) = &state.crm_sync {
         sync.spawn();

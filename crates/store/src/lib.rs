@@ -13,6 +13,7 @@ mod pg_tx;
 pub mod audit;
 mod backend;
 pub mod calendar;
+pub mod bookings;
 pub mod crm_outbox;
 pub mod crm_sync;
 pub mod history;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
 pub use calendar::{CalendarFeedRow, CalendarStore};
+pub use bookings::{BookingRow, BookingStore};
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use history::{
@@ -363,6 +365,8 @@ pub struct BatchWrite {
     pub checkpoint: Option<(i64, String)>,
     /// CRM write-backs for the changes this batch makes (CRM-1), committed with them.
     pub crm: Vec<CrmRow>,
+    /// Bookings made, moved or cancelled (issue 22), inserted or updated by id.
+    pub bookings: Vec<bookings::BookingRow>,
     /// The column values that take CPU to make, made before the transaction (see
     /// [`BatchWrite::prepare`]); `None` makes [`Tx::write`] make them itself.
     pub prepared: Option<Prepared>,
@@ -457,6 +461,7 @@ impl BatchWrite {
         self.outbox.is_empty()
             && self.events.is_empty()
             && self.crm.is_empty()
+            && self.bookings.is_empty()
             && self.timers.is_empty()
             && self.fired_timers.is_empty()
             && self.cancel_timers.is_empty()
@@ -487,6 +492,7 @@ pub trait Store:
     + CrmOutbox
     + CrmSyncStore
     + CalendarStore
+    + BookingStore
     + Send
     + Sync
     + 'static
@@ -646,6 +652,14 @@ pub trait Tx: Send {
             leads,
         })
     }
+    /// Bookings (issue 22), read under the state lock: the active bookings of `reps`
+    /// ending after `since` and every booking of `lead_ids`.
+    async fn bookings(
+        &mut self,
+        reps: &[String],
+        lead_ids: &[String],
+        since: i64,
+    ) -> Result<Vec<bookings::BookingRow>>;
     /// Write a batch and set the state version.
     async fn write(&mut self, batch: BatchWrite, version: i64) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;

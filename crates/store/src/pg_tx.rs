@@ -106,6 +106,10 @@ macro_rules! backend_tx {
                 Ok(out)
             }
 
+            async fn bookings(&mut self, reps: &[String], lead_ids: &[String], since: i64) -> Result<Vec<crate::bookings::BookingRow>> {
+                crate::bookings::pg_read(&mut *self.tx, reps, lead_ids, since).await
+            }
+
             async fn write(&mut self, b: BatchWrite, version: i64) -> Result<()> {
                 let b = &b;
                 // Console rollups: the changed leads' reporting columns before this write.
@@ -356,6 +360,7 @@ macro_rules! backend_tx {
                     });
                     q.build().execute(&mut *tx).await?;
                 }
+                crate::bookings::pg_write(&mut *tx, &b.bookings).await?;
                 sqlx::query("UPDATE state_version SET version = $1 WHERE id = 1")
                     .bind(version)
                     .execute(&mut *tx)

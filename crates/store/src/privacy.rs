@@ -45,6 +45,10 @@ pub struct ErasureCounts {
     pub crm_writes: u64,
     /// `routing_events` rows (the replay history) whose lead and person rows were scrubbed.
     pub history_events: u64,
+    /// `bookings` rows whose visitor data (time zone) was cleared (issue 22); the
+    /// meeting's time and rep stay, like the lead's figures.
+    #[serde(default)]
+    pub bookings: u64,
 }
 
 impl ErasureCounts {
@@ -58,6 +62,7 @@ impl ErasureCounts {
         self.enrichment_cache += o.enrichment_cache;
         self.crm_writes += o.crm_writes;
         self.history_events += o.history_events;
+        self.bookings += o.bookings;
     }
 }
 
@@ -513,6 +518,11 @@ macro_rules! privacy_backend {
                     .await?;
                 c.outbox_scrubbed += 1;
             }
+            c.bookings = sqlx::query("UPDATE bookings SET lead_tz = NULL WHERE lead_id = $1")
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
             c.idempotency = sqlx::query("DELETE FROM idempotency WHERE lead_id = $1")
                 .bind(id.to_string())
                 .execute(&mut **tx)

@@ -291,6 +291,7 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
             ])?;
         }
     }
+    crate::bookings::sqlite_write(db, &b.bookings)?;
     db.prepare_cached("UPDATE state_version SET version = ?1 WHERE id = 1")?
         .execute([version])?;
     // Console rollups and reporting columns, in the same transaction.

@@ -296,6 +296,17 @@ impl Tx for WriterTx {
         self.run(move |db| all_reads(db, want)).await
     }
 
+    async fn bookings(
+        &mut self,
+        reps: &[String],
+        lead_ids: &[String],
+        since: i64,
+    ) -> Result<Vec<crate::bookings::BookingRow>> {
+        let (reps, lead_ids) = (reps.to_vec(), lead_ids.to_vec());
+        self.run(move |db| crate::bookings::sqlite_read(db, &reps, &lead_ids, since))
+            .await
+    }
+
     async fn write(&mut self, b: BatchWrite, version: i64) -> Result<()> {
         self.run(move |db| crate::sqlite_batch::write(db, &b, version))
             .await

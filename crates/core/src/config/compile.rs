@@ -209,7 +209,23 @@ impl<'a> Compiler<'a> {
         );
 
         let retention = self.retention(&raw.retention);
+        let booking = raw.booking.as_ref().map(|b| {
+            // A plain table's span may be its header alone: its keys run to the next
+            // header.
+            let src = self.e.src;
+            let start = b.span().start.min(src.text.len());
+            let end = src.text[start..]
+                .match_indices("\n[")
+                .map(|(i, _)| start + i)
+                .find(|&i| i > b.span().end.min(src.text.len()).saturating_sub(1))
+                .unwrap_or(src.text.len());
+            let span = start..end.max(b.span().end.min(src.text.len()));
+            crate::booking::compile(b.get_ref(), &mut self.e, &|key| {
+                Some(src.field_line(span.clone(), key))
+            })
+        });
         Some(CompiledConfig {
+            booking,
             version: String::new(),
             organization_tz: p.org_tz,
             organization_tz_name: p.org_tz_name,

@@ -555,6 +555,8 @@ pub struct CompiledConfig {
     /// Values that compile but can never match a normalised lead, found where the source
     /// spans are; `check` reports them with the other findings.
     pub lints: Vec<crate::analysis::Finding>,
+    /// `[booking]` (issue 22); None when the section is absent.
+    pub booking: Option<crate::booking::BookingConfig>,
 }
 
 impl CompiledConfig {

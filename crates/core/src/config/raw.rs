@@ -67,6 +67,27 @@ pub struct RawConfig {
     /// docs/calendars.md.
     #[serde(default)]
     pub calendar: Option<toml::Table>,
+    /// `[booking]`: meetings booked with the assigned rep (issue 22); off when absent.
+    #[serde(default)]
+    pub booking: Option<Spanned<RawBooking>>,
+}
+
+/// `[booking]` as written (see `crate::booking`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawBooking {
+    pub actions: Option<Vec<String>>,
+    pub tiers: Option<Vec<String>>,
+    pub meeting: Option<String>,
+    pub buffer_before: Option<String>,
+    pub buffer_after: Option<String>,
+    pub min_notice: Option<String>,
+    pub days_ahead: Option<u32>,
+    pub daily_cap: Option<u32>,
+    pub slot_step: Option<String>,
+    pub default_hours: Option<Vec<String>>,
+    pub link_valid: Option<String>,
+    pub title: Option<String>,
 }
 
 /// `[retention]`: days after which the server's retention job pseudonymises leads, drops

@@ -114,6 +114,8 @@ text_enum! {
         SlaReassign = "sla_reassign",
         SlaLeadershipAlert = "sla_leadership_alert",
         QueueAlert = "queue_alert",
+        /// A meeting booked, moved or cancelled (issue 22); booking is first touch.
+        Meeting = "meeting",
     }
 }
 

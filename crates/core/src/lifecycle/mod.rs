@@ -98,6 +98,8 @@ pub enum Notice {
     Escalated(SlaStep),
     /// SLA-3: the lead has waited `age` in `queue`.
     QueueAlert { queue: String, age: SignedDuration },
+    /// A meeting booked, moved or cancelled (issue 22): the invitation's data.
+    Meeting(Box<crate::booking::Meeting>),
 }
 
 /// What one lifecycle operation does. Applying it: the effects to the state, `lead` as

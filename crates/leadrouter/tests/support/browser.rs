@@ -52,9 +52,19 @@ pub fn free_port() -> u16 {
 }
 
 pub async fn start_browser() -> (Driver, Client) {
+    start_browser_in(None).await
+}
+
+/// Like [`start_browser`], with the browser's time zone set (`TZ`, which Chromium
+/// inherits from chromedriver): `Intl` reports that zone to pages.
+pub async fn start_browser_in(tz: Option<&str>) -> (Driver, Client) {
     ensure_chromium();
     let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
+    let mut cmd = Command::new("/usr/bin/chromedriver");
+    if let Some(tz) = tz {
+        cmd.env("TZ", tz);
+    }
+    let child = cmd
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

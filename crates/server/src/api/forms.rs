@@ -54,7 +54,13 @@ pub(super) async fn form_post(
     )
     .await?;
     match f.return_url {
-        Some(url) => Ok(Redirect::to(&url).into_response()),
+        // Issue 22: a lead offered booking goes to its booking page instead.
+        Some(url) => Ok(Redirect::to(
+            &crate::booking::redirect_for(&st, &reply.lead_id)
+                .await
+                .unwrap_or(url),
+        )
+        .into_response()),
         None => Ok(route_response(reply)),
     }
 }

@@ -119,11 +119,15 @@ const TOKEN_SHOWN: usize = 6;
 
 fn redact_link_token(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
     let path = uri.path();
-    let Some(token) = path.strip_prefix("/l/") else {
+    // The booking pages' tokens (issue 22) are bearer credentials too.
+    let Some((prefix, token)) = ["/l/", "/book/manage/", "/book/"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p).map(|t| (*p, t)))
+    else {
         return std::borrow::Cow::Borrowed(uri.path_and_query().map_or(path, |p| p.as_str()));
     };
     let shown: String = token.chars().take(TOKEN_SHOWN).collect();
-    std::borrow::Cow::Owned(format!("/l/{shown}…(redacted)"))
+    std::borrow::Cow::Owned(format!("{prefix}{shown}…(redacted)"))
 }
 
 #[cfg(test)]
@@ -134,6 +138,8 @@ mod tests {
     fn link_tokens_are_cut_to_a_prefix_in_logs() {
         let uri: axum::http::Uri = "/l/eyJsZWFkIjoiMTIzIn0.c2lnbmF0dXJl".parse().unwrap();
         assert_eq!(redact_link_token(&uri), "/l/eyJsZW…(redacted)");
+        let uri: axum::http::Uri = "/book/manage/eyJtLjE3.c2ln/move?start=1".parse().unwrap();
+        assert_eq!(redact_link_token(&uri), "/book/manage/eyJtLj…(redacted)");
         let uri: axum::http::Uri = "/v1/leads?x=1".parse().unwrap();
         assert_eq!(redact_link_token(&uri), "/v1/leads?x=1");
     }

@@ -4,6 +4,7 @@
 //! links in `links`.
 
 pub mod audit;
+pub mod booking;
 pub mod crm_salesforce;
 mod forms;
 mod guard;
@@ -66,6 +67,8 @@ pub struct AppState {
     /// Each rep's calendar feed in memory (issue 22): busy blocks for booking, status for
     /// the console.
     pub calendars: Arc<crate::calendar::CalendarCache>,
+    /// Calendar busy blocks for booking (issue 22).
+    pub busy: Arc<dyn leadrouter_core::booking::BusyTimes>,
 }
 
 /// One error shape for the whole API: a code, a message, field errors when there are
@@ -271,6 +274,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(people::router())
         .merge(crm::router())
+        .merge(booking::routes())
         .route_layer(guarded(state.clone(), guard::admin));
     let intake_routes = Router::new()
         .route("/v1/leads", limited(post(create_lead), MAX_JSON_BYTES))
@@ -282,6 +286,7 @@ pub fn router(state: AppState) -> Router {
     // Public: no body is read (the link pages act on the signed token in the path alone).
     let public = Router::new()
         .route("/l/{token}", get(link_page).post(link_act))
+        .merge(crate::booking::page::routes())
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz));

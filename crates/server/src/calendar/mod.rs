@@ -153,6 +153,22 @@ pub fn to_jiff(t: DateTime<Utc>) -> Timestamp {
     Timestamp::from_microsecond(t.timestamp_micros()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// The calendars as booking's busy blocks (issue 22): answered from memory, never
+/// waiting on a feed; a rep without a feed (or without a copy yet) has none.
+#[derive(Debug, Clone)]
+pub struct BookingBusy(pub Arc<CalendarCache>);
+
+impl leadrouter_core::booking::BusyTimes for BookingBusy {
+    fn busy(&self, rep: &str, from: Timestamp, to: Timestamp) -> Vec<(Timestamp, Timestamp)> {
+        self.0
+            .busy(rep, to_chrono(from), to_chrono(to))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| (to_jiff(i.start), to_jiff(i.end)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

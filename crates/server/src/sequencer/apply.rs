@@ -32,7 +32,7 @@ impl From<Refusal> for JobError {
     }
 }
 
-fn ladder<'a>(bx: &BatchCtx<'a>) -> Ladder<'a> {
+pub(super) fn ladder<'a>(bx: &BatchCtx<'a>) -> Ladder<'a> {
     Ladder {
         alert_queues: &bx.nrt.alert_queues,
         queue_alert_after: bx.nrt.queue_alert_after,
@@ -40,7 +40,7 @@ fn ladder<'a>(bx: &BatchCtx<'a>) -> Ladder<'a> {
 }
 
 /// The lifecycle rules' view of a stored lead.
-fn view(l: &LeadRecord) -> LeadView {
+pub(super) fn view(l: &LeadRecord) -> LeadView {
     LeadView {
         id: l.id.clone(),
         email: l
@@ -126,7 +126,7 @@ fn lead_record(id: &str, r: &RouteJob, d: &Decision, now: Timestamp) -> LeadReco
 impl Decider {
     /// Apply a change set to `lead` (as stored before it): effects, person row, lead
     /// update, timers, messages and history. Returns the lead afterwards.
-    fn apply(
+    pub(super) fn apply(
         &mut self,
         bx: &BatchCtx<'_>,
         state: &mut StateSnapshot,

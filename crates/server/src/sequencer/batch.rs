@@ -217,6 +217,8 @@ pub(super) struct Reads {
     known: HashMap<String, StoredPerson>,
     timers: HashMap<String, TimerRow>,
     leads: HashMap<String, LeadRecord>,
+    /// Booking jobs' bookings (issue 22), read under the state lock.
+    pub(super) bookings: Vec<leadrouter_store::BookingRow>,
 }
 
 /// What a routing job reads by key: its idempotency key and its normalised email.
@@ -241,9 +243,9 @@ pub(super) fn reads_for(jobs: &[Job]) -> leadrouter_store::BatchReadsFor {
                 want.emails.extend(email);
             }
             Job::Sla { timer_id, .. } => want.timer_ids.push(timer_id.clone()),
-            Job::Lead { lead_id, .. } | Job::Touch { lead_id, .. } => {
-                want.lead_ids.push(lead_id.clone())
-            }
+            Job::Lead { lead_id, .. }
+            | Job::Touch { lead_id, .. }
+            | Job::Booking { lead_id, .. } => want.lead_ids.push(lead_id.clone()),
             Job::Availability { .. } => {}
         }
     }
@@ -261,6 +263,7 @@ impl From<leadrouter_store::BatchReads> for Reads {
                 .map(|t| (t.id.clone(), t))
                 .collect(),
             leads: found.leads.into_iter().map(|l| (l.id.clone(), l)).collect(),
+            bookings: Vec::new(),
         }
     }
 }
@@ -269,7 +272,12 @@ pub(super) async fn read_batch(
     tx: &mut dyn leadrouter_store::Tx,
     jobs: &[Job],
 ) -> Result<Reads, JobError> {
-    Ok(tx.batch_reads(reads_for(jobs)).await.map_err(db)?.into())
+    let mut reads: Reads = tx.batch_reads(reads_for(jobs)).await.map_err(db)?.into();
+    let (reps, leads, since) = super::booking::reads_for(jobs);
+    if !reps.is_empty() {
+        reads.bookings = tx.bookings(&reps, &leads, since).await.map_err(db)?;
+    }
+    Ok(reads)
 }
 
 /// A batch being decided in memory, job by job in arrival order, each seeing the effects
@@ -282,6 +290,8 @@ pub(super) struct Decider {
     /// The last lead of each known person (by normalised email).
     pub(super) last_lead: HashMap<String, String>,
     pub(super) w: Writes,
+    /// Bookings this batch read or wrote, as they are after its jobs so far.
+    pub(super) bookings: Vec<leadrouter_store::BookingRow>,
     replies: Vec<Reply>,
     in_batch: HashMap<String, RouteReply>,
 }
@@ -301,6 +311,7 @@ impl Decider {
                 checkpoint,
                 ..Writes::default()
             },
+            bookings: Vec::new(),
             replies: Vec::new(),
             in_batch: HashMap::new(),
         };
@@ -316,7 +327,13 @@ impl Decider {
             known,
             timers,
             leads,
+            bookings,
         } = reads;
+        for b in bookings {
+            if !self.bookings.iter().any(|x| x.id == b.id) {
+                self.bookings.push(b);
+            }
+        }
         for (k, v) in replays {
             self.replays.entry(k).or_insert(v);
         }
@@ -352,6 +369,9 @@ impl Decider {
                 ..
             } => Reply::Value(self.touch(bx, state, lead_id, *touch, actor, as_owner.as_deref())),
             Job::Sla { timer_id, .. } => Reply::Value(self.fire_timer(bx, state, timer_id)),
+            Job::Booking {
+                lead_id, op, actor, ..
+            } => Reply::Value(self.booking(bx, state, lead_id, op, actor)),
             Job::Availability {
                 rep,
                 out,
@@ -491,6 +511,32 @@ fn audit_entry(job: &Job, at: i64) -> Option<AuditEntry> {
                 Touch::Contacted => "lead.contacted",
             };
             (actor, action, Some(lead_id), None, address, Value::Null)
+        }
+        Job::Booking {
+            lead_id,
+            op,
+            actor,
+            address,
+            ..
+        } => {
+            // No visitor data: the time and rep only (the audit log outlives erasure).
+            let (action, detail) = match op {
+                super::BookingOp::Book { rep, slot, .. } => (
+                    "booking.book",
+                    serde_json::json!({ "rep": rep, "start": slot.start }),
+                ),
+                super::BookingOp::Reschedule {
+                    booking_id, slot, ..
+                } => (
+                    "booking.reschedule",
+                    serde_json::json!({ "booking": booking_id, "start": slot.start }),
+                ),
+                super::BookingOp::Cancel { booking_id, .. } => (
+                    "booking.cancel",
+                    serde_json::json!({ "booking": booking_id }),
+                ),
+            };
+            (actor, action, Some(lead_id), None, address, detail)
         }
         Job::Availability {
             rep,

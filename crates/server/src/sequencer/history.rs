@@ -114,6 +114,23 @@ pub(super) fn record(
             result: after(lead_id),
             people: None,
         },
+        (Job::Booking { lead_id, actor, .. }, _) => EventRow {
+            at: now,
+            // A booking that moved the lead to another rep is a reassignment.
+            kind: if effects == "[]" {
+                "booking"
+            } else {
+                "reassign"
+            }
+            .into(),
+            lead_id: Some(lead_id.clone()),
+            actor: Some(actor.clone()),
+            config_version,
+            input: None,
+            effects,
+            result: after(lead_id),
+            people: None,
+        },
         (Job::Sla { .. }, _) => EventRow {
             at: now,
             kind: "sla".into(),

@@ -17,6 +17,7 @@
 
 mod apply;
 mod batch;
+mod booking;
 mod history;
 mod notices;
 
@@ -35,6 +36,7 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+pub use booking::booking_json;
 pub use leadrouter_core::lifecycle::Touch;
 
 /// Most jobs committed in one transaction.
@@ -84,6 +86,44 @@ pub struct RouteReply {
     pub replayed: bool,
 }
 
+/// A meeting booked, moved or cancelled (issue 22). The handler has read the rep's
+/// calendar (`busy`, never waited on) and stamps `at`; the sequencer checks the slot
+/// against the bookings it reads under the state lock and commits or answers
+/// `{"taken": true}`.
+#[derive(Debug, Clone)]
+pub enum BookingOp {
+    Book {
+        rep: String,
+        slot: leadrouter_core::booking::Slot,
+        busy: Vec<(Timestamp, Timestamp)>,
+        lead_tz: Option<String>,
+        /// Why the lead goes to `rep` when `rep` is not its owner (the trace's reason).
+        why: Option<String>,
+    },
+    Reschedule {
+        booking_id: String,
+        rep: String,
+        slot: leadrouter_core::booking::Slot,
+        busy: Vec<(Timestamp, Timestamp)>,
+        lead_tz: Option<String>,
+    },
+    Cancel {
+        booking_id: String,
+        rep: String,
+    },
+}
+
+impl BookingOp {
+    /// The rep whose bookings the job reads.
+    pub fn rep(&self) -> &str {
+        match self {
+            BookingOp::Book { rep, .. }
+            | BookingOp::Reschedule { rep, .. }
+            | BookingOp::Cancel { rep, .. } => rep,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum LeadOp {
     Reassign { rep: String, note: Option<String> },
@@ -119,6 +159,15 @@ pub enum Job {
         address: Option<String>,
         /// Set for signed links: the rep the link was sent to, who must still own the lead.
         as_owner: Option<String>,
+        reply: oneshot::Sender<Result<Value, JobError>>,
+    },
+    /// A meeting (issue 22); `at` bounds the bookings read (those ending after it, less a day).
+    Booking {
+        lead_id: String,
+        op: BookingOp,
+        actor: String,
+        address: Option<String>,
+        at: Timestamp,
         reply: oneshot::Sender<Result<Value, JobError>>,
     },
     /// SLA-2/3: a timer came due.
@@ -455,6 +504,7 @@ fn deliver(job: Job, reply: Reply) {
         Job::Lead { reply: tx, .. }
         | Job::Availability { reply: tx, .. }
         | Job::Touch { reply: tx, .. }
+        | Job::Booking { reply: tx, .. }
         | Job::Sla { reply: tx, .. } => {
             let _ = tx.send(match reply {
                 Reply::Value(r) => r,

@@ -109,6 +109,28 @@ pub(super) fn render(
                         out.extend(r.messages.iter().cloned());
                         alerts.push(r);
                     }
+                    Notice::Meeting(m) => {
+                        out.extend(crate::booking::messages::render(
+                            bx.cfg,
+                            renderer.config(),
+                            &bx.nrt.links,
+                            &lead.id,
+                            parsed,
+                            m,
+                        ));
+                        let mut extra = serde_json::Map::new();
+                        extra.insert("meeting".into(), meeting_json(m));
+                        // A booking is first touch: also the `lead.contacted` event.
+                        if m.change == leadrouter_core::booking::MeetingChange::Booked {
+                            out.extend(renderer.event(
+                                EventType::LeadContacted,
+                                ctx,
+                                extra.clone(),
+                                now,
+                            ));
+                        }
+                        out.extend(renderer.event(EventType::LeadMeeting, ctx, extra, now));
+                    }
                     Notice::Assignment | Notice::Reassignment { .. } => {}
                 }
             }
@@ -118,6 +140,18 @@ pub(super) fn render(
         messages: out,
         note: escalates.then(|| alert_note(&alerts)),
     }
+}
+
+/// A meeting in webhook events (issue 22).
+fn meeting_json(m: &leadrouter_core::booking::Meeting) -> Value {
+    serde_json::json!({
+        "booking_id": m.booking_id,
+        "sequence": m.sequence,
+        "rep": m.rep,
+        "start": m.start,
+        "end": m.end,
+        "status": m.change.as_str(),
+    })
 }
 
 /// "alert queued: email to a@x, slack", or why nothing went out.
