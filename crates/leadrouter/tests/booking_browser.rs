@@ -113,7 +113,7 @@ async fn book_in_chromium_in_tokyo() {
     let m = rx
         .smtp
         .wait_for("to the lead", |m| {
-            m.is_to(email) && m.subject().starts_with("Meeting booked")
+            m.is_to(email) && m.subject().starts_with("Confirmed:")
         })
         .await;
     let body = m.body();

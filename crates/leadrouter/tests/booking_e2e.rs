@@ -169,7 +169,7 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
     let m = rx
         .smtp
         .wait_for("to the lead about the meeting", |m| {
-            m.is_to(email) && m.subject().starts_with("Meeting booked")
+            m.is_to(email) && m.subject().starts_with("Confirmed:")
         })
         .await;
     let body = m.body();
@@ -181,11 +181,22 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
         body.contains("/book/manage/"),
         "the reschedule/cancel link: {body}"
     );
+    // The iCalendar invitation rides along: METHOD:REQUEST, the slot in UTC.
+    let ics = m
+        .part("text/calendar")
+        .unwrap_or_else(|| panic!("no invitation in {}", m.data));
+    let unfolded = ics.replace("\n ", "");
+    assert!(
+        unfolded.contains("METHOD:REQUEST")
+            && unfolded.contains(&format!("DTSTART:{}", start.strftime("%Y%m%dT%H%M%SZ")))
+            && unfolded.contains("SEQUENCE:0"),
+        "{ics}"
+    );
     let rep_mail = format!("{owner}@notify-test.example");
     let m = rx
         .smtp
         .wait_for("to the rep about the meeting", |m| {
-            m.is_to(&rep_mail) && m.subject().starts_with("Meeting booked")
+            m.is_to(&rep_mail) && m.subject().contains("booked")
         })
         .await;
     assert!(
@@ -196,7 +207,8 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
     rx.slack
         .wait(Duration::from_secs(10), "the rep's Slack line", |hits| {
             hits.iter().any(|h| {
-                String::from_utf8_lossy(&h.body).contains("meeting booked for Lena Booker")
+                let b = String::from_utf8_lossy(&h.body);
+                b.contains("Meeting booked for") && b.contains("Lena Booker")
             })
         })
         .await;
@@ -250,19 +262,20 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
     assert_eq!(status, 303);
     rx.smtp
         .wait_for("the move", |m| {
-            m.is_to(email) && m.subject().starts_with("Meeting moved")
+            m.is_to(email) && m.subject().starts_with("Updated:")
         })
         .await;
-    // Webhooks carry the move: `lead.meeting` with the new time and the next SEQUENCE.
+    // Webhooks carry the move: `meeting.rescheduled` with the new time and the next
+    // SEQUENCE.
     rx.hooks()
         .wait(
             Duration::from_secs(10),
-            "lead.meeting for the move",
+            "meeting.rescheduled for the move",
             |hits| {
                 hits.iter().any(|h| {
                     let v: Value = serde_json::from_slice(&h.body).unwrap_or_default();
-                    v["type"] == "lead.meeting"
-                        && v["data"]["meeting"]["status"] == "rescheduled"
+                    v["type"] == "meeting.rescheduled"
+                        && v["data"]["meeting"]["method"] == "REQUEST"
                         && v["data"]["meeting"]["sequence"] == 1
                         && v["data"]["meeting"]["start"] == json!(to)
                 })
@@ -282,7 +295,7 @@ async fn form_to_booked_meeting_with_emails_and_no_escalation() {
     assert_eq!(status, 200, "{html}");
     rx.smtp
         .wait_for("the cancellation", |m| {
-            m.is_to(email) && m.subject().starts_with("Meeting cancelled")
+            m.is_to(email) && m.subject().starts_with("Cancelled:")
         })
         .await;
     let b = svc

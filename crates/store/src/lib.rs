@@ -12,8 +12,8 @@
 mod pg_tx;
 pub mod audit;
 mod backend;
-pub mod calendar;
 pub mod bookings;
+pub mod calendar;
 pub mod crm_outbox;
 pub mod crm_sync;
 pub mod history;
@@ -34,8 +34,8 @@ use std::sync::Arc;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, AuditRecord};
 pub use backend::{ACCOUNT_VERSION_GRACE_US, PgStore, SqliteStore};
-pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use bookings::{BookingRow, BookingStore};
+pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
 pub use history::{

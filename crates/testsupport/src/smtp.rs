@@ -52,7 +52,14 @@ impl Mail {
     /// The body with the transfer encoding (base64 or quoted-printable) undone and line
     /// ends as `\n`, so assertions can look for whole lines (lettre picks the encoding
     /// per body).
+    /// For a multipart message (an email carrying an invitation), the text/plain part.
     pub fn body(&self) -> String {
+        let multipart = self
+            .header("Content-Type")
+            .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"));
+        if multipart && let Some(text) = self.part("text/plain") {
+            return text;
+        }
         let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or(("", &self.data));
         decode_body(
             self.header("Content-Transfer-Encoding").as_deref(),

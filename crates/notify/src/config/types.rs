@@ -70,13 +70,10 @@ pub enum EventType {
     /// A booked meeting was cancelled.
     #[serde(rename = "meeting.cancelled")]
     MeetingCancelled,
-    /// A meeting was booked, moved or cancelled (issue 22); the event carries it.
-    #[serde(rename = "lead.meeting")]
-    LeadMeeting,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 10] = [
         EventType::LeadAssigned,
         EventType::LeadQueued,
         EventType::LeadReassigned,
@@ -87,7 +84,6 @@ impl EventType {
         EventType::MeetingBooked,
         EventType::MeetingRescheduled,
         EventType::MeetingCancelled,
-        EventType::LeadMeeting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,7 +98,6 @@ impl EventType {
             EventType::MeetingBooked => "meeting.booked",
             EventType::MeetingRescheduled => "meeting.rescheduled",
             EventType::MeetingCancelled => "meeting.cancelled",
-            EventType::LeadMeeting => "lead.meeting",
         }
     }
 

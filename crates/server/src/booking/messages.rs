@@ -1,19 +1,19 @@
 //! The messages a meeting sends (issue 22), rendered in the routing transaction like
-//! every notice: a plain email to the lead (their time zone) and to the rep (theirs),
-//! with the reschedule/cancel link, and the rep's Slack line "meeting booked for …"
-//! when Slack is set up; a booking is also the `lead.contacted` event (first touch),
-//! carrying the meeting.
-//!
-//! Everything an iCalendar invitation needs is in [`Invitation`] (UID = booking id,
-//! SEQUENCE, METHOD, UTC times, organizer = rep, attendee = lead, links), built once and
-//! handed to [`email`]; this file is the one to swap for one that attaches the ICS.
+//! every notice. The booking's data becomes an [`Invitation`] (UID = booking id,
+//! SEQUENCE, METHOD, UTC times, organizer = rep, attendee = lead, the manage link), then
+//! notify's meeting renderer ([`Renderer::meeting`]) writes the lead's and the rep's
+//! emails (each in the reader's zone, with the iCalendar invitation attached), the rep's
+//! Slack line "Meeting booked for …" and the `meeting.booked` / `meeting.rescheduled` /
+//! `meeting.cancelled` webhooks. A booking is also the `lead.contacted` event (first
+//! touch), sent by the sequencer's notices.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use leadrouter_core::booking::{Meeting, MeetingChange};
 use leadrouter_core::config::CompiledConfig;
 use leadrouter_core::lead::Lead;
-use leadrouter_notify::{Channel, EmailPayload, Kind, LinkSigner, NotifyConfig, Outgoing};
+use leadrouter_notify::invite::Meeting as InviteMeeting;
+use leadrouter_notify::render::{MeetingNotice, Renderer};
+use leadrouter_notify::{LinkSigner, MeetingEvent, Outgoing, Person};
 use serde::{Deserialize, Serialize};
 
 /// What an invitation (METHOD:REQUEST or METHOD:CANCEL) for the meeting carries.
@@ -96,237 +96,78 @@ pub fn invitation(
     })
 }
 
-/// "Tuesday 3 March 2026, 14:00–14:30 (Europe/Berlin)".
-pub fn when(start: Timestamp, end: Timestamp, tz_name: &str) -> String {
-    let tz = TimeZone::get(tz_name).unwrap_or(TimeZone::UTC);
-    let (s, e) = (start.to_zoned(tz.clone()), end.to_zoned(tz));
-    format!(
-        "{}, {}–{} ({tz_name})",
-        s.strftime("%A %-d %B %Y"),
-        s.strftime("%H:%M"),
-        e.strftime("%H:%M")
-    )
-}
-
-/// One sanitised line (no CR/LF) for subjects and names.
-fn line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
-}
-
-/// An email about the meeting for one side: `to_lead` writes to the attendee in their
-/// zone, else to the organizer in theirs.
-pub fn email(inv: &Invitation, from: &str, to_lead: bool) -> Option<EmailPayload> {
-    let (to, tz) = if to_lead {
-        (
-            inv.attendee_email.clone()?,
-            inv.attendee_tz
-                .clone()
-                .unwrap_or_else(|| inv.organizer_tz.clone()),
-        )
-    } else {
-        (inv.organizer_email.clone()?, inv.organizer_tz.clone())
-    };
-    let other = if to_lead {
-        inv.organizer_name.clone()
-    } else {
-        inv.attendee_name
-            .clone()
-            .or(inv.attendee_email.clone())
-            .unwrap_or_else(|| "a lead".into())
-    };
-    let other = line(&other);
-    let at = when(inv.start, inv.end, &tz);
-    let utc = format!(
-        "{} – {} UTC",
-        inv.start.strftime("%Y-%m-%d %H:%M"),
-        inv.end.strftime("%H:%M")
-    );
-    let (subject, head) = match inv.change {
-        MeetingChange::Booked => (
-            format!("Meeting booked: {other}, {at}"),
-            format!("Your meeting with {other} is booked."),
-        ),
-        MeetingChange::Rescheduled => (
-            format!("Meeting moved: {other}, {at}"),
-            format!("Your meeting with {other} has moved."),
-        ),
-        MeetingChange::Cancelled => (
-            format!("Meeting cancelled: {other}, {at}"),
-            format!("Your meeting with {other} is cancelled."),
-        ),
-    };
-    let mut text = format!(
-        "{head}\n\nWhen: {at}\n       {utc}\nWhat: {}\n",
-        line(&inv.summary)
-    );
-    if let Some(p) = inv.previous_start {
-        text.push_str(&format!(
-            "Was:  {}\n",
-            when(p, p + (inv.end.duration_since(inv.start)), &tz)
-        ));
-    }
-    if !to_lead && let Some(e) = &inv.attendee_email {
-        text.push_str(&format!("Lead: {e}\n"));
-    }
-    if to_lead && let Some(u) = &inv.manage_url {
-        text.push_str(&format!("\nNeed another time? Reschedule or cancel: {u}\n"));
-    }
-    Some(EmailPayload {
-        from: from.to_string(),
-        reply_to: if to_lead {
-            inv.organizer_email.clone()
-        } else {
-            None
+/// The meeting as the invitation describes it (notify's [`InviteMeeting`]): the
+/// booking id as the UID, the rep as organizer, the lead as attendee, the booking's
+/// manage page as the reschedule and cancel link. None when the lead has no email
+/// address to invite.
+pub fn invite_meeting(inv: &Invitation, title: &str, now: Timestamp) -> Option<InviteMeeting> {
+    Some(InviteMeeting {
+        uid: InviteMeeting::uid_for(&inv.uid, "leadrouter"),
+        sequence: u32::try_from(inv.sequence).unwrap_or(0),
+        start: inv.start,
+        end: inv.end,
+        summary: inv.summary.clone(),
+        description: format!("{title} booked through leadrouter."),
+        organizer: Person {
+            name: inv.organizer_name.clone(),
+            email: inv.organizer_email.clone().unwrap_or_default(),
         },
-        to,
-        subject: line(&subject),
-        text,
-        html: None,
+        attendee: Person {
+            name: inv.attendee_name.clone().unwrap_or_default(),
+            email: inv.attendee_email.clone()?,
+        },
+        location: None,
+        url: None,
+        reschedule_url: inv.manage_url.clone(),
+        cancel_url: inv.manage_url.clone(),
+        created: None,
+        dtstamp: now,
     })
 }
 
-/// The Slack key for a rep's team, as the rep notifications use it.
-fn slack_key(cfg: &NotifyConfig, team: Option<&str>) -> Option<String> {
-    let slack = cfg.slack.as_ref()?;
-    if let Some(t) = team
-        && slack.team_webhooks_env.contains_key(t)
-    {
-        return Some(format!(
-            "{}{t}",
-            leadrouter_notify::render::SLACK_TEAM_PREFIX
-        ));
-    }
-    slack
-        .default_webhook_env
-        .as_ref()
-        .map(|_| leadrouter_notify::render::SLACK_DEFAULT.to_string())
-}
-
-/// Slack's three control characters in message text.
-fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// The outbox messages for a meeting notice.
+/// The outbox messages for a meeting notice: notify's meeting renderer (both emails
+/// with the iCalendar invitation, the rep's Slack line, the `meeting.*` webhooks).
 pub fn render(
     cfg: &CompiledConfig,
-    ncfg: &NotifyConfig,
+    renderer: &Renderer,
     links: &LinkSigner,
     lead_id: &str,
     lead: &Lead,
     m: &Meeting,
+    now: Timestamp,
 ) -> Vec<Outgoing> {
-    let mut out = Vec::new();
-    if !ncfg.enabled {
-        return out;
-    }
     let Some(inv) = invitation(cfg, links, lead_id, lead, m) else {
-        return out;
+        return Vec::new();
     };
-    if let Some(e) = &ncfg.email {
-        for (to_lead, kind) in [
-            (true, Kind::LeadConfirmation),
-            (false, Kind::RepNotification),
-        ] {
-            if let Some(p) = email(&inv, &e.from, to_lead) {
-                out.push(Outgoing {
-                    channel: Channel::Email,
-                    recipient: p.to.clone(),
-                    kind,
-                    lead_id: lead_id.to_string(),
-                    payload: serde_json::to_value(p).unwrap_or_default(),
-                });
-            }
-        }
-    }
-    let team = cfg
-        .rep_by_id
-        .get(&m.rep)
-        .and_then(|i| cfg.rep(*i).team)
-        .map(|t| cfg.teams[t as usize].id.as_str());
-    if let Some(key) = slack_key(ncfg, team) {
-        let rep = cfg.rep(cfg.rep_by_id[&m.rep]);
-        let mention = rep
-            .slack
-            .as_deref()
-            .filter(|s| s.starts_with('U') && s.chars().all(|c| c.is_ascii_alphanumeric()))
-            .map(|s| format!("<@{s}> "))
-            .unwrap_or_default();
-        let who = inv
-            .attendee_name
+    let title = cfg.booking.as_ref().map_or("Meeting", |b| b.title.as_str());
+    let Some(meeting) = invite_meeting(&inv, title, now) else {
+        return Vec::new();
+    };
+    let event = match (m.change, m.previous) {
+        (MeetingChange::Booked, _) => MeetingEvent::Booked,
+        (MeetingChange::Rescheduled, Some(p)) => MeetingEvent::Rescheduled {
+            previous_start: p.start,
+            previous_end: p.end,
+        },
+        (MeetingChange::Rescheduled, None) => MeetingEvent::Booked,
+        (MeetingChange::Cancelled, _) => MeetingEvent::Cancelled,
+    };
+    let rep = cfg.rep_by_id.get(&m.rep).map(|i| cfg.rep(*i));
+    let notice = MeetingNotice {
+        lead_id: lead_id.to_string(),
+        meeting,
+        event,
+        lead_time_zone: inv
+            .attendee_tz
             .clone()
-            .or(inv.attendee_email.clone())
-            .unwrap_or_else(|| lead_id.to_string());
-        let verb = match m.change {
-            MeetingChange::Booked => "booked",
-            MeetingChange::Rescheduled => "moved",
-            MeetingChange::Cancelled => "cancelled",
-        };
-        let text = format!(
-            "{mention}meeting {verb} for {}: {}",
-            slack_escape(&line(&who)),
-            when(inv.start, inv.end, &rep.tz_name)
-        );
-        out.push(Outgoing {
-            channel: Channel::Slack,
-            recipient: key,
-            kind: Kind::RepNotification,
-            lead_id: lead_id.to_string(),
-            payload: serde_json::json!({ "text": text, "unfurl_links": false, "unfurl_media": false }),
-        });
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn inv() -> Invitation {
-        Invitation {
-            uid: "b1".into(),
-            sequence: 0,
-            method: "REQUEST".into(),
-            change: MeetingChange::Booked,
-            start: "2026-03-03T13:00:00Z".parse().unwrap(),
-            end: "2026-03-03T13:30:00Z".parse().unwrap(),
-            summary: "Demo with Ann Rep".into(),
-            organizer_name: "Ann Rep".into(),
-            organizer_email: Some("ann@example.com".into()),
-            organizer_tz: "Europe/Berlin".into(),
-            attendee_name: Some("Lee\r\nBcc: x@y".into()),
-            attendee_email: Some("lee@example.org".into()),
-            attendee_tz: Some("America/New_York".into()),
-            manage_url: Some("https://x/book/manage/t".into()),
-            previous_start: None,
-        }
-    }
-
-    #[test]
-    fn each_side_reads_its_own_zone() {
-        let lead = email(&inv(), "bot@example.com", true).unwrap();
-        assert_eq!(lead.to, "lee@example.org");
-        assert!(
-            lead.text.contains("08:00–08:30 (America/New_York)"),
-            "{}",
-            lead.text
-        );
-        assert!(lead.text.contains("2026-03-03 13:00 – 13:30 UTC"));
-        assert!(lead.text.contains("https://x/book/manage/t"));
-        assert_eq!(lead.reply_to.as_deref(), Some("ann@example.com"));
-        let rep = email(&inv(), "bot@example.com", false).unwrap();
-        assert!(
-            rep.text.contains("14:00–14:30 (Europe/Berlin)"),
-            "{}",
-            rep.text
-        );
-        // A name cannot add header lines.
-        assert!(!rep.subject.contains('\n') && !rep.subject.contains('\r'));
-        assert!(!rep.text.contains("manage"));
-    }
+            .unwrap_or_else(|| inv.organizer_tz.clone()),
+        rep_id: m.rep.clone(),
+        rep_time_zone: inv.organizer_tz.clone(),
+        rep_slack: rep.and_then(|r| r.slack.clone()),
+        team: rep
+            .and_then(|r| r.team)
+            .map(|t| cfg.teams[t as usize].id.to_string()),
+        lead_company: lead.company.clone(),
+    };
+    renderer.meeting(&notice, now).messages
 }

@@ -112,24 +112,19 @@ pub(super) fn render(
                     Notice::Meeting(m) => {
                         out.extend(crate::booking::messages::render(
                             bx.cfg,
-                            renderer.config(),
+                            renderer,
                             &bx.nrt.links,
                             &lead.id,
                             parsed,
                             m,
+                            now,
                         ));
                         let mut extra = serde_json::Map::new();
                         extra.insert("meeting".into(), meeting_json(m));
                         // A booking is first touch: also the `lead.contacted` event.
                         if m.change == leadrouter_core::booking::MeetingChange::Booked {
-                            out.extend(renderer.event(
-                                EventType::LeadContacted,
-                                ctx,
-                                extra.clone(),
-                                now,
-                            ));
+                            out.extend(renderer.event(EventType::LeadContacted, ctx, extra, now));
                         }
-                        out.extend(renderer.event(EventType::LeadMeeting, ctx, extra, now));
                     }
                     Notice::Assignment | Notice::Reassignment { .. } => {}
                 }
