@@ -395,3 +395,95 @@ fn check_refuses_bad_calendar_settings() {
         "never echoes the address",
     );
 }
+
+/// A feed whose rep is busy 10:00–16:00 UTC every day (a daily recurring event, Outlook
+/// style with no out-of-office status).
+fn busy_ics() -> String {
+    let start = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date() - 14.days();
+    format!(
+        "BEGIN:VCALENDAR\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\nMETHOD:PUBLISH\r\nBEGIN:VEVENT\r\nDTSTART:{d}T100000Z\r\nDTEND:{d}T160000Z\r\nRRULE:FREQ=DAILY\r\nUID:blocked-daily@outlook.com\r\nSUMMARY:Customer workshops\r\nX-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nTRANSP:OPAQUE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        d = start.strftime("%Y%m%d")
+    )
+}
+
+/// Issue 22: booking offers the rep's working hours minus the busy blocks of their
+/// calendar feed. Ann works the default 09:00–17:00 (UTC) and her feed blocks 10:00–16:00
+/// every day, so once the feed is read her slots start only at 09:00, 09:30, 16:00 and
+/// 16:30; before it is read, the middle of the day is offered (the check can fail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_slots_leave_out_the_calendars_busy_blocks() {
+    let feed = Arc::new(Mutex::new(Feed {
+        body: busy_ics(),
+        fail: false,
+    }));
+    let receiver = HttpReceiver::start(script(feed)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap()
+        + "\n[booking]\nactions = [\"demo_request\"]\nmeeting = \"30m\"\nmin_notice = \"1h\"\ndays_ahead = 7\nslot_step = \"30m\"\ndefault_hours = [\"Mon-Sun 09:00-17:00\"]\n";
+    std::fs::write(&path, text).unwrap();
+    let server = Server::start_async(serve(path).env(
+        "ANN_CALENDAR_URL",
+        format!("{}/calendars/ann/private-1c2d/calendar.ics", receiver.uri()),
+    ))
+    .await;
+    // A lead of ann's (the pool alternates between ann and ben).
+    let mut lead = None;
+    for n in 0..6 {
+        let v = server
+            .post("/v1/leads")
+            .intake()
+            .json(&pool_lead(&format!("busy{n}@busy{n}-co.com")))
+            .send_async()
+            .await
+            .expect_status(201)
+            .json();
+        if support::owner_of(&v).as_deref() == Some(ANN) {
+            lead = v["lead_id"].as_str().map(str::to_string);
+            break;
+        }
+    }
+    let lead = lead.unwrap_or_else(|| server.fail("no lead went to ann"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = server
+            .get(&format!("/v1/leads/{lead}/slots?tz=UTC"))
+            .bearer(support::ADMIN_KEY)
+            .send_async()
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(v["rep"]["id"], ANN, "{v}");
+        let hours: Vec<String> = v["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let t: Timestamp = s["start"].as_str().unwrap().parse().unwrap();
+                t.to_zoned(jiff::tz::TimeZone::UTC)
+                    .strftime("%H:%M")
+                    .to_string()
+            })
+            .collect();
+        let inside = hours
+            .iter()
+            .filter(|h| h.as_str() >= "10:00" && h.as_str() < "16:00")
+            .count();
+        if inside == 0 && !hours.is_empty() {
+            assert!(
+                hours
+                    .iter()
+                    .all(|h| ["09:00", "09:30", "16:00", "16:30"].contains(&h.as_str())),
+                "{hours:?}"
+            );
+            break;
+        }
+        if Instant::now() > deadline {
+            server.fail(&format!(
+                "slots still inside the busy block ({inside} of {}): {hours:?}",
+                hours.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
