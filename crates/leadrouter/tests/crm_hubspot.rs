@@ -790,3 +790,85 @@ async fn crm2_poller_position_survives_a_restart() {
         "the watermark moved on after the restart"
     );
 }
+
+/// Issue 22 with CRM-1: a meeting booked through the booking API is written back — the
+/// `[crm.fields] meeting` property gets its start (UTC) and the reason says it was
+/// booked — and a cancellation writes `cancelled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm1_a_booked_meeting_is_written_back() {
+    let h = hubspot(Limits::private_app_starter()).await;
+    h.define_property("leadrouter_meeting");
+    let extra = "[crm.fields]\nmeeting = \"leadrouter_meeting\"\n\n[booking]\nactions = [\"demo_request\"]\nmin_notice = \"1h\"\ndefault_hours = [\"Mon-Sun 09:00-17:00\"]\n\n";
+    let (s, _dir) = serve_with(&h, Clock::Real, extra).await;
+    let id = s
+        .post("/v1/leads")
+        .intake()
+        .json(&json!({
+            "email": "meet@meeting-co.com",
+            "first_name": "Mia",
+            "last_name": "Meeting",
+            "action": "demo_request",
+        }))
+        .send_async()
+        .await
+        .expect_status(201)
+        .json()["lead_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let slots = s
+        .get(&format!("/v1/leads/{id}/slots"))
+        .admin()
+        .send_async()
+        .await
+        .expect_status(200)
+        .json();
+    let start = slots["slots"][0]["start"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no slot: {slots}"))
+        .to_string();
+    let booked = s
+        .post(&format!("/v1/leads/{id}/booking"))
+        .admin()
+        .json(&json!({ "start": start }))
+        .send_async()
+        .await
+        .expect_status(201)
+        .json();
+    let written = |what: &'static str, want: String| {
+        let h = &h;
+        eventually(
+            WAIT,
+            move || format!("the meeting written back ({what})"),
+            move || {
+                let want = want.clone();
+                async move {
+                    h.applied()
+                        .into_iter()
+                        .find(|w| {
+                            w.email == "meet@meeting-co.com"
+                                && w.properties.get("leadrouter_meeting") == Some(&want)
+                        })
+                        .map(|w| w.properties)
+                }
+            },
+        )
+    };
+    let props = written("booked", start.clone()).await;
+    assert!(
+        props["leadrouter_reason"].contains("meeting booked"),
+        "{props:?}"
+    );
+    let booking = booked["booking"]["id"]
+        .as_str()
+        .or(booked["id"].as_str())
+        .unwrap_or_else(|| panic!("no booking id in {booked}"))
+        .to_string();
+    s.post(&format!("/v1/leads/{id}/booking/{booking}/cancel"))
+        .admin()
+        .json(&json!({}))
+        .send_async()
+        .await
+        .expect_status(200);
+    written("cancelled", "cancelled".to_string()).await;
+}

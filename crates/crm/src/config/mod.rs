@@ -124,6 +124,9 @@ pub struct FieldMap {
     pub reason: Option<String>,
     pub lead_id: Option<String>,
     pub console_link: Option<String>,
+    /// The booked meeting (issue 22): its start in UTC (RFC 3339), or `cancelled`. Off
+    /// unless named: the property must exist in the CRM first.
+    pub meeting: Option<String>,
 }
 
 impl FieldMap {
@@ -143,6 +146,7 @@ impl FieldMap {
             reason: name("leadrouter_reason", "LeadRouter_Reason__c"),
             lead_id: name("leadrouter_lead_id", "LeadRouter_Id__c"),
             console_link: name("leadrouter_console_url", "LeadRouter_Console_URL__c"),
+            meeting: None,
         }
     }
 
@@ -155,6 +159,7 @@ impl FieldMap {
             &self.reason,
             &self.lead_id,
             &self.console_link,
+            &self.meeting,
         ]
         .into_iter()
         .flatten()

@@ -60,4 +60,5 @@ pub(crate) struct RawFields {
     pub reason: Option<Spanned<String>>,
     pub lead_id: Option<Spanned<String>>,
     pub console_link: Option<Spanned<String>>,
+    pub meeting: Option<Spanned<String>>,
 }

@@ -461,6 +461,7 @@ fn fields(r: &mut Resolver, raw: Option<&RawFields>, p: ProviderKind) -> FieldMa
     set("reason", &mut f.reason, &raw.reason);
     set("lead_id", &mut f.lead_id, &raw.lead_id);
     set("console_link", &mut f.console_link, &raw.console_link);
+    set("meeting", &mut f.meeting, &raw.meeting);
     f
 }
 

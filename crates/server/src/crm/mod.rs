@@ -164,6 +164,7 @@ impl CrmRuntime {
         let link = (!self.console_base.is_empty())
             .then(|| format!("{}/console/leads/{}", self.console_base, p.lead_id));
         put(&f.console_link, link);
+        put(&f.meeting, p.meeting.clone());
         let task = match (&p.contact_by, &owner_crm_id) {
             (Some(due), Some(_)) if self.config.task && p.assigns() => Some(TaskSpec {
                 subject: format!(
@@ -225,6 +226,9 @@ pub struct CrmPayload {
     /// Message intake as the custom field `salesforce_id`): written back to that record.
     #[serde(default)]
     pub crm_record_id: Option<String>,
+    /// A meeting change (issue 22): the meeting's start (RFC 3339, UTC) or `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<String>,
 }
 
 impl CrmPayload {
@@ -257,6 +261,7 @@ pub fn writes_back(kind: DecisionKind) -> bool {
             | DecisionKind::SlaReassign
             | DecisionKind::Disqualify
             | DecisionKind::Outcome
+            | DecisionKind::Meeting
     )
 }
 
@@ -268,6 +273,7 @@ pub fn row_for(
     lead: &LeadRecord,
     kind: DecisionKind,
     reason: &str,
+    meeting: Option<String>,
     now: Timestamp,
 ) -> Option<CrmRow> {
     if !writes_back(kind) {
@@ -311,6 +317,7 @@ pub fn row_for(
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty() && s.len() <= 18)
             .map(str::to_string),
+        meeting,
     };
     let value = serde_json::to_value(&payload).ok()?;
     Some(CrmRow::new(

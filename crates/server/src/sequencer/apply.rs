@@ -163,9 +163,20 @@ impl Decider {
         }
         let rendered = render(bx, lead, parsed, routed.as_ref(), &notices, now);
         w.queue_messages(&lead.id, rendered.messages, now);
-        // CRM-1: the write-back is committed with the change it reports.
+        // CRM-1: the write-back is committed with the change it reports (a meeting's
+        // with its start, or `cancelled`).
+        let meeting = notices.iter().find_map(|n| match n {
+            leadrouter_core::lifecycle::Notice::Meeting(m) => Some(
+                if m.change == leadrouter_core::booking::MeetingChange::Cancelled {
+                    "cancelled".to_string()
+                } else {
+                    m.start.to_string()
+                },
+            ),
+            _ => None,
+        });
         if let (Some(crm), Some(h)) = (bx.crm, &history)
-            && let Some(row) = crate::crm::row_for(crm, &rec, h.kind, &h.reason, now)
+            && let Some(row) = crate::crm::row_for(crm, &rec, h.kind, &h.reason, meeting, now)
         {
             w.batch.crm.push(row);
         }
