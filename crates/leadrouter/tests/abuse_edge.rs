@@ -305,8 +305,8 @@ fn uploads_beyond_the_in_flight_byte_budget_are_refused() {
     first
         .write_all(&csv_filler(800_000))
         .expect("sending most of the first body");
-    // Let the server pull those bytes into the budget.
-    std::thread::sleep(Duration::from_millis(500));
+    // Let the server pull those bytes into the budget (generous: a loaded debug build).
+    std::thread::sleep(Duration::from_millis(1500));
 
     let started = Instant::now();
     let second = request(
@@ -315,7 +315,7 @@ fn uploads_beyond_the_in_flight_byte_budget_are_refused() {
             "POST /v1/imports HTTP/1.1\r\nAuthorization: Bearer {ADMIN_KEY}\r\nContent-Type: text/csv"
         ),
         &csv_filler(900_000),
-        Duration::from_secs(5),
+        Duration::from_secs(15),
     );
     server.check(
         second
