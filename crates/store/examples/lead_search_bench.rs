@@ -139,8 +139,7 @@ fn lead(i: usize, rng: &mut Rng) -> LeadRecord {
         87..=91 => LeadStatus::Won,
         _ => LeadStatus::Lost,
     };
-    let mut received_at =
-        START + (i as i64) * (365 * DAY_US / 1_000_000) + rng.below(1_000) as i64;
+    let mut received_at = START + (i as i64) * (365 * DAY_US / 1_000_000) + rng.below(1_000) as i64;
     if i % 100 == 99 && received_at - 30 * DAY_US > START {
         // One lead in 100 is an import of a month-old lead: stored out of received order.
         received_at -= 30 * DAY_US;
@@ -479,7 +478,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Fresh statistics, as autovacuum would have after a load.
             let pool = sqlx::PgPool::connect(&url).await?;
             sqlx::query("VACUUM ANALYZE leads").execute(&pool).await?;
-            sqlx::query("VACUUM ANALYZE lead_search").execute(&pool).await?;
+            sqlx::query("VACUUM ANALYZE lead_search")
+                .execute(&pool)
+                .await?;
             pool.close().await;
         } else {
             let pool = sqlx::SqlitePool::connect(&url).await?;

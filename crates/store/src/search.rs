@@ -648,9 +648,21 @@ impl LeadSearch for PgStore {
                 push_conditions!(&mut b, q, "l.received_at", "l.id");
                 fetch_hits!(b, &self.pool)
             }
-            Some(w) => {
+            Some(w) if !filters_leads_columns(q) => {
                 // The narrow table (migration 0027) answers the words, the time and the
                 // order; only the page's own leads are read from `leads`.
+                b.push(" FROM (SELECT s.lead_id, s.received_at FROM lead_search s WHERE 1 = 1");
+                pg_text(&mut b, w);
+                let newer = push_conditions!(&mut b, q, "s.received_at", "s.lead_id");
+                b.push(if newer {
+                    ") s JOIN leads l ON l.id = s.lead_id ORDER BY s.received_at ASC, s.lead_id ASC"
+                } else {
+                    ") s JOIN leads l ON l.id = s.lead_id ORDER BY s.received_at DESC, s.lead_id DESC"
+                });
+                fetch_hits!(b, &self.pool)
+            }
+            Some(w) => {
+                // Text and a routing filter: each match's lead is read to check it.
                 b.push(" FROM lead_search s JOIN leads l ON l.id = s.lead_id WHERE 1 = 1");
                 pg_text(&mut b, w);
                 push_conditions!(&mut b, q, "s.received_at", "s.lead_id");
@@ -659,6 +671,16 @@ impl LeadSearch for PgStore {
         };
         Ok(page_of(q, hits))
     }
+}
+
+/// Whether `q` filters on a column only `leads` has (anything but text and time).
+fn filters_leads_columns(q: &LeadQuery) -> bool {
+    [
+        &q.owner, &q.team, &q.queue, &q.tier, &q.segment, &q.status, &q.path,
+    ]
+    .iter()
+    .any(|v| v.is_some())
+        || q.owner_in.is_some()
 }
 
 /// PostgreSQL: each indexed word is a LIKE the trigram index answers; short words are
