@@ -396,21 +396,22 @@ macro_rules! hit_columns {
     };
 }
 
-/// Every condition of `q` but the free text, and the order and limit: `$at` and `$id` name
-/// the received time and id the keyset uses (the same values as `l.received_at`, `l.id`).
+/// Every condition of `q` but the free text, and the order and limit: `$t` names the table
+/// holding the routing columns, `$at` and `$id` the received time and id the keyset uses
+/// (the same values as `l.received_at`, `l.id`).
 /// Evaluates to whether the query goes to newer leads (oldest first).
 macro_rules! push_conditions {
-    ($b:expr, $q:expr, $at:literal, $id:literal) => {{
+    ($b:expr, $q:expr, $t:literal, $at:literal, $id:literal) => {{
         let b = $b;
         let q: &LeadQuery = $q;
         for (col, v) in [
-            (" AND l.owner = ", &q.owner),
-            (" AND l.team = ", &q.team),
-            (" AND l.queue = ", &q.queue),
-            (" AND l.tier = ", &q.tier),
-            (" AND l.segment = ", &q.segment),
-            (" AND l.status = ", &q.status),
-            (" AND l.path = ", &q.path),
+            (concat!(" AND ", $t, ".owner = "), &q.owner),
+            (concat!(" AND ", $t, ".team = "), &q.team),
+            (concat!(" AND ", $t, ".queue = "), &q.queue),
+            (concat!(" AND ", $t, ".tier = "), &q.tier),
+            (concat!(" AND ", $t, ".segment = "), &q.segment),
+            (concat!(" AND ", $t, ".status = "), &q.status),
+            (concat!(" AND ", $t, ".path = "), &q.path),
         ] {
             if let Some(v) = v {
                 b.push(col).push_bind(v.clone());
@@ -421,7 +422,7 @@ macro_rules! push_conditions {
                 b.push(" AND 1 = 0");
             }
             Some(owners) => {
-                b.push(" AND l.owner IN (");
+                b.push(concat!(" AND ", $t, ".owner IN ("));
                 let mut list = b.separated(", ");
                 for o in owners {
                     list.push_bind(o.clone());
@@ -521,7 +522,7 @@ impl LeadSearch for SqliteStore {
         let Some(words) = refuse(q)? else {
             let mut b = QueryBuilder::<sqlx::Sqlite>::new(SQLITE_HIT);
             b.push(" FROM leads l WHERE 1 = 1");
-            push_conditions!(&mut b, q, "l.received_at", "l.id");
+            push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
             let hits = fetch_hits!(b, &self.pool);
             return Ok(page_of(q, hits));
         };
@@ -610,7 +611,7 @@ async fn sqlite_text_newest_first(
             b.push(" FROM json_each(")
                 .push_bind(serde_json::Value::from(found).to_string())
                 .push(") j CROSS JOIN leads l ON l.rowid = j.value WHERE 1 = 1");
-            push_conditions!(&mut b, q, "l.received_at", "l.id");
+            push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
             best.extend(fetch_hits!(b, &mut *conn));
             best.sort_by(order);
             best.truncate(want);
@@ -645,15 +646,15 @@ impl LeadSearch for PgStore {
         let hits = match &words {
             None => {
                 b.push(" FROM leads l WHERE 1 = 1");
-                push_conditions!(&mut b, q, "l.received_at", "l.id");
+                push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
                 fetch_hits!(b, &self.pool)
             }
-            Some(w) if !filters_leads_columns(q) => {
-                // The narrow table (migration 0027) answers the words, the time and the
-                // order; only the page's own leads are read from `leads`.
+            Some(w) => {
+                // The narrow table (migration 0027) answers the words, the filters, the
+                // time and the order; only the page's own leads are read from `leads`.
                 b.push(" FROM (SELECT s.lead_id, s.received_at FROM lead_search s WHERE 1 = 1");
                 pg_text(&mut b, w);
-                let newer = push_conditions!(&mut b, q, "s.received_at", "s.lead_id");
+                let newer = push_conditions!(&mut b, q, "s", "s.received_at", "s.lead_id");
                 b.push(if newer {
                     ") s JOIN leads l ON l.id = s.lead_id ORDER BY s.received_at ASC, s.lead_id ASC"
                 } else {
@@ -661,26 +662,9 @@ impl LeadSearch for PgStore {
                 });
                 fetch_hits!(b, &self.pool)
             }
-            Some(w) => {
-                // Text and a routing filter: each match's lead is read to check it.
-                b.push(" FROM lead_search s JOIN leads l ON l.id = s.lead_id WHERE 1 = 1");
-                pg_text(&mut b, w);
-                push_conditions!(&mut b, q, "s.received_at", "s.lead_id");
-                fetch_hits!(b, &self.pool)
-            }
         };
         Ok(page_of(q, hits))
     }
-}
-
-/// Whether `q` filters on a column only `leads` has (anything but text and time).
-fn filters_leads_columns(q: &LeadQuery) -> bool {
-    [
-        &q.owner, &q.team, &q.queue, &q.tier, &q.segment, &q.status, &q.path,
-    ]
-    .iter()
-    .any(|v| v.is_some())
-        || q.owner_in.is_some()
 }
 
 /// PostgreSQL: each indexed word is a LIKE the trigram index answers; short words are
