@@ -7,7 +7,7 @@
 
 use leadrouter_core::lifecycle::{LeadStatus, Stage};
 use leadrouter_store::search::{Direction, LeadQuery};
-use leadrouter_store::{BatchWrite, LeadPage, LeadRecord, Store};
+use leadrouter_store::{BatchWrite, LeadPage, LeadRecord, LeadUpdate, Store};
 use leadrouter_testsupport::TestDb;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -42,6 +42,7 @@ both! {
     erased_leads_cannot_be_found_by_personal_data: sqlite_erased_leads_cannot_be_found_by_personal_data, postgres_erased_leads_cannot_be_found_by_personal_data;
     bad_queries_are_refused: sqlite_bad_queries_are_refused, postgres_bad_queries_are_refused;
     free_text_is_exact_whatever_the_insertion_order: sqlite_free_text_is_exact_whatever_the_insertion_order, postgres_free_text_is_exact_whatever_the_insertion_order;
+    text_with_filters_follows_reassignment: sqlite_text_with_filters_follows_reassignment, postgres_text_with_filters_follows_reassignment;
 }
 
 const FIRST: &[&str] = &["Jane", "Omar", "Li", "Zoë", "Priya", "Tom"];
@@ -690,5 +691,69 @@ async fn free_text_is_exact_whatever_the_insertion_order(url: &str) {
                 }
             }
         }
+    }
+}
+
+/// Text with routing filters after leads were reassigned and their status changed: on
+/// PostgreSQL the filters are answered from the search table, which must follow `leads`.
+async fn text_with_filters_follows_reassignment(url: &str) {
+    let store = open(url).await;
+    let mut leads = fixture();
+    insert(&*store, leads.clone()).await;
+    let mut updates = Vec::new();
+    for l in leads
+        .iter_mut()
+        .filter(|l| l.id.len() == 6 && l.id[1..5].parse::<usize>().unwrap() % 3 == 0)
+    {
+        l.owner = Some("zed".into());
+        l.queue = Some("review".into());
+        l.team = Some("apac".into());
+        l.status = LeadStatus::Won;
+        updates.push(LeadUpdate {
+            id: l.id.clone(),
+            owner: l.owner.clone(),
+            queue: l.queue.clone(),
+            team: l.team.clone(),
+            status: l.status,
+            stage: Stage::Early,
+            outcome: None,
+            outcome_at: None,
+            contact_by: None,
+            accepted_at: None,
+            first_touch_at: None,
+        });
+    }
+    assert!(updates.len() >= 20);
+    let mut tx = store.begin().await.expect("begin");
+    let v = tx.lock_state().await.expect("lock_state");
+    let batch = BatchWrite {
+        lead_updates: updates,
+        ..Default::default()
+    };
+    tx.write(batch, v + 1).await.expect("write");
+    tx.commit().await.expect("commit");
+    for (text, owner, queue, team, status) in [
+        ("acme", Some("zed"), None, None, None),
+        ("jane", None, Some("review"), None, None),
+        ("globex", None, None, Some("apac"), Some("won")),
+        ("acme", Some("ana"), None, None, None),
+        ("co.uk", None, None, Some("amer"), Some("open")),
+    ] {
+        let q = LeadQuery {
+            text: Some(text.into()),
+            owner: owner.map(String::from),
+            queue: queue.map(String::from),
+            team: team.map(String::from),
+            status: status.map(String::from),
+            limit: 3,
+            ..Default::default()
+        };
+        let want = expected(&leads, &q);
+        assert!(!want.is_empty(), "{text}: the case finds something");
+        assert_eq!(
+            all_pages(&*store, &q).await,
+            want,
+            "{text} {owner:?} {queue:?} {team:?} {status:?}"
+        );
     }
 }
