@@ -73,3 +73,9 @@ CREATE TRIGGER lead_search_update AFTER UPDATE OF id, email, payload, account_do
           OR OLD.tier IS DISTINCT FROM NEW.tier OR OLD.status IS DISTINCT FROM NEW.status
           OR OLD.path IS DISTINCT FROM NEW.path)
     EXECUTE FUNCTION lead_search_updated();
+
+-- `LIKE '%word%'` is estimated from the column's histogram: with the default 100 entries
+-- a free-mail domain (4% of leads) could miss it, be planned as rare, and have its ~40,000
+-- matches sorted (p99 246 ms at 1,000,000 leads) instead of walking back in time.
+ALTER TABLE lead_search ALTER COLUMN body SET STATISTICS 1000;
+ANALYZE lead_search;
