@@ -27,5 +27,20 @@ cleanup() {
 }
 trap cleanup EXIT
 echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(date -u +%Y-%m-%dT%H:%MZ)"
-cargo run --release -q -p leadrouter-store --example lead_search_bench -- \
-    --leads "$LEADS" --sqlite "$DIR/leads.db" --postgres "$PG/$DB"
+cargo build --release -q -p leadrouter-store --example lead_search_bench
+BIN=target/release/examples/lead_search_bench
+# The two backends load and measure at once, one process each (BENCH_SERIAL=1: one
+# after the other, so neither measures while the other loads).
+if [ "${BENCH_SERIAL:-}" = 1 ]; then
+    "$BIN" --leads "$LEADS" --sqlite "$DIR/leads.db" --postgres "$PG/$DB"
+else
+    "$BIN" --leads "$LEADS" --sqlite "$DIR/leads.db" >"$DIR/sqlite.out" 2>&1 &
+    s=$!
+    "$BIN" --leads "$LEADS" --postgres "$PG/$DB" >"$DIR/postgres.out" 2>&1 &
+    p=$!
+    rc=0
+    wait $s || rc=$?
+    wait $p || rc=$?
+    cat "$DIR/sqlite.out" "$DIR/postgres.out"
+    exit $rc
+fi

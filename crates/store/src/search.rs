@@ -2,12 +2,15 @@
 //! domain, filters on the routing columns and the received time, newest first, paged by
 //! keyset on `(received_at, id)` with an opaque cursor.
 //!
-//! Free text is answered from an index on both backends (migration 0018): an FTS5
-//! trigram table on SQLite, a pg_trgm GIN index on PostgreSQL. Both match each word of
-//! three or more characters anywhere inside the searched text, case-insensitively; shorter
-//! words only narrow what a longer word found. Erasure rewrites the lead's columns and the
-//! index follows them (a trigger on SQLite, the expression index on PostgreSQL), so an
-//! erased person cannot be found by their old name or address.
+//! Free text is answered from an index on both backends: an FTS5 trigram table on SQLite
+//! (migration 0018), read newest first in chunks that stop once the page is settled
+//! (0027, [`sqlite_text_newest_first`]); on PostgreSQL a pg_trgm GIN index over a narrow
+//! side table of id, received time and searched text (0027), so matches are rechecked
+//! and sorted there and only the page's leads are read from `leads`. Both match each word
+//! of three or more characters anywhere inside the searched text, case-insensitively;
+//! shorter words only narrow what a longer word found. Erasure rewrites the lead's
+//! columns and triggers rewrite the searched text from them in the same transaction, so
+//! an erased person cannot be found by their old name or address.
 //!
 //! A page never skips or repeats a lead while others are inserted: the cursor is the
 //! position of the last row shown, and the next page starts strictly after it.
@@ -377,154 +380,306 @@ fn page_of(q: &LeadQuery, mut rows: Vec<LeadHit>) -> LeadPage {
     }
 }
 
-/// One implementation per backend. `$first`, `$last`, `$company` extract the payload's
-/// fields; `$text` adds the free-text condition.
-macro_rules! search_backend {
-    ($store:ty, $db:ty, $first:literal, $last:literal, $company:literal, $text:path) => {
-        #[async_trait]
-        impl LeadSearch for $store {
-            async fn search_leads(&self, q: &LeadQuery) -> Result<LeadPage> {
-                let words = refuse(q)?;
-                let mut b = QueryBuilder::<$db>::new(concat!(
-                    "SELECT l.id, l.received_at, l.source, l.email, ",
-                    $first,
-                    " AS first_name, ",
-                    $last,
-                    " AS last_name, ",
-                    $company,
-                    " AS company, l.account_domain, l.owner, l.queue, l.team, l.segment, l.tier, l.score, l.path, l.status, l.erased_at FROM leads l WHERE 1 = 1"
-                ));
-                if let Some(w) = &words {
-                    $text(&mut b, w);
-                }
-                for (col, v) in [
-                    (" AND l.owner = ", &q.owner),
-                    (" AND l.team = ", &q.team),
-                    (" AND l.queue = ", &q.queue),
-                    (" AND l.tier = ", &q.tier),
-                    (" AND l.segment = ", &q.segment),
-                    (" AND l.status = ", &q.status),
-                    (" AND l.path = ", &q.path),
-                ] {
-                    if let Some(v) = v {
-                        b.push(col).push_bind(v.clone());
-                    }
-                }
-                match q.owner_in.as_deref() {
-                    Some([]) => {
-                        b.push(" AND 1 = 0");
-                    }
-                    Some(owners) => {
-                        b.push(" AND l.owner IN (");
-                        let mut list = b.separated(", ");
-                        for o in owners {
-                            list.push_bind(o.clone());
-                        }
-                        b.push(")");
-                    }
-                    None => {}
-                }
-                if let Some(f) = q.received_from {
-                    b.push(" AND l.received_at >= ").push_bind(f);
-                }
-                if let Some(t) = q.received_to {
-                    b.push(" AND l.received_at < ").push_bind(t);
-                }
-                let newer = match &q.cursor {
-                    Some(c) if c.direction == Direction::Newer => {
-                        b.push(" AND l.received_at >= ").push_bind(c.received_at);
-                        b.push(" AND (l.received_at > ").push_bind(c.received_at);
-                        b.push(" OR l.id > ").push_bind(c.id.clone()).push(")");
-                        true
-                    }
-                    Some(c) => {
-                        b.push(" AND l.received_at <= ").push_bind(c.received_at);
-                        b.push(" AND (l.received_at < ").push_bind(c.received_at);
-                        b.push(" OR l.id < ").push_bind(c.id.clone()).push(")");
-                        false
-                    }
-                    None => false,
-                };
-                b.push(if newer {
-                    " ORDER BY l.received_at ASC, l.id ASC LIMIT "
-                } else {
-                    " ORDER BY l.received_at DESC, l.id DESC LIMIT "
-                });
-                b.push_bind(q.limit.clamp(1, MAX_LIMIT) + 1);
-                let rows = b.build().fetch_all(&self.pool).await?;
-                let hits = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(LeadHit {
-                            id: r.try_get("id")?,
-                            received_at: r.try_get("received_at")?,
-                            source: r.try_get("source")?,
-                            email: r.try_get("email")?,
-                            first_name: r.try_get("first_name")?,
-                            last_name: r.try_get("last_name")?,
-                            company: r.try_get("company")?,
-                            account_domain: r.try_get("account_domain")?,
-                            owner: r.try_get("owner")?,
-                            queue: r.try_get("queue")?,
-                            team: r.try_get("team")?,
-                            segment: r.try_get("segment")?,
-                            tier: r.try_get("tier")?,
-                            score: r.try_get("score")?,
-                            path: r.try_get("path")?,
-                            status: r.try_get("status")?,
-                            erased_at: r.try_get("erased_at")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(page_of(q, hits))
-            }
-        }
+/// The columns of a [`LeadHit`], from `leads l`. `$first`, `$last`, `$company` extract the
+/// payload's fields.
+macro_rules! hit_columns {
+    ($first:literal, $last:literal, $company:literal) => {
+        concat!(
+            "SELECT l.id, l.received_at, l.source, l.email, ",
+            $first,
+            " AS first_name, ",
+            $last,
+            " AS last_name, ",
+            $company,
+            " AS company, l.account_domain, l.owner, l.queue, l.team, l.segment, l.tier, l.score, l.path, l.status, l.erased_at"
+        )
     };
 }
 
-/// SQLite: the FTS5 table finds the rows of the indexed words; short words are checked
-/// on the text it holds.
-fn sqlite_text(b: &mut QueryBuilder<sqlx::Sqlite>, w: &TextWords) {
-    b.push(" AND l.rowid IN (SELECT rowid FROM lead_search WHERE lead_search MATCH ")
-        .push_bind(fts_query(&w.indexed));
-    for s in &w.short {
-        b.push(" AND instr(lower(body), ")
-            .push_bind(s.clone())
-            .push(") > 0");
+/// Every condition of `q` but the free text, and the order and limit: `$t` names the table
+/// holding the routing columns, `$at` and `$id` the received time and id the keyset uses
+/// (the same values as `l.received_at`, `l.id`).
+/// Evaluates to whether the query goes to newer leads (oldest first).
+macro_rules! push_conditions {
+    ($b:expr, $q:expr, $t:literal, $at:literal, $id:literal) => {{
+        let b = $b;
+        let q: &LeadQuery = $q;
+        for (col, v) in [
+            (concat!(" AND ", $t, ".owner = "), &q.owner),
+            (concat!(" AND ", $t, ".team = "), &q.team),
+            (concat!(" AND ", $t, ".queue = "), &q.queue),
+            (concat!(" AND ", $t, ".tier = "), &q.tier),
+            (concat!(" AND ", $t, ".segment = "), &q.segment),
+            (concat!(" AND ", $t, ".status = "), &q.status),
+            (concat!(" AND ", $t, ".path = "), &q.path),
+        ] {
+            if let Some(v) = v {
+                b.push(col).push_bind(v.clone());
+            }
+        }
+        match q.owner_in.as_deref() {
+            Some([]) => {
+                b.push(" AND 1 = 0");
+            }
+            Some(owners) => {
+                b.push(concat!(" AND ", $t, ".owner IN ("));
+                let mut list = b.separated(", ");
+                for o in owners {
+                    list.push_bind(o.clone());
+                }
+                b.push(")");
+            }
+            None => {}
+        }
+        if let Some(f) = q.received_from {
+            b.push(concat!(" AND ", $at, " >= ")).push_bind(f);
+        }
+        if let Some(t) = q.received_to {
+            b.push(concat!(" AND ", $at, " < ")).push_bind(t);
+        }
+        let newer = match &q.cursor {
+            Some(c) if c.direction == Direction::Newer => {
+                b.push(concat!(" AND ", $at, " >= "))
+                    .push_bind(c.received_at);
+                b.push(concat!(" AND (", $at, " > "))
+                    .push_bind(c.received_at);
+                b.push(concat!(" OR ", $id, " > "))
+                    .push_bind(c.id.clone())
+                    .push(")");
+                true
+            }
+            Some(c) => {
+                b.push(concat!(" AND ", $at, " <= "))
+                    .push_bind(c.received_at);
+                b.push(concat!(" AND (", $at, " < "))
+                    .push_bind(c.received_at);
+                b.push(concat!(" OR ", $id, " < "))
+                    .push_bind(c.id.clone())
+                    .push(")");
+                false
+            }
+            None => false,
+        };
+        b.push(if newer {
+            concat!(" ORDER BY ", $at, " ASC, ", $id, " ASC LIMIT ")
+        } else {
+            concat!(" ORDER BY ", $at, " DESC, ", $id, " DESC LIMIT ")
+        });
+        b.push_bind(q.limit.clamp(1, MAX_LIMIT) + 1);
+        newer
+    }};
+}
+
+/// The hits of a query built from [`hit_columns`].
+macro_rules! fetch_hits {
+    ($query:expr, $exec:expr) => {{
+        let rows = $query.build().fetch_all($exec).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeadHit {
+                    id: r.try_get("id")?,
+                    received_at: r.try_get("received_at")?,
+                    source: r.try_get("source")?,
+                    email: r.try_get("email")?,
+                    first_name: r.try_get("first_name")?,
+                    last_name: r.try_get("last_name")?,
+                    company: r.try_get("company")?,
+                    account_domain: r.try_get("account_domain")?,
+                    owner: r.try_get("owner")?,
+                    queue: r.try_get("queue")?,
+                    team: r.try_get("team")?,
+                    segment: r.try_get("segment")?,
+                    tier: r.try_get("tier")?,
+                    score: r.try_get("score")?,
+                    path: r.try_get("path")?,
+                    status: r.try_get("status")?,
+                    erased_at: r.try_get("erased_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    }};
+}
+
+const SQLITE_HIT: &str = hit_columns!(
+    "json_extract(l.payload, '$.first_name')",
+    "json_extract(l.payload, '$.last_name')",
+    "json_extract(l.payload, '$.company')"
+);
+const PG_HIT: &str = hit_columns!(
+    "(l.payload::jsonb ->> 'first_name')",
+    "(l.payload::jsonb ->> 'last_name')",
+    "(l.payload::jsonb ->> 'company')"
+);
+
+/// FTS rowids read by the first chunk of a free-text search on SQLite, per lead asked for.
+const FIRST_CHUNK_PER_LEAD: i64 = 2;
+/// Most FTS rowids one chunk reads (chunks double up to this).
+const MAX_CHUNK: i64 = 4096;
+
+#[async_trait]
+impl LeadSearch for SqliteStore {
+    async fn search_leads(&self, q: &LeadQuery) -> Result<LeadPage> {
+        let Some(words) = refuse(q)? else {
+            let mut b = QueryBuilder::<sqlx::Sqlite>::new(SQLITE_HIT);
+            b.push(" FROM leads l WHERE 1 = 1");
+            push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
+            let hits = fetch_hits!(b, &self.pool);
+            return Ok(page_of(q, hits));
+        };
+        // One read transaction: every chunk sees the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let hits = sqlite_text_newest_first(&mut tx, q, &words).await?;
+        tx.rollback().await?;
+        Ok(page_of(q, hits))
     }
-    b.push(")");
+}
+
+/// Free text on SQLite without sorting every match.
+///
+/// FTS5 hands out the matches by rowid, newest inserted first, in chunks; each chunk's
+/// leads are filtered and merged into the best `limit + 1` so far (in the page's order).
+/// `lead_search_bound` (migration 0027) bounds the received time of every lead below a
+/// rowid, so the walk stops as soon as no unread match can enter the page:
+/// - going older: the page is full and its last lead is strictly newer than the bound;
+/// - either way: the bound is older than the oldest time the query accepts (`from`, or
+///   the cursor going newer).
+///
+/// Otherwise it reads on to the last match, so the result is exact whatever the order
+/// of insertion (imports of old leads, concurrent intake).
+async fn sqlite_text_newest_first(
+    conn: &mut sqlx::SqliteConnection,
+    q: &LeadQuery,
+    words: &TextWords,
+) -> Result<Vec<LeadHit>> {
+    let want = (q.limit.clamp(1, MAX_LIMIT) + 1) as usize;
+    let newer = q
+        .cursor
+        .as_ref()
+        .is_some_and(|c| c.direction == Direction::Newer);
+    let oldest_accepted = [
+        q.received_from,
+        q.cursor
+            .as_ref()
+            .filter(|c| c.direction == Direction::Newer)
+            .map(|c| c.received_at),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    let order = |a: &LeadHit, b: &LeadHit| {
+        let o = (a.received_at, &a.id).cmp(&(b.received_at, &b.id));
+        if newer { o } else { o.reverse() }
+    };
+    let fts = fts_query(&words.indexed);
+    let mut best: Vec<LeadHit> = Vec::with_capacity(want * 2);
+    let mut below = i64::MAX;
+    let mut chunk = (want as i64 * FIRST_CHUNK_PER_LEAD).clamp(64, MAX_CHUNK);
+    loop {
+        // The chunk's rowids, and whether the short words are in each one's text.
+        let mut a = QueryBuilder::<sqlx::Sqlite>::new("SELECT rowid AS r, ");
+        if words.short.is_empty() {
+            a.push("1");
+        } else {
+            for (i, s) in words.short.iter().enumerate() {
+                if i > 0 {
+                    a.push(" AND ");
+                }
+                a.push("instr(lower(body), ")
+                    .push_bind(s.clone())
+                    .push(") > 0");
+            }
+        }
+        a.push(" AS ok FROM lead_search WHERE lead_search MATCH ")
+            .push_bind(fts.clone())
+            .push(" AND rowid < ")
+            .push_bind(below)
+            .push(" ORDER BY rowid DESC LIMIT ")
+            .push_bind(chunk);
+        let rows = a.build().fetch_all(&mut *conn).await?;
+        let Some(last) = rows.last() else { break };
+        let low: i64 = last.try_get("r")?;
+        let mut found = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<bool, _>("ok")? {
+                found.push(r.try_get::<i64, _>("r")?);
+            }
+        }
+        if !found.is_empty() {
+            // CROSS JOIN keeps SQLite on the chunk's rowids rather than an index of
+            // `leads` that avoids the sort.
+            let mut b = QueryBuilder::<sqlx::Sqlite>::new(SQLITE_HIT);
+            b.push(" FROM json_each(")
+                .push_bind(serde_json::Value::from(found).to_string())
+                .push(") j CROSS JOIN leads l ON l.rowid = j.value WHERE 1 = 1");
+            push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
+            best.extend(fetch_hits!(b, &mut *conn));
+            best.sort_by(order);
+            best.truncate(want);
+        }
+        if (rows.len() as i64) < chunk {
+            break;
+        }
+        below = low;
+        let bound: Option<i64> = sqlx::query_scalar(
+            "SELECT bound FROM lead_search_bound WHERE pos < ?1 ORDER BY pos DESC LIMIT 1",
+        )
+        .bind(low)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(bound) = bound else { break };
+        if oldest_accepted.is_some_and(|t| bound < t) {
+            break;
+        }
+        if !newer && best.len() == want && best.last().is_some_and(|h| h.received_at > bound) {
+            break;
+        }
+        chunk = (chunk * 2).min(MAX_CHUNK);
+    }
+    Ok(best)
+}
+
+#[async_trait]
+impl LeadSearch for PgStore {
+    async fn search_leads(&self, q: &LeadQuery) -> Result<LeadPage> {
+        let words = refuse(q)?;
+        let mut b = QueryBuilder::<sqlx::Postgres>::new(PG_HIT);
+        let hits = match &words {
+            None => {
+                b.push(" FROM leads l WHERE 1 = 1");
+                push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
+                fetch_hits!(b, &self.pool)
+            }
+            Some(w) => {
+                // The narrow table (migration 0027) answers the words, the filters, the
+                // time and the order; only the page's own leads are read from `leads`.
+                b.push(" FROM (SELECT s.lead_id, s.received_at FROM lead_search s WHERE 1 = 1");
+                pg_text(&mut b, w);
+                let newer = push_conditions!(&mut b, q, "s", "s.received_at", "s.lead_id");
+                b.push(if newer {
+                    ") s JOIN leads l ON l.id = s.lead_id ORDER BY s.received_at ASC, s.lead_id ASC"
+                } else {
+                    ") s JOIN leads l ON l.id = s.lead_id ORDER BY s.received_at DESC, s.lead_id DESC"
+                });
+                fetch_hits!(b, &self.pool)
+            }
+        };
+        Ok(page_of(q, hits))
+    }
 }
 
 /// PostgreSQL: each indexed word is a LIKE the trigram index answers; short words are
 /// `strpos` (which the index cannot serve, so the planner never tries it with them).
+/// `lead_search.body` is already lower-cased.
 fn pg_text(b: &mut QueryBuilder<sqlx::Postgres>, w: &TextWords) {
     for word in &w.indexed {
-        b.push(" AND lead_search_text(l.email, l.payload, l.account_domain) LIKE ")
-            .push_bind(like_literal(word));
+        b.push(" AND s.body LIKE ").push_bind(like_literal(word));
     }
     for s in &w.short {
-        b.push(" AND strpos(lead_search_text(l.email, l.payload, l.account_domain), ")
+        b.push(" AND strpos(s.body, ")
             .push_bind(s.clone())
             .push(") > 0");
     }
 }
-
-search_backend!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "json_extract(l.payload, '$.first_name')",
-    "json_extract(l.payload, '$.last_name')",
-    "json_extract(l.payload, '$.company')",
-    sqlite_text
-);
-search_backend!(
-    PgStore,
-    sqlx::Postgres,
-    "(l.payload::jsonb ->> 'first_name')",
-    "(l.payload::jsonb ->> 'last_name')",
-    "(l.payload::jsonb ->> 'company')",
-    pg_text
-);
 
 #[cfg(test)]
 mod tests {

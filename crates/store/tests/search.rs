@@ -7,7 +7,7 @@
 
 use leadrouter_core::lifecycle::{LeadStatus, Stage};
 use leadrouter_store::search::{Direction, LeadQuery};
-use leadrouter_store::{BatchWrite, LeadPage, LeadRecord, Store};
+use leadrouter_store::{BatchWrite, LeadPage, LeadRecord, LeadUpdate, Store};
 use leadrouter_testsupport::TestDb;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -41,6 +41,8 @@ both! {
     paging_shows_each_lead_once_while_leads_arrive: sqlite_paging_shows_each_lead_once_while_leads_arrive, postgres_paging_shows_each_lead_once_while_leads_arrive;
     erased_leads_cannot_be_found_by_personal_data: sqlite_erased_leads_cannot_be_found_by_personal_data, postgres_erased_leads_cannot_be_found_by_personal_data;
     bad_queries_are_refused: sqlite_bad_queries_are_refused, postgres_bad_queries_are_refused;
+    free_text_is_exact_whatever_the_insertion_order: sqlite_free_text_is_exact_whatever_the_insertion_order, postgres_free_text_is_exact_whatever_the_insertion_order;
+    text_with_filters_follows_reassignment: sqlite_text_with_filters_follows_reassignment, postgres_text_with_filters_follows_reassignment;
 }
 
 const FIRST: &[&str] = &["Jane", "Omar", "Li", "Zoë", "Priya", "Tom"];
@@ -610,5 +612,148 @@ async fn bad_queries_are_refused(url: &str) {
     ] {
         let e = store.search_leads(&q).await.expect_err("refused");
         assert!(e.to_string().contains("lead query"), "{e}");
+    }
+}
+
+/// Free text reads matches in insertion order on SQLite and stops early; leads stored out
+/// of received order (an import of old leads after live ones, a batch stored newest
+/// first, several at one instant) must still come back exactly in the query's order,
+/// over many chunks, both ways, with filters and windows.
+async fn free_text_is_exact_whatever_the_insertion_order(url: &str) {
+    let store = open(url).await;
+    // 700 leads; times are a permutation of the insertion order.
+    let at = |n: usize| T0 + ((n * 37) % 700) as i64 * MINUTE / 2;
+    let all: Vec<LeadRecord> = (0..700)
+        .map(|n| lead(n, if n % 50 == 7 { at(n - 1) } else { at(n) }))
+        .collect();
+    // Middle times first, then the newest stored newest first, then an old import.
+    let mut batches: Vec<Vec<LeadRecord>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    for l in &all {
+        let rank = (l.received_at - T0) / (MINUTE / 2);
+        batches[if rank < 200 {
+            2
+        } else if rank < 450 {
+            0
+        } else {
+            1
+        }]
+        .push(l.clone());
+    }
+    batches[1].sort_by_key(|l| std::cmp::Reverse(l.received_at));
+    for b in batches {
+        for part in b.chunks(90) {
+            insert(&*store, part.to_vec()).await;
+        }
+    }
+    for (text, owner, window) in [
+        ("jane", None, None),
+        ("acme", None, None),
+        ("co.uk", Some("ben"), None),
+        ("doe li", None, None),
+        ("acme", None, Some((T0 + 100 * MINUTE, T0 + 240 * MINUTE))),
+        (
+            "globex",
+            Some("ana"),
+            Some((T0 + 30 * MINUTE, T0 + 120 * MINUTE)),
+        ),
+        ("xyzzy", None, None),
+    ] {
+        for limit in [1, 3, 50, 500] {
+            let q = LeadQuery {
+                text: Some(text.into()),
+                owner: owner.map(String::from),
+                received_from: window.map(|w: (i64, i64)| w.0),
+                received_to: window.map(|w: (i64, i64)| w.1),
+                limit,
+                ..Default::default()
+            };
+            let want = expected(&all, &q);
+            let name = format!("q={text} owner={owner:?} window={window:?} limit={limit}");
+            assert_eq!(all_pages(&*store, &q).await, want, "{name}");
+            // From every page, the previous page is the `limit` leads just before it.
+            let mut older = q.clone();
+            let mut shown: usize = 0;
+            loop {
+                let page = store.search_leads(&older).await.unwrap();
+                if let Some(prev) = page.prev.clone() {
+                    let back = LeadQuery {
+                        cursor: Some(prev),
+                        ..q.clone()
+                    };
+                    let got = ids(&store.search_leads(&back).await.unwrap());
+                    let from = shown.saturating_sub(limit as usize);
+                    assert_eq!(got, want[from..shown], "{name}: back from {shown}");
+                }
+                shown += page.items.len();
+                match page.next {
+                    Some(c) if limit < 50 || shown < 200 => older.cursor = Some(c),
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+/// Text with routing filters after leads were reassigned and their status changed: on
+/// PostgreSQL the filters are answered from the search table, which must follow `leads`.
+async fn text_with_filters_follows_reassignment(url: &str) {
+    let store = open(url).await;
+    let mut leads = fixture();
+    insert(&*store, leads.clone()).await;
+    let mut updates = Vec::new();
+    for l in leads
+        .iter_mut()
+        .filter(|l| l.id.len() == 6 && l.id[1..5].parse::<usize>().unwrap() % 3 == 0)
+    {
+        l.owner = Some("zed".into());
+        l.queue = Some("review".into());
+        l.team = Some("apac".into());
+        l.status = LeadStatus::Won;
+        updates.push(LeadUpdate {
+            id: l.id.clone(),
+            owner: l.owner.clone(),
+            queue: l.queue.clone(),
+            team: l.team.clone(),
+            status: l.status,
+            stage: Stage::Early,
+            outcome: None,
+            outcome_at: None,
+            contact_by: None,
+            accepted_at: None,
+            first_touch_at: None,
+        });
+    }
+    assert!(updates.len() >= 20);
+    let mut tx = store.begin().await.expect("begin");
+    let v = tx.lock_state().await.expect("lock_state");
+    let batch = BatchWrite {
+        lead_updates: updates,
+        ..Default::default()
+    };
+    tx.write(batch, v + 1).await.expect("write");
+    tx.commit().await.expect("commit");
+    for (text, owner, queue, team, status) in [
+        ("acme", Some("zed"), None, None, None),
+        ("jane", None, Some("review"), None, None),
+        ("globex", None, None, Some("apac"), Some("won")),
+        ("acme", Some("ana"), None, None, None),
+        ("co.uk", None, None, Some("amer"), Some("open")),
+    ] {
+        let q = LeadQuery {
+            text: Some(text.into()),
+            owner: owner.map(String::from),
+            queue: queue.map(String::from),
+            team: team.map(String::from),
+            status: status.map(String::from),
+            limit: 3,
+            ..Default::default()
+        };
+        let want = expected(&leads, &q);
+        assert!(!want.is_empty(), "{text}: the case finds something");
+        assert_eq!(
+            all_pages(&*store, &q).await,
+            want,
+            "{text} {owner:?} {queue:?} {team:?} {status:?}"
+        );
     }
 }
