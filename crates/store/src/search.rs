@@ -4,7 +4,7 @@
 //!
 //! Free text is answered from an index on both backends: an FTS5 trigram table on SQLite
 //! (migration 0018), read newest first in chunks that stop once the page is settled
-//! (0027, [`sqlite_text_newest_first`]); on PostgreSQL a pg_trgm GIN index over a narrow
+//! (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a narrow
 //! side table of id, received time and searched text (0027), so matches are rechecked
 //! and sorted there and only the page's leads are read from `leads`. Both match each word
 //! of three or more characters anywhere inside the searched text, case-insensitively;

@@ -36,7 +36,7 @@ pub struct OutboundSettings {
     /// The integration user our write-back is made as (loop prevention).
     pub integration_user_id: Option<String>,
     /// The Lead field holding leadrouter's lead id (`LEADROUTER_SALESFORCE_EXTERNAL_ID_FIELD`);
-    /// `None`: the one `[crm.fields] lead_id` writes back (see [`external_id_field`]).
+    /// `None`: the one `[crm.fields] lead_id` writes back (see `external_id_field`).
     pub external_id_field: Option<String>,
 }
 
