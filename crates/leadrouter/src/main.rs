@@ -152,6 +152,9 @@ enum Command {
         /// Changed leads listed (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         list: usize,
+        /// Events read per page (one query each); the default suits both databases.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        page_events: u32,
     },
     /// Route one lead offline and print the decision with its trace.
     Route {
@@ -291,6 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             csv,
             html,
             list,
+            page_events,
         } => replay_cmd::run(replay_cmd::ReplayArgs {
             database_url,
             config,
@@ -302,6 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             csv,
             html,
             list: list.clamp(1, 1_000_000),
+            page_events,
         }),
         Command::Route {
             config,

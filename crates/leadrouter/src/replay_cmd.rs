@@ -23,6 +23,7 @@ pub struct ReplayArgs {
     pub csv: bool,
     pub html: Option<PathBuf>,
     pub list: usize,
+    pub page_events: u32,
 }
 
 fn instant(flag: &str, s: &str) -> Result<jiff::Timestamp> {
@@ -91,6 +92,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             candidate,
             list_limit: a.list,
             trace_limit: ReplayOptions::TRACE_LIMIT.min(a.list),
+            page_events: a.page_events,
         };
         let bar = if std::io::stderr().is_terminal() {
             ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())

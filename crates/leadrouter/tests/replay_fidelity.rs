@@ -324,6 +324,23 @@ fn assert_fidelity(database: &str, routed: usize) {
         &format!("expected {routed} routing decisions in the history"),
     );
     out.check(out.code == Some(0), "fidelity replay exits 0");
+    // Pages of 3 events: routing transactions are split between pages and must be read
+    // back whole, in order.
+    let (small, s) = replay(&[
+        "replay",
+        "--database",
+        database,
+        "--json",
+        "--page-events",
+        "3",
+    ]);
+    small.check(
+        s["changed"] == 0
+            && s["effect_mismatches"] == 0
+            && s["routed"] == r["routed"]
+            && s["lead_changes"] == r["lead_changes"],
+        "reading 3 events a page replays the same history",
+    );
     let kinds: BTreeSet<&str> = r["lead_changes"]
         .as_array()
         .map(|a| a.iter().filter_map(|c| c["kind"].as_str()).collect())

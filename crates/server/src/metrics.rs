@@ -72,10 +72,7 @@ pub struct RouteObs {
 
 /// A route path as stored and labelled: its serde name (`account_owner`, …).
 pub fn path_name(p: leadrouter_core::trace::RoutePath) -> String {
-    serde_json::to_value(p)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    p.key().to_string()
 }
 
 impl RouteObs {

@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod crm_outbox;
 pub mod crm_sync;
 pub mod history;
+pub mod history_read;
 pub mod imports;
 pub mod packed;
 pub mod privacy;
@@ -38,9 +39,8 @@ pub use bookings::{BookingRow, BookingStore};
 pub use calendar::{CalendarFeedRow, CalendarStore};
 pub use crm_outbox::{CrmOutbox, CrmRequeue, CrmResult, CrmRow};
 pub use crm_sync::{CrmAccountRow, CrmSyncStore, CrmUserRow, SyncPosition, SyncRows};
-pub use history::{
-    Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, HistoryReader, StoredEvent,
-};
+pub use history::{Checkpoint, ConfigHistory, ConfigVersionRow, EventRow, StoredEvent};
+pub use history_read::{EventRange, EventRef, HistoryReader};
 pub use imports::ImportStore;
 pub use privacy::{ErasureCounts, PersonExport, Privacy};
 pub use reporting::{ReadSnapshot, ReportZone, Reporting};

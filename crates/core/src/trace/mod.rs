@@ -69,6 +69,53 @@ impl RoutePath {
             RoutePath::Manual => "manual assignment",
         }
     }
+
+    /// The path's name as serialised (`account_owner`): metrics labels and the replay's
+    /// records use it for every lead, without a serialiser.
+    pub fn key(self) -> &'static str {
+        match self {
+            RoutePath::Junk => "junk",
+            RoutePath::KnownPerson => "known_person",
+            RoutePath::Recycled => "recycled",
+            RoutePath::AccountOwner => "account_owner",
+            RoutePath::NamedAccount => "named_account",
+            RoutePath::PersonalEmailReview => "personal_email_review",
+            RoutePath::Qualification => "qualification",
+            RoutePath::Nurture => "nurture",
+            RoutePath::Territory => "territory",
+            RoutePath::Segment => "segment",
+            RoutePath::DefaultTeam => "default_team",
+            RoutePath::CatchAll => "catch_all",
+            RoutePath::Manual => "manual",
+        }
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::RoutePath;
+
+    #[test]
+    fn a_paths_key_is_its_serialised_name() {
+        let all = [
+            RoutePath::Junk,
+            RoutePath::KnownPerson,
+            RoutePath::Recycled,
+            RoutePath::AccountOwner,
+            RoutePath::NamedAccount,
+            RoutePath::PersonalEmailReview,
+            RoutePath::Qualification,
+            RoutePath::Nurture,
+            RoutePath::Territory,
+            RoutePath::Segment,
+            RoutePath::DefaultTeam,
+            RoutePath::CatchAll,
+            RoutePath::Manual,
+        ];
+        for p in all {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.key(), "{p:?}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -176,6 +176,7 @@ impl WhatIf {
             candidate: Some(req.candidate),
             list_limit: ReplayOptions::LIST_LIMIT,
             trace_limit: ReplayOptions::TRACE_LIMIT,
+            page_events: 0,
         };
         let url = self.database_url.clone();
         let r = run.clone();

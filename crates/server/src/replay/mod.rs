@@ -7,6 +7,7 @@
 //! commit order from one read-only snapshot and drives the worlds; `report` turns the
 //! counts into figures; `render` and `html` print them.
 
+pub mod feed;
 pub mod html;
 pub mod record;
 pub mod render;

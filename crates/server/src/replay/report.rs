@@ -37,32 +37,56 @@ impl Tally {
         if !before.same_decision(after) {
             self.changed += 1;
         }
-        let count =
-            |map: &mut BTreeMap<String, BeforeAfter>, b: &Option<String>, a: &Option<String>| {
-                if let Some(b) = b {
-                    map.entry(b.clone()).or_default().before += 1;
-                }
-                if let Some(a) = a {
-                    map.entry(a.clone()).or_default().after += 1;
-                }
+        // Keys are few and seen again and again: copied only the first time.
+        fn bump(map: &mut BTreeMap<String, BeforeAfter>, key: &str, after: bool) {
+            let v = match map.get_mut(key) {
+                Some(v) => v,
+                None => map.entry(key.to_string()).or_default(),
             };
-        count(&mut self.reps, &before.owner, &after.owner);
-        count(&mut self.teams, &before.team, &after.team);
-        count(&mut self.queues, &before.queue, &after.queue);
+            if after {
+                v.after += 1;
+            } else {
+                v.before += 1;
+            }
+        }
+        let count = |map: &mut BTreeMap<String, BeforeAfter>, b: Option<&str>, a: Option<&str>| {
+            if let Some(b) = b {
+                bump(map, b, false);
+            }
+            if let Some(a) = a {
+                bump(map, a, true);
+            }
+        };
         count(
-            &mut self.paths,
-            &Some(before.path.clone()),
-            &Some(after.path.clone()),
+            &mut self.reps,
+            before.owner.as_deref(),
+            after.owner.as_deref(),
         );
-        let seg = |s: &Option<String>| s.clone().unwrap_or_else(|| "unknown".into());
-        *self
-            .tier_shifts
-            .entry((before.tier.clone(), after.tier.clone()))
-            .or_default() += 1;
-        *self
-            .segment_shifts
-            .entry((seg(&before.segment), seg(&after.segment)))
-            .or_default() += 1;
+        count(
+            &mut self.teams,
+            before.team.as_deref(),
+            after.team.as_deref(),
+        );
+        count(
+            &mut self.queues,
+            before.queue.as_deref(),
+            after.queue.as_deref(),
+        );
+        count(&mut self.paths, Some(&before.path), Some(&after.path));
+        fn shift(map: &mut BTreeMap<(String, String), u64>, b: &str, a: &str) {
+            match map.iter_mut().find(|((x, y), _)| x == b && y == a) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    map.insert((b.to_string(), a.to_string()), 1);
+                }
+            }
+        }
+        shift(&mut self.tier_shifts, &before.tier, &after.tier);
+        shift(
+            &mut self.segment_shifts,
+            before.segment.as_deref().unwrap_or("unknown"),
+            after.segment.as_deref().unwrap_or("unknown"),
+        );
     }
 }
 
@@ -154,6 +178,10 @@ pub struct Report {
 pub struct Timing {
     pub wall_seconds: f64,
     pub decide_seconds: f64,
+    /// The reading thread's time reading and decoding the history (waits excluded).
+    pub read_seconds: f64,
+    /// The worker's time applying it to the worlds, deciding included.
+    pub apply_seconds: f64,
     pub replay_per_second: f64,
     pub decide_per_second: f64,
     /// replay_per_second / decide_per_second.
@@ -161,7 +189,13 @@ pub struct Timing {
 }
 
 impl Timing {
-    pub fn of(routed: u64, wall: std::time::Duration, decide: std::time::Duration) -> Timing {
+    pub fn of(
+        routed: u64,
+        wall: std::time::Duration,
+        decide: std::time::Duration,
+        read: std::time::Duration,
+        apply: std::time::Duration,
+    ) -> Timing {
         let rate = |d: std::time::Duration| {
             if d.is_zero() {
                 0.0
@@ -173,6 +207,8 @@ impl Timing {
         Timing {
             wall_seconds: wall.as_secs_f64(),
             decide_seconds: decide.as_secs_f64(),
+            read_seconds: read.as_secs_f64(),
+            apply_seconds: apply.as_secs_f64(),
             replay_per_second: replay,
             decide_per_second: decided,
             ratio: if decided > 0.0 { replay / decided } else { 0.0 },

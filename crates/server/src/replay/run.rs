@@ -2,17 +2,20 @@
 //! snapshot, rebuild the routing state at the window's start (the last checkpoint before
 //! it, the people from the events before that, the events since), then re-decide each
 //! routing event of the window while applying every other recorded change at its place.
+//!
+//! Two threads share the work: the caller's reads and decodes pages ([`super::feed`]),
+//! a worker applies them to the worlds and re-decides ([`Worlds`]), a few pages behind.
 
-use super::record::{LeadAfter, RouteInput, RouteResult};
+use super::feed::{self, Body, Chunk, Event, Feed, Txn, Version};
 use super::report::{self, ChangedLead, LeadChange, Report, Tally};
-use super::world::{PersonRow, World};
+use super::world::World;
 use jiff::Timestamp;
 use leadrouter_core::config::CompiledConfig;
-use leadrouter_core::state::{Effect, StateSnapshot};
+use leadrouter_core::state::StateSnapshot;
 use leadrouter_core::trace::{Decision, RoutingTrace};
-use leadrouter_store::{HistoryReader, StoredEvent};
-use std::collections::HashMap;
+use leadrouter_store::{EventRange, HistoryReader};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -26,6 +29,8 @@ pub enum ReplayError {
     Compile { version: String, error: String },
     #[error("routing event {version}/{idx} is unreadable: {why}")]
     Corrupt { version: i64, idx: i64, why: String },
+    #[error("the replay's worker thread failed: {0}")]
+    Worker(String),
 }
 
 /// What to replay.
@@ -39,6 +44,8 @@ pub struct ReplayOptions {
     /// Changed leads listed (the rest are counted), and how many of them carry traces.
     pub list_limit: usize,
     pub trace_limit: usize,
+    /// Events read per page (0: [`feed::PAGE`]).
+    pub page_events: u32,
 }
 
 impl ReplayOptions {
@@ -46,73 +53,8 @@ impl ReplayOptions {
     pub const TRACE_LIMIT: usize = 200;
 }
 
-/// Compiled config versions by hash, read from the history once each.
-struct Versions {
-    compiled: HashMap<String, Arc<CompiledConfig>>,
-    last: Option<Arc<CompiledConfig>>,
-}
-
-impl Versions {
-    async fn get(
-        &mut self,
-        reader: &mut HistoryReader,
-        version: &str,
-    ) -> Result<Arc<CompiledConfig>, ReplayError> {
-        if let Some(c) = self.compiled.get(version) {
-            return Ok(c.clone());
-        }
-        let row = reader
-            .config_version(version)
-            .await?
-            .ok_or_else(|| ReplayError::MissingVersion(version.to_string()))?;
-        let cfg =
-            crate::config_history::compile_stored(&row).map_err(|e| ReplayError::Compile {
-                version: version.to_string(),
-                error: e.to_string(),
-            })?;
-        let cfg = Arc::new(cfg);
-        self.compiled.insert(version.to_string(), cfg.clone());
-        Ok(cfg)
-    }
-}
-
-fn corrupt(ev: &StoredEvent, why: impl std::fmt::Display) -> ReplayError {
-    ReplayError::Corrupt {
-        version: ev.state_version,
-        idx: ev.idx,
-        why: why.to_string(),
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(
-    ev: &StoredEvent,
-    what: &str,
-    text: Option<&str>,
-) -> Result<T, ReplayError> {
-    let text = text.ok_or_else(|| corrupt(ev, format!("{what} missing")))?;
-    serde_json::from_str(text).map_err(|e| corrupt(ev, format!("{what}: {e}")))
-}
-
 fn ts(us: i64) -> String {
     leadrouter_store::from_micros(us).to_string()
-}
-
-/// The person rows an event wrote.
-fn people(ev: &StoredEvent) -> Result<Vec<PersonRow>, ReplayError> {
-    match &ev.row.people {
-        Some(text) => parse(ev, "people", Some(text)),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// The normalised email a routing job reads its person by (as the sequencer does).
-fn email_of(input: &RouteInput) -> Option<String> {
-    input
-        .lead
-        .email
-        .as_deref()
-        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
-        .map(|e| e.normalized)
 }
 
 /// The stored trace of a routing decision, rendered.
@@ -123,17 +65,152 @@ async fn stored_trace(reader: &mut HistoryReader, lead_id: &str, at: i64) -> Opt
     Some(t.render(&d))
 }
 
-/// Run the replay. `progress(done, total)` is called as routing events are re-decided.
+/// What the worker found.
+#[derive(Default)]
+struct Found {
+    tally: Tally,
+    changed_leads: Vec<ChangedLead>,
+    changed_not_listed: u64,
+    lead_changes: Vec<LeadChange>,
+    effect_mismatches: u64,
+    decide_time: std::time::Duration,
+    /// Time spent applying chunks (deciding included).
+    busy: std::time::Duration,
+    last: Option<Arc<CompiledConfig>>,
+}
+
+/// The worker's side: the worlds, taking each transaction in commit order.
+struct Worlds {
+    world: World,
+    since: Option<i64>,
+    candidate: Option<Arc<CompiledConfig>>,
+    list_limit: usize,
+    trace_limit: usize,
+    versions: Vec<Version>,
+    done: Arc<AtomicU64>,
+    found: Found,
+}
+
+impl Worlds {
+    /// Apply a chunk. It is read by reference and handed back to the reading thread to
+    /// be freed there, where its memory is allocated again for the next page.
+    fn chunk(&mut self, c: &mut Chunk) -> Result<(), ReplayError> {
+        if !c.versions.is_empty() {
+            self.versions = std::mem::take(&mut c.versions);
+        }
+        for t in &c.txns {
+            // A routing transaction starts: it reads its routing jobs' people.
+            self.world.begin_batch(&t.emails);
+            for ev in &t.events {
+                self.event(t, ev)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, txn: &Txn, ev: &Event) -> Result<(), ReplayError> {
+        let in_window = self.since.is_none_or(|s| ev.at >= s);
+        let found = &mut self.found;
+        let lead_id = ev.lead_id.as_deref();
+        let (input, recorded, email) = match &ev.body {
+            Body::Change { kind, after } => {
+                let cand_before =
+                    self.world
+                        .change(lead_id, after.as_ref(), &ev.effects, &ev.people);
+                let moved = ev
+                    .effects
+                    .iter()
+                    .any(|e| matches!(e, leadrouter_core::state::Effect::RemoveLoad { .. }));
+                let listed = kind == "reassign" || (kind == "sla" && moved);
+                if in_window && listed && found.lead_changes.len() < self.list_limit.max(1) {
+                    found.lead_changes.push(LeadChange {
+                        lead_id: lead_id.unwrap_or_default().to_string(),
+                        at: ev.at,
+                        kind: kind.clone(),
+                        actor: ev.actor.clone(),
+                        owner_after: after.as_ref().and_then(|a| a.owner.clone()),
+                        candidate_owner_before: cand_before,
+                    });
+                }
+                return Ok(());
+            }
+            Body::Route {
+                input,
+                recorded,
+                email,
+            } => (input, recorded, email),
+        };
+        let lead_id = lead_id.unwrap_or_default();
+        if !in_window {
+            let email = email.and_then(|i| txn.emails.get(i)).map(String::as_str);
+            self.world
+                .before_window_route(lead_id, email, recorded, &ev.effects, &ev.people);
+            return Ok(());
+        }
+        let version = self.versions.get(ev.version);
+        let cfg = match (&self.candidate, version.and_then(|v| v.compiled.as_ref())) {
+            (Some(c), _) => c.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => {
+                return Err(ReplayError::Corrupt {
+                    version: txn.version,
+                    idx: ev.idx,
+                    why: "its config version was not read".into(),
+                });
+            }
+        };
+        let r = self
+            .world
+            .route(&cfg, lead_id, input, recorded, &ev.effects, &ev.people);
+        found.last = Some(cfg);
+        found.effect_mismatches += u64::from(r.effects_differ);
+        found.decide_time += r.decide_time;
+        found.tally.add(recorded, &r.result);
+        if !recorded.same_decision(&r.result) {
+            if found.changed_leads.len() < self.list_limit.max(1) {
+                let traced = found.changed_leads.len() < self.trace_limit;
+                found.changed_leads.push(ChangedLead {
+                    lead_id: lead_id.to_string(),
+                    at: ev.at,
+                    config_version: version.map(|v| v.name.to_string()).unwrap_or_default(),
+                    before: recorded.clone(),
+                    after: r.result,
+                    // Read from the store once the worker is done.
+                    before_trace: None,
+                    after_trace: r
+                        .routed
+                        .as_ref()
+                        .filter(|_| traced)
+                        .map(|x| x.trace.render(&x.decision)),
+                });
+            } else {
+                found.changed_not_listed += 1;
+            }
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Chunks read ahead of the worker (each is [`feed::PAGE`] events). Few and small: a
+/// chunk's memory is freed by the reader and used again for the next, where more chunks
+/// in flight would each need memory the system has to hand out (and zero) afresh.
+const READ_AHEAD: usize = 2;
+
+/// The most leads the worlds' maps are sized for up front.
+const MAX_PRESIZE: u64 = 20_000_000;
+
+/// Run the replay. `progress(done, total)` is called as routing events are re-decided
+/// (`total` is an estimate until the last call).
 pub async fn run(
     reader: &mut HistoryReader,
     opts: &ReplayOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, ReplayError> {
     let started = std::time::Instant::now();
-    let mut decide_time = std::time::Duration::ZERO;
     let since = opts.since.map(|t| t.as_microsecond());
     let until = opts.until.map(|t| t.as_microsecond());
-    let total = u64::try_from(reader.count_routes(since, until).await?).unwrap_or(0);
+    let total = u64::try_from(reader.count_events(since, until).await?).unwrap_or(0);
     let mut notes = Vec::new();
     let first = reader.first_checkpoint().await?;
     let cp = match since {
@@ -166,136 +243,115 @@ pub async fn run(
         }
     };
     // People are not in checkpoints: the person rows as written before it.
-    let mut persisted = HashMap::new();
-    let mut at = (0i64, 0i64);
+    let mut persisted = rustc_hash::FxHashMap::default();
+    let mut after = (i64::MIN, i64::MIN);
     loop {
-        let page = reader.events_through(at, start).await?;
-        let Some(last) = page.last() else { break };
-        at = (last.state_version, last.idx);
-        for ev in &page {
-            for (e, p) in people(ev)? {
-                persisted.insert(e, p);
-            }
+        let range = EventRange {
+            after,
+            through: Some(start),
+            until: None,
+            limit: feed::PAGE * 4,
+        };
+        let (n, last) = feed::scan(reader, range, |ev| {
+            persisted.extend(feed::people(&ev)?);
+            Ok(())
+        })
+        .await?;
+        match last {
+            Some(l) if n == range.limit as u64 => after = l,
+            _ => break,
         }
     }
-    let mut world = World::new(state, persisted, opts.candidate.is_some());
-    let mut versions = Versions {
-        compiled: HashMap::new(),
-        last: None,
+    let done = Arc::new(AtomicU64::new(0));
+    let mut worlds = Worlds {
+        world: World::new(
+            state,
+            persisted,
+            opts.candidate.is_some(),
+            usize::try_from(total.min(MAX_PRESIZE)).unwrap_or(0),
+        ),
+        since,
+        candidate: opts.candidate.clone(),
+        list_limit: opts.list_limit,
+        trace_limit: opts.trace_limit,
+        versions: Vec::new(),
+        done: done.clone(),
+        found: Found::default(),
     };
-    let mut tally = Tally::default();
-    let mut changed_leads = Vec::new();
-    let mut changed_not_listed = 0u64;
-    let mut lead_changes = Vec::new();
-    let mut effect_mismatches = 0u64;
-    let mut done = 0u64;
-    let mut cursor = (start, i64::MAX);
-    let mut batch_version = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(READ_AHEAD);
+    let (back, applied) = std::sync::mpsc::channel::<Chunk>();
+    let worker = std::thread::Builder::new()
+        .name("replay-worlds".into())
+        .spawn(move || -> Result<Worlds, ReplayError> {
+            for mut c in rx {
+                let t = std::time::Instant::now();
+                worlds.chunk(&mut c)?;
+                worlds.found.busy += t.elapsed();
+                // Freed by the reader (see `Worlds::chunk`).
+                let _ = back.send(c);
+            }
+            Ok(worlds)
+        })
+        .map_err(|e| ReplayError::Worker(e.to_string()))?;
+    let page = match opts.page_events {
+        0 => feed::PAGE,
+        n => i64::from(n),
+    };
+    let mut feed = Feed::new(start, since, until, opts.candidate.is_none(), page);
+    // The reader's time waiting for the worker to take a chunk (the rest of the loop
+    // is reading and decoding).
+    let mut waited = std::time::Duration::ZERO;
+    let reading = std::time::Instant::now();
+    let mut read_error = None;
     loop {
-        let mut page = reader.events_after(cursor.0, cursor.1, until).await?;
-        // Whole batches only: a full page's last batch may go on in the next page.
-        if page.len() as i64 == leadrouter_store::history::EVENT_PAGE
-            && let Some(v) = page.last().map(|e| e.state_version)
-            && page.first().is_some_and(|e| e.state_version != v)
-        {
-            page.retain(|e| e.state_version != v);
+        applied.try_iter().for_each(drop);
+        match feed.next(reader).await {
+            // The worker stopped early only on an error, which its join gives.
+            Ok(Some(chunk)) => {
+                let w = std::time::Instant::now();
+                if tx.send(chunk).is_err() {
+                    break;
+                }
+                waited += w.elapsed();
+            }
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
         }
-        let Some(last) = page.last() else { break };
-        cursor = (last.state_version, last.idx);
-        let mut inputs: HashMap<(i64, i64), RouteInput> = HashMap::new();
-        for (n, ev) in page.iter().enumerate() {
-            if batch_version != Some(ev.state_version) {
-                // A routing transaction starts: it reads its routing jobs' people.
-                batch_version = Some(ev.state_version);
-                let mut emails = Vec::new();
-                let batch = page[n..]
-                    .iter()
-                    .take_while(|e| e.state_version == ev.state_version);
-                for e in batch {
-                    if e.row.kind == "route" {
-                        let input: RouteInput = parse(e, "input", e.row.input.as_deref())?;
-                        emails.extend(email_of(&input));
-                        inputs.insert((e.state_version, e.idx), input);
-                    }
-                }
-                world.begin_batch(&emails);
-            }
-            let rows = people(ev)?;
-            let in_window = since.is_none_or(|s| ev.row.at >= s);
-            let effects: Vec<Effect> = parse(ev, "effects", Some(&ev.row.effects))?;
-            if ev.row.kind != "route" {
-                let after: Option<LeadAfter> = match &ev.row.result {
-                    Some(r) => Some(parse(ev, "result", Some(r))?),
-                    None => None,
-                };
-                let lead_id = ev.row.lead_id.as_deref();
-                let cand_before = world.change(lead_id, after.as_ref(), &effects, &rows);
-                let moved = effects
-                    .iter()
-                    .any(|e| matches!(e, Effect::RemoveLoad { .. }));
-                let listed = ev.row.kind == "reassign" || (ev.row.kind == "sla" && moved);
-                if in_window && listed && lead_changes.len() < opts.list_limit.max(1) {
-                    lead_changes.push(LeadChange {
-                        lead_id: lead_id.unwrap_or_default().to_string(),
-                        at: ev.row.at,
-                        kind: ev.row.kind.clone(),
-                        actor: ev.row.actor.clone(),
-                        owner_after: after.and_then(|a| a.owner),
-                        candidate_owner_before: cand_before,
-                    });
-                }
-                continue;
-            }
-            let lead_id = ev.row.lead_id.as_deref().unwrap_or_default();
-            let input = match inputs.remove(&(ev.state_version, ev.idx)) {
-                Some(i) => i,
-                None => parse(ev, "input", ev.row.input.as_deref())?,
-            };
-            let recorded: RouteResult = parse(ev, "result", ev.row.result.as_deref())?;
-            if !in_window {
-                let email = email_of(&input);
-                world.before_window_route(lead_id, email.as_deref(), &recorded, &effects, &rows);
-                continue;
-            }
-            let cfg = match &opts.candidate {
-                Some(c) => c.clone(),
-                None => versions.get(reader, &ev.row.config_version).await?,
-            };
-            versions.last = Some(cfg.clone());
-            let r = world.route(&cfg, lead_id, &input, &recorded, &effects, &rows);
-            effect_mismatches += u64::from(r.effects_differ);
-            decide_time += r.decide_time;
-            tally.add(&recorded, &r.result);
-            if !recorded.same_decision(&r.result) {
-                if changed_leads.len() < opts.list_limit.max(1) {
-                    let traced = changed_leads.len() < opts.trace_limit;
-                    let before_trace = if traced {
-                        stored_trace(reader, lead_id, ev.row.at).await
-                    } else {
-                        None
-                    };
-                    changed_leads.push(ChangedLead {
-                        lead_id: lead_id.to_string(),
-                        at: ev.row.at,
-                        config_version: ev.row.config_version.clone(),
-                        before: recorded,
-                        after: r.result,
-                        before_trace,
-                        after_trace: r
-                            .routed
-                            .as_ref()
-                            .filter(|_| traced)
-                            .map(|x| x.trace.render(&x.decision)),
-                    });
-                } else {
-                    changed_not_listed += 1;
-                }
-            }
-            done += 1;
-            progress(done, total.max(done));
-        }
+        let d = done.load(Ordering::Relaxed);
+        progress(d, total.max(d));
     }
-    let report_cfg = match (&opts.candidate, &versions.last) {
+    drop(tx);
+    let read_time = reading.elapsed().saturating_sub(waited);
+    let worlds = worker
+        .join()
+        .map_err(|_| ReplayError::Worker("it panicked".into()))??;
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    let d = done.load(Ordering::Relaxed);
+    progress(d, d);
+    let Worlds {
+        world,
+        found:
+            Found {
+                tally,
+                mut changed_leads,
+                changed_not_listed,
+                lead_changes,
+                effect_mismatches,
+                decide_time,
+                busy,
+                last,
+            },
+        ..
+    } = worlds;
+    for c in changed_leads.iter_mut().take(opts.trace_limit) {
+        c.before_trace = stored_trace(reader, &c.lead_id, c.at).await;
+    }
+    let report_cfg = match (&opts.candidate, &last) {
         (Some(c), _) => Some(c.clone()),
         (None, Some(c)) => Some(c.clone()),
         (None, None) => None,
@@ -332,6 +388,12 @@ pub async fn run(
         timing: Default::default(),
     };
     report::fill(&mut report, &tally);
-    report.timing = report::Timing::of(tally.routed, started.elapsed(), decide_time);
+    report.timing = report::Timing::of(
+        tally.routed,
+        started.elapsed(),
+        decide_time,
+        read_time,
+        busy,
+    );
     Ok(report)
 }

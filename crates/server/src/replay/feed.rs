@@ -1,0 +1,320 @@
+//! The replay's reading side: the history of the window read in commit order from the
+//! snapshot, page by page, each event's JSON decoded into what the worlds need, and whole
+//! routing transactions handed on in chunks. It runs on the caller's thread while the
+//! worlds ([`super::run`]) re-decide the previous chunk on another, so reading and
+//! decoding overlap with deciding.
+
+use super::record::{LeadAfter, RouteInput, RouteResult};
+use super::run::ReplayError;
+use super::world::PersonRow;
+use leadrouter_core::config::CompiledConfig;
+use leadrouter_core::state::Effect;
+use leadrouter_store::{EventRange, EventRef, HistoryReader};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Events read per page (one query each) unless the caller says otherwise. A page's
+/// decoded events take ~2.5 MB; a few pages are in flight at once.
+pub const PAGE: i64 = 1_024;
+
+/// One event, decoded.
+pub struct Event {
+    pub idx: i64,
+    pub at: i64,
+    pub lead_id: Option<String>,
+    pub actor: Option<String>,
+    /// The config version that was live, as an index into [`Feed::versions`] order
+    /// (chunks carry the versions first seen in them).
+    pub version: usize,
+    pub effects: Vec<Effect>,
+    pub people: Vec<PersonRow>,
+    pub body: Body,
+}
+
+pub enum Body {
+    /// A routing decision: what it was made from and what was decided.
+    Route {
+        input: Box<RouteInput>,
+        recorded: RouteResult,
+        /// The normalised email the routing job read its person by, as an index into
+        /// its transaction's `emails`.
+        email: Option<usize>,
+    },
+    /// A change to a stored lead or to availability (`kind` as stored).
+    Change {
+        kind: String,
+        after: Option<LeadAfter>,
+    },
+}
+
+/// One routing transaction (state version): the batch the sequencer committed at once.
+pub struct Txn {
+    pub version: i64,
+    /// Emails of its routing jobs: the people the transaction read at its start.
+    pub emails: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+/// A config version as the worlds see it: its name and, in fidelity mode when it decided
+/// a lead in the window, compiled.
+#[derive(Clone)]
+pub struct Version {
+    pub name: Arc<str>,
+    pub compiled: Option<Arc<CompiledConfig>>,
+}
+
+/// What one page gave: the transactions it completed, and every config version seen so
+/// far (by index) when that list changed with this page, else empty.
+pub struct Chunk {
+    pub versions: Vec<Version>,
+    pub txns: Vec<Txn>,
+    /// Routing events of the window in this chunk.
+    pub routes: u64,
+}
+
+fn corrupt(v: i64, idx: i64, why: impl std::fmt::Display) -> ReplayError {
+    ReplayError::Corrupt {
+        version: v,
+        idx,
+        why: why.to_string(),
+    }
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(
+    ev: &EventRef<'a>,
+    what: &str,
+    text: Option<&'a str>,
+) -> Result<T, ReplayError> {
+    let text = text.ok_or_else(|| corrupt(ev.state_version, ev.idx, format!("{what} missing")))?;
+    serde_json::from_str(text)
+        .map_err(|e| corrupt(ev.state_version, ev.idx, format!("{what}: {e}")))
+}
+
+/// The person rows an event wrote.
+pub fn people(ev: &EventRef<'_>) -> Result<Vec<PersonRow>, ReplayError> {
+    match ev.people {
+        Some(_) => parse(ev, "people", ev.people),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The normalised email a routing job reads its person by (as the sequencer does).
+fn email_of(input: &RouteInput) -> Option<String> {
+    input
+        .lead
+        .email
+        .as_deref()
+        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
+        .map(|e| e.normalized)
+}
+
+/// [`HistoryReader::scan_events`] with a callback that can fail: its first error stops
+/// the scan and is returned. Gives the events read and the last one's place.
+pub async fn scan(
+    reader: &mut HistoryReader,
+    range: EventRange,
+    mut f: impl FnMut(EventRef<'_>) -> Result<(), ReplayError> + Send,
+) -> Result<(u64, Option<(i64, i64)>), ReplayError> {
+    let mut failed = None;
+    let read = reader
+        .scan_events(range, &mut |ev| match f(ev) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })
+        .await?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(read),
+    }
+}
+
+/// The reading side's state between pages.
+pub struct Feed {
+    /// Events per page.
+    page: i64,
+    since: Option<i64>,
+    until: Option<i64>,
+    /// Fidelity mode: compile each version that decided a lead in the window.
+    compile: bool,
+    cursor: (i64, i64),
+    index: HashMap<String, usize>,
+    versions: Vec<Version>,
+    /// The list changed since the last chunk.
+    changed: bool,
+    /// The last event's version.
+    last: Option<usize>,
+    /// The last transaction read, which may go on in the next page.
+    open: Option<Txn>,
+    done: bool,
+}
+
+impl Feed {
+    pub fn new(
+        start: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+        compile: bool,
+        page: i64,
+    ) -> Feed {
+        Feed {
+            page: page.max(1),
+            since,
+            until,
+            compile,
+            cursor: (start, i64::MAX),
+            index: HashMap::new(),
+            versions: Vec::new(),
+            changed: false,
+            last: None,
+            open: None,
+            done: false,
+        }
+    }
+
+    fn version(&mut self, name: &str) -> usize {
+        // Runs of events share their version: compare with the last one first.
+        if let Some(i) = self.last
+            && *self.versions[i].name == *name
+        {
+            return i;
+        }
+        if let Some(&i) = self.index.get(name) {
+            self.last = Some(i);
+            return i;
+        }
+        let i = self.versions.len();
+        self.changed = true;
+        self.index.insert(name.to_string(), i);
+        self.versions.push(Version {
+            name: name.into(),
+            compiled: None,
+        });
+        self.last = Some(i);
+        i
+    }
+
+    /// Decode an event of the transaction `txn` (which gets its email, if a route).
+    fn decode(
+        &mut self,
+        ev: &EventRef<'_>,
+        txn: &mut Txn,
+        need: &mut Vec<usize>,
+    ) -> Result<Event, ReplayError> {
+        let version = self.version(ev.config_version);
+        let effects: Vec<Effect> = parse(ev, "effects", Some(ev.effects))?;
+        let people = people(ev)?;
+        let body = if ev.kind == "route" {
+            let input: Box<RouteInput> = parse(ev, "input", ev.input)?;
+            let recorded: RouteResult = parse(ev, "result", ev.result)?;
+            let in_window = self.since.is_none_or(|s| ev.at >= s);
+            if in_window
+                && self.compile
+                && self.versions[version].compiled.is_none()
+                && !need.contains(&version)
+            {
+                need.push(version);
+            }
+            let email = email_of(&input).map(|e| {
+                txn.emails.push(e);
+                txn.emails.len() - 1
+            });
+            Body::Route {
+                email,
+                input,
+                recorded,
+            }
+        } else {
+            let after = match ev.result {
+                Some(_) => Some(parse(ev, "result", ev.result)?),
+                None => None,
+            };
+            Body::Change {
+                kind: ev.kind.to_string(),
+                after,
+            }
+        };
+        Ok(Event {
+            idx: ev.idx,
+            at: ev.at,
+            lead_id: ev.lead_id.map(str::to_string),
+            actor: ev.actor.map(str::to_string),
+            version,
+            effects,
+            people,
+            body,
+        })
+    }
+
+    /// Read and decode the next page; None when the window is read.
+    pub async fn next(&mut self, reader: &mut HistoryReader) -> Result<Option<Chunk>, ReplayError> {
+        if self.done {
+            return Ok(None);
+        }
+        let range = EventRange {
+            after: self.cursor,
+            through: None,
+            until: self.until,
+            limit: self.page,
+        };
+        let mut txns: Vec<Txn> = Vec::new();
+        let mut open = self.open.take();
+        let mut need = Vec::new();
+        let (n, last) = scan(reader, range, |ev| {
+            if open.as_ref().is_none_or(|t| t.version != ev.state_version) {
+                txns.extend(open.take());
+            }
+            let txn = open.get_or_insert_with(|| Txn {
+                version: ev.state_version,
+                emails: Vec::new(),
+                events: Vec::new(),
+            });
+            let e = self.decode(&ev, txn, &mut need)?;
+            txn.events.push(e);
+            Ok(())
+        })
+        .await?;
+        if let Some(l) = last {
+            self.cursor = l;
+        }
+        if n < self.page as u64 {
+            // The window is read: the open transaction is whole.
+            self.done = true;
+            txns.extend(open.take());
+        } else {
+            self.open = open;
+        }
+        for v in need {
+            let name = self.versions[v].name.clone();
+            let row = reader
+                .config_version(&name)
+                .await?
+                .ok_or_else(|| ReplayError::MissingVersion(name.to_string()))?;
+            let cfg =
+                crate::config_history::compile_stored(&row).map_err(|e| ReplayError::Compile {
+                    version: name.to_string(),
+                    error: e.to_string(),
+                })?;
+            self.versions[v].compiled = Some(Arc::new(cfg));
+            self.changed = true;
+        }
+        let since = self.since;
+        let routes = txns
+            .iter()
+            .flat_map(|t| &t.events)
+            .filter(|e| matches!(e.body, Body::Route { .. }) && since.is_none_or(|s| e.at >= s))
+            .count() as u64;
+        let versions = if std::mem::take(&mut self.changed) {
+            self.versions.clone()
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Chunk {
+            versions,
+            txns,
+            routes,
+        }))
+    }
+}

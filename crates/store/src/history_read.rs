@@ -1,0 +1,460 @@
+//! [`HistoryReader`]: the history read back for a replay, in one read-only snapshot, on a
+//! connection of its own that runs no migration and takes no lock a running service would
+//! wait for.
+//!
+//! SQLite is read through `rusqlite` (the same library as the routing writer): a replay
+//! reads every event of its window once, and borrowing each column from SQLite's own row
+//! (no copy per value, no hop to a connection thread per row, the file memory-mapped) is
+//! most of what lets it keep pace with the decisions it re-makes. PostgreSQL is read with
+//! `sqlx`, streaming each page's rows and borrowing their columns the same way.
+
+use crate::history::{Checkpoint, ConfigVersionRow, EventRow, StoredEvent};
+use crate::{Result, StoreError};
+use futures_util::TryStreamExt;
+use sqlx::{Connection, Row};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Events read per page by [`HistoryReader::events_after`].
+pub const EVENT_PAGE: i64 = 2_000;
+
+/// A routing event borrowed from the row being read: what [`HistoryReader::scan_events`]
+/// hands its callback (see [`EventRow`] for the columns).
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    pub state_version: i64,
+    pub idx: i64,
+    pub at: i64,
+    pub kind: &'a str,
+    pub lead_id: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub config_version: &'a str,
+    pub input: Option<&'a str>,
+    pub effects: &'a str,
+    pub result: Option<&'a str>,
+    pub people: Option<&'a str>,
+}
+
+impl EventRef<'_> {
+    pub fn to_owned(&self) -> StoredEvent {
+        let s = |v: Option<&str>| v.map(str::to_string);
+        StoredEvent {
+            state_version: self.state_version,
+            idx: self.idx,
+            row: EventRow {
+                at: self.at,
+                kind: self.kind.to_string(),
+                lead_id: s(self.lead_id),
+                actor: s(self.actor),
+                config_version: self.config_version.to_string(),
+                input: s(self.input),
+                effects: self.effects.to_string(),
+                result: s(self.result),
+                people: s(self.people),
+            },
+        }
+    }
+}
+
+/// Which events a scan reads, in commit order: those after `after` (state version, idx),
+/// up to and including state version `through` and at or before `until` (microseconds)
+/// when given, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRange {
+    pub after: (i64, i64),
+    pub through: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: i64,
+}
+
+/// The scan's statement, one text per backend so it is prepared once: a row-value
+/// comparison, so both backends seek the primary key to the cursor.
+macro_rules! scan_sql {
+    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal) => {
+        concat!(
+            "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people ",
+            "FROM routing_events WHERE (state_version, idx) > (", $a, ", ", $b, ") AND state_version <= ", $c,
+            " AND at <= ", $d, " ORDER BY state_version, idx LIMIT ", $e
+        )
+    };
+}
+const SCAN_SQLITE: &str = scan_sql!("?1", "?2", "?3", "?4", "?5");
+const SCAN_PG: &str = scan_sql!("$1", "$2", "$3", "$4", "$5");
+
+enum ReadConn {
+    Sqlite(rusqlite::Connection),
+    Pg(sqlx::PgConnection),
+}
+
+/// A read-only view of the history, in one snapshot: SQLite opened read-only (a WAL
+/// reader: the service keeps writing), PostgreSQL in a `REPEATABLE READ, READ ONLY`
+/// transaction. Runs no migration.
+pub struct HistoryReader {
+    conn: ReadConn,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl HistoryReader {
+    /// Open `sqlite://PATH` (which must exist) or `postgres://…` read-only and start the
+    /// snapshot every read of this reader sees.
+    pub async fn open(url: &str) -> Result<HistoryReader> {
+        let timeout = std::time::Duration::from_secs(30);
+        let conn = if url.starts_with("sqlite:") {
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+            let path = opts.get_filename().to_path_buf();
+            let db = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            db.busy_timeout(std::time::Duration::from_secs(10))?;
+            // Read the file through a memory map (no copy per page read) with a page
+            // cache large enough for the primary key's interior pages. A deferred BEGIN:
+            // the snapshot starts at the first read and never takes the write lock.
+            db.execute_batch(
+                "PRAGMA query_only = ON;
+                 PRAGMA mmap_size = 1073741824;
+                 PRAGMA cache_size = -65536;
+                 BEGIN;",
+            )?;
+            ReadConn::Sqlite(db)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            let mut c = tokio::time::timeout(timeout, sqlx::PgConnection::connect_with(&opts))
+                .await
+                .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL timed out".into()))??;
+            sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut c)
+                .await?;
+            ReadConn::Pg(c)
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let mut r = HistoryReader { conn };
+        // The snapshot is taken by the first read: take it now.
+        r.first_checkpoint().await?;
+        Ok(r)
+    }
+
+    async fn checkpoint(
+        &mut self,
+        sql_sqlite: &str,
+        sql_pg: &'static str,
+        at: Option<i64>,
+    ) -> Result<Option<Checkpoint>> {
+        match &mut self.conn {
+            ReadConn::Sqlite(db) => {
+                let mut st = db.prepare_cached(sql_sqlite)?;
+                let mut rows = match at {
+                    Some(a) => st.query([a])?,
+                    None => st.query([])?,
+                };
+                let Some(r) = rows.next()? else {
+                    return Ok(None);
+                };
+                Ok(Some(Checkpoint {
+                    state_version: r.get(0)?,
+                    at: r.get(1)?,
+                    state: r.get(2)?,
+                }))
+            }
+            ReadConn::Pg(c) => {
+                let mut q = sqlx::query(sql_pg);
+                if let Some(a) = at {
+                    q = q.bind(a);
+                }
+                let Some(r) = q.fetch_optional(&mut *c).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(Checkpoint {
+                    state_version: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    state: r.try_get(2)?,
+                }))
+            }
+        }
+    }
+
+    /// The earliest checkpoint: history starts there.
+    pub async fn first_checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        const SQL: &str =
+            "SELECT state_version, at, state FROM state_checkpoints ORDER BY state_version LIMIT 1";
+        self.checkpoint(SQL, SQL, None).await
+    }
+
+    /// The last checkpoint taken before `at` (microseconds), if any.
+    pub async fn checkpoint_before(&mut self, at: i64) -> Result<Option<Checkpoint>> {
+        self.checkpoint(
+            "SELECT state_version, at, state FROM state_checkpoints WHERE at < ?1 ORDER BY state_version DESC LIMIT 1",
+            "SELECT state_version, at, state FROM state_checkpoints WHERE at < $1 ORDER BY state_version DESC LIMIT 1",
+            Some(at),
+        )
+        .await
+    }
+
+    /// Read the events of `range` in commit order, handing each to `f` borrowed from the
+    /// row (no copy); `f` returns false to stop. Returns the events read and the
+    /// (state version, idx) of the last one.
+    pub async fn scan_events(
+        &mut self,
+        range: EventRange,
+        f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
+    ) -> Result<(u64, Option<(i64, i64)>)> {
+        let through = range.through.unwrap_or(i64::MAX);
+        let until = range.until.unwrap_or(i64::MAX);
+        let (v, i) = range.after;
+        let mut n = 0u64;
+        let mut last = None;
+        match &mut self.conn {
+            ReadConn::Sqlite(db) => {
+                let mut st = db.prepare_cached(SCAN_SQLITE)?;
+                let mut rows = st.query(rusqlite::params![v, i, through, until, range.limit])?;
+                while let Some(r) = rows.next()? {
+                    let text = |i: usize| -> Result<Option<&str>> {
+                        match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => Ok(None),
+                            v => Ok(Some(v.as_str().map_err(|e| corrupt("routing_events", e))?)),
+                        }
+                    };
+                    let need = |i: usize| -> Result<&str> {
+                        text(i)?
+                            .ok_or_else(|| corrupt("routing_events", format!("column {i} is null")))
+                    };
+                    let ev = EventRef {
+                        state_version: r.get(0)?,
+                        idx: r.get(1)?,
+                        at: r.get(2)?,
+                        kind: need(3)?,
+                        lead_id: text(4)?,
+                        actor: text(5)?,
+                        config_version: need(6)?,
+                        input: text(7)?,
+                        effects: need(8)?,
+                        result: text(9)?,
+                        people: text(10)?,
+                    };
+                    n += 1;
+                    last = Some((ev.state_version, ev.idx));
+                    if !f(ev) {
+                        break;
+                    }
+                }
+            }
+            ReadConn::Pg(c) => {
+                let mut rows = sqlx::query(SCAN_PG)
+                    .bind(v)
+                    .bind(i)
+                    .bind(through)
+                    .bind(until)
+                    .bind(range.limit)
+                    .fetch(&mut *c);
+                while let Some(r) = rows.try_next().await? {
+                    let ev = EventRef {
+                        state_version: r.try_get(0)?,
+                        idx: r.try_get(1)?,
+                        at: r.try_get(2)?,
+                        kind: r.try_get(3)?,
+                        lead_id: r.try_get(4)?,
+                        actor: r.try_get(5)?,
+                        config_version: r.try_get(6)?,
+                        input: r.try_get(7)?,
+                        effects: r.try_get(8)?,
+                        result: r.try_get(9)?,
+                        people: r.try_get(10)?,
+                    };
+                    n += 1;
+                    last = Some((ev.state_version, ev.idx));
+                    if !f(ev) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((n, last))
+    }
+
+    async fn events(&mut self, range: EventRange) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        self.scan_events(range, &mut |e| {
+            out.push(e.to_owned());
+            true
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Up to [`EVENT_PAGE`] events after (`version`, `idx`) in commit order, at or before
+    /// `until` (microseconds) when given.
+    pub async fn events_after(
+        &mut self,
+        version: i64,
+        idx: i64,
+        until: Option<i64>,
+    ) -> Result<Vec<StoredEvent>> {
+        self.events(EventRange {
+            after: (version, idx),
+            through: None,
+            until,
+            limit: EVENT_PAGE,
+        })
+        .await
+    }
+
+    /// Events up to and including `version`, in commit order, after (`after`, `idx`):
+    /// the part of the history before a checkpoint (people are rebuilt from it).
+    pub async fn events_through(
+        &mut self,
+        after: (i64, i64),
+        version: i64,
+    ) -> Result<Vec<StoredEvent>> {
+        self.events(EventRange {
+            after,
+            through: Some(version),
+            until: None,
+            limit: EVENT_PAGE,
+        })
+        .await
+    }
+
+    /// Events in the window, counted on the index of their instants (not the table): an
+    /// upper bound of the routing events a replay re-decides, for its progress bar.
+    pub async fn count_events(&mut self, since: Option<i64>, until: Option<i64>) -> Result<i64> {
+        let (s, u) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        match &mut self.conn {
+            ReadConn::Sqlite(db) => Ok(db
+                .prepare_cached("SELECT COUNT(*) FROM routing_events WHERE at >= ?1 AND at <= ?2")?
+                .query_row([s, u], |r| r.get(0))?),
+            ReadConn::Pg(c) => Ok(sqlx::query(
+                "SELECT COUNT(*) FROM routing_events WHERE at >= $1 AND at <= $2",
+            )
+            .bind(s)
+            .bind(u)
+            .fetch_one(&mut *c)
+            .await?
+            .try_get::<i64, _>(0)?),
+        }
+    }
+
+    pub async fn config_version(&mut self, version: &str) -> Result<Option<ConfigVersionRow>> {
+        macro_rules! sql {
+            ($p:literal) => {
+                concat!(
+                    "SELECT version, loaded_at, loaded_by, main_name, main_text, files ",
+                    "FROM config_versions WHERE version = ",
+                    $p
+                )
+            };
+        }
+        let (row, files) = match &mut self.conn {
+            ReadConn::Sqlite(db) => {
+                let mut st = db.prepare_cached(sql!("?1"))?;
+                let mut rows = st.query([version])?;
+                let Some(r) = rows.next()? else {
+                    return Ok(None);
+                };
+                let row = ConfigVersionRow {
+                    version: r.get(0)?,
+                    loaded_at: r.get(1)?,
+                    loaded_by: r.get(2)?,
+                    main_name: r.get(3)?,
+                    main_text: r.get(4)?,
+                    files: BTreeMap::new(),
+                };
+                (row, r.get::<_, String>(5)?)
+            }
+            ReadConn::Pg(c) => {
+                let Some(r) = sqlx::query(sql!("$1"))
+                    .bind(version)
+                    .fetch_optional(&mut *c)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let row = ConfigVersionRow {
+                    version: r.try_get(0)?,
+                    loaded_at: r.try_get(1)?,
+                    loaded_by: r.try_get(2)?,
+                    main_name: r.try_get(3)?,
+                    main_text: r.try_get(4)?,
+                    files: BTreeMap::new(),
+                };
+                (row, r.try_get::<String, _>(5)?)
+            }
+        };
+        let files =
+            serde_json::from_str(&files).map_err(|e| corrupt("config_versions.files", e))?;
+        Ok(Some(ConfigVersionRow { files, ..row }))
+    }
+
+    /// The decision and trace stored for `lead_id`'s routing at `at` (microseconds; the
+    /// lead's first routing decision when none was made at that instant).
+    pub async fn stored_decision(
+        &mut self,
+        lead_id: &str,
+        at: i64,
+    ) -> Result<Option<(crate::JsonText, crate::JsonText)>> {
+        macro_rules! sql {
+            ($a:literal, $b:literal) => {
+                concat!(
+                    "SELECT decision, trace, decision_z, trace_z FROM decisions WHERE lead_id = ",
+                    $a,
+                    " AND kind IN ('route', 'resubmission', 'recycle') ",
+                    "ORDER BY CASE WHEN decided_at = ",
+                    $b,
+                    " THEN 0 ELSE 1 END, id LIMIT 1"
+                )
+            };
+        }
+        type Cols = (
+            Option<String>,
+            Option<String>,
+            Option<Vec<u8>>,
+            Option<Vec<u8>>,
+        );
+        let cols: Option<Cols> = match &mut self.conn {
+            ReadConn::Sqlite(db) => {
+                let mut st = db.prepare_cached(sql!("?1", "?2"))?;
+                let mut rows = st.query(rusqlite::params![lead_id, at])?;
+                match rows.next()? {
+                    Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    None => None,
+                }
+            }
+            ReadConn::Pg(c) => {
+                let r = sqlx::query(sql!("$1", "$2"))
+                    .bind(lead_id)
+                    .bind(at)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                match r {
+                    Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)),
+                    None => None,
+                }
+            }
+        };
+        let Some((d, t, dz, tz)) = cols else {
+            return Ok(None);
+        };
+        let decision = crate::packed::read(dz, d)?;
+        let trace = crate::packed::read(tz, t)?;
+        Ok(decision.zip(trace))
+    }
+
+    /// End the snapshot.
+    pub async fn close(self) -> Result<()> {
+        match self.conn {
+            ReadConn::Sqlite(db) => {
+                db.execute_batch("ROLLBACK")?;
+                db.close().map_err(|(_, e)| e)?;
+            }
+            ReadConn::Pg(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await?;
+                c.close().await?;
+            }
+        }
+        Ok(())
+    }
+}
