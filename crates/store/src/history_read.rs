@@ -116,7 +116,7 @@ impl HistoryReader {
             // the snapshot starts at the first read and never takes the write lock.
             db.execute_batch(
                 "PRAGMA query_only = ON;
-                 PRAGMA mmap_size = 1073741824;
+                 PRAGMA mmap_size = 2147418112;
                  PRAGMA cache_size = -65536;
                  BEGIN;",
             )?;

@@ -11,7 +11,8 @@ use leadrouter_core::engine::{Routed, RoutingInput, decide};
 use leadrouter_core::lifecycle::{self, Ladder, LeadStatus, LeadView, Stage};
 use leadrouter_core::state::{Effect, PriorPerson, PriorStatus, StateSnapshot};
 use leadrouter_core::text::Text;
-use rustc_hash::FxHashMap as HashMap;
+/// The worlds' maps: hashbrown's (for `entry_ref`) with the Fx hash.
+type HashMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A stored lead's lifecycle as far as routing effects depend on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,10 +77,12 @@ impl Side {
 
     /// The person's entry, made when new (the email copied only then).
     fn known(&mut self, email: &str) -> &mut Known {
-        if !self.people.contains_key(email) {
-            self.people.insert(email.to_string(), Known::default());
-        }
-        self.people.get_mut(email).expect("inserted above")
+        self.people.entry_ref(email).or_default()
+    }
+
+    /// Set a lead's view (the id copied only for a lead not seen before).
+    fn set_lead(&mut self, id: &str, view: View) {
+        self.leads.entry_ref(id).insert(view);
     }
 
     fn set_last_lead(&mut self, email: &str, lead_id: &str) {
@@ -148,7 +151,7 @@ impl Side {
                 }
             }
         };
-        self.leads.insert(lead_id.to_string(), view);
+        self.set_lead(lead_id, view);
         if let Some(e) = email {
             self.set_last_lead(e, lead_id);
         }
@@ -184,13 +187,13 @@ impl World {
     /// once (growing them page by page costs more than the rest of the bookkeeping).
     pub fn new(
         mut state: StateSnapshot,
-        persisted: HashMap<String, PriorPerson>,
+        persisted: impl IntoIterator<Item = (String, PriorPerson)>,
         candidate: bool,
         leads: usize,
     ) -> World {
         state.people.clear();
         let mut people = HashMap::default();
-        people.reserve(leads.max(persisted.len()));
+        people.reserve(leads);
         people.extend(persisted.into_iter().map(|(e, p)| {
             (
                 e,
@@ -251,7 +254,7 @@ impl World {
         for side in std::iter::once(&mut self.live).chain(self.cand.as_mut()) {
             let keep = recorded.dedup && side.leads.contains_key(lead_id);
             if !keep {
-                side.leads.insert(lead_id.to_string(), view.clone());
+                side.set_lead(lead_id, view.clone());
             } else if let Some(v) = side.leads.get_mut(lead_id) {
                 v.owner = recorded.owner.clone();
                 v.status = LeadStatus::Open;
@@ -327,8 +330,8 @@ impl World {
             Some(v) if recorded.dedup && v.owner == recorded.owner => v.stage,
             _ => Stage::Early,
         };
-        live.leads.insert(
-            lead_id.to_string(),
+        live.set_lead(
+            lead_id,
             View {
                 owner: recorded.owner.clone(),
                 status: LeadStatus::Open,
@@ -357,8 +360,8 @@ impl World {
         self.live.state.apply(effects);
         self.live.write_people(people);
         if let (Some(id), Some(a)) = (lead_id, after) {
-            self.live.leads.insert(
-                id.to_string(),
+            self.live.set_lead(
+                id,
                 View {
                     owner: a.owner.clone(),
                     status: a.status,
@@ -395,8 +398,8 @@ impl World {
             })
             .collect();
         cand.write_people(&rows);
-        cand.leads.insert(
-            id.to_string(),
+        cand.set_lead(
+            id,
             View {
                 owner: if moved {
                     a.owner.clone()
