@@ -1,7 +1,7 @@
 //! The replay's reading side: the history of the window read in commit order from the
 //! snapshot, page by page, each event's JSON decoded into what the worlds need, and whole
 //! routing transactions handed on in chunks. It runs on the caller's thread while the
-//! worlds ([`super::run`]) re-decide the previous chunk on another, so reading and
+//! worlds ([`mod@super::run`]) re-decide the previous chunk on another, so reading and
 //! decoding overlap with deciding.
 
 use super::record::{LeadAfter, RouteInput, RouteResult};
@@ -23,7 +23,7 @@ pub struct Event {
     pub at: i64,
     pub lead_id: Option<String>,
     pub actor: Option<String>,
-    /// The config version that was live, as an index into [`Feed::versions`] order
+    /// The config version that was live, as an index into the feed's list of versions
     /// (chunks carry the versions first seen in them).
     pub version: usize,
     pub effects: Vec<Effect>,

@@ -4,7 +4,7 @@
 //! routing event of the window while applying every other recorded change at its place.
 //!
 //! Two threads share the work: the caller's reads and decodes pages ([`super::feed`]),
-//! a worker applies them to the worlds and re-decides ([`Worlds`]), a few pages behind.
+//! a worker applies them to the worlds and re-decides (`Worlds`), a few pages behind.
 
 use super::feed::{self, Body, Chunk, Event, Feed, Txn, Version};
 use super::report::{self, ChangedLead, LeadChange, Report, Tally};
