@@ -322,6 +322,10 @@ pub async fn run(
         }
         let d = done.load(Ordering::Relaxed);
         progress(d, total.max(d));
+        // SQLite's pages are read without waiting on anything: give the runtime a turn
+        // between pages, so a caller's timeout (the console's 10 minutes) can end the
+        // replay (dropping it ends the worker after the pages it holds).
+        tokio::task::yield_now().await;
     }
     drop(tx);
     let read_time = reading.elapsed().saturating_sub(waited);
