@@ -282,18 +282,27 @@ impl SalesforceClient {
         &self,
         records: Vec<Value>,
     ) -> Result<Vec<RecordOutcome>, CallError> {
+        self.collection_call("composite/sobjects", "an update", records)
+            .await
+    }
+
+    /// One sObject Collections `PATCH` to `tail` (under `/services/data/vNN/`): each
+    /// record's outcome, in order; an answer without one result per record is invalid.
+    async fn collection_call(
+        &self,
+        tail: &str,
+        what: &str,
+        records: Vec<Value>,
+    ) -> Result<Vec<RecordOutcome>, CallError> {
         let n = records.len();
-        let path = format!(
-            "/services/data/v{}/composite/sobjects",
-            self.settings.api_version
-        );
+        let path = format!("/services/data/v{}/{tail}", self.settings.api_version);
         let body = json!({ "allOrNone": false, "records": records });
         let v = self
             .call(reqwest::Method::PATCH, &path, None, Some(&body))
             .await?;
         let results = v.as_array().filter(|a| a.len() == n).ok_or_else(|| {
             CallError::Invalid(format!(
-                "Salesforce answered an update of {n} records without {n} results"
+                "Salesforce answered {what} of {n} records without {n} results"
             ))
         })?;
         Ok(results.iter().map(outcome).collect())
@@ -330,27 +339,19 @@ impl SalesforceClient {
         Ok(got.into_iter().flatten().collect())
     }
 
+    /// sObject Collections upsert by an external id field (≤ 200 records).
     async fn upsert_collection(
         &self,
         object: &str,
         field: &str,
         records: Vec<Value>,
     ) -> Result<Vec<RecordOutcome>, CallError> {
-        let n = records.len();
-        let path = format!(
-            "/services/data/v{}/composite/sobjects/{object}/{field}",
-            self.settings.api_version
-        );
-        let body = json!({ "allOrNone": false, "records": records });
-        let v = self
-            .call(reqwest::Method::PATCH, &path, None, Some(&body))
-            .await?;
-        let results = v.as_array().filter(|a| a.len() == n).ok_or_else(|| {
-            CallError::Invalid(format!(
-                "Salesforce answered an upsert of {n} records without {n} results"
-            ))
-        })?;
-        Ok(results.iter().map(outcome).collect())
+        self.collection_call(
+            &format!("composite/sobjects/{object}/{field}"),
+            "an upsert",
+            records,
+        )
+        .await
     }
 }
 
