@@ -287,7 +287,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     // The peer address (what the audit log records as "from where", and what the public forms'
     // per-address limits count) reaches
     // handlers as `ConnectInfo`, set by the listener.
-    listener::serve(tcp, app, opts.limits, shutdown()).await;
+    let listener_metrics = listener::ListenerMetrics::new(&opts.limits, &shared.metrics);
+    listener::serve(tcp, app, opts.limits, listener_metrics, shutdown()).await;
     Ok(())
 }
 

@@ -11,6 +11,8 @@
 //! - A process-wide budget of request-body bytes in flight: bytes are counted as a
 //!   handler pulls them and held until its response is ready; a request that finds the
 //!   budget spent waits briefly, then gets 503.
+//!
+//! `/metrics` shows the budget in use and every refusal by reason ([`ListenerMetrics`]).
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,6 +20,11 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use serde_json::json;
 use std::convert::Infallible;
 use std::future::Future;
@@ -74,6 +81,74 @@ const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// once would spin a core while nothing can change.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Why the listener turned a connection or request away
+/// (`leadrouter_listener_refused_total{reason}`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+/// The listener's figures on `/metrics`: request-body bytes held against the budget
+/// (read from the budget at each scrape) and refusals by reason — `connection_cap`
+/// (socket closed at once), `health_only` (503 from the reserve), `body_timeout` (408),
+/// `body_budget` (503) and `request_timeout` (503).
+#[derive(Clone, Debug)]
+pub struct ListenerMetrics {
+    budget: Arc<Semaphore>,
+    budget_total: usize,
+    refused: Family<RefusedLabels, Counter>,
+}
+
+impl ListenerMetrics {
+    /// The budget `limits` allow, with its counters registered on `metrics`.
+    pub fn new(limits: &Limits, metrics: &crate::metrics::Metrics) -> ListenerMetrics {
+        let budget_total = limits.body_budget_bytes.min(Semaphore::MAX_PERMITS);
+        let m = ListenerMetrics {
+            budget: Arc::new(Semaphore::new(budget_total)),
+            budget_total,
+            refused: Family::default(),
+        };
+        metrics.register(
+            "listener_refused",
+            "Connections and requests the listener turned away, by reason",
+            m.refused.clone(),
+        );
+        metrics.register_collector(Box::new(m.clone()));
+        m
+    }
+
+    fn refuse(&self, reason: &'static str) {
+        self.refused.get_or_create(&RefusedLabels { reason }).inc();
+    }
+}
+
+impl prometheus_client::collector::Collector for ListenerMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let total = self.budget_total as i64;
+        let in_use = total - self.budget.available_permits() as i64;
+        for (name, help, v) in [
+            (
+                "request_body_bytes_in_flight",
+                "Request-body bytes held against the budget now",
+                in_use,
+            ),
+            (
+                "request_body_budget_bytes",
+                "The budget of request-body bytes in flight",
+                total,
+            ),
+        ] {
+            ConstGauge::new(v).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        Ok(())
+    }
+}
+
 /// Serve `app` on `listener` until `shutdown` completes, then stop accepting, ask each
 /// open connection to finish its request in progress, and wait for them all (as
 /// `axum::serve`'s graceful shutdown did).
@@ -81,16 +156,16 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    metrics: ListenerMetrics,
     shutdown: impl Future<Output = ()>,
 ) {
     let general = Arc::new(Semaphore::new(limits.max_connections));
     let reserve = Arc::new(Semaphore::new(limits.health_connections));
     let ctx = Arc::new(RequestLimits {
-        budget: Arc::new(Semaphore::new(
-            limits.body_budget_bytes.min(Semaphore::MAX_PERMITS),
-        )),
-        budget_total: limits.body_budget_bytes.min(Semaphore::MAX_PERMITS),
+        budget: metrics.budget.clone(),
+        budget_total: metrics.budget_total,
         limits: limits.clone(),
+        metrics,
     });
     let (stop_tx, stop_rx) = watch::channel(());
     let mut refused_logged: Option<Instant> = None;
@@ -115,6 +190,7 @@ pub async fn serve(
             (Kind::HealthOnly, p)
         } else {
             // Closing at once frees the descriptor; a client sees a reset and retries.
+            ctx.metrics.refuse("connection_cap");
             if refused_logged.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 tracing::warn!(
                     max_connections = limits.max_connections,
@@ -162,6 +238,7 @@ struct RequestLimits {
     limits: Limits,
     budget: Arc<Semaphore>,
     budget_total: usize,
+    metrics: ListenerMetrics,
 }
 
 async fn serve_connection(
@@ -222,6 +299,7 @@ async fn handle(
     ctx: Arc<RequestLimits>,
 ) -> Result<Response<Body>, Infallible> {
     if kind == Kind::HealthOnly && !matches!(req.uri().path(), "/healthz" | "/readyz") {
+        ctx.metrics.refuse("health_only");
         return Ok(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -245,7 +323,14 @@ async fn handle(
     let req = Request::from_parts(parts, Body::new(body));
     let answer = tokio::time::timeout(ctx.limits.request_timeout, app.oneshot(req)).await;
     drop(state.held.lock().map(|mut h| h.take()));
-    let resp = match (state.outcome.load(Ordering::Acquire), answer) {
+    let outcome = state.outcome.load(Ordering::Acquire);
+    match (outcome, &answer) {
+        (BODY_TIMED_OUT, _) => ctx.metrics.refuse("body_timeout"),
+        (BODY_OVER_BUDGET, _) => ctx.metrics.refuse("body_budget"),
+        (_, Err(_)) => ctx.metrics.refuse("request_timeout"),
+        _ => {}
+    }
+    let resp = match (outcome, answer) {
         (BODY_TIMED_OUT, _) => error(
             StatusCode::REQUEST_TIMEOUT,
             "body_timeout",
