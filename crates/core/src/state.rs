@@ -10,6 +10,7 @@
 //! [`StateSnapshot::apply`] updates it in place, so it can never disagree with the map.
 
 mod effect;
+mod effect_de;
 
 use crate::text::Text;
 use jiff::Timestamp;

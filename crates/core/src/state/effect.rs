@@ -9,10 +9,12 @@ use crate::lifecycle::Stage;
 use crate::text::Text;
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// A change to commit with the assignment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A change to commit with the assignment. Written as an object tagged by `effect`
+/// (`{"effect": "add_load", "rep": "ann", "stage": "early"}`); read back by the
+/// hand-written `Deserialize` in `effect_de.rs`, which accepts the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Move a team's rotation: `rep` took a turn, now at `pass`; the clock is `virtual_time`.
