@@ -7,6 +7,12 @@
 //! (no copy per value, no hop to a connection thread per row, the file memory-mapped) is
 //! most of what lets it keep pace with the decisions it re-makes. PostgreSQL is read with
 //! `sqlx`, streaming each page's rows and borrowing their columns the same way.
+//!
+//! On SQLite, events are read in rowid order, the order they were inserted: the single
+//! writer inserts them in commit order, and walking the table itself costs about half
+//! of walking the primary key and looking each row up. Each scan checks that the order
+//! holds (every event after the one before it); if it does not, the scan fails with
+//! [`StoreError::HistoryOrder`] and the reader reads by key from then on.
 
 use crate::history::{Checkpoint, ConfigVersionRow, EventRow, StoredEvent};
 use crate::{Result, StoreError};
@@ -91,6 +97,52 @@ enum ReadConn {
 /// transaction. Runs no migration.
 pub struct HistoryReader {
     conn: ReadConn,
+    /// SQLite: scan in rowid order (false once a scan found it is not commit order).
+    by_rowid: bool,
+    /// Where the last rowid-order scan's last event was, for the next to go on from.
+    cursor: Option<RowidCursor>,
+}
+
+/// A place in the table: an event's (state version, idx) and its rowid.
+#[derive(Debug, Clone, Copy)]
+struct RowidCursor {
+    key: (i64, i64),
+    rowid: i64,
+}
+
+/// The rowid-order scan: every event after a rowid (the order is checked as it reads).
+const SCAN_SQLITE_ROWID: &str = "SELECT rowid, state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people \
+     FROM routing_events WHERE rowid > ?1 ORDER BY rowid";
+/// The first event after a key in storage order: no event after the key has a smaller
+/// rowid, so a rowid-order scan from here sees them all.
+const FIRST_ROWID_AFTER: &str =
+    "SELECT MIN(rowid) FROM routing_events WHERE (state_version, idx) > (?1, ?2)";
+
+/// An event's columns borrowed from a SQLite row, from column `at` on (the scans put the
+/// rowid first or not).
+fn sqlite_event<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<EventRef<'r>> {
+    let text = |i: usize| -> Result<Option<&'r str>> {
+        match r.get_ref(at + i)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            v => Ok(Some(v.as_str().map_err(|e| corrupt("routing_events", e))?)),
+        }
+    };
+    let need = |i: usize| -> Result<&'r str> {
+        text(i)?.ok_or_else(|| corrupt("routing_events", format!("column {} is null", at + i)))
+    };
+    Ok(EventRef {
+        state_version: r.get(at)?,
+        idx: r.get(at + 1)?,
+        at: r.get(at + 2)?,
+        kind: need(3)?,
+        lead_id: text(4)?,
+        actor: text(5)?,
+        config_version: need(6)?,
+        input: text(7)?,
+        effects: need(8)?,
+        result: text(9)?,
+        people: text(10)?,
+    })
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -133,7 +185,11 @@ impl HistoryReader {
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
-        let mut r = HistoryReader { conn };
+        let mut r = HistoryReader {
+            conn,
+            by_rowid: true,
+            cursor: None,
+        };
         // The snapshot is taken by the first read: take it now.
         r.first_checkpoint().await?;
         Ok(r)
@@ -198,11 +254,30 @@ impl HistoryReader {
     /// Read the events of `range` in commit order, handing each to `f` borrowed from the
     /// row (no copy); `f` returns false to stop. Returns the events read and the
     /// (state version, idx) of the last one.
+    ///
+    /// On SQLite a range without `through` is read in rowid order; when that order is
+    /// found not to be commit order the scan fails with [`StoreError::HistoryOrder`]
+    /// (events it handed over, in this scan or earlier ones, may have skipped some) and
+    /// every later scan reads by key: read the history again from its start.
     pub async fn scan_events(
         &mut self,
         range: EventRange,
         f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
     ) -> Result<(u64, Option<(i64, i64)>)> {
+        if let ReadConn::Sqlite(db) = &self.conn
+            && self.by_rowid
+            && range.through.is_none()
+        {
+            let found = scan_by_rowid(db, self.cursor, range, f);
+            self.cursor = match &found {
+                Ok((_, c)) => *c,
+                Err(_) => None,
+            };
+            if let Err(StoreError::HistoryOrder(_)) = &found {
+                self.by_rowid = false;
+            }
+            return found.map(|(n, c)| (n, c.map(|c| c.key)));
+        }
         let through = range.through.unwrap_or(i64::MAX);
         let until = range.until.unwrap_or(i64::MAX);
         let (v, i) = range.after;
@@ -213,29 +288,7 @@ impl HistoryReader {
                 let mut st = db.prepare_cached(SCAN_SQLITE)?;
                 let mut rows = st.query(rusqlite::params![v, i, through, until, range.limit])?;
                 while let Some(r) = rows.next()? {
-                    let text = |i: usize| -> Result<Option<&str>> {
-                        match r.get_ref(i)? {
-                            rusqlite::types::ValueRef::Null => Ok(None),
-                            v => Ok(Some(v.as_str().map_err(|e| corrupt("routing_events", e))?)),
-                        }
-                    };
-                    let need = |i: usize| -> Result<&str> {
-                        text(i)?
-                            .ok_or_else(|| corrupt("routing_events", format!("column {i} is null")))
-                    };
-                    let ev = EventRef {
-                        state_version: r.get(0)?,
-                        idx: r.get(1)?,
-                        at: r.get(2)?,
-                        kind: need(3)?,
-                        lead_id: text(4)?,
-                        actor: text(5)?,
-                        config_version: need(6)?,
-                        input: text(7)?,
-                        effects: need(8)?,
-                        result: text(9)?,
-                        people: text(10)?,
-                    };
+                    let ev = sqlite_event(r, 0)?;
                     n += 1;
                     last = Some((ev.state_version, ev.idx));
                     if !f(ev) {
@@ -456,5 +509,171 @@ impl HistoryReader {
             }
         }
         Ok(())
+    }
+}
+
+/// [`HistoryReader::scan_events`] in rowid order, from `cursor` when the range goes on
+/// from where it stopped, else from the first event after the range's key. Every event
+/// read (handed over or not) must come after the one before it in commit order.
+fn scan_by_rowid(
+    db: &rusqlite::Connection,
+    cursor: Option<RowidCursor>,
+    range: EventRange,
+    f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
+) -> Result<(u64, Option<RowidCursor>)> {
+    let until = range.until.unwrap_or(i64::MAX);
+    let after_rowid = match cursor {
+        Some(c) if c.key == range.after => c.rowid,
+        _ => {
+            let (v, i) = range.after;
+            let first: Option<i64> = db
+                .prepare_cached(FIRST_ROWID_AFTER)?
+                .query_row([v, i], |r| r.get(0))?;
+            match first {
+                Some(r) => r - 1,
+                None => return Ok((0, None)),
+            }
+        }
+    };
+    let mut st = db.prepare_cached(SCAN_SQLITE_ROWID)?;
+    let mut rows = st.query([after_rowid])?;
+    let mut prev = range.after;
+    let mut n = 0u64;
+    let mut last = None;
+    while (n as i64) < range.limit {
+        let Some(r) = rows.next()? else { break };
+        let rowid: i64 = r.get(0)?;
+        let ev = sqlite_event(r, 1)?;
+        let key = (ev.state_version, ev.idx);
+        if key <= prev {
+            return Err(StoreError::HistoryOrder(format!(
+                "event {}/{} is stored after {}/{}",
+                key.0, key.1, prev.0, prev.1
+            )));
+        }
+        prev = key;
+        if ev.at > until {
+            continue;
+        }
+        n += 1;
+        last = Some(RowidCursor { key, rowid });
+        if !f(ev) {
+            break;
+        }
+    }
+    Ok((n, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite file with the two tables a reader opens, and events inserted in the
+    /// order given (as (state version, idx, at)).
+    fn history(name: &str, events: &[(i64, i64, i64)]) -> (std::path::PathBuf, String) {
+        let path = std::env::temp_dir().join(format!(
+            "leadrouter-history-{name}-{}.db",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE state_checkpoints (state_version BIGINT PRIMARY KEY, at BIGINT, state TEXT);
+             CREATE TABLE routing_events (state_version BIGINT NOT NULL, idx BIGINT NOT NULL,
+               at BIGINT NOT NULL, kind TEXT NOT NULL, lead_id TEXT, actor TEXT,
+               config_version TEXT NOT NULL, input TEXT, effects TEXT NOT NULL, result TEXT,
+               people TEXT, PRIMARY KEY (state_version, idx));",
+        )
+        .unwrap();
+        for (v, i, at) in events {
+            db.execute(
+                "INSERT INTO routing_events (state_version, idx, at, kind, config_version, effects)
+                 VALUES (?1, ?2, ?3, 'route', 'v1', '[]')",
+                [v, i, at],
+            )
+            .unwrap();
+        }
+        let url = format!("sqlite://{}", path.display());
+        (path, url)
+    }
+
+    /// Every page of a scan from `after`, `limit` events a page, as the replay reads.
+    async fn pages(
+        r: &mut HistoryReader,
+        after: (i64, i64),
+        until: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let mut out = Vec::new();
+        let mut after = after;
+        loop {
+            let (n, last) = r
+                .scan_events(
+                    EventRange {
+                        after,
+                        through: None,
+                        until,
+                        limit,
+                    },
+                    &mut |e| {
+                        out.push((e.state_version, e.idx));
+                        true
+                    },
+                )
+                .await?;
+            match last {
+                Some(l) if n == limit as u64 => after = l,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn events_in_storage_order_are_read_page_by_page_from_any_key() {
+        let evs = [
+            (1, 0, 10),
+            (1, 1, 10),
+            (2, 0, 20),
+            (3, 0, 99),
+            (3, 1, 30),
+            (4, 0, 40),
+        ];
+        let (path, url) = history("ordered", &evs);
+        let mut r = HistoryReader::open(&url).await.unwrap();
+        let all: Vec<_> = evs.iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(
+            pages(&mut r, (i64::MIN, i64::MIN), None, 2).await.unwrap(),
+            all
+        );
+        assert_eq!(pages(&mut r, (1, 1), None, 4).await.unwrap(), all[2..]);
+        // `until` leaves out a later instant but reads on past it.
+        assert_eq!(
+            pages(&mut r, (0, 0), Some(40), 1).await.unwrap(),
+            [(1, 0), (1, 1), (2, 0), (3, 1), (4, 0)]
+        );
+        assert!(pages(&mut r, (4, 0), None, 3).await.unwrap().is_empty());
+        r.close().await.unwrap();
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn events_stored_out_of_commit_order_fail_the_scan_then_read_by_key() {
+        let (path, url) = history(
+            "unordered",
+            &[(1, 0, 10), (3, 0, 30), (2, 0, 20), (4, 0, 40)],
+        );
+        let mut r = HistoryReader::open(&url).await.unwrap();
+        let err = pages(&mut r, (0, 0), None, 10).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::HistoryOrder(w) if w == "event 2/0 is stored after 3/0"),
+            "{err}"
+        );
+        // From then on, by key.
+        assert_eq!(
+            pages(&mut r, (0, 0), None, 2).await.unwrap(),
+            [(1, 0), (2, 0), (3, 0), (4, 0)]
+        );
+        r.close().await.unwrap();
+        let _ = std::fs::remove_file(path);
     }
 }

@@ -60,6 +60,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
     Url(String),
+    /// A scan of the replay history in storage order found an event out of commit order:
+    /// what it had read may have skipped events. The reader reads by key from then on;
+    /// the caller starts its reading again (see `HistoryReader::scan_events`).
+    #[error("routing events are not stored in commit order ({0})")]
+    HistoryOrder(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

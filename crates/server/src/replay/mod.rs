@@ -9,6 +9,7 @@
 
 pub mod feed;
 pub mod html;
+mod names;
 pub mod record;
 pub mod render;
 pub mod report;

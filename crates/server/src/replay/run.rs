@@ -207,6 +207,24 @@ pub async fn run(
     opts: &ReplayOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, ReplayError> {
+    match run_once(reader, opts, progress).await {
+        // SQLite's events were found out of storage order part way: the reader now reads
+        // by key, and the replay starts again from the same snapshot.
+        Err(ReplayError::Store(leadrouter_store::StoreError::HistoryOrder(why))) => {
+            tracing::warn!(%why, "replay: history not in storage order; reading it again by key");
+            let mut report = run_once(reader, opts, progress).await?;
+            report.notes.push(format!("history read by key ({why})"));
+            Ok(report)
+        }
+        other => other,
+    }
+}
+
+async fn run_once(
+    reader: &mut HistoryReader,
+    opts: &ReplayOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, ReplayError> {
     let started = std::time::Instant::now();
     let since = opts.since.map(|t| t.as_microsecond());
     let until = opts.until.map(|t| t.as_microsecond());

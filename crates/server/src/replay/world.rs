@@ -4,6 +4,7 @@
 //! candidate's owners). In fidelity mode there is one world: decisions are made again
 //! on the recorded state and must come out the same.
 
+use super::names::{LeadKey, Names, Rep, Row};
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use jiff::{SignedDuration, Timestamp};
 use leadrouter_core::config::CompiledConfig;
@@ -15,20 +16,20 @@ use leadrouter_core::text::Text;
 type HashMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A stored lead's lifecycle as far as routing effects depend on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct View {
-    owner: Option<String>,
+    owner: Option<Rep>,
     status: LeadStatus,
     stage: Stage,
 }
 
 impl View {
-    fn lead_view(&self, id: &str) -> LeadView {
+    fn lead_view(&self, id: String, names: &Names) -> LeadView {
         LeadView {
-            id: id.to_string(),
+            id,
             email: None,
             received_at: Timestamp::UNIX_EPOCH,
-            owner: self.owner.clone(),
+            owner: names.owner(self.owner),
             queue: None,
             team: None,
             status: self.status,
@@ -50,8 +51,8 @@ pub type PersonRow = (String, PriorPerson);
 /// probe of a map of a million people is one cache miss instead of two.
 #[derive(Default, Clone)]
 struct Known {
-    row: Option<PriorPerson>,
-    last_lead: Option<String>,
+    row: Option<Row>,
+    last_lead: Option<LeadKey>,
 }
 
 /// One world: its state, its stored leads' views and what it knows of each person.
@@ -62,15 +63,15 @@ struct Known {
 struct Side {
     state: StateSnapshot,
     people: HashMap<String, Known>,
-    leads: HashMap<String, View>,
+    leads: HashMap<LeadKey, View>,
 }
 
 impl Side {
-    fn begin_batch(&mut self, emails: &[String]) {
+    fn begin_batch(&mut self, emails: &[String], names: &Names) {
         self.state.people.clear();
         for e in emails {
             if let Some(p) = self.people.get(e).and_then(|k| k.row.as_ref()) {
-                self.state.people.insert(e.clone(), p.clone());
+                self.state.people.insert(e.clone(), p.prior(names));
             }
         }
     }
@@ -80,22 +81,18 @@ impl Side {
         self.people.entry_ref(email).or_default()
     }
 
-    /// Set a lead's view (the id copied only for a lead not seen before).
-    fn set_lead(&mut self, id: &str, view: View) {
-        self.leads.entry_ref(id).insert(view);
+    fn lead(&self, id: &str, names: &Names) -> Option<&View> {
+        self.leads.get(&names.find_lead(id)?)
     }
 
-    fn set_last_lead(&mut self, email: &str, lead_id: &str) {
-        let k = self.known(email);
-        match &mut k.last_lead {
-            Some(l) if l == lead_id => {}
-            l => *l = Some(lead_id.to_string()),
-        }
+    fn set_lead(&mut self, key: LeadKey, view: View) {
+        self.leads.insert(key, view);
     }
 
-    fn write_people(&mut self, rows: &[PersonRow]) {
+    fn write_people(&mut self, rows: &[PersonRow], names: &mut Names) {
         for (e, p) in rows {
-            self.known(e).row = Some(p.clone());
+            let row = Row::of(p, names);
+            self.known(e).row = Some(row);
         }
     }
 
@@ -129,31 +126,39 @@ impl Side {
         }
     }
 
-    fn existing(&self, email: Option<&Text>) -> Option<LeadView> {
-        let id = self.people.get(email?.as_str())?.last_lead.as_ref()?;
-        self.leads.get(id).map(|v| v.lead_view(id))
+    fn existing(&self, email: Option<&Text>, names: &Names) -> Option<LeadView> {
+        let key = self.people.get(email?.as_str())?.last_lead?;
+        self.leads
+            .get(&key)
+            .map(|v| v.lead_view(names.lead_id(key), names))
     }
 
     /// A routing decision's lead and person afterwards.
-    fn routed(&mut self, lead_id: &str, email: Option<&Text>, change: &lifecycle::Change) {
+    fn routed(
+        &mut self,
+        key: LeadKey,
+        email: Option<&Text>,
+        change: &lifecycle::Change,
+        names: &mut Names,
+    ) {
         let view = match &change.lead {
             Some(l) => View {
-                owner: l.owner.clone(),
+                owner: names.rep_opt(l.owner.as_deref()),
                 status: l.status,
                 stage: l.stage,
             },
             None => {
                 let d = change.routed.as_ref().map(|r| &r.decision);
                 View {
-                    owner: d.and_then(|d| d.owner.as_ref().map(|o| o.id.to_string())),
+                    owner: names.rep_opt(d.and_then(|d| d.owner.as_ref().map(|o| o.id.as_str()))),
                     status: LeadStatus::Open,
                     stage: Stage::Early,
                 }
             }
         };
-        self.set_lead(lead_id, view);
+        self.set_lead(key, view);
         if let Some(e) = email {
-            self.set_last_lead(e, lead_id);
+            self.known(e).last_lead = Some(key);
         }
     }
 }
@@ -172,6 +177,7 @@ pub struct World {
     live: Side,
     /// The candidate's world (None in fidelity mode: decisions are checked on `live`).
     cand: Option<Side>,
+    names: Names,
 }
 
 fn ladder() -> Ladder<'static> {
@@ -192,13 +198,14 @@ impl World {
         leads: usize,
     ) -> World {
         state.people.clear();
+        let mut names = Names::default();
         let mut people = HashMap::default();
         people.reserve(leads);
         people.extend(persisted.into_iter().map(|(e, p)| {
             (
                 e,
                 Known {
-                    row: Some(p),
+                    row: Some(Row::of(&p, &mut names)),
                     last_lead: None,
                 },
             )
@@ -215,24 +222,25 @@ impl World {
         World {
             cand: candidate.then(|| side(state.clone(), people.clone())),
             live: side(state, people),
+            names,
         }
     }
 
     /// A new batch (routing transaction) starts: its routing jobs' people are read.
     pub fn begin_batch(&mut self, emails: &[String]) {
-        self.live.begin_batch(emails);
+        self.live.begin_batch(emails, &self.names);
         if let Some(c) = &mut self.cand {
-            c.begin_batch(emails);
+            c.begin_batch(emails, &self.names);
         }
     }
 
     /// Changes that happened before the window: both worlds take them as recorded.
     pub fn apply_recorded(&mut self, effects: &[Effect], people: &[PersonRow]) {
         self.live.state.apply(effects);
-        self.live.write_people(people);
+        self.live.write_people(people, &mut self.names);
         if let Some(c) = &mut self.cand {
             c.state.apply(effects);
-            c.write_people(people);
+            c.write_people(people, &mut self.names);
         }
     }
 
@@ -246,21 +254,23 @@ impl World {
         people: &[PersonRow],
     ) {
         self.apply_recorded(effects, people);
+        let key = self.names.lead(lead_id);
+        let owner = self.names.rep_opt(recorded.owner.as_deref());
         let view = View {
-            owner: recorded.owner.clone(),
+            owner,
             status: LeadStatus::Open,
             stage: Stage::Early,
         };
         for side in std::iter::once(&mut self.live).chain(self.cand.as_mut()) {
-            let keep = recorded.dedup && side.leads.contains_key(lead_id);
-            if !keep {
-                side.set_lead(lead_id, view.clone());
-            } else if let Some(v) = side.leads.get_mut(lead_id) {
-                v.owner = recorded.owner.clone();
-                v.status = LeadStatus::Open;
+            match side.leads.get_mut(&key) {
+                Some(v) if recorded.dedup => {
+                    v.owner = owner;
+                    v.status = LeadStatus::Open;
+                }
+                _ => side.set_lead(key, view),
             }
             if let Some(e) = email {
-                side.set_last_lead(e, lead_id);
+                side.known(e).last_lead = Some(key);
             }
         }
     }
@@ -278,6 +288,7 @@ impl World {
         recorded_people: &[PersonRow],
     ) -> Redecided {
         let candidate = self.cand.is_some();
+        let names = &mut self.names;
         let side = self.cand.as_mut().unwrap_or(&mut self.live);
         let mut ri = RoutingInput::new(&input.lead, &side.state, input.now);
         ri.issues = &input.issues;
@@ -286,22 +297,23 @@ impl World {
         let routed = decide(cfg, ri);
         let decide_time = started.elapsed();
         let email = routed.trace.facts.email.clone();
-        let existing = side.existing(email.as_ref());
+        let existing = side.existing(email.as_ref(), names);
         let mut result = RouteResult::of(&routed.decision, false);
         let mut change = lifecycle::route(routed, existing.as_ref(), input.now, &ladder());
         result.dedup = change.lead.is_some();
+        let key = names.lead(lead_id);
         // A resubmission keeps the stored lead's id; a new lead in the candidate's world
         // where the service reused one gets the id the event names either way.
         let effects_differ = if candidate {
             side.state.apply(&change.effects);
             if let Some(e) = &change.person {
                 let row = side.person_row(e);
-                side.write_people(&[row]);
+                side.write_people(&[row], names);
             }
-            side.routed(lead_id, email.as_ref(), &change);
+            side.routed(key, email.as_ref(), &change, names);
             self.live.state.apply(recorded_effects);
-            self.live.write_people(recorded_people);
-            self.live_routed(lead_id, email.as_ref(), recorded);
+            self.live.write_people(recorded_people, names);
+            self.live_routed(key, email.as_ref(), recorded);
             false
         } else {
             side.state.apply(recorded_effects);
@@ -311,8 +323,8 @@ impl World {
                 (Some(e), [(re, rp)]) => e != re || !side.person_is(e, rp),
                 _ => true,
             };
-            side.write_people(recorded_people);
-            side.routed(lead_id, email.as_ref(), &change);
+            side.write_people(recorded_people, names);
+            side.routed(key, email.as_ref(), &change, names);
             people_differ || change.effects != recorded_effects
         };
         Redecided {
@@ -324,22 +336,23 @@ impl World {
         }
     }
 
-    fn live_routed(&mut self, lead_id: &str, email: Option<&Text>, recorded: &RouteResult) {
+    fn live_routed(&mut self, key: LeadKey, email: Option<&Text>, recorded: &RouteResult) {
+        let owner = self.names.rep_opt(recorded.owner.as_deref());
         let live = &mut self.live;
-        let stage = match live.leads.get(lead_id) {
-            Some(v) if recorded.dedup && v.owner == recorded.owner => v.stage,
+        let stage = match live.leads.get(&key) {
+            Some(v) if recorded.dedup && v.owner == owner => v.stage,
             _ => Stage::Early,
         };
         live.set_lead(
-            lead_id,
+            key,
             View {
-                owner: recorded.owner.clone(),
+                owner,
                 status: LeadStatus::Open,
                 stage,
             },
         );
         if let Some(e) = email {
-            live.set_last_lead(e, lead_id);
+            live.known(e).last_lead = Some(key);
         }
     }
 
@@ -354,28 +367,35 @@ impl World {
         effects: &[Effect],
         people: &[PersonRow],
     ) -> Option<String> {
+        let names = &mut self.names;
         let live_before = lead_id
-            .and_then(|id| self.live.leads.get(id))
-            .and_then(|v| v.owner.clone());
+            .and_then(|id| self.live.lead(id, names))
+            .and_then(|v| names.owner(v.owner));
         self.live.state.apply(effects);
-        self.live.write_people(people);
-        if let (Some(id), Some(a)) = (lead_id, after) {
-            self.live.set_lead(
-                id,
-                View {
-                    owner: a.owner.clone(),
-                    status: a.status,
-                    stage: a.stage,
-                },
-            );
-        }
+        self.live.write_people(people, names);
+        let key = match (lead_id, after) {
+            (Some(id), Some(a)) => {
+                let key = names.lead(id);
+                let owner = names.rep_opt(a.owner.as_deref());
+                self.live.set_lead(
+                    key,
+                    View {
+                        owner,
+                        status: a.status,
+                        stage: a.stage,
+                    },
+                );
+                Some((key, a))
+            }
+            _ => None,
+        };
         let Some(cand) = &mut self.cand else {
             return live_before;
         };
-        let known = lead_id.and_then(|id| cand.leads.get(id).map(|v| v.owner.clone()));
-        let (Some(id), Some(a), Some(cand_before)) = (lead_id, after, known) else {
+        let known = key.and_then(|(k, a)| cand.leads.get(&k).map(|v| (k, a, names.owner(v.owner))));
+        let Some((key, a, cand_before)) = known else {
             cand.state.apply(effects);
-            cand.write_people(people);
+            cand.write_people(people, names);
             return None;
         };
         let moved = a.owner != live_before;
@@ -397,15 +417,16 @@ impl World {
                 (e.clone(), p)
             })
             .collect();
-        cand.write_people(&rows);
+        cand.write_people(&rows, names);
+        let owner = if moved {
+            names.rep_opt(a.owner.as_deref())
+        } else {
+            names.rep_opt(cand_before.as_deref())
+        };
         cand.set_lead(
-            id,
+            key,
             View {
-                owner: if moved {
-                    a.owner.clone()
-                } else {
-                    cand_before.clone()
-                },
+                owner,
                 status: a.status,
                 stage: a.stage,
             },

@@ -1,0 +1,165 @@
+//! The worlds' compact keys. A replay of a million leads keeps a view of every lead and
+//! a row for every person, in each world; as strings (a 36-character lead id, a rep id
+//! per lead) they were most of the worlds' memory, and first touches of fresh memory
+//! were a large part of keeping them. Lead ids are the service's UUIDs (16 bytes as a
+//! key); rep ids are few and kept once, as numbers.
+
+use jiff::Timestamp;
+use leadrouter_core::state::{PriorPerson, PriorStatus};
+type HashMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
+
+/// A rep's number in [`Names`].
+pub type Rep = u32;
+
+/// A stored lead's id as a key: a UUID in its canonical text (what the service makes)
+/// as its 128 bits, any other text by number in [`Names`] (so every id is kept exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadKey {
+    Uuid([u64; 2]),
+    Other(u32),
+}
+
+/// The canonical text of a UUID (lowercase, hyphenated) as its bits; None for any other
+/// text, so that two texts never share a key.
+fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
+    if s.len() != 36 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let (a, b) = uuid::Uuid::try_parse(s).ok()?.as_u64_pair();
+    Some([a, b])
+}
+
+/// Rep ids and non-UUID lead ids, each kept once.
+#[derive(Default)]
+pub struct Names {
+    rep_ids: HashMap<Box<str>, Rep>,
+    reps: Vec<Box<str>>,
+    lead_ids: HashMap<Box<str>, u32>,
+    leads: Vec<Box<str>>,
+}
+
+impl Names {
+    pub fn rep(&mut self, s: &str) -> Rep {
+        if let Some(&r) = self.rep_ids.get(s) {
+            return r;
+        }
+        let r = Rep::try_from(self.reps.len()).expect("fewer than 2^32 reps");
+        self.reps.push(s.into());
+        self.rep_ids.insert(s.into(), r);
+        r
+    }
+
+    pub fn rep_opt(&mut self, s: Option<&str>) -> Option<Rep> {
+        s.map(|s| self.rep(s))
+    }
+
+    pub fn rep_name(&self, r: Rep) -> &str {
+        &self.reps[r as usize]
+    }
+
+    pub fn owner(&self, r: Option<Rep>) -> Option<String> {
+        r.map(|r| self.rep_name(r).to_string())
+    }
+
+    /// The key of a lead id, made when new.
+    pub fn lead(&mut self, id: &str) -> LeadKey {
+        if let Some(u) = canonical_uuid(id) {
+            return LeadKey::Uuid(u);
+        }
+        if let Some(&n) = self.lead_ids.get(id) {
+            return LeadKey::Other(n);
+        }
+        let n = u32::try_from(self.leads.len()).expect("fewer than 2^32 lead ids");
+        self.leads.push(id.into());
+        self.lead_ids.insert(id.into(), n);
+        LeadKey::Other(n)
+    }
+
+    /// The key of a lead id seen before (None: no world knows that lead).
+    pub fn find_lead(&self, id: &str) -> Option<LeadKey> {
+        match canonical_uuid(id) {
+            Some(u) => Some(LeadKey::Uuid(u)),
+            None => self.lead_ids.get(id).map(|&n| LeadKey::Other(n)),
+        }
+    }
+
+    /// The id a key was made from, exactly.
+    pub fn lead_id(&self, k: LeadKey) -> String {
+        match k {
+            LeadKey::Uuid([a, b]) => uuid::Uuid::from_u64_pair(a, b).hyphenated().to_string(),
+            LeadKey::Other(n) => self.leads[n as usize].to_string(),
+        }
+    }
+}
+
+/// A person row (the store's `people` table) with its owner by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub owner: Option<Rep>,
+    pub status: PriorStatus,
+    pub disqualified_at: Option<Timestamp>,
+    pub note: Option<Box<str>>,
+}
+
+impl Row {
+    pub fn of(p: &PriorPerson, names: &mut Names) -> Row {
+        Row {
+            owner: names.rep_opt(p.owner.as_deref()),
+            status: p.status,
+            disqualified_at: p.disqualified_at,
+            note: p.note.as_deref().map(Into::into),
+        }
+    }
+
+    pub fn prior(&self, names: &Names) -> PriorPerson {
+        PriorPerson {
+            owner: names.owner(self.owner),
+            status: self.status,
+            disqualified_at: self.disqualified_at,
+            note: self.note.as_deref().map(str::to_string),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lead_id_comes_back_exactly_and_only_canonical_uuids_share_the_fast_key() {
+        let mut n = Names::default();
+        let ids = [
+            "0193a4f2-7c1e-7d3a-9b2f-5e6d7c8b9a01",
+            "0193A4F2-7C1E-7D3A-9B2F-5E6D7C8B9A01",
+            "0193a4f27c1e7d3a9b2f5e6d7c8b9a01",
+            "L1",
+            "",
+        ];
+        let keys: Vec<LeadKey> = ids.iter().map(|i| n.lead(i)).collect();
+        assert!(matches!(keys[0], LeadKey::Uuid(_)));
+        assert!(keys[1..].iter().all(|k| matches!(k, LeadKey::Other(_))));
+        for (i, k) in ids.iter().zip(&keys) {
+            assert_eq!(n.lead_id(*k), *i);
+            assert_eq!(n.find_lead(i), Some(*k));
+            assert_eq!(n.lead(i), *k);
+        }
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(n.find_lead("L2"), None);
+    }
+
+    #[test]
+    fn a_person_row_comes_back_as_written() {
+        let mut n = Names::default();
+        let p = PriorPerson {
+            owner: Some("ann".into()),
+            status: PriorStatus::Disqualified,
+            disqualified_at: Some(Timestamp::from_second(1_800_000_000).unwrap()),
+            note: Some("student".into()),
+        };
+        let r = Row::of(&p, &mut n);
+        assert_eq!(r.prior(&n), p);
+        assert_eq!(Row::of(&p, &mut n), r, "the same owner is one number");
+        assert_eq!(n.rep_name(r.owner.unwrap()), "ann");
+    }
+}
