@@ -152,8 +152,9 @@ enum Command {
         /// Changed leads listed (the rest are counted).
         #[arg(long, default_value_t = 1000)]
         list: usize,
-        /// Events read per page (one query each); the default suits both databases.
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        /// Events read per page (one query each); default 1,024 on SQLite, 8,192 on
+        /// PostgreSQL (where each page is a round trip).
+        #[arg(long, default_value_t = 0, hide_default_value = true, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         page_events: u32,
     },
     /// Route one lead offline and print the decision with its trace.

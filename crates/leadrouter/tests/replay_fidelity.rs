@@ -555,6 +555,37 @@ async fn ops5_replay_reproduces_every_decision_on_sqlite() {
         tokio::time::timeout(Duration::ZERO, run).await.is_err(),
         "a replay ended by its caller's timeout"
     );
+    // SQLite's history is read in storage order, checked as it goes: move the first
+    // routing event to the end of the table (delete and insert it again, as a restore
+    // might; the service keeps running) and the replay must notice, read by key instead, and reproduce the same.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let mut tx = c.begin().await.unwrap();
+        for sql in [
+            "CREATE TEMP TABLE moved AS SELECT * FROM routing_events
+               WHERE kind = 'route' ORDER BY state_version, idx LIMIT 1",
+            "DELETE FROM routing_events WHERE (state_version, idx) IN (SELECT state_version, idx FROM moved)",
+            "INSERT INTO routing_events SELECT * FROM moved",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let (out, r) = replay(&["replay", "--database", &db.url, "--json"]);
+    out.check(
+        r["changed"] == 0 && r["effect_mismatches"] == 0 && r["routed"] == h.routed,
+        "a history stored out of commit order replays the same",
+    );
+    out.check(
+        r["notes"].as_array().is_some_and(|n| {
+            n.iter().any(|n| {
+                n.as_str()
+                    .is_some_and(|n| n.starts_with("history read by key"))
+            })
+        }),
+        "the report says the history was read by key",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -13,9 +13,13 @@ use leadrouter_store::{EventRange, EventRef, HistoryReader};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Events read per page (one query each) unless the caller says otherwise. A page's
-/// decoded events take ~2.5 MB; a few pages are in flight at once.
+/// Events read per page (one query each) on SQLite unless the caller says otherwise. A
+/// page's decoded events take ~2.5 MB; a few pages are in flight at once. Pages are
+/// small so that their memory is freed and used again while it is still in the cache.
 pub const PAGE: i64 = 1_024;
+/// The same on PostgreSQL, where every page is a query and a round trip: at 1,000,000
+/// events, 8,192 a page took the replay from 8.4–9.2 s to 7.6 s against 1,024.
+pub const PAGE_PG: i64 = 8_192;
 
 /// One event, decoded.
 pub struct Event {

@@ -44,7 +44,8 @@ pub struct ReplayOptions {
     /// Changed leads listed (the rest are counted), and how many of them carry traces.
     pub list_limit: usize,
     pub trace_limit: usize,
-    /// Events read per page (0: [`feed::PAGE`]).
+    /// Events read per page (0: [`feed::PAGE`] on SQLite, [`feed::PAGE_PG`] on
+    /// PostgreSQL).
     pub page_events: u32,
 }
 
@@ -312,6 +313,7 @@ async fn run_once(
         })
         .map_err(|e| ReplayError::Worker(e.to_string()))?;
     let page = match opts.page_events {
+        0 if reader.is_postgres() => feed::PAGE_PG,
         0 => feed::PAGE,
         n => i64::from(n),
     };
