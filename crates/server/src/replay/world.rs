@@ -59,26 +59,38 @@ struct Known {
 /// Known people are as the service sees them: the person rows as stored, read into the
 /// state at the start of each batch for the batch's routing jobs, then changed there by
 /// the batch's effects (`state.people`).
+///
+/// Only a world whose decisions are made again reads its people: with a candidate the
+/// recorded world keeps none (`people: None`), which spares it a lookup in a map of a
+/// million people per routing event.
 #[derive(Default)]
 struct Side {
     state: StateSnapshot,
-    people: HashMap<String, Known>,
+    people: Option<HashMap<String, Known>>,
     leads: HashMap<LeadKey, View>,
 }
 
 impl Side {
     fn begin_batch(&mut self, emails: &[String], names: &Names) {
         self.state.people.clear();
+        let Some(people) = &self.people else { return };
         for e in emails {
-            if let Some(p) = self.people.get(e).and_then(|k| k.row.as_ref()) {
+            if let Some(p) = people.get(e).and_then(|k| k.row.as_ref()) {
                 self.state.people.insert(e.clone(), p.prior(names));
             }
         }
     }
 
-    /// The person's entry, made when new (the email copied only then).
-    fn known(&mut self, email: &str) -> &mut Known {
-        self.people.entry_ref(email).or_default()
+    /// The person's entry, made when new (the email copied only then); None in a world
+    /// that keeps no people.
+    fn known(&mut self, email: &str) -> Option<&mut Known> {
+        Some(self.people.as_mut()?.entry_ref(email).or_default())
+    }
+
+    fn set_last_lead(&mut self, email: &str, key: LeadKey) {
+        if let Some(k) = self.known(email) {
+            k.last_lead = Some(key);
+        }
     }
 
     fn lead(&self, id: &str, names: &Names) -> Option<&View> {
@@ -90,9 +102,14 @@ impl Side {
     }
 
     fn write_people(&mut self, rows: &[PersonRow], names: &mut Names) {
+        if self.people.is_none() {
+            return;
+        }
         for (e, p) in rows {
             let row = Row::of(p, names);
-            self.known(e).row = Some(row);
+            if let Some(k) = self.known(e) {
+                k.row = Some(row);
+            }
         }
     }
 
@@ -127,7 +144,7 @@ impl Side {
     }
 
     fn existing(&self, email: Option<&Text>, names: &Names) -> Option<LeadView> {
-        let key = self.people.get(email?.as_str())?.last_lead?;
+        let key = self.people.as_ref()?.get(email?.as_str())?.last_lead?;
         self.leads
             .get(&key)
             .map(|v| v.lead_view(names.lead_id(key), names))
@@ -158,7 +175,7 @@ impl Side {
         };
         self.set_lead(key, view);
         if let Some(e) = email {
-            self.known(e).last_lead = Some(key);
+            self.set_last_lead(e, key);
         }
     }
 }
@@ -210,7 +227,7 @@ impl World {
                 },
             )
         }));
-        let side = |state: StateSnapshot, people: HashMap<String, Known>| {
+        let side = |state: StateSnapshot, people: Option<HashMap<String, Known>>| {
             let mut s = Side {
                 state,
                 people,
@@ -219,11 +236,12 @@ impl World {
             s.leads.reserve(leads);
             s
         };
-        World {
-            cand: candidate.then(|| side(state.clone(), people.clone())),
-            live: side(state, people),
-            names,
-        }
+        let (live, cand) = if candidate {
+            (side(state.clone(), None), Some(side(state, Some(people))))
+        } else {
+            (side(state, Some(people)), None)
+        };
+        World { live, cand, names }
     }
 
     /// A new batch (routing transaction) starts: its routing jobs' people are read.
@@ -270,7 +288,7 @@ impl World {
                 _ => side.set_lead(key, view),
             }
             if let Some(e) = email {
-                side.known(e).last_lead = Some(key);
+                side.set_last_lead(e, key);
             }
         }
     }
@@ -352,7 +370,7 @@ impl World {
             },
         );
         if let Some(e) = email {
-            live.known(e).last_lead = Some(key);
+            live.set_last_lead(e, key);
         }
     }
 
