@@ -108,8 +108,8 @@ fn email_of(input: &RouteInput) -> Option<String> {
         .lead
         .email
         .as_deref()
-        .and_then(|e| leadrouter_core::domains::parse_email(e).ok())
-        .map(|e| e.normalized)
+        .and_then(|e| leadrouter_core::domains::parse_email_parts(e).ok())
+        .map(|e| e.normalized().to_string())
 }
 
 /// [`HistoryReader::scan_events`] with a callback that can fail: its first error stops
@@ -209,11 +209,19 @@ impl Feed {
     ) -> Result<Event, ReplayError> {
         let version = self.version(ev.config_version);
         let effects: Vec<Effect> = parse(ev, "effects", Some(ev.effects))?;
-        let people = people(ev)?;
-        let body = if ev.kind == "route" {
+        let route = ev.kind == "route";
+        let in_window = self.since.is_none_or(|s| ev.at >= s);
+        // The person rows a routing decision of the window wrote are compared and kept
+        // only where it is made again on the recorded world (fidelity); a candidate's
+        // world writes its own, and the recorded world beside it keeps no people.
+        let people = if route && in_window && !self.compile {
+            Vec::new()
+        } else {
+            people(ev)?
+        };
+        let body = if route {
             let input: Box<RouteInput> = parse(ev, "input", ev.input)?;
             let recorded: RouteResult = parse(ev, "result", ev.result)?;
-            let in_window = self.since.is_none_or(|s| ev.at >= s);
             if in_window
                 && self.compile
                 && self.versions[version].compiled.is_none()
