@@ -42,7 +42,8 @@ pub struct EventRef<'a> {
 }
 
 impl EventRef<'_> {
-    pub fn to_owned(&self) -> StoredEvent {
+    /// The event with its columns copied, as [`HistoryReader::events_after`] returns it.
+    pub fn to_stored(&self) -> StoredEvent {
         let s = |v: Option<&str>| v.map(str::to_string);
         StoredEvent {
             state_version: self.state_version,
@@ -332,7 +333,7 @@ impl HistoryReader {
     async fn events(&mut self, range: EventRange) -> Result<Vec<StoredEvent>> {
         let mut out = Vec::new();
         self.scan_events(range, &mut |e| {
-            out.push(e.to_owned());
+            out.push(e.to_stored());
             true
         })
         .await?;

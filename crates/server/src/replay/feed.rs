@@ -141,8 +141,9 @@ pub struct Feed {
     page: i64,
     since: Option<i64>,
     until: Option<i64>,
-    /// Fidelity mode: compile each version that decided a lead in the window.
-    compile: bool,
+    /// Fidelity mode (no candidate): compile each version that decided a lead in the
+    /// window, and keep the person rows its routing events wrote.
+    fidelity: bool,
     cursor: (i64, i64),
     index: HashMap<String, usize>,
     versions: Vec<Version>,
@@ -160,14 +161,14 @@ impl Feed {
         start: i64,
         since: Option<i64>,
         until: Option<i64>,
-        compile: bool,
+        fidelity: bool,
         page: i64,
     ) -> Feed {
         Feed {
             page: page.max(1),
             since,
             until,
-            compile,
+            fidelity,
             cursor: (start, i64::MAX),
             index: HashMap::new(),
             versions: Vec::new(),
@@ -214,7 +215,7 @@ impl Feed {
         // The person rows a routing decision of the window wrote are compared and kept
         // only where it is made again on the recorded world (fidelity); a candidate's
         // world writes its own, and the recorded world beside it keeps no people.
-        let people = if route && in_window && !self.compile {
+        let people = if route && in_window && !self.fidelity {
             Vec::new()
         } else {
             people(ev)?
@@ -223,7 +224,7 @@ impl Feed {
             let input: Box<RouteInput> = parse(ev, "input", ev.input)?;
             let recorded: RouteResult = parse(ev, "result", ev.result)?;
             if in_window
-                && self.compile
+                && self.fidelity
                 && self.versions[version].compiled.is_none()
                 && !need.contains(&version)
             {

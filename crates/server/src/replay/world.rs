@@ -49,7 +49,7 @@ pub type PersonRow = (String, PriorPerson);
 /// What a world knows of a person (by normalised email): the person row as stored and
 /// their last lead. One map for both: a routing event reads and writes each, and one
 /// probe of a map of a million people is one cache miss instead of two.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Known {
     row: Option<Row>,
     last_lead: Option<LeadKey>,
