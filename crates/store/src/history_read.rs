@@ -93,6 +93,61 @@ enum ReadConn {
     Pg(sqlx::PgConnection),
 }
 
+/// Let PostgreSQL's planner sort or not. The event scan reads the primary key in order, a
+/// page at a time; on a table whose statistics lag its growth (a service storing leads
+/// faster than autovacuum analyses them) the planner chose a bitmap scan of every event
+/// after the cursor and an external sort per page instead: 370 ms a page at 130,000
+/// events against 10 ms by the key, quadratic over a replay. Sorting is off for the
+/// scan only: the reader's other queries (a stored decision's trace) sort a few rows.
+async fn pg_sorts(c: &mut sqlx::PgConnection, on: bool) -> Result<()> {
+    let sql = if on {
+        "SET LOCAL enable_sort = on"
+    } else {
+        "SET LOCAL enable_sort = off"
+    };
+    sqlx::query(sql).execute(c).await?;
+    Ok(())
+}
+
+/// One page of the event scan on PostgreSQL (see [`HistoryReader::scan_events`]).
+async fn pg_scan(
+    c: &mut sqlx::PgConnection,
+    range: EventRange,
+    f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
+) -> Result<(u64, Option<(i64, i64)>)> {
+    let (v, i) = range.after;
+    let mut n = 0u64;
+    let mut last = None;
+    let mut rows = sqlx::query(SCAN_PG)
+        .bind(v)
+        .bind(i)
+        .bind(range.through.unwrap_or(i64::MAX))
+        .bind(range.until.unwrap_or(i64::MAX))
+        .bind(range.limit)
+        .fetch(c);
+    while let Some(r) = rows.try_next().await? {
+        let ev = EventRef {
+            state_version: r.try_get(0)?,
+            idx: r.try_get(1)?,
+            at: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            lead_id: r.try_get(4)?,
+            actor: r.try_get(5)?,
+            config_version: r.try_get(6)?,
+            input: r.try_get(7)?,
+            effects: r.try_get(8)?,
+            result: r.try_get(9)?,
+            people: r.try_get(10)?,
+        };
+        n += 1;
+        last = Some((ev.state_version, ev.idx));
+        if !f(ev) {
+            break;
+        }
+    }
+    Ok((n, last))
+}
+
 /// A read-only view of the history, in one snapshot: SQLite opened read-only (a WAL
 /// reader: the service keeps writing), PostgreSQL in a `REPEATABLE READ, READ ONLY`
 /// transaction. Runs no migration.
@@ -180,15 +235,6 @@ impl HistoryReader {
                 .await
                 .map_err(|_| StoreError::Corrupt("connecting to PostgreSQL timed out".into()))??;
             sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(&mut c)
-                .await?;
-            // The scan reads the primary key in order, a page at a time. On a table whose
-            // statistics lag its growth (a service storing leads faster than autovacuum
-            // analyses) the planner chose a bitmap scan of every event after the cursor
-            // and an external sort per page: 370 ms a page at 130,000 events (10 ms by the
-            // index), quadratic over a replay. No query of the reader needs a sort the
-            // indexes do not give.
-            sqlx::query("SET LOCAL enable_sort = off")
                 .execute(&mut c)
                 .await?;
             ReadConn::Pg(c)
@@ -307,33 +353,10 @@ impl HistoryReader {
                 }
             }
             ReadConn::Pg(c) => {
-                let mut rows = sqlx::query(SCAN_PG)
-                    .bind(v)
-                    .bind(i)
-                    .bind(through)
-                    .bind(until)
-                    .bind(range.limit)
-                    .fetch(&mut *c);
-                while let Some(r) = rows.try_next().await? {
-                    let ev = EventRef {
-                        state_version: r.try_get(0)?,
-                        idx: r.try_get(1)?,
-                        at: r.try_get(2)?,
-                        kind: r.try_get(3)?,
-                        lead_id: r.try_get(4)?,
-                        actor: r.try_get(5)?,
-                        config_version: r.try_get(6)?,
-                        input: r.try_get(7)?,
-                        effects: r.try_get(8)?,
-                        result: r.try_get(9)?,
-                        people: r.try_get(10)?,
-                    };
-                    n += 1;
-                    last = Some((ev.state_version, ev.idx));
-                    if !f(ev) {
-                        break;
-                    }
-                }
+                pg_sorts(c, false).await?;
+                let read = pg_scan(c, range, f).await;
+                pg_sorts(c, true).await?;
+                return read;
             }
         }
         Ok((n, last))
@@ -397,6 +420,7 @@ impl HistoryReader {
                 Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?.join("\n"))
             }
             ReadConn::Pg(c) => {
+                pg_sorts(c, false).await?;
                 let lines: Vec<String> = sqlx::query_scalar(concat!(
                     "EXPLAIN ",
                     scan_sql!(
@@ -409,6 +433,7 @@ impl HistoryReader {
                 ))
                 .fetch_all(&mut *c)
                 .await?;
+                pg_sorts(c, true).await?;
                 Ok(lines.join("\n"))
             }
         }
