@@ -109,6 +109,34 @@ async fn pg_sorts(c: &mut sqlx::PgConnection, on: bool) -> Result<()> {
     Ok(())
 }
 
+/// One page of the event scan by key on SQLite (see [`HistoryReader::scan_events`]).
+fn sqlite_scan(
+    db: &rusqlite::Connection,
+    range: EventRange,
+    f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
+) -> Result<(u64, Option<(i64, i64)>)> {
+    let (v, i) = range.after;
+    let mut n = 0u64;
+    let mut last = None;
+    let mut st = db.prepare_cached(SCAN_SQLITE)?;
+    let mut rows = st.query(rusqlite::params![
+        v,
+        i,
+        range.through.unwrap_or(i64::MAX),
+        range.until.unwrap_or(i64::MAX),
+        range.limit
+    ])?;
+    while let Some(r) = rows.next()? {
+        let ev = sqlite_event(r, 0)?;
+        n += 1;
+        last = Some((ev.state_version, ev.idx));
+        if !f(ev) {
+            break;
+        }
+    }
+    Ok((n, last))
+}
+
 /// One page of the event scan on PostgreSQL (see [`HistoryReader::scan_events`]).
 async fn pg_scan(
     c: &mut sqlx::PgConnection,
@@ -334,32 +362,15 @@ impl HistoryReader {
             }
             return found.map(|(n, c)| (n, c.map(|c| c.key)));
         }
-        let through = range.through.unwrap_or(i64::MAX);
-        let until = range.until.unwrap_or(i64::MAX);
-        let (v, i) = range.after;
-        let mut n = 0u64;
-        let mut last = None;
         match &mut self.conn {
-            ReadConn::Sqlite(db) => {
-                let mut st = db.prepare_cached(SCAN_SQLITE)?;
-                let mut rows = st.query(rusqlite::params![v, i, through, until, range.limit])?;
-                while let Some(r) = rows.next()? {
-                    let ev = sqlite_event(r, 0)?;
-                    n += 1;
-                    last = Some((ev.state_version, ev.idx));
-                    if !f(ev) {
-                        break;
-                    }
-                }
-            }
+            ReadConn::Sqlite(db) => sqlite_scan(db, range, f),
             ReadConn::Pg(c) => {
                 pg_sorts(c, false).await?;
                 let read = pg_scan(c, range, f).await;
                 pg_sorts(c, true).await?;
-                return read;
+                read
             }
         }
-        Ok((n, last))
     }
 
     async fn events(&mut self, range: EventRange) -> Result<Vec<StoredEvent>> {
@@ -405,9 +416,9 @@ impl HistoryReader {
         .await
     }
 
-    /// Whether this reads PostgreSQL (else SQLite).
-    /// The database's plan for a page of the event scan (PostgreSQL's `EXPLAIN`, SQLite's
-    /// `EXPLAIN QUERY PLAN`), as text: what an operator (or a test) reads to see that a
+    /// The database's plan for a page of the event scan by key (PostgreSQL's `EXPLAIN`,
+    /// SQLite's `EXPLAIN QUERY PLAN`; SQLite's rowid-order scan reads the table in storage
+    /// order and needs none), as text: what an operator (or a test) reads to see that a
     /// replay walks the primary key rather than sorting the history.
     pub async fn scan_plan(&mut self) -> Result<String> {
         match &mut self.conn {
@@ -439,6 +450,7 @@ impl HistoryReader {
         }
     }
 
+    /// Whether this reads PostgreSQL (else SQLite).
     pub fn is_postgres(&self) -> bool {
         matches!(self.conn, ReadConn::Pg(_))
     }

@@ -18,27 +18,20 @@ async fn postgres_scan_walks_the_primary_key_with_stale_statistics() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let store = leadrouter_store::open(&db.url).await.unwrap();
-    drop(store);
+    drop(leadrouter_store::open(&db.url).await.unwrap());
     let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
         .await
         .unwrap();
     // Statistics that lag: analysed while nearly empty, never again.
-    sqlx::query("ALTER TABLE routing_events SET (autovacuum_enabled = false)")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO routing_events (state_version, idx, at, kind, config_version, effects)
-         VALUES (1, 0, 1, 'route', 'v1', '[]')",
+    sqlx::raw_sql(
+        "ALTER TABLE routing_events SET (autovacuum_enabled = false);
+         INSERT INTO routing_events (state_version, idx, at, kind, config_version, effects)
+         VALUES (1, 0, 1, 'route', 'v1', '[]');
+         ANALYZE routing_events;",
     )
     .execute(&mut c)
     .await
     .unwrap();
-    sqlx::query("ANALYZE routing_events")
-        .execute(&mut c)
-        .await
-        .unwrap();
     sqlx::query(
         "INSERT INTO routing_events (state_version, idx, at, kind, config_version, input, effects)
          SELECT g, 0, g, 'route', 'v1', repeat('x', 600), '[]' FROM generate_series(2, $1) g",
