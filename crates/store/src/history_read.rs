@@ -154,18 +154,20 @@ async fn pg_scan(
         .bind(range.limit)
         .fetch(c);
     while let Some(r) = rows.try_next().await? {
+        // The query's own columns, of known types: decoded without checking each
+        // value's type against the column's (~1.5% of a replay's time on PostgreSQL).
         let ev = EventRef {
-            state_version: r.try_get(0)?,
-            idx: r.try_get(1)?,
-            at: r.try_get(2)?,
-            kind: r.try_get(3)?,
-            lead_id: r.try_get(4)?,
-            actor: r.try_get(5)?,
-            config_version: r.try_get(6)?,
-            input: r.try_get(7)?,
-            effects: r.try_get(8)?,
-            result: r.try_get(9)?,
-            people: r.try_get(10)?,
+            state_version: r.try_get_unchecked(0)?,
+            idx: r.try_get_unchecked(1)?,
+            at: r.try_get_unchecked(2)?,
+            kind: r.try_get_unchecked(3)?,
+            lead_id: r.try_get_unchecked(4)?,
+            actor: r.try_get_unchecked(5)?,
+            config_version: r.try_get_unchecked(6)?,
+            input: r.try_get_unchecked(7)?,
+            effects: r.try_get_unchecked(8)?,
+            result: r.try_get_unchecked(9)?,
+            people: r.try_get_unchecked(10)?,
         };
         n += 1;
         last = Some((ev.state_version, ev.idx));
