@@ -156,6 +156,10 @@ enum Command {
         /// PostgreSQL (where each page is a round trip).
         #[arg(long, default_value_t = 0, hide_default_value = true, value_parser = clap::value_parser!(u32).range(0..=100_000))]
         page_events: u32,
+        /// Of each 8 routing transactions, how many the reading thread leaves for the
+        /// worker to finish decoding; default: shared as the replay goes (for tests).
+        #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(0..=8))]
+        worker_share: Option<u32>,
     },
     /// Route one lead offline and print the decision with its trace.
     Route {
@@ -194,6 +198,23 @@ enum Command {
 /// under load (perf, docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (`mimalloc.h`, v3; the index the `libmimalloc-sys`
+/// bindings leave unnamed): how long freed memory is kept before it is handed back to the
+/// system, in milliseconds (1000 by default; -1 never).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keep the memory this process frees instead of handing it back to the system after a
+/// second. For a command that runs to its end and exits (`replay`): it frees each page of
+/// decoded history and allocates the next, and with the default every page came back as
+/// fresh memory the kernel had to zero (~70,000 page faults and a fifth of the CPU for
+/// 1,000,000 leads; with this, ~1,300: docs/benchmarks.md, Replay). Not for `serve`,
+/// which must give back what a burst took.
+pub(crate) fn keep_freed_memory() {
+    // SAFETY: mimalloc's documented option setter; an option's value is a plain integer
+    // that mimalloc reads whenever it purges, and this runs before any other thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -296,6 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             html,
             list,
             page_events,
+            worker_share,
         } => replay_cmd::run(replay_cmd::ReplayArgs {
             database_url,
             config,
@@ -308,6 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             html,
             list: list.clamp(1, 1_000_000),
             page_events,
+            worker_share,
         }),
         Command::Route {
             config,
@@ -450,5 +473,22 @@ impl From<ListenLimits> for leadrouter_server::listener::Limits {
             body_budget_bytes: l.body_budget_bytes,
             body_budget_wait: Duration::from_millis(l.body_budget_wait_ms),
         }
+    }
+}
+
+#[cfg(test)]
+mod allocator_tests {
+    use super::MI_OPTION_PURGE_DELAY;
+
+    /// The unnamed index is the purge delay: its default is v3's 1000 ms (a bindings
+    /// update that moved the options would fail here, not silently set another one).
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reading a mimalloc option.
+        let v = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(v, 1000, "mimalloc option {MI_OPTION_PURGE_DELAY}");
     }
 }

@@ -24,6 +24,7 @@ pub struct ReplayArgs {
     pub html: Option<PathBuf>,
     pub list: usize,
     pub page_events: u32,
+    pub worker_share: Option<u32>,
 }
 
 fn instant(flag: &str, s: &str) -> Result<jiff::Timestamp> {
@@ -67,6 +68,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
     {
         bail!("--until {u} is before --since {s}");
     }
+    crate::keep_freed_memory();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let mut reader = replay::HistoryReader::open(&a.database_url)
@@ -93,6 +95,7 @@ pub fn run(a: ReplayArgs) -> Result<ExitCode> {
             list_limit: a.list,
             trace_limit: ReplayOptions::TRACE_LIMIT.min(a.list),
             page_events: a.page_events,
+            worker_share: a.worker_share,
         };
         let bar = if std::io::stderr().is_terminal() {
             ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())

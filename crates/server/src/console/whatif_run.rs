@@ -177,6 +177,7 @@ impl WhatIf {
             list_limit: ReplayOptions::LIST_LIMIT,
             trace_limit: ReplayOptions::TRACE_LIMIT,
             page_events: 0,
+            worker_share: None,
         };
         let url = self.database_url.clone();
         let r = run.clone();

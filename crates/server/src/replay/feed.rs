@@ -32,6 +32,9 @@ pub struct Event {
     pub version: usize,
     pub effects: Vec<Effect>,
     pub people: Vec<PersonRow>,
+    /// The person rows' JSON when the reader left decoding them to the worker
+    /// ([`Txn::finish`]).
+    pub people_left: Option<Box<str>>,
     pub body: Body,
 }
 
@@ -56,8 +59,38 @@ pub struct Txn {
     pub version: i64,
     /// Emails of its routing jobs: the people the transaction read at its start.
     pub emails: Vec<String>,
+    /// The reader left the emails to be found and the person rows to be decoded by the
+    /// worker ([`Txn::finish`]), as it does when it is the slower thread
+    /// ([`Feed::set_share`]).
+    pub left: bool,
     pub events: Vec<Event>,
 }
+
+impl Txn {
+    /// Finish what the reader left: find each routing job's email, in order, and decode
+    /// the person rows.
+    pub fn finish(&mut self) -> Result<(), ReplayError> {
+        if !std::mem::take(&mut self.left) {
+            return Ok(());
+        }
+        for ev in &mut self.events {
+            if let Some(text) = ev.people_left.take() {
+                ev.people = serde_json::from_str(&text)
+                    .map_err(|e| corrupt(self.version, ev.idx, format!("people: {e}")))?;
+            }
+            if let Body::Route { input, email, .. } = &mut ev.body {
+                *email = email_of(input).map(|e| {
+                    self.emails.push(e);
+                    self.emails.len() - 1
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Transactions per round of [`Feed::set_share`]'s share.
+pub const SHARE_OF: u32 = 8;
 
 /// A config version as the worlds see it: its name and, in fidelity mode when it decided
 /// a lead in the window, compiled.
@@ -154,6 +187,9 @@ pub struct Feed {
     /// The last transaction read, which may go on in the next page.
     open: Option<Txn>,
     done: bool,
+    /// Of each [`SHARE_OF`] transactions begun, how many leave their emails to the worker.
+    share: u32,
+    begun: u32,
 }
 
 impl Feed {
@@ -176,7 +212,20 @@ impl Feed {
             last: None,
             open: None,
             done: false,
+            share: 0,
+            begun: 0,
         }
+    }
+
+    /// How many of each [`SHARE_OF`] transactions read from now on leave finding their
+    /// emails (the email of every routing job, parsed and normalised) and decoding their
+    /// person rows to the worker.
+    pub fn set_share(&mut self, share: u32) {
+        self.share = share.min(SHARE_OF);
+    }
+
+    pub fn share(&self) -> u32 {
+        self.share
     }
 
     fn version(&mut self, name: &str) -> usize {
@@ -215,10 +264,12 @@ impl Feed {
         // The person rows a routing decision of the window wrote are compared and kept
         // only where it is made again on the recorded world (fidelity); a candidate's
         // world writes its own, and the recorded world beside it keeps no people.
-        let people = if route && in_window && !self.fidelity {
-            Vec::new()
+        let (people, people_left) = if route && in_window && !self.fidelity {
+            (Vec::new(), None)
+        } else if txn.left {
+            (Vec::new(), ev.people.map(Box::from))
         } else {
-            people(ev)?
+            (people(ev)?, None)
         };
         let body = if route {
             let input: Box<RouteInput> = parse(ev, "input", ev.input)?;
@@ -230,10 +281,14 @@ impl Feed {
             {
                 need.push(version);
             }
-            let email = email_of(&input).map(|e| {
-                txn.emails.push(e);
-                txn.emails.len() - 1
-            });
+            let email = if txn.left {
+                None
+            } else {
+                email_of(&input).map(|e| {
+                    txn.emails.push(e);
+                    txn.emails.len() - 1
+                })
+            };
             Body::Route {
                 email,
                 input,
@@ -257,6 +312,7 @@ impl Feed {
             version,
             effects,
             people,
+            people_left,
             body,
         })
     }
@@ -279,10 +335,14 @@ impl Feed {
             if open.as_ref().is_none_or(|t| t.version != ev.state_version) {
                 txns.extend(open.take());
             }
-            let txn = open.get_or_insert_with(|| Txn {
-                version: ev.state_version,
-                emails: Vec::new(),
-                events: Vec::new(),
+            let txn = open.get_or_insert_with(|| {
+                self.begun = (self.begun + 1) % SHARE_OF;
+                Txn {
+                    version: ev.state_version,
+                    emails: Vec::new(),
+                    left: self.begun < self.share,
+                    events: Vec::new(),
+                }
             });
             let e = self.decode(&ev, txn, &mut need)?;
             txn.events.push(e);

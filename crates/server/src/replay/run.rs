@@ -15,7 +15,7 @@ use leadrouter_core::state::StateSnapshot;
 use leadrouter_core::trace::{Decision, RoutingTrace};
 use leadrouter_store::{EventRange, HistoryReader};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -47,6 +47,10 @@ pub struct ReplayOptions {
     /// Events read per page (0: [`feed::PAGE`] on SQLite, [`feed::PAGE_PG`] on
     /// PostgreSQL).
     pub page_events: u32,
+    /// Of each [`feed::SHARE_OF`] routing transactions, how many the reading thread
+    /// leaves for the worker to finish decoding; None: shared as the replay goes, by
+    /// which thread waits for the other.
+    pub worker_share: Option<u32>,
 }
 
 impl ReplayOptions {
@@ -99,7 +103,9 @@ impl Worlds {
         if !c.versions.is_empty() {
             self.versions = std::mem::take(&mut c.versions);
         }
-        for t in &c.txns {
+        for t in &mut c.txns {
+            t.finish()?;
+            let t = &*t;
             // A routing transaction starts: it reads its routing jobs' people.
             self.world.begin_batch(&t.emails);
             for ev in &t.events {
@@ -190,6 +196,21 @@ impl Worlds {
         }
         self.done.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Share the work between the two threads: the reader leaves more of the transactions'
+/// emails to the worker while the worker waits for chunks (nothing queued: the reader is
+/// the slower), and fewer while chunks wait for the worker. Which thread is slower depends
+/// on the mode (fidelity decodes more, a candidate keeps two worlds), the backend and the
+/// host; finding the emails and decoding the person rows are about a sixth of the reader's
+/// work, enough to even them out.
+fn balance(feed: &mut Feed, queued: usize) {
+    let share = feed.share();
+    if queued == 0 {
+        feed.set_share(share + 1);
+    } else if queued >= READ_AHEAD {
+        feed.set_share(share.saturating_sub(1));
     }
 }
 
@@ -299,10 +320,14 @@ async fn run_once(
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(READ_AHEAD);
     let (back, applied) = std::sync::mpsc::channel::<Chunk>();
+    // Chunks sent and not yet taken by the worker.
+    let queued = Arc::new(AtomicUsize::new(0));
+    let taken = queued.clone();
     let worker = std::thread::Builder::new()
         .name("replay-worlds".into())
         .spawn(move || -> Result<Worlds, ReplayError> {
             for mut c in rx {
+                taken.fetch_sub(1, Ordering::Relaxed);
                 let t = std::time::Instant::now();
                 worlds.chunk(&mut c)?;
                 worlds.found.busy += t.elapsed();
@@ -325,10 +350,15 @@ async fn run_once(
     let mut read_error = None;
     loop {
         applied.try_iter().for_each(drop);
+        match opts.worker_share {
+            Some(n) => feed.set_share(n),
+            None => balance(&mut feed, queued.load(Ordering::Relaxed)),
+        }
         match feed.next(reader).await {
             // The worker stopped early only on an error, which its join gives.
             Ok(Some(chunk)) => {
                 let w = std::time::Instant::now();
+                queued.fetch_add(1, Ordering::Relaxed);
                 if tx.send(chunk).is_err() {
                     break;
                 }
