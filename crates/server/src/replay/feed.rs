@@ -32,10 +32,18 @@ pub struct Event {
     pub version: usize,
     pub effects: Vec<Effect>,
     pub people: Vec<PersonRow>,
-    /// The person rows' JSON when the reader left decoding them to the worker
-    /// ([`Txn::finish`]).
-    pub people_left: Option<Box<str>>,
     pub body: Body,
+}
+
+impl Event {
+    /// A routing decision (decoded or not).
+    pub fn is_route(&self) -> bool {
+        match &self.body {
+            Body::Route { .. } => true,
+            Body::Change { .. } => false,
+            Body::Left(j) => &*j.kind == "route",
+        }
+    }
 }
 
 pub enum Body {
@@ -52,6 +60,88 @@ pub enum Body {
         kind: String,
         after: Option<LeadAfter>,
     },
+    /// Not decoded yet: the reader left the event's JSON to the worker ([`Txn::finish`]);
+    /// its effects and person rows are empty until then.
+    Left(Box<Json>),
+}
+
+/// An event's JSON columns as stored, copied for the worker to decode.
+pub struct Json {
+    kind: Box<str>,
+    effects: Box<str>,
+    input: Option<Box<str>>,
+    result: Option<Box<str>>,
+    /// None also where the rows are not kept (see [`Feed::decode`]).
+    people: Option<Box<str>>,
+}
+
+/// An event's JSON columns, borrowed from the row or from [`Json`].
+struct Texts<'a> {
+    kind: &'a str,
+    effects: &'a str,
+    input: Option<&'a str>,
+    result: Option<&'a str>,
+    people: Option<&'a str>,
+}
+
+impl Texts<'_> {
+    fn to_json(&self) -> Json {
+        Json {
+            kind: self.kind.into(),
+            effects: self.effects.into(),
+            input: self.input.map(Box::from),
+            result: self.result.map(Box::from),
+            people: self.people.map(Box::from),
+        }
+    }
+}
+
+impl Json {
+    fn texts(&self) -> Texts<'_> {
+        Texts {
+            kind: &self.kind,
+            effects: &self.effects,
+            input: self.input.as_deref(),
+            result: self.result.as_deref(),
+            people: self.people.as_deref(),
+        }
+    }
+}
+
+/// An event's effects, person rows and body, decoded (a route's email not yet found).
+/// `at` is its (state version, idx), for errors.
+fn parse_event(
+    at: (i64, i64),
+    t: &Texts<'_>,
+) -> Result<(Vec<Effect>, Vec<PersonRow>, Body), ReplayError> {
+    let effects: Vec<Effect> = parse(at, "effects", Some(t.effects))?;
+    let people = parse_people(at, t.people)?;
+    let body = if t.kind == "route" {
+        Body::Route {
+            input: parse(at, "input", t.input)?,
+            recorded: parse(at, "result", t.result)?,
+            email: None,
+        }
+    } else {
+        Body::Change {
+            kind: t.kind.to_string(),
+            after: match t.result {
+                Some(_) => Some(parse(at, "result", t.result)?),
+                None => None,
+            },
+        }
+    };
+    Ok((effects, people, body))
+}
+
+/// Find a routing job's email (see [`email_of`]) and add it to its transaction's.
+fn add_email(emails: &mut Vec<String>, body: &mut Body) {
+    if let Body::Route { input, email, .. } = body {
+        *email = email_of(input).map(|e| {
+            emails.push(e);
+            emails.len() - 1
+        });
+    }
 }
 
 /// One routing transaction (state version): the batch the sequencer committed at once.
@@ -59,7 +149,7 @@ pub struct Txn {
     pub version: i64,
     /// Emails of its routing jobs: the people the transaction read at its start.
     pub emails: Vec<String>,
-    /// The reader left the emails to be found and the person rows to be decoded by the
+    /// The reader left its events' JSON to be decoded and its emails to be found by the
     /// worker ([`Txn::finish`]), as it does when it is the slower thread
     /// ([`Feed::set_share`]).
     pub left: bool,
@@ -67,23 +157,19 @@ pub struct Txn {
 }
 
 impl Txn {
-    /// Finish what the reader left: find each routing job's email, in order, and decode
-    /// the person rows.
+    /// Finish what the reader left: decode each event and find each routing job's
+    /// email, in order.
     pub fn finish(&mut self) -> Result<(), ReplayError> {
         if !std::mem::take(&mut self.left) {
             return Ok(());
         }
         for ev in &mut self.events {
-            if let Some(text) = ev.people_left.take() {
-                ev.people = serde_json::from_str(&text)
-                    .map_err(|e| corrupt(self.version, ev.idx, format!("people: {e}")))?;
-            }
-            if let Body::Route { input, email, .. } = &mut ev.body {
-                *email = email_of(input).map(|e| {
-                    self.emails.push(e);
-                    self.emails.len() - 1
-                });
-            }
+            let Body::Left(json) = &ev.body else { continue };
+            let (effects, people, mut body) = parse_event((self.version, ev.idx), &json.texts())?;
+            add_email(&mut self.emails, &mut body);
+            ev.effects = effects;
+            ev.people = people;
+            ev.body = body;
         }
         Ok(())
     }
@@ -118,21 +204,24 @@ fn corrupt(v: i64, idx: i64, why: impl std::fmt::Display) -> ReplayError {
 }
 
 fn parse<'a, T: serde::Deserialize<'a>>(
-    ev: &EventRef<'a>,
+    (v, idx): (i64, i64),
     what: &str,
     text: Option<&'a str>,
 ) -> Result<T, ReplayError> {
-    let text = text.ok_or_else(|| corrupt(ev.state_version, ev.idx, format!("{what} missing")))?;
-    serde_json::from_str(text)
-        .map_err(|e| corrupt(ev.state_version, ev.idx, format!("{what}: {e}")))
+    let text = text.ok_or_else(|| corrupt(v, idx, format!("{what} missing")))?;
+    serde_json::from_str(text).map_err(|e| corrupt(v, idx, format!("{what}: {e}")))
+}
+
+fn parse_people(at: (i64, i64), text: Option<&str>) -> Result<Vec<PersonRow>, ReplayError> {
+    match text {
+        Some(_) => parse(at, "people", text),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The person rows an event wrote.
 pub fn people(ev: &EventRef<'_>) -> Result<Vec<PersonRow>, ReplayError> {
-    match ev.people {
-        Some(_) => parse(ev, "people", ev.people),
-        None => Ok(Vec::new()),
-    }
+    parse_people((ev.state_version, ev.idx), ev.people)
 }
 
 /// The normalised email a routing job reads its person by (as the sequencer does).
@@ -217,9 +306,8 @@ impl Feed {
         }
     }
 
-    /// How many of each [`SHARE_OF`] transactions read from now on leave finding their
-    /// emails (the email of every routing job, parsed and normalised) and decoding their
-    /// person rows to the worker.
+    /// How many of each [`SHARE_OF`] transactions read from now on leave decoding their
+    /// events and finding their emails to the worker.
     pub fn set_share(&mut self, share: u32) {
         self.share = share.min(SHARE_OF);
     }
@@ -250,7 +338,8 @@ impl Feed {
         i
     }
 
-    /// Decode an event of the transaction `txn` (which gets its email, if a route).
+    /// Decode an event of the transaction `txn` (which gets its email, if a route), or,
+    /// in a transaction left to the worker, copy its JSON.
     fn decode(
         &mut self,
         ev: &EventRef<'_>,
@@ -258,51 +347,39 @@ impl Feed {
         need: &mut Vec<usize>,
     ) -> Result<Event, ReplayError> {
         let version = self.version(ev.config_version);
-        let effects: Vec<Effect> = parse(ev, "effects", Some(ev.effects))?;
         let route = ev.kind == "route";
         let in_window = self.since.is_none_or(|s| ev.at >= s);
-        // The person rows a routing decision of the window wrote are compared and kept
-        // only where it is made again on the recorded world (fidelity); a candidate's
-        // world writes its own, and the recorded world beside it keeps no people.
-        let (people, people_left) = if route && in_window && !self.fidelity {
-            (Vec::new(), None)
-        } else if txn.left {
-            (Vec::new(), ev.people.map(Box::from))
-        } else {
-            (people(ev)?, None)
+        if route
+            && in_window
+            && self.fidelity
+            && self.versions[version].compiled.is_none()
+            && !need.contains(&version)
+        {
+            need.push(version);
+        }
+        let texts = Texts {
+            kind: ev.kind,
+            effects: ev.effects,
+            input: ev.input,
+            result: ev.result,
+            // The person rows a routing decision of the window wrote are compared and
+            // kept only where it is made again on the recorded world (fidelity); a
+            // candidate's world writes its own, and the recorded world beside it keeps no
+            // people.
+            people: ev
+                .people
+                .filter(|_| !(route && in_window && !self.fidelity)),
         };
-        let body = if route {
-            let input: Box<RouteInput> = parse(ev, "input", ev.input)?;
-            let recorded: RouteResult = parse(ev, "result", ev.result)?;
-            if in_window
-                && self.fidelity
-                && self.versions[version].compiled.is_none()
-                && !need.contains(&version)
-            {
-                need.push(version);
-            }
-            let email = if txn.left {
-                None
-            } else {
-                email_of(&input).map(|e| {
-                    txn.emails.push(e);
-                    txn.emails.len() - 1
-                })
-            };
-            Body::Route {
-                email,
-                input,
-                recorded,
-            }
+        let (effects, people, body) = if txn.left {
+            (
+                Vec::new(),
+                Vec::new(),
+                Body::Left(Box::new(texts.to_json())),
+            )
         } else {
-            let after = match ev.result {
-                Some(_) => Some(parse(ev, "result", ev.result)?),
-                None => None,
-            };
-            Body::Change {
-                kind: ev.kind.to_string(),
-                after,
-            }
+            let (effects, people, mut body) = parse_event((ev.state_version, ev.idx), &texts)?;
+            add_email(&mut txn.emails, &mut body);
+            (effects, people, body)
         };
         Ok(Event {
             idx: ev.idx,
@@ -312,7 +389,6 @@ impl Feed {
             version,
             effects,
             people,
-            people_left,
             body,
         })
     }
@@ -377,7 +453,7 @@ impl Feed {
         let routes = txns
             .iter()
             .flat_map(|t| &t.events)
-            .filter(|e| matches!(e.body, Body::Route { .. }) && since.is_none_or(|s| e.at >= s))
+            .filter(|e| e.is_route() && since.is_none_or(|s| e.at >= s))
             .count() as u64;
         let versions = if std::mem::take(&mut self.changed) {
             self.versions.clone()

@@ -146,6 +146,13 @@ impl Worlds {
                 recorded,
                 email,
             } => (input, recorded, email),
+            Body::Left(_) => {
+                return Err(ReplayError::Corrupt {
+                    version: txn.version,
+                    idx: ev.idx,
+                    why: "its transaction was not finished decoding".into(),
+                });
+            }
         };
         let lead_id = lead_id.unwrap_or_default();
         if !in_window {
@@ -203,8 +210,7 @@ impl Worlds {
 /// emails to the worker while the worker waits for chunks (nothing queued: the reader is
 /// the slower), and fewer while chunks wait for the worker. Which thread is slower depends
 /// on the mode (fidelity decodes more, a candidate keeps two worlds), the backend and the
-/// host; finding the emails and decoding the person rows are about a sixth of the reader's
-/// work, enough to even them out.
+/// host. Decoding is most of the reader's work: moving some of it evens the two out.
 fn balance(feed: &mut Feed, queued: usize) {
     let share = feed.share();
     if queued == 0 {
