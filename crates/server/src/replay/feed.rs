@@ -71,7 +71,7 @@ pub struct Json {
     effects: Box<str>,
     input: Option<Box<str>>,
     result: Option<Box<str>>,
-    /// None also where the rows are not kept (see [`Feed::decode`]).
+    /// None also where the rows are not kept (see `Feed::decode`).
     people: Option<Box<str>>,
 }
 
