@@ -207,9 +207,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Keep the memory this process frees instead of handing it back to the system after a
 /// second. For a command that runs to its end and exits (`replay`): it frees each page of
 /// decoded history and allocates the next, and with the default every page came back as
-/// fresh memory the kernel had to zero (~70,000 page faults and a fifth of the CPU for
-/// 1,000,000 leads; with this, ~1,300: docs/benchmarks.md, Replay). Not for `serve`,
-/// which must give back what a burst took.
+/// fresh memory the kernel had to zero (70,000–120,000 page faults and about a tenth of
+/// the CPU for 1,000,000 leads; with this, ~1,100: docs/benchmarks.md, Replay). Not for
+/// `serve`, which must give back what a burst took.
 pub(crate) fn keep_freed_memory() {
     // SAFETY: mimalloc's documented option setter; an option's value is a plain integer
     // that mimalloc reads whenever it purges, and this runs before any other thread.

@@ -206,9 +206,9 @@ impl Worlds {
     }
 }
 
-/// Share the work between the two threads: the reader leaves more of the transactions'
-/// emails to the worker while the worker waits for chunks (nothing queued: the reader is
-/// the slower), and fewer while chunks wait for the worker. Which thread is slower depends
+/// Share the work between the two threads: the reader leaves more transactions undecoded
+/// for the worker while the worker waits for chunks (nothing queued: the reader is the
+/// slower), and fewer while chunks wait for the worker. Which thread is slower depends
 /// on the mode (fidelity decodes more, a candidate keeps two worlds), the backend and the
 /// host. Decoding is most of the reader's work: moving some of it evens the two out.
 fn balance(feed: &mut Feed, queued: usize) {
