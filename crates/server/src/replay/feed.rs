@@ -2,7 +2,9 @@
 //! snapshot, page by page, each event's JSON decoded into what the worlds need, and whole
 //! routing transactions handed on in chunks. It runs on the caller's thread while the
 //! worlds ([`mod@super::run`]) re-decide the previous chunk on another, so reading and
-//! decoding overlap with deciding.
+//! decoding overlap with deciding. When the worlds' thread would wait, the reader leaves a
+//! share of the transactions undecoded, their JSON copied, for that thread to decode
+//! ([`Txn::finish`]).
 
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use super::run::ReplayError;
