@@ -402,6 +402,11 @@ fn expand_wall(
     limit: u16,
     budget: &Cell<u64>,
 ) -> Option<Vec<DateTime<rrule::Tz>>> {
+    if !rule.is_ascii() {
+        // RFC 5545 rules are ASCII; rrule 0.14 cuts a BYDAY value by bytes and panics on
+        // a multi-byte character (`BYDAY=MO,TU\u{fffd}`).
+        return None;
+    }
     let start = fast_forward(rule, start, after);
     let dtstart = tz.from_local_datetime(&start).earliest().or_else(|| {
         tz.from_local_datetime(&(start + Duration::hours(1)))

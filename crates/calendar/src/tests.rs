@@ -236,6 +236,26 @@ fn an_unreadable_rule_keeps_the_first_instance_with_a_warning() {
 }
 
 #[test]
+fn a_rule_with_a_multi_byte_character_is_unreadable_not_a_panic() {
+    // rrule 0.14 cuts a BYDAY value by bytes and panicked on `TU—`, in an event's rule and
+    // in a VTIMEZONE's (found by the `ics` fuzz target; fuzz/corpus/ics/*-non-ascii).
+    let body = "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:-0800\r\nTZOFFSETTO:-0700\r\nRRULE:FREQ=YEARLY;BYDAY=2SU\u{2014};BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n\
+                BEGIN:VEVENT\r\nUID:z\r\nDTSTART;TZID=Customized Time Zone:20261208T090000\r\nDURATION:PT1H\r\nEND:VEVENT\r\n\
+                BEGIN:VEVENT\r\nUID:r\r\nDTSTART:20261207T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,TU\u{2014}\r\nEND:VEVENT\r\n";
+    let cal = Calendar::parse(&feed(body), &ParseOptions::default()).unwrap();
+    assert_eq!(cal.event_count(), 2);
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+        vec![iv("2026-12-07T09:00:00Z", "2026-12-07T10:00:00Z")]
+    );
+    assert!(
+        cal.warnings().iter().any(|w| w.contains("not read")),
+        "{:?}",
+        cal.warnings()
+    );
+}
+
+#[test]
 fn all_day_weekly_with_a_date_until_and_exdate() {
     let body = "BEGIN:VEVENT\r\nUID:f\r\nDTSTART;VALUE=DATE:20261204\r\nDTEND;VALUE=DATE:20261205\r\nRRULE:FREQ=WEEKLY;UNTIL=20261225\r\nEXDATE;VALUE=DATE:20261211\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n";
     let opts = ParseOptions {

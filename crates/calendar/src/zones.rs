@@ -186,6 +186,10 @@ fn yearly_onset(
     jan: NaiveDateTime,
     next: NaiveDateTime,
 ) -> Option<NaiveDateTime> {
+    if !rule.is_ascii() {
+        // As in `expand_wall`: rrule panics on a multi-byte character in BYDAY.
+        return None;
+    }
     // Local wall times expanded as if UTC: the rule's BYDAY/BYMONTH are wall-clock rules.
     let tz = rrule::Tz::UTC;
     let dtstart = tz.from_utc_datetime(&start);
