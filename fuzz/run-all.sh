@@ -11,6 +11,8 @@
 # Needs nightly-only flags: RUSTC_BOOTSTRAP=1 unlocks them on the stable toolchain.
 # FUZZ_SANITIZER (default none: the targets are safe Rust, and an uninstrumented build
 # compiles once and runs several times faster; `address` for AddressSanitizer).
+# FUZZ_TIMEOUT (default 10): seconds one input may run before libFuzzer calls it a hang
+# and keeps it as a timeout- artifact (libFuzzer's own default is 20 minutes).
 set -uo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH=${1:-300}
@@ -22,7 +24,8 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "/tmp/lr-fuzz/$t"
     log="/tmp/lr-fuzz/$t.log"
     cargo fuzz run -s "${FUZZ_SANITIZER:-none}" "$t" "/tmp/lr-fuzz/$t" "corpus/$t" -- \
-        -max_total_time="$SECONDS_EACH" -max_len=65536 -print_final_stats=1 >"$log" 2>&1
+        -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout="${FUZZ_TIMEOUT:-10}" \
+        -print_final_stats=1 >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)

@@ -1,6 +1,7 @@
 //! The bodies of leadrouter's fuzz targets: every parser that reads text from outside —
 //! lead JSON, Web-to-Lead forms, CSV imports, the config file and its two spreadsheets,
-//! email addresses and domains, signed link tokens — fed arbitrary bytes.
+//! email addresses and domains, signed link tokens, reps' calendar feeds, Salesforce
+//! Outbound Messages — fed arbitrary bytes.
 //!
 //! Each function takes `&[u8]`, never returns an error, and panics only when an invariant
 //! breaks: the parser panicked, an output exceeded its documented bound, or a round trip
@@ -12,14 +13,20 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
+use leadrouter_calendar::{Calendar, CalendarError, Interval, ParseOptions};
 use leadrouter_core::config::{Form, LoadError, SourceText, compile, tables};
 use leadrouter_core::domains::{parse_email, registrable_domain, with_registrable_domain};
 use leadrouter_core::lead::{Lead, MAX_PAGES, field_limit};
+use leadrouter_crm::salesforce::outbound::{
+    self, MAX_FIELDS, MAX_NOTIFICATIONS, MAX_OUTBOUND_BYTES, MAX_VALUE_BYTES, OutboundError,
+};
 use leadrouter_notify::links::{LinkAction, LinkError, MAX_TOKEN_LEN, sign_link, verify_link};
 use leadrouter_server::intake::{self, CsvRow};
 use serde_json::Value;
+use std::cell::RefCell;
 
 /// A target: its name (the directory under `fuzz/corpus/` and the cargo-fuzz binary) and
 /// its body.
@@ -35,6 +42,8 @@ pub const TARGETS: &[Target] = &[
     ("accounts_csv", accounts_csv),
     ("email", email),
     ("link_token", link_token),
+    ("ics", ics),
+    ("salesforce_outbound", salesforce_outbound),
 ];
 
 /// Every text field of a lead is trimmed, non-empty and within its limit
@@ -444,4 +453,275 @@ fn parse_expiry(payload: &[u8]) -> Option<Timestamp> {
     let s = std::str::from_utf8(payload).ok()?;
     let secs = s.split('.').nth(1)?.parse::<i64>().ok()?;
     Timestamp::from_second(secs).ok()
+}
+
+/// The week the calendar target asks about: from Monday 23 March 2026, 00:00 UTC, across
+/// Europe's change to summer time on the 29th (the corpus feeds' dates).
+fn ics_week() -> (DateTime<Utc>, DateTime<Utc>) {
+    let from = DateTime::from_timestamp(1_774_224_000, 0).expect("a valid instant");
+    (from, from + chrono::Duration::days(7))
+}
+
+/// The calendar feed parser (`Calendar::parse` with the default options), the input read
+/// as UTF-8 lossily (the service refuses a feed that is not UTF-8 before parsing it, so
+/// every text it parses is one of these). Never panics; an error names a line the feed
+/// has; a parsed feed holds at most `max_events` events and at most one warning per byte.
+/// Its busy time over a week is inside the week, each block non-empty, sorted, merged
+/// (neither overlapping nor touching); over a window longer than `max_window` it stops
+/// `max_window` after the start; over an empty window it is empty. Out-of-office periods
+/// overlap the week, are non-empty, sorted and without duplicates, and the one
+/// `out_of_office_at` returns covers the instant asked.
+///
+/// Time is not asserted here (`fuzz/run-all.sh` gives libFuzzer a `-timeout`). The step
+/// budget bounds the instances a query walks, not rrule's search between two of them (up
+/// to 100,000 periods), so a rule that never matches costs milliseconds per event per
+/// query whatever the budget (docs/security.md, "Continuous assurance").
+pub fn ics(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let opts = ParseOptions::default();
+    let limits = &opts.limits;
+    let cal = match Calendar::parse(&text, &opts) {
+        Ok(cal) => cal,
+        Err(e) => {
+            match &e {
+                CalendarError::TooLarge { bytes, max } => {
+                    assert!(*bytes == text.len() && *bytes > *max, "{e}")
+                }
+                CalendarError::TooManyEvents { max } => assert_eq!(*max, limits.max_events),
+                CalendarError::Malformed { line, .. } => {
+                    let lines = text.split('\n').count();
+                    assert!(
+                        *line >= 1 && *line <= lines,
+                        "{e} (the feed has {lines} lines)"
+                    );
+                }
+                CalendarError::NotICalendar => {}
+                CalendarError::BadPattern(_) => panic!("the default title pattern refused: {e}"),
+            }
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert!(
+        cal.event_count() <= limits.max_events,
+        "{} events kept (limit {})",
+        cal.event_count(),
+        limits.max_events
+    );
+    // Not a documented bound, a sanity one: every warning is about a piece of the feed
+    // (an event, a value, a zone name), so there are never more warnings than bytes.
+    assert!(
+        cal.warnings().len() <= text.len(),
+        "{} warnings from {} bytes",
+        cal.warnings().len(),
+        text.len()
+    );
+
+    let (from, to) = ics_week();
+    assert_busy(&cal.busy(from, to), from, to);
+    let cut = from + limits.max_window;
+    let long = cal.busy(from, cut + chrono::Duration::days(7));
+    assert_busy(&long, from, cut);
+    assert!(
+        cal.busy(to, from).is_empty(),
+        "busy time in an empty window"
+    );
+
+    let ooo = cal.out_of_office(from, to);
+    for o in &ooo {
+        let i = o.interval;
+        assert!(i.start < i.end, "an empty out-of-office period {i:?}");
+        assert!(
+            i.start < to && i.end > from,
+            "{i:?} does not overlap [{from}, {to})"
+        );
+    }
+    for w in ooo.windows(2) {
+        assert!(
+            (w[0].interval, &w[0].title) < (w[1].interval, &w[1].title),
+            "out-of-office periods not sorted or repeated: {:?}",
+            &w
+        );
+    }
+    let now = from + chrono::Duration::hours(84);
+    if let Some(o) = cal.out_of_office_at(now, chrono::Duration::days(30)) {
+        assert!(
+            o.interval.start <= now && now < o.interval.end,
+            "out of office at {now}: {:?}",
+            o.interval
+        );
+    }
+}
+
+/// Busy blocks as `Calendar::busy` documents them: inside `[from, to)`, non-empty, sorted,
+/// merged (a gap between any two).
+fn assert_busy(busy: &[Interval], from: DateTime<Utc>, to: DateTime<Utc>) {
+    for i in busy {
+        assert!(i.start < i.end, "an empty busy block {i:?}");
+        assert!(
+            i.start >= from && i.end <= to,
+            "{i:?} outside [{from}, {to})"
+        );
+    }
+    for w in busy.windows(2) {
+        assert!(
+            w[0].end < w[1].start,
+            "busy blocks not sorted and merged: {:?}",
+            &w
+        );
+    }
+}
+
+thread_local! {
+    /// A body one byte over `MAX_OUTBOUND_BYTES`, all spaces: each input is copied to its
+    /// front, checked, and wiped again (a fresh 2 MiB body per execution would cost more
+    /// than the parse).
+    static OVERSIZED: RefCell<Vec<u8>> = RefCell::new(vec![b' '; MAX_OUTBOUND_BYTES + 1]);
+}
+
+/// The Salesforce Outbound Message parser (`salesforce::outbound::parse`). Never panics;
+/// a body over `MAX_OUTBOUND_BYTES` (the input padded with spaces past it) is `TooLarge`
+/// and one within it never is; a DOCTYPE declaration is never accepted. A parsed message
+/// came from UTF-8 and has 1 to `MAX_NOTIFICATIONS` notifications; every value (ids,
+/// URLs, fields) is within `MAX_VALUE_BYTES`, the message's own values are trimmed and a
+/// session id is never empty; every notification has an id, an sObject `Id`, at most
+/// `MAX_FIELDS` fields, and a `record()` with exactly its fields.
+pub fn salesforce_outbound(data: &[u8]) {
+    let parsed = outbound::parse(data);
+    if data.len() > MAX_OUTBOUND_BYTES {
+        assert_eq!(parsed, Err(OutboundError::TooLarge), "an over-long body");
+        return;
+    }
+    assert_ne!(
+        parsed,
+        Err(OutboundError::TooLarge),
+        "a {} byte body refused as too large",
+        data.len()
+    );
+    OVERSIZED.with_borrow_mut(|big| {
+        big[..data.len()].copy_from_slice(data);
+        let r = outbound::parse(big);
+        big[..data.len()].fill(b' ');
+        assert_eq!(r, Err(OutboundError::TooLarge), "an over-long body");
+    });
+    let m = match parsed {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert!(
+        !doctype_in_markup(data),
+        "a message with a DOCTYPE declaration accepted"
+    );
+    assert!(
+        std::str::from_utf8(data).is_ok(),
+        "a non-UTF-8 body accepted"
+    );
+    assert!(
+        !m.notifications.is_empty() && m.notifications.len() <= MAX_NOTIFICATIONS,
+        "{} notifications",
+        m.notifications.len()
+    );
+    let own = [
+        ("OrganizationId", Some(&m.organization_id)),
+        ("ActionId", Some(&m.action_id)),
+        ("SessionId", m.session_id.as_ref()),
+        ("EnterpriseUrl", Some(&m.enterprise_url)),
+        ("PartnerUrl", Some(&m.partner_url)),
+    ];
+    for (name, v) in own {
+        if let Some(v) = v {
+            assert_value_bounded(name, v);
+            assert_eq!(v.trim(), v, "{name} kept with surrounding white space");
+        }
+    }
+    if let Some(s) = &m.session_id {
+        assert!(!s.is_empty(), "an empty SessionId kept");
+    }
+    for n in &m.notifications {
+        assert!(!n.id.is_empty(), "a notification without an id");
+        assert_value_bounded("Notification/Id", &n.id);
+        assert!(
+            n.fields.contains_key("Id"),
+            "notification {} has no sObject Id",
+            n.id
+        );
+        assert!(
+            n.fields.len() <= MAX_FIELDS,
+            "{} fields kept (limit {MAX_FIELDS})",
+            n.fields.len()
+        );
+        for (k, v) in &n.fields {
+            assert_value_bounded(k, v);
+        }
+        let record = n.record();
+        assert!(
+            record.len() == n.fields.len()
+                && record
+                    .iter()
+                    .zip(&n.fields)
+                    .all(|((rk, rv), (k, v))| rk == k && rv.as_str() == Some(v)),
+            "record() is not the notification's fields"
+        );
+    }
+}
+
+fn assert_value_bounded(name: &str, v: &str) {
+    assert!(
+        v.len() <= MAX_VALUE_BYTES,
+        "{name}: a {} byte value kept (limit {MAX_VALUE_BYTES})",
+        v.len()
+    );
+}
+
+/// Whether `xml` has a `<!DOCTYPE` where markup starts, which quick-xml reads as a
+/// document type declaration (in any case: `<!doctype` too). Not inside a comment, a
+/// CDATA section, a processing instruction or a tag (an attribute value): there it is
+/// text, and a message may carry it (`<![CDATA[<!DOCTYPE html>…]]>` in a field).
+fn doctype_in_markup(xml: &[u8]) -> bool {
+    let find = |from: usize, what: &[u8]| {
+        xml.get(from..)
+            .and_then(|rest| rest.windows(what.len()).position(|w| w == what))
+            .map(|p| from + p + what.len())
+    };
+    let mut i = 0;
+    while let Some(p) = xml[i..].iter().position(|&b| b == b'<') {
+        let at = i + p;
+        let rest = &xml[at..];
+        let next = if rest.starts_with(b"<!--") {
+            find(at + 4, b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            find(at + 9, b"]]>")
+        } else if rest.starts_with(b"<?") {
+            find(at + 2, b"?>")
+        } else if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
+            return true;
+        } else {
+            // A tag: to its `>`, quoted attribute values skipped.
+            let mut quote = None;
+            rest.iter()
+                .enumerate()
+                .skip(1)
+                .find(|&(_, &b)| match quote {
+                    Some(q) if b == q => {
+                        quote = None;
+                        false
+                    }
+                    Some(_) => false,
+                    None if b == b'"' || b == b'\'' => {
+                        quote = Some(b);
+                        false
+                    }
+                    None => b == b'>',
+                })
+                .map(|(j, _)| at + j + 1)
+        };
+        match next {
+            Some(n) => i = n,
+            None => return false,
+        }
+    }
+    false
 }

@@ -160,7 +160,11 @@ fn run(target: &str) {
     }
     let cases = env_number("LEADROUTER_FUZZ_CASES").map_or(DEFAULT_CASES, |n| n as usize);
     let seed = env_number("LEADROUTER_FUZZ_SEED").unwrap_or(0x1ead_0024);
-    let mut rng = Rng(seed ^ target.bytes().fold(0, |h, b| h * 31 + u64::from(b)));
+    // Wrapping: a name of 13 characters or more overflows u64 (shorter ones hash as before).
+    let name_hash = target
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mut rng = Rng(seed ^ name_hash);
     let started = Instant::now();
     let mut done = 0;
     while done < cases && started.elapsed() < TIME_CAP {
@@ -186,6 +190,8 @@ fn every_target_has_a_test_and_a_corpus() {
         "accounts_csv",
         "email",
         "link_token",
+        "ics",
+        "salesforce_outbound",
     ];
     let names: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, tested);
@@ -235,4 +241,14 @@ fn email() {
 #[test]
 fn link_token() {
     run("link_token");
+}
+
+#[test]
+fn ics() {
+    run("ics");
+}
+
+#[test]
+fn salesforce_outbound() {
+    run("salesforce_outbound");
 }

@@ -19,8 +19,10 @@ use std::collections::BTreeMap;
 pub const MAX_OUTBOUND_BYTES: usize = 2 << 20;
 /// The WSDL's `maxOccurs="100"`.
 pub const MAX_NOTIFICATIONS: usize = 100;
-const MAX_FIELDS: usize = 500;
-const MAX_VALUE_BYTES: usize = 32 * 1024;
+/// Most fields one `sObject` may carry.
+pub const MAX_FIELDS: usize = 500;
+/// Longest value read, in bytes (a field's, an id's, a URL's).
+pub const MAX_VALUE_BYTES: usize = 32 * 1024;
 const MAX_DEPTH: usize = 8;
 
 /// One parsed Outbound Message.
