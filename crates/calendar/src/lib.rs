@@ -60,6 +60,14 @@ pub struct Limits {
     /// Recurrence steps one query may take over all rules (each rule is walked from its
     /// DTSTART); past it the remaining instances are left out.
     pub max_steps: u64,
+    /// A rule whose expansion (probed at parse, see [`Calendar::parse`]) takes longer
+    /// than this, twice, counts its first instance only.
+    pub slow_rule: std::time::Duration,
+    /// Most slow rules probed in one feed; past them every remaining rule counts its first
+    /// instance only.
+    pub max_slow_rules: usize,
+    /// Most time spent probing one feed's rules; past it likewise.
+    pub rule_probe_budget: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -71,6 +79,19 @@ impl Default for Limits {
             max_instances_per_rule: 2_000,
             max_window: Duration::days(400),
             max_steps: 500_000,
+            // A rule that never matches costs 7–15 ms a probe in a release build, one that
+            // calendars write tens of microseconds; debug builds are 10–30× slower.
+            slow_rule: std::time::Duration::from_millis(if cfg!(debug_assertions) {
+                50
+            } else {
+                2
+            }),
+            max_slow_rules: 10,
+            rule_probe_budget: std::time::Duration::from_millis(if cfg!(debug_assertions) {
+                10_000
+            } else {
+                500
+            }),
         }
     }
 }
@@ -162,25 +183,80 @@ impl Calendar {
             warnings: parsed.warnings,
             limits: opts.limits.clone(),
         };
-        // A rule the expander cannot read leaves its first instance only: say so now.
-        let mut unread = Vec::new();
-        for e in &cal.events {
-            if let Some(rule) = &e.rrule {
-                let first = first_instance(e);
-                let probe = first.start + Duration::seconds(1);
-                if cal
-                    .expand(e, rule, first.start, probe, &Cell::new(16))
-                    .is_none()
-                {
-                    unread.push(format!(
-                        "event \"{}\": RRULE \"{rule}\" not read; only its first instance counts",
-                        e.title
-                    ));
-                }
+        cal.screen_rules();
+        Ok(cal)
+    }
+
+    /// Probe every recurring event's rule once: one that cannot be read, or that takes
+    /// longer than `slow_rule` to expand, counts its first instance only (its rule is
+    /// dropped, so no query pays for it again), with a warning. Between two instances
+    /// rrule may search up to 100,000 periods (its fixed `MAX_ITER_LOOP`), which the step
+    /// budget does not see: a rule that never matches (`FREQ=HOURLY;BYMONTH=2;
+    /// BYMONTHDAY=31`, in an invitation anyone can send a rep) cost ~15 ms per event at
+    /// every query. Past `max_slow_rules` slow rules or `rule_probe_budget` spent probing,
+    /// the remaining rules count their first instance only, unprobed.
+    fn screen_rules(&mut self) {
+        let limits = self.limits.clone();
+        let mut spent = std::time::Duration::ZERO;
+        let mut slow = 0usize;
+        let mut left_out = 0usize;
+        for i in 0..self.events.len() {
+            let Some(rule) = self.events[i].rrule.clone() else {
+                continue;
+            };
+            if slow >= limits.max_slow_rules || spent >= limits.rule_probe_budget {
+                self.events[i].rrule = None;
+                left_out += 1;
+                continue;
+            }
+            let (read, took) = self.probe(&self.events[i], &rule);
+            spent += took;
+            let why = if !read {
+                Some("not read")
+            } else if took > limits.slow_rule && {
+                // Once more: a pause of this thread is not the rule's cost.
+                let (_, again) = self.probe(&self.events[i], &rule);
+                spent += again;
+                again > limits.slow_rule
+            } {
+                slow += 1;
+                Some("too slow to expand")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let e = &mut self.events[i];
+                self.warnings.push(format!(
+                    "event \"{}\": RRULE \"{rule}\" {why}; only its first instance counts",
+                    e.title
+                ));
+                e.rrule = None;
             }
         }
-        cal.warnings.extend(unread);
-        Ok(cal)
+        if left_out > 0 {
+            self.warnings.push(format!(
+                "{left_out} more recurring events count their first instance only: the feed's rules took too long to expand"
+            ));
+        }
+    }
+
+    /// Expand `rule` for a second at the event's start and for a day `max_window` later
+    /// (as far as a query reaches): whether it could be read, and the time both took.
+    fn probe(&self, e: &Event, rule: &str) -> (bool, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let first = first_instance(e).start;
+        let read = self
+            .expand(e, rule, first, first + Duration::seconds(1), &Cell::new(16))
+            .is_some();
+        // Only its time counts: a window past the rule's UNTIL reads as nothing to expand.
+        // (With room for the few days `expand` widens a window by.)
+        let room = first.checked_add_signed(self.limits.max_window + Duration::days(8));
+        if read && room.is_some() {
+            let far = first + self.limits.max_window;
+            let budget = Cell::new(self.limits.max_steps);
+            let _ = self.expand(e, rule, far, far + Duration::days(1), &budget);
+        }
+        (read, started.elapsed())
     }
 
     /// What the feed had that was read approximately or skipped (unknown zones, unreadable

@@ -321,3 +321,74 @@ fn old_daily_and_weekly_rules_are_walked_from_near_the_window() {
     want.sort();
     assert_eq!(busy, want);
 }
+
+/// A hostile invitation's rule: never matches, so rrule searches its 100,000 periods
+/// (~15 ms in a release build, far more in a debug one) on every expansion.
+const NEVER: &str = "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=31";
+
+fn never_matching(uid: usize) -> String {
+    format!(
+        "BEGIN:VEVENT\r\nUID:n{uid}\r\nDTSTART:20261207T110000Z\r\nDURATION:PT1H\r\nRRULE:{NEVER}\r\nSUMMARY:Invite {uid}\r\nEND:VEVENT\r\n"
+    )
+}
+
+const STANDUP: &str = "BEGIN:VEVENT\r\nUID:s\r\nDTSTART:20261207T090000Z\r\nDURATION:PT15M\r\nRRULE:FREQ=DAILY\r\nSUMMARY:Standup\r\nEND:VEVENT\r\n";
+
+/// Limits with a slow-rule threshold far from both kinds of rule on any host: a daily
+/// standup probes in well under a millisecond even in a debug build, the never-matching
+/// rule in well over 20.
+fn screening(max_slow_rules: usize) -> ParseOptions {
+    let mut opts = ParseOptions::default();
+    opts.limits.slow_rule = std::time::Duration::from_millis(20);
+    opts.limits.max_slow_rules = max_slow_rules;
+    opts
+}
+
+#[test]
+fn a_rule_too_slow_to_expand_counts_its_first_instance_only() {
+    let cal = Calendar::parse(
+        &feed(&format!("{STANDUP}{}", never_matching(1))),
+        &screening(10),
+    )
+    .unwrap();
+    assert!(
+        cal.warnings()
+            .iter()
+            .any(|w| w.contains(NEVER) && w.contains("too slow to expand")),
+        "{:?}",
+        cal.warnings()
+    );
+    // The standup still recurs; the invitation is its first hour alone.
+    assert_eq!(
+        cal.busy(at("2026-12-07T00:00:00Z"), at("2026-12-09T00:00:00Z")),
+        vec![
+            iv("2026-12-07T09:00:00Z", "2026-12-07T09:15:00Z"),
+            iv("2026-12-07T11:00:00Z", "2026-12-07T12:00:00Z"),
+            iv("2026-12-08T09:00:00Z", "2026-12-08T09:15:00Z"),
+        ]
+    );
+}
+
+#[test]
+fn past_the_slow_rule_limit_the_remaining_rules_are_not_probed() {
+    let invites: String = (1..=5).map(never_matching).collect();
+    let cal = Calendar::parse(&feed(&format!("{invites}{STANDUP}")), &screening(2)).unwrap();
+    let slow = cal
+        .warnings()
+        .iter()
+        .filter(|w| w.contains("too slow to expand"))
+        .count();
+    assert_eq!(slow, 2, "{:?}", cal.warnings());
+    assert!(
+        cal.warnings()
+            .iter()
+            .any(|w| w.starts_with("4 more recurring events count their first instance only")),
+        "{:?}",
+        cal.warnings()
+    );
+    // Past the limit the standup, read after the invitations, is its first instance too.
+    assert_eq!(
+        cal.busy(at("2026-12-08T00:00:00Z"), at("2026-12-09T00:00:00Z")),
+        vec![]
+    );
+}
