@@ -11,7 +11,10 @@
 //!       --postgres postgres://postgres@127.0.0.1:5432/lr_bench_search
 //!
 //! A database that already holds at least N leads is not loaded again, so a second run
-//! only measures. Output: one line per case (p50, p99, max in ms, mean hits per page).
+//! only measures. Statistics are refreshed (ANALYZE) before measuring; `--stats none`
+//! leaves them as the service does (SQLite never analyses; drop `sqlite_stat1` first to
+//! measure a database analysed before), `--stats optimize` runs SQLite's `PRAGMA
+//! optimize` instead. Output: one line per case (p50, p99, max in ms, mean hits per page).
 
 use leadrouter_core::lifecycle::{LeadStatus, Stage};
 use leadrouter_store::search::LeadQuery;
@@ -474,7 +477,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await??;
         println!("{name}: loading up to {n} leads");
         load(&*store, n).await?;
-        if name == "postgres" {
+        let stats = arg("--stats").unwrap_or_else(|| "analyze".into());
+        if stats == "none" || stats == "optimize" {
+            // `none`: statistics as the service leaves them (SQLite: none at all;
+            // PostgreSQL: autovacuum's, whenever it ran); `optimize`: SQLite's `PRAGMA
+            // optimize` (ANALYZE on a sample of each index).
+            if name == "sqlite" && stats == "optimize" {
+                let pool = sqlx::SqlitePool::connect(&url).await?;
+                sqlx::query("PRAGMA optimize=0x10002")
+                    .execute(&pool)
+                    .await?;
+                pool.close().await;
+            }
+            println!("{name}: measuring with statistics: {stats}");
+        } else if name == "postgres" {
             // Fresh statistics, as autovacuum would have after a load.
             let pool = sqlx::PgPool::connect(&url).await?;
             sqlx::query("VACUUM ANALYZE leads").execute(&pool).await?;
