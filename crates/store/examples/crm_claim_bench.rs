@@ -32,6 +32,21 @@ fn load_sql(series: &str, pad: &str, done: i64, pending: i64) -> String {
     )
 }
 
+/// Run SQL built from this file's numbers only on the database at `url`.
+async fn execute(url: &str, sql: String) -> Result<(), Box<dyn std::error::Error>> {
+    let sql = sqlx::AssertSqlSafe(sql);
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await?;
+        sqlx::raw_sql(sql).execute(&pool).await?;
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        sqlx::raw_sql(sql).execute(&pool).await?;
+        pool.close().await;
+    }
+    Ok(())
+}
+
 fn stats(mut ms: Vec<f64>) -> String {
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
@@ -114,32 +129,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let store =
             tokio::time::timeout(Duration::from_secs(600), leadrouter_store::open(&url)).await??;
         let started = Instant::now();
-        // Built from the numbers above only.
-        if name == "postgres" {
-            let sql = load_sql(
+        let sql = if name == "postgres" {
+            load_sql(
                 &format!("generate_series(1, {total}) n"),
                 "lpad(n::text, 12, '0')",
                 done,
                 pending,
-            );
-            let pool = sqlx::PgPool::connect(&url).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await?;
-            sqlx::query("VACUUM ANALYZE crm_outbox")
-                .execute(&pool)
-                .await?;
-            pool.close().await;
+            )
         } else {
             let series = format!(
                 "(WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {total}) SELECT n FROM g)"
             );
-            let sql = load_sql(&series, "printf('%012d', n)", done, pending);
-            let pool = sqlx::SqlitePool::connect(&url).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await?;
-            pool.close().await;
+            load_sql(&series, "printf('%012d', n)", done, pending)
+        };
+        execute(&url, sql).await?;
+        if name == "postgres" {
+            // On its own: VACUUM cannot run inside the batch's transaction.
+            execute(&url, "VACUUM ANALYZE crm_outbox".into()).await?;
         }
         println!(
             "{name}: {done} delivered, {pending} pending, loaded in {:.1} s",
@@ -152,25 +158,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // the last `batch` leads' (each lead's second row waits behind its first).
         let claimed = (claims as i64 * batch).min(pending);
         let last_waiting = format!("{:012}", done + (pending / 2).max(claimed + batch) - batch);
-        let pool_sql =
-            "UPDATE crm_outbox SET next_attempt_at = $1 WHERE status = 'pending' AND id <= $2";
-        if name == "postgres" {
-            let pool = sqlx::PgPool::connect(&url).await?;
-            sqlx::query(pool_sql)
-                .bind(T0 + 3_600 * SECOND)
-                .bind(&last_waiting)
-                .execute(&pool)
-                .await?;
-            pool.close().await;
-        } else {
-            let pool = sqlx::SqlitePool::connect(&url).await?;
-            sqlx::query(pool_sql)
-                .bind(T0 + 3_600 * SECOND)
-                .bind(&last_waiting)
-                .execute(&pool)
-                .await?;
-            pool.close().await;
-        }
+        execute(
+            &url,
+            format!(
+                "UPDATE crm_outbox SET next_attempt_at = {} WHERE status = 'pending' AND id <= '{last_waiting}'",
+                T0 + 3_600 * SECOND
+            ),
+        )
+        .await?;
         let ms = drain(&*store, claims.min(50), batch, T0 + SECOND, true).await?;
         println!(
             "{name}: the backlog waiting for a retry up to {last_waiting}, {batch} due after it, claim {}",
