@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod matrix;
 pub mod netguard;
 pub mod normalize;
+pub mod record;
 pub mod state;
 pub mod text;
 pub mod trace;

@@ -592,6 +592,61 @@ async fn ops5_replay_reproduces_every_decision_on_sqlite() {
         }),
         "the report says the history was read by key",
     );
+    // Rows written before inputs were packed (migration 0029) hold them as JSON: turn
+    // every other routing event's input back into JSON, then every input, then drop the
+    // column as a database no service of this version has opened lacks it. All replay
+    // the same.
+    let routed = h.routed;
+    drop(h);
+    let replays_the_same = |what: &str| {
+        let (out, r) = replay(&["replay", "--database", &db.url, "--json"]);
+        out.check(
+            r["changed"] == 0 && r["effect_mismatches"] == 0 && r["routed"] == routed,
+            what,
+        );
+    };
+    for (step, what) in [
+        (
+            2,
+            "inputs stored as JSON and packed, side by side, replay the same",
+        ),
+        (1, "inputs all stored as JSON replay the same"),
+    ] {
+        use sqlx::{Connection, Row};
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT state_version, idx, input_packed FROM routing_events WHERE input_packed IS NOT NULL",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        if step == 2 {
+            assert!(rows.len() >= routed, "the service packs every input");
+        }
+        for r in rows.iter().step_by(step) {
+            let packed: Vec<u8> = r.get(2);
+            let input = leadrouter_core::record::RouteInput::unpack(&packed).unwrap();
+            sqlx::query(
+                "UPDATE routing_events SET input = ?1, input_packed = NULL WHERE state_version = ?2 AND idx = ?3",
+            )
+            .bind(serde_json::to_string(&input).unwrap())
+            .bind(r.get::<i64, _>(0))
+            .bind(r.get::<i64, _>(1))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        replays_the_same(what);
+    }
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query("ALTER TABLE routing_events DROP COLUMN input_packed")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    replays_the_same("a database from before migration 0029 replays the same");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

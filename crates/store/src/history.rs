@@ -26,8 +26,13 @@ pub struct EventRow {
     pub lead_id: Option<String>,
     pub actor: Option<String>,
     pub config_version: String,
-    /// JSON: what a routing decision was made from.
+    /// JSON: what a routing decision was made from, in rows written before
+    /// `input_packed` (and in rows an erasure scrubbed).
     pub input: Option<String>,
+    /// What a routing decision was made from, packed
+    /// (`leadrouter_core::record::RouteInput::pack`): what the service writes now, in
+    /// place of `input`.
+    pub input_packed: Option<Vec<u8>>,
     /// JSON array of the `Effect`s applied.
     pub effects: String,
     /// JSON: what was decided (route) or the lead's lifecycle afterwards.
@@ -177,4 +182,4 @@ history_backend!(
     " ON CONFLICT (version) DO NOTHING"
 );
 
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people) ";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people, input_packed) ";

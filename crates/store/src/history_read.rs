@@ -35,7 +35,11 @@ pub struct EventRef<'a> {
     pub lead_id: Option<&'a str>,
     pub actor: Option<&'a str>,
     pub config_version: &'a str,
+    /// JSON, in rows written before `input_packed`.
     pub input: Option<&'a str>,
+    /// What a routing decision was made from, packed
+    /// (`leadrouter_core::record::RouteInput::unpack`).
+    pub input_packed: Option<&'a [u8]>,
     pub effects: &'a str,
     pub result: Option<&'a str>,
     pub people: Option<&'a str>,
@@ -55,6 +59,7 @@ impl EventRef<'_> {
                 actor: s(self.actor),
                 config_version: self.config_version.to_string(),
                 input: s(self.input),
+                input_packed: self.input_packed.map(<[u8]>::to_vec),
                 effects: self.effects.to_string(),
                 result: s(self.result),
                 people: s(self.people),
@@ -74,19 +79,53 @@ pub struct EventRange {
     pub limit: i64,
 }
 
+/// The rowid-order scan: every event after a rowid (the order is checked as it reads).
+macro_rules! scan_rowid_sql {
+    ($p:literal) => {
+        concat!(
+            "SELECT rowid, state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people, ",
+            $p,
+            " FROM routing_events WHERE rowid > ?1 ORDER BY rowid"
+        )
+    };
+}
+
 /// The scan's statement, one text per backend so it is prepared once: a row-value
 /// comparison, so both backends seek the primary key to the cursor.
 macro_rules! scan_sql {
     ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal) => {
+        scan_sql!("input_packed", $a, $b, $c, $d, $e)
+    };
+    ($p:literal, $a:literal, $b:literal, $c:literal, $d:literal, $e:literal) => {
         concat!(
-            "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people ",
+            "SELECT state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people, ", $p, " ",
             "FROM routing_events WHERE (state_version, idx) > (", $a, ", ", $b, ") AND state_version <= ", $c,
             " AND at <= ", $d, " ORDER BY state_version, idx LIMIT ", $e
         )
     };
 }
 const SCAN_SQLITE: &str = scan_sql!("?1", "?2", "?3", "?4", "?5");
-const SCAN_PG: &str = scan_sql!("$1", "$2", "$3", "$4", "$5");
+
+/// The scan statements for the table's columns. A database no service of this version
+/// has opened yet (the reader runs no migration) has no `input_packed` (migration 0029):
+/// it is read as NULL, and every input as the JSON it was written as.
+#[derive(Debug, Clone, Copy)]
+struct Scans {
+    sqlite: &'static str,
+    pg: &'static str,
+    sqlite_rowid: &'static str,
+}
+
+const SCANS: Scans = Scans {
+    sqlite: SCAN_SQLITE,
+    pg: scan_sql!("$1", "$2", "$3", "$4", "$5"),
+    sqlite_rowid: scan_rowid_sql!("input_packed"),
+};
+const SCANS_BEFORE_0029: Scans = Scans {
+    sqlite: scan_sql!("NULL", "?1", "?2", "?3", "?4", "?5"),
+    pg: scan_sql!("NULL::bytea", "$1", "$2", "$3", "$4", "$5"),
+    sqlite_rowid: scan_rowid_sql!("NULL"),
+};
 
 enum ReadConn {
     Sqlite(rusqlite::Connection),
@@ -112,13 +151,14 @@ async fn pg_sorts(c: &mut sqlx::PgConnection, on: bool) -> Result<()> {
 /// One page of the event scan by key on SQLite (see [`HistoryReader::scan_events`]).
 fn sqlite_scan(
     db: &rusqlite::Connection,
+    sql: &str,
     range: EventRange,
     f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
 ) -> Result<(u64, Option<(i64, i64)>)> {
     let (v, i) = range.after;
     let mut n = 0u64;
     let mut last = None;
-    let mut st = db.prepare_cached(SCAN_SQLITE)?;
+    let mut st = db.prepare_cached(sql)?;
     let mut rows = st.query(rusqlite::params![
         v,
         i,
@@ -140,13 +180,14 @@ fn sqlite_scan(
 /// One page of the event scan on PostgreSQL (see [`HistoryReader::scan_events`]).
 async fn pg_scan(
     c: &mut sqlx::PgConnection,
+    sql: &'static str,
     range: EventRange,
     f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
 ) -> Result<(u64, Option<(i64, i64)>)> {
     let (v, i) = range.after;
     let mut n = 0u64;
     let mut last = None;
-    let mut rows = sqlx::query(SCAN_PG)
+    let mut rows = sqlx::query(sql)
         .bind(v)
         .bind(i)
         .bind(range.through.unwrap_or(i64::MAX))
@@ -168,6 +209,7 @@ async fn pg_scan(
             effects: r.try_get_unchecked(8)?,
             result: r.try_get_unchecked(9)?,
             people: r.try_get_unchecked(10)?,
+            input_packed: r.try_get_unchecked(11)?,
         };
         n += 1;
         last = Some((ev.state_version, ev.idx));
@@ -187,6 +229,8 @@ pub struct HistoryReader {
     by_rowid: bool,
     /// Where the last rowid-order scan's last event was, for the next to go on from.
     cursor: Option<RowidCursor>,
+    /// The event scans for the table's columns.
+    scans: Scans,
 }
 
 /// A place in the table: an event's (state version, idx) and its rowid.
@@ -196,9 +240,6 @@ struct RowidCursor {
     rowid: i64,
 }
 
-/// The rowid-order scan: every event after a rowid (the order is checked as it reads).
-const SCAN_SQLITE_ROWID: &str = "SELECT rowid, state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people \
-     FROM routing_events WHERE rowid > ?1 ORDER BY rowid";
 /// The first event after a key in storage order: no event after the key has a smaller
 /// rowid, so a rowid-order scan from here sees them all.
 const FIRST_ROWID_AFTER: &str =
@@ -228,6 +269,10 @@ fn sqlite_event<'r>(r: &'r rusqlite::Row<'_>, at: usize) -> Result<EventRef<'r>>
         effects: need(8)?,
         result: text(9)?,
         people: text(10)?,
+        input_packed: match r.get_ref(at + 11)? {
+            rusqlite::types::ValueRef::Null => None,
+            v => Some(v.as_blob().map_err(|e| corrupt("routing_events", e))?),
+        },
     })
 }
 
@@ -275,7 +320,11 @@ impl HistoryReader {
             conn,
             by_rowid: true,
             cursor: None,
+            scans: SCANS,
         };
+        if !r.has_packed_inputs().await? {
+            r.scans = SCANS_BEFORE_0029;
+        }
         // The snapshot is taken by the first read: take it now.
         r.first_checkpoint().await?;
         Ok(r)
@@ -320,6 +369,23 @@ impl HistoryReader {
         }
     }
 
+    /// Whether `routing_events` has `input_packed` (migration 0029).
+    async fn has_packed_inputs(&mut self) -> Result<bool> {
+        match &mut self.conn {
+            ReadConn::Sqlite(db) => Ok(db
+                .prepare(
+                    "SELECT COUNT(*) FROM pragma_table_info('routing_events') WHERE name = 'input_packed'",
+                )?
+                .query_row([], |r| r.get::<_, i64>(0))?
+                > 0),
+            ReadConn::Pg(c) => Ok(sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'routing_events' AND column_name = 'input_packed')",
+            )
+            .fetch_one(&mut *c)
+            .await?),
+        }
+    }
+
     /// The earliest checkpoint: history starts there.
     pub async fn first_checkpoint(&mut self) -> Result<Option<Checkpoint>> {
         const SQL: &str =
@@ -354,7 +420,7 @@ impl HistoryReader {
             && self.by_rowid
             && range.through.is_none()
         {
-            let found = scan_by_rowid(db, self.cursor, range, f);
+            let found = scan_by_rowid(db, self.scans.sqlite_rowid, self.cursor, range, f);
             self.cursor = match &found {
                 Ok((_, c)) => *c,
                 Err(_) => None,
@@ -365,10 +431,10 @@ impl HistoryReader {
             return found.map(|(n, c)| (n, c.map(|c| c.key)));
         }
         match &mut self.conn {
-            ReadConn::Sqlite(db) => sqlite_scan(db, range, f),
+            ReadConn::Sqlite(db) => sqlite_scan(db, self.scans.sqlite, range, f),
             ReadConn::Pg(c) => {
                 pg_sorts(c, false).await?;
-                let read = pg_scan(c, range, f).await;
+                let read = pg_scan(c, self.scans.pg, range, f).await;
                 pg_sorts(c, true).await?;
                 read
             }
@@ -423,9 +489,10 @@ impl HistoryReader {
     /// order and needs none), as text: what an operator (or a test) reads to see that a
     /// replay walks the primary key rather than sorting the history.
     pub async fn scan_plan(&mut self) -> Result<String> {
+        let packed = self.scans.pg == SCANS.pg;
         match &mut self.conn {
             ReadConn::Sqlite(db) => {
-                let mut st = db.prepare(&format!("EXPLAIN QUERY PLAN {SCAN_SQLITE}"))?;
+                let mut st = db.prepare(&format!("EXPLAIN QUERY PLAN {}", self.scans.sqlite))?;
                 let rows = st
                     .query_map(rusqlite::params![0, 0, i64::MAX, i64::MAX, 1024], |r| {
                         r.get::<_, String>(3)
@@ -433,19 +500,28 @@ impl HistoryReader {
                 Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?.join("\n"))
             }
             ReadConn::Pg(c) => {
+                macro_rules! explain {
+                    ($p:literal) => {
+                        concat!(
+                            "EXPLAIN ",
+                            scan_sql!(
+                                $p,
+                                "0",
+                                "0",
+                                "9223372036854775807",
+                                "9223372036854775807",
+                                "8192"
+                            )
+                        )
+                    };
+                }
+                let sql = if packed {
+                    explain!("input_packed")
+                } else {
+                    explain!("NULL::bytea")
+                };
                 pg_sorts(c, false).await?;
-                let lines: Vec<String> = sqlx::query_scalar(concat!(
-                    "EXPLAIN ",
-                    scan_sql!(
-                        "0",
-                        "0",
-                        "9223372036854775807",
-                        "9223372036854775807",
-                        "8192"
-                    )
-                ))
-                .fetch_all(&mut *c)
-                .await?;
+                let lines: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *c).await?;
                 pg_sorts(c, true).await?;
                 Ok(lines.join("\n"))
             }
@@ -605,6 +681,7 @@ impl HistoryReader {
 /// read (handed over or not) must come after the one before it in commit order.
 fn scan_by_rowid(
     db: &rusqlite::Connection,
+    sql: &str,
     cursor: Option<RowidCursor>,
     range: EventRange,
     f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
@@ -623,7 +700,7 @@ fn scan_by_rowid(
             }
         }
     };
-    let mut st = db.prepare_cached(SCAN_SQLITE_ROWID)?;
+    let mut st = db.prepare_cached(sql)?;
     let mut rows = st.query([after_rowid])?;
     let mut prev = range.after;
     let mut n = 0u64;

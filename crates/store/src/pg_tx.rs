@@ -334,7 +334,8 @@ macro_rules! backend_tx {
                             .push_bind(e.input.clone())
                             .push_bind(e.effects.clone())
                             .push_bind(e.result.clone())
-                            .push_bind(e.people.clone());
+                            .push_bind(e.people.clone())
+                            .push_bind(e.input_packed.clone());
                     });
                     q.build().execute(&mut *tx).await?;
                 }

@@ -539,7 +539,7 @@ macro_rules! privacy_backend {
             // (people are keyed by address) and the person rows the job wrote are scrubbed
             // like the rest. Rep ids, counts and loads stay, so later leads still replay
             // from the right state; the erased person's own leads no longer replay exactly.
-            let rows = sqlx::query("SELECT state_version, idx, input, effects, result, people FROM routing_events WHERE lead_id = $1")
+            let rows = sqlx::query("SELECT state_version, idx, input, effects, result, people, input_packed FROM routing_events WHERE lead_id = $1")
                 .bind(id.to_string())
                 .fetch_all(&mut **tx)
                 .await?;
@@ -556,8 +556,18 @@ macro_rules! privacy_backend {
                 let version: i64 = r.try_get("state_version")?;
                 let idx: i64 = r.try_get("idx")?;
                 let effects: String = r.try_get("effects")?;
-                sqlx::query("UPDATE routing_events SET input = $1, effects = $2, result = $3, people = $4 WHERE state_version = $5 AND idx = $6")
-                    .bind(scrub(r.try_get("input")?))
+                // A packed input is scrubbed as JSON and written back as JSON (the
+                // column rows written before packing use); bytes that do not unpack are
+                // dropped rather than kept unscrubbed.
+                let packed: Option<Vec<u8>> = r.try_get("input_packed")?;
+                let input: Option<String> = match packed {
+                    Some(b) => leadrouter_core::record::RouteInput::unpack(&b)
+                        .ok()
+                        .and_then(|i| serde_json::to_string(&i).ok()),
+                    None => r.try_get("input")?,
+                };
+                sqlx::query("UPDATE routing_events SET input = $1, effects = $2, result = $3, people = $4, input_packed = NULL WHERE state_version = $5 AND idx = $6")
+                    .bind(scrub(input))
                     .bind(scrub(Some(effects)).unwrap_or_default())
                     .bind(scrub(r.try_get("result")?))
                     .bind(scrub(r.try_get("people")?))

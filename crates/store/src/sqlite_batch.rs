@@ -249,8 +249,8 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
     }
     if !b.events.is_empty() {
         let mut st = db.prepare_cached(concat!(
-            "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people) ",
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO routing_events (state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people, input_packed) ",
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?;
         for (i, e) in b.events.iter().enumerate() {
             st.execute(params![
@@ -264,7 +264,8 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
                 e.input,
                 e.effects,
                 e.result,
-                e.people
+                e.people,
+                e.input_packed
             ])?;
         }
     }

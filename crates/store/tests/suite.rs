@@ -165,6 +165,26 @@ async fn person_export_erasure_and_retention(url: &str) {
         effects: "[]".into(),
         result: Some(json!({"owner": "r1"}).to_string()),
         people: Some(json!([["ann@globex.com", {"owner": "r1"}]]).to_string()),
+        input_packed: None,
+    });
+    // As the service writes it now: the input packed.
+    batch.events.push(leadrouter_store::EventRow {
+        input: None,
+        input_packed: Some(
+            leadrouter_core::record::RouteInput {
+                lead: leadrouter_core::lead::Lead {
+                    email: Some("ann@globex.com".into()),
+                    first_name: Some("Ann".into()),
+                    ..Default::default()
+                },
+                issues: vec![],
+                enrichment: None,
+                now: jiff::Timestamp::from_microsecond(T0).unwrap(),
+                received_at: jiff::Timestamp::from_microsecond(T0).unwrap(),
+            }
+            .pack(),
+        ),
+        ..batch.events[0].clone()
     });
     commit(&*store, &batch, 1).await;
     store
@@ -195,7 +215,7 @@ async fn person_export_erasure_and_retention(url: &str) {
             decisions: 2,
             idempotency: 1,
             enrichment_cache: 1,
-            history_events: 1,
+            history_events: 2,
             ..Default::default()
         }
     );
@@ -209,6 +229,20 @@ async fn person_export_erasure_and_retention(url: &str) {
                 .iter()
                 .any(|e| e.row.lead_id.as_deref() == Some("L1")),
         "erasure scrubs the replay history and keeps the event: {text}"
+    );
+    let l1: Vec<_> = events
+        .iter()
+        .filter(|e| e.row.lead_id.as_deref() == Some("L1"))
+        .collect();
+    assert_eq!(l1.len(), 2, "{text}");
+    assert!(
+        l1.iter().all(|e| e.row.input_packed.is_none())
+            && l1.iter().any(|e| e
+                .row
+                .input
+                .as_deref()
+                .is_some_and(|i| i.contains("received_at"))),
+        "a packed input is written back scrubbed, as JSON: {text}"
     );
     assert_eq!(
         state_version(&*store).await,

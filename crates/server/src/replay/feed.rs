@@ -72,6 +72,7 @@ pub struct Json {
     kind: Box<str>,
     effects: Box<str>,
     input: Option<Box<str>>,
+    input_packed: Option<Box<[u8]>>,
     result: Option<Box<str>>,
     /// None also where the rows are not kept (see `Feed::decode`).
     people: Option<Box<str>>,
@@ -82,6 +83,7 @@ struct Texts<'a> {
     kind: &'a str,
     effects: &'a str,
     input: Option<&'a str>,
+    input_packed: Option<&'a [u8]>,
     result: Option<&'a str>,
     people: Option<&'a str>,
 }
@@ -92,6 +94,7 @@ impl Texts<'_> {
             kind: self.kind.into(),
             effects: self.effects.into(),
             input: self.input.map(Box::from),
+            input_packed: self.input_packed.map(Box::from),
             result: self.result.map(Box::from),
             people: self.people.map(Box::from),
         }
@@ -104,6 +107,7 @@ impl Json {
             kind: &self.kind,
             effects: &self.effects,
             input: self.input.as_deref(),
+            input_packed: self.input_packed.as_deref(),
             result: self.result.as_deref(),
             people: self.people.as_deref(),
         }
@@ -120,7 +124,13 @@ fn parse_event(
     let people = parse_people(at, t.people)?;
     let body = if t.kind == "route" {
         Body::Route {
-            input: parse(at, "input", t.input)?,
+            input: match t.input_packed {
+                Some(b) => Box::new(
+                    RouteInput::unpack(b)
+                        .map_err(|e| corrupt(at.0, at.1, format!("input: {e}")))?,
+                ),
+                None => parse(at, "input", t.input)?,
+            },
             recorded: parse(at, "result", t.result)?,
             email: None,
         }
@@ -363,6 +373,7 @@ impl Feed {
             kind: ev.kind,
             effects: ev.effects,
             input: ev.input,
+            input_packed: ev.input_packed,
             result: ev.result,
             // The person rows a routing decision of the window wrote are compared and
             // kept only where it is made again on the recorded world (fidelity); a

@@ -1,26 +1,15 @@
 //! What a routing event holds, as the sequencer writes it and the replay reads it back:
-//! a routing decision's inputs ([`RouteInput`]) and outcome ([`RouteResult`]), and a
-//! stored lead's lifecycle after a change ([`LeadAfter`]). JSON in `routing_events`.
+//! a routing decision's inputs ([`RouteInput`], packed in `routing_events.input_packed`,
+//! or JSON in `input` in rows written before) and outcome ([`RouteResult`]), and a
+//! stored lead's lifecycle after a change ([`LeadAfter`]), JSON in `routing_events`.
 
-use jiff::Timestamp;
-use leadrouter_core::lead::{Enrichment, FieldIssue, Lead};
 use leadrouter_core::lifecycle::{LeadStatus, Stage};
 use leadrouter_core::trace::Decision;
 use serde::{Deserialize, Serialize};
 
-/// Everything `engine::decide` was given besides the state and the config: the lead as
-/// parsed, its field issues, its enrichment (so a replay calls no provider) and the
-/// exact instant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RouteInput {
-    pub lead: Lead,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub issues: Vec<FieldIssue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enrichment: Option<Enrichment>,
-    pub now: Timestamp,
-    pub received_at: Timestamp,
-}
+/// Everything `engine::decide` was given besides the state and the config, with its
+/// compact encoding (in the core, where the store reads it for erasure).
+pub use leadrouter_core::record::RouteInput;
 
 /// What was decided: the figures a replay compares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -260,14 +260,14 @@ impl Decider {
         self.w.route_stash = Some(super::history::RouteStash {
             lead_id: lead_id.clone(),
             at: micros(now),
-            input: serde_json::to_string(&crate::replay::record::RouteInput {
+            input: crate::replay::record::RouteInput {
                 lead: r.lead.clone(),
                 issues: r.issues.clone(),
                 enrichment: r.enrichment.clone(),
                 now,
                 received_at: r.received_at,
-            })
-            .ok(),
+            }
+            .pack(),
             result: serde_json::to_string(&crate::replay::record::RouteResult::of(&d, dedup)).ok(),
         });
         self.w.routes.push(RouteObs::of(&d, r.received_at, now));
