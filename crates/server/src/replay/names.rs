@@ -2,7 +2,10 @@
 //! a row for every person, in each world; as strings (a 36-character lead id, a rep id
 //! per lead) they were most of the worlds' memory, and first touches of fresh memory
 //! were a large part of keeping them. Lead ids are the service's UUIDs (16 bytes as a
-//! key); rep ids are few and kept once, as numbers.
+//! key); rep ids are few and kept once, as numbers. Each lead and each person (by
+//! normalised email) gets a number here, once for both worlds: a world keeps its views
+//! and rows in vectors by those numbers, so it holds no map of its own and a lookup
+//! hashes the key once whichever world asks.
 
 use jiff::Timestamp;
 use leadrouter_core::state::{PriorPerson, PriorStatus};
@@ -10,6 +13,10 @@ type HashMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A rep's number in [`Names`].
 pub type Rep = u32;
+/// A lead's number in [`Names`] (an index into a world's views).
+pub type LeadNo = u32;
+/// A person's number in [`Names`] (an index into a world's person rows).
+pub type PersonNo = u32;
 
 /// A stored lead's id as a key: a UUID in its canonical text (what the service makes)
 /// as its 128 bits, any other text by number in [`Names`] (so every id is kept exact).
@@ -29,13 +36,20 @@ fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
     Some([a, b])
 }
 
-/// Rep ids and non-UUID lead ids, each kept once.
+/// Rep ids, lead ids and emails, each kept once, by number.
 #[derive(Default)]
 pub struct Names {
     rep_ids: HashMap<Box<str>, Rep>,
     reps: Vec<Box<str>>,
+    /// Ids that are not canonical UUIDs, by `LeadKey::Other` number.
     lead_ids: HashMap<Box<str>, u32>,
     leads: Vec<Box<str>>,
+    /// Each lead's number by its UUID, and by its other id.
+    uuid_nos: HashMap<[u64; 2], LeadNo>,
+    other_nos: HashMap<u32, LeadNo>,
+    /// Each lead number's key.
+    keys: Vec<LeadKey>,
+    people: HashMap<Box<str>, PersonNo>,
 }
 
 impl Names {
@@ -61,8 +75,59 @@ impl Names {
         r.map(|r| self.rep_name(r).to_string())
     }
 
+    /// Room for `leads` leads and as many people, made once (growing maps of a million
+    /// entries page by page costs more than the rest of the bookkeeping).
+    pub fn reserve(&mut self, leads: usize) {
+        self.uuid_nos.reserve(leads);
+        self.keys.reserve(leads);
+        self.people.reserve(leads);
+    }
+
+    /// The number of a lead id, made when new.
+    pub fn lead(&mut self, id: &str) -> LeadNo {
+        let key = self.lead_key(id);
+        let next = LeadNo::try_from(self.keys.len()).expect("fewer than 2^32 leads");
+        let no = match key {
+            LeadKey::Uuid(u) => *self.uuid_nos.entry(u).or_insert(next),
+            LeadKey::Other(n) => *self.other_nos.entry(n).or_insert(next),
+        };
+        if no == next {
+            self.keys.push(key);
+        }
+        no
+    }
+
+    /// The number of a lead id seen before (None: no world knows that lead).
+    pub fn find_lead(&self, id: &str) -> Option<LeadNo> {
+        match self.find_lead_key(id)? {
+            LeadKey::Uuid(u) => self.uuid_nos.get(&u).copied(),
+            LeadKey::Other(n) => self.other_nos.get(&n).copied(),
+        }
+    }
+
+    /// The id a lead number was made from, exactly.
+    pub fn lead_id(&self, no: LeadNo) -> String {
+        self.key_id(self.keys[no as usize])
+    }
+
+    /// The number of a person (by normalised email), made when new (the email copied
+    /// only then).
+    pub fn person(&mut self, email: &str) -> PersonNo {
+        if let Some(&n) = self.people.get(email) {
+            return n;
+        }
+        let n = PersonNo::try_from(self.people.len()).expect("fewer than 2^32 people");
+        self.people.insert(email.into(), n);
+        n
+    }
+
+    /// The number of a person seen before.
+    pub fn find_person(&self, email: &str) -> Option<PersonNo> {
+        self.people.get(email).copied()
+    }
+
     /// The key of a lead id, made when new.
-    pub fn lead(&mut self, id: &str) -> LeadKey {
+    fn lead_key(&mut self, id: &str) -> LeadKey {
         if let Some(u) = canonical_uuid(id) {
             return LeadKey::Uuid(u);
         }
@@ -75,8 +140,8 @@ impl Names {
         LeadKey::Other(n)
     }
 
-    /// The key of a lead id seen before (None: no world knows that lead).
-    pub fn find_lead(&self, id: &str) -> Option<LeadKey> {
+    /// The key of a lead id seen before.
+    fn find_lead_key(&self, id: &str) -> Option<LeadKey> {
         match canonical_uuid(id) {
             Some(u) => Some(LeadKey::Uuid(u)),
             None => self.lead_ids.get(id).map(|&n| LeadKey::Other(n)),
@@ -84,7 +149,7 @@ impl Names {
     }
 
     /// The id a key was made from, exactly.
-    pub fn lead_id(&self, k: LeadKey) -> String {
+    fn key_id(&self, k: LeadKey) -> String {
         match k {
             LeadKey::Uuid([a, b]) => uuid::Uuid::from_u64_pair(a, b).hyphenated().to_string(),
             LeadKey::Other(n) => self.leads[n as usize].to_string(),
@@ -92,31 +157,39 @@ impl Names {
     }
 }
 
-/// A person row (the store's `people` table) with its owner by number.
+/// A person row (the store's `people` table) with its owner by number. The
+/// disqualification's time and note, which few rows have, are kept apart: a world holds
+/// a row per person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub owner: Option<Rep>,
     pub status: PriorStatus,
-    pub disqualified_at: Option<Timestamp>,
-    pub note: Option<Box<str>>,
+    rest: Option<Box<Disqualified>>,
 }
+
+/// A person row's disqualification time and note.
+type Disqualified = (Option<Timestamp>, Option<Box<str>>);
 
 impl Row {
     pub fn of(p: &PriorPerson, names: &mut Names) -> Row {
         Row {
             owner: names.rep_opt(p.owner.as_deref()),
             status: p.status,
-            disqualified_at: p.disqualified_at,
-            note: p.note.as_deref().map(Into::into),
+            rest: (p.disqualified_at.is_some() || p.note.is_some())
+                .then(|| Box::new((p.disqualified_at, p.note.as_deref().map(Into::into)))),
         }
     }
 
     pub fn prior(&self, names: &Names) -> PriorPerson {
+        let (disqualified_at, note) = match self.rest.as_deref() {
+            Some((at, note)) => (*at, note.as_deref().map(str::to_string)),
+            None => (None, None),
+        };
         PriorPerson {
             owner: names.owner(self.owner),
             status: self.status,
-            disqualified_at: self.disqualified_at,
-            note: self.note.as_deref().map(str::to_string),
+            disqualified_at,
+            note,
         }
     }
 }
@@ -135,15 +208,22 @@ mod tests {
             "L1",
             "",
         ];
-        let keys: Vec<LeadKey> = ids.iter().map(|i| n.lead(i)).collect();
+        let keys: Vec<LeadKey> = ids.iter().map(|i| n.lead_key(i)).collect();
         assert!(matches!(keys[0], LeadKey::Uuid(_)));
         assert!(keys[1..].iter().all(|k| matches!(k, LeadKey::Other(_))));
-        for (i, k) in ids.iter().zip(&keys) {
+        let nos: Vec<LeadNo> = ids.iter().map(|i| n.lead(i)).collect();
+        assert_eq!(nos, [0, 1, 2, 3, 4], "numbered in order of first sight");
+        for (i, k) in ids.iter().zip(&nos) {
             assert_eq!(n.lead_id(*k), *i);
             assert_eq!(n.find_lead(i), Some(*k));
             assert_eq!(n.lead(i), *k);
         }
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(n.find_person("ann@x.com"), None);
+        assert_eq!(n.person("ann@x.com"), 0);
+        assert_eq!(n.person("bob@x.com"), 1);
+        assert_eq!(n.person("ann@x.com"), 0);
+        assert_eq!(n.find_person("bob@x.com"), Some(1));
         assert_eq!(distinct.len(), ids.len());
         assert_eq!(n.find_lead("L2"), None);
     }

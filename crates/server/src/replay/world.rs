@@ -4,7 +4,7 @@
 //! candidate's owners). In fidelity mode there is one world: decisions are made again
 //! on the recorded state and must come out the same.
 
-use super::names::{LeadKey, Names, Rep, Row};
+use super::names::{LeadNo, Names, Rep, Row};
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use jiff::{SignedDuration, Timestamp};
 use leadrouter_core::config::CompiledConfig;
@@ -12,8 +12,6 @@ use leadrouter_core::engine::{Routed, RoutingInput, decide};
 use leadrouter_core::lifecycle::{self, Ladder, LeadStatus, LeadView, Stage};
 use leadrouter_core::state::{Effect, PriorPerson, PriorStatus, StateSnapshot};
 use leadrouter_core::text::Text;
-/// The worlds' maps: hashbrown's (for `entry_ref`) with the Fx hash.
-type HashMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// A stored lead's lifecycle as far as routing effects depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +44,12 @@ impl View {
 /// A person row as written (what the store's `people` table holds).
 pub type PersonRow = (String, PriorPerson);
 
-/// What a world knows of a person (by normalised email): the person row as stored and
-/// their last lead. One map for both: a routing event reads and writes each, and one
-/// probe of a map of a million people is one cache miss instead of two.
+/// What a world knows of a person (by number, see [`Names::person`]): the person row as
+/// stored and their last lead. Side by side: a routing event reads and writes each.
 #[derive(Default)]
 struct Known {
     row: Option<Row>,
-    last_lead: Option<LeadKey>,
+    last_lead: Option<LeadNo>,
 }
 
 /// One world: its state, its stored leads' views and what it knows of each person.
@@ -61,13 +58,23 @@ struct Known {
 /// the batch's effects (`state.people`).
 ///
 /// Only a world whose decisions are made again reads its people: with a candidate the
-/// recorded world keeps none (`people: None`), which spares it a lookup in a map of a
-/// million people per routing event.
+/// recorded world keeps none (`people: None`), which spares it a lookup per routing
+/// event. Both are vectors by the numbers [`Names`] gives (a lead or person this world
+/// has not seen is None or a default entry).
 #[derive(Default)]
 struct Side {
     state: StateSnapshot,
-    people: Option<HashMap<String, Known>>,
-    leads: HashMap<LeadKey, View>,
+    people: Option<Vec<Known>>,
+    leads: Vec<Option<View>>,
+}
+
+/// `v[i]`, made (with every entry before it) when new.
+fn slot<T: Default>(v: &mut Vec<T>, i: u32) -> &mut T {
+    let i = i as usize;
+    if i >= v.len() {
+        v.resize_with(i + 1, T::default);
+    }
+    &mut v[i]
 }
 
 impl Side {
@@ -75,30 +82,42 @@ impl Side {
         self.state.people.clear();
         let Some(people) = &self.people else { return };
         for e in emails {
-            if let Some(p) = people.get(e).and_then(|k| k.row.as_ref()) {
+            let row = names
+                .find_person(e)
+                .and_then(|n| people.get(n as usize))
+                .and_then(|k| k.row.as_ref());
+            if let Some(p) = row {
                 self.state.people.insert(e.clone(), p.prior(names));
             }
         }
     }
 
-    /// The person's entry, made when new (the email copied only then); None in a world
-    /// that keeps no people.
-    fn known(&mut self, email: &str) -> Option<&mut Known> {
-        Some(self.people.as_mut()?.entry_ref(email).or_default())
+    /// The person's entry, made when new; None in a world that keeps no people.
+    fn known(&mut self, email: &str, names: &mut Names) -> Option<&mut Known> {
+        let people = self.people.as_mut()?;
+        Some(slot(people, names.person(email)))
     }
 
-    fn set_last_lead(&mut self, email: &str, key: LeadKey) {
-        if let Some(k) = self.known(email) {
+    fn set_last_lead(&mut self, email: &str, key: LeadNo, names: &mut Names) {
+        if let Some(k) = self.known(email, names) {
             k.last_lead = Some(key);
         }
     }
 
-    fn lead(&self, id: &str, names: &Names) -> Option<&View> {
-        self.leads.get(&names.find_lead(id)?)
+    fn view(&self, key: LeadNo) -> Option<&View> {
+        self.leads.get(key as usize)?.as_ref()
     }
 
-    fn set_lead(&mut self, key: LeadKey, view: View) {
-        self.leads.insert(key, view);
+    fn view_mut(&mut self, key: LeadNo) -> Option<&mut View> {
+        self.leads.get_mut(key as usize)?.as_mut()
+    }
+
+    fn lead(&self, id: &str, names: &Names) -> Option<&View> {
+        self.view(names.find_lead(id)?)
+    }
+
+    fn set_lead(&mut self, key: LeadNo, view: View) {
+        *slot(&mut self.leads, key) = Some(view);
     }
 
     fn write_people(&mut self, rows: &[PersonRow], names: &mut Names) {
@@ -107,7 +126,7 @@ impl Side {
         }
         for (e, p) in rows {
             let row = Row::of(p, names);
-            if let Some(k) = self.known(e) {
+            if let Some(k) = self.known(e, names) {
                 k.row = Some(row);
             }
         }
@@ -144,16 +163,16 @@ impl Side {
     }
 
     fn existing(&self, email: Option<&Text>, names: &Names) -> Option<LeadView> {
-        let key = self.people.as_ref()?.get(email?.as_str())?.last_lead?;
-        self.leads
-            .get(&key)
+        let person = names.find_person(email?.as_str())?;
+        let key = self.people.as_ref()?.get(person as usize)?.last_lead?;
+        self.view(key)
             .map(|v| v.lead_view(names.lead_id(key), names))
     }
 
     /// A routing decision's lead and person afterwards.
     fn routed(
         &mut self,
-        key: LeadKey,
+        key: LeadNo,
         email: Option<&Text>,
         change: &lifecycle::Change,
         names: &mut Names,
@@ -175,7 +194,7 @@ impl Side {
         };
         self.set_lead(key, view);
         if let Some(e) = email {
-            self.set_last_lead(e, key);
+            self.set_last_lead(e, key, names);
         }
     }
 }
@@ -216,18 +235,13 @@ impl World {
     ) -> World {
         state.people.clear();
         let mut names = Names::default();
-        let mut people = HashMap::default();
-        people.reserve(leads);
-        people.extend(persisted.into_iter().map(|(e, p)| {
-            (
-                e,
-                Known {
-                    row: Some(Row::of(&p, &mut names)),
-                    last_lead: None,
-                },
-            )
-        }));
-        let side = |state: StateSnapshot, people: Option<HashMap<String, Known>>| {
+        names.reserve(leads);
+        let mut people: Vec<Known> = Vec::with_capacity(leads);
+        for (e, p) in persisted {
+            let row = Some(Row::of(&p, &mut names));
+            slot(&mut people, names.person(&e)).row = row;
+        }
+        let side = |state: StateSnapshot, people: Option<Vec<Known>>| {
             let mut s = Side {
                 state,
                 people,
@@ -280,7 +294,7 @@ impl World {
             stage: Stage::Early,
         };
         for side in std::iter::once(&mut self.live).chain(self.cand.as_mut()) {
-            match side.leads.get_mut(&key) {
+            match side.view_mut(key) {
                 Some(v) if recorded.dedup => {
                     v.owner = owner;
                     v.status = LeadStatus::Open;
@@ -288,7 +302,7 @@ impl World {
                 _ => side.set_lead(key, view),
             }
             if let Some(e) = email {
-                side.set_last_lead(e, key);
+                side.set_last_lead(e, key, &mut self.names);
             }
         }
     }
@@ -354,10 +368,10 @@ impl World {
         }
     }
 
-    fn live_routed(&mut self, key: LeadKey, email: Option<&Text>, recorded: &RouteResult) {
+    fn live_routed(&mut self, key: LeadNo, email: Option<&Text>, recorded: &RouteResult) {
         let owner = self.names.rep_opt(recorded.owner.as_deref());
         let live = &mut self.live;
-        let stage = match live.leads.get(&key) {
+        let stage = match live.view(key) {
             Some(v) if recorded.dedup && v.owner == owner => v.stage,
             _ => Stage::Early,
         };
@@ -370,7 +384,7 @@ impl World {
             },
         );
         if let Some(e) = email {
-            live.set_last_lead(e, key);
+            live.set_last_lead(e, key, &mut self.names);
         }
     }
 
@@ -410,7 +424,7 @@ impl World {
         let Some(cand) = &mut self.cand else {
             return live_before;
         };
-        let known = key.and_then(|(k, a)| cand.leads.get(&k).map(|v| (k, a, names.owner(v.owner))));
+        let known = key.and_then(|(k, a)| cand.view(k).map(|v| (k, a, names.owner(v.owner))));
         let Some((key, a, cand_before)) = known else {
             cand.state.apply(effects);
             cand.write_people(people, names);
