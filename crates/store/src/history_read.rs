@@ -85,7 +85,7 @@ macro_rules! scan_rowid_sql {
         concat!(
             "SELECT rowid, state_version, idx, at, kind, lead_id, actor, config_version, input, effects, result, people, ",
             $p,
-            " FROM routing_events WHERE rowid > ?1 ORDER BY rowid"
+            " FROM routing_events WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid"
         )
     };
 }
@@ -231,6 +231,20 @@ pub struct HistoryReader {
     cursor: Option<RowidCursor>,
     /// The event scans for the table's columns.
     scans: Scans,
+    /// Where the events at or before the last `until` asked for end.
+    end: Option<WindowEnd>,
+}
+
+/// Where the events at or before `until` end in the table: the last one's rowid (SQLite)
+/// and the last state version holding one (found when a scan by key needs it). A scan
+/// of a window stops there instead of reading, and leaving out, every later event: a
+/// window at the start of a long history read all of it.
+#[derive(Debug, Clone, Copy)]
+struct WindowEnd {
+    until: i64,
+    /// None: not looked up yet (`Some(None)`: no event is that early).
+    rowid: Option<Option<i64>>,
+    version: Option<Option<i64>>,
 }
 
 /// A place in the table: an event's (state version, idx) and its rowid.
@@ -321,6 +335,7 @@ impl HistoryReader {
             by_rowid: true,
             cursor: None,
             scans: SCANS,
+            end: None,
         };
         if !r.has_packed_inputs().await? {
             r.scans = SCANS_BEFORE_0029;
@@ -410,17 +425,41 @@ impl HistoryReader {
     /// On SQLite a range without `through` is read in rowid order; when that order is
     /// found not to be commit order the scan fails with [`StoreError::HistoryOrder`]
     /// (events it handed over, in this scan or earlier ones, may have skipped some) and
-    /// every later scan reads by key: read the history again from its start.
+    /// every later scan reads by key: read the history again from its start. A range with
+    /// `until` reads up to the last event at or before it and no further ([`WindowEnd`]).
     pub async fn scan_events(
         &mut self,
         range: EventRange,
         f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
     ) -> Result<(u64, Option<(i64, i64)>)> {
+        let rowid_order =
+            matches!(self.conn, ReadConn::Sqlite(_)) && self.by_rowid && range.through.is_none();
+        let mut range = range;
+        // The last rowid (storage order) or state version (by key) the window reaches.
+        let mut last_rowid = i64::MAX;
+        if let Some(until) = range.until {
+            let end = if rowid_order {
+                self.window_end(until, true).await?.rowid
+            } else {
+                self.window_end(until, false).await?.version
+            };
+            match end.flatten() {
+                None => return Ok((0, None)),
+                Some(e) if rowid_order => last_rowid = e,
+                Some(e) => range.through = Some(range.through.map_or(e, |t| t.min(e))),
+            }
+        }
         if let ReadConn::Sqlite(db) = &self.conn
-            && self.by_rowid
-            && range.through.is_none()
+            && rowid_order
         {
-            let found = scan_by_rowid(db, self.scans.sqlite_rowid, self.cursor, range, f);
+            let found = scan_by_rowid(
+                db,
+                self.scans.sqlite_rowid,
+                self.cursor,
+                range,
+                last_rowid,
+                f,
+            );
             self.cursor = match &found {
                 Ok((_, c)) => *c,
                 Err(_) => None,
@@ -439,6 +478,47 @@ impl HistoryReader {
                 read
             }
         }
+    }
+
+    /// [`WindowEnd`] for `until`, its rowid or its state version looked up if not yet.
+    async fn window_end(&mut self, until: i64, rowid: bool) -> Result<WindowEnd> {
+        let mut end = match self.end {
+            Some(e) if e.until == until => e,
+            _ => WindowEnd {
+                until,
+                rowid: None,
+                version: None,
+            },
+        };
+        match &mut self.conn {
+            ReadConn::Sqlite(db) => {
+                let max = |sql: &str| -> Result<Option<i64>> {
+                    Ok(db.prepare_cached(sql)?.query_row([until], |r| r.get(0))?)
+                };
+                if rowid && end.rowid.is_none() {
+                    end.rowid = Some(max("SELECT MAX(rowid) FROM routing_events WHERE at <= ?1")?);
+                }
+                if !rowid && end.version.is_none() {
+                    end.version = Some(max(
+                        "SELECT MAX(state_version) FROM routing_events WHERE at <= ?1",
+                    )?);
+                }
+            }
+            ReadConn::Pg(c) => {
+                if end.version.is_none() {
+                    end.version = Some(
+                        sqlx::query_scalar(
+                            "SELECT MAX(state_version) FROM routing_events WHERE at <= $1",
+                        )
+                        .bind(until)
+                        .fetch_one(&mut *c)
+                        .await?,
+                    );
+                }
+            }
+        }
+        self.end = Some(end);
+        Ok(end)
     }
 
     async fn events(&mut self, range: EventRange) -> Result<Vec<StoredEvent>> {
@@ -684,6 +764,7 @@ fn scan_by_rowid(
     sql: &str,
     cursor: Option<RowidCursor>,
     range: EventRange,
+    last_rowid: i64,
     f: &mut (dyn FnMut(EventRef<'_>) -> bool + Send),
 ) -> Result<(u64, Option<RowidCursor>)> {
     let until = range.until.unwrap_or(i64::MAX);
@@ -701,7 +782,7 @@ fn scan_by_rowid(
         }
     };
     let mut st = db.prepare_cached(sql)?;
-    let mut rows = st.query([after_rowid])?;
+    let mut rows = st.query([after_rowid, last_rowid])?;
     let mut prev = range.after;
     let mut n = 0u64;
     let mut last = None;
@@ -837,6 +918,44 @@ mod tests {
             [(1, 0), (1, 1), (2, 0), (3, 1), (4, 0)]
         );
         assert!(pages(&mut r, (4, 0), None, 3).await.unwrap().is_empty());
+        r.close().await.unwrap();
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn a_window_stops_at_its_last_event_instead_of_reading_the_rest() {
+        let (path, url) = history("window", &[(1, 0, 10), (2, 0, 20), (3, 0, 15), (4, 0, 40)]);
+        // After the window, an event that cannot be read (text that is not UTF-8):
+        // reaching it fails the scan, so a window must stop before it.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO routing_events (state_version, idx, at, kind, config_version, effects)
+                 VALUES (5, 0, 50, CAST(x'ff' AS TEXT), 'v1', '[]')",
+            )
+            .unwrap();
+        let mut r = HistoryReader::open(&url).await.unwrap();
+        assert!(
+            pages(&mut r, (0, 0), None, 2).await.is_err(),
+            "the whole table"
+        );
+        for limit in [1, 2, 10] {
+            assert_eq!(
+                pages(&mut r, (0, 0), Some(20), limit).await.unwrap(),
+                [(1, 0), (2, 0), (3, 0)],
+                "in storage order, {limit} a page"
+            );
+        }
+        assert!(pages(&mut r, (0, 0), Some(5), 2).await.unwrap().is_empty());
+        // By key (as after storage order was found broken): up to the last state
+        // version the window reaches.
+        r.by_rowid = false;
+        assert_eq!(
+            pages(&mut r, (0, 0), Some(40), 2).await.unwrap(),
+            [(1, 0), (2, 0), (3, 0), (4, 0)]
+        );
+        assert!(pages(&mut r, (0, 0), Some(45), 10).await.is_ok());
+        assert!(pages(&mut r, (0, 0), Some(50), 10).await.is_err());
         r.close().await.unwrap();
         let _ = std::fs::remove_file(path);
     }

@@ -42,11 +42,16 @@ async fn postgres_scan_walks_the_primary_key_with_stale_statistics() {
     .unwrap();
     let mut reader = HistoryReader::open(&db.url).await.unwrap();
     let plan = reader.scan_plan().await.unwrap();
-    reader.close().await.unwrap();
     assert!(
         plan.contains("Index Scan using routing_events_pkey") && !plan.contains("Sort"),
         "the scan walks the primary key, with no sort:\n{plan}"
     );
+    // A window reads up to its last state version (and no further).
+    let window = reader.events_after(0, 0, Some(100)).await.unwrap();
+    let versions: Vec<i64> = window.iter().map(|e| e.state_version).collect();
+    assert_eq!(versions, (1..=100).collect::<Vec<_>>());
+    assert!(reader.events_after(0, 0, Some(0)).await.unwrap().is_empty());
+    reader.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
