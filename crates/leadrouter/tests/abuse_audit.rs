@@ -223,15 +223,7 @@ fn console_login(server: &Server, user: &str, password: &str) -> Result<String, 
 }
 
 fn demo_password(server: &Server) -> String {
-    let err = server.stderr();
-    let at = err
-        .find("console login for this run: admin / ")
-        .unwrap_or_else(|| server.fail("no demo console password on stderr"));
-    err[at + 36..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    server.demo_password()
 }
 
 #[test]

@@ -15,13 +15,7 @@ use support::{Server, e2e, serve};
 
 /// The demo admin's password, printed by serve when no console users are configured.
 fn demo_password(server: &Server) -> String {
-    server
-        .stderr()
-        .split("console login for this run: admin / ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
-        .to_string()
+    server.demo_password()
 }
 
 /// A login form as a browser gets it: (the `lr_console_login` cookie, the form's token).

@@ -62,13 +62,7 @@ fn owner(v: &Value) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_a_real_browser() {
     let server = Server::start_async(e2e()).await;
-    let stderr = server.stderr();
-    let password = stderr
-        .split("console login for this run: admin / ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
-        .to_string();
+    let password = server.demo_password();
     let (_driver, c) = start_browser().await;
     let base = server.url.clone();
 
@@ -441,13 +435,7 @@ async fn console_in_a_real_browser() {
 
 /// Log in as the demo admin whose password `serve` printed.
 async fn log_in(c: &Client, server: &Server) {
-    let password = server
-        .stderr()
-        .split("console login for this run: admin / ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
-        .to_string();
+    let password = server.demo_password();
     c.goto(&format!("{}/console/login", server.url))
         .await
         .unwrap();

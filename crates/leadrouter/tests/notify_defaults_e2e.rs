@@ -30,13 +30,7 @@ fn reasons(lead: &Value, kind: &str) -> Vec<String> {
 
 /// The demo admin's console session cookie (`lr_console=…`), logged in as a browser does.
 async fn console_login(server: &Server) -> String {
-    let password = server
-        .stderr()
-        .split("console login for this run: admin / ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| server.fail("serve did not print the demo console login"))
-        .to_string();
+    let password = server.demo_password();
     let page = server
         .get("/console/login")
         .send_async()

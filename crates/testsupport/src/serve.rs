@@ -451,6 +451,29 @@ impl Server {
         lock(&self.launch.output.stderr).clone()
     }
 
+    /// The demo admin's console password, which `serve` prints on stderr when no console
+    /// users are configured. Waited for (up to 10 s): the server prints it before the
+    /// line with its address, but stderr and stdout are read by different threads, so
+    /// the address can be seen first.
+    pub fn demo_password(&self) -> String {
+        const LINE: &str = "console login for this run: admin / ";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let err = self.stderr();
+            if let Some(p) = err
+                .split(LINE)
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+            {
+                return p.to_string();
+            }
+            if std::time::Instant::now() > deadline {
+                self.fail("serve did not print the demo console login");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Command line, stdout and stderr of the server, for failure messages.
     pub fn logs(&self) -> String {
         self.launch.output.logs()
