@@ -19,11 +19,28 @@ pub type LeadNo = u32;
 pub type PersonNo = u32;
 
 /// A stored lead's id as a key: a UUID in its canonical text (what the service makes)
-/// as its 128 bits, any other text by number in [`Names`] (so every id is kept exact).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// as its 128 bits, any other text as it is (so every id is kept exact).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LeadKey {
     Uuid([u64; 2]),
-    Other(u32),
+    Other(Box<str>),
+}
+
+impl LeadKey {
+    fn of(id: &str) -> LeadKey {
+        match canonical_uuid(id) {
+            Some(u) => LeadKey::Uuid(u),
+            None => LeadKey::Other(id.into()),
+        }
+    }
+
+    /// The id the key was made from, exactly.
+    fn id(&self) -> String {
+        match self {
+            LeadKey::Uuid([a, b]) => uuid::Uuid::from_u64_pair(*a, *b).hyphenated().to_string(),
+            LeadKey::Other(s) => s.to_string(),
+        }
+    }
 }
 
 /// The canonical text of a UUID (lowercase, hyphenated) as its bits; None for any other
@@ -41,12 +58,9 @@ fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
 pub struct Names {
     rep_ids: HashMap<Box<str>, Rep>,
     reps: Vec<Box<str>>,
-    /// Ids that are not canonical UUIDs, by `LeadKey::Other` number.
-    lead_ids: HashMap<Box<str>, u32>,
-    leads: Vec<Box<str>>,
-    /// Each lead's number by its UUID, and by its other id.
+    /// Each lead's number by its UUID, and by its id when that is not a canonical UUID.
     uuid_nos: HashMap<[u64; 2], LeadNo>,
-    other_nos: HashMap<u32, LeadNo>,
+    other_nos: HashMap<Box<str>, LeadNo>,
     /// Each lead number's key.
     keys: Vec<LeadKey>,
     people: HashMap<Box<str>, PersonNo>,
@@ -85,11 +99,11 @@ impl Names {
 
     /// The number of a lead id, made when new.
     pub fn lead(&mut self, id: &str) -> LeadNo {
-        let key = self.lead_key(id);
+        let key = LeadKey::of(id);
         let next = LeadNo::try_from(self.keys.len()).expect("fewer than 2^32 leads");
-        let no = match key {
-            LeadKey::Uuid(u) => *self.uuid_nos.entry(u).or_insert(next),
-            LeadKey::Other(n) => *self.other_nos.entry(n).or_insert(next),
+        let no = match &key {
+            LeadKey::Uuid(u) => *self.uuid_nos.entry(*u).or_insert(next),
+            LeadKey::Other(s) => *self.other_nos.entry(s.clone()).or_insert(next),
         };
         if no == next {
             self.keys.push(key);
@@ -99,15 +113,15 @@ impl Names {
 
     /// The number of a lead id seen before (None: no world knows that lead).
     pub fn find_lead(&self, id: &str) -> Option<LeadNo> {
-        match self.find_lead_key(id)? {
-            LeadKey::Uuid(u) => self.uuid_nos.get(&u).copied(),
-            LeadKey::Other(n) => self.other_nos.get(&n).copied(),
+        match canonical_uuid(id) {
+            Some(u) => self.uuid_nos.get(&u).copied(),
+            None => self.other_nos.get(id).copied(),
         }
     }
 
     /// The id a lead number was made from, exactly.
     pub fn lead_id(&self, no: LeadNo) -> String {
-        self.key_id(self.keys[no as usize])
+        self.keys[no as usize].id()
     }
 
     /// The number of a person (by normalised email), made when new (the email copied
@@ -124,36 +138,6 @@ impl Names {
     /// The number of a person seen before.
     pub fn find_person(&self, email: &str) -> Option<PersonNo> {
         self.people.get(email).copied()
-    }
-
-    /// The key of a lead id, made when new.
-    fn lead_key(&mut self, id: &str) -> LeadKey {
-        if let Some(u) = canonical_uuid(id) {
-            return LeadKey::Uuid(u);
-        }
-        if let Some(&n) = self.lead_ids.get(id) {
-            return LeadKey::Other(n);
-        }
-        let n = u32::try_from(self.leads.len()).expect("fewer than 2^32 lead ids");
-        self.leads.push(id.into());
-        self.lead_ids.insert(id.into(), n);
-        LeadKey::Other(n)
-    }
-
-    /// The key of a lead id seen before.
-    fn find_lead_key(&self, id: &str) -> Option<LeadKey> {
-        match canonical_uuid(id) {
-            Some(u) => Some(LeadKey::Uuid(u)),
-            None => self.lead_ids.get(id).map(|&n| LeadKey::Other(n)),
-        }
-    }
-
-    /// The id a key was made from, exactly.
-    fn key_id(&self, k: LeadKey) -> String {
-        match k {
-            LeadKey::Uuid([a, b]) => uuid::Uuid::from_u64_pair(a, b).hyphenated().to_string(),
-            LeadKey::Other(n) => self.leads[n as usize].to_string(),
-        }
     }
 }
 
@@ -208,7 +192,7 @@ mod tests {
             "L1",
             "",
         ];
-        let keys: Vec<LeadKey> = ids.iter().map(|i| n.lead_key(i)).collect();
+        let keys: Vec<LeadKey> = ids.iter().map(|i| LeadKey::of(i)).collect();
         assert!(matches!(keys[0], LeadKey::Uuid(_)));
         assert!(keys[1..].iter().all(|k| matches!(k, LeadKey::Other(_))));
         let nos: Vec<LeadNo> = ids.iter().map(|i| n.lead(i)).collect();
