@@ -6,6 +6,7 @@
 //! share of the transactions undecoded, their JSON copied, for that thread to decode
 //! ([`Txn::finish`]).
 
+use super::names::{LeadKey, LeadNo, LeadNumbers};
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use super::run::ReplayError;
 use super::world::PersonRow;
@@ -28,6 +29,12 @@ pub struct Event {
     pub idx: i64,
     pub at: i64,
     pub lead_id: Option<String>,
+    /// The lead's number ([`LeadNumbers`]): every event that names a lead, and every
+    /// routing event (one without a lead id is the lead "").
+    pub lead: Option<LeadNo>,
+    /// The lead's key when this event is the first to name it, for the worlds' thread
+    /// to keep ([`super::names::Names::add_lead`]).
+    pub new_lead: Option<LeadKey>,
     pub actor: Option<String>,
     /// The config version that was live, as an index into the feed's list of versions
     /// (chunks carry the versions first seen in them).
@@ -279,6 +286,9 @@ pub struct Feed {
     /// window, and keep the person rows its routing events wrote.
     fidelity: bool,
     cursor: (i64, i64),
+    /// Lead numbers, made here so that the worlds' thread (the busier) does not hash
+    /// every lead id.
+    leads: LeadNumbers,
     index: HashMap<String, usize>,
     versions: Vec<Version>,
     /// The list changed since the last chunk.
@@ -307,6 +317,7 @@ impl Feed {
             until,
             fidelity,
             cursor: (start, i64::MAX),
+            leads: LeadNumbers::default(),
             index: HashMap::new(),
             versions: Vec::new(),
             changed: false,
@@ -320,6 +331,11 @@ impl Feed {
 
     /// How many of each [`SHARE_OF`] transactions read from now on leave decoding their
     /// events and finding their emails to the worker.
+    /// Room for about `leads` leads in the lead numbers, made once.
+    pub fn reserve(&mut self, leads: usize) {
+        self.leads.reserve(leads);
+    }
+
     pub fn set_share(&mut self, share: u32) {
         self.share = share.min(SHARE_OF);
     }
@@ -383,6 +399,13 @@ impl Feed {
                 .people
                 .filter(|_| !(route && in_window && !self.fidelity)),
         };
+        let (lead, new_lead) = match ev.lead_id.or(route.then_some("")) {
+            Some(id) => {
+                let (no, key) = self.leads.number(id);
+                (Some(no), key)
+            }
+            None => (None, None),
+        };
         let (effects, people, body) = if txn.left {
             (
                 Vec::new(),
@@ -398,6 +421,8 @@ impl Feed {
             idx: ev.idx,
             at: ev.at,
             lead_id: ev.lead_id.map(str::to_string),
+            lead,
+            new_lead,
             actor: ev.actor.map(str::to_string),
             version,
             effects,

@@ -5,7 +5,9 @@
 //! key); rep ids are few and kept once, as numbers. Each lead and each person (by
 //! normalised email) gets a number here, once for both worlds: a world keeps its views
 //! and rows in vectors by those numbers, so it holds no map of its own and a lookup
-//! hashes the key once whichever world asks.
+//! hashes the key once whichever world asks. Leads are numbered on the reading thread
+//! ([`LeadNumbers`], as each event is decoded), which hands each new number's key on with
+//! its event: the worlds' thread, the replay's busier one, only keeps the keys.
 
 use jiff::Timestamp;
 use leadrouter_core::state::{PriorPerson, PriorStatus};
@@ -53,14 +55,44 @@ fn canonical_uuid(s: &str) -> Option<[u64; 2]> {
     Some([a, b])
 }
 
-/// Rep ids, lead ids and emails, each kept once, by number.
+/// Each lead id's number, made in order of first sight (on the reading thread).
+#[derive(Default)]
+pub struct LeadNumbers {
+    /// By its UUID, and by its id when that is not a canonical UUID.
+    uuid_nos: HashMap<[u64; 2], LeadNo>,
+    other_nos: HashMap<Box<str>, LeadNo>,
+    next: LeadNo,
+}
+
+impl LeadNumbers {
+    /// Room for `leads` leads, made once.
+    pub fn reserve(&mut self, leads: usize) {
+        self.uuid_nos.reserve(leads);
+    }
+
+    /// The number of a lead id, and its key when the number is new (for
+    /// [`Names::add_lead`]).
+    pub fn number(&mut self, id: &str) -> (LeadNo, Option<LeadKey>) {
+        let key = LeadKey::of(id);
+        let next = self.next;
+        let no = match &key {
+            LeadKey::Uuid(u) => *self.uuid_nos.entry(*u).or_insert(next),
+            LeadKey::Other(s) => *self.other_nos.entry(s.clone()).or_insert(next),
+        };
+        if no != next {
+            return (no, None);
+        }
+        self.next = next.checked_add(1).expect("fewer than 2^32 leads");
+        (no, Some(key))
+    }
+}
+
+/// Rep ids, lead ids (by the numbers [`LeadNumbers`] gave) and emails, each kept once,
+/// by number.
 #[derive(Default)]
 pub struct Names {
     rep_ids: HashMap<Box<str>, Rep>,
     reps: Vec<Box<str>>,
-    /// Each lead's number by its UUID, and by its id when that is not a canonical UUID.
-    uuid_nos: HashMap<[u64; 2], LeadNo>,
-    other_nos: HashMap<Box<str>, LeadNo>,
     /// Each lead number's key.
     keys: Vec<LeadKey>,
     people: HashMap<Box<str>, PersonNo>,
@@ -92,31 +124,14 @@ impl Names {
     /// Room for `leads` leads and as many people, made once (growing maps of a million
     /// entries page by page costs more than the rest of the bookkeeping).
     pub fn reserve(&mut self, leads: usize) {
-        self.uuid_nos.reserve(leads);
         self.keys.reserve(leads);
         self.people.reserve(leads);
     }
 
-    /// The number of a lead id, made when new.
-    pub fn lead(&mut self, id: &str) -> LeadNo {
-        let key = LeadKey::of(id);
-        let next = LeadNo::try_from(self.keys.len()).expect("fewer than 2^32 leads");
-        let no = match &key {
-            LeadKey::Uuid(u) => *self.uuid_nos.entry(*u).or_insert(next),
-            LeadKey::Other(s) => *self.other_nos.entry(s.clone()).or_insert(next),
-        };
-        if no == next {
-            self.keys.push(key);
-        }
-        no
-    }
-
-    /// The number of a lead id seen before (None: no world knows that lead).
-    pub fn find_lead(&self, id: &str) -> Option<LeadNo> {
-        match canonical_uuid(id) {
-            Some(u) => self.uuid_nos.get(&u).copied(),
-            None => self.other_nos.get(id).copied(),
-        }
+    /// The key of a new lead number, in the order [`LeadNumbers::number`] made them.
+    pub fn add_lead(&mut self, no: LeadNo, key: LeadKey) {
+        assert_eq!(no as usize, self.keys.len(), "lead numbers arrive in order");
+        self.keys.push(key);
     }
 
     /// The id a lead number was made from, exactly.
@@ -185,6 +200,7 @@ mod tests {
     #[test]
     fn every_lead_id_comes_back_exactly_and_only_canonical_uuids_share_the_fast_key() {
         let mut n = Names::default();
+        let mut numbers = LeadNumbers::default();
         let ids = [
             "0193a4f2-7c1e-7d3a-9b2f-5e6d7c8b9a01",
             "0193A4F2-7C1E-7D3A-9B2F-5E6D7C8B9A01",
@@ -195,12 +211,18 @@ mod tests {
         let keys: Vec<LeadKey> = ids.iter().map(|i| LeadKey::of(i)).collect();
         assert!(matches!(keys[0], LeadKey::Uuid(_)));
         assert!(keys[1..].iter().all(|k| matches!(k, LeadKey::Other(_))));
-        let nos: Vec<LeadNo> = ids.iter().map(|i| n.lead(i)).collect();
+        let nos: Vec<LeadNo> = ids
+            .iter()
+            .map(|i| {
+                let (no, key) = numbers.number(i);
+                n.add_lead(no, key.expect("a new id gives its key"));
+                no
+            })
+            .collect();
         assert_eq!(nos, [0, 1, 2, 3, 4], "numbered in order of first sight");
         for (i, k) in ids.iter().zip(&nos) {
             assert_eq!(n.lead_id(*k), *i);
-            assert_eq!(n.find_lead(i), Some(*k));
-            assert_eq!(n.lead(i), *k);
+            assert_eq!(numbers.number(i), (*k, None), "seen before: no key");
         }
         let distinct: std::collections::HashSet<_> = keys.iter().collect();
         assert_eq!(n.find_person("ann@x.com"), None);
@@ -209,7 +231,7 @@ mod tests {
         assert_eq!(n.person("ann@x.com"), 0);
         assert_eq!(n.find_person("bob@x.com"), Some(1));
         assert_eq!(distinct.len(), ids.len());
-        assert_eq!(n.find_lead("L2"), None);
+        assert_eq!(numbers.number("L2"), (5, Some(LeadKey::Other("L2".into()))));
     }
 
     #[test]

@@ -17,11 +17,10 @@ pub struct BeforeAfter {
     pub after: u64,
 }
 
-/// Counts kept while the replay runs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Tally {
-    pub routed: u64,
-    pub changed: u64,
+/// The leads of each rep, team, queue and path before and after, and the tier and
+/// segment shifts: [`Tally::totals`].
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
     pub reps: BTreeMap<String, BeforeAfter>,
     pub teams: BTreeMap<String, BeforeAfter>,
     pub queues: BTreeMap<String, BeforeAfter>,
@@ -31,62 +30,130 @@ pub struct Tally {
     pub segment_shifts: BTreeMap<(String, String), u64>,
 }
 
+/// What a decision counts under: owner, team, queue, path, tier and segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Counted<S> {
+    owner: Option<S>,
+    team: Option<S>,
+    queue: Option<S>,
+    path: S,
+    tier: S,
+    segment: Option<S>,
+}
+
+impl<'a> Counted<&'a str> {
+    fn of(r: &'a RouteResult) -> Counted<&'a str> {
+        Counted {
+            owner: r.owner.as_deref(),
+            team: r.team.as_deref(),
+            queue: r.queue.as_deref(),
+            path: &r.path,
+            tier: &r.tier,
+            segment: r.segment.as_deref(),
+        }
+    }
+
+    fn owned(&self) -> Counted<Box<str>> {
+        Counted {
+            owner: self.owner.map(Into::into),
+            team: self.team.map(Into::into),
+            queue: self.queue.map(Into::into),
+            path: self.path.into(),
+            tier: self.tier.into(),
+            segment: self.segment.map(Into::into),
+        }
+    }
+
+    fn is(&self, k: &Counted<Box<str>>) -> bool {
+        self.owner == k.owner.as_deref()
+            && self.team == k.team.as_deref()
+            && self.queue == k.queue.as_deref()
+            && self.path == &*k.path
+            && self.tier == &*k.tier
+            && self.segment == k.segment.as_deref()
+    }
+}
+
+/// A decision as recorded and as re-decided. `&str` and `Box<str>` hash alike, so the
+/// borrowed pair finds the owned one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Pair<S> {
+    before: Counted<S>,
+    after: Counted<S>,
+}
+
+impl hashbrown::Equivalent<Pair<Box<str>>> for Pair<&str> {
+    fn equivalent(&self, k: &Pair<Box<str>>) -> bool {
+        self.before.is(&k.before) && self.after.is(&k.after)
+    }
+}
+
+/// Counts kept while the replay runs: each distinct pair of decisions (as recorded, as
+/// re-decided) once, with its number of leads. A million leads fall into a few thousand
+/// pairs at most, so a lead costs one hash lookup; [`Tally::totals`] sums them up.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub routed: u64,
+    pub changed: u64,
+    pairs: hashbrown::HashMap<Pair<Box<str>>, u64, rustc_hash::FxBuildHasher>,
+}
+
 impl Tally {
     pub fn add(&mut self, before: &RouteResult, after: &RouteResult) {
         self.routed += 1;
         if !before.same_decision(after) {
             self.changed += 1;
         }
-        // Keys are few and seen again and again: copied only the first time.
-        fn bump(map: &mut BTreeMap<String, BeforeAfter>, key: &str, after: bool) {
+        let pair = Pair {
+            before: Counted::of(before),
+            after: Counted::of(after),
+        };
+        match self.pairs.get_mut(&pair) {
+            Some(n) => *n += 1,
+            None => {
+                let owned = Pair {
+                    before: pair.before.owned(),
+                    after: pair.after.owned(),
+                };
+                self.pairs.insert(owned, 1);
+            }
+        }
+    }
+
+    /// The counts per rep, team, queue and path, and the shifts.
+    pub fn totals(&self) -> Totals {
+        fn bump(map: &mut BTreeMap<String, BeforeAfter>, key: Option<&str>, after: bool, n: u64) {
+            let Some(key) = key else { return };
             let v = match map.get_mut(key) {
                 Some(v) => v,
                 None => map.entry(key.to_string()).or_default(),
             };
             if after {
-                v.after += 1;
+                v.after += n;
             } else {
-                v.before += 1;
+                v.before += n;
             }
         }
-        let count = |map: &mut BTreeMap<String, BeforeAfter>, b: Option<&str>, a: Option<&str>| {
-            if let Some(b) = b {
-                bump(map, b, false);
-            }
-            if let Some(a) = a {
-                bump(map, a, true);
-            }
-        };
-        count(
-            &mut self.reps,
-            before.owner.as_deref(),
-            after.owner.as_deref(),
-        );
-        count(
-            &mut self.teams,
-            before.team.as_deref(),
-            after.team.as_deref(),
-        );
-        count(
-            &mut self.queues,
-            before.queue.as_deref(),
-            after.queue.as_deref(),
-        );
-        count(&mut self.paths, Some(&before.path), Some(&after.path));
-        fn shift(map: &mut BTreeMap<(String, String), u64>, b: &str, a: &str) {
-            match map.iter_mut().find(|((x, y), _)| x == b && y == a) {
-                Some((_, n)) => *n += 1,
-                None => {
-                    map.insert((b.to_string(), a.to_string()), 1);
-                }
-            }
+        fn shift(map: &mut BTreeMap<(String, String), u64>, b: &str, a: &str, n: u64) {
+            *map.entry((b.to_string(), a.to_string())).or_default() += n;
         }
-        shift(&mut self.tier_shifts, &before.tier, &after.tier);
-        shift(
-            &mut self.segment_shifts,
-            before.segment.as_deref().unwrap_or("unknown"),
-            after.segment.as_deref().unwrap_or("unknown"),
-        );
+        let mut t = Totals::default();
+        for (p, &n) in &self.pairs {
+            for (c, after) in [(&p.before, false), (&p.after, true)] {
+                bump(&mut t.reps, c.owner.as_deref(), after, n);
+                bump(&mut t.teams, c.team.as_deref(), after, n);
+                bump(&mut t.queues, c.queue.as_deref(), after, n);
+                bump(&mut t.paths, Some(&c.path), after, n);
+            }
+            shift(&mut t.tier_shifts, &p.before.tier, &p.after.tier, n);
+            shift(
+                &mut t.segment_shifts,
+                p.before.segment.as_deref().unwrap_or("unknown"),
+                p.after.segment.as_deref().unwrap_or("unknown"),
+                n,
+            );
+        }
+        t
     }
 }
 
@@ -237,7 +304,7 @@ fn shifts(m: &BTreeMap<(String, String), u64>) -> Vec<Shift> {
 /// the last live version), with loads from the two worlds' final states.
 pub fn rep_rows(
     cfg: &CompiledConfig,
-    tally: &Tally,
+    totals: &Totals,
     live: &StateSnapshot,
     cand: &StateSnapshot,
 ) -> (Vec<RepRow>, Vec<Fairness>) {
@@ -254,7 +321,7 @@ pub fn rep_rows(
         rows.push(RepRow {
             rep: rep.id.clone(),
             team: rep.team.map(|t| cfg.teams[t as usize].id.clone()),
-            leads: tally.reps.get(&rep.id).copied().unwrap_or_default(),
+            leads: totals.reps.get(&rep.id).copied().unwrap_or_default(),
             load_before,
             load_after,
             capacity: rep.capacity,
@@ -262,7 +329,7 @@ pub fn rep_rows(
         });
     }
     // Owners the config no longer names (a candidate that removed a rep).
-    for (rep, n) in &tally.reps {
+    for (rep, n) in &totals.reps {
         if !seen.contains(rep) {
             rows.push(RepRow {
                 rep: rep.clone(),
@@ -285,7 +352,7 @@ pub fn rep_rows(
                     .iter()
                     .map(|&m| {
                         let rep = &cfg.reps[m as usize];
-                        let n = tally.reps.get(&rep.id).copied().unwrap_or_default();
+                        let n = totals.reps.get(&rep.id).copied().unwrap_or_default();
                         let n = if after { n.after } else { n.before };
                         n as f64 / rep.weight.max(f64::MIN_POSITIVE)
                     })
@@ -304,15 +371,15 @@ pub fn rep_rows(
 }
 
 /// Everything but the mode, window and lists, from the tally.
-pub fn fill(report: &mut Report, tally: &Tally) {
+pub fn fill(report: &mut Report, tally: &Tally, totals: Totals) {
     report.routed = tally.routed;
     report.changed = tally.changed;
-    report.teams = tally.teams.clone();
-    report.queues = tally.queues.clone();
-    report.paths = tally.paths.clone();
-    report.catch_all = tally.paths.get("catch_all").copied().unwrap_or_default();
-    report.tier_shifts = shifts(&tally.tier_shifts);
-    report.segment_shifts = shifts(&tally.segment_shifts);
+    report.catch_all = totals.paths.get("catch_all").copied().unwrap_or_default();
+    report.tier_shifts = shifts(&totals.tier_shifts);
+    report.segment_shifts = shifts(&totals.segment_shifts);
+    report.teams = totals.teams;
+    report.queues = totals.queues;
+    report.paths = totals.paths;
 }
 
 #[cfg(test)]
@@ -344,6 +411,7 @@ mod tests {
             &result("b", "warm", "catch_all"),
         );
         assert_eq!((t.routed, t.changed), (2, 1));
+        let t = t.totals();
         assert_eq!(
             t.reps["a"],
             BeforeAfter {

@@ -105,6 +105,11 @@ impl Worlds {
         }
         for t in &mut c.txns {
             t.finish()?;
+            for ev in &mut t.events {
+                if let (Some(no), Some(key)) = (ev.lead, ev.new_lead.take()) {
+                    self.world.add_lead(no, key);
+                }
+            }
             let t = &*t;
             // A routing transaction starts: it reads its routing jobs' people.
             self.world.begin_batch(&t.emails);
@@ -123,7 +128,7 @@ impl Worlds {
             Body::Change { kind, after } => {
                 let cand_before =
                     self.world
-                        .change(lead_id, after.as_ref(), &ev.effects, &ev.people);
+                        .change(ev.lead, after.as_ref(), &ev.effects, &ev.people);
                 let moved = ev
                     .effects
                     .iter()
@@ -155,10 +160,17 @@ impl Worlds {
             }
         };
         let lead_id = lead_id.unwrap_or_default();
+        let Some(lead) = ev.lead else {
+            return Err(ReplayError::Corrupt {
+                version: txn.version,
+                idx: ev.idx,
+                why: "its lead was not numbered".into(),
+            });
+        };
         if !in_window {
             let email = email.and_then(|i| txn.emails.get(i)).map(String::as_str);
             self.world
-                .before_window_route(lead_id, email, recorded, &ev.effects, &ev.people);
+                .before_window_route(lead, email, recorded, &ev.effects, &ev.people);
             return Ok(());
         }
         let version = self.versions.get(ev.version);
@@ -175,7 +187,7 @@ impl Worlds {
         };
         let r = self
             .world
-            .route(&cfg, lead_id, input, recorded, &ev.effects, &ev.people);
+            .route(&cfg, lead, input, recorded, &ev.effects, &ev.people);
         found.last = Some(cfg);
         found.effect_mismatches += u64::from(r.effects_differ);
         found.decide_time += r.decide_time;
@@ -349,6 +361,7 @@ async fn run_once(
         n => i64::from(n),
     };
     let mut feed = Feed::new(start, since, until, opts.candidate.is_none(), page);
+    feed.reserve(usize::try_from(total.min(MAX_PRESIZE)).unwrap_or(0));
     // The reader's time waiting for the worker to take a chunk (the rest of the loop
     // is reading and decoding).
     let mut waited = std::time::Duration::ZERO;
@@ -411,13 +424,14 @@ async fn run_once(
     for c in changed_leads.iter_mut().take(opts.trace_limit) {
         c.before_trace = stored_trace(reader, &c.lead_id, c.at).await;
     }
+    let totals = tally.totals();
     let report_cfg = match (&opts.candidate, &last) {
         (Some(c), _) => Some(c.clone()),
         (None, Some(c)) => Some(c.clone()),
         (None, None) => None,
     };
     let (reps, fairness) = match &report_cfg {
-        Some(cfg) => report::rep_rows(cfg, &tally, world.live_state(), world.candidate_state()),
+        Some(cfg) => report::rep_rows(cfg, &totals, world.live_state(), world.candidate_state()),
         None => (Vec::new(), Vec::new()),
     };
     let mut report = Report {
@@ -447,7 +461,7 @@ async fn run_once(
         notes,
         timing: Default::default(),
     };
-    report::fill(&mut report, &tally);
+    report::fill(&mut report, &tally, totals);
     report.timing = report::Timing::of(
         tally.routed,
         started.elapsed(),

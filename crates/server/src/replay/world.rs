@@ -4,7 +4,7 @@
 //! candidate's owners). In fidelity mode there is one world: decisions are made again
 //! on the recorded state and must come out the same.
 
-use super::names::{LeadNo, Names, Rep, Row};
+use super::names::{LeadKey, LeadNo, Names, Rep, Row};
 use super::record::{LeadAfter, RouteInput, RouteResult};
 use jiff::{SignedDuration, Timestamp};
 use leadrouter_core::config::CompiledConfig;
@@ -110,10 +110,6 @@ impl Side {
 
     fn view_mut(&mut self, key: LeadNo) -> Option<&mut View> {
         self.leads.get_mut(key as usize)?.as_mut()
-    }
-
-    fn lead(&self, id: &str, names: &Names) -> Option<&View> {
-        self.view(names.find_lead(id)?)
     }
 
     fn set_lead(&mut self, key: LeadNo, view: View) {
@@ -276,17 +272,21 @@ impl World {
         }
     }
 
+    /// A lead number first seen (see [`Names::add_lead`]).
+    pub fn add_lead(&mut self, no: LeadNo, key: LeadKey) {
+        self.names.add_lead(no, key);
+    }
+
     /// A routing event before the window: both worlds take it as it happened.
     pub fn before_window_route(
         &mut self,
-        lead_id: &str,
+        key: LeadNo,
         email: Option<&str>,
         recorded: &RouteResult,
         effects: &[Effect],
         people: &[PersonRow],
     ) {
         self.apply_recorded(effects, people);
-        let key = self.names.lead(lead_id);
         let owner = self.names.rep_opt(recorded.owner.as_deref());
         let view = View {
             owner,
@@ -313,7 +313,7 @@ impl World {
     pub fn route(
         &mut self,
         cfg: &CompiledConfig,
-        lead_id: &str,
+        key: LeadNo,
         input: &RouteInput,
         recorded: &RouteResult,
         recorded_effects: &[Effect],
@@ -333,7 +333,6 @@ impl World {
         let mut result = RouteResult::of(&routed.decision, false);
         let mut change = lifecycle::route(routed, existing.as_ref(), input.now, &ladder());
         result.dedup = change.lead.is_some();
-        let key = names.lead(lead_id);
         // A resubmission keeps the stored lead's id; a new lead in the candidate's world
         // where the service reused one gets the id the event names either way.
         let effects_differ = if candidate {
@@ -394,20 +393,19 @@ impl World {
     /// itself choose the owner. Returns the lead's owner in the candidate's world before.
     pub fn change(
         &mut self,
-        lead_id: Option<&str>,
+        lead: Option<LeadNo>,
         after: Option<&LeadAfter>,
         effects: &[Effect],
         people: &[PersonRow],
     ) -> Option<String> {
         let names = &mut self.names;
-        let live_before = lead_id
-            .and_then(|id| self.live.lead(id, names))
+        let live_before = lead
+            .and_then(|k| self.live.view(k))
             .and_then(|v| names.owner(v.owner));
         self.live.state.apply(effects);
         self.live.write_people(people, names);
-        let key = match (lead_id, after) {
-            (Some(id), Some(a)) => {
-                let key = names.lead(id);
+        let key = match (lead, after) {
+            (Some(key), Some(a)) => {
                 let owner = names.rep_opt(a.owner.as_deref());
                 self.live.set_lead(
                     key,
