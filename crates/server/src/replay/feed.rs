@@ -329,13 +329,13 @@ impl Feed {
         }
     }
 
-    /// How many of each [`SHARE_OF`] transactions read from now on leave decoding their
-    /// events and finding their emails to the worker.
     /// Room for about `leads` leads in the lead numbers, made once.
     pub fn reserve(&mut self, leads: usize) {
         self.leads.reserve(leads);
     }
 
+    /// How many of each [`SHARE_OF`] transactions read from now on leave decoding their
+    /// events and finding their emails to the worker.
     pub fn set_share(&mut self, share: u32) {
         self.share = share.min(SHARE_OF);
     }

@@ -431,6 +431,69 @@ mod tests {
         assert_eq!(shifts(&t.tier_shifts).len(), 1);
     }
 
+    fn any_result() -> impl proptest::strategy::Strategy<Value = RouteResult> {
+        use proptest::prelude::*;
+        let name = || proptest::option::of(prop::sample::select(vec!["a", "b", "c"]));
+        (
+            (name(), name(), name()),
+            prop::sample::select(vec!["hot", "warm"]),
+            name(),
+            prop::sample::select(vec!["territory", "catch_all", "queue"]),
+        )
+            .prop_map(|((owner, team, queue), tier, segment, path)| RouteResult {
+                owner: owner.map(str::to_string),
+                queue: queue.map(str::to_string),
+                team: team.map(str::to_string),
+                tier: tier.into(),
+                segment: segment.map(str::to_string),
+                path: path.into(),
+                rule: None,
+                dedup: false,
+            })
+    }
+
+    proptest::proptest! {
+        /// Counting by pairs and summing at the end gives what counting each lead into
+        /// every map as it comes gives.
+        #[test]
+        fn totals_by_pairs_are_the_totals_lead_by_lead(
+            leads in proptest::collection::vec((any_result(), any_result()), 0..200)
+        ) {
+            let mut t = Tally::default();
+            let mut want = Totals::default();
+            fn bump(m: &mut BTreeMap<String, BeforeAfter>, k: Option<&str>, after: bool) {
+                if let Some(k) = k {
+                    let v = m.entry(k.to_string()).or_default();
+                    if after { v.after += 1 } else { v.before += 1 }
+                }
+            }
+            for (b, a) in &leads {
+                t.add(b, a);
+                for (r, after) in [(b, false), (a, true)] {
+                    bump(&mut want.reps, r.owner.as_deref(), after);
+                    bump(&mut want.teams, r.team.as_deref(), after);
+                    bump(&mut want.queues, r.queue.as_deref(), after);
+                    bump(&mut want.paths, Some(&r.path), after);
+                }
+                *want.tier_shifts.entry((b.tier.clone(), a.tier.clone())).or_default() += 1;
+                let seg = |r: &RouteResult| r.segment.clone().unwrap_or_else(|| "unknown".into());
+                *want.segment_shifts.entry((seg(b), seg(a))).or_default() += 1;
+            }
+            let got = t.totals();
+            proptest::prop_assert_eq!(t.routed, leads.len() as u64);
+            proptest::prop_assert_eq!(
+                t.changed,
+                leads.iter().filter(|(b, a)| !b.same_decision(a)).count() as u64
+            );
+            proptest::prop_assert_eq!(got.reps, want.reps);
+            proptest::prop_assert_eq!(got.teams, want.teams);
+            proptest::prop_assert_eq!(got.queues, want.queues);
+            proptest::prop_assert_eq!(got.paths, want.paths);
+            proptest::prop_assert_eq!(got.tier_shifts, want.tier_shifts);
+            proptest::prop_assert_eq!(got.segment_shifts, want.segment_shifts);
+        }
+    }
+
     #[test]
     fn jain_index_is_one_when_even_and_one_over_n_when_one_rep_gets_all() {
         assert_eq!(jain(&[3.0, 3.0, 3.0]), Some(1.0));
