@@ -29,11 +29,11 @@ pub struct Event {
     pub idx: i64,
     pub at: i64,
     pub lead_id: Option<String>,
-    /// The lead's number ([`LeadNumbers`]): every event that names a lead, and every
+    /// The lead's number (`names::LeadNumbers`): every event that names a lead, and every
     /// routing event (one without a lead id is the lead "").
     pub lead: Option<LeadNo>,
     /// The lead's key when this event is the first to name it, for the worlds' thread
-    /// to keep ([`super::names::Names::add_lead`]).
+    /// to keep (`names::Names::add_lead`).
     pub new_lead: Option<LeadKey>,
     pub actor: Option<String>,
     /// The config version that was live, as an index into the feed's list of versions

@@ -272,7 +272,7 @@ impl World {
         }
     }
 
-    /// A lead number first seen (see [`Names::add_lead`]).
+    /// A lead number first seen (see `names::Names::add_lead`).
     pub fn add_lead(&mut self, no: LeadNo, key: LeadKey) {
         self.names.add_lead(no, key);
     }
