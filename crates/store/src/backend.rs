@@ -580,6 +580,12 @@ pub mod sqlite {
             Ok(self.pool.begin().await?)
         }
 
+        /// The routing writer connection, between routing transactions
+        /// (`search_index`).
+        pub(crate) fn writer(&self) -> &crate::sqlite_writer::Writer {
+            &self.writer
+        }
+
         /// The routing writer's turn, for a write on another connection that no routing
         /// transaction may interleave with (`Reporting::set_report_zone`).
         pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {

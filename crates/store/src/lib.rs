@@ -24,6 +24,7 @@ pub mod packed;
 pub mod privacy;
 pub mod reporting;
 pub mod search;
+mod search_index;
 mod sqlite_batch;
 mod sqlite_writer;
 

@@ -3,8 +3,9 @@
 //! keyset on `(received_at, id)` with an opaque cursor.
 //!
 //! Free text is answered from an index on both backends: an FTS5 trigram table on SQLite
-//! (migration 0018), read newest first in chunks that stop once the page is settled
-//! (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a narrow
+//! (migration 0018; filled after the routing commit, `search_index`, with the few leads
+//! not yet in it matched directly), read newest first in chunks that stop once the page
+//! is settled (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a narrow
 //! side table of id, received time and searched text (0027), so matches are rechecked
 //! and sorted there and only the page's leads are read from `leads`. Both match each word
 //! of three or more characters anywhere inside the searched text, case-insensitively;
@@ -282,6 +283,13 @@ pub trait LeadSearch: Send + Sync {
     /// The page of leads matching `q`. A query that fails [`LeadQuery::check`] is refused
     /// with [`StoreError::Corrupt`] naming the first problem; callers check first.
     async fn search_leads(&self, q: &LeadQuery) -> Result<LeadPage>;
+
+    /// Indexes up to `max` leads that free text does not yet find from its index, oldest
+    /// first, in one transaction; how many. SQLite indexes after the routing commit
+    /// (`search_index`; the service calls this in the background, and search reads the
+    /// leads not yet indexed directly, so results never wait for it). PostgreSQL indexes
+    /// each lead as it is written: always 0.
+    async fn index_new_leads(&self, max: i64) -> Result<u64>;
 }
 
 fn refuse(q: &LeadQuery) -> Result<TextWordsOpt> {
@@ -526,16 +534,40 @@ impl LeadSearch for SqliteStore {
             let hits = fetch_hits!(b, &self.pool);
             return Ok(page_of(q, hits));
         };
-        // One read transaction: every chunk sees the same snapshot.
+        // One read transaction: the tail and every chunk see the same snapshot.
         let mut tx = self.pool.begin().await?;
         let hits = sqlite_text_newest_first(&mut tx, q, &words).await?;
         tx.rollback().await?;
         Ok(page_of(q, hits))
     }
+
+    async fn index_new_leads(&self, max: i64) -> Result<u64> {
+        self.writer()
+            .between(move |db| crate::search_index::index_tail(db, max))
+            .await
+    }
+}
+
+/// The leads at `rowids` that meet every condition of `q` but the free text, at most
+/// `limit + 1` of them in the page's order.
+async fn sqlite_hits_at(
+    conn: &mut sqlx::SqliteConnection,
+    q: &LeadQuery,
+    rowids: Vec<i64>,
+) -> Result<Vec<LeadHit>> {
+    // CROSS JOIN keeps SQLite on the given rowids rather than an index of `leads` that
+    // avoids the sort.
+    let mut b = QueryBuilder::<sqlx::Sqlite>::new(SQLITE_HIT);
+    b.push(" FROM json_each(")
+        .push_bind(serde_json::Value::from(rowids).to_string())
+        .push(") j CROSS JOIN leads l ON l.rowid = j.value WHERE 1 = 1");
+    push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
+    Ok(fetch_hits!(b, &mut *conn))
 }
 
 /// Free text on SQLite without sorting every match.
 ///
+/// The leads not yet indexed (`search_index`, migration 0030) are matched first, then
 /// FTS5 hands out the matches by rowid, newest inserted first, in chunks; each chunk's
 /// leads are filtered and merged into the best `limit + 1` so far (in the page's order).
 /// `lead_search_bound` (migration 0027) bounds the received time of every lead below a
@@ -572,6 +604,12 @@ async fn sqlite_text_newest_first(
     };
     let fts = fts_query(&words.indexed);
     let mut best: Vec<LeadHit> = Vec::with_capacity(want * 2);
+    let tail = crate::search_index::tail_matches(&mut *conn, words).await?;
+    if !tail.is_empty() {
+        best = sqlite_hits_at(&mut *conn, q, tail).await?;
+        best.sort_by(order);
+        best.truncate(want);
+    }
     let mut below = i64::MAX;
     let mut chunk = (want as i64 * FIRST_CHUNK_PER_LEAD).clamp(64, MAX_CHUNK);
     loop {
@@ -605,14 +643,7 @@ async fn sqlite_text_newest_first(
             }
         }
         if !found.is_empty() {
-            // CROSS JOIN keeps SQLite on the chunk's rowids rather than an index of
-            // `leads` that avoids the sort.
-            let mut b = QueryBuilder::<sqlx::Sqlite>::new(SQLITE_HIT);
-            b.push(" FROM json_each(")
-                .push_bind(serde_json::Value::from(found).to_string())
-                .push(") j CROSS JOIN leads l ON l.rowid = j.value WHERE 1 = 1");
-            push_conditions!(&mut b, q, "l", "l.received_at", "l.id");
-            best.extend(fetch_hits!(b, &mut *conn));
+            best.extend(sqlite_hits_at(&mut *conn, q, found).await?);
             best.sort_by(order);
             best.truncate(want);
         }
@@ -664,6 +695,10 @@ impl LeadSearch for PgStore {
             }
         };
         Ok(page_of(q, hits))
+    }
+
+    async fn index_new_leads(&self, _max: i64) -> Result<u64> {
+        Ok(0)
     }
 }
 

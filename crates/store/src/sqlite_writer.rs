@@ -158,6 +158,25 @@ impl Writer {
         self.turn.clone().lock_owned().await
     }
 
+    /// Runs `f` on the writer connection between two routing transactions (holding the
+    /// turn), for the store's own background writes: they use the writer's warm cache and
+    /// never wait on the busy handler. `f` begins and ends its own transaction.
+    pub(crate) async fn between<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+    {
+        let _turn = self.turn.clone().lock_owned().await;
+        call(&self.cmds, move |c| {
+            let db = c.db()?;
+            if !db.is_autocommit() {
+                let _ = db.execute_batch("ROLLBACK");
+            }
+            f(db)
+        })
+        .await
+    }
+
     /// `BEGIN IMMEDIATE` (the write lock) and the state version, in one call.
     pub(crate) async fn begin(&self) -> Result<WriterTx> {
         let turn = self.turn.clone().lock_owned().await;
