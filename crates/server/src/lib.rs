@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod replay;
 pub mod retention;
 pub mod runtime;
-pub mod search_indexer;
 pub mod security_headers;
 pub mod sequencer;
 pub mod sla;
@@ -218,7 +217,6 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     sla::spawn(shared.clone(), sequencer.clone());
     crm::poller::spawn(shared.clone(), sequencer.clone());
     retention::spawn(shared.clone());
-    search_indexer::spawn(shared.clone());
     let calendars = Arc::new(calendar::CalendarCache::default());
     calendar::worker::spawn(shared.clone(), sequencer.clone(), calendars.clone());
     spawn_account_sync(shared.clone(), shared.config.load_full());

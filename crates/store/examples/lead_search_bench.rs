@@ -1,7 +1,7 @@
 //! Lead search at scale (OPS-6, docs/benchmarks.md "Lead search"): loads N generated
 //! leads straight through the store's routing transaction (`Tx::write`, 5,000 leads a
-//! commit — the same statements, triggers and indexes the service writes, then the
-//! free-text indexer's transactions on SQLite) into SQLite
+//! commit — the same statements, triggers and indexes the service writes, the last few
+//! leads not yet in SQLite's free-text index then indexed too) into SQLite
 //! and/or PostgreSQL, then times the first page (50 leads) of each filter, of free text
 //! and of a deep page, against the baseline of reading one lead by id in the same run.
 //! Leads are stored in received order except one in 100, a month older (an import), so
@@ -218,8 +218,8 @@ async fn load(store: &dyn Store, n: usize) -> Result<(), Box<dyn std::error::Err
     Ok(())
 }
 
-/// What the service's indexer does after commits (SQLite; nothing on PostgreSQL): the
-/// searches are timed against a full index, as in a running service.
+/// Indexes the leads the routing transactions left for later (SQLite, fewer than
+/// `search::INDEX_EVERY`; nothing on PostgreSQL), so every run times the same index.
 async fn index_new(store: &dyn Store) -> Result<(), Box<dyn std::error::Error>> {
     while store.index_new_leads(1000).await? > 0 {}
     Ok(())

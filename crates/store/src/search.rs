@@ -3,11 +3,11 @@
 //! keyset on `(received_at, id)` with an opaque cursor.
 //!
 //! Free text is answered from an index on both backends: an FTS5 trigram table on SQLite
-//! (migration 0018; filled after the routing commit, `search_index`, with the few leads
-//! not yet in it matched directly), read newest first in chunks that stop once the page
-//! is settled (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a narrow
-//! side table of id, received time and searched text (0027), so matches are rechecked
-//! and sorted there and only the page's leads are read from `leads`. Both match each word
+//! (migration 0018; filled a few hundred leads at a time, `search_index`, with those not
+//! yet in it matched directly), read newest first in chunks that stop once the page is
+//! settled (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a
+//! narrow side table of id, received time and searched text (0027), so matches are
+//! rechecked and sorted there and only the page's leads are read from `leads`. Both match each word
 //! of three or more characters anywhere inside the searched text, case-insensitively;
 //! shorter words only narrow what a longer word found. Erasure rewrites the lead's
 //! columns and triggers rewrite the searched text from them in the same transaction, so
@@ -32,6 +32,11 @@ pub const MAX_TEXT: usize = 200;
 pub const MAX_WORDS: usize = 8;
 /// A free-text word must have this many characters for the index to find it.
 pub const MIN_INDEXED_WORD: usize = 3;
+/// SQLite: the leads not yet in the free-text index reach this many before the routing
+/// transaction storing the last of them indexes them all (`search_index`). Larger
+/// amortises FTS5's segment writes better but makes that one transaction longer, and
+/// every request arriving meanwhile waits for it (docs/benchmarks.md, "Intake service").
+pub const INDEX_EVERY: i64 = 256;
 /// Longest value of an exact filter (owner, team, queue, segment).
 pub const MAX_FILTER: usize = 200;
 
@@ -284,11 +289,12 @@ pub trait LeadSearch: Send + Sync {
     /// with [`StoreError::Corrupt`] naming the first problem; callers check first.
     async fn search_leads(&self, q: &LeadQuery) -> Result<LeadPage>;
 
-    /// Indexes up to `max` leads that free text does not yet find from its index, oldest
-    /// first, in one transaction; how many. SQLite indexes after the routing commit
-    /// (`search_index`; the service calls this in the background, and search reads the
-    /// leads not yet indexed directly, so results never wait for it). PostgreSQL indexes
-    /// each lead as it is written: always 0.
+    /// Indexes now, in one transaction, up to `max` of the leads that free text does not
+    /// yet find from its index, oldest first; how many. SQLite indexes new leads a few
+    /// hundred at a time, inside the routing transaction that reaches that many
+    /// (`search_index`), and search reads the leads not yet indexed directly, so nothing
+    /// needs to call this but tests and benchmarks. PostgreSQL indexes each lead as it is
+    /// written: always 0.
     async fn index_new_leads(&self, max: i64) -> Result<u64>;
 }
 

@@ -1,19 +1,20 @@
-//! Free text indexed after the routing commit on SQLite (migration 0030).
+//! Free text indexed in batches on SQLite (migration 0030).
 //!
-//! A routing transaction only inserts its leads; the service's indexer
-//! ([`LeadSearch::index_new_leads`](crate::LeadSearch::index_new_leads), every fraction
-//! of a second) then writes the FTS5 rows (`lead_search`) and received-time bounds
-//! (`lead_search_bound`) of the leads above `lead_search_mark.upto` in one transaction of
-//! up to a few hundred leads, and raises the mark. In the commit, FTS5 wrote a segment for
-//! each routing batch and merged them; here one segment serves hundreds of leads (intake
-//! at 64 connections: docs/benchmarks.md, "Intake service").
+//! A routing transaction inserts its leads without indexing them; once the leads above
+//! `lead_search_mark.upto` (the tail) number [`INDEX_EVERY`], the routing transaction
+//! that stored the last of them also writes all of the tail's FTS5 rows (`lead_search`)
+//! and received-time bounds (`lead_search_bound`) and raises the mark. Indexed in the
+//! commit of each batch, FTS5 wrote a segment for every few dozen leads and merged them;
+//! here one segment serves hundreds (intake at 64 connections: docs/benchmarks.md,
+//! "Intake service"). It is done inside a routing transaction, not beside one, so leads
+//! that arrive meanwhile are decided ahead as during any batch's write: speed to assign
+//! does not wait for it.
 //!
-//! Search stays exact meanwhile: the leads above the mark (the tail, normally the last
-//! fraction of a second's) are read directly and their text matched here, in the same
-//! read snapshot as the index.
+//! Search stays exact: the tail (fewer than [`INDEX_EVERY`] leads) is read directly and
+//! its text matched here, in the same read snapshot as the index.
 
 use crate::Result;
-use crate::search::TextWords;
+use crate::search::{INDEX_EVERY, TextWords};
 use rusqlite::params;
 use sqlx::Row;
 
@@ -24,24 +25,32 @@ macro_rules! lead_text {
     };
 }
 
-/// Indexes up to `max` leads above the mark, oldest first, in one transaction on the
-/// routing writer's connection; how many.
+/// In a routing transaction that stored leads: index the tail if it has reached
+/// [`INDEX_EVERY`].
+pub(crate) fn index_if_due(db: &rusqlite::Connection) -> Result<()> {
+    let (upto, top): (i64, i64) = db
+        .prepare_cached(
+            "SELECT upto, coalesce((SELECT max(rowid) FROM leads), 0) FROM lead_search_mark WHERE id = 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if top - upto >= INDEX_EVERY {
+        index_in_tx(db, i64::MAX)?;
+    }
+    Ok(())
+}
+
+/// Indexes up to `max` leads of the tail, oldest first, in a transaction of its own on
+/// the routing writer's connection; how many (`LeadSearch::index_new_leads`).
 pub(crate) fn index_tail(db: &rusqlite::Connection, max: i64) -> Result<u64> {
     db.execute_batch("BEGIN IMMEDIATE")?;
-    match index_in_tx(db, max) {
-        Ok(n) => {
-            if n > 0 {
-                db.execute_batch("COMMIT")?;
-            } else {
-                db.execute_batch("ROLLBACK")?;
-            }
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = db.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    let n = index_in_tx(db, max);
+    let end = db.execute_batch(match n {
+        Ok(n) if n > 0 => "COMMIT",
+        _ => "ROLLBACK",
+    });
+    let n = n?;
+    end?;
+    Ok(n)
 }
 
 fn index_in_tx(db: &rusqlite::Connection, max: i64) -> Result<u64> {

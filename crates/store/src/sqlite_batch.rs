@@ -293,6 +293,10 @@ pub(crate) fn write(db: &rusqlite::Connection, b: &BatchWrite, version: i64) -> 
         }
     }
     crate::bookings::sqlite_write(db, &b.bookings)?;
+    if !b.leads.is_empty() {
+        // Free text, every few hundred leads (`search_index`).
+        crate::search_index::index_if_due(db)?;
+    }
     db.prepare_cached("UPDATE state_version SET version = ?1 WHERE id = 1")?
         .execute([version])?;
     // Console rollups and reporting columns, in the same transaction.

@@ -21,7 +21,7 @@ macro_rules! both {
     ($($case:ident: $sqlite:ident, $postgres:ident;)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $sqlite() {
-            for index in [Index::Never, Index::Part, Index::All] {
+            for index in [Index::Routing, Index::Part, Index::All] {
                 println!("SQLite, new leads indexed: {index:?}");
                 let db = TestDb::sqlite();
                 INDEX.scope(index, $case(&db.url)).await;
@@ -123,8 +123,9 @@ async fn open(url: &str) -> Arc<dyn Store> {
 /// must be exact whatever it has got to).
 #[derive(Debug, Clone, Copy)]
 enum Index {
-    /// Nothing: every lead is read from the tail.
-    Never,
+    /// Only what routing transactions index themselves (`search::INDEX_EVERY`): in
+    /// most cases every lead is read from the tail.
+    Routing,
     /// After each insert, leads up to two thirds of its count, oldest first: the tail
     /// grows and spans several inserts.
     Part,
@@ -147,7 +148,7 @@ async fn insert(store: &dyn Store, leads: Vec<LeadRecord>) {
     tx.write(batch, v + 1).await.expect("write");
     tx.commit().await.expect("commit");
     match INDEX.get() {
-        Index::Never => {}
+        Index::Routing => {}
         Index::Part => {
             store.index_new_leads(n - n / 3).await.expect("index");
         }
@@ -821,7 +822,9 @@ async fn sqlite_a_reused_rowid_is_indexed_again() {
     let mut new = lead(9, T0 + 50 * MINUTE);
     new.id = "REUSED".into();
     new.email = Some("quill.reuse@acme.com".into());
-    INDEX.scope(Index::Never, insert(&*store, vec![new])).await;
+    INDEX
+        .scope(Index::Routing, insert(&*store, vec![new]))
+        .await;
     let reused: i64 = sqlx::query_scalar("SELECT rowid FROM leads WHERE id = 'REUSED'")
         .fetch_one(&pool)
         .await
@@ -843,5 +846,40 @@ async fn sqlite_a_reused_rowid_is_indexed_again() {
     .await
     .unwrap();
     assert_eq!((indexed, bounds), (rows, rows));
+    pool.close().await;
+}
+
+/// A routing transaction that brings the leads not yet indexed to `INDEX_EVERY` indexes
+/// them all; until then none are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_routing_transactions_index_every_few_hundred_leads() {
+    use leadrouter_store::search::INDEX_EVERY;
+    let db = TestDb::sqlite();
+    let store = open(&db.url).await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let part = (INDEX_EVERY / 2 - 1) as usize;
+    let mut all = Vec::new();
+    let mut n = 0;
+    for (inserts, indexed) in [(1, 0), (2, 0), (3, 3 * part as i64)] {
+        let leads: Vec<LeadRecord> = (n..n + part)
+            .map(|k| lead(k, T0 + k as i64 * MINUTE))
+            .collect();
+        n += part;
+        all.extend(leads.iter().cloned());
+        INDEX.scope(Index::Routing, insert(&*store, leads)).await;
+        let (upto, rows): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT upto FROM lead_search_mark), (SELECT count(*) FROM lead_search)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((upto, rows), (indexed, indexed), "after {inserts} inserts");
+        let q = LeadQuery {
+            text: Some("acme".into()),
+            limit: 500,
+            ..Default::default()
+        };
+        assert_eq!(all_pages(&*store, &q).await, expected(&all, &q));
+    }
     pool.close().await;
 }

@@ -1,10 +1,10 @@
--- Free text indexed after the routing commit, not inside it (docs/benchmarks.md, "Intake
--- service"; `leadrouter_store::search_index`).
+-- Free text indexed a few hundred leads at a time, not lead by lead (docs/benchmarks.md,
+-- "Intake service"; `leadrouter_store::search_index`).
 --
 -- The FTS5 insert trigger (0018) made every routing transaction write a new FTS5 segment
 -- for its few dozen leads and merge segments: at 64 connections the service took 2,867
--- leads/s with it and 4,253 without. New leads are now indexed by the service's indexer
--- in transactions of many leads (one segment for hundreds), a fraction of a second later.
+-- leads/s with it and 4,253 without. Now the routing transaction in which the leads not
+-- yet indexed reach a few hundred indexes them all (one segment for hundreds).
 -- `lead_search_mark.upto` is the highest `leads.rowid` indexed: every lead at or below it
 -- has its `lead_search` and `lead_search_bound` rows, none above it has. Free-text search
 -- reads the leads above the mark (the tail) directly, so results stay exact.
