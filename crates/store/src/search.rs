@@ -7,9 +7,9 @@
 //! yet in it matched directly), read newest first in chunks that stop once the page is
 //! settled (0027, `sqlite_text_newest_first`); on PostgreSQL a pg_trgm GIN index over a
 //! narrow side table of id, received time and searched text (0027), so matches are
-//! rechecked and sorted there and only the page's leads are read from `leads`. Both match each word
-//! of three or more characters anywhere inside the searched text, case-insensitively;
-//! shorter words only narrow what a longer word found. Erasure rewrites the lead's
+//! rechecked and sorted there and only the page's leads are read from `leads`. Both match
+//! each word of three or more characters anywhere inside the searched text,
+//! case-insensitively; shorter words only narrow what a longer word found. Erasure rewrites the lead's
 //! columns and triggers rewrite the searched text from them in the same transaction, so
 //! an erased person cannot be found by their old name or address.
 //!

@@ -159,10 +159,10 @@ impl Writer {
     }
 
     /// Runs `f` on the writer connection between two routing transactions (holding the
-    /// turn), for the store's own background writes: they use the writer's warm cache and
-    /// never wait on the busy handler. `f` begins and ends its own transaction; if it
-    /// fails, the connection is closed (and opened again for the next call), so nothing
-    /// it left open outlives it.
+    /// turn), for the store's own writes outside routing (`LeadSearch::index_new_leads`):
+    /// they use the writer's warm cache and never wait on the busy handler. `f` begins
+    /// and ends its own transaction; if it fails, the connection is closed (and opened
+    /// again for the next call), so nothing it left open outlives it.
     pub(crate) async fn between<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
